@@ -1,0 +1,165 @@
+/* cache/pg_cache.h — the cache module: LMDB state and the blob store.
+ *
+ * The cache keeps everything provgate remembers across restarts: upstream
+ * index pages with their validators, file records, the request-path map,
+ * provenance objects, verdicts, TOFU pins, and the distribution files
+ * themselves (blobs, content-addressed by sha256).
+ *
+ * Two halves:
+ *  - A small key/value API over LMDB named databases (enum pg_cache_db).
+ *    Values are opaque bytes to this module; their encoding belongs to the
+ *    caller (provgate uses compact JSON).  Reads return a malloc'd copy, so
+ *    no LMDB transaction ever outlives the call (style: "no transaction
+ *    spans a loop turn").
+ *  - A blob store under <dir>/blobs/<2 hex>/<sha256>.  A blob is written to
+ *    <dir>/tmp/ while its bytes arrive, hashed on the way, and becomes
+ *    visible only after its sha256 equals the expected one, the file was
+ *    fsynced and renamed.  A crash never leaves a half file that looks
+ *    complete.  The store has a size cap with least-recently-used eviction.
+ *
+ * Several processes may open the same directory at once (the server and
+ * `provgate pins …`): LMDB handles that.
+ *
+ * Owns: the LMDB environment, the blob directory.  Borrows: nothing.
+ * Runs on: either; functions marked "Runs on: worker" may block on disk
+ * flushes and must not be called from the event loop.
+ * Spec: design §8.
+ */
+#ifndef PG_CACHE_H
+#define PG_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pg_cache_code {
+    PG_CACHE_OK = 0,
+    PG_CACHE_NOTFOUND,      /* key or blob absent (not an error to log) */
+    PG_CACHE_ENOMEM,
+    PG_CACHE_EIO,           /* file system or LMDB failure */
+    PG_CACHE_EFULL,         /* map full / over a limit */
+    PG_CACHE_EHASH,         /* blob bytes do not have the expected sha256 */
+    PG_CACHE_EINVAL         /* bad argument (key too long, bad hex) */
+};
+
+/* First failure wins: a function fills this only if code is still OK. */
+struct pg_cache_err {
+    enum pg_cache_code code;
+    const char *step;           /* static string: "open", "put", "blob" … */
+    char reason[160];
+};
+
+const char *pg_cache_strerror(enum pg_cache_code code);
+
+/* Named databases (design §8).  Keys are bytes, at most 511. */
+enum pg_cache_db {
+    PG_CACHE_DB_INDEX = 0,      /* project → upstream page model + validators */
+    PG_CACHE_DB_FILES,          /* sha256 hex → file record */
+    PG_CACHE_DB_PATHS,          /* request path → sha256 hex */
+    PG_CACHE_DB_PROVENANCE,     /* sha256 hex → provenance object (immutable) */
+    PG_CACHE_DB_VERDICTS,       /* sha256 hex + generation → verdict */
+    PG_CACHE_DB_PINS,           /* project → accepted publishers */
+    PG_CACHE_DB_BLOBS,          /* sha256 hex → size + last access (module's) */
+    PG_CACHE_DB_META,           /* misc: schema version, counters */
+    PG_CACHE_DB_COUNT
+};
+
+struct pg_cache;
+
+struct pg_cache_options {
+    const char *dir;            /* cache directory, created if missing */
+    uint64_t max_bytes;         /* blob store cap; 0 = unlimited */
+    uint64_t map_size;          /* LMDB map size; 0 = default (4 GiB) */
+    int read_only;              /* open for reading only (CLI tools) */
+};
+
+/* Opens (creating if needed) <dir>/state.lmdb and <dir>/blobs, removes
+ * leftovers in <dir>/tmp.  *out is the caller's: pg_cache_close(). */
+int pg_cache_open(const struct pg_cache_options *opt, struct pg_cache **out,
+    struct pg_cache_err *err);
+void pg_cache_close(struct pg_cache *c);
+
+/* ---- key/value ---------------------------------------------------------- */
+
+/* Gets a copy of the value: *val is malloc'd (NUL-terminated for
+ * convenience, the NUL not counted in *len); the caller frees it.
+ * Returns PG_CACHE_NOTFOUND when absent (err is not filled). */
+int pg_cache_get(struct pg_cache *c, enum pg_cache_db db, const void *key,
+    size_t klen, void **val, size_t *len, struct pg_cache_err *err);
+
+int pg_cache_put(struct pg_cache *c, enum pg_cache_db db, const void *key,
+    size_t klen, const void *val, size_t len, struct pg_cache_err *err);
+
+int pg_cache_del(struct pg_cache *c, enum pg_cache_db db, const void *key,
+    size_t klen, struct pg_cache_err *err);
+
+/* Several puts/deletes in one transaction: all happen or none.  An entry
+ * with val == NULL is a delete. */
+struct pg_cache_op {
+    enum pg_cache_db db;
+    const void *key;
+    size_t klen;
+    const void *val;
+    size_t len;
+};
+int pg_cache_put_many(struct pg_cache *c, const struct pg_cache_op *ops,
+    size_t n, struct pg_cache_err *err);
+
+/* Calls fn for every key of db (in key order) whose key starts with prefix
+ * (prefix may be NULL).  The key and value are borrowed for the call only.
+ * fn returns 0 to continue, non-zero to stop. */
+typedef int (*pg_cache_iter_fn)(void *arg, const void *key, size_t klen,
+    const void *val, size_t len);
+int pg_cache_iter(struct pg_cache *c, enum pg_cache_db db, const void *prefix,
+    size_t plen, pg_cache_iter_fn fn, void *arg, struct pg_cache_err *err);
+
+/* ---- blob store --------------------------------------------------------- */
+
+/* A blob being written.  Runs on: loop (begin/write/abort are cheap). */
+struct pg_blob_writer;
+
+int pg_blob_begin(struct pg_cache *c, struct pg_blob_writer **w,
+    struct pg_cache_err *err);
+/* Appends bytes and feeds the running sha256. */
+int pg_blob_write(struct pg_blob_writer *w, const void *buf, size_t len,
+    struct pg_cache_err *err);
+/* The digest of everything written so far, as 64 lower-case hex + NUL.
+ * Finishes the hash: only pg_blob_commit or pg_blob_abort may follow. */
+void pg_blob_digest(struct pg_blob_writer *w, char hex[65]);
+/* Checks the digest against sha256_hex; on a match fsyncs, renames to
+ * blobs/<2 hex>/<sha256>, records size and access time, then evicts least
+ * recently used blobs beyond max_bytes.  On a mismatch deletes the temp
+ * file and returns PG_CACHE_EHASH.  Frees w in every case.
+ * Runs on: worker (fsync). */
+int pg_blob_commit(struct pg_blob_writer *w, const char *sha256_hex,
+    struct pg_cache_err *err);
+/* Deletes the temp file and frees w. */
+void pg_blob_abort(struct pg_blob_writer *w);
+/* Bytes written so far. */
+uint64_t pg_blob_written(const struct pg_blob_writer *w);
+
+/* Opens a committed blob read-only: *fd is the caller's.  Marks it used
+ * now (cheap: access times are batched in memory and flushed by
+ * pg_cache_flush, never an fsync per hit).  PG_CACHE_NOTFOUND if absent. */
+int pg_blob_open(struct pg_cache *c, const char *sha256_hex, int *fd,
+    uint64_t *size, struct pg_cache_err *err);
+
+/* Whether a blob is present (no access-time update). */
+int pg_blob_exists(struct pg_cache *c, const char *sha256_hex);
+
+/* Removes one blob (e.g. operator `cache gc`). */
+int pg_blob_remove(struct pg_cache *c, const char *sha256_hex,
+    struct pg_cache_err *err);
+
+/* Writes batched access times and evicts down to max_bytes.
+ * Runs on: worker. */
+int pg_cache_flush(struct pg_cache *c, struct pg_cache_err *err);
+
+struct pg_cache_stats {
+    uint64_t blob_bytes;        /* sum of committed blob sizes */
+    uint64_t blob_count;
+    uint64_t max_bytes;
+    uint64_t evictions;         /* since open */
+};
+void pg_cache_stats(struct pg_cache *c, struct pg_cache_stats *out);
+
+#endif

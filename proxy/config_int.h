@@ -1,0 +1,90 @@
+/* proxy/config_int.h — provgate.conf: the server's configuration.
+ *
+ * The configuration is a table of directives (config.c: name, section,
+ * parser, offsetof target, default, help), read with libinih.  Parsers are
+ * shared (bool, duration, bytes, enum, string, host:port, URL) and return
+ * NULL or a short reason; the loader adds "FILE:LINE: directive: reason".
+ * Command-line flags override the file (pg_config_set applies one
+ * "name=value" the same way, with "--flag" as the location).
+ *
+ * Owns: its strings (pg_config_free).  Runs on: start-up, reload.
+ * Spec: design §9, issue 2 item 2.
+ */
+#ifndef PG_CONFIG_INT_H
+#define PG_CONFIG_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define PG_CONFIG_MAX_HOSTS 16
+
+struct pg_config {
+    /* [server] */
+    char *listen;               /* "HOST:PORT", default 127.0.0.1:3141 */
+    char *listen_host;          /* split from listen */
+    int listen_port;
+    char *public_url;           /* base for rewritten URLs; default
+                                   http://<listen>/ (empty = from Host) */
+    char *tls_cert, *tls_key;   /* optional TLS listener */
+    char *access_log;           /* "-" = stderr (default) or a file */
+    char *audit_log;            /* "-" = stderr (default) or a file */
+    int64_t client_timeout_ms;  /* idle client connection, default 60 s */
+    int max_connections;        /* default 1024 */
+
+    /* [upstream] */
+    char *upstream;             /* index base, default https://pypi.org/simple/ */
+    char *file_hosts[PG_CONFIG_MAX_HOSTS]; /* hosts files/redirects may come
+                                   from; default: the upstream's host and
+                                   files.pythonhosted.org */
+    size_t n_file_hosts;
+    int allow_http;             /* plain-HTTP upstream only if set
+                                   (default off) */
+    char *http_proxy;           /* upstream HTTP proxy, optional */
+    char *ca_bundle;            /* CA file for upstream TLS, optional */
+    int64_t connect_timeout_ms; /* default 10 s */
+    int64_t timeout_ms;         /* whole index request, default 30 s */
+    int64_t file_idle_timeout_ms; /* no bytes for this long aborts, 30 s */
+    int max_upstream_connections; /* per host, default 16 */
+    uint64_t max_json_bytes;    /* index page cap, default 64 MiB */
+
+    /* [cache] */
+    char *cache_dir;            /* default ./var */
+    uint64_t cache_max_bytes;   /* blob store cap, default 10 GiB */
+    int64_t index_ttl_s;        /* project pages, default 600 */
+    int64_t list_ttl_s;         /* /simple/ list, default 3600 */
+    int stale_if_error;         /* default on */
+    int64_t mismatch_hold_s;    /* refuse re-fetch after a hash mismatch,
+                                   default 60 */
+
+    /* [policy] */
+    char *policy_file;          /* optional; default: built-in tofu */
+    char *trust_root;           /* optional file; default compiled-in */
+    int staging;                /* use the compiled-in staging root */
+    int64_t provenance_budget_ms;   /* default 5000 */
+    int provenance_concurrency;     /* default 16 */
+
+    /* where the values came from, for messages */
+    char *path;                 /* config file path or NULL */
+};
+
+/* Fills cfg with defaults (strings strdup'd). */
+void pg_config_defaults(struct pg_config *cfg);
+/* Reads path over cfg.  On error writes "FILE:LINE: message" into msg and
+ * returns -1 (the caller prints it and exits 2). */
+int pg_config_load(struct pg_config *cfg, const char *path, char *msg,
+    size_t mlen);
+/* Sets one directive by name (as a command-line flag does).  On error
+ * writes "--name: message" into msg and returns -1. */
+int pg_config_set(struct pg_config *cfg, const char *name, const char *value,
+    char *msg, size_t mlen);
+/* Checks the whole (cross-field rules: https upstream unless allow_http,
+ * …) and derives listen_host/port; -1 with a message on error. */
+int pg_config_finish(struct pg_config *cfg, char *msg, size_t mlen);
+void pg_config_free(struct pg_config *cfg);
+/* Writes the option reference (every directive: section, name, default,
+ * help) — used for docs and the test that conf/provgate.conf documents
+ * every directive. */
+void pg_config_dump_reference(FILE *out);
+
+#endif

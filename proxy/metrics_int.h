@@ -1,0 +1,48 @@
+/* proxy/metrics_int.h — Prometheus metrics: a small registry.
+ *
+ * Families (counter, gauge, histogram) are registered at start with their
+ * label names; children are created on first use of a label-value tuple
+ * (bounded: at most PG_METRICS_MAX_CHILDREN per family, beyond which values
+ * land in a child labelled "other").  Rendering follows the text exposition
+ * format 0.0.4 and passes `promtool check metrics` (provgate_ prefix,
+ * _total counters, base units: seconds, bytes).
+ *
+ * Owns: its families and children.  Runs on: loop (not thread-safe; worker
+ * threads post results back to the loop, which updates metrics).
+ */
+#ifndef PG_METRICS_INT_H
+#define PG_METRICS_INT_H
+
+#include <stddef.h>
+
+#define PG_METRICS_MAX_CHILDREN 256
+#define PG_METRICS_MAX_LABELS 4
+
+struct evbuffer;
+struct pg_metrics;
+struct pg_metric;
+
+enum pg_metric_type { PG_METRIC_COUNTER, PG_METRIC_GAUGE,
+    PG_METRIC_HISTOGRAM };
+
+struct pg_metrics *pg_metrics_new(void);
+void pg_metrics_free(struct pg_metrics *m);
+
+/* labels: comma-separated label names ("route,status") or NULL.
+ * buckets: upper bounds for histograms (ascending), else NULL/0. */
+struct pg_metric *pg_metrics_add(struct pg_metrics *m,
+    enum pg_metric_type type, const char *name, const char *help,
+    const char *labels, const double *buckets, size_t nbuckets);
+
+/* Label values in the order of the family's label names (as many as it
+ * has).  Counter: adds v.  Gauge: pg_metric_set sets, pg_metric_inc adds
+ * (may be negative).  Histogram: pg_metric_observe. */
+void pg_metric_inc(struct pg_metric *f, double v, const char *const *values);
+void pg_metric_set(struct pg_metric *f, double v, const char *const *values);
+void pg_metric_observe(struct pg_metric *f, double v,
+    const char *const *values);
+
+/* Appends the whole exposition to out. */
+void pg_metrics_render(struct pg_metrics *m, struct evbuffer *out);
+
+#endif
