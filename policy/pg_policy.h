@@ -64,4 +64,285 @@ int pg_pep740_verify_provenance(const struct pg_sig_trust_root *root,
  * Part 2 — policy file, pins, decisions (issue 4)
  * ====================================================================== */
 
+/* Part 2 in one paragraph.  A policy file (policy_file.c) is read once into
+ * an immutable, refcounted struct pg_policy: [defaults] plus one merged
+ * struct pg_policy_rules per [project:<normalized name>].  Pins
+ * (pins.c) are the TOFU memory, one JSON value per project in the cache's
+ * PG_CACHE_DB_PINS, with a pins generation in PG_CACHE_DB_META that changes
+ * on every write.  The rules (rules.c) are a pure function from (merged
+ * rules, pin set, the project's files with their verification results,
+ * now) to one decision per file, plus the pin to create, if any. */
+
+struct pg_cache;
+
+/* Errors of Part 2 (the policy file reports its own "FILE:LINE: message"
+ * list through struct pg_policy_diag instead). */
+enum pg_policy_code {
+    PG_POLICY_OK = 0,
+    PG_POLICY_ENOMEM,
+    PG_POLICY_ECONFIG,      /* policy file invalid (see the diag) */
+    PG_POLICY_EIO,          /* file could not be read */
+    PG_POLICY_ESTORE,       /* the cache failed (pins) */
+    PG_POLICY_EPARSE,       /* a stored or imported pin record is malformed */
+    PG_POLICY_ELIMIT,       /* over a named limit */
+    PG_POLICY_EINVAL        /* bad argument (project name, publisher spec) */
+};
+
+struct pg_policy_err {
+    enum pg_policy_code code;
+    const char *step;       /* static: "read", "pins-get", "pins-put", … */
+    char reason[160];
+};
+
+const char *pg_policy_strerror(enum pg_policy_code code);
+
+/* ---- limits on untrusted input (each tested at the limit and +1) ------ */
+#define PG_POLICY_MAX_FILE_BYTES   (1024 * 1024) /* policy file size */
+#define PG_POLICY_MAX_LINE         199   /* characters per line, no '\n' */
+#define PG_POLICY_MAX_PROJECTS     10000 /* [project:x] sections */
+#define PG_POLICY_MAX_PUBLISHERS   16    /* publisher lines per section */
+#define PG_POLICY_MAX_ERRORS       64    /* diagnostics kept */
+#define PG_POLICY_MAX_NAME         200   /* project name length */
+#define PG_PINS_MAX_PUBLISHERS     16    /* accepted publishers per pin */
+#define PG_PINS_MAX_RECORD         (64 * 1024) /* one stored pin value */
+#define PG_PINS_MAX_IMPORT         (16 * 1024 * 1024) /* pins import file */
+#define PG_RULES_MAX_REASON        256
+
+/* ---- the policy file (policy_file.c) ---------------------------------- */
+
+enum pg_policy_mode {
+    PG_MODE_UNSET = 0,      /* only inside a section before the merge */
+    PG_MODE_TOFU,
+    PG_MODE_REQUIRE,
+    PG_MODE_ALLOW,
+    PG_MODE_OFF
+};
+
+enum pg_policy_violation {
+    PG_VIOL_UNSET = 0,
+    PG_VIOL_YANK,
+    PG_VIOL_HIDE,
+    PG_VIOL_DENY
+};
+
+enum pg_policy_legacy {
+    PG_LEGACY_UNSET = 0,
+    PG_LEGACY_ALLOW,
+    PG_LEGACY_DENY
+};
+
+/* One section's settings.  In a loaded policy every section is merged
+ * (no UNSET, min_age_s >= 0); publishers is NULL when n_publishers is 0.
+ * A [project:x] section that names publishers replaces the defaults'
+ * list; one that names none inherits it. */
+struct pg_policy_rules {
+    enum pg_policy_mode mode;
+    enum pg_policy_violation on_violation;
+    enum pg_policy_legacy legacy;
+    int64_t min_age_s;              /* -1 = unset before the merge */
+    int publishers_set;             /* a publisher line was seen */
+    size_t n_publishers;
+    struct pg_publisher *publishers;
+};
+
+/* One directive of the policy file: the table behind the parser, the
+ * option reference and the test that conf/policy.ini documents every row. */
+struct pg_policy_directive {
+    const char *name;
+    /* NULL or a short reason ("expected tofu, require, allow or off"). */
+    const char *(*parse)(const char *value, void *field, char *buf,
+        size_t blen);
+    size_t offset;                  /* offsetof(struct pg_policy_rules, …) */
+    const char *def;                /* default, as written in the file */
+    const char *help;               /* one line */
+};
+extern const struct pg_policy_directive pg_policy_directives[];
+extern const size_t pg_policy_n_directives;
+
+/* Diagnostics: every error of a file, "FILE:LINE: message" each. */
+struct pg_policy_diag {
+    size_t n;                       /* kept (<= PG_POLICY_MAX_ERRORS) */
+    size_t total;                   /* found, including those not kept */
+    char msg[PG_POLICY_MAX_ERRORS][PG_POLICY_MAX_LINE + 160];
+};
+
+struct pg_policy;   /* immutable, refcounted */
+
+/* The built-in policy (mode tofu, yank, legacy allow, min_age 0, no
+ * projects) when no file is configured.  NULL only on allocation failure. */
+struct pg_policy *pg_policy_builtin(void);
+/* Reads a policy file.  On success *out holds one reference.  On failure
+ * returns PG_POLICY_ECONFIG (diag lists every error), PG_POLICY_EIO (diag
+ * holds "FILE: reason") or PG_POLICY_ENOMEM; *out is NULL. */
+int pg_policy_load(const char *path, struct pg_policy **out,
+    struct pg_policy_diag *diag);
+/* Same from memory (name is used in messages; tests). */
+int pg_policy_load_buf(const char *name, const char *buf, size_t len,
+    struct pg_policy **out, struct pg_policy_diag *diag);
+/* References: thread-safe (atomic). */
+struct pg_policy *pg_policy_ref(struct pg_policy *p);
+void pg_policy_unref(struct pg_policy *p);
+/* The generation: 64 bits of the sha256 of the file's bytes (0 for the
+ * built-in policy), so a verdict cached under one policy text is never
+ * reused under another, across restarts too. */
+uint64_t pg_policy_generation(const struct pg_policy *p);
+/* The file name given to pg_policy_load ("(built-in)" otherwise). */
+const char *pg_policy_source(const struct pg_policy *p);
+/* The merged rules for a project (normalized name): its own section or
+ * the defaults.  Borrowed from p: valid while the caller holds a ref. */
+const struct pg_policy_rules *pg_policy_for(const struct pg_policy *p,
+    const char *project);
+size_t pg_policy_n_projects(const struct pg_policy *p);
+/* Word forms ("tofu", "yank", "allow") for logs and annotations. */
+const char *pg_policy_mode_name(enum pg_policy_mode m);
+const char *pg_policy_violation_name(enum pg_policy_violation v);
+/* PEP 503 normalization (lower-case, runs of -_. become -); -1 if name is
+ * empty, too long or has other characters. */
+int pg_policy_normalize(const char *name, char *out, size_t outlen);
+/* Parses "90", "90s", "15m", "12h", "3d", "2w" into seconds; NULL or a
+ * reason. */
+const char *pg_policy_parse_duration(const char *s, int64_t *out);
+
+/* ---- pins (pins.c) ----------------------------------------------------- */
+
+enum pg_pin_how {
+    PG_PIN_TOFU = 1,        /* set by the proxy from the earliest attested
+                               file */
+    PG_PIN_APPROVED         /* added by an administrator */
+};
+
+struct pg_pin_entry {
+    struct pg_publisher publisher;
+    enum pg_pin_how how;
+    int64_t time;                   /* when added, Unix seconds */
+    char file[256];                 /* tofu: the file that set it */
+    char sha256[65];                /* tofu: its sha256 hex ("" if unknown) */
+    int64_t upload_time;            /* tofu: its upload time, -1 unknown */
+    char by[64];                    /* approved: the actor */
+};
+
+/* A project's accepted publishers.  n == 0: no pin. */
+struct pg_pin_set {
+    char project[PG_POLICY_MAX_NAME + 1];
+    size_t n;
+    struct pg_pin_entry e[PG_PINS_MAX_PUBLISHERS];
+};
+
+/* Reads a project's pin set (normalized name).  Absent: PG_POLICY_OK with
+ * set->n == 0. */
+int pg_pins_get(struct pg_cache *c, const char *project,
+    struct pg_pin_set *set, struct pg_policy_err *err);
+/* Adds one publisher to a project's set (creating it), unless an entry
+ * with the same publisher is there already (*added = 0 then).  With
+ * only_if_empty, adds only when the project has no pin (TOFU: a pin that
+ * appeared meanwhile wins).  Bumps the pins generation in the same
+ * transaction.  Runs on: worker or CLI (an LMDB commit). */
+int pg_pins_add(struct pg_cache *c, const char *project,
+    const struct pg_pin_entry *entry, int only_if_empty, int *added,
+    struct pg_policy_err *err);
+/* Removes a project's pin; *removed says whether there was one. */
+int pg_pins_forget(struct pg_cache *c, const char *project, int *removed,
+    struct pg_policy_err *err);
+/* Writes a whole set (import); n == 0 deletes.  Bumps the generation. */
+int pg_pins_put(struct pg_cache *c, const struct pg_pin_set *set,
+    struct pg_policy_err *err);
+/* The pins generation: changes (to a fresh random value) on every write by
+ * any process; 0 when no pin was ever written. */
+int pg_pins_generation(struct pg_cache *c, uint64_t *gen,
+    struct pg_policy_err *err);
+/* Calls fn for every pin set in project order; fn returns non-zero to
+ * stop.  set is borrowed for the call. */
+int pg_pins_iter(struct pg_cache *c,
+    int (*fn)(void *arg, const struct pg_pin_set *set), void *arg,
+    struct pg_policy_err *err);
+/* The stored JSON form of a set (also one element of `pins export`):
+ * {"project": …, "publishers": [{"publisher": "github:o/r:wf.yml",
+ *  "how": "tofu"|"approved", "time": "RFC 3339", "file"?, "sha256"?,
+ *  "upload_time"?, "by"?}]}.  *out is malloc'd (caller frees). */
+int pg_pins_to_json(const struct pg_pin_set *set, char **out, size_t *len,
+    struct pg_policy_err *err);
+int pg_pins_from_json(const char *json, size_t len, struct pg_pin_set *set,
+    struct pg_policy_err *err);
+/* Earliest upload time among the set's tofu entries, -1 if none. */
+int64_t pg_pins_since(const struct pg_pin_set *set);
+/* Formats the set's publishers as "a, b, c" (truncated like snprintf). */
+void pg_pins_format(const struct pg_pin_set *set, char *buf, size_t len);
+
+/* ---- rules (rules.c) --------------------------------------------------- */
+
+/* What verification said about one file. */
+enum pg_vresult {
+    PG_VRES_NONE = 0,       /* the index advertises no provenance */
+    PG_VRES_PENDING,        /* advertised, not (yet) verified */
+    PG_VRES_VERIFIED,       /* every attestation verified; publisher set */
+    PG_VRES_INVALID         /* advertised, does not verify */
+};
+
+struct pg_rules_file {
+    const char *filename;
+    const char *sha256;             /* hex, may be NULL */
+    int64_t upload_time;            /* Unix seconds, -1 unknown */
+    enum pg_vresult vres;
+    struct pg_publisher publisher;  /* VERIFIED: the verified publisher */
+    const char *invalid_reason;     /* INVALID: why (may be NULL) */
+};
+
+enum pg_file_status {
+    PG_FS_NONE = 0,         /* mode off: no annotation */
+    PG_FS_VERIFIED,
+    PG_FS_UNATTESTED,
+    PG_FS_PENDING,
+    PG_FS_REJECTED
+};
+
+enum pg_decision {
+    PG_DEC_NONE = 0,        /* mode off: serve, annotate nothing */
+    PG_DEC_ALLOW,
+    PG_DEC_PENDING,         /* verify before the first byte, then decide */
+    PG_DEC_YANK,            /* refused: listed yanked with the reason */
+    PG_DEC_HIDE,            /* refused: left out of the page */
+    PG_DEC_DENY             /* refused: listed, download refused */
+};
+
+/* Why (metrics label, audit). */
+enum pg_rules_why {
+    PG_WHY_NONE = 0,        /* allowed / not decided */
+    PG_WHY_INVALID,         /* provenance does not verify */
+    PG_WHY_PUBLISHER,       /* verified publisher not accepted */
+    PG_WHY_DOWNGRADE,       /* no provenance after the first attested one */
+    PG_WHY_LEGACY,          /* no provenance, before it, legacy = deny */
+    PG_WHY_UNATTESTED,      /* require mode, project never attested */
+    PG_WHY_MIN_AGE          /* uploaded too recently (or time unknown) */
+};
+
+struct pg_rules_out {
+    enum pg_file_status status;
+    enum pg_decision decision;
+    enum pg_rules_why why;
+    char reason[PG_RULES_MAX_REASON];   /* "provgate: …" or "" */
+    char expected[PG_RULES_MAX_REASON]; /* accepted publishers, or "" */
+};
+
+/* A pin the caller must write (tofu, project had none). */
+struct pg_rules_pin {
+    int needed;
+    size_t file;                    /* index into files[] that set it */
+    struct pg_publisher publisher;
+};
+
+/* Decides every file of a project (design §7).  rules: the merged rules
+ * (pg_policy_for); pins: the project's pin set (n == 0: none); now: Unix
+ * seconds (for min_age).  out[i] answers files[i].  Pure: no I/O, no
+ * clock, no globals. */
+void pg_rules_decide(const char *project, const struct pg_policy_rules *rules,
+    const struct pg_pin_set *pins, const struct pg_rules_file *files,
+    size_t n, int64_t now, struct pg_rules_out *out,
+    struct pg_rules_pin *newpin);
+
+const char *pg_rules_status_name(enum pg_file_status s);
+const char *pg_rules_decision_name(enum pg_decision d);
+const char *pg_rules_why_name(enum pg_rules_why w);
+/* 1 for YANK, HIDE, DENY. */
+int pg_rules_refused(enum pg_decision d);
+
 #endif
