@@ -1,0 +1,450 @@
+#!/usr/bin/env python3
+"""tests/e2e/test_e2e.py — provgate end to end: real pip, fixture upstream.
+
+Each test starts its own fixture upstream (fixture_upstream.py, serving the
+real abi3info files from ../shared/vectors/pypi) and its own provgate with
+a fresh cache directory, drives the real pip (or plain HTTP) through
+provgate, reads the fixture's request counters, and stops both.  ctest runs
+one test per entry:  test_e2e.py Class.test_name  (see CMakeLists.txt).
+
+Spec: issue 2 "Tests"; design §5; docs/clients.md.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pgtest  # noqa: E402
+from pgtest import PIP_ACCEPT, JSON_TYPE  # noqa: E402
+
+WHEEL = "abi3info-2024.10.8-py3-none-any.whl"
+WHEEL_OLD = "abi3info-2024.10.3-py3-none-any.whl"
+SDIST = "abi3info-2024.10.8.tar.gz"
+SPEC = "abi3info==2024.10.8"
+SPEC_OLD = "abi3info==2024.10.3"
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class FixtureSelfTest(pgtest.Case):
+    """The fixture upstream itself, with pip straight against it (no
+    provgate): what the other tests rely on."""
+
+    def test_fixture_upstream(self):
+        up = self.start_fixture()
+        p = self.pip_download(up, SPEC)
+        self.assertPipOK(p)
+        self.assertEqual(read(os.path.join(p.dest, WHEEL)),
+                         read(pgtest.vector(WHEEL)))
+        k = up.counts()["kinds"]
+        self.assertEqual(k.get("file:200"), 1)
+        self.assertGreaterEqual(k.get("metadata:200", 0), 1)
+
+        # Negotiation, validators and 304.
+        r = pgtest.request(up.index_url + "abi3info/", headers={
+            "Accept": PIP_ACCEPT})
+        self.assertEqual(r.header("content-type"), JSON_TYPE)
+        names = [f["filename"] for f in r.json()["files"]]
+        self.assertIn(WHEEL, names)
+        r2 = pgtest.request(up.index_url + "abi3info/", headers={
+            "Accept": PIP_ACCEPT, "If-None-Match": r.header("etag")})
+        self.assertEqual(r2.status, 304)
+        self.assertEqual(r2.body, b"")
+        r3 = pgtest.request(up.index_url + "abi3info/", headers={
+            "Accept": "text/html"})
+        self.assertTrue(r3.header("content-type").startswith("text/html"))
+        self.assertIn(b'data-provenance="', r3.body)
+        r4 = pgtest.request(up.index_url + "Abi3Info/")
+        self.assertEqual(r4.status, 301)
+
+        # Provenance of the wheel is the vector's .provenance file.
+        desc = up.file(WHEEL)
+        r5 = pgtest.request(desc["provenance"])
+        self.assertEqual(r5.body, read(pgtest.vector(WHEEL + ".provenance")))
+
+        # A flipped byte: the bytes differ from what the index says.
+        up.flip(WHEEL_OLD)
+        r6 = pgtest.request(up.file(WHEEL_OLD)["url"])
+        self.assertNotEqual(r6.body, read(pgtest.vector(WHEEL_OLD)))
+        self.assertEqual(len(r6.body), len(read(pgtest.vector(WHEEL_OLD))))
+        p = self.pip_download(up, SPEC_OLD)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("HASHES", p.output)
+
+        # add_file: a new release appears in the page with a new ETag.
+        extra = self.path("extra", "abi3info-2099.1.1-py3-none-any.whl")
+        shutil.copy(pgtest.vector(WHEEL), extra)
+        d = up.add_file(extra, upload_time="2099-01-01T00:00:00Z")
+        self.assertEqual(d["version"], "2099.1.1")
+        r7 = pgtest.request(up.index_url + "abi3info/", headers={
+            "Accept": PIP_ACCEPT, "If-None-Match": r.header("etag")})
+        self.assertEqual(r7.status, 200)
+        self.assertIn("2099.1.1", r7.json()["versions"])
+
+
+class Serve(pgtest.Case):
+
+    def test_served_bytes_equal_upstream(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up)
+        p = self.pip_download(pg, SPEC)
+        self.assertPipOK(p)
+        self.assertEqual(read(os.path.join(p.dest, WHEEL)),
+                         read(pgtest.vector(WHEEL)))
+        # pip was sent to provgate for every byte, never to the upstream.
+        self.assertNotIn(up.origin, p.output)
+        self.assertIn(pg.origin, p.output)
+
+        # The page lists proxy URLs only, in JSON and in HTML.
+        r = pg.page("abi3info")
+        self.assertEqual(r.status, 200, r.reason)
+        self.assertEqual(r.header("content-type"), JSON_TYPE)
+        self.assertNotIn(up.origin.encode(), r.body)
+        doc = r.json()
+        files = {f["filename"]: f for f in doc["files"]}
+        self.assertEqual(set(files), {WHEEL, WHEEL_OLD, SDIST})
+        for name, f in files.items():
+            self.assertTrue(f["url"].startswith(pg.origin + "/packages/"),
+                            f["url"])
+            self.assertEqual(f["hashes"]["sha256"],
+                             pgtest.sha256_file(pgtest.vector(name)))
+        h = pg.page("abi3info", accept="text/html")
+        self.assertEqual(h.status, 200, h.reason)
+        self.assertTrue(h.header("content-type", "").startswith(
+            "text/html"), h.header("content-type"))
+        self.assertNotIn(up.origin.encode(), h.body)
+        self.assertIn(WHEEL.encode(), h.body)
+
+        # Every file and the wheel's core metadata, byte for byte.
+        for name in (WHEEL, WHEEL_OLD, SDIST):
+            b = pgtest.request(files[name]["url"], headers={
+                "Accept-Encoding": "identity"})
+            self.assertEqual(b.status, 200, "%s: %s" % (name, b.reason))
+            self.assertEqual(b.body, read(pgtest.vector(name)), name)
+            self.assertIsNone(b.header("content-encoding"))
+        meta = pgtest.request(files[WHEEL]["url"] + ".metadata")
+        self.assertEqual(meta.status, 200, meta.reason)
+        upmeta = pgtest.request(up.file(WHEEL)["url"] + ".metadata")
+        self.assertEqual(meta.body, upmeta.body)
+
+        # A second pip run is served from the cache: no new file request.
+        n_files = up.kind_count("file")
+        p = self.pip_download(pg, SPEC)
+        self.assertPipOK(p)
+        self.assertEqual(up.kind_count("file"), n_files)
+
+    def test_require_hashes_install(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up)
+        target = self.new_dir("target")
+        sha = pgtest.sha256_file(pgtest.vector(WHEEL))
+        p = self.pip_install_hashes(
+            pg, "%s --hash=sha256:%s\n" % (SPEC, sha), target)
+        self.assertPipOK(p)
+        self.assertTrue(os.path.isdir(os.path.join(target, "abi3info")),
+                        os.listdir(target))
+        # The same with a wrong hash must fail (pip checks what was served).
+        target2 = self.new_dir("target2")
+        p = self.pip_install_hashes(
+            pg, "%s --hash=sha256:%s\n" % (SPEC, "0" * 64), target2)
+        self.assertNotEqual(p.returncode, 0, p.output)
+        self.assertIn("HASHES", p.output)
+
+    def test_html_only_upstream(self):
+        up = self.start_fixture(["--html-only"])
+        pg = self.start_provgate(up)
+        p = self.pip_download(pg, SPEC)
+        self.assertPipOK(p)
+        self.assertEqual(read(os.path.join(p.dest, WHEEL)),
+                         read(pgtest.vector(WHEEL)))
+        # Parsed as PEP 503 and rendered as PEP 691 JSON for clients.
+        r = pg.page("abi3info", accept=JSON_TYPE)
+        self.assertEqual(r.status, 200, r.reason)
+        self.assertEqual(r.header("content-type"), JSON_TYPE)
+        files = {f["filename"]: f for f in r.json()["files"]}
+        self.assertEqual(files[WHEEL]["hashes"]["sha256"],
+                         pgtest.sha256_file(pgtest.vector(WHEEL)))
+        self.assertTrue(files[WHEEL]["url"].startswith(pg.origin))
+
+
+class Restart(pgtest.Case):
+
+    def test_restart_serves_cache_without_upstream(self):
+        up = self.start_fixture()
+        cache = self.new_dir("cache")
+        pg = self.start_provgate(up, cache_dir=cache)
+        p = self.pip_download(pg, SPEC)
+        self.assertPipOK(p)
+        self.assertEqual(pg.stop(), 0, "provgate exit status on SIGTERM")
+        dead_url = up.index_url
+        up.stop()
+        # Nothing listens on the upstream's port any more.
+        with self.assertRaises(OSError):
+            pgtest.request(dead_url, timeout=5)
+
+        pg2 = self.start_provgate(dead_url, cache_dir=cache)
+        p = self.pip_download(pg2, SPEC)
+        self.assertPipOK(p)
+        self.assertEqual(read(os.path.join(p.dest, WHEEL)),
+                         read(pgtest.vector(WHEEL)))
+        # Also after the page's TTL: stale-if-error serves the page.
+        pg2.stop()
+        pg3 = self.start_provgate(dead_url, cache_dir=cache,
+                                  sets={pgtest.DIRECTIVE_INDEX_TTL: "1s"})
+        time.sleep(1.5)
+        p = self.pip_download(pg3, SPEC)
+        self.assertPipOK(p)
+        self.assertEqual(read(os.path.join(p.dest, WHEEL)),
+                         read(pgtest.vector(WHEEL)))
+
+
+class Mismatch(pgtest.Case):
+
+    HOLD_S = 20
+
+    def test_flipped_byte_refused_then_recovers(self):
+        up = self.start_fixture()
+        up.flip(WHEEL)
+        cache = self.new_dir("cache")
+        pg = self.start_provgate(up, cache_dir=cache, sets={
+            pgtest.DIRECTIVE_MISMATCH_HOLD: "%ds" % self.HOLD_S})
+        good = read(pgtest.vector(WHEEL))
+        good_sha = pgtest.sha256_file(pgtest.vector(WHEEL))
+        bad_url = up.file(WHEEL)["url"]
+        bad = pgtest.request(bad_url).body
+        self.assertNotEqual(bad, good)
+        bad_sha = pgtest.hashlib.sha256(bad).hexdigest()
+        up.reset()
+
+        t0 = time.monotonic()
+        p = self.pip_download(pg, SPEC)
+        self.assertNotEqual(p.returncode, 0,
+                            "pip accepted a file with a flipped byte:\n"
+                            + p.output)
+        self.assertFalse(os.path.exists(os.path.join(p.dest, WHEEL)),
+                         "pip kept a complete wrong file")
+        self.assertGreaterEqual(up.kind_count("file"), 1)
+
+        # Nothing of it is cached: no blob with either hash, by name or
+        # by content.
+        for path, sha in self.blob_files(cache):
+            self.assertNotIn(good_sha, path)
+            self.assertNotIn(bad_sha, path)
+            self.assertNotEqual(sha, bad_sha, path)
+            self.assertNotEqual(sha, good_sha, path)
+        m = pg.metrics()
+        self.assertGreaterEqual(pgtest.metric_sum(m, r"mismatch"), 1,
+                                "no hash-mismatch metric counted it")
+
+        # Within the hold: 403 with a reason, and no new upstream fetch.
+        files_before = up.kind_count("file")
+        url = pg.file_urls("abi3info")[WHEEL]
+        r = pgtest.request(url)
+        elapsed = time.monotonic() - t0
+        if elapsed < self.HOLD_S - 2:
+            self.assertEqual(r.status, 403, "%s %s" % (r.status, r.reason))
+            self.assertTrue(r.reason and r.reason != "Forbidden",
+                            "the reason phrase should say why: %r"
+                            % r.reason)
+            self.assertTrue(r.header("content-type", "").startswith(
+                "application/problem+json"), r.header("content-type"))
+            doc = r.json()
+            self.assertIn("title", doc)
+            self.assertIn("detail", doc)
+            self.assertEqual(up.kind_count("file"), files_before)
+        else:
+            sys.stderr.write("note: hold check skipped, %.1fs elapsed\n"
+                             % elapsed)
+
+        # Upstream fixed; once the hold is over the file downloads.
+        up.flip(WHEEL, on=False)
+        rest = self.HOLD_S + 1 - (time.monotonic() - t0)
+        if rest > 0:
+            time.sleep(rest)
+        p = self.pip_download(pg, SPEC)
+        self.assertPipOK(p)
+        self.assertEqual(read(os.path.join(p.dest, WHEEL)), good)
+        self.assertTrue(any(sha == good_sha for _p, sha in
+                            self.blob_files(cache)),
+                        "the good file is not in the cache")
+
+
+class Concurrency(pgtest.Case):
+
+    def test_concurrent_downloads_one_upstream_fetch(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up)
+        # Warm the page and the metadata so that both pips reach the file
+        # at about the same time; the upstream holds the file back 2 s.
+        r = pg.page("abi3info")
+        self.assertEqual(r.status, 200, r.reason)
+        up.latency(2000, kinds=["file"])
+        up.reset()
+        wheel_path = up.file(WHEEL)["path"]
+        a, b = pgtest.run_concurrently([
+            lambda: self.pip_download(pg, SPEC, self.new_dir("a")),
+            lambda: self.pip_download(pg, SPEC, self.new_dir("b"))])
+        self.assertPipOK(a)
+        self.assertPipOK(b)
+        good = read(pgtest.vector(WHEEL))
+        self.assertEqual(read(os.path.join(a.dest, WHEEL)), good)
+        self.assertEqual(read(os.path.join(b.dest, WHEEL)), good)
+        self.assertEqual(up.path_count(wheel_path), 1,
+                         "upstream file requests: %s" % up.counts())
+
+    def test_concurrent_plain_requests_one_upstream_fetch(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up)
+        url = pg.file_urls("abi3info")[SDIST]
+        up.latency(1500, kinds=["file"])
+        up.reset()
+        rs = pgtest.run_concurrently(
+            [lambda: pgtest.request(url) for _ in range(6)])
+        good = read(pgtest.vector(SDIST))
+        for r in rs:
+            self.assertEqual(r.status, 200, r.reason)
+            self.assertEqual(r.body, good)
+        self.assertEqual(up.path_count(up.file(SDIST)["path"]), 1,
+                         "upstream file requests: %s" % up.counts())
+
+
+class PageCache(pgtest.Case):
+
+    def test_page_within_ttl_costs_no_upstream_request(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up, sets={
+            pgtest.DIRECTIVE_INDEX_TTL: "10m"})
+        r1 = pg.page("abi3info")
+        self.assertEqual(r1.status, 200, r1.reason)
+        n = up.kind_count("page")
+        self.assertGreaterEqual(n, 1)
+        for accept in (PIP_ACCEPT, "text/html", JSON_TYPE):
+            for enc in (None, "gzip"):
+                r = pg.page("abi3info", accept=accept, encoding=enc)
+                self.assertEqual(r.status, 200, r.reason)
+        p = self.pip_download(pg, SPEC)
+        self.assertPipOK(p)
+        self.assertEqual(up.kind_count("page"), n,
+                         "pages fetched again within the TTL: %s"
+                         % up.counts())
+        r2 = pg.page("abi3info")
+        self.assertEqual(r2.body, r1.body)
+        # Pages carry validators and a max-age within the TTL; a
+        # conditional request gets 304.
+        self.assertTrue(r2.header("etag"))
+        self.assertTrue(r2.header("last-modified"))
+        self.assertIn("max-age=", r2.header("cache-control", ""))
+        vary = r2.header("vary", "").lower()
+        self.assertIn("accept", vary)
+        r3 = pg.get("/simple/abi3info/", {"Accept": PIP_ACCEPT,
+                                           "If-None-Match": r2.header("etag")})
+        self.assertEqual(r3.status, 304)
+        self.assertEqual(up.kind_count("page"), n)
+
+    def test_revalidation_304_costs_no_body(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up, sets={pgtest.DIRECTIVE_INDEX_TTL: "2s"})
+        r1 = pg.page("abi3info")
+        self.assertEqual(r1.status, 200, r1.reason)
+        self.assertEqual(up.kind_count("page:200"), 1, up.counts())
+        time.sleep(3)
+        r2 = pg.page("abi3info")
+        self.assertEqual(r2.status, 200, r2.reason)
+        self.assertEqual(r2.body, r1.body)
+        k = up.counts()["kinds"]
+        self.assertEqual(k.get("page:200"), 1, k)
+        self.assertEqual(k.get("page:304"), 1, k)
+        last = [e for e in up.log() if e["kind"] == "page"][-1]
+        self.assertTrue(last["if-none-match"] or last["if-modified-since"],
+                        last)
+        # pip still works from the revalidated page.
+        p = self.pip_download(pg, SPEC)
+        self.assertPipOK(p)
+
+        # A changed page is fetched in full after the TTL.
+        extra = self.path("extra", "abi3info-2099.1.1-py3-none-any.whl")
+        shutil.copy(pgtest.vector(WHEEL), extra)
+        up.add_file(extra)
+        time.sleep(3)
+        r3 = pg.page("abi3info")
+        self.assertEqual(r3.status, 200, r3.reason)
+        self.assertIn("2099.1.1", r3.json().get("versions", []))
+
+
+class Outage(pgtest.Case):
+
+    def test_stale_page_when_upstream_errors(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up, sets={pgtest.DIRECTIVE_INDEX_TTL: "1s"})
+        p = self.pip_download(pg, SPEC)
+        self.assertPipOK(p)
+        for mode in ("500", "close"):
+            up.fail(mode)
+            up.reset()
+            time.sleep(1.5)
+            p = self.pip_download(pg, SPEC)
+            self.assertPipOK(p)
+            self.assertGreaterEqual(up.kind_count("page"), 1,
+                                    "provgate did not try the upstream")
+        up.fail("none")
+
+    def test_nothing_cached_upstream_down_is_502(self):
+        up = self.start_fixture()
+        up.down()
+        pg = self.start_provgate(up)
+        r = pg.page("abi3info")
+        self.assertEqual(r.status, 502, "%d %s" % (r.status, r.reason))
+        self.assertTrue(r.reason and len(r.reason) > 3, r.reason)
+        up.down(False)
+        r = pg.page("abi3info")
+        self.assertEqual(r.status, 200, "%d %s" % (r.status, r.reason))
+
+
+class Observability(pgtest.Case):
+
+    def test_metrics_pass_promtool(self):
+        promtool = shutil.which("promtool")
+        if promtool is None:
+            self.skipTest("promtool not installed (Debian package "
+                          "prometheus)")
+        up = self.start_fixture()
+        pg = self.start_provgate(up)
+        p = self.pip_download(pg, SPEC)
+        self.assertPipOK(p)
+        self.assertEqual(pg.page("nonexistent-project").status, 404)
+        self.assertEqual(pg.get("/healthz").status, 200)
+        text = pg.metrics()
+        self.assertIn("provgate_", text)
+        path = self.path("metrics.txt")
+        with open(path, "w") as f:
+            f.write(text)
+        with open(path, "rb") as f:
+            c = subprocess.run([promtool, "check", "metrics"], stdin=f,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=60)
+        out = c.stdout.decode(errors="replace").strip()
+        self.assertEqual(c.returncode, 0, out)
+        self.assertEqual(out, "", "promtool: " + out)
+        # Names follow the conventions the issue asks for.
+        for name, _lab, _v in pgtest.parse_metrics(text):
+            self.assertTrue(name.startswith("provgate_"), name)
+
+    def test_clean_shutdown(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up)
+        p = self.pip_download(pg, SPEC)
+        self.assertPipOK(p)
+        rc = pg.stop()
+        self.assertEqual(rc, 0, "exit status on SIGTERM; log:\n"
+                         + pg.log_tail())
+
+
+if __name__ == "__main__":
+    sys.exit(pgtest.main())
