@@ -17,7 +17,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define PG_CONFIG_MAX_HOSTS 16
+#define PG_CONFIG_MAX_HOSTS 16      /* entries in file_hosts */
+#define PG_CONFIG_MAX_LINE 196      /* characters per line (inih's buffer
+                                       is 200 with CR, LF and NUL) */
+#define PG_CONFIG_MAX_VALUE 196     /* characters of one value (flags) */
+#define PG_CONFIG_MAX_DIRECTIVES 48 /* rows in the directive table */
 
 struct pg_config {
     /* [server] */
@@ -66,20 +70,89 @@ struct pg_config {
 
     /* where the values came from, for messages */
     char *path;                 /* config file path or NULL */
+    int origin[PG_CONFIG_MAX_DIRECTIVES]; /* per table row: 0 default,
+                                   > 0 line in path, -1 command line */
 };
 
-/* Fills cfg with defaults (strings strdup'd). */
+/* One row of the directive table.  parse() reads value into the field at
+ * (char *)cfg + offset and returns NULL or a short static reason; it may use
+ * min/max (int: bounds; duration: milliseconds; bytes: bytes) and unit
+ * (duration: 1 for a millisecond field, 1000 for a seconds field). */
+struct pg_directive {
+    const char *name;
+    const char *section;        /* "server", "upstream", "cache", "policy" */
+    const char *(*parse)(const struct pg_directive *d, void *field,
+        const char *value);
+    size_t offset;
+    const char *def;            /* default as written in the file, NULL =
+                                   unset (or derived in pg_config_finish) */
+    const char *help;           /* one line */
+    int64_t min, max;
+    int64_t unit;
+};
+
+extern const struct pg_directive pg_config_directives[];
+extern const size_t pg_config_n_directives;
+
+/* The shared parsers (usable by other tables).  Each returns NULL on
+ * success or a short static reason; on failure the field is unchanged.
+ *  bool: on/off, yes/no, true/false, 1/0 -> int.
+ *  duration: N with ms, s, m, h or d (bare N = seconds), within
+ *    [min, max] ms, stored divided by unit -> int64_t.
+ *  bytes: N with K, M, G, T (powers of 1000) or KiB, MiB, GiB, TiB
+ *    (powers of 1024), bare N = bytes, within [min, max] -> uint64_t.
+ *  int: decimal within [min, max] -> int.
+ *  string: any text without control characters, strdup'd -> char *
+ *    (the previous value is freed).
+ *  path: as string, not empty.
+ *  hostport: HOST:PORT or [IPv6]:PORT, port 1-65535 -> char *.
+ *  url: http:// or https:// URL with a host, no query or fragment -> char *
+ *    (a missing final '/' is added).
+ *  url_opt: empty or a url -> char *.
+ *  proxy: http, https, socks4, socks4a, socks5 or socks5h URL -> char *.
+ *  hosts: host names separated by commas or spaces, at most
+ *    PG_CONFIG_MAX_HOSTS, lower-cased -> the file_hosts array. */
+const char *pg_conf_bool(const struct pg_directive *d, void *field,
+    const char *value);
+const char *pg_conf_duration(const struct pg_directive *d, void *field,
+    const char *value);
+const char *pg_conf_bytes(const struct pg_directive *d, void *field,
+    const char *value);
+const char *pg_conf_int(const struct pg_directive *d, void *field,
+    const char *value);
+const char *pg_conf_string(const struct pg_directive *d, void *field,
+    const char *value);
+const char *pg_conf_path(const struct pg_directive *d, void *field,
+    const char *value);
+const char *pg_conf_hostport(const struct pg_directive *d, void *field,
+    const char *value);
+const char *pg_conf_url(const struct pg_directive *d, void *field,
+    const char *value);
+const char *pg_conf_url_opt(const struct pg_directive *d, void *field,
+    const char *value);
+const char *pg_conf_proxy(const struct pg_directive *d, void *field,
+    const char *value);
+const char *pg_conf_hosts(const struct pg_directive *d, void *field,
+    const char *value);
+
+/* Fills cfg with defaults (strings strdup'd).  Call first. */
 void pg_config_defaults(struct pg_config *cfg);
 /* Reads path over cfg.  On error writes "FILE:LINE: message" into msg and
  * returns -1 (the caller prints it and exits 2). */
 int pg_config_load(struct pg_config *cfg, const char *path, char *msg,
     size_t mlen);
-/* Sets one directive by name (as a command-line flag does).  On error
+/* Sets one directive by name (as a command-line flag does; '-' and '_'
+ * are the same: "cache-dir" = "cache_dir").  Overrides the file.  On error
  * writes "--name: message" into msg and returns -1. */
 int pg_config_set(struct pg_config *cfg, const char *name, const char *value,
     char *msg, size_t mlen);
 /* Checks the whole (cross-field rules: https upstream unless allow_http,
- * …) and derives listen_host/port; -1 with a message on error. */
+ * tls_cert and tls_key both or neither) and derives listen_host/port,
+ * default file_hosts (the upstream's host and files.pythonhosted.org) and
+ * default public_url (http(s)://listen/, or "" = from the request's Host
+ * when listening on a wildcard address); -1 with a message on error,
+ * located like the value it blames ("FILE:LINE: upstream: …",
+ * "--upstream: …").  Call once, after load and flags. */
 int pg_config_finish(struct pg_config *cfg, char *msg, size_t mlen);
 void pg_config_free(struct pg_config *cfg);
 /* Writes the option reference (every directive: section, name, default,

@@ -1,0 +1,1087 @@
+/* proxy/config.c — provgate.conf: directive table, shared parsers, loader.
+ *
+ * Directives are data (nginx's command arrays, Redis's static_configs): one
+ * row per directive names its section, a shared parser, the offsetof of the
+ * field it fills, its default as it would be written in the file and one
+ * line of help.  Defaults go through the same parsers as the file and the
+ * command line, so a default can never be a value the file could not hold.
+ * libinih splits the file into (section, name, value); our handler only
+ * looks the row up, runs its parser and, on failure, keeps the FIRST
+ * message, located "FILE:LINE: name: reason".  Lines are counted by our own
+ * reader (inih does not pass line numbers), which also refuses over-long
+ * lines instead of letting inih split them, and checks section headers so
+ * an unknown empty section is reported too.  Cross-field rules and derived
+ * values live in one function, pg_config_finish.
+ *
+ * Owns: every string in struct pg_config (pg_config_free).
+ * Borrows: nothing.
+ * Runs on: start-up and reload (not the loop's hot path; reads a file).
+ * Spec: design §9, issue 2 items 2 and 8, style.md "Config tables".
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <ini.h>
+
+#include "config_int.h"
+
+#define PG_CONF_INI_LINE 200        /* inih's line buffer, see ini.h */
+#define PG_CONF_MAX_NAME 64
+#define PG_CONF_MAX_HOSTNAME 253
+
+static const char pg_conf_erange[] = "out of range";
+static const char pg_conf_esyntax[] =
+    "syntax error (expected [section], name = value or a comment)";
+
+struct pg_conf_ctx {
+    struct pg_config *cfg;
+    const char *path;
+    FILE *fp;
+    int line;                   /* number of the line inih is parsing */
+    int indented;               /* that line starts with white space */
+    int err_line;               /* first error, 0 = none */
+    char *msg;
+    size_t mlen;
+};
+
+static int row_index(const char *name);
+static const char *apply(struct pg_config *cfg, int row, const char *value,
+    char *extra, size_t elen);
+static void format_range(const struct pg_directive *d, char *out,
+    size_t olen);
+static int ctx_error(struct pg_conf_ctx *c, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define F(field) offsetof(struct pg_config, field)
+
+const struct pg_directive pg_config_directives[] = {
+    /* [server] */
+    { "listen", "server", pg_conf_hostport, F(listen), "127.0.0.1:3141",
+      "address and port the proxy listens on (HOST:PORT, [IPv6]:PORT)",
+      0, 0, 0 },
+    { "public_url", "server", pg_conf_url_opt, F(public_url), NULL,
+      "base URL clients reach the proxy at, used in rewritten file URLs "
+      "(default http://LISTEN/; empty: taken from each request's Host)",
+      0, 0, 0 },
+    { "tls_cert", "server", pg_conf_path, F(tls_cert), NULL,
+      "PEM certificate chain for an HTTPS listener (needs tls_key)",
+      0, 0, 0 },
+    { "tls_key", "server", pg_conf_path, F(tls_key), NULL,
+      "PEM private key for an HTTPS listener (needs tls_cert)", 0, 0, 0 },
+    { "access_log", "server", pg_conf_path, F(access_log), "-",
+      "one line per request: - for stderr, or a file", 0, 0, 0 },
+    { "audit_log", "server", pg_conf_path, F(audit_log), "-",
+      "policy decisions (JSON lines): - for stderr, or a file", 0, 0, 0 },
+    { "client_timeout", "server", pg_conf_duration, F(client_timeout_ms),
+      "60s", "close a client connection idle for this long (1s to 1h)",
+      1000, 3600000, 1 },
+    { "max_connections", "server", pg_conf_int, F(max_connections), "1024",
+      "most client connections served at once (1 to 100000)",
+      1, 100000, 0 },
+
+    /* [upstream] */
+    { "upstream", "upstream", pg_conf_url, F(upstream),
+      "https://pypi.org/simple/",
+      "index base URL (PEP 503/691 simple API); http:// needs allow_http",
+      0, 0, 0 },
+    { "file_hosts", "upstream", pg_conf_hosts, F(file_hosts), NULL,
+      "hosts files and redirects may come from, comma-separated "
+      "(default: the upstream's host and files.pythonhosted.org)",
+      0, 0, 0 },
+    { "allow_http", "upstream", pg_conf_bool, F(allow_http), "off",
+      "allow plain-HTTP upstream and file URLs (tests, trusted networks)",
+      0, 0, 0 },
+    { "http_proxy", "upstream", pg_conf_proxy, F(http_proxy), NULL,
+      "proxy for upstream requests (http, https, socks4(a), socks5(h) URL)",
+      0, 0, 0 },
+    { "ca_bundle", "upstream", pg_conf_path, F(ca_bundle), NULL,
+      "CA certificates (PEM file) for upstream TLS instead of the system's",
+      0, 0, 0 },
+    { "connect_timeout", "upstream", pg_conf_duration,
+      F(connect_timeout_ms), "10s",
+      "give up connecting (DNS, TCP, TLS) after this long (100ms to 10m)",
+      100, 600000, 1 },
+    { "timeout", "upstream", pg_conf_duration, F(timeout_ms), "30s",
+      "whole index-page request limit (1s to 1h)", 1000, 3600000, 1 },
+    { "file_idle_timeout", "upstream", pg_conf_duration,
+      F(file_idle_timeout_ms), "30s",
+      "abort a file download that receives no bytes for this long "
+      "(1s to 1h)", 1000, 3600000, 1 },
+    { "max_upstream_connections", "upstream", pg_conf_int,
+      F(max_upstream_connections), "16",
+      "connections per upstream host (1 to 1024)", 1, 1024, 0 },
+    { "max_json_bytes", "upstream", pg_conf_bytes, F(max_json_bytes),
+      "64MiB", "largest index page accepted from upstream (1KiB to 4GiB)",
+      1024, (int64_t)4 << 30, 0 },
+
+    /* [cache] */
+    { "cache_dir", "cache", pg_conf_path, F(cache_dir), "./var",
+      "directory of the LMDB environment and the blob store", 0, 0, 0 },
+    { "cache_max_bytes", "cache", pg_conf_bytes, F(cache_max_bytes),
+      "10GiB", "blob store size cap, least recently used evicted first "
+      "(1MiB to 1PiB)", (int64_t)1 << 20, (int64_t)1 << 50, 0 },
+    { "index_ttl", "cache", pg_conf_duration, F(index_ttl_s), "10m",
+      "project pages are revalidated upstream after this long "
+      "(whole seconds, 0 to 30d)", 0, (int64_t)30 * 86400000, 1000 },
+    { "list_ttl", "cache", pg_conf_duration, F(list_ttl_s), "1h",
+      "the /simple/ project list is revalidated after this long "
+      "(whole seconds, 0 to 30d)", 0, (int64_t)30 * 86400000, 1000 },
+    { "stale_if_error", "cache", pg_conf_bool, F(stale_if_error), "on",
+      "serve stale pages and cached files when the upstream fails",
+      0, 0, 0 },
+    { "mismatch_hold", "cache", pg_conf_duration, F(mismatch_hold_s), "60s",
+      "after a hash mismatch, refuse to re-fetch that file for this long "
+      "(whole seconds, 0 to 1d)", 0, 86400000, 1000 },
+
+    /* [policy] */
+    { "policy", "policy", pg_conf_path, F(policy_file), NULL,
+      "policy file (default: built-in trust on first use)", 0, 0, 0 },
+    { "trust_root", "policy", pg_conf_path, F(trust_root), NULL,
+      "Sigstore trusted_root.json (default: compiled-in production root)",
+      0, 0, 0 },
+    { "staging", "policy", pg_conf_bool, F(staging), "off",
+      "use the compiled-in Sigstore staging root instead", 0, 0, 0 },
+    { "provenance_budget", "policy", pg_conf_duration,
+      F(provenance_budget_ms), "5s",
+      "time allowed to fetch and verify a page's provenance "
+      "(100ms to 10m)", 100, 600000, 1 },
+    { "provenance_concurrency", "policy", pg_conf_int,
+      F(provenance_concurrency), "16",
+      "provenance objects fetched at once per page (1 to 256)", 1, 256, 0 },
+};
+
+#undef F
+
+const size_t pg_config_n_directives =
+    sizeof(pg_config_directives) / sizeof(pg_config_directives[0]);
+
+_Static_assert(sizeof(pg_config_directives) / sizeof(pg_config_directives[0])
+    <= PG_CONFIG_MAX_DIRECTIVES, "raise PG_CONFIG_MAX_DIRECTIVES");
+/* pg_conf_hosts finds the count right after the array. */
+_Static_assert(offsetof(struct pg_config, n_file_hosts)
+    == offsetof(struct pg_config, file_hosts)
+    + sizeof(char *) * PG_CONFIG_MAX_HOSTS, "n_file_hosts follows file_hosts");
+_Static_assert(PG_CONFIG_MAX_LINE + 4 <= PG_CONF_INI_LINE,
+    "inih's buffer holds a whole line");
+
+static const char *const pg_conf_sections[] = {
+    "server", "upstream", "cache", "policy"
+};
+
+/* ---- shared parsers ---- */
+
+static int
+has_ctl(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *
+pg_conf_bool(const struct pg_directive *d, void *field, const char *value)
+{
+    static const char *const yes[] = { "on", "yes", "true", "1" };
+    static const char *const no[] = { "off", "no", "false", "0" };
+    size_t i;
+
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(value, yes[i]) == 0) {
+            *(int *)field = 1;
+            return NULL;
+        }
+        if (strcasecmp(value, no[i]) == 0) {
+            *(int *)field = 0;
+            return NULL;
+        }
+    }
+    return "expected on or off";
+}
+
+/* Reads the decimal prefix of s (digits only, no sign) into *n; *end
+ * points after it.  -1 if there is no digit or it overflows. */
+static int
+read_uint(const char *s, uint64_t *n, const char **end)
+{
+    uint64_t v = 0;
+
+    if (!isdigit((unsigned char)*s)) {
+        return -1;
+    }
+    for (; isdigit((unsigned char)*s); s++) {
+        if (v > (UINT64_MAX - 9) / 10) {
+            return -1;
+        }
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *n = v;
+    *end = s;
+    return 0;
+}
+
+const char *
+pg_conf_duration(const struct pg_directive *d, void *field,
+    const char *value)
+{
+    static const struct { const char *suffix; uint64_t ms; } units[] = {
+        { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+        { "d", 86400000 }, { "", 1000 },
+    };
+    const char *end;
+    uint64_t n, ms;
+    int64_t unit = d->unit > 0 ? d->unit : 1;
+    size_t i;
+
+    if (read_uint(value, &n, &end) != 0) {
+        return "expected a duration such as 500ms, 30s, 10m, 1h or 1d";
+    }
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].suffix) == 0) {
+            break;
+        }
+    }
+    if (i == sizeof(units) / sizeof(units[0])) {
+        return "unknown duration unit (use ms, s, m, h or d)";
+    }
+    if (n > UINT64_MAX / units[i].ms || n * units[i].ms > INT64_MAX) {
+        return pg_conf_erange;
+    }
+    ms = n * units[i].ms;
+    if ((int64_t)ms < d->min || (int64_t)ms > d->max) {
+        return pg_conf_erange;
+    }
+    if (ms % (uint64_t)unit != 0) {
+        return "must be a whole number of seconds";
+    }
+    *(int64_t *)field = (int64_t)ms / unit;
+    return NULL;
+}
+
+const char *
+pg_conf_bytes(const struct pg_directive *d, void *field, const char *value)
+{
+    static const struct { const char *suffix; uint64_t mul; } units[] = {
+        { "", 1 }, { "K", 1000 }, { "M", 1000000 }, { "G", 1000000000 },
+        { "T", 1000000000000ULL }, { "KiB", 1ULL << 10 },
+        { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 }, { "TiB", 1ULL << 40 },
+    };
+    const char *end;
+    uint64_t n;
+    size_t i;
+
+    if (read_uint(value, &n, &end) != 0) {
+        return "expected a size such as 512KiB, 64MiB or 10G";
+    }
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].suffix) == 0) {
+            break;
+        }
+    }
+    if (i == sizeof(units) / sizeof(units[0])) {
+        return "unknown size unit (use K, M, G, T or KiB, MiB, GiB, TiB)";
+    }
+    if (n > UINT64_MAX / units[i].mul || n * units[i].mul > INT64_MAX) {
+        return pg_conf_erange;
+    }
+    n *= units[i].mul;
+    if ((int64_t)n < d->min || (int64_t)n > d->max) {
+        return pg_conf_erange;
+    }
+    *(uint64_t *)field = n;
+    return NULL;
+}
+
+const char *
+pg_conf_int(const struct pg_directive *d, void *field, const char *value)
+{
+    const char *p = value;
+    const char *end;
+    uint64_t n;
+    int neg = 0;
+
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    if (read_uint(p, &n, &end) != 0 || *end != '\0') {
+        return "expected a whole number";
+    }
+    if (n > (uint64_t)INT64_MAX) {
+        return pg_conf_erange;
+    }
+    if ((neg ? -(int64_t)n : (int64_t)n) < d->min
+        || (neg ? -(int64_t)n : (int64_t)n) > d->max)
+    {
+        return pg_conf_erange;
+    }
+    *(int *)field = (int)(neg ? -(int64_t)n : (int64_t)n);
+    return NULL;
+}
+
+static const char *
+set_string(void *field, const char *value)
+{
+    char *copy;
+
+    if (has_ctl(value)) {
+        return "control characters are not allowed";
+    }
+    copy = strdup(value);
+    if (copy == NULL) {
+        return "out of memory";
+    }
+    free(*(char **)field);
+    *(char **)field = copy;
+    return NULL;
+}
+
+const char *
+pg_conf_string(const struct pg_directive *d, void *field, const char *value)
+{
+    return set_string(field, value);
+}
+
+const char *
+pg_conf_path(const struct pg_directive *d, void *field, const char *value)
+{
+    if (*value == '\0') {
+        return "empty path";
+    }
+    return set_string(field, value);
+}
+
+/* A DNS name (letters, digits, '-', '.'; labels 1-63), an IPv4 address or
+ * a bracketed IPv6 address; len bytes of s. */
+static int
+host_ok(const char *s, size_t len)
+{
+    size_t i, label = 0;
+
+    if (len == 0 || len > PG_CONF_MAX_HOSTNAME) {
+        return 0;
+    }
+    if (s[0] == '[') {
+        if (len < 3 || s[len - 1] != ']') {
+            return 0;
+        }
+        for (i = 1; i < len - 1; i++) {
+            if (!isxdigit((unsigned char)s[i]) && s[i] != ':'
+                && s[i] != '.')
+            {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    for (i = 0; i < len; i++) {
+        if (s[i] == '.') {
+            if (label == 0) {
+                return 0;
+            }
+            label = 0;
+            continue;
+        }
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-') {
+            return 0;
+        }
+        if (++label > 63) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *
+pg_conf_hostport(const struct pg_directive *d, void *field,
+    const char *value)
+{
+    const char *colon = strrchr(value, ':');
+    const char *end;
+    uint64_t port;
+
+    if (colon == NULL) {
+        return "expected HOST:PORT";
+    }
+    if (!host_ok(value, (size_t)(colon - value))) {
+        return "bad host (a name, an IPv4 address or [IPv6])";
+    }
+    if (read_uint(colon + 1, &port, &end) != 0 || *end != '\0'
+        || port < 1 || port > 65535)
+    {
+        return "bad port (1 to 65535)";
+    }
+    return set_string(field, value);
+}
+
+/* Parses an absolute URL with libcurl's URL API and checks its scheme
+ * against schemes (NULL-terminated).  creds: userinfo allowed.  On success
+ * stores the URL (with a '/' path at least) in *field. */
+static const char *
+set_url(void *field, const char *value, const char *const *schemes,
+    int creds, int need_slash)
+{
+    CURLU *u;
+    char *scheme = NULL, *host = NULL, *part = NULL, *path = NULL;
+    const char *reason = NULL;
+    char buf[PG_CONFIG_MAX_VALUE + 2];
+    size_t i, len;
+
+    if (has_ctl(value) || strchr(value, ' ') != NULL) {
+        return "white space or control characters in URL";
+    }
+    len = strlen(value);
+    if (len > PG_CONFIG_MAX_VALUE) {
+        return "URL too long";
+    }
+    u = curl_url();
+    if (u == NULL) {
+        return "out of memory";
+    }
+    if (curl_url_set(u, CURLUPART_URL, value, CURLU_NON_SUPPORT_SCHEME)
+        != CURLUE_OK
+        || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+    {
+        reason = "not an absolute URL";
+        goto done;
+    }
+    for (i = 0; schemes[i] != NULL; i++) {
+        if (strcasecmp(scheme, schemes[i]) == 0) {
+            break;
+        }
+    }
+    if (schemes[i] == NULL) {
+        reason = schemes[1] != NULL && schemes[2] == NULL
+            ? "scheme must be http or https" : "unsupported proxy scheme";
+        goto done;
+    }
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK
+        || host[0] == '\0')
+    {
+        reason = "URL without a host";
+        goto done;
+    }
+    if (!creds && curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK) {
+        reason = "credentials in the URL are not supported";
+        goto done;
+    }
+    if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK
+        || curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK)
+    {
+        reason = "query or fragment in URL";
+        goto done;
+    }
+    memcpy(buf, value, len + 1);
+    if (need_slash && curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK
+        && value[len - 1] != '/')
+    {
+        buf[len] = '/';
+        buf[len + 1] = '\0';
+    }
+    reason = set_string(field, buf);
+done:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(part);
+    curl_free(path);
+    curl_url_cleanup(u);
+    return reason;
+}
+
+const char *
+pg_conf_url(const struct pg_directive *d, void *field, const char *value)
+{
+    static const char *const schemes[] = { "http", "https", NULL };
+
+    return set_url(field, value, schemes, 0, 1);
+}
+
+const char *
+pg_conf_url_opt(const struct pg_directive *d, void *field, const char *value)
+{
+    if (*value == '\0') {
+        return set_string(field, value);
+    }
+    return pg_conf_url(d, field, value);
+}
+
+const char *
+pg_conf_proxy(const struct pg_directive *d, void *field, const char *value)
+{
+    static const char *const schemes[] = {
+        "http", "https", "socks4", "socks4a", "socks5", "socks5h", NULL
+    };
+
+    return set_url(field, value, schemes, 1, 0);
+}
+
+const char *
+pg_conf_hosts(const struct pg_directive *d, void *field, const char *value)
+{
+    char **hosts = field;
+    size_t *np = (size_t *)((char *)field
+        + sizeof(char *) * PG_CONFIG_MAX_HOSTS);
+    char *tmp[PG_CONFIG_MAX_HOSTS];
+    size_t n = 0, len, i;
+    const char *p = value;
+
+    while (*p != '\0') {
+        while (*p == ',' || *p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p == '\0') {
+            break;
+        }
+        len = strcspn(p, ", \t");
+        if (!host_ok(p, len)) {
+            goto bad;
+        }
+        if (n == PG_CONFIG_MAX_HOSTS) {
+            for (i = 0; i < n; i++) {
+                free(tmp[i]);
+            }
+            return "too many hosts (at most 16)";
+        }
+        tmp[n] = strndup(p, len);
+        if (tmp[n] == NULL) {
+            goto nomem;
+        }
+        for (i = 0; i < len; i++) {
+            tmp[n][i] = (char)tolower((unsigned char)tmp[n][i]);
+        }
+        n++;
+        p += len;
+    }
+    if (n == 0) {
+        return "expected at least one host";
+    }
+    for (i = 0; i < *np; i++) {
+        free(hosts[i]);
+        hosts[i] = NULL;
+    }
+    memcpy(hosts, tmp, n * sizeof(tmp[0]));
+    *np = n;
+    return NULL;
+bad:
+    for (i = 0; i < n; i++) {
+        free(tmp[i]);
+    }
+    return "bad host name";
+nomem:
+    for (i = 0; i < n; i++) {
+        free(tmp[i]);
+    }
+    return "out of memory";
+}
+
+_Static_assert(PG_CONFIG_MAX_HOSTS == 16, "update the message above");
+
+/* ---- table helpers ---- */
+
+static int
+row_index(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < pg_config_n_directives; i++) {
+        if (strcmp(pg_config_directives[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Runs row's parser; on an out-of-range answer also writes the allowed
+ * range into extra (else extra is ""). */
+static const char *
+apply(struct pg_config *cfg, int row, const char *value, char *extra,
+    size_t elen)
+{
+    const struct pg_directive *d = &pg_config_directives[row];
+    const char *reason;
+
+    extra[0] = '\0';
+    reason = d->parse(d, (char *)cfg + d->offset, value);
+    if (reason == pg_conf_erange) {
+        format_range(d, extra, elen);
+    }
+    return reason;
+}
+
+static void
+format_duration(int64_t ms, char *out, size_t olen)
+{
+    static const struct { const char *suffix; int64_t ms; } units[] = {
+        { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (ms != 0 && ms % units[i].ms == 0) {
+            snprintf(out, olen, "%" PRId64 "%s", ms / units[i].ms,
+                units[i].suffix);
+            return;
+        }
+    }
+    snprintf(out, olen, "%" PRId64 "ms", ms);
+}
+
+static void
+format_bytes(int64_t b, char *out, size_t olen)
+{
+    static const char *const suffix[] = { "TiB", "GiB", "MiB", "KiB" };
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        int64_t mul = (int64_t)1 << (10 * (4 - i));
+
+        if (b != 0 && b % mul == 0) {
+            snprintf(out, olen, "%" PRId64 "%s", b / mul, suffix[i]);
+            return;
+        }
+    }
+    snprintf(out, olen, "%" PRId64, b);
+}
+
+static void
+format_range(const struct pg_directive *d, char *out, size_t olen)
+{
+    char lo[32], hi[32];
+
+    if (d->parse == pg_conf_duration) {
+        format_duration(d->min, lo, sizeof(lo));
+        format_duration(d->max, hi, sizeof(hi));
+    } else if (d->parse == pg_conf_bytes) {
+        format_bytes(d->min, lo, sizeof(lo));
+        format_bytes(d->max, hi, sizeof(hi));
+    } else {
+        snprintf(lo, sizeof(lo), "%" PRId64, d->min);
+        snprintf(hi, sizeof(hi), "%" PRId64, d->max);
+    }
+    snprintf(out, olen, " (%s to %s)", lo, hi);
+}
+
+static int
+section_known(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(pg_conf_sections) / sizeof(pg_conf_sections[0]);
+        i++)
+    {
+        if (strcmp(pg_conf_sections[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- public API ---- */
+
+void
+pg_config_defaults(struct pg_config *cfg)
+{
+    char extra[96];
+    size_t i;
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (i = 0; i < pg_config_n_directives; i++) {
+        if (pg_config_directives[i].def == NULL) {
+            continue;
+        }
+        if (apply(cfg, (int)i, pg_config_directives[i].def, extra,
+            sizeof(extra)) != NULL)
+        {
+            /* A default the parser refuses is a bug in the table (the
+             * tests parse every default); fail loudly. */
+            fprintf(stderr, "provgate: bad default for %s\n",
+                pg_config_directives[i].name);
+            abort();
+        }
+    }
+}
+
+static int
+ctx_error(struct pg_conf_ctx *c, int line, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (c->err_line != 0) {
+        return 0;
+    }
+    c->err_line = line;
+    n = snprintf(c->msg, c->mlen, "%s:%d: ", c->path, line);
+    if (n < 0 || (size_t)n >= c->mlen) {
+        return 0;
+    }
+    va_start(ap, fmt);
+    vsnprintf(c->msg + n, c->mlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+/* fgets for inih that counts lines, refuses over-long ones and checks
+ * section headers. */
+static char *
+conf_reader(char *str, int num, void *stream)
+{
+    struct pg_conf_ctx *c = stream;
+    size_t len;
+    char *p, *close;
+
+    if (fgets(str, num, c->fp) == NULL) {
+        return NULL;
+    }
+    c->line++;
+    len = strlen(str);
+    if (len > 0 && str[len - 1] == '\n') {
+        len--;
+    } else if (!feof(c->fp)) {
+        ctx_error(c, c->line, "line too long (at most %d characters)",
+            PG_CONFIG_MAX_LINE);
+        return NULL;
+    }
+    if (len > 0 && str[len - 1] == '\r') {
+        len--;
+    }
+    if (len > PG_CONFIG_MAX_LINE) {
+        ctx_error(c, c->line, "line too long (at most %d characters)",
+            PG_CONFIG_MAX_LINE);
+        return NULL;
+    }
+    c->indented = str[0] == ' ' || str[0] == '\t';
+    p = str + strspn(str, " \t");
+    if (*p == '[') {
+        close = strchr(p, ']');
+        if (close != NULL) {
+            *close = '\0';
+            if (!section_known(p + 1)) {
+                ctx_error(c, c->line, "unknown section [%s]", p + 1);
+            }
+            *close = ']';
+        }
+    }
+    return str;
+}
+
+static int
+on_directive(void *user, const char *section, const char *name,
+    const char *value)
+{
+    struct pg_conf_ctx *c = user;
+    const struct pg_directive *d;
+    const char *reason;
+    char extra[96];
+    int row;
+
+    if (c->indented) {
+        return ctx_error(c, c->line, "indented line (continuation lines "
+            "are not supported; remove the leading white space)");
+    }
+    if (name[strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_")]
+        != '\0')
+    {
+        return ctx_error(c, c->line, "%s", pg_conf_esyntax);
+    }
+    if (!section_known(section)) {
+        if (section[0] == '\0') {
+            return ctx_error(c, c->line, "%s: outside a section (start "
+                "with [server], [upstream], [cache] or [policy])", name);
+        }
+        return 0;   /* reported on its header line */
+    }
+    row = row_index(name);
+    if (row < 0) {
+        return ctx_error(c, c->line, "unknown directive '%s'", name);
+    }
+    d = &pg_config_directives[row];
+    if (strcmp(d->section, section) != 0) {
+        return ctx_error(c, c->line, "%s: belongs in [%s], not [%s]", name,
+            d->section, section);
+    }
+    if (c->cfg->origin[row] > 0) {
+        return ctx_error(c, c->line, "%s: duplicate (first set on line %d)",
+            name, c->cfg->origin[row]);
+    }
+    reason = apply(c->cfg, row, value, extra, sizeof(extra));
+    if (reason != NULL) {
+        return ctx_error(c, c->line, "%s: %s%s: '%s'", name, reason, extra,
+            value);
+    }
+    c->cfg->origin[row] = c->line;
+    return 1;
+}
+
+int
+pg_config_load(struct pg_config *cfg, const char *path, char *msg,
+    size_t mlen)
+{
+    struct pg_conf_ctx c;
+    int rc;
+
+    memset(&c, 0, sizeof(c));
+    c.cfg = cfg;
+    c.path = path;
+    c.msg = msg;
+    c.mlen = mlen;
+    c.fp = fopen(path, "r");
+    if (c.fp == NULL) {
+        snprintf(msg, mlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    free(cfg->path);
+    cfg->path = strdup(path);
+    if (cfg->path == NULL) {
+        fclose(c.fp);
+        snprintf(msg, mlen, "%s: out of memory", path);
+        return -1;
+    }
+    rc = ini_parse_stream(conf_reader, &c, on_directive, &c);
+    if (c.err_line == 0 && ferror(c.fp)) {
+        snprintf(msg, mlen, "%s: read error", path);
+        c.err_line = -1;
+    }
+    fclose(c.fp);
+    if (rc > 0 && (c.err_line == 0 || rc < c.err_line)) {
+        c.err_line = 0;
+        ctx_error(&c, rc, "%s", pg_conf_esyntax);
+    }
+    if (rc == -2 && c.err_line == 0) {
+        snprintf(msg, mlen, "%s: out of memory", path);
+        return -1;
+    }
+    return c.err_line != 0 ? -1 : 0;
+}
+
+int
+pg_config_set(struct pg_config *cfg, const char *name, const char *value,
+    char *msg, size_t mlen)
+{
+    char key[PG_CONF_MAX_NAME], flag[PG_CONF_MAX_NAME];
+    const char *reason;
+    char extra[96];
+    size_t i, len = strlen(name);
+    int row;
+
+    if (len >= sizeof(key)) {
+        snprintf(msg, mlen, "--%.32s…: unknown option", name);
+        return -1;
+    }
+    for (i = 0; i <= len; i++) {
+        key[i] = name[i] == '-' ? '_' : name[i];
+        flag[i] = name[i] == '_' ? '-' : name[i];
+    }
+    row = row_index(key);
+    if (row < 0) {
+        snprintf(msg, mlen, "--%s: unknown option", flag);
+        return -1;
+    }
+    if (strlen(value) > PG_CONFIG_MAX_VALUE) {
+        snprintf(msg, mlen, "--%s: value too long (at most %d characters)",
+            flag, PG_CONFIG_MAX_VALUE);
+        return -1;
+    }
+    reason = apply(cfg, row, value, extra, sizeof(extra));
+    if (reason != NULL) {
+        snprintf(msg, mlen, "--%s: %s%s: '%s'", flag, reason, extra, value);
+        return -1;
+    }
+    cfg->origin[row] = -1;
+    return 0;
+}
+
+/* Writes where row's value came from: "FILE:LINE: name: ", "--name: " or
+ * "name: " (a default). */
+static void
+locate(const struct pg_config *cfg, const char *name, char *out,
+    size_t olen)
+{
+    int row = row_index(name);
+    size_t i, n;
+
+    if (row >= 0 && cfg->origin[row] > 0 && cfg->path != NULL) {
+        snprintf(out, olen, "%s:%d: %s: ", cfg->path, cfg->origin[row],
+            name);
+    } else if (row >= 0 && cfg->origin[row] < 0) {
+        n = (size_t)snprintf(out, olen, "--%s: ", name);
+        for (i = 0; i < n && i < olen; i++) {
+            if (out[i] == '_') {
+                out[i] = '-';
+            }
+        }
+    } else {
+        snprintf(out, olen, "%s: ", name);
+    }
+}
+
+static int
+finish_error(const struct pg_config *cfg, const char *name, char *msg,
+    size_t mlen, const char *reason)
+{
+    char where[PG_CONF_MAX_NAME + 256];
+
+    locate(cfg, name, where, sizeof(where));
+    snprintf(msg, mlen, "%s%s", where, reason);
+    return -1;
+}
+
+/* *out = lower-cased host of url (with brackets for IPv6), malloc'd. */
+static int
+url_host(const char *url, char **out)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    size_t i;
+    int rc = -1;
+
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+    {
+        *out = strdup(host);
+        if (*out != NULL) {
+            for (i = 0; (*out)[i] != '\0'; i++) {
+                (*out)[i] = (char)tolower((unsigned char)(*out)[i]);
+            }
+            rc = 0;
+        }
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+int
+pg_config_finish(struct pg_config *cfg, char *msg, size_t mlen)
+{
+    const char *colon, *h;
+    size_t hlen, i;
+    char *host = NULL;
+    char buf[PG_CONFIG_MAX_VALUE + 32];
+
+    if (cfg->upstream == NULL || cfg->listen == NULL
+        || cfg->cache_dir == NULL)
+    {
+        return finish_error(cfg, "upstream", msg, mlen,
+            "configuration has no defaults (pg_config_defaults first)");
+    }
+    if (strncasecmp(cfg->upstream, "http://", 7) == 0 && !cfg->allow_http) {
+        return finish_error(cfg, "upstream", msg, mlen, "plain-HTTP "
+            "upstreams are allowed only when configured explicitly "
+            "(allow_http = on)");
+    }
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        return finish_error(cfg, cfg->tls_cert ? "tls_cert" : "tls_key",
+            msg, mlen, "tls_cert and tls_key must be set together");
+    }
+
+    /* listen -> listen_host, listen_port (the parser checked the form) */
+    colon = strrchr(cfg->listen, ':');
+    h = cfg->listen;
+    hlen = (size_t)(colon - h);
+    if (hlen >= 2 && h[0] == '[') {
+        h++;
+        hlen -= 2;
+    }
+    free(cfg->listen_host);
+    cfg->listen_host = strndup(h, hlen);
+    if (cfg->listen_host == NULL) {
+        return finish_error(cfg, "listen", msg, mlen, "out of memory");
+    }
+    cfg->listen_port = (int)strtol(colon + 1, NULL, 10);
+
+    if (cfg->public_url == NULL) {
+        if (strcmp(cfg->listen_host, "0.0.0.0") == 0
+            || strcmp(cfg->listen_host, "::") == 0)
+        {
+            cfg->public_url = strdup("");
+        } else {
+            snprintf(buf, sizeof(buf), "%s://%s/",
+                cfg->tls_cert != NULL ? "https" : "http", cfg->listen);
+            cfg->public_url = strdup(buf);
+        }
+        if (cfg->public_url == NULL) {
+            return finish_error(cfg, "public_url", msg, mlen,
+                "out of memory");
+        }
+    }
+
+    if (cfg->n_file_hosts == 0) {
+        if (url_host(cfg->upstream, &host) != 0) {
+            return finish_error(cfg, "upstream", msg, mlen,
+                "cannot read the URL's host");
+        }
+        cfg->file_hosts[cfg->n_file_hosts++] = host;
+        if (strcmp(host, "files.pythonhosted.org") != 0) {
+            cfg->file_hosts[cfg->n_file_hosts] =
+                strdup("files.pythonhosted.org");
+            if (cfg->file_hosts[cfg->n_file_hosts] == NULL) {
+                return finish_error(cfg, "file_hosts", msg, mlen,
+                    "out of memory");
+            }
+            cfg->n_file_hosts++;
+        }
+    }
+    for (i = 0; i < cfg->n_file_hosts; i++) {
+        if (cfg->file_hosts[i] == NULL) {
+            return finish_error(cfg, "file_hosts", msg, mlen, "empty host");
+        }
+    }
+    return 0;
+}
+
+void
+pg_config_free(struct pg_config *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < pg_config_n_directives; i++) {
+        const struct pg_directive *d = &pg_config_directives[i];
+
+        if (d->parse == pg_conf_string || d->parse == pg_conf_path
+            || d->parse == pg_conf_hostport || d->parse == pg_conf_url
+            || d->parse == pg_conf_url_opt || d->parse == pg_conf_proxy)
+        {
+            free(*(char **)((char *)cfg + d->offset));
+            *(char **)((char *)cfg + d->offset) = NULL;
+        }
+    }
+    for (i = 0; i < cfg->n_file_hosts && i < PG_CONFIG_MAX_HOSTS; i++) {
+        free(cfg->file_hosts[i]);
+        cfg->file_hosts[i] = NULL;
+    }
+    cfg->n_file_hosts = 0;
+    free(cfg->listen_host);
+    cfg->listen_host = NULL;
+    free(cfg->path);
+    cfg->path = NULL;
+}
+
+void
+pg_config_dump_reference(FILE *out)
+{
+    const char *section = "";
+    size_t i;
+
+    fprintf(out, "# provgate.conf directives (generated from the table in "
+        "proxy/config.c)\n");
+    for (i = 0; i < pg_config_n_directives; i++) {
+        const struct pg_directive *d = &pg_config_directives[i];
+
+        if (strcmp(section, d->section) != 0) {
+            section = d->section;
+            fprintf(out, "\n[%s]\n", section);
+        }
+        fprintf(out, "%s =%s%s\n    %s\n", d->name,
+            d->def != NULL ? " " : "", d->def != NULL ? d->def : "",
+            d->help);
+    }
+}

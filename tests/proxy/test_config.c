@@ -1,0 +1,849 @@
+/* tests/proxy/test_config.c — the directive table, its parsers, the loader.
+ *
+ * Each parser is driven at its limits (limit and limit + 1), the loader is
+ * fed small files and its "FILE:LINE: message" compared exactly, flags
+ * override the file, the cross-field rules of pg_config_finish refuse what
+ * they must, and conf/provgate.conf is compared with the table.
+ * argv[1], if given, is a cmocka test-name filter (one ctest per group).
+ *
+ * Owns: its temp files.  Runs on: the test process.
+ * Spec: issue 2 items 2 and 8; design §9.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config_int.h"
+
+#ifndef PG_SOURCE_DIR
+#error "PG_SOURCE_DIR must point at the checkout"
+#endif
+
+static char tmp_path[256];
+
+static const struct pg_directive *
+row(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < pg_config_n_directives; i++) {
+        if (strcmp(pg_config_directives[i].name, name) == 0) {
+            return &pg_config_directives[i];
+        }
+    }
+    fail_msg("no directive %s", name);
+    return NULL;
+}
+
+/* Runs the parser of directive name on value into a fresh config. */
+static const char *
+parse(struct pg_config *cfg, const char *name, const char *value)
+{
+    const struct pg_directive *d = row(name);
+
+    return d->parse(d, (char *)cfg + d->offset, value);
+}
+
+static void
+write_file(const char *text)
+{
+    const char *dir = getenv("TMPDIR");
+    FILE *f;
+    int fd;
+
+    snprintf(tmp_path, sizeof(tmp_path), "%s/pgconfXXXXXX",
+        dir != NULL ? dir : "/tmp");
+    fd = mkstemp(tmp_path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Loads text; returns the loader's result, message in msg. */
+static int
+load_text(struct pg_config *cfg, const char *text, char *msg, size_t mlen)
+{
+    int rc;
+
+    write_file(text);
+    pg_config_defaults(cfg);
+    msg[0] = '\0';
+    rc = pg_config_load(cfg, tmp_path, msg, mlen);
+    unlink(tmp_path);
+    return rc;
+}
+
+/* Asserts that loading text fails with "TMP:line: rest". */
+static void
+expect_load_error(const char *text, int line, const char *rest)
+{
+    struct pg_config cfg;
+    char msg[512], want[512];
+
+    assert_int_equal(load_text(&cfg, text, msg, sizeof(msg)), -1);
+    snprintf(want, sizeof(want), "%s:%d: %s", tmp_path, line, rest);
+    assert_string_equal(msg, want);
+    pg_config_free(&cfg);
+}
+
+/* ---- parsers ---- */
+
+static void
+bool_parser_accepts_words_and_refuses_others(void **state)
+{
+    struct pg_config cfg;
+    static const char *const yes[] = { "on", "ON", "yes", "true", "1" };
+    static const char *const no[] = { "off", "Off", "no", "false", "0" };
+    size_t i;
+
+    pg_config_defaults(&cfg);
+    for (i = 0; i < 5; i++) {
+        cfg.allow_http = 0;
+        assert_null(parse(&cfg, "allow_http", yes[i]));
+        assert_int_equal(cfg.allow_http, 1);
+        assert_null(parse(&cfg, "allow_http", no[i]));
+        assert_int_equal(cfg.allow_http, 0);
+    }
+    assert_string_equal(parse(&cfg, "allow_http", "maybe"),
+        "expected on or off");
+    assert_non_null(parse(&cfg, "allow_http", ""));
+    assert_non_null(parse(&cfg, "allow_http", "2"));
+    pg_config_free(&cfg);
+}
+
+static void
+duration_parser_reads_every_unit(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    assert_null(parse(&cfg, "connect_timeout", "500ms"));
+    assert_int_equal(cfg.connect_timeout_ms, 500);
+    assert_null(parse(&cfg, "connect_timeout", "30s"));
+    assert_int_equal(cfg.connect_timeout_ms, 30000);
+    assert_null(parse(&cfg, "connect_timeout", "2m"));
+    assert_int_equal(cfg.connect_timeout_ms, 120000);
+    assert_null(parse(&cfg, "connect_timeout", "7"));
+    assert_int_equal(cfg.connect_timeout_ms, 7000);
+    assert_null(parse(&cfg, "index_ttl", "1h"));
+    assert_int_equal(cfg.index_ttl_s, 3600);
+    assert_null(parse(&cfg, "index_ttl", "2d"));
+    assert_int_equal(cfg.index_ttl_s, 2 * 86400);
+    assert_null(parse(&cfg, "index_ttl", "0"));
+    assert_int_equal(cfg.index_ttl_s, 0);
+    pg_config_free(&cfg);
+}
+
+static void
+duration_parser_refuses_bad_forms(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    assert_string_equal(parse(&cfg, "connect_timeout", "10x"),
+        "unknown duration unit (use ms, s, m, h or d)");
+    assert_non_null(parse(&cfg, "connect_timeout", ""));
+    assert_non_null(parse(&cfg, "connect_timeout", "-1s"));
+    assert_non_null(parse(&cfg, "connect_timeout", "1.5s"));
+    assert_non_null(parse(&cfg, "connect_timeout", "s"));
+    assert_non_null(parse(&cfg, "connect_timeout", "1 s"));
+    assert_string_equal(parse(&cfg, "connect_timeout",
+        "99999999999999999999d"),
+        "expected a duration such as 500ms, 30s, 10m, 1h or 1d");
+    assert_string_equal(parse(&cfg, "connect_timeout", "9999999999999999d"),
+        "out of range");
+    assert_string_equal(parse(&cfg, "index_ttl", "1500ms"),
+        "must be a whole number of seconds");
+    assert_int_equal(cfg.connect_timeout_ms, 10000);  /* unchanged */
+    assert_int_equal(cfg.index_ttl_s, 600);
+    pg_config_free(&cfg);
+}
+
+static void
+duration_parser_enforces_bounds_at_the_limit(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    /* client_timeout: 1s to 1h */
+    assert_null(parse(&cfg, "client_timeout", "1s"));
+    assert_string_equal(parse(&cfg, "client_timeout", "999ms"),
+        "out of range");
+    assert_null(parse(&cfg, "client_timeout", "1h"));
+    assert_string_equal(parse(&cfg, "client_timeout", "3600001ms"),
+        "out of range");
+    /* connect_timeout: 100ms to 10m */
+    assert_null(parse(&cfg, "connect_timeout", "100ms"));
+    assert_non_null(parse(&cfg, "connect_timeout", "99ms"));
+    assert_null(parse(&cfg, "connect_timeout", "10m"));
+    assert_non_null(parse(&cfg, "connect_timeout", "600001ms"));
+    /* index_ttl: 0 to 30d */
+    assert_null(parse(&cfg, "index_ttl", "30d"));
+    assert_int_equal(cfg.index_ttl_s, 30 * 86400);
+    assert_non_null(parse(&cfg, "index_ttl", "2592001s"));
+    /* mismatch_hold: 0 to 1d */
+    assert_null(parse(&cfg, "mismatch_hold", "86400"));
+    assert_non_null(parse(&cfg, "mismatch_hold", "86401"));
+    pg_config_free(&cfg);
+}
+
+static void
+bytes_parser_reads_decimal_and_binary_units(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    assert_null(parse(&cfg, "max_json_bytes", "64MiB"));
+    assert_int_equal(cfg.max_json_bytes, 64ULL << 20);
+    assert_null(parse(&cfg, "max_json_bytes", "2K"));
+    assert_int_equal(cfg.max_json_bytes, 2000);
+    assert_null(parse(&cfg, "max_json_bytes", "3KiB"));
+    assert_int_equal(cfg.max_json_bytes, 3072);
+    assert_null(parse(&cfg, "max_json_bytes", "5M"));
+    assert_int_equal(cfg.max_json_bytes, 5000000);
+    assert_null(parse(&cfg, "max_json_bytes", "1G"));
+    assert_int_equal(cfg.max_json_bytes, 1000000000);
+    assert_null(parse(&cfg, "max_json_bytes", "1GiB"));
+    assert_int_equal(cfg.max_json_bytes, 1ULL << 30);
+    assert_null(parse(&cfg, "max_json_bytes", "123456"));
+    assert_int_equal(cfg.max_json_bytes, 123456);
+    assert_null(parse(&cfg, "cache_max_bytes", "2T"));
+    assert_int_equal(cfg.cache_max_bytes, 2000000000000ULL);
+    assert_null(parse(&cfg, "cache_max_bytes", "1TiB"));
+    assert_int_equal(cfg.cache_max_bytes, 1ULL << 40);
+    pg_config_free(&cfg);
+}
+
+static void
+bytes_parser_refuses_bad_forms_and_enforces_bounds(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    assert_string_equal(parse(&cfg, "max_json_bytes", "64mb"),
+        "unknown size unit (use K, M, G, T or KiB, MiB, GiB, TiB)");
+    assert_non_null(parse(&cfg, "max_json_bytes", "1 MiB"));
+    assert_non_null(parse(&cfg, "max_json_bytes", ""));
+    assert_non_null(parse(&cfg, "max_json_bytes", "-1"));
+    assert_non_null(parse(&cfg, "max_json_bytes", "18446744073709551616"));
+    assert_string_equal(parse(&cfg, "max_json_bytes", "17179869184TiB"),
+        "out of range");
+    /* max_json_bytes: 1KiB to 4GiB */
+    assert_null(parse(&cfg, "max_json_bytes", "1024"));
+    assert_string_equal(parse(&cfg, "max_json_bytes", "1023"),
+        "out of range");
+    assert_null(parse(&cfg, "max_json_bytes", "4GiB"));
+    assert_string_equal(parse(&cfg, "max_json_bytes", "4294967297"),
+        "out of range");
+    /* cache_max_bytes: 1MiB to 1PiB */
+    assert_null(parse(&cfg, "cache_max_bytes", "1MiB"));
+    assert_non_null(parse(&cfg, "cache_max_bytes", "1048575"));
+    assert_null(parse(&cfg, "cache_max_bytes", "1024TiB"));
+    assert_non_null(parse(&cfg, "cache_max_bytes", "1125899906842625"));
+    pg_config_free(&cfg);
+}
+
+static void
+int_parser_enforces_bounds_at_the_limit(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    assert_null(parse(&cfg, "max_connections", "1"));
+    assert_int_equal(cfg.max_connections, 1);
+    assert_string_equal(parse(&cfg, "max_connections", "0"),
+        "out of range");
+    assert_null(parse(&cfg, "max_connections", "100000"));
+    assert_int_equal(cfg.max_connections, 100000);
+    assert_non_null(parse(&cfg, "max_connections", "100001"));
+    assert_non_null(parse(&cfg, "max_connections", "-5"));
+    assert_string_equal(parse(&cfg, "max_connections", "12a"),
+        "expected a whole number");
+    assert_non_null(parse(&cfg, "max_connections", ""));
+    assert_non_null(parse(&cfg, "max_connections", "99999999999999999999"));
+    assert_null(parse(&cfg, "provenance_concurrency", "256"));
+    assert_non_null(parse(&cfg, "provenance_concurrency", "257"));
+    assert_null(parse(&cfg, "max_upstream_connections", "1024"));
+    assert_non_null(parse(&cfg, "max_upstream_connections", "1025"));
+    assert_int_equal(cfg.max_connections, 100000);
+    pg_config_free(&cfg);
+}
+
+static void
+hostport_parser_accepts_names_ipv4_ipv6_and_refuses_the_rest(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    assert_null(parse(&cfg, "listen", "0.0.0.0:80"));
+    assert_string_equal(cfg.listen, "0.0.0.0:80");
+    assert_null(parse(&cfg, "listen", "[::1]:1"));
+    assert_null(parse(&cfg, "listen", "proxy.example:65535"));
+    assert_string_equal(parse(&cfg, "listen", "host"), "expected HOST:PORT");
+    assert_non_null(parse(&cfg, "listen", ":80"));
+    assert_string_equal(parse(&cfg, "listen", "host:0"),
+        "bad port (1 to 65535)");
+    assert_non_null(parse(&cfg, "listen", "host:65536"));
+    assert_non_null(parse(&cfg, "listen", "host:http"));
+    assert_non_null(parse(&cfg, "listen", "ho st:80"));
+    assert_non_null(parse(&cfg, "listen", "[::1:80"));
+    assert_non_null(parse(&cfg, "listen", "a..b:80"));
+    assert_string_equal(cfg.listen, "proxy.example:65535");
+    pg_config_free(&cfg);
+}
+
+static void
+url_parser_accepts_http_and_https_only(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    assert_null(parse(&cfg, "upstream", "https://mirror.example/simple"));
+    assert_string_equal(cfg.upstream, "https://mirror.example/simple/");
+    assert_null(parse(&cfg, "upstream", "http://127.0.0.1:8080/simple/"));
+    assert_string_equal(cfg.upstream, "http://127.0.0.1:8080/simple/");
+    assert_string_equal(parse(&cfg, "upstream", "ftp://mirror.example/"),
+        "scheme must be http or https");
+    assert_non_null(parse(&cfg, "upstream", "file:///etc/passwd"));
+    assert_non_null(parse(&cfg, "upstream", "mirror.example/simple/"));
+    assert_non_null(parse(&cfg, "upstream", "https://"));
+    assert_string_equal(parse(&cfg, "upstream", "https://u:p@h.example/"),
+        "credentials in the URL are not supported");
+    assert_string_equal(parse(&cfg, "upstream", "https://h.example/?x=1"),
+        "query or fragment in URL");
+    assert_non_null(parse(&cfg, "upstream", "https://h.example/#frag"));
+    assert_non_null(parse(&cfg, "upstream", "https://h.example/a b"));
+    assert_string_equal(cfg.upstream, "http://127.0.0.1:8080/simple/");
+    /* public_url may be empty (= from Host) */
+    assert_null(parse(&cfg, "public_url", ""));
+    assert_string_equal(cfg.public_url, "");
+    assert_non_null(parse(&cfg, "upstream", ""));
+    /* proxies: more schemes, credentials allowed */
+    assert_null(parse(&cfg, "http_proxy", "socks5h://u:p@proxy:1080"));
+    assert_null(parse(&cfg, "http_proxy", "http://proxy:3128"));
+    assert_string_equal(parse(&cfg, "http_proxy", "ftp://proxy:21"),
+        "unsupported proxy scheme");
+    pg_config_free(&cfg);
+}
+
+static void
+hosts_parser_holds_sixteen_hosts_and_refuses_seventeen(void **state)
+{
+    struct pg_config cfg;
+    char list[1024];
+    size_t i, off = 0;
+
+    pg_config_defaults(&cfg);
+    assert_null(parse(&cfg, "file_hosts", "A.Example, files.example"));
+    assert_int_equal(cfg.n_file_hosts, 2);
+    assert_string_equal(cfg.file_hosts[0], "a.example");
+    assert_string_equal(cfg.file_hosts[1], "files.example");
+    for (i = 0; i < PG_CONFIG_MAX_HOSTS; i++) {
+        off += (size_t)snprintf(list + off, sizeof(list) - off, "h%zu.ex ",
+            i);
+    }
+    assert_null(parse(&cfg, "file_hosts", list));
+    assert_int_equal(cfg.n_file_hosts, PG_CONFIG_MAX_HOSTS);
+    assert_string_equal(cfg.file_hosts[15], "h15.ex");
+    snprintf(list + off, sizeof(list) - off, "one.more");
+    assert_string_equal(parse(&cfg, "file_hosts", list),
+        "too many hosts (at most 16)");
+    assert_int_equal(cfg.n_file_hosts, PG_CONFIG_MAX_HOSTS);
+    assert_string_equal(parse(&cfg, "file_hosts", "ok.example,bad_host"),
+        "bad host name");
+    assert_non_null(parse(&cfg, "file_hosts", " , "));
+    /* a DNS label holds 63 characters, not 64 */
+    memset(list, 'a', 63);
+    memcpy(list + 63, ".example", 9);
+    assert_null(parse(&cfg, "file_hosts", list));
+    memset(list, 'a', 64);
+    memcpy(list + 64, ".example", 9);
+    assert_non_null(parse(&cfg, "file_hosts", list));
+    pg_config_free(&cfg);
+}
+
+static void
+string_parsers_refuse_control_characters_and_empty_paths(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    assert_string_equal(parse(&cfg, "cache_dir", ""), "empty path");
+    assert_string_equal(parse(&cfg, "cache_dir", "a\tb"),
+        "control characters are not allowed");
+    assert_null(parse(&cfg, "cache_dir", "/var/cache/provgate"));
+    assert_string_equal(cfg.cache_dir, "/var/cache/provgate");
+    pg_config_free(&cfg);
+}
+
+static void
+defaults_match_the_documented_values(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    assert_string_equal(cfg.listen, "127.0.0.1:3141");
+    assert_string_equal(cfg.upstream, "https://pypi.org/simple/");
+    assert_string_equal(cfg.cache_dir, "./var");
+    assert_string_equal(cfg.access_log, "-");
+    assert_int_equal(cfg.client_timeout_ms, 60000);
+    assert_int_equal(cfg.max_connections, 1024);
+    assert_int_equal(cfg.allow_http, 0);
+    assert_int_equal(cfg.connect_timeout_ms, 10000);
+    assert_int_equal(cfg.timeout_ms, 30000);
+    assert_int_equal(cfg.file_idle_timeout_ms, 30000);
+    assert_int_equal(cfg.max_upstream_connections, 16);
+    assert_int_equal(cfg.max_json_bytes, 64ULL << 20);
+    assert_int_equal(cfg.cache_max_bytes, 10ULL << 30);
+    assert_int_equal(cfg.index_ttl_s, 600);
+    assert_int_equal(cfg.list_ttl_s, 3600);
+    assert_int_equal(cfg.stale_if_error, 1);
+    assert_int_equal(cfg.mismatch_hold_s, 60);
+    assert_null(cfg.policy_file);
+    assert_null(cfg.trust_root);
+    assert_int_equal(cfg.staging, 0);
+    assert_int_equal(cfg.provenance_budget_ms, 5000);
+    assert_int_equal(cfg.provenance_concurrency, 16);
+    assert_null(cfg.tls_cert);
+    assert_int_equal(cfg.n_file_hosts, 0);
+    pg_config_free(&cfg);
+}
+
+/* ---- loader ---- */
+
+static void
+loader_reads_a_valid_file(void **state)
+{
+    struct pg_config cfg;
+    char msg[512];
+
+    assert_int_equal(load_text(&cfg,
+        "; comment\n# comment\n[server]\nlisten = 0.0.0.0:8080 ; inline\n"
+        "[upstream]\r\nupstream = http://127.0.0.1:9/simple/\r\n"
+        "allow_http = yes\nfile_hosts = a.example,b.example\n"
+        "[cache]\ncache_dir=/tmp/x\nindex_ttl = 5m\n"
+        "[policy]\nprovenance_concurrency = 4\n[server]\nmax_connections=9\n",
+        msg, sizeof(msg)), 0);
+    assert_string_equal(cfg.listen, "0.0.0.0:8080");
+    assert_string_equal(cfg.upstream, "http://127.0.0.1:9/simple/");
+    assert_int_equal(cfg.allow_http, 1);
+    assert_int_equal(cfg.n_file_hosts, 2);
+    assert_string_equal(cfg.cache_dir, "/tmp/x");
+    assert_int_equal(cfg.index_ttl_s, 300);
+    assert_int_equal(cfg.provenance_concurrency, 4);
+    assert_int_equal(cfg.max_connections, 9);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
+    assert_string_equal(cfg.listen_host, "0.0.0.0");
+    assert_int_equal(cfg.listen_port, 8080);
+    assert_string_equal(cfg.public_url, "");
+    pg_config_free(&cfg);
+}
+
+static void
+loader_reports_unknown_directive_with_file_and_line(void **state)
+{
+    expect_load_error("[server]\nlisten = 127.0.0.1:1\nlisen = x\n", 3,
+        "unknown directive 'lisen'");
+}
+
+static void
+loader_reports_unknown_section_even_when_empty(void **state)
+{
+    expect_load_error("[server]\n[serverz]\n[cache]\ncache_dir = x\n", 2,
+        "unknown section [serverz]");
+    expect_load_error("[bogus]\nlisten = 127.0.0.1:1\n", 1,
+        "unknown section [bogus]");
+}
+
+static void
+loader_reports_duplicate_with_first_line(void **state)
+{
+    expect_load_error("[server]\nlisten = 127.0.0.1:1\n\n"
+        "listen = 127.0.0.1:2\n", 4,
+        "listen: duplicate (first set on line 2)");
+}
+
+static void
+loader_reports_bad_value_with_reason_and_range(void **state)
+{
+    expect_load_error("[upstream]\nconnect_timeout = 10x\n", 2,
+        "connect_timeout: unknown duration unit (use ms, s, m, h or d): "
+        "'10x'");
+    expect_load_error("[upstream]\nconnect_timeout = 11m\n", 2,
+        "connect_timeout: out of range (100ms to 10m): '11m'");
+    expect_load_error("[cache]\ncache_max_bytes = 1K\n", 2,
+        "cache_max_bytes: out of range (1MiB to 1024TiB): '1K'");
+    expect_load_error("[server]\nmax_connections = 0\n", 2,
+        "max_connections: out of range (1 to 100000): '0'");
+}
+
+static void
+loader_reports_directive_in_wrong_section_or_outside(void **state)
+{
+    expect_load_error("[server]\ncache_dir = x\n", 2,
+        "cache_dir: belongs in [cache], not [server]");
+    expect_load_error("listen = 127.0.0.1:1\n", 1,
+        "listen: outside a section (start with [server], [upstream], "
+        "[cache] or [policy])");
+}
+
+static void
+loader_reports_syntax_errors(void **state)
+{
+    expect_load_error("[server]\nlisten 127.0.0.1:1\n", 2,
+        "syntax error (expected [section], name = value or a comment)");
+    expect_load_error("[server\nlisten = 127.0.0.1:1\n", 1,
+        "syntax error (expected [section], name = value or a comment)");
+    expect_load_error("[server]\nlisten = 127.0.0.1:1\n  x\n", 3,
+        "indented line (continuation lines are not supported; remove the "
+        "leading white space)");
+}
+
+static void
+loader_keeps_the_first_error(void **state)
+{
+    expect_load_error("[server]\nmax_connections = x\nbogus = 1\n", 2,
+        "max_connections: expected a whole number: 'x'");
+}
+
+static void
+loader_accepts_line_at_limit_and_refuses_limit_plus_one(void **state)
+{
+    struct pg_config cfg;
+    char text[512], msg[512];
+    const char *head = "[cache]\ncache_dir = ";
+    size_t hl = strlen(head), vlen = PG_CONFIG_MAX_LINE - strlen(
+        "cache_dir = ");
+
+    memcpy(text, head, hl);
+    memset(text + hl, 'd', vlen);
+    memcpy(text + hl + vlen, "\n", 2);
+    assert_int_equal(load_text(&cfg, text, msg, sizeof(msg)), 0);
+    assert_int_equal(strlen(cfg.cache_dir), vlen);
+    pg_config_free(&cfg);
+
+    memset(text + hl, 'd', vlen + 1);
+    memcpy(text + hl + vlen + 1, "\n[server]\n", 11);
+    expect_load_error(text, 2, "line too long (at most 196 characters)");
+}
+
+static void
+loader_reports_missing_file(void **state)
+{
+    struct pg_config cfg;
+    char msg[512];
+
+    pg_config_defaults(&cfg);
+    assert_int_equal(pg_config_load(&cfg, "/nonexistent/provgate.conf", msg,
+        sizeof(msg)), -1);
+    assert_string_equal(msg, "/nonexistent/provgate.conf: cannot open: "
+        "No such file or directory");
+    pg_config_free(&cfg);
+}
+
+/* ---- flags ---- */
+
+static void
+flags_override_the_file(void **state)
+{
+    struct pg_config cfg;
+    char msg[512];
+
+    assert_int_equal(load_text(&cfg, "[server]\nlisten = 127.0.0.1:1\n"
+        "[cache]\ncache_dir = /from/file\n", msg, sizeof(msg)), 0);
+    assert_int_equal(pg_config_set(&cfg, "listen", "127.0.0.1:2", msg,
+        sizeof(msg)), 0);
+    assert_int_equal(pg_config_set(&cfg, "cache-dir", "/from/flag", msg,
+        sizeof(msg)), 0);
+    assert_int_equal(pg_config_set(&cfg, "trust-root", "/tr.json", msg,
+        sizeof(msg)), 0);
+    assert_int_equal(pg_config_set(&cfg, "policy", "/p.ini", msg,
+        sizeof(msg)), 0);
+    assert_string_equal(cfg.listen, "127.0.0.1:2");
+    assert_string_equal(cfg.cache_dir, "/from/flag");
+    assert_string_equal(cfg.trust_root, "/tr.json");
+    assert_string_equal(cfg.policy_file, "/p.ini");
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
+    assert_int_equal(cfg.listen_port, 2);
+    assert_string_equal(cfg.public_url, "http://127.0.0.1:2/");
+    pg_config_free(&cfg);
+}
+
+static void
+flags_report_errors_with_the_flag_name(void **state)
+{
+    struct pg_config cfg;
+    char msg[512], value[PG_CONFIG_MAX_VALUE + 2];
+
+    pg_config_defaults(&cfg);
+    assert_int_equal(pg_config_set(&cfg, "bogus", "1", msg, sizeof(msg)),
+        -1);
+    assert_string_equal(msg, "--bogus: unknown option");
+    assert_int_equal(pg_config_set(&cfg, "connect_timeout", "soon", msg,
+        sizeof(msg)), -1);
+    assert_string_equal(msg, "--connect-timeout: expected a duration such "
+        "as 500ms, 30s, 10m, 1h or 1d: 'soon'");
+    memset(value, 'v', PG_CONFIG_MAX_VALUE);
+    value[PG_CONFIG_MAX_VALUE] = '\0';
+    assert_int_equal(pg_config_set(&cfg, "cache_dir", value, msg,
+        sizeof(msg)), 0);
+    value[PG_CONFIG_MAX_VALUE] = 'v';
+    value[PG_CONFIG_MAX_VALUE + 1] = '\0';
+    assert_int_equal(pg_config_set(&cfg, "cache_dir", value, msg,
+        sizeof(msg)), -1);
+    assert_string_equal(msg,
+        "--cache-dir: value too long (at most 196 characters)");
+    pg_config_free(&cfg);
+}
+
+/* ---- cross-field rules ---- */
+
+static void
+http_upstream_is_refused_unless_allowed(void **state)
+{
+    struct pg_config cfg;
+    char msg[512], want[512];
+
+    pg_config_defaults(&cfg);
+    assert_int_equal(pg_config_set(&cfg, "upstream",
+        "http://127.0.0.1:8080/simple/", msg, sizeof(msg)), 0);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), -1);
+    assert_string_equal(msg, "--upstream: plain-HTTP upstreams are allowed "
+        "only when configured explicitly (allow_http = on)");
+    pg_config_free(&cfg);
+
+    assert_int_equal(load_text(&cfg, "[upstream]\n\n"
+        "upstream = http://mirror.example/simple/\n", msg, sizeof(msg)), 0);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), -1);
+    snprintf(want, sizeof(want), "%s:3: upstream: plain-HTTP upstreams are "
+        "allowed only when configured explicitly (allow_http = on)",
+        tmp_path);
+    assert_string_equal(msg, want);
+    pg_config_free(&cfg);
+
+    pg_config_defaults(&cfg);
+    assert_int_equal(pg_config_set(&cfg, "upstream",
+        "http://127.0.0.1:8080/simple/", msg, sizeof(msg)), 0);
+    assert_int_equal(pg_config_set(&cfg, "allow_http", "on", msg,
+        sizeof(msg)), 0);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
+    assert_int_equal(cfg.n_file_hosts, 2);
+    assert_string_equal(cfg.file_hosts[0], "127.0.0.1");
+    assert_string_equal(cfg.file_hosts[1], "files.pythonhosted.org");
+    pg_config_free(&cfg);
+}
+
+static void
+tls_cert_and_key_go_together(void **state)
+{
+    struct pg_config cfg;
+    char msg[512];
+
+    pg_config_defaults(&cfg);
+    assert_int_equal(pg_config_set(&cfg, "tls_cert", "/c.pem", msg,
+        sizeof(msg)), 0);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), -1);
+    assert_string_equal(msg,
+        "--tls-cert: tls_cert and tls_key must be set together");
+    assert_int_equal(pg_config_set(&cfg, "tls_key", "/k.pem", msg,
+        sizeof(msg)), 0);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
+    assert_string_equal(cfg.public_url, "https://127.0.0.1:3141/");
+    pg_config_free(&cfg);
+}
+
+static void
+finish_derives_listen_and_default_file_hosts(void **state)
+{
+    struct pg_config cfg;
+    char msg[512];
+
+    pg_config_defaults(&cfg);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
+    assert_string_equal(cfg.listen_host, "127.0.0.1");
+    assert_int_equal(cfg.listen_port, 3141);
+    assert_string_equal(cfg.public_url, "http://127.0.0.1:3141/");
+    assert_int_equal(cfg.n_file_hosts, 2);
+    assert_string_equal(cfg.file_hosts[0], "pypi.org");
+    assert_string_equal(cfg.file_hosts[1], "files.pythonhosted.org");
+    pg_config_free(&cfg);
+
+    pg_config_defaults(&cfg);
+    assert_int_equal(pg_config_set(&cfg, "listen", "[::1]:8443", msg,
+        sizeof(msg)), 0);
+    assert_int_equal(pg_config_set(&cfg, "upstream",
+        "https://FILES.pythonhosted.org/simple/", msg, sizeof(msg)), 0);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
+    assert_string_equal(cfg.listen_host, "::1");
+    assert_int_equal(cfg.listen_port, 8443);
+    assert_string_equal(cfg.public_url, "http://[::1]:8443/");
+    assert_int_equal(cfg.n_file_hosts, 1);
+    assert_string_equal(cfg.file_hosts[0], "files.pythonhosted.org");
+    pg_config_free(&cfg);
+
+    pg_config_defaults(&cfg);
+    assert_int_equal(pg_config_set(&cfg, "file_hosts", "only.example", msg,
+        sizeof(msg)), 0);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
+    assert_int_equal(cfg.n_file_hosts, 1);
+    assert_string_equal(cfg.file_hosts[0], "only.example");
+    pg_config_free(&cfg);
+}
+
+/* ---- conf/provgate.conf against the table ---- */
+
+/* Collects "[section] name" pairs of lines "name = …" and "#name = …". */
+static void
+conf_documents_every_directive_and_nothing_else(void **state)
+{
+    char path[512], line[512], section[64] = "", msg[512];
+    char *ref = NULL;
+    size_t reflen = 0, i;
+    int seen[PG_CONFIG_MAX_DIRECTIVES] = { 0 };
+    int lineno = 0;
+    struct pg_config cfg;
+    FILE *f, *mem;
+
+    /* the reference lists every row once, with its section */
+    mem = open_memstream(&ref, &reflen);
+    assert_non_null(mem);
+    pg_config_dump_reference(mem);
+    fclose(mem);
+    for (i = 0; i < pg_config_n_directives; i++) {
+        char want[128];
+
+        snprintf(want, sizeof(want), "\n%s =",
+            pg_config_directives[i].name);
+        assert_non_null(strstr(ref, want));
+        assert_non_null(strstr(ref, pg_config_directives[i].help));
+    }
+    free(ref);
+
+    snprintf(path, sizeof(path), "%s/conf/provgate.conf", PG_SOURCE_DIR);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *p = line, name[64];
+        size_t n;
+        int commented = 0;
+        const struct pg_directive *d = NULL;
+
+        lineno++;
+        if (line[0] == '[') {
+            n = strcspn(line + 1, "]");
+            assert_true(n < sizeof(section));
+            memcpy(section, line + 1, n);
+            section[n] = '\0';
+            continue;
+        }
+        if (*p == '#') {
+            commented = 1;
+            p++;
+        }
+        n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+        if (n == 0 || n >= sizeof(name) || strncmp(p + n, " =", 2) != 0) {
+            assert_true(line[0] == ';' || line[0] == '\n');
+            continue;
+        }
+        memcpy(name, p, n);
+        name[n] = '\0';
+        for (i = 0; i < pg_config_n_directives; i++) {
+            if (strcmp(pg_config_directives[i].name, name) == 0) {
+                d = &pg_config_directives[i];
+                break;
+            }
+        }
+        if (d == NULL) {
+            fail_msg("%s:%d: '%s' is not a directive", path, lineno, name);
+        }
+        if (strcmp(d->section, section) != 0) {
+            fail_msg("%s:%d: '%s' belongs in [%s]", path, lineno, name,
+                d->section);
+        }
+        if (seen[i]) {
+            fail_msg("%s:%d: '%s' documented twice", path, lineno, name);
+        }
+        seen[i] = lineno;
+        /* a commented-out line shows the real default */
+        if (commented && d->def != NULL) {
+            char *v = p + n + 2;
+
+            v += strspn(v, " ");
+            v[strcspn(v, "\n")] = '\0';
+            if (strcmp(v, d->def) != 0) {
+                fail_msg("%s:%d: '%s' shows %s, default is %s", path,
+                    lineno, name, v, d->def);
+            }
+        }
+        /* every directive has a comment right above it */
+    }
+    fclose(f);
+    for (i = 0; i < pg_config_n_directives; i++) {
+        if (!seen[i]) {
+            fail_msg("%s does not document '%s'", path,
+                pg_config_directives[i].name);
+        }
+    }
+
+    /* and the file itself is a valid configuration */
+    pg_config_defaults(&cfg);
+    assert_int_equal(pg_config_load(&cfg, path, msg, sizeof(msg)), 0);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
+    assert_string_equal(cfg.listen, "127.0.0.1:3141");
+    assert_string_equal(cfg.upstream, "https://pypi.org/simple/");
+    assert_string_equal(cfg.cache_dir, "./var");
+    pg_config_free(&cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bool_parser_accepts_words_and_refuses_others),
+        cmocka_unit_test(duration_parser_reads_every_unit),
+        cmocka_unit_test(duration_parser_refuses_bad_forms),
+        cmocka_unit_test(duration_parser_enforces_bounds_at_the_limit),
+        cmocka_unit_test(bytes_parser_reads_decimal_and_binary_units),
+        cmocka_unit_test(bytes_parser_refuses_bad_forms_and_enforces_bounds),
+        cmocka_unit_test(int_parser_enforces_bounds_at_the_limit),
+        cmocka_unit_test(
+            hostport_parser_accepts_names_ipv4_ipv6_and_refuses_the_rest),
+        cmocka_unit_test(url_parser_accepts_http_and_https_only),
+        cmocka_unit_test(
+            hosts_parser_holds_sixteen_hosts_and_refuses_seventeen),
+        cmocka_unit_test(
+            string_parsers_refuse_control_characters_and_empty_paths),
+        cmocka_unit_test(defaults_match_the_documented_values),
+        cmocka_unit_test(loader_reads_a_valid_file),
+        cmocka_unit_test(loader_reports_unknown_directive_with_file_and_line),
+        cmocka_unit_test(loader_reports_unknown_section_even_when_empty),
+        cmocka_unit_test(loader_reports_duplicate_with_first_line),
+        cmocka_unit_test(loader_reports_bad_value_with_reason_and_range),
+        cmocka_unit_test(loader_reports_directive_in_wrong_section_or_outside),
+        cmocka_unit_test(loader_reports_syntax_errors),
+        cmocka_unit_test(loader_keeps_the_first_error),
+        cmocka_unit_test(
+            loader_accepts_line_at_limit_and_refuses_limit_plus_one),
+        cmocka_unit_test(loader_reports_missing_file),
+        cmocka_unit_test(flags_override_the_file),
+        cmocka_unit_test(flags_report_errors_with_the_flag_name),
+        cmocka_unit_test(http_upstream_is_refused_unless_allowed),
+        cmocka_unit_test(tls_cert_and_key_go_together),
+        cmocka_unit_test(finish_derives_listen_and_default_file_hosts),
+        cmocka_unit_test(conf_documents_every_directive_and_nothing_else),
+    };
+
+    if (argc > 1) {
+        cmocka_set_test_filter(argv[1]);
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
