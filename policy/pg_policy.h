@@ -98,7 +98,8 @@ const char *pg_policy_strerror(enum pg_policy_code code);
 
 /* ---- limits on untrusted input (each tested at the limit and +1) ------ */
 #define PG_POLICY_MAX_FILE_BYTES   (1024 * 1024) /* policy file size */
-#define PG_POLICY_MAX_LINE         199   /* characters per line, no '\n' */
+#define PG_POLICY_MAX_LINE         190   /* characters per line, no '\n'
+                                            (libinih reads 200-byte lines) */
 #define PG_POLICY_MAX_PROJECTS     10000 /* [project:x] sections */
 #define PG_POLICY_MAX_PUBLISHERS   16    /* publisher lines per section */
 #define PG_POLICY_MAX_ERRORS       64    /* diagnostics kept */
@@ -152,7 +153,10 @@ struct pg_policy_directive {
     /* NULL or a short reason ("expected tofu, require, allow or off"). */
     const char *(*parse)(const char *value, void *field, char *buf,
         size_t blen);
-    size_t offset;                  /* offsetof(struct pg_policy_rules, …) */
+    size_t offset;                  /* offsetof(struct pg_policy_rules, …);
+                                       publisher: 0 (it appends to the
+                                       whole rules) */
+    int repeatable;                 /* may appear several times */
     const char *def;                /* default, as written in the file */
     const char *help;               /* one line */
 };
