@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# tests/bench/serve/run.sh — provgate's cached serving against nginx, same run.
+#
+# One nginx (Debian package, own config under a temp dir: static files,
+# sendfile, keepalive, open_file_cache, gzip_static, PEP 691 negotiation on
+# Accept — as ../shared/bench/conf/upstream.conf.in) serves the data made by
+# ../shared/bench/gen_data.py.  It is both the upstream provgate fetches from
+# and the baseline it is compared with.  provgate runs in front of it with a
+# fresh cache, is warmed (every measured URL fetched once and checked), then
+# wrk loads both, interleaved (for each repeat, for each row: nginx, then
+# provgate), so drift in machine load hits both alike.  nginx's stub_status
+# counter proves that provgate did not go upstream while measured.
+#
+# Rows: small JSON page (smallpkg, 10 files), the 2,000-file JSON page
+# (numpy), the same with Accept-Encoding: gzip (nginx: gzip_static), a
+# 10 KiB file, a 1 MiB file.  Then a 50 MiB download through provgate with a
+# cold cache (page already cached) next to the same download straight from
+# nginx, and warm, with curl, one connection.
+#
+# Usage: tests/bench/serve/run.sh          (from anywhere; prints markdown)
+# Knobs (environment):
+#   PROVGATE       provgate binary (default: build/proxy/provgate of this
+#                  checkout; use a build without sanitizers to measure)
+#   PG_SHARED_DIR  ../shared (gen_data.py is run from there, never copied)
+#   DURATION       wrk duration per row and target (default 5s)
+#   REPEATS        wrk repeats (default 1; the median is reported)
+#   BIG_REPEATS    50 MiB downloads (default 3; each cold one on a new cache)
+#   THREADS CONNS  wrk -t / -c (default 2 / 64)
+#   BIG_FILES      files in the big page (default 2000)
+#   ROWS           subset of: small_json big_json big_json_gzip file_10k file_1m
+#   PG_SETS        extra "name=value ..." passed to provgate as --set
+#   WORK           work directory (default: a new mktemp -d, removed at the
+#                  end unless KEEP=1)
+# Everything binds 127.0.0.1.  Every process started is stopped by its PID
+# (TERM, then KILL after 10 s), also on error or Ctrl-C.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+SHARED=${PG_SHARED_DIR:-$ROOT/../shared}
+PROVGATE=${PROVGATE:-$ROOT/build/proxy/provgate}
+DURATION=${DURATION:-5s}
+REPEATS=${REPEATS:-1}
+BIG_REPEATS=${BIG_REPEATS:-3}
+THREADS=${THREADS:-2}
+CONNS=${CONNS:-64}
+BIG_FILES=${BIG_FILES:-2000}
+ROWS=${ROWS:-"small_json big_json big_json_gzip file_10k file_1m"}
+PG_SETS=${PG_SETS:-}
+KEEP=${KEEP:-0}
+JSON_ACCEPT='application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+
+[ -f "$SHARED/bench/gen_data.py" ] || die "no $SHARED/bench/gen_data.py (set PG_SHARED_DIR)"
+[ -x "$PROVGATE" ] || die "no provgate binary at $PROVGATE (set PROVGATE)"
+command -v nginx >/dev/null || die "nginx missing (apt-get install nginx)"
+command -v wrk >/dev/null || die "wrk missing (apt-get install wrk)"
+command -v curl >/dev/null || die "curl missing"
+
+if [ -z "${WORK:-}" ]; then
+    WORK=$(mktemp -d /tmp/pg-bench-serve.XXXXXX)
+    OWN_WORK=1
+else
+    mkdir -p "$WORK"
+    OWN_WORK=0
+fi
+DATA=$WORK/data
+RUN=$WORK/run
+RAW=$WORK/raw
+mkdir -p "$RUN" "$RAW"
+
+# ------------------------------------------------------------ processes
+declare -A PID_OF=()
+stop() {                               # stop NAME
+    local name=$1 pid=${PID_OF[$1]:-} i
+    [ -n "$pid" ] || return 0
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null
+        for i in $(seq 1 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && { log "$name ($pid) ignored TERM: KILL"; kill -KILL "$pid" 2>/dev/null; }
+    fi
+    wait "$pid" 2>/dev/null
+    PID_OF[$name]=""
+}
+cleanup() {
+    stop provgate
+    stop nginx
+    if [ "$OWN_WORK" = 1 ] && [ "$KEEP" != 1 ]; then
+        rm -rf "$WORK"
+    else
+        log "kept $WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+wait_http() {                          # wait_http URL SECONDS
+    local i
+    for i in $(seq 1 $(($2 * 10))); do
+        curl -s -o /dev/null --max-time 2 "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+UP_PORT=$(free_port)
+PG_PORT=$(free_port)
+UP=http://127.0.0.1:$UP_PORT
+PG=http://127.0.0.1:$PG_PORT
+
+# ------------------------------------------------------------ data
+log "generating data in $DATA (gen_data.py from $SHARED/bench)"
+python3 "$SHARED/bench/gen_data.py" --out "$DATA" --base-url "$UP" \
+    --big-files "$BIG_FILES" > "$RAW/gen_data.json" || die "gen_data.py failed"
+mf() { python3 -c "import json,sys; d=json.load(open('$DATA/manifest.json')); print(eval(sys.argv[1]))" "$1"; }
+
+# ------------------------------------------------------------ nginx
+user_line=""
+[ "$(id -u)" = 0 ] && user_line="user $(id -un) $(id -gn);"
+mkdir -p "$RUN/nginx-tmp"
+cat > "$RUN/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $RUN/nginx.pid;
+error_log $RUN/nginx-error.log warn;
+$user_line
+events { worker_connections 4096; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 100000;
+    open_file_cache max=1000 inactive=60s;
+    server_tokens off;
+    access_log off;
+    client_body_temp_path $RUN/nginx-tmp/body;
+    proxy_temp_path       $RUN/nginx-tmp/proxy;
+    fastcgi_temp_path     $RUN/nginx-tmp/fastcgi;
+    uwsgi_temp_path       $RUN/nginx-tmp/uwsgi;
+    scgi_temp_path        $RUN/nginx-tmp/scgi;
+    map \$http_accept \$pypi_fmt {
+        default                                                html;
+        "~*application/vnd\.pypi\.simple\.(v1|latest)\+json"   json;
+    }
+    server {
+        listen 127.0.0.1:$UP_PORT;
+        root $DATA;
+        location = /nginx_status { stub_status; }
+        location ~ ^/simple/[^/]+\$ { return 301 \$uri/; }
+        location /simple/ {
+            types {
+                application/vnd.pypi.simple.v1+json  json;
+                text/html                            html;
+            }
+            gzip_static on;
+            gzip_vary on;
+            add_header Vary Accept;
+            try_files \${uri}index.\$pypi_fmt =404;
+        }
+        location /packages/ { }
+        location /integrity/ {
+            default_type application/vnd.pypi.integrity.v1+json;
+        }
+    }
+}
+EOF
+nginx -t -q -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log" \
+    || die "nginx config does not load (see $RUN/nginx-error.log)"
+nginx -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log" > "$RUN/nginx.out" 2>&1 &
+PID_OF[nginx]=$!
+wait_http "$UP/nginx_status" 20 || die "nginx did not come up"
+log "nginx (pid ${PID_OF[nginx]}) on $UP"
+upstream_requests() { curl -s --max-time 5 "$UP/nginx_status" | awk 'NR==3 {print $3}'; }
+
+# ------------------------------------------------------------ provgate
+start_provgate() {                     # start_provgate CACHE_DIR
+    local sets=() kv
+    for kv in $PG_SETS; do sets+=(--set "$kv"); done
+    : > "$RUN/provgate.conf"
+    "$PROVGATE" serve --config "$RUN/provgate.conf" --listen "127.0.0.1:$PG_PORT" \
+        --upstream "$UP/simple/" --cache-dir "$1" --allow-http "${sets[@]}" \
+        >> "$RUN/provgate.log" 2>&1 &
+    PID_OF[provgate]=$!
+    wait_http "$PG/healthz" 60 || { tail -20 "$RUN/provgate.log" >&2; die "provgate did not come up"; }
+    log "provgate (pid ${PID_OF[provgate]}) on $PG, cache $1"
+}
+if nm -D "$PROVGATE" 2>/dev/null | grep -q __asan_init || nm "$PROVGATE" 2>/dev/null | grep -q __asan_init; then
+    log "WARNING: $PROVGATE is built with AddressSanitizer; figures are not representative"
+    SANITIZED=yes
+else
+    SANITIZED=no
+fi
+start_provgate "$WORK/cache1"
+
+# URL paths per target and row.  provgate's file URLs come from its own page.
+pg_file_path() {                       # pg_file_path PROJECT FILENAME
+    curl -s --max-time 60 -H 'Accept: application/vnd.pypi.simple.v1+json' "$PG/simple/$1/" \
+        | python3 -c "import json,sys,urllib.parse; d=json.load(sys.stdin); print([urllib.parse.urlsplit(f['url']).path for f in d['files'] if f['filename']==sys.argv[1]][0])" "$2"
+}
+declare -A PATH_NG PATH_PG SHA
+PATH_NG[small_json]=/simple/smallpkg/; PATH_PG[small_json]=/simple/smallpkg/
+PATH_NG[big_json]=/simple/numpy/;      PATH_PG[big_json]=/simple/numpy/
+PATH_NG[big_json_gzip]=/simple/numpy/; PATH_PG[big_json_gzip]=/simple/numpy/
+for r in file_10k file_1m file_50m; do
+    PATH_NG[$r]=$(mf "d['$r']['path']")
+    SHA[$r]=$(mf "d['$r']['sha256']")
+    PATH_PG[$r]=$(pg_file_path "$(mf "d['$r']['project']")" "$(mf "d['$r']['filename']")") \
+        || die "provgate's page does not list the $r file"
+    [ -n "${PATH_PG[$r]}" ] || die "provgate's page does not list the $r file"
+done
+
+headers_for() {                        # fills HDR for a row
+    HDR=()
+    case $1 in
+        small_json|big_json) HDR=(-H "Accept: $JSON_ACCEPT") ;;
+        big_json_gzip) HDR=(-H "Accept: $JSON_ACCEPT" -H "Accept-Encoding: gzip") ;;
+    esac
+}
+
+# Warm and check: every row answers 200 from both; files hash right; pages
+# from provgate name no upstream URL; record size and encoding.
+declare -A SIZE ENC
+check() {                              # check TARGET ROW
+    local t=$1 row=$2 base path out code
+    if [ "$t" = nginx ]; then base=$UP; path=${PATH_NG[$row]}; else base=$PG; path=${PATH_PG[$row]}; fi
+    headers_for "$row"
+    out=$RAW/$t.$row.body
+    code=$(curl -s -o "$out" -D "$out.headers" --max-time 120 "${HDR[@]}" -w '%{http_code}' "$base$path")
+    [ "$code" = 200 ] || die "$t $row: $base$path answers $code"
+    SIZE[$t.$row]=$(stat -c %s "$out")
+    ENC[$t.$row]=$(tr -d '\r' < "$out.headers" | awk -F': ' 'tolower($1)=="content-encoding" {print $2}')
+    case $row in
+        file_*) [ "$(sha256sum < "$out" | cut -d' ' -f1)" = "${SHA[$row]}" ] || die "$t $row: wrong bytes" ;;
+        big_json|small_json)
+            if [ "$t" = provgate ] && grep -q "127.0.0.1:$UP_PORT" "$out"; then
+                die "provgate $row still names the upstream"
+            fi ;;
+    esac
+    rm -f "$out"
+}
+for row in $ROWS; do
+    check provgate "$row"; check provgate "$row"   # fill, then warm
+    check nginx "$row"
+done
+
+# ------------------------------------------------------------ wrk
+declare -A RPS P99 ERR
+run_wrk() {                            # run_wrk TARGET ROW REP
+    local t=$1 row=$2 rep=$3 base path out
+    if [ "$t" = nginx ]; then base=$UP; path=${PATH_NG[$row]}; else base=$PG; path=${PATH_PG[$row]}; fi
+    headers_for "$row"
+    out=$RAW/$t.$row.$rep.wrk
+    timeout 120 wrk "-t$THREADS" "-c$CONNS" "-d$DURATION" --latency --timeout 10s \
+        "${HDR[@]}" "$base$path" > "$out" 2>&1
+    RPS[$t.$row.$rep]=$(awk '/^Requests\/sec/ {print $2}' "$out")
+    P99[$t.$row.$rep]=$(awk '$1=="99%" {print $2}' "$out")
+    ERR[$t.$row.$rep]=$(awk '/Non-2xx/ {n+=$NF} /Socket errors/ {gsub(/,/,""); n+=$4+$6+$8+$10} END {print n+0}' "$out")
+    log "$t $row #$rep: ${RPS[$t.$row.$rep]} req/s, p99 ${P99[$t.$row.$rep]}, errors ${ERR[$t.$row.$rep]}"
+}
+pg_upstream_during=0
+for rep in $(seq 1 "$REPEATS"); do
+    for row in $ROWS; do
+        run_wrk nginx "$row" "$rep"
+        before=$(upstream_requests)
+        run_wrk provgate "$row" "$rep"
+        after=$(upstream_requests)
+        pg_upstream_during=$((pg_upstream_during + after - before - 1))
+    done
+done
+
+# ------------------------------------------------------------ 50 MiB
+curl_ms() {                            # curl_ms URL -> "code ms"
+    curl -s -o "$RAW/big.body" --max-time 300 -w '%{http_code} %{time_total}\n' "$1" \
+        | awk '{printf "%s %.1f\n", $1, $2 * 1000}'
+}
+big_ok() { [ "$(sha256sum < "$RAW/big.body" | cut -d' ' -f1)" = "${SHA[file_50m]}" ]; }
+NG_BIG=(); PG_COLD=(); PG_WARM=()
+for rep in $(seq 1 "$BIG_REPEATS"); do
+    read -r code ms <<< "$(curl_ms "$UP${PATH_NG[file_50m]}")"
+    [ "$code" = 200 ] && big_ok || die "nginx 50 MiB: $code / wrong bytes"
+    NG_BIG+=("$ms")
+    # Cold: a provgate with a new, empty cache; its page is fetched first
+    # (not timed), so that only the file's first download is measured.
+    stop provgate
+    start_provgate "$WORK/cache-big$rep"
+    path=$(pg_file_path numpy "$(mf "d['file_50m']['filename']")")
+    read -r code ms <<< "$(curl_ms "$PG$path")"
+    [ "$code" = 200 ] && big_ok || die "provgate cold 50 MiB: $code / wrong bytes"
+    PG_COLD+=("$ms")
+    read -r code ms <<< "$(curl_ms "$PG$path")"
+    [ "$code" = 200 ] && big_ok || die "provgate warm 50 MiB: $code / wrong bytes"
+    PG_WARM+=("$ms")
+    log "50 MiB #$rep: nginx ${NG_BIG[-1]} ms, provgate cold ${PG_COLD[-1]} ms, warm ${PG_WARM[-1]} ms"
+    rm -rf "$WORK/cache-big$rep"
+done
+rm -f "$RAW/big.body"
+
+# ------------------------------------------------------------ table
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+to_ms() {                              # wrk latency (us/ms/s) -> ms
+    awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.2f", v/1000; else if (v ~ /ms$/) printf "%.2f", v+0; else if (v ~ /s$/) printf "%.0f", v*1000; else print "" }'
+}
+label() {
+    case $1 in
+        small_json) echo "small JSON page (smallpkg, 10 files, ${SIZE[nginx.small_json]} B)";;
+        big_json) echo "2,000-file JSON page (numpy, ${SIZE[nginx.big_json]} B)";;
+        big_json_gzip) echo "2,000-file JSON page, Accept-Encoding: gzip (nginx gzip_static ${SIZE[nginx.big_json_gzip]} B, provgate ${SIZE[provgate.big_json_gzip]} B ${ENC[provgate.big_json_gzip]:-identity})";;
+        file_10k) echo "10 KiB file";;
+        file_1m) echo "1 MiB file";;
+    esac
+}
+{
+echo
+echo "provgate vs nginx (static, sendfile, gzip_static), same run, loopback, $(nproc) cores shared with wrk"
+echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; median of $REPEATS; provgate $PROVGATE (ASan: $SANITIZED); $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "| row | nginx req/s | provgate req/s | provgate/nginx | nginx p99 ms | provgate p99 ms | errors (nginx/provgate) |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for row in $ROWS; do
+    n_r=(); p_r=(); n_l=(); p_l=(); n_e=0; p_e=0
+    for rep in $(seq 1 "$REPEATS"); do
+        n_r+=("${RPS[nginx.$row.$rep]:-0}"); p_r+=("${RPS[provgate.$row.$rep]:-0}")
+        n_l+=("$(to_ms "${P99[nginx.$row.$rep]:-}")"); p_l+=("$(to_ms "${P99[provgate.$row.$rep]:-}")")
+        n_e=$((n_e + ${ERR[nginx.$row.$rep]:-0})); p_e=$((p_e + ${ERR[provgate.$row.$rep]:-0}))
+    done
+    nr=$(median "${n_r[@]}"); pr=$(median "${p_r[@]}")
+    ratio=$(awk -v a="$pr" -v b="$nr" 'BEGIN { if (b > 0) printf "%.2f×", a/b; else print "-" }')
+    printf '| %s | %.0f | %.0f | %s | %s | %s | %d/%d |\n' "$(label "$row")" "$nr" "$pr" "$ratio" \
+        "$(median "${n_l[@]}")" "$(median "${p_l[@]}")" "$n_e" "$p_e"
+done
+echo
+echo "upstream requests seen by nginx while provgate was measured: $pg_upstream_during (0 = served from provgate's cache)"
+echo
+echo "| 50 MiB download, one connection (curl) | median ms | runs (ms) |"
+echo "|---|---:|---|"
+echo "| nginx direct (upstream) | $(median "${NG_BIG[@]}") | ${NG_BIG[*]} |"
+echo "| provgate, cold cache (fetch + hash + store while streaming) | $(median "${PG_COLD[@]}") | ${PG_COLD[*]} |"
+echo "| provgate, warm cache | $(median "${PG_WARM[@]}") | ${PG_WARM[*]} |"
+} | tee "$WORK/summary.md"
