@@ -1,0 +1,469 @@
+/* tests/policy/test_pins.c — TOFU pins in the LMDB cache.
+ *
+ * Runs against a real cache in a fresh temporary directory: add, approve,
+ * forget, the pins generation, another process changing pins while this one
+ * has the store open, and the JSON form's checks on untrusted records
+ * (limits at their value and one past it).
+ *
+ * Spec: design §7 (TOFU pins), issue 4 item 3.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pg_cache.h"
+#include "pg_policy.h"
+
+struct fixture {
+    char dir[64];
+    struct pg_cache *cache;
+    struct pg_pin_set set;
+};
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct pg_cache_options opt;
+    struct pg_cache_err cerr;
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/pg-pins-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    memset(&opt, 0, sizeof(opt));
+    opt.dir = f->dir;
+    opt.map_size = 64u << 20;
+    memset(&cerr, 0, sizeof(cerr));
+    assert_int_equal(pg_cache_open(&opt, &f->cache, &cerr), PG_CACHE_OK);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[128];
+
+    pg_cache_close(f->cache);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static struct pg_pin_entry
+tofu_entry(const char *spec, const char *file, int64_t up)
+{
+    struct pg_pin_entry e;
+    char why[160];
+
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(pg_publisher_parse(spec, &e.publisher, why, sizeof(why)),
+        0);
+    e.how = PG_PIN_TOFU;
+    e.time = 1760000000;
+    snprintf(e.file, sizeof(e.file), "%s", file);
+    memset(e.sha256, 'a', 64);
+    e.upload_time = up;
+    return e;
+}
+
+static struct pg_pin_entry
+approved_entry(const char *spec, const char *by)
+{
+    struct pg_pin_entry e;
+    char why[160];
+
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(pg_publisher_parse(spec, &e.publisher, why, sizeof(why)),
+        0);
+    e.how = PG_PIN_APPROVED;
+    e.time = 1760000100;
+    e.upload_time = -1;
+    snprintf(e.by, sizeof(e.by), "%s", by);
+    return e;
+}
+
+static uint64_t
+generation(struct fixture *f)
+{
+    struct pg_policy_err err;
+    uint64_t g = 99;
+
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_generation(f->cache, &g, &err), PG_POLICY_OK);
+    return g;
+}
+
+static void
+unknown_project_has_no_pin_and_generation_zero(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_policy_err err;
+
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err),
+        PG_POLICY_OK);
+    assert_int_equal(f->set.n, 0);
+    assert_true(generation(f) == 0);
+}
+
+static void
+tofu_pin_is_stored_with_its_file_and_times(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_entry e = tofu_entry("github:Org/Demo:release.yml:pypi",
+        "demo-1.0.tar.gz", 1700000000);
+    struct pg_policy_err err;
+    int added = 0;
+
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_add(f->cache, "demo", &e, 1, &added, &err),
+        PG_POLICY_OK);
+    assert_true(added);
+    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err),
+        PG_POLICY_OK);
+    assert_int_equal(f->set.n, 1);
+    assert_string_equal(f->set.project, "demo");
+    assert_int_equal(f->set.e[0].how, PG_PIN_TOFU);
+    assert_string_equal(f->set.e[0].publisher.repository, "Org/Demo");
+    assert_string_equal(f->set.e[0].publisher.environment, "pypi");
+    assert_string_equal(f->set.e[0].file, "demo-1.0.tar.gz");
+    assert_int_equal(f->set.e[0].time, 1760000000);
+    assert_int_equal(f->set.e[0].upload_time, 1700000000);
+    assert_int_equal(pg_pins_since(&f->set), 1700000000);
+    assert_true(generation(f) != 0);
+}
+
+static void
+tofu_never_overwrites_an_existing_pin(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_entry a = tofu_entry("github:org/demo:release.yml",
+        "demo-1.0.tar.gz", 1700000000);
+    struct pg_pin_entry b = tofu_entry("github:evil/demo:release.yml",
+        "demo-0.9.tar.gz", 1600000000);
+    struct pg_policy_err err;
+    uint64_t g;
+    int added = 0;
+
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_add(f->cache, "demo", &a, 1, &added, &err), 0);
+    g = generation(f);
+    assert_int_equal(pg_pins_add(f->cache, "demo", &b, 1, &added, &err), 0);
+    assert_false(added);
+    assert_true(generation(f) == g);
+    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err), 0);
+    assert_int_equal(f->set.n, 1);
+    assert_string_equal(f->set.e[0].publisher.repository, "org/demo");
+}
+
+static void
+approve_adds_to_the_set_and_changes_the_generation(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_entry a = tofu_entry("github:org/demo:release.yml",
+        "demo-1.0.tar.gz", 1700000000);
+    struct pg_pin_entry b = approved_entry("github:org/demo2:release.yml",
+        "alice");
+    struct pg_policy_err err;
+    char list[512];
+    uint64_t g;
+    int added = 0;
+
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_add(f->cache, "demo", &a, 1, &added, &err), 0);
+    g = generation(f);
+    assert_int_equal(pg_pins_add(f->cache, "demo", &b, 0, &added, &err), 0);
+    assert_true(added);
+    assert_true(generation(f) != g);
+    g = generation(f);
+    /* The same publisher again is no change. */
+    assert_int_equal(pg_pins_add(f->cache, "demo", &b, 0, &added, &err), 0);
+    assert_false(added);
+    assert_true(generation(f) == g);
+    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err), 0);
+    assert_int_equal(f->set.n, 2);
+    assert_int_equal(f->set.e[1].how, PG_PIN_APPROVED);
+    assert_string_equal(f->set.e[1].by, "alice");
+    pg_pins_format(&f->set, list, sizeof(list));
+    assert_string_equal(list, "github:org/demo:release.yml, "
+        "github:org/demo2:release.yml");
+}
+
+static void
+forget_removes_the_pin(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_entry a = tofu_entry("github:org/demo:release.yml",
+        "demo-1.0.tar.gz", 1700000000);
+    struct pg_policy_err err;
+    uint64_t g;
+    int added = 0, removed = 0;
+
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_add(f->cache, "demo", &a, 1, &added, &err), 0);
+    g = generation(f);
+    assert_int_equal(pg_pins_forget(f->cache, "demo", &removed, &err), 0);
+    assert_true(removed);
+    assert_true(generation(f) != g);
+    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err), 0);
+    assert_int_equal(f->set.n, 0);
+    assert_int_equal(pg_pins_forget(f->cache, "demo", &removed, &err), 0);
+    assert_false(removed);
+}
+
+static void
+publisher_limit_per_pin_is_enforced(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_policy_err err;
+    char spec[128];
+    int i, added = 0;
+
+    for (i = 0; i < PG_PINS_MAX_PUBLISHERS; i++) {
+        struct pg_pin_entry e;
+
+        snprintf(spec, sizeof(spec), "github:org/r%d:release.yml", i);
+        e = approved_entry(spec, "bob");
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(pg_pins_add(f->cache, "demo", &e, 0, &added, &err),
+            PG_POLICY_OK);
+        assert_true(added);
+    }
+    {
+        struct pg_pin_entry e = approved_entry("github:org/one-more:r.yml",
+            "bob");
+
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(pg_pins_add(f->cache, "demo", &e, 0, &added, &err),
+            PG_POLICY_ELIMIT);
+        assert_false(added);
+    }
+}
+
+static void
+names_must_be_normalized(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_policy_err err;
+
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_get(f->cache, "Demo_Pkg", &f->set, &err),
+        PG_POLICY_EINVAL);
+    assert_non_null(strstr(err.reason, "normalized"));
+}
+
+static int
+collect(void *arg, const struct pg_pin_set *set)
+{
+    char *names = arg;
+    size_t off = strlen(names);
+
+    snprintf(names + off, 256 - off, "%s ", set->project);
+    return 0;
+}
+
+static void
+iter_visits_every_project_in_order(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_entry e = approved_entry("github:org/x:r.yml", "carol");
+    struct pg_policy_err err;
+    char names[256] = "";
+    int added;
+
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_add(f->cache, "zeta", &e, 0, &added, &err), 0);
+    assert_int_equal(pg_pins_add(f->cache, "alpha", &e, 0, &added, &err), 0);
+    assert_int_equal(pg_pins_add(f->cache, "mid", &e, 0, &added, &err), 0);
+    assert_int_equal(pg_pins_iter(f->cache, collect, names, &err), 0);
+    assert_string_equal(names, "alpha mid zeta ");
+}
+
+static void
+another_process_sees_and_changes_the_same_store(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_policy_err err;
+    uint64_t g = generation(f);
+    pid_t pid;
+    int status = 0;
+
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct pg_cache_options opt;
+        struct pg_cache_err cerr;
+        struct pg_cache *c = NULL;
+        struct pg_pin_entry e = approved_entry("github:org/demo:r.yml", "cli");
+        int added = 0;
+
+        memset(&opt, 0, sizeof(opt));
+        memset(&cerr, 0, sizeof(cerr));
+        opt.dir = f->dir;
+        opt.map_size = 64u << 20;
+        if (pg_cache_open(&opt, &c, &cerr) != PG_CACHE_OK) {
+            _exit(3);
+        }
+        memset(&err, 0, sizeof(err));
+        if (pg_pins_add(c, "demo", &e, 0, &added, &err) != 0 || !added) {
+            _exit(4);
+        }
+        pg_cache_close(c);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err), 0);
+    assert_int_equal(f->set.n, 1);
+    assert_string_equal(f->set.e[0].by, "cli");
+    assert_true(generation(f) != g);
+}
+
+static int
+from_json(const char *j, struct pg_pin_set *set)
+{
+    struct pg_policy_err err;
+
+    memset(&err, 0, sizeof(err));
+    return pg_pins_from_json(j, strlen(j), set, &err);
+}
+
+static void
+json_round_trip_keeps_every_field(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_set *b = malloc(sizeof(*b));
+    struct pg_policy_err err;
+    char *j = NULL, *j2 = NULL;
+    size_t len = 0, len2 = 0;
+
+    assert_non_null(b);
+    memset(&f->set, 0, sizeof(f->set));
+    snprintf(f->set.project, sizeof(f->set.project), "demo");
+    f->set.e[0] = tofu_entry("github:org/demo:release.yml", "demo-1.tgz",
+        1700000000);
+    f->set.e[1] = approved_entry("google:ci@x.iam.gserviceaccount.com", "al");
+    f->set.n = 2;
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_to_json(&f->set, &j, &len, &err), 0);
+    assert_int_equal(pg_pins_from_json(j, len, b, &err), 0);
+    assert_int_equal(pg_pins_to_json(b, &j2, &len2, &err), 0);
+    assert_string_equal(j, j2);
+    assert_non_null(strstr(j, "\"how\":\"tofu\""));
+    assert_non_null(strstr(j, "\"upload_time\":\"2023-11-14T22:13:20Z\""));
+    assert_non_null(strstr(j, "\"by\":\"al\""));
+    free(j);
+    free(j2);
+    free(b);
+}
+
+static void
+malformed_records_are_refused(void **state)
+{
+    static const char *bad[] = {
+        "not json",
+        "[]",
+        "{\"project\":\"Demo\",\"publishers\":[]}",
+        "{\"project\":\"demo\"}",
+        "{\"project\":\"demo\",\"publishers\":[{\"publisher\":\"github:o/r:w\","
+        "\"how\":\"magic\",\"time\":\"2025-01-01T00:00:00Z\"}]}",
+        "{\"project\":\"demo\",\"publishers\":[{\"publisher\":\"github:o/r:w\","
+        "\"how\":\"approved\",\"time\":\"yesterday\"}]}",
+        "{\"project\":\"demo\",\"publishers\":[{\"publisher\":\"nonsense\","
+        "\"how\":\"approved\",\"time\":\"2025-01-01T00:00:00Z\"}]}",
+        "{\"project\":\"demo\",\"publishers\":[{\"publisher\":\"github:o/r:w\","
+        "\"how\":\"tofu\",\"time\":\"2025-01-01T00:00:00Z\","
+        "\"sha256\":\"zz\"}]}",
+        "{\"project\":\"demo\",\"project\":\"other\",\"publishers\":[]}",
+    };
+    struct fixture *f = *state;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_not_equal(from_json(bad[i], &f->set), PG_POLICY_OK);
+        assert_int_equal(f->set.n, 0);
+    }
+}
+
+static char *
+record_with(size_t n)
+{
+    size_t cap = 64 + n * 128, off, i;
+    char *j = malloc(cap);
+
+    assert_non_null(j);
+    off = (size_t) snprintf(j, cap, "{\"project\":\"demo\",\"publishers\":[");
+    for (i = 0; i < n; i++) {
+        off += (size_t) snprintf(j + off, cap - off, "%s{\"publisher\":"
+            "\"github:o/r%zu:w.yml\",\"how\":\"approved\",\"time\":"
+            "\"2025-01-01T00:00:00Z\"}", i == 0 ? "" : ",", i);
+    }
+    snprintf(j + off, cap - off, "]}");
+    return j;
+}
+
+static void
+record_limits_are_enforced(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_policy_err err;
+    char *j, *big;
+
+    j = record_with(PG_PINS_MAX_PUBLISHERS);
+    assert_int_equal(from_json(j, &f->set), PG_POLICY_OK);
+    assert_int_equal(f->set.n, PG_PINS_MAX_PUBLISHERS);
+    free(j);
+    j = record_with(PG_PINS_MAX_PUBLISHERS + 1);
+    assert_int_equal(from_json(j, &f->set), PG_POLICY_ELIMIT);
+    free(j);
+    /* Size: PG_PINS_MAX_RECORD bytes is parsed, one more is not. */
+    big = malloc(PG_PINS_MAX_RECORD + 1);
+    assert_non_null(big);
+    j = record_with(1);
+    memset(big, ' ', PG_PINS_MAX_RECORD + 1);
+    memcpy(big, j, strlen(j));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_from_json(big, PG_PINS_MAX_RECORD, &f->set,
+        &err), PG_POLICY_OK);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_from_json(big, PG_PINS_MAX_RECORD + 1, &f->set,
+        &err), PG_POLICY_ELIMIT);
+    free(j);
+    free(big);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(n) cmocka_unit_test_setup_teardown(n, setup, teardown)
+        T(unknown_project_has_no_pin_and_generation_zero),
+        T(tofu_pin_is_stored_with_its_file_and_times),
+        T(tofu_never_overwrites_an_existing_pin),
+        T(approve_adds_to_the_set_and_changes_the_generation),
+        T(forget_removes_the_pin),
+        T(publisher_limit_per_pin_is_enforced),
+        T(names_must_be_normalized),
+        T(iter_visits_every_project_in_order),
+        T(another_process_sees_and_changes_the_same_store),
+        T(json_round_trip_keeps_every_field),
+        T(malformed_records_are_refused),
+        T(record_limits_are_enforced),
+#undef T
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
