@@ -380,6 +380,19 @@ def metric_sum(text, name_re, **labels):
     return total
 
 
+def run_cli(args, timeout=120):
+    """Runs `provgate ARGS...` (pins, policy, cache ...) to completion:
+    returns the CompletedProcess with .output (stdout + stderr text)."""
+    binary = os.environ.get("PG_PROVGATE")
+    if not binary:
+        raise RuntimeError("PG_PROVGATE is not set")
+    p = subprocess.run([binary] + list(args), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    p.output = (p.stdout + p.stderr).decode(errors="replace")
+    return p
+
+
 def pip_env(workdir):
     """An environment in which pip sees only what the command line says:
     no user/site config, no find-links, no cache, no prompts."""

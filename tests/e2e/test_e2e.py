@@ -174,6 +174,85 @@ class Serve(pgtest.Case):
         self.assertTrue(files[WHEEL]["url"].startswith(pg.origin))
 
 
+class Http(pgtest.Case):
+
+    def test_file_head_range_and_validators(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up)
+        url = pg.file_urls("abi3info")[WHEEL]
+        good = read(pgtest.vector(WHEEL))
+        size = len(good)
+        for cached in (False, True):
+            what = "cached" if cached else "uncached"
+            if cached:
+                full = pgtest.request(url)
+                self.assertEqual(full.status, 200, full.reason)
+                self.assertEqual(full.body, good)
+            h = pgtest.request(url, "HEAD")
+            self.assertEqual(h.status, 200, "%s HEAD: %s" % (what, h.reason))
+            self.assertEqual(h.header("content-length"), str(size), what)
+            self.assertEqual(h.header("accept-ranges"), "bytes", what)
+            r = pgtest.request(url, headers={"Range": "bytes=100-199"})
+            self.assertEqual(r.status, 206, "%s: %s" % (what, r.reason))
+            self.assertEqual(r.header("content-range"),
+                             "bytes 100-199/%d" % size, what)
+            self.assertEqual(r.body, good[100:200], what)
+            r = pgtest.request(url, headers={"Range": "bytes=-16384"})
+            self.assertEqual(r.status, 206, "%s: %s" % (what, r.reason))
+            self.assertEqual(r.header("content-range"), "bytes %d-%d/%d" % (
+                size - 16384, size - 1, size), what)
+            self.assertEqual(r.body, good[-16384:], what)
+        # Files: strong ETag, immutable, never content-encoded.
+        r = pgtest.request(url, headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(r.status, 200)
+        self.assertIsNone(r.header("content-encoding"))
+        etag = r.header("etag")
+        self.assertTrue(etag and not etag.startswith("W/"), etag)
+        self.assertIn("immutable", r.header("cache-control", ""))
+        # If-Range: the right validator resumes, a wrong one restarts.
+        r = pgtest.request(url, headers={"Range": "bytes=1000-",
+                                         "If-Range": etag})
+        self.assertEqual(r.status, 206, r.reason)
+        self.assertEqual(r.body, good[1000:])
+        r = pgtest.request(url, headers={"Range": "bytes=1000-",
+                                         "If-Range": '"not-the-etag"'})
+        self.assertEqual(r.status, 200, r.reason)
+        self.assertEqual(r.body, good)
+        r = pgtest.request(url, headers={"If-None-Match": etag})
+        self.assertEqual(r.status, 304, r.reason)
+
+    def test_refusals_carry_reason_and_problem_json(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up)
+        r = pg.get("/simple/Abi3Info/", {"Accept": PIP_ACCEPT})
+        self.assertEqual(r.status, 301, r.reason)
+        self.assertTrue(r.header("location", "").endswith(
+            "/simple/abi3info/"), r.header("location"))
+        cases = [
+            ("/simple/-not-a-name-/", 400),
+            ("/simple/a%20b/", 400),
+            ("/simple/no-such-project/", 404),
+            ("/packages/00/11/2233/no_such_project-1.0.tar.gz", 404),
+        ]
+        for path, want in cases:
+            r = pg.get(path, {"Accept": PIP_ACCEPT})
+            self.assertEqual(r.status, want, "%s: %d %s" % (path, r.status,
+                                                           r.reason))
+            self.assertTrue(r.reason and r.reason not in (
+                "Bad Request", "Not Found"),
+                "%s: reason phrase %r does not say why" % (path, r.reason))
+            self.assertTrue(r.header("content-type", "").startswith(
+                "application/problem+json"), "%s: %s" % (
+                    path, r.header("content-type")))
+            doc = r.json()
+            self.assertTrue(doc.get("title") and doc.get("detail"), doc)
+        # Oversized request line: a 4xx, not a crash.
+        r = pg.get("/simple/" + "a" * 20000 + "/")
+        self.assertTrue(400 <= r.status < 500, "%d %s" % (r.status,
+                                                          r.reason))
+        self.assertEqual(pg.get("/healthz").status, 200)
+
+
 class Restart(pgtest.Case):
 
     def test_restart_serves_cache_without_upstream(self):
