@@ -18,7 +18,28 @@
  *    complete.  The store has a size cap with least-recently-used eviction.
  *
  * Several processes may open the same directory at once (the server and
- * `provgate pins …`): LMDB handles that.
+ * `provgate pins …`): LMDB handles that.  One process opens a directory at
+ * most once at a time (an LMDB rule: a second open in the same process
+ * breaks its locks).
+ *
+ * Threads.  Every function may be called from any thread, concurrently with
+ * any other, on the same struct pg_cache, except pg_cache_open/close (no
+ * other call may run on c during them) and the calls on one
+ * pg_blob_writer (one thread at a time per writer).  The environment is
+ * opened with MDB_NOTLS, so read transactions are not tied to a thread.
+ * Writers (put, del, put_many, blob commit/remove, flush, gc) are
+ * serialized by LMDB's writer lock, also across processes.
+ * Cost.  get, iter, pg_blob_open, pg_blob_exists, pg_cache_stats only read
+ * (no fsync, no lock held across the call; pg_blob_open takes a mutex for a
+ * few hundred ns).  put, del and put_many commit durably: one LMDB commit
+ * (fdatasync of the data file, no MDB_NOSYNC) and they wait for a
+ * concurrent writer.  pg_blob_commit, pg_cache_flush, pg_blob_remove and
+ * pg_cache_gc fsync files and commit: "Runs on: worker".
+ *
+ * Layout on disk: <dir>/state.lmdb/ (LMDB data.mdb + lock.mdb),
+ * <dir>/blobs/<2 hex>/<sha256>, <dir>/tmp/ (blobs being written),
+ * <dir>/cache.lock (flock: shared while open; the first opener alone may
+ * empty tmp/).
  *
  * Owns: the LMDB environment, the blob directory.  Borrows: nothing.
  * Runs on: either; functions marked "Runs on: worker" may block on disk
@@ -50,7 +71,20 @@ struct pg_cache_err {
 
 const char *pg_cache_strerror(enum pg_cache_code code);
 
-/* Named databases (design §8).  Keys are bytes, at most 511. */
+/* Limits (each tested at the limit and at limit + 1). */
+#define PG_CACHE_MAX_KEY        511     /* key bytes (LMDB's maximum) */
+#define PG_CACHE_MAX_VALUE      (128u * 1024 * 1024)   /* value bytes */
+#define PG_CACHE_MAX_OPS        4096    /* entries of one put_many */
+#define PG_CACHE_MAX_DIR        3800    /* cache directory path bytes */
+#define PG_CACHE_ATIME_BATCH_MAX 4096   /* distinct blobs opened between two
+                                           flushes; more are not recorded */
+#define PG_CACHE_EVICT_BATCH    1024    /* blobs evicted per transaction */
+#define PG_CACHE_DEFAULT_MAP_SIZE (4ull * 1024 * 1024 * 1024)
+/* gc leaves temp files and unrecorded blob files younger than this alone:
+ * another process (the server) may be writing or committing them. */
+#define PG_CACHE_GC_GRACE_S     3600
+
+/* Named databases (design §8).  Keys are 1 to PG_CACHE_MAX_KEY bytes. */
 enum pg_cache_db {
     PG_CACHE_DB_INDEX = 0,      /* project → upstream page model + validators */
     PG_CACHE_DB_FILES,          /* sha256 hex → file record */
@@ -70,13 +104,25 @@ struct pg_cache_options {
     uint64_t max_bytes;         /* blob store cap; 0 = unlimited */
     uint64_t map_size;          /* LMDB map size; 0 = default (4 GiB) */
     int read_only;              /* open for reading only (CLI tools) */
+    /* Added: CLI tools set this to adopt the cap the last read-write open
+     * without it recorded (the server's cache_max_bytes); max_bytes is then
+     * ignored.  Without it, a read-write open records max_bytes. */
+    int use_recorded_cap;
 };
 
 /* Opens (creating if needed) <dir>/state.lmdb and <dir>/blobs, removes
- * leftovers in <dir>/tmp.  *out is the caller's: pg_cache_close(). */
+ * leftovers in <dir>/tmp (all of them when no other process has the
+ * directory open, else only those older than PG_CACHE_GC_GRACE_S), and
+ * recomputes the blob totals.  A read-only open creates nothing and fails
+ * (PG_CACHE_EIO) when there is no cache in dir.  *out is the caller's:
+ * pg_cache_close().  Runs on: start-up. */
 int pg_cache_open(const struct pg_cache_options *opt, struct pg_cache **out,
     struct pg_cache_err *err);
+/* Does not flush batched access times: call pg_cache_flush first. */
 void pg_cache_close(struct pg_cache *c);
+
+/* Added: the database's name ("index", "files", …), for tools. */
+const char *pg_cache_db_name(enum pg_cache_db db);
 
 /* ---- key/value ---------------------------------------------------------- */
 
@@ -86,14 +132,20 @@ void pg_cache_close(struct pg_cache *c);
 int pg_cache_get(struct pg_cache *c, enum pg_cache_db db, const void *key,
     size_t klen, void **val, size_t *len, struct pg_cache_err *err);
 
+/* Stores a copy of val (len <= PG_CACHE_MAX_VALUE) under key, replacing.
+ * PG_CACHE_DB_BLOBS is the module's: put, del and put_many refuse it
+ * (PG_CACHE_EINVAL), as they do on a read-only cache.  A map full is
+ * PG_CACHE_EFULL. */
 int pg_cache_put(struct pg_cache *c, enum pg_cache_db db, const void *key,
     size_t klen, const void *val, size_t len, struct pg_cache_err *err);
 
+/* PG_CACHE_NOTFOUND when absent (err is not filled). */
 int pg_cache_del(struct pg_cache *c, enum pg_cache_db db, const void *key,
     size_t klen, struct pg_cache_err *err);
 
 /* Several puts/deletes in one transaction: all happen or none.  An entry
- * with val == NULL is a delete. */
+ * with val == NULL is a delete (of an absent key: no error).  At most
+ * PG_CACHE_MAX_OPS entries; n == 0 does nothing. */
 struct pg_cache_op {
     enum pg_cache_db db;
     const void *key;
@@ -112,14 +164,22 @@ typedef int (*pg_cache_iter_fn)(void *arg, const void *key, size_t klen,
 int pg_cache_iter(struct pg_cache *c, enum pg_cache_db db, const void *prefix,
     size_t plen, pg_cache_iter_fn fn, void *arg, struct pg_cache_err *err);
 
+/* Added: the number of entries in db (a read, no scan). */
+int pg_cache_count(struct pg_cache *c, enum pg_cache_db db, uint64_t *n,
+    struct pg_cache_err *err);
+
 /* ---- blob store --------------------------------------------------------- */
 
 /* A blob being written.  Runs on: loop (begin/write/abort are cheap). */
 struct pg_blob_writer;
 
+/* Creates a temp file in <dir>/tmp.  *w is the caller's until
+ * pg_blob_commit or pg_blob_abort.  PG_CACHE_EINVAL on a read-only cache. */
 int pg_blob_begin(struct pg_cache *c, struct pg_blob_writer **w,
     struct pg_cache_err *err);
-/* Appends bytes and feeds the running sha256. */
+/* Appends bytes and feeds the running sha256.  PG_CACHE_EFULL when the blob
+ * would exceed max_bytes (it could never be kept: abort it) or the disk is
+ * full.  After any failure only pg_blob_abort may follow. */
 int pg_blob_write(struct pg_blob_writer *w, const void *buf, size_t len,
     struct pg_cache_err *err);
 /* The digest of everything written so far, as 64 lower-case hex + NUL.
@@ -146,7 +206,9 @@ int pg_blob_open(struct pg_cache *c, const char *sha256_hex, int *fd,
 /* Whether a blob is present (no access-time update). */
 int pg_blob_exists(struct pg_cache *c, const char *sha256_hex);
 
-/* Removes one blob (e.g. operator `cache gc`). */
+/* Removes one blob (e.g. operator `cache gc`): its record, then its file.
+ * PG_CACHE_NOTFOUND (err not filled) when neither existed.
+ * Runs on: worker. */
 int pg_blob_remove(struct pg_cache *c, const char *sha256_hex,
     struct pg_cache_err *err);
 
@@ -160,6 +222,25 @@ struct pg_cache_stats {
     uint64_t max_bytes;
     uint64_t evictions;         /* since open */
 };
+/* Totals as committed in LMDB (so a second process's changes show), read
+ * with one read transaction; the last known totals if that fails. */
 void pg_cache_stats(struct pg_cache *c, struct pg_cache_stats *out);
+
+/* Added: changes the cap of this handle (not recorded). */
+void pg_cache_set_max_bytes(struct pg_cache *c, uint64_t max_bytes);
+
+/* Added: what `provgate cache gc` does.  Writes batched access times,
+ * evicts down to max_bytes, deletes temp files and unrecorded blob files
+ * older than PG_CACHE_GC_GRACE_S, and drops blob records whose file is
+ * gone.  Runs on: worker (or the CLI). */
+struct pg_cache_gc_result {
+    uint64_t evicted;           /* blobs evicted to honour the cap */
+    uint64_t evicted_bytes;
+    uint64_t tmp_removed;       /* stale temp files deleted */
+    uint64_t orphans_removed;   /* blob files without a record deleted */
+    uint64_t records_dropped;   /* records whose file was missing */
+};
+int pg_cache_gc(struct pg_cache *c, struct pg_cache_gc_result *out,
+    struct pg_cache_err *err);
 
 #endif
