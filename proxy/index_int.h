@@ -35,6 +35,14 @@
 #define PG_INDEX_MAX_DEPTH 32       /* JSON nesting accepted from upstream */
 #define PG_INDEX_MAX_FILES 200000   /* files per project page */
 #define PG_INDEX_MAX_NAME 200       /* project name length */
+#define PG_INDEX_MAX_URL 4096       /* a file or provenance URL */
+#define PG_INDEX_MAX_FILENAME 255   /* a distribution filename */
+#define PG_INDEX_MAX_PROJECTS 2000000 /* entries of the project list */
+#define PG_INDEX_MAX_ATTR 8192      /* an HTML attribute value, unescaped */
+#define PG_INDEX_MAX_HASHES 16      /* entries of one "hashes" object */
+#define PG_INDEX_MAX_RENDER ((size_t) 1 << 30) /* bytes of one rendering */
+#define PG_INDEX_API_VERSION "1.4"  /* what provgate renders at least:
+                                       PEP 792 project-status is 1.4 */
 
 /* PEP 503 normalization: lower-case, runs of [-_.] become "-".  Writes at
  * most outlen-1 bytes + NUL.  Returns -1 if name is not a valid project

@@ -1,0 +1,534 @@
+/* proxy/index_render.c — the model → what clients read (JSON and HTML).
+ *
+ * A page is rendered once per cache update into each format; the caller
+ * keeps the bytes (and their gzip) and serves them as they are.  Every
+ * file URL is rewritten to the proxy (base + pg_index_file_path()), every
+ * provenance URL to base/integrity/<project>/<version>/<filename>/
+ * provenance; a file whose URL has no proxy path is left out, so a client
+ * is never pointed at a foreign host.  JSON rendering shares the model's
+ * unchanged values (reference counts, no deep copy) and lets jansson emit
+ * compact JSON; HTML is written straight into a bounded buffer, every
+ * value HTML-escaped.
+ *
+ * api-version: provgate renders "1.4" (PEP 792, the newest minor it
+ * implements), or the upstream's 1.x if that is higher: minor versions
+ * only add keys, and the JSON rendering keeps unknown keys verbatim, so a
+ * newer upstream's additions reach the client with the version that
+ * announces them.  HTML renders the same number.
+ *
+ * Owns: *out (malloc'd, caller free()).  Borrows: the model.
+ * Runs on: either (a 2,000-file page takes a few milliseconds).
+ * Spec: PEP 503, 592, 629, 658, 691, 700, 714, 740, 792; design §5.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index_int.h"
+#include "index_priv.h"
+
+static size_t base_len(const char *base);
+static void api_version(const json_t *model, char *out, size_t outlen);
+static int integrity_url(const char *base, size_t bl, const char *project,
+    const char *filename, char *out, size_t outlen);
+static json_t *render_file_json(const json_t *f, const char *base,
+    size_t bl, const char *project);
+static int render_json(const json_t *model, const char *base, char **out,
+    size_t *outlen);
+static const json_t *metadata_of(const json_t *f, const char *key);
+static void put_metadata_attr(struct pg_ibuf *b, const char *attr,
+    const json_t *v);
+static void put_publisher(struct pg_ibuf *b, const json_t *pub);
+static void render_file_html(struct pg_ibuf *b, const json_t *f,
+    const char *base, size_t bl, const char *project);
+static int render_html(const json_t *model, const char *base, char **out,
+    size_t *outlen);
+static int take(struct pg_ibuf *b, char **out, size_t *outlen);
+
+/* base without its trailing slashes. */
+static size_t
+base_len(const char *base)
+{
+    size_t n = strlen(base);
+
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    return n;
+}
+
+static void
+api_version(const json_t *model, char *out, size_t outlen)
+{
+    const json_t *meta = json_object_get(model, "meta");
+    int m = pg_index_api_minor(json_string_value(json_object_get(meta,
+        "api-version")));
+
+    if (m < PG_INDEX_OUR_MINOR)
+        m = PG_INDEX_OUR_MINOR;
+    snprintf(out, outlen, "1.%d", m);
+}
+
+/* Percent-encodes everything but RFC 3986 unreserved characters and the
+ * '+' and '!' of versions. */
+static int
+integrity_url(const char *base, size_t bl, const char *project,
+    const char *filename, char *out, size_t outlen)
+{
+    char ver[128];
+    size_t o;
+    int n;
+    const char *s;
+
+    if (project == NULL || filename == NULL
+        || pg_index_filename_version(filename, project, ver, sizeof(ver))
+        != 0)
+        return -1;
+    n = snprintf(out, outlen, "%.*s/integrity/%s/%s/", (int) bl, base,
+        project, ver);
+    if (n < 0 || (size_t) n >= outlen)
+        return -1;
+    o = (size_t) n;
+    for (s = filename; *s != '\0'; s++) {
+        unsigned char c = (unsigned char) *s;
+
+        if (isalnum(c) || strchr("-._~+!", c) != NULL) {
+            if (o + 1 >= outlen)
+                return -1;
+            out[o++] = (char) c;
+        } else {
+            if (o + 3 >= outlen)
+                return -1;
+            snprintf(out + o, 4, "%%%02X", c);
+            o += 3;
+        }
+    }
+    n = snprintf(out + o, outlen - o, "/provenance");
+    return n < 0 || (size_t) n >= outlen - o ? -1 : 0;
+}
+
+/* A file's rendering, or NULL when it must be left out (or no memory). */
+static json_t *
+render_file_json(const json_t *f, const char *base, size_t bl,
+    const char *project)
+{
+    char path[PG_INDEX_MAX_URL + 1], url[2 * PG_INDEX_MAX_URL + 2];
+    const char *k, *fn;
+    json_t *v, *r;
+    int n;
+
+    if (pg_index_file_path(json_string_value(json_object_get(f, "url")),
+        path, sizeof(path)) != 0)
+        return NULL;
+    n = snprintf(url, sizeof(url), "%.*s%s", (int) bl, base, path);
+    if (n < 0 || (size_t) n >= sizeof(url))
+        return NULL;
+    fn = json_string_value(json_object_get(f, "filename"));
+    r = json_object();
+    if (r == NULL)
+        return NULL;
+    json_object_foreach((json_t *) f, k, v) {
+        json_t *nv;
+
+        if (strcmp(k, "url") == 0) {
+            nv = json_string(url);
+        } else if (strcmp(k, "provenance") == 0 && json_is_string(v)) {
+            char iu[2 * PG_INDEX_MAX_URL + 2];
+
+            if (integrity_url(base, bl, project, fn, iu, sizeof(iu)) == 0)
+                nv = json_string(iu);
+            else
+                nv = json_null();
+        } else {
+            nv = json_incref(v);
+        }
+        if (json_object_set_new(r, k, nv) != 0) {
+            json_decref(r);
+            return NULL;
+        }
+    }
+    /* PEP 714: both keys, whichever the model had. */
+    v = json_object_get(r, "core-metadata");
+    if (v == NULL)
+        v = json_object_get(r, "dist-info-metadata");
+    if (v != NULL
+        && ((json_object_get(r, "core-metadata") == NULL
+            && json_object_set(r, "core-metadata", v) != 0)
+        || (json_object_get(r, "dist-info-metadata") == NULL
+            && json_object_set(r, "dist-info-metadata", v) != 0))) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int
+render_json(const json_t *model, const char *base, char **out,
+    size_t *outlen)
+{
+    const char *k, *project;
+    json_t *v, *r, *nv;
+    char ver[16];
+    size_t bl = base_len(base), i;
+    char *s;
+
+    project = json_string_value(json_object_get(model, "name"));
+    api_version(model, ver, sizeof(ver));
+    r = json_object();
+    if (r == NULL)
+        return -1;
+    json_object_foreach((json_t *) model, k, v) {
+        if (strcmp(k, "files") == 0) {
+            nv = json_array();
+            for (i = 0; nv != NULL && i < json_array_size(v); i++) {
+                json_t *rf = render_file_json(json_array_get(v, i), base, bl,
+                    project);
+
+                if (rf != NULL && json_array_append_new(nv, rf) != 0) {
+                    json_decref(nv);
+                    nv = NULL;
+                }
+            }
+        } else if (strcmp(k, "meta") == 0 && json_is_object(v)) {
+            nv = json_copy(v);
+            if (nv != NULL
+                && json_object_set_new(nv, "api-version", json_string(ver))
+                != 0) {
+                json_decref(nv);
+                nv = NULL;
+            }
+        } else {
+            nv = json_incref(v);
+        }
+        if (nv == NULL || json_object_set_new(r, k, nv) != 0) {
+            json_decref(r);
+            return -1;
+        }
+    }
+    s = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    if (s == NULL)
+        return -1;
+    *out = s;
+    *outlen = strlen(s);
+    return 0;
+}
+
+static const json_t *
+metadata_of(const json_t *f, const char *key)
+{
+    const json_t *v = json_object_get(f, key);
+
+    if (v == NULL)
+        v = json_object_get(f, strcmp(key, "core-metadata") == 0
+            ? "dist-info-metadata" : "core-metadata");
+    return v;
+}
+
+/* data-core-metadata="true" or "sha256=…" (PEP 658/714). */
+static void
+put_metadata_attr(struct pg_ibuf *b, const char *attr, const json_t *v)
+{
+    const json_t *h;
+
+    if (json_is_true(v)) {
+        pg_ibuf_puts(b, " ");
+        pg_ibuf_puts(b, attr);
+        pg_ibuf_puts(b, "=\"true\"");
+    } else if (json_is_object(v) && json_object_size(v) > 0) {
+        const char *name = "sha256";
+
+        h = json_object_get(v, name);
+        if (!json_is_string(h)) {
+            void *it = json_object_iter((json_t *) v);
+
+            name = json_object_iter_key(it);
+            h = json_object_iter_value(it);
+        }
+        if (!json_is_string(h))
+            return;
+        pg_ibuf_puts(b, " ");
+        pg_ibuf_puts(b, attr);
+        pg_ibuf_puts(b, "=\"");
+        pg_ibuf_put_html(b, name);
+        pg_ibuf_puts(b, "=");
+        pg_ibuf_put_html(b, json_string_value(h));
+        pg_ibuf_puts(b, "\"");
+    }
+}
+
+/* _provenance.publisher: a string as it is, or an object in the policy's
+ * spec form kind:repository:workflow[:environment] / google:email. */
+static void
+put_publisher(struct pg_ibuf *b, const json_t *pub)
+{
+    const char *kind, *parts[3] = { "repository", "workflow", "environment" };
+    int i;
+
+    if (json_is_string(pub)) {
+        pg_ibuf_puts(b, " data-publisher=\"");
+        pg_ibuf_put_html(b, json_string_value(pub));
+        pg_ibuf_puts(b, "\"");
+        return;
+    }
+    if (!json_is_object(pub))
+        return;
+    kind = json_string_value(json_object_get(pub, "kind"));
+    if (kind == NULL)
+        return;
+    pg_ibuf_puts(b, " data-publisher=\"");
+    pg_ibuf_put_html(b, kind);
+    if (json_is_string(json_object_get(pub, "email"))) {
+        pg_ibuf_puts(b, ":");
+        pg_ibuf_put_html(b, json_string_value(json_object_get(pub, "email")));
+    }
+    for (i = 0; i < 3; i++) {
+        const char *s = json_string_value(json_object_get(pub, parts[i]));
+
+        if (s == NULL || s[0] == '\0')
+            continue;
+        pg_ibuf_puts(b, ":");
+        pg_ibuf_put_html(b, s);
+    }
+    pg_ibuf_puts(b, "\"");
+}
+
+static const char *const hash_pref[] = {
+    "sha256", "sha384", "sha512", "sha224", "sha1", "md5"
+};
+
+static void
+render_file_html(struct pg_ibuf *b, const json_t *f, const char *base,
+    size_t bl, const char *project)
+{
+    char path[PG_INDEX_MAX_URL + 1], num[32];
+    const char *fn = json_string_value(json_object_get(f, "filename"));
+    const json_t *hashes = json_object_get(f, "hashes"), *v, *pv;
+    size_t i;
+
+    if (fn == NULL
+        || pg_index_file_path(json_string_value(json_object_get(f, "url")),
+        path, sizeof(path)) != 0)
+        return;
+    pg_ibuf_puts(b, "<a href=\"");
+    pg_ibuf_put(b, base, bl);
+    pg_ibuf_put_html(b, path);
+    for (i = 0; i < sizeof(hash_pref) / sizeof(hash_pref[0]); i++) {
+        v = json_object_get(hashes, hash_pref[i]);
+        if (json_is_string(v)) {
+            pg_ibuf_puts(b, "#");
+            pg_ibuf_puts(b, hash_pref[i]);
+            pg_ibuf_puts(b, "=");
+            pg_ibuf_put_html(b, json_string_value(v));
+            break;
+        }
+    }
+    pg_ibuf_puts(b, "\"");
+    v = json_object_get(f, "requires-python");
+    if (json_is_string(v)) {
+        pg_ibuf_puts(b, " data-requires-python=\"");
+        pg_ibuf_put_html(b, json_string_value(v));
+        pg_ibuf_puts(b, "\"");
+    }
+    put_metadata_attr(b, "data-dist-info-metadata",
+        metadata_of(f, "dist-info-metadata"));
+    put_metadata_attr(b, "data-core-metadata",
+        metadata_of(f, "core-metadata"));
+    v = json_object_get(f, "gpg-sig");
+    if (json_is_boolean(v))
+        pg_ibuf_puts(b, json_is_true(v) ? " data-gpg-sig=\"true\""
+            : " data-gpg-sig=\"false\"");
+    /* PEP 592: the reason is the value; pip reads a bare attribute as not
+     * yanked, so a reason is always given. */
+    v = json_object_get(f, "yanked");
+    if (json_is_true(v) || (json_is_string(v))) {
+        const char *r = json_is_string(v) ? json_string_value(v) : "";
+
+        pg_ibuf_puts(b, " data-yanked=\"");
+        pg_ibuf_put_html(b, r[0] != '\0' ? r : "yanked");
+        pg_ibuf_puts(b, "\"");
+    }
+    v = json_object_get(f, "provenance");
+    if (json_is_string(v)) {
+        char iu[2 * PG_INDEX_MAX_URL + 2];
+
+        if (integrity_url(base, bl, project, fn, iu, sizeof(iu)) == 0) {
+            pg_ibuf_puts(b, " data-provenance=\"");
+            pg_ibuf_put_html(b, iu);
+            pg_ibuf_puts(b, "\"");
+        }
+    }
+    v = json_object_get(f, "upload-time");
+    if (json_is_string(v)) {
+        pg_ibuf_puts(b, " data-upload-time=\"");
+        pg_ibuf_put_html(b, json_string_value(v));
+        pg_ibuf_puts(b, "\"");
+    }
+    v = json_object_get(f, "size");
+    if (json_is_integer(v)) {
+        snprintf(num, sizeof(num), "%lld", (long long) json_integer_value(v));
+        pg_ibuf_puts(b, " data-size=\"");
+        pg_ibuf_puts(b, num);
+        pg_ibuf_puts(b, "\"");
+    }
+    pv = json_object_get(f, "_provenance");
+    v = json_object_get(pv, "status");
+    if (json_is_string(v)) {
+        pg_ibuf_puts(b, " data-provenance-status=\"");
+        pg_ibuf_put_html(b, json_string_value(v));
+        pg_ibuf_puts(b, "\"");
+    }
+    put_publisher(b, json_object_get(pv, "publisher"));
+    pg_ibuf_puts(b, ">");
+    pg_ibuf_put_html(b, fn);
+    pg_ibuf_puts(b, "</a><br />\n");
+}
+
+static int
+take(struct pg_ibuf *b, char **out, size_t *outlen)
+{
+    pg_ibuf_put(b, "", 1);
+    if (b->failed) {
+        pg_ibuf_free(b);
+        return -1;
+    }
+    *out = b->p;
+    *outlen = b->len - 1;
+    b->p = NULL;
+    return 0;
+}
+
+static int
+render_html(const json_t *model, const char *base, char **out,
+    size_t *outlen)
+{
+    const char *name = json_string_value(json_object_get(model, "name"));
+    const json_t *files = json_object_get(model, "files");
+    const json_t *ps = json_object_get(model, "project-status");
+    struct pg_ibuf b;
+    size_t bl = base_len(base), i;
+    char ver[16];
+
+    if (name == NULL)
+        return -1;
+    api_version(model, ver, sizeof(ver));
+    pg_ibuf_init(&b, 512 + json_array_size(files) * 400, PG_INDEX_MAX_RENDER);
+    pg_ibuf_puts(&b, "<!DOCTYPE html>\n<html>\n  <head>\n"
+        "    <meta name=\"pypi:repository-version\" content=\"");
+    pg_ibuf_puts(&b, ver);
+    pg_ibuf_puts(&b, "\">\n");
+    if (json_is_string(json_object_get(ps, "status"))) {
+        pg_ibuf_puts(&b, "    <meta name=\"pypi:project-status\" content=\"");
+        pg_ibuf_put_html(&b, json_string_value(json_object_get(ps, "status")));
+        pg_ibuf_puts(&b, "\">\n");
+    }
+    if (json_is_string(json_object_get(ps, "reason"))) {
+        pg_ibuf_puts(&b,
+            "    <meta name=\"pypi:project-status-reason\" content=\"");
+        pg_ibuf_put_html(&b, json_string_value(json_object_get(ps, "reason")));
+        pg_ibuf_puts(&b, "\">\n");
+    }
+    pg_ibuf_puts(&b, "    <title>Links for ");
+    pg_ibuf_put_html(&b, name);
+    pg_ibuf_puts(&b, "</title>\n  </head>\n  <body>\n    <h1>Links for ");
+    pg_ibuf_put_html(&b, name);
+    pg_ibuf_puts(&b, "</h1>\n");
+    for (i = 0; i < json_array_size(files); i++)
+        render_file_html(&b, json_array_get(files, i), base, bl, name);
+    pg_ibuf_puts(&b, "  </body>\n</html>\n");
+    return take(&b, out, outlen);
+}
+
+int
+pg_index_render_project(const json_t *model, enum pg_index_format fmt,
+    const char *base, char **out, size_t *outlen)
+{
+    if (model == NULL || base == NULL || out == NULL || outlen == NULL
+        || !json_is_object(model))
+        return -1;
+    switch (fmt) {
+    case PG_FMT_JSON:
+        return render_json(model, base, out, outlen);
+    case PG_FMT_HTML_V1:
+    case PG_FMT_HTML:
+        return render_html(model, base, out, outlen);
+    case PG_FMT_NONE:
+        return -1;
+    }
+    return -1;
+}
+
+int
+pg_index_render_list(const json_t *model, enum pg_index_format fmt,
+    const char *base, char **out, size_t *outlen)
+{
+    const json_t *projects, *p;
+    size_t bl, i;
+    char ver[16], norm[PG_INDEX_MAX_NAME + 1];
+    struct pg_ibuf b;
+
+    if (model == NULL || base == NULL || out == NULL || outlen == NULL
+        || !json_is_object(model))
+        return -1;
+    projects = json_object_get(model, "projects");
+    bl = base_len(base);
+    api_version(model, ver, sizeof(ver));
+    switch (fmt) {
+    case PG_FMT_JSON:
+        pg_ibuf_init(&b, 64 + json_array_size(projects) * 24,
+            PG_INDEX_MAX_RENDER);
+        pg_ibuf_puts(&b, "{\"meta\":{\"api-version\":\"");
+        pg_ibuf_puts(&b, ver);
+        pg_ibuf_puts(&b, "\"},\"projects\":[");
+        for (i = 0; i < json_array_size(projects); i++) {
+            char *s;
+
+            p = json_object_get(json_array_get(projects, i), "name");
+            if (!json_is_string(p)
+                || pg_index_normalize(json_string_value(p), norm,
+                sizeof(norm)) != 0)
+                continue;
+            s = json_dumps(p, JSON_ENCODE_ANY);
+            if (s == NULL) {
+                pg_ibuf_free(&b);
+                return -1;
+            }
+            if (b.len > 0 && b.p[b.len - 1] == '}')
+                pg_ibuf_puts(&b, ",");
+            pg_ibuf_puts(&b, "{\"name\":");
+            pg_ibuf_puts(&b, s);
+            pg_ibuf_puts(&b, "}");
+            free(s);
+        }
+        pg_ibuf_puts(&b, "]}");
+        return take(&b, out, outlen);
+    case PG_FMT_HTML_V1:
+    case PG_FMT_HTML:
+        pg_ibuf_init(&b, 256 + json_array_size(projects) * 48,
+            PG_INDEX_MAX_RENDER);
+        pg_ibuf_puts(&b, "<!DOCTYPE html>\n<html>\n  <head>\n"
+            "    <meta name=\"pypi:repository-version\" content=\"");
+        pg_ibuf_puts(&b, ver);
+        pg_ibuf_puts(&b, "\">\n    <title>Simple index</title>\n  </head>\n"
+            "  <body>\n");
+        for (i = 0; i < json_array_size(projects); i++) {
+            p = json_object_get(json_array_get(projects, i), "name");
+            if (!json_is_string(p)
+                || pg_index_normalize(json_string_value(p), norm,
+                sizeof(norm)) != 0)
+                continue;
+            pg_ibuf_puts(&b, "    <a href=\"");
+            pg_ibuf_put(&b, base, bl);
+            pg_ibuf_puts(&b, "/simple/");
+            pg_ibuf_puts(&b, norm);
+            pg_ibuf_puts(&b, "/\">");
+            pg_ibuf_put_html(&b, json_string_value(p));
+            pg_ibuf_puts(&b, "</a>\n");
+        }
+        pg_ibuf_puts(&b, "  </body>\n</html>\n");
+        return take(&b, out, outlen);
+    case PG_FMT_NONE:
+        return -1;
+    }
+    return -1;
+}
