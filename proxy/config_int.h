@@ -37,7 +37,8 @@ struct pg_config {
     int max_connections;        /* default 1024 */
 
     /* [upstream] */
-    char *upstream;             /* index base, default https://pypi.org/simple/ */
+    char *upstream;             /* index base, default
+                                   https://pypi.org/simple/ */
     char *file_hosts[PG_CONFIG_MAX_HOSTS]; /* hosts files/redirects may come
                                    from; default: the upstream's host and
                                    files.pythonhosted.org */

@@ -12,6 +12,21 @@
  * Redirects are followed only to hosts in cfg->file_hosts or the upstream's
  * host; a URL on any other host is refused before any connection is made.
  *
+ * Calls from inside a callback: pg_upstream_start, _cancel (of another
+ * transfer), _pause and _resume may be called from any callback; what
+ * libcurl does not allow inside its callbacks is deferred to just after
+ * libcurl returns (a transfer cancelled that way still runs no callback).
+ * pg_upstream_pause from a transfer's own on_headers/on_data takes effect
+ * at once (the bytes already delivered stay delivered).  on_data may run
+ * inside pg_upstream_resume (libcurl hands over what it held back).  After
+ * on_done returns the transfer is freed: do not touch it again.
+ *
+ * Security: only http and https (http only with cfg->allow_http), libcurl
+ * never follows redirects itself (we check the host of each Location, at
+ * most PG_UPSTREAM_MAX_REDIRECTS hops), proxies come only from
+ * cfg->http_proxy (environment variables are ignored), TLS is verified
+ * (cfg->ca_bundle or the system store).
+ *
  * Owns: the CURLM, its easy handles, the libevent events for its sockets.
  * Borrows: the event_base and the config (must outlive it).
  * Runs on: loop.
@@ -21,6 +36,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define PG_UPSTREAM_MAX_REDIRECTS 5     /* hops followed per transfer */
+#define PG_UPSTREAM_MAX_URL 8192        /* bytes of a URL or Location */
+#define PG_UPSTREAM_MAX_HEADER 1024     /* bytes of a header value we
+                                           report; longer = reported absent */
+#define PG_UPSTREAM_MAX_REDIRECT_BODY 65536 /* body of a 3xx we follow,
+                                           read and dropped; longer aborts
+                                           that hop (not the transfer) */
 
 struct event_base;
 struct pg_config;
@@ -66,11 +89,24 @@ struct pg_upstream_req {
     void (*on_done)(void *arg, enum pg_upstream_code code,
         const char *reason, const struct pg_upstream_resp *resp);
     void *arg;
+    /* Added: 1 = send Accept-Encoding (gzip, br, zstd, deflate) and
+     * decode; on_data then gets decoded bytes, max_body counts decoded
+     * bytes and resp->content_length is the encoded length.  Leave 0 for
+     * files and Range requests. */
+    int compressed;
 };
 
+/* Returns 0, or -1 if libcurl lacks asynchronous DNS or HTTP/2 support
+ * (nothing on the loop may block) or on allocation failure. */
 int pg_upstream_new(struct event_base *base, const struct pg_config *cfg,
     struct pg_upstream **out);
+/* Cancels every transfer still running (no callbacks) and frees up.  Not
+ * from a transfer's callback. */
 void pg_upstream_free(struct pg_upstream *up);
+
+/* "libcurl/7.88.1 OpenSSL/3.0.11 …; async DNS: threaded resolver;
+ * HTTP/2: yes" — for the start-up log line. */
+const char *pg_upstream_describe(void);
 
 /* Starts a transfer.  Returns NULL (and calls nothing) if the URL's host is
  * not allowed or on allocation failure; *code says which. */
