@@ -1,0 +1,55 @@
+#!/bin/sh
+# tests/bench/verify/run.sh — verifier throughput next to its crypto bound.
+#
+# Builds pg-bench-verify in its own Release tree (no sanitizers), verifies
+# pypi_attestations-0.0.19.tar.gz.provenance (production root, one thread)
+# for SECONDS seconds, and measures ECDSA verify speed in the same run with
+# `openssl speed -seconds 3 ecdsap256 ecdsap384`.  One attestation needs at
+# least one P-384 verify (leaf signed by the Fulcio intermediate) and four
+# P-256 verifies (SCT, SET, checkpoint, DSSE), so the bound is
+#     1 / (1/p384 + 4/p256)  attestation verifications per second.
+# Prints verifications/s, the bound and the ratio (goal: >= 0.8).
+#
+# Usage: tests/bench/verify/run.sh
+# Environment: PG_SHARED_DIR (default ../shared beside the checkout),
+#   BENCH_BUILD (default /tmp/pg-bench-verify-build), SECONDS_RUN (5),
+#   REPEATS (3: bench and openssl alternate; the best of each is used).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../../.." && pwd)
+shared=${PG_SHARED_DIR:-$src/../shared}
+build=${BENCH_BUILD:-/tmp/pg-bench-verify-build}
+secs=${SECONDS_RUN:-5}
+repeats=${REPEATS:-3}
+prov=$shared/vectors/pypi/pypi_attestations-0.0.19.tar.gz.provenance
+dist=$shared/vectors/pypi/pypi_attestations-0.0.19.tar.gz
+[ -f "$prov" ] || { echo "run.sh: $prov not found" >&2; exit 2; }
+
+cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPG_SANITIZE=OFF \
+    -DPG_FUZZ=OFF >"$build.cmake.log" 2>&1 \
+    || { cat "$build.cmake.log"; exit 1; }
+cmake --build "$build" -j2 --target pg-bench-verify >"$build.build.log" 2>&1 \
+    || { tail -40 "$build.build.log"; exit 1; }
+bench=$build/tests/bench/verify/pg-bench-verify
+
+best_v=0 best_256=0 best_384=0
+i=0
+while [ "$i" -lt "$repeats" ]; do
+    i=$((i + 1))
+    v=$("$bench" "$prov" "$dist" --seconds "$secs" \
+        | awk -F= '$1 == "attestations_per_s" { print $2 }')
+    speed=$(openssl speed -seconds 3 ecdsap256 ecdsap384 2>/dev/null)
+    p256=$(printf '%s\n' "$speed" | awk '/ecdsa \(nistp256\)/ { print $NF }')
+    p384=$(printf '%s\n' "$speed" | awk '/ecdsa \(nistp384\)/ { print $NF }')
+    echo "run $i: verifications/s $v   openssl verify/s P-256 $p256  P-384 $p384"
+    best_v=$(awk -v a="$best_v" -v b="$v" 'BEGIN { print (b > a) ? b : a }')
+    best_256=$(awk -v a="$best_256" -v b="$p256" 'BEGIN { print (b > a) ? b : a }')
+    best_384=$(awk -v a="$best_384" -v b="$p384" 'BEGIN { print (b > a) ? b : a }')
+done
+awk -v v="$best_v" -v p256="$best_256" -v p384="$best_384" 'BEGIN {
+    bound = 1 / (1 / p384 + 4 / p256)
+    printf "verifications/s (single thread, best of runs): %.0f\n", v
+    printf "openssl verify/s: P-256 %.0f, P-384 %.0f\n", p256, p384
+    printf "bound 1/(1/p384 + 4/p256): %.0f/s\n", bound
+    printf "ratio: %.2f\n", v / bound
+}'
