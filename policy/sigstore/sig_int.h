@@ -1,0 +1,236 @@
+/* policy/sigstore/sig_int.h — the verifier's private structures and steps.
+ *
+ * The parsed trusted root, the parsed bundle and the step entry points that
+ * verify.c calls in spec order.  Each step lives in its own file and has
+ * one entry point (tlog.c has three, one per spec sub-step: SET for V1,
+ * proof for V5, body for V8).  Times are int64 nanoseconds since the Unix
+ * epoch (clamped outside years 1678–2262), so windows compare at full
+ * precision.
+ *
+ * Owns: nothing (declarations).  Runs on: either.
+ * Spec: sigstore-verification §2, §3.
+ */
+#ifndef PG_SIG_INT_H
+#define PG_SIG_INT_H
+
+#include <stdarg.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "limits.h"
+#include "pg_sigstore.h"
+
+#define PG_SIG_NS 1000000000LL
+#define PG_SIG_TIME_MAX INT64_MAX
+#define PG_SIG_TIME_MIN INT64_MIN
+
+/* ---------------------------------------------------------------- root */
+
+enum pg_sig_keytype {
+    PG_SIG_KEY_EC_P256 = 1,
+    PG_SIG_KEY_EC_P384,
+    PG_SIG_KEY_EC_P521,
+    PG_SIG_KEY_ED25519,
+    PG_SIG_KEY_RSA
+};
+
+struct pg_sig_window {
+    int64_t start;          /* ns; PG_SIG_TIME_MIN if the root had none */
+    int64_t end;            /* ns; PG_SIG_TIME_MAX if open */
+};
+
+struct pg_sig_log {
+    char name[256];         /* baseUrl without scheme: the note key name */
+    unsigned char log_id[32];
+    EVP_PKEY *key;
+    enum pg_sig_keytype keytype;
+    struct pg_sig_window valid;
+};
+
+struct pg_sig_ca {
+    X509 *certs[PG_SIG_MAX_CHAIN_CERTS]; /* issuing first, anchor last */
+    size_t ncerts;
+    int64_t cert_nb[PG_SIG_MAX_CHAIN_CERTS]; /* each cert's validity, ns */
+    int64_t cert_na[PG_SIG_MAX_CHAIN_CERTS];
+    int links_ok;           /* the chain's own signatures, checked at load */
+    X509_STORE *store;      /* certs[0] as the (partial-chain) anchor */
+    struct pg_sig_window valid;
+};
+
+struct pg_sig_trust_root {
+    struct pg_sig_log tlogs[PG_SIG_MAX_ROOT_ENTRIES];
+    size_t ntlogs;
+    struct pg_sig_log ctlogs[PG_SIG_MAX_ROOT_ENTRIES];
+    size_t nctlogs;
+    struct pg_sig_ca cas[PG_SIG_MAX_ROOT_ENTRIES];
+    size_t ncas;
+    struct pg_sig_ca tsas[PG_SIG_MAX_ROOT_ENTRIES];
+    size_t ntsas;
+    char id[65];
+};
+
+/* -------------------------------------------------------------- bundle */
+
+enum pg_sig_content { PG_SIG_CONTENT_MSG = 1, PG_SIG_CONTENT_DSSE };
+
+struct pg_sig_tlog_entry {
+    int64_t log_index;
+    unsigned char log_id[32];
+    size_t log_id_len;
+    char kind[32];
+    char version[16];
+    int has_time;
+    int64_t integrated_time;    /* seconds */
+    unsigned char *set;
+    size_t set_len;
+    int has_proof;
+    int64_t proof_index;
+    int64_t tree_size;
+    unsigned char root_hash[32];
+    unsigned char (*hashes)[32];
+    size_t nhashes;
+    char *checkpoint;           /* NUL-terminated, checkpoint_len bytes */
+    size_t checkpoint_len;
+    unsigned char *body;
+    size_t body_len;
+};
+
+struct pg_sig_bundle {
+    int version;                /* 1, 2, 3 (minor of 0.x) */
+    X509 *leaf;                 /* NULL for public-key bundles */
+    unsigned char *leaf_der;
+    size_t leaf_der_len;
+    X509 *extra[PG_SIG_MAX_CHAIN_CERTS];
+    size_t nextra;
+    int has_public_key;
+    enum pg_sig_content content;
+    int has_msg_digest;
+    unsigned char msg_digest[32];
+    unsigned char *sig;
+    size_t sig_len;
+    unsigned char *payload;
+    size_t payload_len;
+    char *payload_type;
+    struct pg_sig_tlog_entry tlog;
+    unsigned char *tsr[PG_SIG_MAX_TIMESTAMPS];
+    size_t tsr_len[PG_SIG_MAX_TIMESTAMPS];
+    size_t ntsr;
+};
+
+/* ------------------------------------------------------------ encoding */
+
+int pg_sig_fail(struct pg_sig_err *err, enum pg_sig_code code,
+    const char *step, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Standard padded base64; CR/LF skipped, anything else outside the
+ * alphabet rejected.  *out is malloc'd (caller frees), NUL-terminated. */
+int pg_sig_b64_decode(const char *in, size_t inlen, size_t max_chars,
+    unsigned char **out, size_t *outlen);
+/* Decodes into a fixed buffer; returns -1 unless exactly `want` bytes. */
+int pg_sig_b64_decode_fixed(const char *in, size_t inlen,
+    unsigned char *out, size_t want);
+/* Standard padded base64 of in into a malloc'd NUL-terminated string. */
+char *pg_sig_b64_encode(const unsigned char *in, size_t len);
+void pg_sig_hex(const unsigned char *in, size_t len, char *out);
+
+/* JSON helpers: null counts as absent. */
+json_t *pg_sig_json_load(const char *buf, size_t len,
+    const struct pg_sig_limits *limits, const char *step,
+    struct pg_sig_err *err);
+json_t *pg_sig_jget(const json_t *obj, const char *key);
+const char *pg_sig_jstr(const json_t *obj, const char *key);
+/* protobuf-JSON int64: string or integer.  0 ok, -1 bad, 1 absent. */
+int pg_sig_jint64(const json_t *obj, const char *key, int64_t *out);
+/* Decodes a base64 string member into a malloc'd buffer: 0 ok, 1 absent,
+ * -1 not a string / invalid, -2 over limit. */
+int pg_sig_jb64(const json_t *obj, const char *key, size_t max_chars,
+    unsigned char **out, size_t *outlen);
+
+/* RFC 3339 ("2021-01-12T11:53:27.999Z") to ns. */
+int pg_sig_parse_rfc3339(const char *s, int64_t *ns);
+/* ASN.1 UTCTime/GeneralizedTime (fractions kept) to ns. */
+int pg_sig_asn1_time_ns(const ASN1_TIME *t, int64_t *ns);
+int64_t pg_sig_secs_to_ns(int64_t secs);
+int pg_sig_window_contains(const struct pg_sig_window *w, int64_t t);
+/* "2025-06-12T12:02:16Z" for reasons. */
+void pg_sig_fmt_time(int64_t ns, char *buf, size_t len);
+
+/* Verifies sig over msg: ECDSA (digest from key size unless md given),
+ * Ed25519 (pure) or RSA PKCS#1 v1.5 SHA-256.  1 valid, 0 not. */
+int pg_sig_pkey_verify(EVP_PKEY *key, const EVP_MD *md,
+    const unsigned char *msg, size_t msglen,
+    const unsigned char *sig, size_t siglen);
+/* Verifies a DER ECDSA/RSA signature over an already computed digest. */
+int pg_sig_pkey_verify_digest(EVP_PKEY *key, const EVP_MD *md,
+    const unsigned char *dgst, size_t dlen,
+    const unsigned char *sig, size_t siglen);
+
+/* --------------------------------------------------------------- steps */
+
+/* V2 certificate.c: path from leaf to a CA of the root at every time;
+ * *ca_out is the CA used (borrowed from root). */
+int pg_sig_verify_chain(const struct pg_sig_bundle *b,
+    const struct pg_sig_trust_root *root, const int64_t *times,
+    size_t ntimes, const struct pg_sig_ca **ca_out, struct pg_sig_err *err);
+
+/* V3 sct.c: the leaf's embedded SCT against the root's CT logs. */
+int pg_sig_verify_sct(X509 *leaf, const struct pg_sig_ca *ca,
+    const struct pg_sig_trust_root *root, struct pg_sig_err *err);
+
+/* V4 identity.c: leaf profile (KU/EKU) and identity policy. */
+int pg_sig_verify_identity(X509 *leaf, const struct pg_sig_policy *policy,
+    struct pg_sig_err *err);
+
+/* V1 tsa.c: one RFC 3161 response over `signature`; *gen_ns on success. */
+int pg_sig_verify_tsa(const unsigned char *tsr, size_t tsr_len,
+    const unsigned char *signature, size_t sig_len,
+    const struct pg_sig_trust_root *root, int64_t *gen_ns,
+    struct pg_sig_err *err);
+
+/* V5a tlog.c: the log of an entry, by logId. */
+const struct pg_sig_log *pg_sig_tlog_find(
+    const struct pg_sig_trust_root *root, const struct pg_sig_tlog_entry *e);
+/* V1/V5d tlog.c: SET of a Rekor v1 entry; the integrated time it proves. */
+int pg_sig_tlog_verify_set(const struct pg_sig_tlog_entry *e,
+    const struct pg_sig_log *log, struct pg_sig_err *err);
+/* V5 tlog.c: key window at times, inclusion proof and checkpoint. */
+int pg_sig_tlog_verify_proof(const struct pg_sig_tlog_entry *e,
+    const struct pg_sig_log *log, const int64_t *times, size_t ntimes,
+    const struct pg_sig_limits *limits, struct pg_sig_err *err);
+/* V8 tlog.c: the entry's body describes this bundle. */
+int pg_sig_tlog_verify_body(const struct pg_sig_bundle *b,
+    EVP_PKEY *signer, const unsigned char *artifact_sha256,
+    const struct pg_sig_limits *limits, struct pg_sig_err *err);
+
+/* V5b merkle.c: RFC 6962/9162 inclusion of leaf data. */
+int pg_sig_merkle_verify(const unsigned char *leaf, size_t leaf_len,
+    int64_t index, int64_t size, const unsigned char (*hashes)[32],
+    size_t nhashes, const unsigned char root_hash[32],
+    struct pg_sig_err *err);
+void pg_sig_merkle_leaf_hash(const unsigned char *leaf, size_t len,
+    unsigned char out[32]);
+
+/* V5c checkpoint.c: a parsed signed note. */
+struct pg_sig_checkpoint {
+    char origin[256];
+    int64_t size;
+    unsigned char root_hash[32];
+};
+int pg_sig_checkpoint_verify(const char *note, size_t len,
+    const struct pg_sig_log *log, const struct pg_sig_limits *limits,
+    struct pg_sig_checkpoint *out, struct pg_sig_err *err);
+
+/* V7 dsse.c: PAE into a malloc'd buffer, and the envelope signature. */
+unsigned char *pg_sig_dsse_pae(const char *type, const unsigned char *payload,
+    size_t payload_len, size_t *out_len);
+int pg_sig_verify_dsse(EVP_PKEY *key, const char *type,
+    const unsigned char *payload, size_t payload_len,
+    const unsigned char *sig, size_t sig_len, struct pg_sig_err *err);
+
+/* identity.c helper shared with sct.c/tests: Fulcio extension by arc n. */
+int pg_sig_fulcio_ext(X509 *x, int n, char *buf, size_t buflen);
+
+#endif
