@@ -104,9 +104,10 @@ struct pg_cache_options {
     uint64_t max_bytes;         /* blob store cap; 0 = unlimited */
     uint64_t map_size;          /* LMDB map size; 0 = default (4 GiB) */
     int read_only;              /* open for reading only (CLI tools) */
-    /* Added: CLI tools set this to adopt the cap the last read-write open
-     * without it recorded (the server's cache_max_bytes); max_bytes is then
-     * ignored.  Without it, a read-write open records max_bytes. */
+    /* Added: a read-write open with max_bytes != 0 (the server's
+     * cache_max_bytes) records it in the cache.  CLI tools set
+     * use_recorded_cap to adopt the last recorded cap instead (0 if none);
+     * max_bytes is then ignored and nothing is recorded. */
     int use_recorded_cap;
 };
 

@@ -473,7 +473,7 @@ setup_cap(struct pg_cache *c, const struct pg_cache_options *opt,
 
     if (!opt->use_recorded_cap) {
         c->max_bytes = opt->max_bytes;
-        if (c->read_only) {
+        if (c->read_only || c->max_bytes == 0) {
             return PG_CACHE_OK;
         }
         rc = mdb_txn_begin(c->env, NULL, 0, &txn);

@@ -598,6 +598,16 @@ main(int argc, char **argv)
         return reader_main(argv[2], argv[3], argv[4]);
     }
     if (argc == 2) {
+        size_t i, found = 0;
+
+        /* A name that matches no test must fail, not pass empty. */
+        for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+            found += strcmp(tests[i].name, argv[1]) == 0;
+        }
+        if (found != 1) {
+            fprintf(stderr, "no test named %s\n", argv[1]);
+            return 1;
+        }
         cmocka_set_test_filter(argv[1]);
     }
     return cmocka_run_group_tests(tests, NULL, NULL);
