@@ -107,7 +107,7 @@ const char *pg_policy_strerror(enum pg_policy_code code);
 #define PG_PINS_MAX_PUBLISHERS     16    /* accepted publishers per pin */
 #define PG_PINS_MAX_RECORD         (64 * 1024) /* one stored pin value */
 #define PG_PINS_MAX_IMPORT         (16 * 1024 * 1024) /* pins import file */
-#define PG_RULES_MAX_REASON        256
+#define PG_RULES_MAX_REASON        512
 
 /* ---- the policy file (policy_file.c) ---------------------------------- */
 
