@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "pg_sigstore.h"
 
 /* ======================================================================
@@ -59,6 +61,54 @@ int pg_pep740_verify_provenance(const struct pg_sig_trust_root *root,
     const char *json, size_t len, const char *filename,
     const unsigned char sha256[32], const struct pg_publisher *expected,
     struct pg_publisher *seen, struct pg_sig_err *err);
+
+/* Reads a publisher object of a provenance document (kind "GitHub",
+ * "GitLab" or "Google"; an environment of "", null or absent is the same;
+ * extra keys are ignored).  Returns 0, or -1 with a short reason. */
+int pg_publisher_from_json(const json_t *obj, struct pg_publisher *out,
+    char *reason, size_t rlen);
+/* The certificate identity policy for publisher p (GitHub/GitLab/Google
+ * rules of sigstore-verification §4.2).  *out points into p. */
+void pg_publisher_policy(const struct pg_publisher *p,
+    struct pg_sig_policy *out);
+
+/* Options of the PEP 740 entry points below. */
+struct pg_pep740_opts {
+    const struct pg_sig_trust_root *root;  /* required */
+    const struct pg_sig_limits *limits;    /* NULL: limits.h defaults */
+    const struct pg_publisher *expected;   /* provenance: NULL = its own */
+    const struct pg_sig_policy *identity;  /* provenance: extra SAN/issuer
+                                              check on every leaf, or NULL */
+    int64_t now;                           /* Unix seconds; 0: no check of
+                                              signing times in the future */
+};
+
+/* pg_pep740_verify_provenance with explicit options (no clock read). */
+int pg_pep740_verify_provenance_ex(const struct pg_pep740_opts *o,
+    const char *json, size_t len, const char *filename,
+    const unsigned char sha256[32], struct pg_publisher *seen,
+    struct pg_sig_err *err);
+/* Verifies one PEP 740 attestation object for the distribution (filename,
+ * sha256) under an identity policy (e.g. from pg_publisher_policy). */
+int pg_pep740_verify_attestation(const struct pg_pep740_opts *o,
+    const char *json, size_t len, const char *filename,
+    const unsigned char sha256[32], const struct pg_sig_policy *policy,
+    struct pg_sig_err *err);
+/* Verifies a Sigstore bundle for the distribution: a DSSE bundle must hold
+ * a PEP 740 statement for it (§5), a messageSignature bundle must sign
+ * its sha256. */
+int pg_pep740_verify_bundle(const struct pg_pep740_opts *o,
+    const char *json, size_t len, const char *filename,
+    const unsigned char sha256[32], const struct pg_sig_policy *policy,
+    struct pg_sig_err *err);
+/* §5 statement checks of an in-toto payload for (filename, sha256). */
+int pg_pep740_check_statement(const unsigned char *payload, size_t len,
+    const char *filename, const unsigned char sha256[32],
+    const struct pg_sig_limits *limits, struct pg_sig_err *err);
+/* 1 if two distribution file names are equal after parsing (wheel: name,
+ * PEP 440 version, build tag, tag set; sdist: name, version), 0 if not,
+ * -1 if either is not a valid wheel or sdist name. */
+int pg_pep740_filename_match(const char *a, const char *b);
 
 /* ======================================================================
  * Part 2 — policy file, pins, decisions (issue 4)
