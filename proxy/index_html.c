@@ -89,8 +89,9 @@ static int walk(const char *buf, size_t len, struct html_page *pg,
 static int name_from_base(const char *base_url, char *out, size_t outlen);
 static json_t *derive_versions(const json_t *files, const char *project);
 
-/* p is just after the tag name; returns just after the closing ">" (or
- * end).  Fills t with the attributes. */
+/* p is just after the tag name; returns just after the closing ">",
+ * or NULL if the input ends inside the tag (HTML drops such a tag).
+ * Fills t with the attributes. */
 static const char *
 parse_tag(const char *p, const char *end, struct html_tag *t)
 {
@@ -103,7 +104,7 @@ parse_tag(const char *p, const char *end, struct html_tag *t)
         while (p < end && (isspace((unsigned char) *p) || *p == '/'))
             p++;
         if (p >= end)
-            return end;
+            return NULL;
         if (*p == '>')
             return p + 1;
         ns = p;
@@ -126,7 +127,7 @@ parse_tag(const char *p, const char *end, struct html_tag *t)
                 const char *q = memchr(p + 1, *p, (size_t) (end - p - 1));
 
                 if (q == NULL)
-                    return end;
+                    return NULL;
                 vs = p + 1;
                 vl = (size_t) (q - vs);
                 p = q + 1;
@@ -145,7 +146,7 @@ parse_tag(const char *p, const char *end, struct html_tag *t)
             t->n++;
         }
     }
-    return end;
+    return NULL;
 }
 
 /* The first attribute called name (lower-case literal), or NULL. */
@@ -514,6 +515,8 @@ walk(const char *buf, size_t len, struct html_page *pg, int list)
             continue;
         }
         p = parse_tag(q, end, &t);
+        if (p == NULL)
+            break;
         if (nl == 1 && (*ns == 'a' || *ns == 'A')) {
             const char *close = find_close(p, end, "a");
             const char *te = close != NULL ? close : end;
