@@ -275,8 +275,12 @@ file_sha256(const char *path, unsigned char out[32])
         fail("%s: %s", path, strerror(errno));
     if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
         fail("sha256 init failed");
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    for (;;) {
+        n = fread(buf, 1, sizeof buf, f);
+        if (n == 0)
+            break;
         EVP_DigestUpdate(ctx, buf, n);
+    }
     if (ferror(f))
         fail("%s: read error", path);
     fclose(f);

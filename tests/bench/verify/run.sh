@@ -32,6 +32,7 @@ cmake --build "$build" -j2 --target pg-bench-verify >"$build.build.log" 2>&1 \
     || { tail -40 "$build.build.log"; exit 1; }
 bench=$build/tests/bench/verify/pg-bench-verify
 
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (b > a) ? b : a }'; }
 best_v=0 best_256=0 best_384=0
 i=0
 while [ "$i" -lt "$repeats" ]; do
@@ -41,10 +42,11 @@ while [ "$i" -lt "$repeats" ]; do
     speed=$(openssl speed -seconds 3 ecdsap256 ecdsap384 2>/dev/null)
     p256=$(printf '%s\n' "$speed" | awk '/ecdsa \(nistp256\)/ { print $NF }')
     p384=$(printf '%s\n' "$speed" | awk '/ecdsa \(nistp384\)/ { print $NF }')
-    echo "run $i: verifications/s $v   openssl verify/s P-256 $p256  P-384 $p384"
-    best_v=$(awk -v a="$best_v" -v b="$v" 'BEGIN { print (b > a) ? b : a }')
-    best_256=$(awk -v a="$best_256" -v b="$p256" 'BEGIN { print (b > a) ? b : a }')
-    best_384=$(awk -v a="$best_384" -v b="$p384" 'BEGIN { print (b > a) ? b : a }')
+    echo "run $i: verifications/s $v, openssl verify/s P-256 $p256" \
+        "P-384 $p384"
+    best_v=$(max "$best_v" "$v")
+    best_256=$(max "$best_256" "$p256")
+    best_384=$(max "$best_384" "$p384")
 done
 awk -v v="$best_v" -v p256="$best_256" -v p384="$best_384" 'BEGIN {
     bound = 1 / (1 / p384 + 4 / p256)
