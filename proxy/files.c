@@ -1,0 +1,1082 @@
+/* proxy/files.c — the file route: /packages/… (files and .metadata).
+ *
+ * A file is served only if an index page listed it: the request path is
+ * looked up in PATHS (proxy path → sha256), then FILES (sha256 → project,
+ * filename, upstream URL, size).  An unknown path loads the page of the
+ * project named by the filename (wheel: before the first '-'; sdist: before
+ * the last '-'), then is looked up again or answered 404.  The provenance
+ * decision hook (pg_proxy.h) is asked before any byte is served.
+ *
+ * Cached (blob present): sendfile of the blob (evbuffer_add_file) with
+ * Content-Length, ETag "<sha256>", Cache-Control: max-age=365000000,
+ * immutable, Accept-Ranges: bytes; a single Range gets 206 with an exact
+ * Content-Range (416 when unsatisfiable), If-Range (ETag or date) decides
+ * whether the range applies, If-None-Match gets 304.  Never content-encoded.
+ *
+ * Uncached: one download per sha256 (struct pg_dl).  The request that
+ * started it is the "live" client: bytes go to it as they arrive, with the
+ * Content-Length from the index (or upstream), hashed and written to a temp
+ * blob on the way, except the last PG_FILE_HOLD_BYTES, held back until the
+ * download ended and its sha256 equals the index's.  Match: the held bytes
+ * are sent, the blob is committed (fsync + rename) on a worker.  Mismatch:
+ * the live client's connection is reset (it never holds a complete wrong
+ * file), the temp blob is deleted, provgate_hash_mismatches_total counts it,
+ * a log line names the file, and for mismatch_hold seconds every request
+ * for that sha256 gets 403 with the reason instead of another fetch.  Every
+ * other request for the same file while it downloads (and every Range,
+ * HEAD without a known size, or request when no Content-Length is known)
+ * waits and is served from the blob once committed: one upstream fetch,
+ * memory bounded by the hold-back plus the live client's output threshold.
+ * Back-pressure: when the live client's output buffer holds more than
+ * PG_FILE_CLIENT_HIGH bytes the upstream transfer is paused until it
+ * drained; a live client that goes away no longer paces the download,
+ * which continues into the cache for the waiters.
+ *
+ * Owns: downloads, their temp blobs and transfers, the hold table.
+ * Borrows: the server.  Runs on: loop (commit on a worker).
+ * Spec: design §2, §5, §8; issue 2 items 4, 5, 7; PEP 658/714.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "config_int.h"
+#include "index_int.h"
+#include "metrics_int.h"
+#include "pg_cache.h"
+#include "server_int.h"
+#include "upstream_int.h"
+#include "worker_int.h"
+
+#define DL_BUCKETS 256
+
+struct file_rec {
+    char sha[65];
+    char *project, *filename, *url, *upload_time;
+    int64_t size;
+    int is_meta;
+};
+
+struct file_req;
+
+struct dl_wait {
+    struct file_req *fr;
+    struct dl_wait *next;
+};
+
+struct pg_dl {
+    struct pg_files *fs;
+    struct file_rec rec;            /* strings malloc'd */
+    struct pg_upstream_xfer *xfer;
+    struct pg_blob_writer *w;
+    struct file_req *live;
+    struct dl_wait *waiters, *wtail;
+    struct evbuffer *held, *tmp;
+    int64_t declared;
+    uint64_t received;
+    long up_status;
+    int paused, committing, mismatch;
+    int64_t t0;
+    char reason[PG_MAX_REASON];
+    struct pg_cache_err cerr;       /* commit result (worker) */
+    int commit_rc;
+    struct pg_dl *next;
+};
+
+struct file_req {
+    struct pg_req *r;
+    struct file_rec rec;            /* strings in the arena */
+    int page_tried, decided, after_commit;
+    int fd;
+    struct pg_dl *dl;               /* when live */
+};
+
+struct hold_slot {
+    char sha[65];
+    time_t until;
+    char reason[PG_MAX_REASON];
+};
+
+struct pg_files {
+    struct pg_server *s;
+    struct pg_dl *dls[DL_BUCKETS];
+    size_t active;
+    struct hold_slot hold[PG_HOLD_SLOTS];
+    size_t hold_next;
+};
+
+static void lookup(struct file_req *fr);
+static void proceed(struct file_req *fr);
+
+static const char *
+rec_kind(const struct file_rec *rec)
+{
+    return rec->is_meta ? "metadata" : "file";
+}
+
+/* ---- hold table -------------------------------------------------------- */
+
+static const struct hold_slot *
+hold_find(struct pg_files *fs, const char *sha)
+{
+    time_t now = time(NULL);
+    size_t i;
+
+    for (i = 0; i < PG_HOLD_SLOTS; i++) {
+        if (fs->hold[i].until > now && strcmp(fs->hold[i].sha, sha) == 0) {
+            return &fs->hold[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+hold_add(struct pg_files *fs, const char *sha, const char *reason)
+{
+    struct hold_slot *h = &fs->hold[fs->hold_next];
+
+    fs->hold_next = (fs->hold_next + 1) % PG_HOLD_SLOTS;
+    snprintf(h->sha, sizeof(h->sha), "%s", sha);
+    snprintf(h->reason, sizeof(h->reason), "%s", reason);
+    h->until = time(NULL) + (time_t)fs->s->cfg->mismatch_hold_s;
+}
+
+/* ---- records ----------------------------------------------------------- */
+
+static void
+close_fd(void *arg)
+{
+    struct file_req *fr = arg;
+
+    if (fr->fd >= 0) {
+        close(fr->fd);
+        fr->fd = -1;
+    }
+}
+
+/* Project named by a distribution filename (normalized); -1 if none. */
+static int
+project_of(const char *path, char *out, size_t outlen)
+{
+    const char *fn = strrchr(path, '/');
+    char name[512];
+    size_t n;
+    char *dash;
+    static const char *const sdist[] = { ".tar.gz", ".zip", ".tar.bz2",
+        ".tgz", ".tar.xz", ".tar" };
+    size_t i;
+    int is_sdist = 0;
+
+    fn = fn != NULL ? fn + 1 : path;
+    n = strlen(fn);
+    if (n == 0 || n >= sizeof(name)) {
+        return -1;
+    }
+    memcpy(name, fn, n + 1);
+    if (n > 9 && strcmp(name + n - 9, ".metadata") == 0) {
+        n -= 9;
+        name[n] = '\0';
+    }
+    for (i = 0; i < sizeof(sdist) / sizeof(sdist[0]); i++) {
+        size_t el = strlen(sdist[i]);
+
+        if (n > el && strcasecmp(name + n - el, sdist[i]) == 0) {
+            name[n - el] = '\0';
+            is_sdist = 1;
+            break;
+        }
+    }
+    dash = is_sdist ? strrchr(name, '-') : strchr(name, '-');
+    if (dash == NULL || dash == name) {
+        return -1;
+    }
+    *dash = '\0';
+    return pg_index_normalize(name, out, outlen);
+}
+
+static int
+load_record(struct file_req *fr, const char *sha)
+{
+    struct pg_req *r = fr->r;
+    struct pg_cache_err err;
+    void *val = NULL;
+    size_t len = 0;
+    json_t *o;
+    json_error_t jerr;
+    const char *p, *f, *u, *ut, *kind;
+
+    memset(&err, 0, sizeof(err));
+    if (pg_cache_get(r->s->cache, PG_CACHE_DB_FILES, sha, strlen(sha), &val,
+            &len, &err) != PG_CACHE_OK)
+    {
+        return -1;
+    }
+    o = json_loadb(val, len, 0, &jerr);
+    free(val);
+    p = json_string_value(json_object_get(o, "project"));
+    f = json_string_value(json_object_get(o, "filename"));
+    u = json_string_value(json_object_get(o, "url"));
+    ut = json_string_value(json_object_get(o, "upload_time"));
+    kind = json_string_value(json_object_get(o, "kind"));
+    if (p == NULL || f == NULL || u == NULL) {
+        json_decref(o);
+        return -1;
+    }
+    snprintf(fr->rec.sha, sizeof(fr->rec.sha), "%s", sha);
+    fr->rec.project = pg_req_strdup(r, p);
+    fr->rec.filename = pg_req_strdup(r, f);
+    fr->rec.url = pg_req_strdup(r, u);
+    fr->rec.upload_time = ut != NULL ? pg_req_strdup(r, ut) : NULL;
+    fr->rec.size = json_is_integer(json_object_get(o, "size"))
+        ? (int64_t)json_integer_value(json_object_get(o, "size")) : -1;
+    fr->rec.is_meta = kind != NULL && strcmp(kind, "metadata") == 0;
+    json_decref(o);
+    if (fr->rec.project == NULL || fr->rec.filename == NULL
+        || fr->rec.url == NULL)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- serving a committed blob ----------------------------------------- */
+
+static time_t
+upload_time(const struct file_rec *rec)
+{
+    struct tm tm;
+    const char *end;
+
+    if (rec->upload_time == NULL) {
+        return (time_t)-1;
+    }
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(rec->upload_time, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == NULL) {
+        return (time_t)-1;
+    }
+    return timegm(&tm);
+}
+
+static void
+set_file_headers(struct pg_req *r, const struct file_rec *rec, char *lm,
+    size_t lmlen)
+{
+    char etag[80];
+    time_t ut = upload_time(rec);
+
+    snprintf(etag, sizeof(etag), "\"%s\"", rec->sha);
+    pg_req_set_header(r, "Content-Type", "application/octet-stream");
+    pg_req_set_header(r, "ETag", etag);
+    pg_req_set_header(r, "Cache-Control", "max-age=365000000, immutable");
+    pg_req_set_header(r, "Accept-Ranges", "bytes");
+    lm[0] = '\0';
+    if (ut != (time_t)-1 && pg_http_date(ut, lm, lmlen) == 0) {
+        pg_req_set_header(r, "Last-Modified", lm);
+    }
+}
+
+/* Parses one "bytes=" range against size.  0: [*a, *b]; 1: unsatisfiable;
+ * -1: ignore the header (malformed, or several ranges: serve it all). */
+static int
+parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
+{
+    const char *p;
+    char *end;
+    unsigned long long x, y;
+
+    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL) {
+        return -1;
+    }
+    p = h + 6;
+    while (*p == ' ') {
+        p++;
+    }
+    if (*p == '-') {
+        if (p[1] < '0' || p[1] > '9') {
+            return -1;
+        }
+        errno = 0;
+        y = strtoull(p + 1, &end, 10);
+        if (errno != 0 || *end != '\0') {
+            return -1;
+        }
+        if (y == 0 || size == 0) {
+            return 1;
+        }
+        *a = y >= size ? 0 : size - y;
+        *b = size - 1;
+        return 0;
+    }
+    if (*p < '0' || *p > '9') {
+        return -1;
+    }
+    errno = 0;
+    x = strtoull(p, &end, 10);
+    if (errno != 0 || *end != '-') {
+        return -1;
+    }
+    p = end + 1;
+    if (*p == '\0') {
+        y = size > 0 ? size - 1 : 0;
+    } else {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+        y = strtoull(p, &end, 10);
+        if (errno != 0 || *end != '\0' || y < x) {
+            return -1;
+        }
+    }
+    if (x >= size) {
+        return 1;
+    }
+    if (y >= size) {
+        y = size - 1;
+    }
+    *a = x;
+    *b = y;
+    return 0;
+}
+
+static int
+if_range_ok(const char *ir, const char *etag, const char *lm)
+{
+    if (ir == NULL) {
+        return 1;
+    }
+    if (ir[0] == '"') {
+        return strcmp(ir, etag) == 0;
+    }
+    if (strncmp(ir, "W/", 2) == 0) {
+        return 0;
+    }
+    return lm[0] != '\0' && pg_http_date_parse(ir) != (time_t)-1
+        && pg_http_date_parse(ir) == pg_http_date_parse(lm);
+}
+
+static void
+serve_blob(struct file_req *fr, uint64_t size)
+{
+    struct pg_req *r = fr->r;
+    struct evbuffer *out;
+    char lm[64], etag[80], cl[32], cr[96];
+    const char *range = pg_req_header(r, "Range");
+    uint64_t a = 0, b = size > 0 ? size - 1 : 0, len = size;
+    int code = 200, pr = -1;
+
+    set_file_headers(r, &fr->rec, lm, sizeof(lm));
+    snprintf(etag, sizeof(etag), "\"%s\"", fr->rec.sha);
+    if (range != NULL && if_range_ok(pg_req_header(r, "If-Range"), etag, lm))
+    {
+        pr = parse_range(range, size, &a, &b);
+    }
+    if (pr == 1) {
+        snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+        pg_req_set_header(r, "Content-Range", cr);
+        pg_req_problem(r, 416, "Range not satisfiable",
+            "range %.60s not satisfiable for %.100s (%llu bytes)", range,
+            fr->rec.filename, (unsigned long long)size);
+        return;
+    }
+    if (pr == 0) {
+        code = 206;
+        len = b - a + 1;
+        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
+            (unsigned long long)a, (unsigned long long)b,
+            (unsigned long long)size);
+        pg_req_set_header(r, "Content-Range", cr);
+    } else {
+        a = 0;
+    }
+    snprintf(cl, sizeof(cl), "%llu", (unsigned long long)len);
+    pg_req_set_header(r, "Content-Length", cl);
+    out = evbuffer_new();
+    if (out == NULL) {
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    if (!r->is_head && len > 0 && !r->client_gone) {
+        if (evbuffer_add_file(out, fr->fd, (ev_off_t)a, (ev_off_t)len) != 0)
+        {
+            evbuffer_free(out);
+            pg_req_problem(r, 503, "Unavailable", "cannot read the blob");
+            return;
+        }
+        fr->fd = -1;        /* the evbuffer closes it */
+    }
+    pg_req_send(r, code, code == 206 ? "Partial Content" : "OK", out);
+}
+
+/* ---- downloads --------------------------------------------------------- */
+
+static unsigned
+sha_bucket(const char *sha)
+{
+    return (unsigned)strtoul((char[3]){ sha[0], sha[1], '\0' }, NULL, 16)
+        % DL_BUCKETS;
+}
+
+static struct pg_dl *
+dl_find(struct pg_files *fs, const char *sha)
+{
+    struct pg_dl *d = fs->dls[sha_bucket(sha)];
+
+    while (d != NULL && strcmp(d->rec.sha, sha) != 0) {
+        d = d->next;
+    }
+    return d;
+}
+
+static void
+dl_free(struct pg_dl *d)
+{
+    struct pg_files *fs = d->fs;
+    struct pg_dl **pp = &fs->dls[sha_bucket(d->rec.sha)];
+
+    while (*pp != NULL && *pp != d) {
+        pp = &(*pp)->next;
+    }
+    if (*pp == d) {
+        *pp = d->next;
+    }
+    fs->active--;
+    if (d->xfer != NULL) {
+        pg_upstream_cancel(d->xfer);
+    }
+    if (d->w != NULL && !d->committing) {
+        pg_blob_abort(d->w);
+    }
+    if (d->held != NULL) {
+        evbuffer_free(d->held);
+    }
+    if (d->tmp != NULL) {
+        evbuffer_free(d->tmp);
+    }
+    free(d->rec.project);
+    free(d->rec.filename);
+    free(d->rec.url);
+    free(d->rec.upload_time);
+    free(d);
+}
+
+static void
+dl_add_waiter(struct pg_dl *d, struct file_req *fr)
+{
+    struct dl_wait *w = pg_req_alloc(fr->r, sizeof(*w));
+
+    if (w == NULL) {
+        pg_req_problem(fr->r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    w->fr = fr;
+    if (d->wtail != NULL) {
+        d->wtail->next = w;
+    } else {
+        d->waiters = w;
+    }
+    d->wtail = w;
+    fr->r->cache = "wait";
+}
+
+/* Ends every waiter: after a commit they are served from the blob,
+ * otherwise they get code with d->reason. */
+static void
+dl_end_waiters(struct pg_dl *d, int code, const char *title)
+{
+    struct dl_wait *w = d->waiters, *next;
+
+    d->waiters = d->wtail = NULL;
+    while (w != NULL) {
+        next = w->next;
+        if (code == 200) {
+            w->fr->after_commit = 1;
+            proceed(w->fr);
+        } else {
+            pg_req_problem(w->fr->r, code, title, "%s", d->reason);
+        }
+        w = next;
+    }
+}
+
+static void
+live_detach(struct pg_dl *d)
+{
+    if (d->live != NULL) {
+        d->live->dl = NULL;
+        d->live->r->on_gone = NULL;
+        d->live = NULL;
+    }
+}
+
+static void
+on_live_gone(struct pg_req *r)
+{
+    struct file_req *fr = r->route_state;
+    struct pg_dl *d = fr->dl;
+
+    if (d != NULL) {
+        live_detach(d);
+        if (d->paused && d->xfer != NULL) {
+            d->paused = 0;
+            pg_upstream_resume(d->xfer);
+        }
+    }
+    pg_req_finish(r);
+}
+
+static void
+on_client_drained(struct evhttp_connection *evcon, void *arg)
+{
+    struct pg_dl *d = arg;
+
+    (void) evcon;
+    if (d->paused && d->xfer != NULL) {
+        d->paused = 0;
+        pg_upstream_resume(d->xfer);
+    }
+}
+
+static int
+dl_on_headers(void *arg, const struct pg_upstream_resp *resp)
+{
+    struct pg_dl *d = arg;
+    struct pg_req *r;
+    char lm[64], cl[32];
+
+    d->up_status = resp->status;
+    if (resp->status != 200) {
+        snprintf(d->reason, sizeof(d->reason), "upstream answered %ld for "
+            "%s", resp->status, d->rec.filename);
+        return 1;
+    }
+    if (d->rec.size >= 0 && resp->content_length >= 0
+        && resp->content_length != d->rec.size)
+    {
+        d->mismatch = 1;
+        snprintf(d->reason, sizeof(d->reason), "upstream sent %lld bytes "
+            "for %s, the index lists %lld", (long long)resp->content_length,
+            d->rec.filename, (long long)d->rec.size);
+        return 1;
+    }
+    d->declared = d->rec.size >= 0 ? d->rec.size : resp->content_length;
+    if (d->live == NULL) {
+        return 0;
+    }
+    if (d->declared < 0) {
+        /* No length to promise: the client waits for the blob. */
+        struct file_req *fr = d->live;
+
+        live_detach(d);
+        dl_add_waiter(d, fr);
+        return 0;
+    }
+    r = d->live->r;
+    if (r->client_gone) {
+        return 0;
+    }
+    set_file_headers(r, &d->rec, lm, sizeof(lm));
+    snprintf(cl, sizeof(cl), "%lld", (long long)d->declared);
+    pg_req_set_header(r, "Content-Length", cl);
+    r->status = 200;
+    r->started = 1;
+    evhttp_send_reply_start(r->ereq, 200, "OK");
+    return 0;
+}
+
+static int
+dl_on_data(void *arg, const void *buf, size_t len)
+{
+    struct pg_dl *d = arg;
+    struct pg_req *r;
+    size_t hl;
+    struct pg_cache_err err;
+
+    memset(&err, 0, sizeof(err));
+    if (pg_blob_write(d->w, buf, len, &err) != PG_CACHE_OK) {
+        snprintf(d->reason, sizeof(d->reason), "cannot store %s: %s",
+            d->rec.filename, err.reason);
+        return 1;
+    }
+    d->received += len;
+    if (d->declared >= 0 && d->received > (uint64_t)d->declared) {
+        d->mismatch = 1;
+        snprintf(d->reason, sizeof(d->reason), "upstream sent more than "
+            "the %lld bytes listed for %s", (long long)d->declared,
+            d->rec.filename);
+        return 1;
+    }
+    if (d->live == NULL || !d->live->r->started || d->live->r->client_gone)
+    {
+        return 0;
+    }
+    r = d->live->r;
+    if (evbuffer_add(d->held, buf, len) != 0) {
+        snprintf(d->reason, sizeof(d->reason), "out of memory");
+        return 1;
+    }
+    hl = evbuffer_get_length(d->held);
+    if (hl > PG_FILE_HOLD_BYTES) {
+        evbuffer_remove_buffer(d->held, d->tmp, hl - PG_FILE_HOLD_BYTES);
+        r->bytes += evbuffer_get_length(d->tmp);
+        evhttp_send_reply_chunk_with_cb(r->ereq, d->tmp, on_client_drained,
+            d);
+        if (!d->paused && pg_req_output_pending(r) > PG_FILE_CLIENT_HIGH) {
+            d->paused = 1;
+            pg_upstream_pause(d->xfer);
+        }
+    }
+    return 0;
+}
+
+static void
+commit_work(void *arg)
+{
+    struct pg_dl *d = arg;
+
+    d->commit_rc = pg_blob_commit(d->w, d->rec.sha, &d->cerr);
+}
+
+static void
+commit_done(void *arg)
+{
+    struct pg_dl *d = arg;
+    struct pg_server *s = d->fs->s;
+
+    d->w = NULL;
+    d->committing = 0;
+    if (d->commit_rc != PG_CACHE_OK) {
+        pg_log(s, "file %s (%s): not cached: %s: %s", d->rec.filename,
+            d->rec.sha, pg_cache_strerror(d->cerr.code), d->cerr.reason);
+        snprintf(d->reason, sizeof(d->reason), "cannot store %s: %s",
+            d->rec.filename, pg_cache_strerror(d->cerr.code));
+        dl_end_waiters(d, 502, "Bad gateway");
+    } else {
+        dl_end_waiters(d, 200, NULL);
+    }
+    dl_free(d);
+}
+
+static void
+dl_mismatch(struct pg_dl *d)
+{
+    struct pg_server *s = d->fs->s;
+    char why[PG_MAX_REASON];
+
+    pg_metric_inc(s->m_mismatch, 1, NULL);
+    pg_log(s, "hash mismatch: %s %s from %s: %s; refusing it for %lld s",
+        d->rec.project, d->rec.filename, d->rec.url, d->reason,
+        (long long)s->cfg->mismatch_hold_s);
+    snprintf(why, sizeof(why), "upstream sent a file that does not match "
+        "the index's sha256 for %s", d->rec.filename);
+    hold_add(d->fs, d->rec.sha, why);
+    if (d->live != NULL) {
+        struct pg_req *r = d->live->r;
+
+        live_detach(d);
+        if (r->started) {
+            pg_req_abort(r, d->reason);
+        } else {
+            pg_req_problem(r, 403, "Forbidden", "%s", why);
+        }
+    }
+    snprintf(d->reason, sizeof(d->reason), "%s", why);
+    dl_end_waiters(d, 403, "Forbidden");
+    dl_free(d);
+}
+
+static void
+dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
+    const struct pg_upstream_resp *resp)
+{
+    struct pg_dl *d = arg;
+    struct pg_server *s = d->fs->s;
+    char hex[65];
+
+    (void) resp;
+    d->xfer = NULL;
+    if (d->mismatch) {
+        pg_server_upstream_done(s, rec_kind(&d->rec), "mismatch", d->t0);
+        dl_mismatch(d);
+        return;
+    }
+    if (code == PG_UP_OK && d->up_status == 200) {
+        pg_server_upstream_done(s, rec_kind(&d->rec), NULL, d->t0);
+        pg_blob_digest(d->w, hex);
+        if (strcmp(hex, d->rec.sha) != 0
+            || (d->declared >= 0 && d->received != (uint64_t)d->declared))
+        {
+            snprintf(d->reason, sizeof(d->reason), "sha256 %s, index says "
+                "%s (%llu bytes)", hex, d->rec.sha,
+                (unsigned long long)d->received);
+            dl_mismatch(d);
+            return;
+        }
+        if (d->live != NULL) {
+            struct pg_req *r = d->live->r;
+
+            live_detach(d);
+            if (!r->client_gone && r->started) {
+                r->bytes += evbuffer_get_length(d->held);
+                evhttp_send_reply_chunk(r->ereq, d->held);
+                evhttp_send_reply_end(r->ereq);
+            }
+            pg_req_finish(r);
+        }
+        d->committing = 1;
+        if (pg_workers_submit(s->workers, commit_work, commit_done, d) != 0)
+        {
+            d->committing = 0;
+            snprintf(d->reason, sizeof(d->reason), "cannot store %s: "
+                "worker queue unavailable", d->rec.filename);
+            dl_end_waiters(d, 502, "Bad gateway");
+            dl_free(d);
+        }
+        return;
+    }
+    if (d->reason[0] == '\0') {
+        snprintf(d->reason, sizeof(d->reason), "upstream failed for %s: %s",
+            d->rec.filename, reason != NULL ? reason
+            : pg_upstream_strerror(code));
+    }
+    pg_server_upstream_done(s, rec_kind(&d->rec),
+        code == PG_UP_ETIMEOUT ? "timeout"
+        : code == PG_UP_OK ? "status" : "connect", d->t0);
+    if (d->live != NULL) {
+        struct pg_req *r = d->live->r;
+
+        live_detach(d);
+        if (r->started) {
+            pg_req_abort(r, d->reason);
+        } else {
+            pg_req_problem(r, 502, "Bad gateway", "%s", d->reason);
+        }
+    }
+    dl_end_waiters(d, 502, "Bad gateway");
+    dl_free(d);
+}
+
+/* Starts the download of fr's file; fr is live if live, else a waiter. */
+static void
+dl_start(struct file_req *fr, int live)
+{
+    struct pg_req *r = fr->r;
+    struct pg_files *fs = r->s->files;
+    struct pg_dl *d = calloc(1, sizeof(*d));
+    struct pg_upstream_req req;
+    enum pg_upstream_code code = PG_UP_OK;
+    struct pg_cache_err err;
+    unsigned h;
+
+    memset(&err, 0, sizeof(err));
+    if (d == NULL) {
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    d->fs = fs;
+    d->rec = fr->rec;
+    d->rec.project = strdup(fr->rec.project);
+    d->rec.filename = strdup(fr->rec.filename);
+    d->rec.url = strdup(fr->rec.url);
+    d->rec.upload_time = fr->rec.upload_time != NULL
+        ? strdup(fr->rec.upload_time) : NULL;
+    d->held = evbuffer_new();
+    d->tmp = evbuffer_new();
+    d->declared = -1;
+    h = sha_bucket(d->rec.sha);
+    d->next = fs->dls[h];
+    fs->dls[h] = d;
+    fs->active++;
+    if (d->rec.project == NULL || d->rec.filename == NULL
+        || d->rec.url == NULL || d->held == NULL || d->tmp == NULL)
+    {
+        dl_free(d);
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    if (pg_blob_begin(r->s->cache, &d->w, &err) != PG_CACHE_OK) {
+        d->w = NULL;
+        dl_free(d);
+        pg_req_problem(r, 502, "Bad gateway", "cannot store %s: %s",
+            fr->rec.filename, err.reason);
+        return;
+    }
+    if (live) {
+        d->live = fr;
+        fr->dl = d;
+        r->on_gone = on_live_gone;
+    } else {
+        dl_add_waiter(d, fr);
+    }
+    memset(&req, 0, sizeof(req));
+    req.url = d->rec.url;
+    req.max_body = 0;
+    req.idle_timeout_ms = r->s->cfg->file_idle_timeout_ms;
+    req.on_headers = dl_on_headers;
+    req.on_data = dl_on_data;
+    req.on_done = dl_on_done;
+    req.arg = d;
+    d->t0 = pg_now_ms();
+    pg_server_cache_event(r->s, rec_kind(&d->rec), "miss");
+    d->xfer = pg_upstream_start(r->s->up, &req, &code);
+    if (d->xfer == NULL) {
+        snprintf(d->reason, sizeof(d->reason), "cannot fetch %s: %s",
+            d->rec.filename, pg_upstream_strerror(code));
+        pg_server_upstream_done(r->s, rec_kind(&d->rec), "refused", d->t0);
+        if (d->live != NULL) {
+            struct pg_req *lr = d->live->r;
+
+            live_detach(d);
+            pg_req_problem(lr, 502, "Bad gateway", "%s", d->reason);
+        }
+        dl_end_waiters(d, 502, "Bad gateway");
+        dl_free(d);
+    }
+}
+
+/* ---- the route --------------------------------------------------------- */
+
+static void
+proceed(struct file_req *fr)
+{
+    struct pg_req *r = fr->r;
+    struct pg_files *fs = r->s->files;
+    const struct hold_slot *h;
+    struct pg_cache_err err;
+    struct pg_dl *d;
+    uint64_t size = 0;
+    char etag[80], lm[64];
+    int rc;
+
+    h = hold_find(fs, fr->rec.sha);
+    if (h != NULL) {
+        pg_req_problem(r, 403, "Forbidden", "%s", h->reason);
+        return;
+    }
+    snprintf(etag, sizeof(etag), "\"%s\"", fr->rec.sha);
+    if (pg_etag_match_list(pg_req_header(r, "If-None-Match"), etag)) {
+        set_file_headers(r, &fr->rec, lm, sizeof(lm));
+        pg_req_send(r, 304, "Not Modified", NULL);
+        return;
+    }
+    memset(&err, 0, sizeof(err));
+    rc = pg_blob_open(r->s->cache, fr->rec.sha, &fr->fd, &size, &err);
+    if (rc == PG_CACHE_OK) {
+        if (!fr->after_commit) {
+            r->cache = "hit";
+            pg_server_cache_event(r->s, rec_kind(&fr->rec), "hit");
+        }
+        serve_blob(fr, size);
+        return;
+    }
+    fr->fd = -1;
+    if (fr->after_commit) {
+        pg_req_problem(r, 502, "Bad gateway", "%s was stored but is gone "
+            "(cache_max_bytes too small?)", fr->rec.filename);
+        return;
+    }
+    if (rc != PG_CACHE_NOTFOUND) {
+        pg_log(r->s, "blob %s: %s: %s", fr->rec.sha,
+            pg_cache_strerror(err.code), err.reason);
+    }
+    r->cache = "miss";
+    if (r->is_head && fr->rec.size >= 0) {
+        char cl[32];
+
+        set_file_headers(r, &fr->rec, lm, sizeof(lm));
+        snprintf(cl, sizeof(cl), "%lld", (long long)fr->rec.size);
+        pg_req_set_header(r, "Content-Length", cl);
+        pg_req_send(r, 200, "OK", NULL);
+        return;
+    }
+    d = dl_find(fs, fr->rec.sha);
+    if (d != NULL) {
+        dl_add_waiter(d, fr);
+        return;
+    }
+    dl_start(fr, !r->is_head && pg_req_header(r, "Range") == NULL);
+}
+
+static json_t *
+find_file_obj(json_t *model, const char *filename, int is_meta)
+{
+    json_t *files = json_object_get(model, "files"), *f;
+    size_t i, n = strlen(filename);
+
+    if (is_meta && n > 9) {
+        n -= 9;
+    }
+    json_array_foreach(files, i, f) {
+        const char *fn = json_string_value(json_object_get(f, "filename"));
+
+        if (fn != NULL && strlen(fn) == n && memcmp(fn, filename, n) == 0) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static void
+on_page_for_decision(struct pg_req *r, struct pg_page *page, int status,
+    const char *reason)
+{
+    struct file_req *fr = r->route_state;
+    struct pg_server *s = r->s;
+    char why[PG_MAX_REASON];
+    json_t *fo;
+
+    if (page == NULL) {
+        pg_req_problem(r, status == 404 ? 404 : 502, status == 404
+            ? "Not found" : "Bad gateway", "%s", reason != NULL ? reason
+            : "index page unavailable");
+        return;
+    }
+    fo = find_file_obj(pg_page_model(page), fr->rec.filename,
+        fr->rec.is_meta);
+    why[0] = '\0';
+    if (s->hooks.file_decision(s->hooks.arg, fr->rec.project,
+            fr->rec.filename, fr->rec.sha, fo, why, sizeof(why)) != 0)
+    {
+        pg_req_problem(r, 403, "Forbidden", "%s", why[0] != '\0' ? why
+            : "refused by policy");
+        return;
+    }
+    fr->decided = 1;
+    proceed(fr);
+}
+
+static void
+on_page_for_file(struct pg_req *r, struct pg_page *page, int status,
+    const char *reason)
+{
+    struct file_req *fr = r->route_state;
+
+    if (page == NULL && status != 404) {
+        pg_req_problem(r, 502, "Bad gateway", "%s", reason != NULL ? reason
+            : "index page unavailable");
+        return;
+    }
+    lookup(fr);
+}
+
+static void
+lookup(struct file_req *fr)
+{
+    struct pg_req *r = fr->r;
+    struct pg_cache_err err;
+    void *val = NULL;
+    size_t len = 0;
+    char sha[65], project[PG_INDEX_MAX_NAME + 2];
+    int rc;
+
+    memset(&err, 0, sizeof(err));
+    rc = pg_cache_get(r->s->cache, PG_CACHE_DB_PATHS, r->path,
+        strlen(r->path), &val, &len, &err);
+    if (rc != PG_CACHE_OK) {
+        if (fr->page_tried) {
+            pg_req_problem(r, 404, "Not found", "%s is not listed by any "
+                "index page", r->path);
+            return;
+        }
+        if (project_of(r->path, project, sizeof(project)) != 0) {
+            pg_req_problem(r, 404, "Not found", "not a distribution "
+                "filename: %s", r->path);
+            return;
+        }
+        fr->page_tried = 1;
+        pg_pages_load(r, project, on_page_for_file);
+        return;
+    }
+    if (len != 64) {
+        free(val);
+        pg_req_problem(r, 404, "Not found", "%s has no usable record",
+            r->path);
+        return;
+    }
+    memcpy(sha, val, 64);
+    sha[64] = '\0';
+    free(val);
+    if (load_record(fr, sha) != 0) {
+        pg_req_problem(r, 404, "Not found", "%s has no file record",
+            r->path);
+        return;
+    }
+    if (r->s->hooks.file_decision != NULL && !fr->decided) {
+        pg_pages_load(r, fr->rec.project, on_page_for_decision);
+        return;
+    }
+    proceed(fr);
+}
+
+void
+pg_files_handle(struct pg_req *r)
+{
+    struct file_req *fr = pg_req_alloc(r, sizeof(*fr));
+
+    r->route = "file";
+    if (fr == NULL) {
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    fr->r = r;
+    fr->fd = -1;
+    r->route_state = fr;
+    if (pg_req_cleanup_add(r, close_fd, fr) != 0) {
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    lookup(fr);
+}
+
+int
+pg_files_new(struct pg_server *s, struct pg_files **out)
+{
+    struct pg_files *fs = calloc(1, sizeof(*fs));
+
+    *out = fs;
+    if (fs == NULL) {
+        return -1;
+    }
+    fs->s = s;
+    return 0;
+}
+
+void
+pg_files_free(struct pg_files *fs)
+{
+    size_t i;
+
+    if (fs == NULL) {
+        return;
+    }
+    for (i = 0; i < DL_BUCKETS; i++) {
+        while (fs->dls[i] != NULL) {
+            struct pg_dl *d = fs->dls[i];
+
+            if (d->live != NULL) {
+                struct pg_req *r = d->live->r;
+
+                live_detach(d);
+                pg_req_finish(r);
+            }
+            snprintf(d->reason, sizeof(d->reason), "stopping");
+            dl_end_waiters(d, 503, "Stopping");
+            dl_free(d);
+        }
+    }
+    free(fs);
+}
+
+size_t
+pg_files_active(struct pg_files *fs)
+{
+    return fs->active;
+}

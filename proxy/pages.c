@@ -1,0 +1,1232 @@
+/* proxy/pages.c — index routes: /simple/ and /simple/<project>/.
+ *
+ * A page (struct pg_page, keyed by normalized project, "/" for the project
+ * list) lives in memory with its model (annotated by the provenance hook)
+ * and four rendered bodies: JSON, JSON gzip, HTML, HTML gzip.  They are
+ * rendered once per cache update (upstream 200, or a load from LMDB after a
+ * restart or a reannotate) and shared with every reply by reference
+ * (evbuffer_add_reference on a refcounted body), so a hit costs no render,
+ * no copy and no compression.  At most PG_PAGES_MAX_MEM pages stay in
+ * memory (least recently used idle pages are dropped; LMDB keeps them).
+ *
+ * Freshness: fetched_at + ttl (index_ttl, list_ttl).  A stale or missing
+ * page starts ONE upstream fetch; every request for it meanwhile waits on
+ * the page's waiter list (concurrent misses cost one upstream request).
+ * The fetch asks for PEP 691 JSON and sends the stored validators
+ * (If-None-Match / If-Modified-Since): a 304 only refreshes fetched_at.  A
+ * 200 is parsed (JSON or HTML by Content-Type), stored in LMDB (INDEX:
+ * upstream model + validators + times; FILES: sha256 → file record; PATHS:
+ * proxy path → sha256; the .metadata file of each file that has one too),
+ * then annotated, rendered and installed.  On an upstream error, timeout,
+ * 5xx or a body over max_json_bytes, a stale page is served (when
+ * stale_if_error) with a log line, else 502 with the reason; nothing from a
+ * failed fetch is stored.
+ *
+ * LMDB reads and writes of these small records happen on the loop: they
+ * are short (no fsync of blobs; LMDB's own commit sync is what a page update
+ * costs, once per TTL per project), unlike blob commits which go to a
+ * worker.  Parsing a page upstream sent also runs on the loop (bounded by
+ * max_json_bytes).
+ *
+ * Owns: the pages, their bodies (refcounted), fetch transfers.
+ * Borrows: the server.  Runs on: loop.
+ * Spec: design §5, §8; issue 2 items 3, 5, 7, 8; PEP 503, 691.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/sha.h>
+
+#include "config_int.h"
+#include "index_int.h"
+#include "pg_cache.h"
+#include "server_int.h"
+#include "upstream_int.h"
+
+#define PAGES_BUCKETS 4096
+#define PAGE_KEY_MAX (PG_INDEX_MAX_NAME + 1)
+#define PAGE_ACCEPT "application/vnd.pypi.simple.v1+json, " \
+    "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+
+enum { B_JSON, B_JSON_GZ, B_HTML, B_HTML_GZ, B_COUNT };
+
+enum page_outcome { OUT_HIT, OUT_MISS, OUT_REVALIDATED, OUT_STALE };
+
+struct pg_body {
+    int refs;
+    size_t len;
+    char data[];
+};
+
+struct pg_page_wait {
+    struct pg_req *r;
+    pg_page_ready_fn cb;
+    struct pg_page_wait *next;
+};
+
+struct pg_page {
+    struct pg_pages *owner;
+    char key[PAGE_KEY_MAX];
+    int is_list;
+    json_t *model;              /* annotated; NULL until ready */
+    struct pg_body *body[B_COUNT];
+    char hash[2][24];           /* per plain body (json, html) */
+    time_t fetched_at, changed_at;
+    char *up_etag, *up_lastmod; /* upstream validators */
+    int ready;
+    /* busy states */
+    int fetching, installing;
+    json_t *stored;             /* LMDB model, not yet installed */
+    time_t stored_fetched, stored_changed;
+    struct pg_upstream_xfer *xfer;
+    struct evbuffer *acc;
+    int too_big;
+    int64_t t0;
+    enum page_outcome outcome;
+    struct pg_page_wait *waiters, *wtail;
+    struct pg_page *hnext, *lprev, *lnext;
+};
+
+struct pg_pages {
+    struct pg_server *s;
+    struct pg_page *buckets[PAGES_BUCKETS];
+    struct pg_page *lru_head, *lru_tail;   /* head = most recent */
+    size_t count;
+};
+
+/* ---- bodies ------------------------------------------------------------ */
+
+static struct pg_body *
+body_new(const char *data, size_t len)
+{
+    struct pg_body *b = malloc(sizeof(*b) + (len > 0 ? len : 1));
+
+    if (b == NULL) {
+        return NULL;
+    }
+    b->refs = 1;
+    b->len = len;
+    memcpy(b->data, data, len);
+    return b;
+}
+
+static void
+body_unref(struct pg_body *b)
+{
+    if (b != NULL && --b->refs == 0) {
+        free(b);
+    }
+}
+
+static void
+on_body_done(const void *data, size_t len, void *arg)
+{
+    (void) data;
+    (void) len;
+    body_unref(arg);
+}
+
+/* ---- table ------------------------------------------------------------- */
+
+static unsigned
+key_hash(const char *k)
+{
+    unsigned h = 2166136261u;
+
+    while (*k != '\0') {
+        h = (h ^ (unsigned char)*k++) * 16777619u;
+    }
+    return h % PAGES_BUCKETS;
+}
+
+static void
+lru_unlink(struct pg_pages *ps, struct pg_page *pg)
+{
+    if (pg->lprev != NULL) {
+        pg->lprev->lnext = pg->lnext;
+    } else {
+        ps->lru_head = pg->lnext;
+    }
+    if (pg->lnext != NULL) {
+        pg->lnext->lprev = pg->lprev;
+    } else {
+        ps->lru_tail = pg->lprev;
+    }
+    pg->lprev = pg->lnext = NULL;
+}
+
+static void
+lru_front(struct pg_pages *ps, struct pg_page *pg)
+{
+    if (ps->lru_head == pg) {
+        return;
+    }
+    if (pg->lprev != NULL || pg->lnext != NULL || ps->lru_tail == pg) {
+        lru_unlink(ps, pg);
+    }
+    pg->lnext = ps->lru_head;
+    if (ps->lru_head != NULL) {
+        ps->lru_head->lprev = pg;
+    }
+    ps->lru_head = pg;
+    if (ps->lru_tail == NULL) {
+        ps->lru_tail = pg;
+    }
+}
+
+static int
+page_busy(const struct pg_page *pg)
+{
+    return pg->fetching || pg->installing || pg->waiters != NULL;
+}
+
+static void
+page_free(struct pg_page *pg)
+{
+    int i;
+
+    if (pg->xfer != NULL) {
+        pg_upstream_cancel(pg->xfer);
+    }
+    for (i = 0; i < B_COUNT; i++) {
+        body_unref(pg->body[i]);
+    }
+    json_decref(pg->model);
+    json_decref(pg->stored);
+    free(pg->up_etag);
+    free(pg->up_lastmod);
+    if (pg->acc != NULL) {
+        evbuffer_free(pg->acc);
+    }
+    free(pg);
+}
+
+static void
+page_remove(struct pg_pages *ps, struct pg_page *pg)
+{
+    struct pg_page **pp = &ps->buckets[key_hash(pg->key)];
+
+    while (*pp != NULL && *pp != pg) {
+        pp = &(*pp)->hnext;
+    }
+    if (*pp == pg) {
+        *pp = pg->hnext;
+    }
+    lru_unlink(ps, pg);
+    ps->count--;
+    page_free(pg);
+}
+
+static struct pg_page *
+page_find(struct pg_pages *ps, const char *key)
+{
+    struct pg_page *pg = ps->buckets[key_hash(key)];
+
+    while (pg != NULL && strcmp(pg->key, key) != 0) {
+        pg = pg->hnext;
+    }
+    return pg;
+}
+
+static void
+evict_idle(struct pg_pages *ps)
+{
+    struct pg_page *pg = ps->lru_tail, *prev;
+
+    while (ps->count > PG_PAGES_MAX_MEM && pg != NULL) {
+        prev = pg->lprev;
+        if (!page_busy(pg)) {
+            page_remove(ps, pg);
+        }
+        pg = prev;
+    }
+}
+
+static struct pg_page *
+page_get(struct pg_pages *ps, const char *key, int is_list)
+{
+    struct pg_page *pg = page_find(ps, key);
+    unsigned h;
+
+    if (pg != NULL) {
+        lru_front(ps, pg);
+        return pg;
+    }
+    pg = calloc(1, sizeof(*pg));
+    if (pg == NULL) {
+        return NULL;
+    }
+    pg->owner = ps;
+    snprintf(pg->key, sizeof(pg->key), "%s", key);
+    pg->is_list = is_list;
+    h = key_hash(key);
+    pg->hnext = ps->buckets[h];
+    ps->buckets[h] = pg;
+    ps->count++;
+    lru_front(ps, pg);
+    evict_idle(ps);
+    return pg;
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static int64_t
+page_ttl(const struct pg_page *pg)
+{
+    const struct pg_config *cfg = pg->owner->s->cfg;
+
+    return pg->is_list ? cfg->list_ttl_s : cfg->index_ttl_s;
+}
+
+static int
+page_fresh(const struct pg_page *pg, time_t fetched_at)
+{
+    return (int64_t)(time(NULL) - fetched_at) < page_ttl(pg);
+}
+
+static const char *
+page_kind(const struct pg_page *pg)
+{
+    return pg->is_list ? "list" : "page";
+}
+
+static void
+set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = (v != NULL && v[0] != '\0') ? strdup(v) : NULL;
+}
+
+/* ---- LMDB records ------------------------------------------------------ */
+
+static void
+meta_key(const struct pg_page *pg, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "fetched:%s", pg->key);
+}
+
+/* Reads the stored page into pg->stored (+ validators); 0 if found. */
+static int
+page_read_store(struct pg_page *pg)
+{
+    struct pg_server *s = pg->owner->s;
+    struct pg_cache_err err;
+    void *val = NULL;
+    size_t len = 0;
+    json_t *rec, *model;
+    json_error_t jerr;
+    char mk[PAGE_KEY_MAX + 16];
+    long long fetched2;
+
+    memset(&err, 0, sizeof(err));
+    if (pg_cache_get(s->cache, PG_CACHE_DB_INDEX, pg->key, strlen(pg->key),
+            &val, &len, &err) != PG_CACHE_OK)
+    {
+        return -1;
+    }
+    rec = json_loadb(val, len, 0, &jerr);
+    free(val);
+    model = rec != NULL ? json_object_get(rec, "model") : NULL;
+    if (!json_is_object(model)) {
+        json_decref(rec);
+        return -1;
+    }
+    json_decref(pg->stored);
+    pg->stored = json_incref(model);
+    pg->stored_fetched = (time_t)json_integer_value(
+        json_object_get(rec, "fetched_at"));
+    pg->stored_changed = (time_t)json_integer_value(
+        json_object_get(rec, "changed_at"));
+    set_str(&pg->up_etag, json_string_value(json_object_get(rec, "etag")));
+    set_str(&pg->up_lastmod,
+        json_string_value(json_object_get(rec, "last_modified")));
+    json_decref(rec);
+    meta_key(pg, mk, sizeof(mk));
+    val = NULL;
+    if (pg_cache_get(s->cache, PG_CACHE_DB_META, mk, strlen(mk), &val,
+            &len, &err) == PG_CACHE_OK)
+    {
+        fetched2 = strtoll(val, NULL, 10);
+        if (fetched2 > (long long)pg->stored_fetched) {
+            pg->stored_fetched = (time_t)fetched2;
+        }
+        free(val);
+    }
+    return 0;
+}
+
+static void
+store_fetched(struct pg_page *pg, time_t t)
+{
+    struct pg_server *s = pg->owner->s;
+    struct pg_cache_err err;
+    char mk[PAGE_KEY_MAX + 16], v[32];
+
+    memset(&err, 0, sizeof(err));
+    meta_key(pg, mk, sizeof(mk));
+    snprintf(v, sizeof(v), "%lld", (long long)t);
+    if (pg_cache_put(s->cache, PG_CACHE_DB_META, mk, strlen(mk), v,
+            strlen(v), &err) != PG_CACHE_OK)
+    {
+        pg_log(s, "page %s: cannot record fetch time: %s", pg->key,
+            err.reason);
+    }
+}
+
+/* A batch of LMDB ops whose keys and values are malloc'd strings. */
+struct batch {
+    struct pg_cache_op ops[PG_CACHE_MAX_OPS];
+    char *owned[2 * PG_CACHE_MAX_OPS];
+    size_t n, nowned;
+};
+
+static void
+batch_clear(struct batch *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->nowned; i++) {
+        free(b->owned[i]);
+    }
+    b->n = 0;
+    b->nowned = 0;
+}
+
+static int
+batch_flush(struct pg_server *s, struct batch *b, struct pg_cache_err *err)
+{
+    int rc = PG_CACHE_OK;
+
+    if (b->n > 0) {
+        rc = pg_cache_put_many(s->cache, b->ops, b->n, err);
+    }
+    batch_clear(b);
+    return rc;
+}
+
+/* Adds db[key] = val, taking ownership of both (freed by batch_clear). */
+static int
+batch_add(struct pg_server *s, struct batch *b, enum pg_cache_db db,
+    char *key, char *val, struct pg_cache_err *err)
+{
+    int rc;
+
+    if (key == NULL || val == NULL) {
+        free(key);
+        free(val);
+        return PG_CACHE_ENOMEM;
+    }
+    if (b->n == PG_CACHE_MAX_OPS) {
+        rc = batch_flush(s, b, err);
+        if (rc != PG_CACHE_OK) {
+            free(key);
+            free(val);
+            return rc;
+        }
+    }
+    b->ops[b->n].db = db;
+    b->ops[b->n].key = key;
+    b->ops[b->n].klen = strlen(key);
+    b->ops[b->n].val = val;
+    b->ops[b->n].len = strlen(val);
+    b->n++;
+    b->owned[b->nowned++] = key;
+    b->owned[b->nowned++] = val;
+    return PG_CACHE_OK;
+}
+
+static const char *
+file_sha256(json_t *f)
+{
+    const char *h = json_string_value(json_object_get(
+        json_object_get(f, "hashes"), "sha256"));
+
+    if (h == NULL || strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64)
+    {
+        return NULL;
+    }
+    return h;
+}
+
+static const char *
+meta_sha256(json_t *f)
+{
+    json_t *cm = json_object_get(f, "core-metadata");
+    const char *h;
+
+    if (cm == NULL || json_is_false(cm)) {
+        cm = json_object_get(f, "dist-info-metadata");
+    }
+    h = json_string_value(json_object_get(cm, "sha256"));
+    if (h == NULL || strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64)
+    {
+        return NULL;
+    }
+    return h;
+}
+
+static int
+store_file_records(struct pg_server *s, struct pg_page *pg, json_t *model,
+    struct batch *b, struct pg_cache_err *err)
+{
+    json_t *files = json_object_get(model, "files"), *f, *rec;
+    size_t i;
+    int rc;
+    char path[PG_MAX_PATH + 16], mpath[PG_MAX_PATH + 32];
+    char murl[4096];
+
+    json_array_foreach(files, i, f) {
+        const char *url = json_string_value(json_object_get(f, "url"));
+        const char *fn = json_string_value(json_object_get(f, "filename"));
+        const char *sha = file_sha256(f), *msha = meta_sha256(f);
+        json_t *size = json_object_get(f, "size");
+
+        if (url == NULL || fn == NULL || sha == NULL
+            || pg_index_file_path(url, path, sizeof(path)) != 0
+            || strlen(path) > PG_MAX_PATH)
+        {
+            continue;
+        }
+        rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "kind", "file",
+            "project", pg->key, "filename", fn, "url", url, "path", path,
+            "size", json_is_integer(size) ? json_integer_value(size)
+            : (json_int_t)-1);
+        if (rec == NULL) {
+            return PG_CACHE_ENOMEM;
+        }
+        if (json_is_string(json_object_get(f, "upload-time"))) {
+            json_object_set(rec, "upload_time",
+                json_object_get(f, "upload-time"));
+        }
+        if (json_is_string(json_object_get(f, "provenance"))) {
+            json_object_set(rec, "provenance",
+                json_object_get(f, "provenance"));
+        }
+        if (msha != NULL) {
+            json_object_set_new(rec, "metadata_sha256", json_string(msha));
+        }
+        rc = batch_add(s, b, PG_CACHE_DB_FILES, strdup(sha),
+            json_dumps(rec, JSON_COMPACT), err);
+        json_decref(rec);
+        if (rc == PG_CACHE_OK) {
+            rc = batch_add(s, b, PG_CACHE_DB_PATHS, strdup(path),
+                strdup(sha), err);
+        }
+        if (rc != PG_CACHE_OK) {
+            return rc;
+        }
+        if (msha == NULL) {
+            continue;
+        }
+        snprintf(mpath, sizeof(mpath), "%s.metadata", path);
+        snprintf(murl, sizeof(murl), "%s.metadata", url);
+        {
+            char mfn[512];
+
+            snprintf(mfn, sizeof(mfn), "%s.metadata", fn);
+            rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "kind",
+                "metadata", "project", pg->key, "filename", mfn, "url", murl,
+                "path", mpath, "size", (json_int_t)-1, "of", sha);
+        }
+        if (rec == NULL) {
+            return PG_CACHE_ENOMEM;
+        }
+        rc = batch_add(s, b, PG_CACHE_DB_FILES, strdup(msha),
+            json_dumps(rec, JSON_COMPACT), err);
+        json_decref(rec);
+        if (rc == PG_CACHE_OK) {
+            rc = batch_add(s, b, PG_CACHE_DB_PATHS, strdup(mpath),
+                strdup(msha), err);
+        }
+        if (rc != PG_CACHE_OK) {
+            return rc;
+        }
+    }
+    return PG_CACHE_OK;
+}
+
+/* Stores the upstream model: file records first, then the page record
+ * (so a page in LMDB always has its file records). */
+static int
+page_store(struct pg_page *pg, json_t *model, time_t fetched,
+    time_t changed, struct pg_cache_err *err)
+{
+    struct pg_server *s = pg->owner->s;
+    struct batch *b = calloc(1, sizeof(*b));
+    json_t *rec;
+    int rc = PG_CACHE_OK;
+    char mk[PAGE_KEY_MAX + 16], v[32];
+
+    if (b == NULL) {
+        return PG_CACHE_ENOMEM;
+    }
+    if (!pg->is_list) {
+        rc = store_file_records(s, pg, model, b, err);
+    }
+    if (rc == PG_CACHE_OK) {
+        rec = json_pack("{s:i, s:O, s:I, s:I}", "v", 1, "model", model,
+            "fetched_at", (json_int_t)fetched, "changed_at",
+            (json_int_t)changed);
+        if (rec != NULL && pg->up_etag != NULL) {
+            json_object_set_new(rec, "etag", json_string(pg->up_etag));
+        }
+        if (rec != NULL && pg->up_lastmod != NULL) {
+            json_object_set_new(rec, "last_modified",
+                json_string(pg->up_lastmod));
+        }
+        rc = batch_add(s, b, PG_CACHE_DB_INDEX, strdup(pg->key),
+            rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL, err);
+        json_decref(rec);
+        meta_key(pg, mk, sizeof(mk));
+        snprintf(v, sizeof(v), "%lld", (long long)fetched);
+        if (rc == PG_CACHE_OK) {
+            rc = batch_add(s, b, PG_CACHE_DB_META, strdup(mk), strdup(v),
+                err);
+        }
+    }
+    if (rc == PG_CACHE_OK) {
+        rc = batch_flush(s, b, err);
+    }
+    batch_clear(b);
+    free(b);
+    return rc;
+}
+
+/* ---- render + install -------------------------------------------------- */
+
+static void
+hash_hex(const char *data, size_t len, char out[24])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    int i;
+
+    SHA256((const unsigned char *)data, len, md);
+    for (i = 0; i < 10; i++) {
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    }
+}
+
+static int
+page_render(struct pg_page *pg, json_t *model, struct pg_body *out[B_COUNT],
+    char hash[2][24])
+{
+    struct pg_server *s = pg->owner->s;
+    char *plain = NULL, *gz = NULL;
+    size_t plen = 0, glen = 0;
+    int k, rc;
+    enum pg_index_format fmts[2] = { PG_FMT_JSON, PG_FMT_HTML_V1 };
+
+    for (k = 0; k < 2; k++) {
+        if (pg->is_list) {
+            rc = pg_index_render_list(model, fmts[k], s->base_url, &plain,
+                &plen);
+        } else {
+            rc = pg_index_render_project(model, fmts[k], s->base_url,
+                &plain, &plen);
+        }
+        if (rc != 0 || pg_index_gzip(plain, plen, &gz, &glen) != 0) {
+            free(plain);
+            return -1;
+        }
+        out[2 * k] = body_new(plain, plen);
+        out[2 * k + 1] = body_new(gz, glen);
+        hash_hex(plain, plen, hash[k]);
+        free(plain);
+        free(gz);
+        plain = gz = NULL;
+        if (out[2 * k] == NULL || out[2 * k + 1] == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void wake_waiters(struct pg_page *pg, int status, const char *reason);
+
+struct install_ctx {
+    struct pg_page *pg;
+    json_t *model;
+    time_t fetched, changed;
+};
+
+static void
+on_annotated(void *arg, int rc, const char *reason)
+{
+    struct install_ctx *ic = arg;
+    struct pg_page *pg = ic->pg;
+    struct pg_body *nb[B_COUNT] = { NULL, NULL, NULL, NULL };
+    char nh[2][24];
+    int i;
+
+    pg->installing = 0;
+    if (rc != 0) {
+        json_decref(ic->model);
+        free(ic);
+        wake_waiters(pg, 502, reason != NULL ? reason
+            : "provenance annotation failed");
+        return;
+    }
+    if (page_render(pg, ic->model, nb, nh) != 0) {
+        for (i = 0; i < B_COUNT; i++) {
+            body_unref(nb[i]);
+        }
+        json_decref(ic->model);
+        free(ic);
+        wake_waiters(pg, 502, "cannot render the index page");
+        return;
+    }
+    for (i = 0; i < B_COUNT; i++) {
+        body_unref(pg->body[i]);
+        pg->body[i] = nb[i];
+    }
+    memcpy(pg->hash, nh, sizeof(nh));
+    json_decref(pg->model);
+    pg->model = ic->model;
+    pg->fetched_at = ic->fetched;
+    pg->changed_at = ic->changed;
+    pg->ready = 1;
+    free(ic);
+    wake_waiters(pg, 200, NULL);
+}
+
+/* Annotates model (consumed) and installs it; wakes the waiters. */
+static void
+page_install(struct pg_page *pg, json_t *model, time_t fetched,
+    time_t changed)
+{
+    struct pg_server *s = pg->owner->s;
+    struct install_ctx *ic = calloc(1, sizeof(*ic));
+
+    if (ic == NULL) {
+        json_decref(model);
+        wake_waiters(pg, 502, "out of memory");
+        return;
+    }
+    ic->pg = pg;
+    ic->model = model;
+    ic->fetched = fetched;
+    ic->changed = changed;
+    pg->installing = 1;
+    if (!pg->is_list && s->hooks.annotate_page != NULL) {
+        s->hooks.annotate_page(s->hooks.arg, pg->key, model, on_annotated,
+            ic);
+        return;     /* pg may be woken already: touch nothing */
+    }
+    on_annotated(ic, 0, NULL);
+}
+
+static void
+wake_waiters(struct pg_page *pg, int status, const char *reason)
+{
+    struct pg_pages *ps = pg->owner;
+    struct pg_page_wait *w = pg->waiters, *next;
+    const char *cache = "-";
+
+    pg->waiters = pg->wtail = NULL;
+    switch (pg->outcome) {
+    case OUT_HIT: cache = "hit"; break;
+    case OUT_MISS: cache = "miss"; break;
+    case OUT_REVALIDATED: cache = "revalidated"; break;
+    case OUT_STALE: cache = "stale"; break;
+    }
+    /* Keep the page alive while callbacks run (they may load it again). */
+    pg->installing++;
+    while (w != NULL) {
+        next = w->next;
+        w->r->cache = cache;
+        w->cb(w->r, status == 200 ? pg : NULL, status, reason);
+        w = next;
+    }
+    pg->installing--;
+    if (!pg->ready && !page_busy(pg)) {
+        page_remove(ps, pg);
+    }
+}
+
+/* ---- upstream fetch ---------------------------------------------------- */
+
+static int
+on_page_data(void *arg, const void *buf, size_t len)
+{
+    struct pg_page *pg = arg;
+    const struct pg_config *cfg = pg->owner->s->cfg;
+
+    if (evbuffer_get_length(pg->acc) + len > cfg->max_json_bytes) {
+        pg->too_big = 1;
+        return 1;
+    }
+    return evbuffer_add(pg->acc, buf, len) == 0 ? 0 : 1;
+}
+
+static int
+is_json_type(const char *ct)
+{
+    return ct != NULL && (strncasecmp(ct, "application/vnd.pypi.simple.v1"
+        "+json", 35) == 0 || strncasecmp(ct, "application/json", 16) == 0
+        || strncasecmp(ct, "application/vnd.pypi.simple.latest+json",
+        39) == 0);
+}
+
+/* The page could not be fetched: stale copy or an error to the waiters. */
+static void
+page_fetch_failed(struct pg_page *pg, int status, const char *reason)
+{
+    struct pg_server *s = pg->owner->s;
+
+    if (s->cfg->stale_if_error && (pg->ready || pg->stored != NULL)
+        && status == 502)
+    {
+        pg_log(s, "serving stale %s %s: %s", page_kind(pg), pg->key, reason);
+        pg_server_cache_event(s, page_kind(pg), "stale");
+        pg->outcome = OUT_STALE;
+        if (pg->ready) {
+            wake_waiters(pg, 200, NULL);
+        } else {
+            json_t *m = pg->stored;
+
+            pg->stored = NULL;
+            page_install(pg, m, pg->stored_fetched, pg->stored_changed);
+        }
+        return;
+    }
+    wake_waiters(pg, status, reason);
+}
+
+static void
+on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
+    const struct pg_upstream_resp *resp)
+{
+    struct pg_page *pg = arg;
+    struct pg_server *s = pg->owner->s;
+    char msg[PG_MAX_REASON], why[PG_MAX_REASON];
+    const char *ct, *base;
+    json_t *model;
+    size_t len;
+    char *buf;
+    struct pg_cache_err err;
+    time_t now = time(NULL);
+
+    pg->xfer = NULL;
+    pg->fetching = 0;
+    if (pg->too_big || code == PG_UP_ETOOBIG) {
+        snprintf(why, sizeof(why), "upstream %s %.60s is larger than "
+            "max_json_bytes (%llu)", page_kind(pg), pg->key,
+            (unsigned long long)s->cfg->max_json_bytes);
+        pg_server_upstream_done(s, page_kind(pg), "too_big", pg->t0);
+        evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
+        page_fetch_failed(pg, 502, why);
+        return;
+    }
+    if (code != PG_UP_OK) {
+        snprintf(why, sizeof(why), "upstream unreachable for %s %.60s: %.100s",
+            page_kind(pg), pg->key, reason != NULL ? reason
+            : pg_upstream_strerror(code));
+        pg_server_upstream_done(s, page_kind(pg),
+            code == PG_UP_ETIMEOUT ? "timeout" : "connect", pg->t0);
+        evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
+        page_fetch_failed(pg, 502, why);
+        return;
+    }
+    if (resp->status == 304 && (pg->ready || pg->stored != NULL)) {
+        pg_server_upstream_done(s, page_kind(pg), NULL, pg->t0);
+        evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
+        store_fetched(pg, now);
+        pg->outcome = OUT_REVALIDATED;
+        if (pg->ready) {
+            pg->fetched_at = now;
+            wake_waiters(pg, 200, NULL);
+        } else {
+            model = pg->stored;
+            pg->stored = NULL;
+            page_install(pg, model, now, pg->stored_changed);
+        }
+        return;
+    }
+    if (resp->status == 404 || resp->status == 410) {
+        pg_server_upstream_done(s, page_kind(pg), NULL, pg->t0);
+        evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
+        snprintf(why, sizeof(why), "project %.60s not found upstream",
+            pg->key);
+        wake_waiters(pg, 404, why);
+        return;
+    }
+    if (resp->status != 200) {
+        snprintf(why, sizeof(why), "upstream answered %ld for %s %.60s",
+            resp->status, page_kind(pg), pg->key);
+        pg_server_upstream_done(s, page_kind(pg), "status", pg->t0);
+        evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
+        page_fetch_failed(pg, 502, why);
+        return;
+    }
+    len = evbuffer_get_length(pg->acc);
+    buf = (char *)evbuffer_pullup(pg->acc, -1);
+    ct = resp->content_type;
+    base = resp->effective_url;
+    msg[0] = '\0';
+    if (pg->is_list) {
+        model = is_json_type(ct)
+            ? pg_index_parse_list_json(buf, len, s->cfg->max_json_bytes, msg,
+                sizeof(msg))
+            : pg_index_parse_list_html(buf, len, s->cfg->max_json_bytes, msg,
+                sizeof(msg));
+    } else {
+        model = is_json_type(ct)
+            ? pg_index_parse_project_json(buf, len, base,
+                s->cfg->max_json_bytes, msg, sizeof(msg))
+            : pg_index_parse_project_html(buf, len, base,
+                s->cfg->max_json_bytes, msg, sizeof(msg));
+    }
+    evbuffer_drain(pg->acc, len);
+    if (model == NULL) {
+        snprintf(why, sizeof(why), "upstream %s %.60s is malformed: %.100s",
+            page_kind(pg), pg->key, msg);
+        pg_server_upstream_done(s, page_kind(pg), "malformed", pg->t0);
+        page_fetch_failed(pg, 502, why);
+        return;
+    }
+    pg_server_upstream_done(s, page_kind(pg), NULL, pg->t0);
+    set_str(&pg->up_etag, resp->etag);
+    set_str(&pg->up_lastmod, resp->last_modified);
+    memset(&err, 0, sizeof(err));
+    if (page_store(pg, model, now, now, &err) != PG_CACHE_OK) {
+        /* Serve what we got; the next request fetches again. */
+        pg_log(s, "%s %s: not cached: %s: %s", page_kind(pg), pg->key,
+            pg_cache_strerror(err.code), err.reason);
+    }
+    json_decref(pg->stored);
+    pg->stored = NULL;
+    pg->outcome = OUT_MISS;
+    page_install(pg, model, now, now);
+}
+
+static void
+page_fetch(struct pg_page *pg)
+{
+    struct pg_server *s = pg->owner->s;
+    struct pg_upstream_req req;
+    enum pg_upstream_code code = PG_UP_OK;
+    char url[2048];
+    int have = pg->ready || pg->stored != NULL;
+
+    if (pg->is_list) {
+        snprintf(url, sizeof(url), "%s", s->cfg->upstream);
+    } else {
+        snprintf(url, sizeof(url), "%s%s%s/", s->cfg->upstream,
+            s->cfg->upstream[strlen(s->cfg->upstream) - 1] == '/' ? ""
+            : "/", pg->key);
+    }
+    if (pg->acc == NULL) {
+        pg->acc = evbuffer_new();
+        if (pg->acc == NULL) {
+            wake_waiters(pg, 502, "out of memory");
+            return;
+        }
+    }
+    memset(&req, 0, sizeof(req));
+    req.url = url;
+    req.accept = PAGE_ACCEPT;
+    req.compressed = 1;
+    req.if_none_match = have ? pg->up_etag : NULL;
+    req.if_modified_since = have ? pg->up_lastmod : NULL;
+    req.max_body = (size_t)s->cfg->max_json_bytes;
+    req.timeout_ms = s->cfg->timeout_ms;
+    req.on_data = on_page_data;
+    req.on_done = on_page_done;
+    req.arg = pg;
+    pg->too_big = 0;
+    pg->outcome = OUT_MISS;
+    pg->t0 = pg_now_ms();
+    pg->fetching = 1;
+    pg_server_cache_event(s, page_kind(pg), "miss");
+    pg->xfer = pg_upstream_start(s->up, &req, &code);
+    if (pg->xfer == NULL) {
+        char why[PG_MAX_REASON];
+
+        pg->fetching = 0;
+        snprintf(why, sizeof(why), "cannot fetch %.120s: %.40s", url,
+            pg_upstream_strerror(code));
+        pg_server_upstream_done(s, page_kind(pg), "refused", pg->t0);
+        page_fetch_failed(pg, 502, why);
+    }
+}
+
+static int
+add_waiter(struct pg_page *pg, struct pg_req *r, pg_page_ready_fn cb)
+{
+    struct pg_page_wait *w = pg_req_alloc(r, sizeof(*w));
+
+    if (w == NULL) {
+        return -1;
+    }
+    w->r = r;
+    w->cb = cb;
+    if (pg->wtail != NULL) {
+        pg->wtail->next = w;
+    } else {
+        pg->waiters = w;
+    }
+    pg->wtail = w;
+    return 0;
+}
+
+static void
+load_key(struct pg_req *r, const char *key, int is_list, pg_page_ready_fn cb)
+{
+    struct pg_pages *ps = r->s->pages;
+    struct pg_page *pg = page_get(ps, key, is_list);
+
+    if (pg == NULL) {
+        cb(r, NULL, 502, "out of memory");
+        return;
+    }
+    if (pg->fetching || pg->installing) {
+        if (add_waiter(pg, r, cb) != 0) {
+            cb(r, NULL, 502, "out of memory");
+        }
+        return;
+    }
+    if (pg->ready && page_fresh(pg, pg->fetched_at)) {
+        r->cache = "hit";
+        pg_server_cache_event(r->s, page_kind(pg), "hit");
+        cb(r, pg, 200, NULL);
+        return;
+    }
+    if (add_waiter(pg, r, cb) != 0) {
+        cb(r, NULL, 502, "out of memory");
+        return;
+    }
+    if (!pg->ready && pg->stored == NULL && page_read_store(pg) == 0
+        && page_fresh(pg, pg->stored_fetched))
+    {
+        json_t *m = pg->stored;
+
+        pg->stored = NULL;
+        pg->outcome = OUT_HIT;
+        pg_server_cache_event(r->s, page_kind(pg), "hit");
+        page_install(pg, m, pg->stored_fetched, pg->stored_changed);
+        return;
+    }
+    page_fetch(pg);
+}
+
+void
+pg_pages_load(struct pg_req *r, const char *project, pg_page_ready_fn cb)
+{
+    load_key(r, project, 0, cb);
+}
+
+json_t *
+pg_page_model(struct pg_page *page)
+{
+    return page->model;
+}
+
+/* ---- serving ----------------------------------------------------------- */
+
+static void
+serve_page(struct pg_req *r, struct pg_page *pg)
+{
+    struct pg_server *s = r->s;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ereq);
+    const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    const char *fparam = NULL, *inm, *ims;
+    struct evkeyvalq params;
+    enum pg_index_format fmt;
+    struct pg_body *b;
+    struct evbuffer *out;
+    int gz, k;
+    char etag[48], cc[64], lm[64];
+    int64_t remaining;
+    const char *suffix;
+
+    TAILQ_INIT(&params);
+    if (q != NULL && evhttp_parse_query_str(q, &params) == 0) {
+        fparam = evhttp_find_header(&params, "format");
+    }
+    fmt = pg_index_negotiate(pg_req_header(r, "Accept"), fparam);
+    if (fmt == PG_FMT_NONE) {
+        evhttp_clear_headers(&params);
+        pg_req_problem(r, 406, "Not acceptable", "no acceptable index "
+            "format: provgate serves application/vnd.pypi.simple.v1+json, "
+            "application/vnd.pypi.simple.v1+html and text/html");
+        return;
+    }
+    evhttp_clear_headers(&params);
+    gz = pg_index_accepts_gzip(pg_req_header(r, "Accept-Encoding"));
+    k = fmt == PG_FMT_JSON ? 0 : 1;
+    b = pg->body[2 * k + (gz ? 1 : 0)];
+    suffix = fmt == PG_FMT_JSON ? "j" : fmt == PG_FMT_HTML_V1 ? "h" : "t";
+    snprintf(etag, sizeof(etag), "\"%s-%s%s\"", pg->hash[k], suffix,
+        gz ? "z" : "");
+    remaining = page_ttl(pg) - (int64_t)(time(NULL) - pg->fetched_at);
+    if (remaining < 0) {
+        remaining = 0;
+    }
+    snprintf(cc, sizeof(cc), "max-age=%lld", (long long)remaining);
+    pg_req_set_header(r, "Content-Type", pg_index_content_type(fmt));
+    pg_req_set_header(r, "Vary", "Accept, Accept-Encoding");
+    pg_req_set_header(r, "ETag", etag);
+    pg_req_set_header(r, "Cache-Control", cc);
+    if (pg_http_date(pg->changed_at, lm, sizeof(lm)) == 0) {
+        pg_req_set_header(r, "Last-Modified", lm);
+    }
+    inm = pg_req_header(r, "If-None-Match");
+    ims = pg_req_header(r, "If-Modified-Since");
+    if ((inm != NULL && pg_etag_match_list(inm, etag))
+        || (inm == NULL && ims != NULL
+            && pg_http_date_parse(ims) != (time_t)-1
+            && pg_http_date_parse(ims) >= pg->changed_at))
+    {
+        pg_req_send(r, 304, "Not Modified", NULL);
+        return;
+    }
+    if (gz) {
+        pg_req_set_header(r, "Content-Encoding", "gzip");
+    }
+    out = evbuffer_new();
+    if (out == NULL) {
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    if (r->is_head) {
+        char cl[32];
+
+        snprintf(cl, sizeof(cl), "%zu", b->len);
+        pg_req_set_header(r, "Content-Length", cl);
+    } else {
+        b->refs++;
+        if (evbuffer_add_reference(out, b->data, b->len, on_body_done, b)
+            != 0)
+        {
+            b->refs--;
+        }
+    }
+    (void) s;
+    pg_req_send(r, 200, "OK", out);
+}
+
+static void
+on_page_ready(struct pg_req *r, struct pg_page *pg, int status,
+    const char *reason)
+{
+    if (pg == NULL) {
+        pg_req_problem(r, status, status == 404 ? "Not found"
+            : "Bad gateway", "%s", reason != NULL ? reason : "unavailable");
+        return;
+    }
+    serve_page(r, pg);
+}
+
+void
+pg_pages_handle_list(struct pg_req *r)
+{
+    r->route = "list";
+    load_key(r, "/", 1, on_page_ready);
+}
+
+void
+pg_pages_handle_project(struct pg_req *r, const char *raw)
+{
+    char name[PG_INDEX_MAX_NAME + 2], norm[PG_INDEX_MAX_NAME + 2];
+    char loc[PG_INDEX_MAX_NAME + 2048];
+    const char *slash = strchr(raw, '/');
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ereq);
+    const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    size_t n = slash != NULL ? (size_t)(slash - raw) : strlen(raw);
+
+    r->route = "project";
+    if (slash != NULL && slash[1] != '\0') {
+        pg_req_problem(r, 404, "Not found", "no such route: %s", r->path);
+        return;
+    }
+    if (n == 0 || n > PG_INDEX_MAX_NAME) {
+        pg_req_problem(r, 400, "Bad request", "malformed project name");
+        return;
+    }
+    memcpy(name, raw, n);
+    name[n] = '\0';
+    if (pg_index_normalize(name, norm, sizeof(norm)) != 0) {
+        pg_req_problem(r, 400, "Bad request",
+            "malformed project name: %.100s", name);
+        return;
+    }
+    if (slash == NULL || strcmp(name, norm) != 0) {
+        snprintf(loc, sizeof(loc), "/simple/%s/%s%s", norm,
+            q != NULL ? "?" : "", q != NULL ? q : "");
+        pg_req_set_header(r, "Location", loc);
+        pg_req_set_header(r, "Cache-Control", "max-age=86400");
+        pg_req_problem(r, 301, "Moved permanently",
+            "the normalized name is %s", norm);
+        return;
+    }
+    load_key(r, norm, 0, on_page_ready);
+}
+
+/* ---- module ------------------------------------------------------------ */
+
+int
+pg_pages_new(struct pg_server *s, struct pg_pages **out)
+{
+    struct pg_pages *ps = calloc(1, sizeof(*ps));
+
+    *out = ps;
+    if (ps == NULL) {
+        return -1;
+    }
+    ps->s = s;
+    return 0;
+}
+
+void
+pg_pages_free(struct pg_pages *ps)
+{
+    struct pg_page *pg, *next;
+
+    if (ps == NULL) {
+        return;
+    }
+    pg = ps->lru_head;
+    while (pg != NULL) {
+        struct pg_page_wait *w = pg->waiters, *wn;
+
+        next = pg->lnext;
+        pg->waiters = pg->wtail = NULL;
+        while (w != NULL) {
+            wn = w->next;
+            w->r->status = 503;
+            pg_req_finish(w->r);
+            w = wn;
+        }
+        page_free(pg);
+        pg = next;
+    }
+    free(ps);
+}
+
+void
+pg_pages_invalidate(struct pg_pages *ps)
+{
+    struct pg_page *pg = ps->lru_head, *next;
+
+    while (pg != NULL) {
+        next = pg->lnext;
+        if (!page_busy(pg)) {
+            page_remove(ps, pg);
+        }
+        pg = next;
+    }
+}
+
+size_t
+pg_pages_count(struct pg_pages *ps)
+{
+    return ps->count;
+}

@@ -1,0 +1,89 @@
+/* proxy/pg_proxy.h — the proxy module's public header: the server and its
+ * two seams for provenance.
+ *
+ * provgate serve builds one struct pg_server from a finished pg_config and
+ * runs it until SIGTERM/SIGINT.  The server owns the HTTP listener (libevent
+ * evhttp), the LMDB cache and blob store, the libcurl upstream client, the
+ * metrics registry and a small worker pool; all of it runs on one event
+ * loop.  The routes are /simple/, /simple/<project>/, /packages/…, /metrics,
+ * /healthz and /readyz.
+ *
+ * Seams for provenance verification (design §5-§7; filled by
+ * proxy/provenance*.c through pg_server_set_hooks, called from
+ * cmd_serve.c right after pg_server_new):
+ *
+ *  1. annotate_page: after an upstream project page model (jansson, PEP 691
+ *     form, see index_int.h) was parsed -- from an upstream answer, or
+ *     re-read from LMDB after a restart or a pg_server_reannotate() -- and
+ *     before it is rendered, the hook may change the model in place: add
+ *     "_provenance" objects, set "yanked" with a reason, remove files and
+ *     list them under "_provenance_hidden", rewrite nothing else.  It runs
+ *     on the loop and must call done(done_arg, 0) exactly once, now or
+ *     later (after its own asynchronous work: provenance fetches, a worker
+ *     job); done(done_arg, -1, ...) makes the page answer 502 with reason.
+ *     The model stays valid and untouched by the server until done runs.
+ *     LMDB keeps the UPSTREAM model (as parsed, before annotation), so
+ *     annotations are recomputed under the current policy on every load.
+ *     The /simple/ project list is never annotated.
+ *
+ *  2. file_decision: before any byte of a file (or its .metadata) is served
+ *     -- from the blob store or from upstream -- the server calls it with
+ *     the project, filename, expected sha256 and the file's object in the
+ *     (annotated) page model, which the server loaded first.  Return 0 to
+ *     allow; non-zero to refuse, with a one-line reason in reason[]: the
+ *     client gets 403 with that reason phrase and a problem+json body.
+ *     Synchronous, on the loop, must not block.
+ *
+ *  3. reload: called on SIGHUP (on the loop).  After reloading its policy
+ *     the hook calls pg_server_reannotate() so pages are annotated again.
+ *
+ * Owns: the server and everything it opened.  Borrows: the config (must
+ * outlive the server).  Runs on: loop.  Spec: design §2, §5, §8, §9.
+ */
+#ifndef PG_PROXY_H
+#define PG_PROXY_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct pg_config;
+struct pg_server;
+struct pg_cache;
+struct event_base;
+struct pg_upstream;
+
+struct pg_proxy_hooks {
+    void (*annotate_page)(void *arg, const char *project, json_t *model,
+        void (*done)(void *done_arg, int rc, const char *reason),
+        void *done_arg);
+    int (*file_decision)(void *arg, const char *project,
+        const char *filename, const char *sha256_hex,
+        const json_t *file_obj, char *reason, size_t rlen);
+    void (*reload)(void *arg);
+    void *arg;
+};
+
+/* Opens the cache, the upstream client and the listener (binds now, so a
+ * busy port fails here).  On failure writes a one-line reason into msg and
+ * returns -1. */
+int pg_server_new(const struct pg_config *cfg, struct pg_server **out,
+    char *msg, size_t mlen);
+/* Installs the provenance hooks (copied).  Before pg_server_run. */
+void pg_server_set_hooks(struct pg_server *s,
+    const struct pg_proxy_hooks *hooks);
+/* Runs the loop until SIGTERM/SIGINT and a graceful stop; 0 or -1. */
+int pg_server_run(struct pg_server *s);
+void pg_server_free(struct pg_server *s);
+
+/* Drops every rendered page so the next request re-reads the model from
+ * LMDB and annotates it again (policy reload, pins changed). */
+void pg_server_reannotate(struct pg_server *s);
+
+/* Accessors for hooks that need the loop or the cache (borrowed). */
+struct event_base *pg_server_base(struct pg_server *s);
+struct pg_cache *pg_server_cache(struct pg_server *s);
+const struct pg_config *pg_server_config(struct pg_server *s);
+struct pg_upstream *pg_server_upstream(struct pg_server *s);
+
+#endif

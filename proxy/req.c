@@ -1,0 +1,435 @@
+/* proxy/req.c — a request's lifetime: arena, cleanups, replies, finish.
+ *
+ * Every evhttp request gets a struct pg_req (server.c calls pg_req_new)
+ * with an arena that grows by PG_ARENA_CHUNK up to PG_ARENA_MAX; all its
+ * per-request memory comes from there.  Non-memory resources (an fd, a
+ * waiter registration) register a cleanup.  Exactly one function ends a
+ * request, pg_req_finish(): it runs the cleanups (last registered first),
+ * writes the access-log line, counts the request in the metrics and frees
+ * the arena (nginx's pool + finalize).  Every reply helper here ends in it.
+ *
+ * Client disconnects: evhttp disables reading while a handler runs, so a
+ * closed client is noticed when a write fails or times out.  Then evhttp
+ * frees the connection and calls our close callback (on_close): the request
+ * is marked client_gone; if evhttp detached the request from the connection
+ * (a reply was started, not ended) it is ours to free, else evhttp frees it
+ * right after the callback and we never touch it again.
+ *
+ * Owns: the pg_req, its arena.  Borrows: the server, the evhttp request
+ * (until finish).  Runs on: loop.  Spec: style.md "Lifetimes".
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "metrics_int.h"
+#include "server_int.h"
+
+struct pg_arena_chunk {
+    struct pg_arena_chunk *next;
+    size_t size, used;
+    unsigned char data[];
+};
+
+static void on_close(struct evhttp_connection *evcon, void *arg);
+
+int64_t
+pg_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void *
+pg_req_alloc(struct pg_req *r, size_t n)
+{
+    struct pg_arena_chunk *c = r->arena;
+    size_t need = (n + 15) & ~(size_t)15, size;
+    void *p;
+
+    if (n == 0 || need < n) {
+        return NULL;
+    }
+    if (c == NULL || c->size - c->used < need) {
+        size = need > PG_ARENA_CHUNK ? need : PG_ARENA_CHUNK;
+        if (r->arena_total + size > PG_ARENA_MAX) {
+            return NULL;
+        }
+        c = malloc(sizeof(*c) + size);
+        if (c == NULL) {
+            return NULL;
+        }
+        c->size = size;
+        c->used = 0;
+        c->next = r->arena;
+        r->arena = c;
+        r->arena_total += size;
+    }
+    p = c->data + c->used;
+    c->used += need;
+    memset(p, 0, n);
+    return p;
+}
+
+char *
+pg_req_strdup(struct pg_req *r, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = pg_req_alloc(r, n + 1);
+
+    if (p != NULL) {
+        memcpy(p, s, n + 1);
+    }
+    return p;
+}
+
+int
+pg_req_cleanup_add(struct pg_req *r, void (*fn)(void *), void *arg)
+{
+    if (r->ncleanups >= PG_MAX_CLEANUPS) {
+        return -1;
+    }
+    r->cleanups[r->ncleanups].fn = fn;
+    r->cleanups[r->ncleanups].arg = arg;
+    r->ncleanups++;
+    return 0;
+}
+
+struct pg_req *
+pg_req_new(struct pg_server *s, struct evhttp_request *ereq)
+{
+    struct pg_req *r = calloc(1, sizeof(*r));
+    const char *host = NULL;
+    ev_uint16_t port = 0;
+
+    if (r == NULL) {
+        return NULL;
+    }
+    r->s = s;
+    r->ereq = ereq;
+    r->evcon = evhttp_request_get_connection(ereq);
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    r->route = "other";
+    r->cache = "-";
+    r->method = "-";
+    if (r->evcon != NULL) {
+        evhttp_connection_get_peer(r->evcon, (char **)&host, &port);
+        evhttp_connection_set_closecb(r->evcon, on_close, r);
+    }
+    snprintf(r->client, sizeof(r->client), "%s",
+        host != NULL ? host : "-");
+    s->inflight++;
+    pg_metric_inc(s->m_inflight, 1, NULL);
+    return r;
+}
+
+static void
+on_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct pg_req *r = arg;
+
+    (void) evcon;
+    r->client_gone = 1;
+    r->evcon = NULL;
+    if (r->ereq != NULL && evhttp_request_get_connection(r->ereq) == NULL) {
+        r->ereq_detached = 1;       /* ours to free */
+    } else {
+        r->ereq = NULL;             /* evhttp frees it after this call */
+    }
+    if (r->note[0] == '\0') {
+        snprintf(r->note, sizeof(r->note), "client closed the connection");
+    }
+    if (r->on_gone != NULL) {
+        r->on_gone(r);
+    }
+}
+
+void
+pg_req_finish(struct pg_req *r)
+{
+    struct pg_server *s = r->s;
+    struct pg_arena_chunk *c;
+    struct timespec t1;
+    double ms;
+    char status[16];
+    const char *lv[2];
+    int i;
+
+    for (i = r->ncleanups - 1; i >= 0; i--) {
+        r->cleanups[i].fn(r->cleanups[i].arg);
+    }
+    r->ncleanups = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (double)(t1.tv_sec - r->t0.tv_sec) * 1000.0
+        + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
+    pg_log_access(s, r, ms);
+
+    snprintf(status, sizeof(status), "%d", r->status);
+    lv[0] = r->route;
+    lv[1] = status;
+    pg_metric_inc(s->m_requests, 1, lv);
+    pg_metric_observe(s->m_duration, ms / 1000.0, lv);
+    if (r->bytes > 0) {
+        pg_metric_inc(s->m_bytes, (double)r->bytes, lv);
+    }
+    pg_metric_inc(s->m_inflight, -1, NULL);
+    s->inflight--;
+
+    if (!r->client_gone && r->evcon != NULL) {
+        evhttp_connection_set_closecb(r->evcon, NULL, NULL);
+    }
+    if (r->ereq_detached && r->ereq != NULL) {
+        evhttp_request_free(r->ereq);
+    }
+    while (r->arena != NULL) {
+        c = r->arena;
+        r->arena = c->next;
+        free(c);
+    }
+    free(r);
+    if (s->stopping && s->inflight == 0) {
+        event_base_loopexit(s->base, NULL);
+    }
+}
+
+/* A reason phrase: printable ASCII only, at most PG_MAX_REASON - 1. */
+static void
+sanitize_reason(const char *in, char *out, size_t outlen)
+{
+    size_t i, j = 0;
+
+    for (i = 0; in[i] != '\0' && j + 1 < outlen; i++) {
+        unsigned char ch = (unsigned char)in[i];
+
+        out[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
+    }
+    out[j] = '\0';
+    if (j == 0 && outlen > 2) {
+        memcpy(out, "-", 2);
+    }
+}
+
+void
+pg_req_send(struct pg_req *r, int code, const char *reason,
+    struct evbuffer *body)
+{
+    char phrase[PG_MAX_REASON];
+    size_t len = body != NULL ? evbuffer_get_length(body) : 0;
+
+    r->status = code;
+    if (r->client_gone || r->ereq == NULL) {
+        if (body != NULL) {
+            evbuffer_free(body);
+        }
+        pg_req_finish(r);
+        return;
+    }
+    sanitize_reason(reason != NULL ? reason : "OK", phrase, sizeof(phrase));
+    if (r->is_head || code == 304 || code == 204) {
+        if (body != NULL) {
+            evbuffer_drain(body, len);
+        }
+        len = 0;
+    }
+    r->bytes += len;
+    evhttp_send_reply(r->ereq, code, phrase, body);
+    if (body != NULL) {
+        evbuffer_free(body);
+    }
+    pg_req_finish(r);
+}
+
+void
+pg_req_problem(struct pg_req *r, int code, const char *title,
+    const char *fmt, ...)
+{
+    char detail[PG_MAX_REASON], phrase[PG_MAX_REASON];
+    struct evbuffer *body;
+    json_t *o;
+    char *js;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    sanitize_reason(detail, phrase, sizeof(phrase));
+    snprintf(r->note, sizeof(r->note), "%s", phrase);
+    body = evbuffer_new();
+    o = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank",
+        "title", title, "status", code, "detail", phrase);
+    js = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (body != NULL && js != NULL) {
+        evbuffer_add(body, js, strlen(js));
+        evbuffer_add(body, "\n", 1);
+    }
+    free(js);
+    json_decref(o);
+    if (!r->client_gone && r->ereq != NULL) {
+        struct evkeyvalq *h = evhttp_request_get_output_headers(r->ereq);
+
+        evhttp_remove_header(h, "Content-Type");
+        evhttp_add_header(h, "Content-Type", "application/problem+json");
+        evhttp_add_header(h, "Cache-Control", "no-store");
+        if (r->is_head && body != NULL) {
+            char cl[32];
+
+            snprintf(cl, sizeof(cl), "%zu", evbuffer_get_length(body));
+            evhttp_add_header(h, "Content-Length", cl);
+        }
+    }
+    pg_req_send(r, code, phrase, body);
+}
+
+void
+pg_req_abort(struct pg_req *r, const char *why)
+{
+    struct evhttp_connection *evcon;
+    struct bufferevent *bev;
+    struct linger lg;
+    evutil_socket_t fd;
+
+    if (why != NULL) {
+        snprintf(r->note, sizeof(r->note), "%s", why);
+    }
+    if (r->status == 0) {
+        r->status = 200;
+    }
+    if (!r->client_gone && r->ereq != NULL && r->evcon != NULL) {
+        evcon = r->evcon;
+        bev = evhttp_connection_get_bufferevent(evcon);
+        fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+        if (fd >= 0) {
+            lg.l_onoff = 1;
+            lg.l_linger = 0;
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        }
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+        r->client_gone = 1;
+        r->ereq = NULL;         /* evhttp_connection_free frees it */
+        r->evcon = NULL;
+        evhttp_connection_free(evcon);
+    }
+    pg_req_finish(r);
+}
+
+const char *
+pg_req_header(struct pg_req *r, const char *name)
+{
+    if (r->ereq == NULL) {
+        return NULL;
+    }
+    return evhttp_find_header(evhttp_request_get_input_headers(r->ereq),
+        name);
+}
+
+void
+pg_req_set_header(struct pg_req *r, const char *name, const char *v)
+{
+    struct evkeyvalq *h;
+
+    if (r->ereq == NULL || r->client_gone) {
+        return;
+    }
+    h = evhttp_request_get_output_headers(r->ereq);
+    evhttp_remove_header(h, name);
+    evhttp_add_header(h, name, v);
+}
+
+size_t
+pg_req_output_pending(struct pg_req *r)
+{
+    struct bufferevent *bev;
+
+    if (r->client_gone || r->evcon == NULL) {
+        return 0;
+    }
+    bev = evhttp_connection_get_bufferevent(r->evcon);
+    return bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev))
+        : 0;
+}
+
+int
+pg_http_date(time_t t, char *out, size_t outlen)
+{
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL) {
+        return -1;
+    }
+    if (strftime(out, outlen, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0) {
+        return -1;
+    }
+    return 0;
+}
+
+time_t
+pg_http_date_parse(const char *s)
+{
+    struct tm tm;
+    const char *end;
+
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (end == NULL || *end != '\0') {
+        return (time_t)-1;
+    }
+    return timegm(&tm);
+}
+
+int
+pg_etag_match_list(const char *inm, const char *etag)
+{
+    const char *p = inm, *e = etag;
+    size_t elen;
+
+    if (inm == NULL || etag == NULL) {
+        return 0;
+    }
+    if (strncmp(e, "W/", 2) == 0) {
+        e += 2;
+    }
+    elen = strlen(e);
+    while (*p != '\0') {
+        const char *start, *end;
+
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        if (*p == '\0') {
+            break;
+        }
+        if (*p == '*') {
+            return 1;
+        }
+        start = p;
+        if (strncmp(start, "W/", 2) == 0) {
+            start += 2;
+        }
+        end = strchr(start, ',');
+        if (end == NULL) {
+            end = start + strlen(start);
+        }
+        p = end;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+        if ((size_t)(end - start) == elen && memcmp(start, e, elen) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}

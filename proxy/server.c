@@ -1,0 +1,562 @@
+/* proxy/server.c — the HTTP server: listener, routes, metrics, signals.
+ *
+ * libevent's evhttp parses requests and writes replies.  It does what the
+ * serving core needs: custom reason phrases (evhttp_send_reply's reason),
+ * streamed replies with our own Content-Length (evhttp_send_reply_start +
+ * chunks, no chunked encoding when Content-Length is set), a drained-output
+ * callback for back-pressure (evhttp_send_reply_chunk_with_cb), sendfile of
+ * cached blobs (evbuffer_add_file), and limits on the request line, headers
+ * and body.  An aborted stream resets the connection (SO_LINGER 0, then
+ * evhttp_connection_free), see req.c.  Every method is let through to our
+ * handler (evhttp would answer 501 to the ones it does not allow) so that
+ * we answer 405 with a problem body.
+ *
+ * on_request builds a pg_req and dispatches by path:
+ *   /simple/ and /simple/<name>/   pages.c
+ *   /packages/…                    files.c
+ *   /metrics /healthz /readyz      here
+ * SIGTERM/SIGINT stop accepting and let in-flight requests finish (at most
+ * PG_STOP_GRACE_S); SIGHUP calls the provenance reload hook.  A timer flushes
+ * the cache's batched access times on a worker every PG_FLUSH_INTERVAL_S.
+ *
+ * Owns: the server and everything it opens.  Borrows: the config.
+ * Runs on: loop.  Spec: design §5, §9; issue 2 items 2, 6, 7, 8.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "config_int.h"
+#include "metrics_int.h"
+#include "pg_cache.h"
+#include "server_int.h"
+#include "upstream_int.h"
+#include "worker_int.h"
+
+static const double pg_latency_buckets[] = {
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
+};
+#define N_BUCKETS (sizeof(pg_latency_buckets) / sizeof(pg_latency_buckets[0]))
+
+static int
+add_metrics(struct pg_server *s)
+{
+    struct pg_metrics *m = s->metrics;
+
+    s->m_requests = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_http_requests_total", "HTTP requests answered, by route "
+        "and status", "route,status", NULL, 0);
+    s->m_duration = pg_metrics_add(m, PG_METRIC_HISTOGRAM,
+        "provgate_http_request_duration_seconds", "Time from request to "
+        "reply queued, by route", "route", pg_latency_buckets, N_BUCKETS);
+    s->m_inflight = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_http_requests_in_flight", "HTTP requests being served",
+        NULL, NULL, 0);
+    s->m_bytes = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_http_response_bytes_total", "Response body bytes sent, "
+        "by route", "route", NULL, 0);
+    s->m_hits = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_cache_hits_total", "Requests answered from the cache, by "
+        "kind (page, list, file, metadata)", "kind", NULL, 0);
+    s->m_misses = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_cache_misses_total", "Requests that needed the upstream, "
+        "by kind", "kind", NULL, 0);
+    s->m_stale = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_cache_stale_served_total", "Stale pages served because "
+        "the upstream failed, by kind", "kind", NULL, 0);
+    s->m_up_requests = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_upstream_requests_total", "Upstream requests started, by "
+        "kind", "kind", NULL, 0);
+    s->m_up_errors = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_upstream_errors_total", "Upstream requests that failed, "
+        "by kind and reason", "kind,reason", NULL, 0);
+    s->m_up_duration = pg_metrics_add(m, PG_METRIC_HISTOGRAM,
+        "provgate_upstream_request_duration_seconds", "Upstream request "
+        "time, by kind", "kind", pg_latency_buckets, N_BUCKETS);
+    s->m_blob_bytes = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_blob_store_bytes", "Bytes of committed blobs", NULL,
+        NULL, 0);
+    s->m_blob_count = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_blob_store_blobs", "Committed blobs", NULL, NULL, 0);
+    s->m_evictions = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_blob_store_evictions", "Blobs evicted since start",
+        NULL, NULL, 0);
+    s->m_mismatch = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_hash_mismatches_total", "Upstream files whose sha256 did "
+        "not match the index", NULL, NULL, 0);
+    if (s->m_requests == NULL || s->m_duration == NULL
+        || s->m_inflight == NULL || s->m_bytes == NULL || s->m_hits == NULL
+        || s->m_misses == NULL || s->m_stale == NULL
+        || s->m_up_requests == NULL || s->m_up_errors == NULL
+        || s->m_up_duration == NULL || s->m_blob_bytes == NULL
+        || s->m_blob_count == NULL || s->m_evictions == NULL
+        || s->m_mismatch == NULL)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+void
+pg_server_upstream_done(struct pg_server *s, const char *kind,
+    const char *error, int64_t t0_ms)
+{
+    const char *lv[2];
+
+    lv[0] = kind;
+    lv[1] = error;
+    pg_metric_inc(s->m_up_requests, 1, lv);
+    pg_metric_observe(s->m_up_duration,
+        (double)(pg_now_ms() - t0_ms) / 1000.0, lv);
+    if (error != NULL) {
+        pg_metric_inc(s->m_up_errors, 1, lv);
+    }
+}
+
+void
+pg_server_cache_event(struct pg_server *s, const char *kind,
+    const char *what)
+{
+    const char *lv[1];
+
+    lv[0] = kind;
+    if (strcmp(what, "hit") == 0) {
+        pg_metric_inc(s->m_hits, 1, lv);
+    } else if (strcmp(what, "miss") == 0) {
+        pg_metric_inc(s->m_misses, 1, lv);
+    } else if (strcmp(what, "stale") == 0) {
+        pg_metric_inc(s->m_stale, 1, lv);
+    }
+}
+
+/* ---- small routes ------------------------------------------------------ */
+
+static void
+handle_metrics(struct pg_req *r)
+{
+    struct pg_cache_stats st;
+    struct evbuffer *body = evbuffer_new();
+
+    r->route = "metrics";
+    pg_cache_stats(r->s->cache, &st);
+    pg_metric_set(r->s->m_blob_bytes, (double)st.blob_bytes, NULL);
+    pg_metric_set(r->s->m_blob_count, (double)st.blob_count, NULL);
+    pg_metric_set(r->s->m_evictions, (double)st.evictions, NULL);
+    if (body == NULL) {
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    pg_metrics_render(r->s->metrics, body);
+    pg_req_set_header(r, "Content-Type",
+        "text/plain; version=0.0.4; charset=utf-8");
+    pg_req_set_header(r, "Cache-Control", "no-store");
+    pg_req_send(r, 200, "OK", body);
+}
+
+static void
+handle_text(struct pg_req *r, int code, const char *reason, const char *txt)
+{
+    struct evbuffer *body = evbuffer_new();
+
+    if (body != NULL) {
+        evbuffer_add(body, txt, strlen(txt));
+    }
+    pg_req_set_header(r, "Content-Type", "text/plain; charset=utf-8");
+    pg_req_set_header(r, "Cache-Control", "no-store");
+    pg_req_send(r, code, reason, body);
+}
+
+static void
+on_request(struct evhttp_request *ereq, void *arg)
+{
+    struct pg_server *s = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(ereq);
+    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    struct pg_req *r;
+    size_t plen;
+
+    r = pg_req_new(s, ereq);
+    if (r == NULL) {
+        evhttp_send_error(ereq, 503, "out of memory");
+        return;
+    }
+    switch (cmd) {
+    case EVHTTP_REQ_GET: r->method = "GET"; break;
+    case EVHTTP_REQ_HEAD: r->method = "HEAD"; r->is_head = 1; break;
+    case EVHTTP_REQ_POST: r->method = "POST"; break;
+    case EVHTTP_REQ_PUT: r->method = "PUT"; break;
+    case EVHTTP_REQ_DELETE: r->method = "DELETE"; break;
+    case EVHTTP_REQ_OPTIONS: r->method = "OPTIONS"; break;
+    case EVHTTP_REQ_TRACE: r->method = "TRACE"; break;
+    case EVHTTP_REQ_CONNECT: r->method = "CONNECT"; break;
+    case EVHTTP_REQ_PATCH: r->method = "PATCH"; break;
+    }
+    if (path == NULL || path[0] != '/') {
+        r->path = pg_req_strdup(r, "-");
+        pg_req_problem(r, 400, "Bad request", "malformed request target");
+        return;
+    }
+    plen = strlen(path);
+    if (plen > PG_MAX_PATH) {
+        r->path = pg_req_strdup(r, "(too long)");
+        pg_req_problem(r, 414, "URI too long",
+            "request path longer than %d bytes", PG_MAX_PATH);
+        return;
+    }
+    r->path = pg_req_strdup(r, path);
+    if (r->path == NULL) {
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        pg_req_set_header(r, "Allow", "GET, HEAD");
+        pg_req_problem(r, 405, "Method not allowed",
+            "method not allowed: provgate serves GET and HEAD only");
+        return;
+    }
+    if (strcmp(path, "/simple") == 0 || strcmp(path, "/simple/") == 0) {
+        if (path[7] == '\0') {
+            pg_req_set_header(r, "Location", "/simple/");
+            r->route = "list";
+            pg_req_problem(r, 301, "Moved permanently", "see /simple/");
+            return;
+        }
+        pg_pages_handle_list(r);
+        return;
+    }
+    if (strncmp(path, "/simple/", 8) == 0) {
+        pg_pages_handle_project(r, path + 8);
+        return;
+    }
+    if (strncmp(path, "/packages/", 10) == 0) {
+        pg_files_handle(r);
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        handle_metrics(r);
+        return;
+    }
+    if (strcmp(path, "/healthz") == 0) {
+        r->route = "health";
+        handle_text(r, 200, "OK", "ok\n");
+        return;
+    }
+    if (strcmp(path, "/readyz") == 0) {
+        r->route = "health";
+        if (s->stopping) {
+            handle_text(r, 503, "Stopping", "stopping\n");
+        } else {
+            handle_text(r, 200, "OK", "ready\n");
+        }
+        return;
+    }
+    pg_req_problem(r, 404, "Not found", "no such route: %s", path);
+}
+
+/* ---- signals and timers ------------------------------------------------ */
+
+static void
+on_stop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct pg_server *s = arg;
+
+    (void) fd;
+    (void) what;
+    pg_log(s, "stop: %ld requests still in flight after %d s, exiting",
+        s->inflight, PG_STOP_GRACE_S);
+    event_base_loopexit(s->base, NULL);
+}
+
+static void
+on_term(evutil_socket_t sig, short what, void *arg)
+{
+    struct pg_server *s = arg;
+    struct timeval tv = { PG_STOP_GRACE_S, 0 };
+
+    (void) what;
+    if (s->stopping) {
+        return;
+    }
+    s->stopping = 1;
+    pg_log(s, "signal %d: stopping (%ld requests in flight)", (int)sig,
+        s->inflight);
+    /* Stop accepting: close the listener, keep the connections. */
+    if (s->http != NULL && s->bound != NULL) {
+        evhttp_del_accept_socket(s->http, s->bound);
+        s->bound = NULL;
+    }
+    if (s->inflight == 0) {
+        event_base_loopexit(s->base, NULL);
+        return;
+    }
+    s->ev_stop = evtimer_new(s->base, on_stop_timeout, s);
+    if (s->ev_stop != NULL) {
+        evtimer_add(s->ev_stop, &tv);
+    }
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct pg_server *s = arg;
+
+    (void) sig;
+    (void) what;
+    pg_log(s, "SIGHUP: reload");
+    if (s->hooks.reload != NULL) {
+        s->hooks.reload(s->hooks.arg);
+    } else {
+        pg_pages_invalidate(s->pages);
+    }
+}
+
+static void
+flush_work(void *arg)
+{
+    struct pg_server *s = arg;
+
+    memset(&s->flush_err, 0, sizeof(s->flush_err));
+    pg_cache_flush(s->cache, &s->flush_err);
+}
+
+static void
+flush_done(void *arg)
+{
+    struct pg_server *s = arg;
+
+    if (s->flush_err.code != PG_CACHE_OK) {
+        pg_log(s, "cache flush: %s: %s", pg_cache_strerror(
+            s->flush_err.code), s->flush_err.reason);
+    }
+    s->flushing = 0;
+}
+
+static void
+on_flush_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct pg_server *s = arg;
+
+    (void) fd;
+    (void) what;
+    if (s->flushing) {
+        return;
+    }
+    s->flushing = 1;
+    if (pg_workers_submit(s->workers, flush_work, flush_done, s) != 0) {
+        s->flushing = 0;
+    }
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+int
+pg_server_new(const struct pg_config *cfg, struct pg_server **out,
+    char *msg, size_t mlen)
+{
+    struct pg_server *s;
+    struct pg_cache_options copt;
+    struct pg_cache_err cerr;
+    struct timeval tv;
+    size_t n;
+
+    *out = NULL;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        snprintf(msg, mlen, "out of memory");
+        return -1;
+    }
+    s->cfg = cfg;
+    signal(SIGPIPE, SIG_IGN);
+    if (pg_log_open(s, cfg->access_log) != 0) {
+        snprintf(msg, mlen, "access_log %s: %s", cfg->access_log,
+            strerror(errno));
+        goto err;
+    }
+    snprintf(s->base_url, sizeof(s->base_url), "%s",
+        cfg->public_url != NULL ? cfg->public_url : "");
+    n = strlen(s->base_url);
+    while (n > 0 && s->base_url[n - 1] == '/') {
+        s->base_url[--n] = '\0';
+    }
+    s->base = event_base_new();
+    s->metrics = pg_metrics_new();
+    if (s->base == NULL || s->metrics == NULL || add_metrics(s) != 0) {
+        snprintf(msg, mlen, "out of memory");
+        goto err;
+    }
+    memset(&copt, 0, sizeof(copt));
+    memset(&cerr, 0, sizeof(cerr));
+    copt.dir = cfg->cache_dir;
+    copt.max_bytes = cfg->cache_max_bytes;
+    if (pg_cache_open(&copt, &s->cache, &cerr) != PG_CACHE_OK) {
+        snprintf(msg, mlen, "cache %s: %s: %s", cfg->cache_dir,
+            pg_cache_strerror(cerr.code), cerr.reason);
+        goto err;
+    }
+    if (pg_upstream_new(s->base, cfg, &s->up) != 0) {
+        snprintf(msg, mlen, "upstream client: cannot start");
+        goto err;
+    }
+    if (pg_workers_new(s->base, 2, &s->workers) != 0) {
+        snprintf(msg, mlen, "worker threads: cannot start");
+        goto err;
+    }
+    if (pg_pages_new(s, &s->pages) != 0 || pg_files_new(s, &s->files) != 0)
+    {
+        snprintf(msg, mlen, "out of memory");
+        goto err;
+    }
+    s->http = evhttp_new(s->base);
+    if (s->http == NULL) {
+        snprintf(msg, mlen, "out of memory");
+        goto err;
+    }
+    evhttp_set_max_headers_size(s->http, PG_MAX_HEADERS_BYTES);
+    evhttp_set_max_body_size(s->http, PG_MAX_REQ_BODY);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST
+        | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE
+        | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
+    evhttp_set_timeout(s->http, (int)((cfg->client_timeout_ms + 999)
+        / 1000));
+    evhttp_set_gencb(s->http, on_request, s);
+    s->bound = evhttp_bind_socket_with_handle(s->http, cfg->listen_host,
+        (ev_uint16_t)cfg->listen_port);
+    if (s->bound == NULL) {
+        snprintf(msg, mlen, "listen %s: %s", cfg->listen, strerror(errno));
+        goto err;
+    }
+    s->ev_term = evsignal_new(s->base, SIGTERM, on_term, s);
+    s->ev_int = evsignal_new(s->base, SIGINT, on_term, s);
+    s->ev_hup = evsignal_new(s->base, SIGHUP, on_hup, s);
+    s->ev_flush = event_new(s->base, -1, EV_PERSIST, on_flush_timer, s);
+    if (s->ev_term == NULL || s->ev_int == NULL || s->ev_hup == NULL
+        || s->ev_flush == NULL)
+    {
+        snprintf(msg, mlen, "out of memory");
+        goto err;
+    }
+    evsignal_add(s->ev_term, NULL);
+    evsignal_add(s->ev_int, NULL);
+    evsignal_add(s->ev_hup, NULL);
+    tv.tv_sec = PG_FLUSH_INTERVAL_S;
+    tv.tv_usec = 0;
+    event_add(s->ev_flush, &tv);
+    *out = s;
+    return 0;
+err:
+    pg_server_free(s);
+    return -1;
+}
+
+void
+pg_server_set_hooks(struct pg_server *s, const struct pg_proxy_hooks *hooks)
+{
+    s->hooks = *hooks;
+}
+
+int
+pg_server_run(struct pg_server *s)
+{
+    pg_log(s, "listening on %s, upstream %s, cache %s", s->cfg->listen,
+        s->cfg->upstream, s->cfg->cache_dir);
+    if (event_base_dispatch(s->base) < 0) {
+        return -1;
+    }
+    pg_log(s, "stopped");
+    return 0;
+}
+
+void
+pg_server_reannotate(struct pg_server *s)
+{
+    pg_pages_invalidate(s->pages);
+}
+
+struct event_base *
+pg_server_base(struct pg_server *s)
+{
+    return s->base;
+}
+
+struct pg_cache *
+pg_server_cache(struct pg_server *s)
+{
+    return s->cache;
+}
+
+const struct pg_config *
+pg_server_config(struct pg_server *s)
+{
+    return s->cfg;
+}
+
+struct pg_upstream *
+pg_server_upstream(struct pg_server *s)
+{
+    return s->up;
+}
+
+void
+pg_server_free(struct pg_server *s)
+{
+    struct pg_cache_err cerr;
+
+    if (s == NULL) {
+        return;
+    }
+    /* Order: connections first (their requests end with client_gone),
+     * then the workers (queued blob commits still run, no done callback),
+     * then downloads and pages (they cancel transfers), then the upstream
+     * client and the cache. */
+    if (s->http != NULL) {
+        evhttp_free(s->http);
+    }
+    if (s->workers != NULL) {
+        pg_workers_free(s->workers);
+    }
+    if (s->files != NULL) {
+        pg_files_free(s->files);
+    }
+    if (s->pages != NULL) {
+        pg_pages_free(s->pages);
+    }
+    if (s->up != NULL) {
+        pg_upstream_free(s->up);
+    }
+    if (s->cache != NULL) {
+        memset(&cerr, 0, sizeof(cerr));
+        pg_cache_flush(s->cache, &cerr);
+        pg_cache_close(s->cache);
+    }
+    if (s->ev_term != NULL) {
+        event_free(s->ev_term);
+    }
+    if (s->ev_int != NULL) {
+        event_free(s->ev_int);
+    }
+    if (s->ev_hup != NULL) {
+        event_free(s->ev_hup);
+    }
+    if (s->ev_flush != NULL) {
+        event_free(s->ev_flush);
+    }
+    if (s->ev_stop != NULL) {
+        event_free(s->ev_stop);
+    }
+    if (s->metrics != NULL) {
+        pg_metrics_free(s->metrics);
+    }
+    if (s->base != NULL) {
+        event_base_free(s->base);
+    }
+    pg_log_close(s);
+    free(s);
+}

@@ -1,0 +1,202 @@
+/* proxy/server_int.h — the serving core's private contract (server, request,
+ * pages, files, log).
+ *
+ * One struct pg_server holds everything the loop owns: the evhttp server,
+ * the cache, the upstream client, metrics, the worker pool and the two
+ * route states (pages.c: rendered index pages keyed by project; files.c:
+ * in-flight downloads and the hash-mismatch hold table).  A request
+ * (struct pg_req) is born in server.c when evhttp hands us a request and
+ * ends in exactly one place, pg_req_finish() (req.c), which runs the
+ * request's cleanups, writes the access-log line, updates the request
+ * metrics and frees the request's arena.
+ *
+ * Owns: see each struct.  Runs on: loop (everything here).
+ * Spec: design §2, §5, §8, §9; issue 2 items 2-8.
+ */
+#ifndef PG_SERVER_INT_H
+#define PG_SERVER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "pg_cache.h"
+#include "pg_proxy.h"
+
+struct event_base;
+struct event;
+struct evhttp;
+struct evhttp_bound_socket;
+struct evhttp_request;
+struct evhttp_connection;
+struct evbuffer;
+struct pg_config;
+struct pg_cache;
+struct pg_upstream;
+struct pg_metrics;
+struct pg_metric;
+struct pg_workers;
+struct pg_pages;
+struct pg_files;
+
+/* ---- limits on untrusted input (each tested at limit and limit + 1) ---- */
+#define PG_MAX_PATH 1024            /* request path bytes (else 414) */
+#define PG_MAX_HEADERS_BYTES 16384  /* request line + headers (else 413) */
+#define PG_MAX_REQ_BODY 4096        /* request body bytes (else 413) */
+#define PG_MAX_REASON 200           /* reason phrase bytes we emit */
+/* ---- resource bounds ---------------------------------------------------- */
+#define PG_ARENA_CHUNK 4096         /* arena grows by chunks of this */
+#define PG_ARENA_MAX (1024 * 1024)  /* per-request arena ceiling */
+#define PG_MAX_CLEANUPS 16          /* cleanups per request */
+#define PG_PAGES_MAX_MEM 4096       /* rendered pages kept in memory */
+#define PG_FILE_HOLD_BYTES (64 * 1024) /* final bytes held back until the
+                                       sha256 matched */
+#define PG_FILE_CLIENT_HIGH (1024 * 1024) /* client output above this
+                                       pauses the upstream transfer */
+#define PG_HOLD_SLOTS 1024          /* remembered hash mismatches */
+#define PG_STOP_GRACE_S 10          /* SIGTERM: wait this long for requests */
+#define PG_FLUSH_INTERVAL_S 30      /* pg_cache_flush period (worker) */
+
+struct pg_server {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    const struct pg_config *cfg;        /* borrowed from cmd_serve */
+    struct pg_cache *cache;
+    struct pg_upstream *up;
+    struct pg_metrics *metrics;
+    struct pg_workers *workers;
+    struct pg_pages *pages;
+    struct pg_files *files;
+    struct pg_proxy_hooks hooks;
+    char base_url[512];                 /* render base, no final '/' */
+    void *access_log;                   /* FILE *, NULL = stderr */
+    struct event *ev_term, *ev_int, *ev_hup, *ev_flush, *ev_stop;
+    int stopping;
+    int flushing;
+    struct pg_cache_err flush_err;      /* written by the flush job */
+    long inflight;
+    /* metric families */
+    struct pg_metric *m_requests;       /* route, status */
+    struct pg_metric *m_duration;       /* route */
+    struct pg_metric *m_inflight;
+    struct pg_metric *m_bytes;          /* route */
+    struct pg_metric *m_hits;           /* kind */
+    struct pg_metric *m_misses;         /* kind */
+    struct pg_metric *m_stale;          /* kind */
+    struct pg_metric *m_up_requests;    /* kind */
+    struct pg_metric *m_up_errors;      /* kind, reason */
+    struct pg_metric *m_up_duration;    /* kind */
+    struct pg_metric *m_blob_bytes;
+    struct pg_metric *m_blob_count;
+    struct pg_metric *m_evictions;
+    struct pg_metric *m_mismatch;
+};
+
+struct pg_arena_chunk;
+
+struct pg_req_cleanup {
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+struct pg_req {
+    struct pg_server *s;
+    struct evhttp_request *ereq;        /* NULL once libevent freed it */
+    struct evhttp_connection *evcon;
+    struct timespec t0;
+    const char *route;                  /* static: "project", "file", … */
+    const char *cache;                  /* static: "hit", "miss", "-", … */
+    const char *method;
+    char *path;                         /* arena copy of the raw path */
+    char client[64];                    /* peer address */
+    int is_head;
+    int status;                         /* what we answered */
+    uint64_t bytes;                     /* body bytes queued */
+    int client_gone;                    /* connection closed under us */
+    int ereq_detached;                  /* libevent left ereq to us */
+    int started;                        /* a streamed reply was started */
+    void (*on_gone)(struct pg_req *r);  /* client closed while streaming */
+    void *route_state;                  /* files.c per-request state */
+    char note[PG_MAX_REASON];           /* why, for the access line */
+    struct pg_arena_chunk *arena;
+    size_t arena_total;
+    struct pg_req_cleanup cleanups[PG_MAX_CLEANUPS];
+    int ncleanups;
+};
+
+/* ---- req.c ------------------------------------------------------------- */
+/* Allocates from the request's arena (zeroed, 16-byte aligned); NULL over
+ * PG_ARENA_MAX.  Freed by pg_req_finish. */
+void *pg_req_alloc(struct pg_req *r, size_t n);
+char *pg_req_strdup(struct pg_req *r, const char *s);
+/* Registers fn(arg) to run at pg_req_finish (reverse order); -1 if full. */
+int pg_req_cleanup_add(struct pg_req *r, void (*fn)(void *), void *arg);
+struct pg_req *pg_req_new(struct pg_server *s, struct evhttp_request *ereq);
+/* Ends the request: cleanups, access line, metrics, frees r. */
+void pg_req_finish(struct pg_req *r);
+/* Sends a complete reply (body may be NULL; consumed) and finishes. */
+void pg_req_send(struct pg_req *r, int code, const char *reason,
+    struct evbuffer *body);
+/* A 4xx/5xx with an application/problem+json body; the detail is also the
+ * reason phrase (sanitized).  Finishes the request. */
+void pg_req_problem(struct pg_req *r, int code, const char *title,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Resets the client connection (SO_LINGER 0): the client sees an
+ * incomplete body.  Finishes the request. */
+void pg_req_abort(struct pg_req *r, const char *why);
+/* Request header (NULL if absent). */
+const char *pg_req_header(struct pg_req *r, const char *name);
+void pg_req_set_header(struct pg_req *r, const char *name, const char *v);
+/* Whether the client connection's output holds more than n bytes. */
+size_t pg_req_output_pending(struct pg_req *r);
+/* "Sun, 06 Nov 1994 08:49:37 GMT"; -1 / 0 */
+int pg_http_date(time_t t, char *out, size_t outlen);
+time_t pg_http_date_parse(const char *s);
+/* 1 if the If-None-Match value lists etag (weak comparison) or "*". */
+int pg_etag_match_list(const char *inm, const char *etag);
+int64_t pg_now_ms(void);
+
+/* ---- log.c ------------------------------------------------------------- */
+int pg_log_open(struct pg_server *s, const char *path);
+void pg_log_close(struct pg_server *s);
+/* One event line ("provgate: …") on the access log's stream. */
+void pg_log(struct pg_server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void pg_log_access(struct pg_server *s, const struct pg_req *r, double ms);
+
+/* ---- pages.c ----------------------------------------------------------- */
+struct pg_page;
+int pg_pages_new(struct pg_server *s, struct pg_pages **out);
+void pg_pages_free(struct pg_pages *p);
+void pg_pages_handle_list(struct pg_req *r);
+void pg_pages_handle_project(struct pg_req *r, const char *raw_name);
+/* Makes the project's page available (memory, LMDB or upstream), then
+ * calls cb once: page != NULL (borrowed for the call) or page == NULL with
+ * an HTTP status and a one-line reason.  May call cb before returning. */
+typedef void (*pg_page_ready_fn)(struct pg_req *r, struct pg_page *page,
+    int status, const char *reason);
+void pg_pages_load(struct pg_req *r, const char *project,
+    pg_page_ready_fn cb);
+json_t *pg_page_model(struct pg_page *page);
+/* Drops every rendered page that is not being fetched (policy reload). */
+void pg_pages_invalidate(struct pg_pages *p);
+size_t pg_pages_count(struct pg_pages *p);
+
+/* ---- files.c ----------------------------------------------------------- */
+int pg_files_new(struct pg_server *s, struct pg_files **out);
+void pg_files_free(struct pg_files *f);
+void pg_files_handle(struct pg_req *r);
+size_t pg_files_active(struct pg_files *f);
+
+/* ---- server.c ----------------------------------------------------------- */
+/* Counts an upstream request's outcome (kind: "page", "list", "file",
+ * "metadata"; error NULL on success). */
+void pg_server_upstream_done(struct pg_server *s, const char *kind,
+    const char *error, int64_t t0_ms);
+void pg_server_cache_event(struct pg_server *s, const char *kind,
+    const char *what);
+
+#endif
