@@ -906,26 +906,46 @@ is_redirect(long status)
         || status == 307 || status == 308;
 }
 
+/* The absolute URL of a Location header relative to base, malloc'd, or
+ * NULL if it does not parse.  libcurl's URL API resolves it the way
+ * libcurl itself would. */
+static char *
+resolve_location(const char *base, const char *location)
+{
+    CURLU *u = curl_url();
+    char *abs = NULL, *out = NULL;
+
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK
+        && curl_url_set(u, CURLUPART_URL, location, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK)
+    {
+        out = strdup(abs);
+    }
+    curl_free(abs);
+    curl_url_cleanup(u);
+    return out;
+}
+
 /* The final response's headers are complete.  Either notes a redirect to
  * follow, or hands the headers to the caller.  -1 stops the transfer. */
 static int
 headers_complete(struct pg_upstream_xfer *x)
 {
-    char *loc = NULL;
+    struct curl_header *h;
     int rc;
 
     fill_resp(x);
     if (is_redirect(x->resp.status)
-        && curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc)
-        == CURLE_OK && loc != NULL)
+        && curl_easy_header(x->easy, "Location", 0, CURLH_HEADER, -1, &h)
+        == CURLHE_OK)
     {
-        if (strlen(loc) > PG_UPSTREAM_MAX_URL) {
+        if (strlen(h->value) > PG_UPSTREAM_MAX_URL) {
             x->abort_code = PG_UP_EHOST;
             return -1;
         }
-        x->redirect = strdup(loc);
+        x->redirect = resolve_location(x->url, h->value);
         if (x->redirect == NULL) {
-            x->abort_code = PG_UP_EPROTO;
+            x->abort_code = PG_UP_EHOST;
             return -1;
         }
         /* a big 3xx body is not worth reading to keep the connection */
