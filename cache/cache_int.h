@@ -44,6 +44,7 @@ struct pg_cache {
     int read_only;
     int lock_fd;                /* <dir>/cache.lock, shared while open */
     uint64_t max_bytes;
+    uint64_t tmp_removed_at_open;   /* reported by the first gc */
 
     char dir[PG_CACHE_MAX_DIR + 1];
     char blobs[PG_CACHE_MAX_DIR + 16];

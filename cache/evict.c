@@ -851,6 +851,10 @@ pg_cache_gc(struct pg_cache *c, struct pg_cache_gc_result *out,
     }
     if (rc == PG_CACHE_OK) {
         rc = pg_cache_clean_tmp_stale(c, &res.tmp_removed, err);
+        pthread_mutex_lock(&c->mu);
+        res.tmp_removed += c->tmp_removed_at_open;
+        c->tmp_removed_at_open = 0;
+        pthread_mutex_unlock(&c->mu);
     }
     if (rc == PG_CACHE_OK) {
         rc = gc_orphans(c, &res, err);

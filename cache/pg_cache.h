@@ -237,7 +237,8 @@ void pg_cache_set_max_bytes(struct pg_cache *c, uint64_t max_bytes);
 struct pg_cache_gc_result {
     uint64_t evicted;           /* blobs evicted to honour the cap */
     uint64_t evicted_bytes;
-    uint64_t tmp_removed;       /* stale temp files deleted */
+    uint64_t tmp_removed;       /* stale temp files deleted (including
+                                   those this handle's open deleted) */
     uint64_t orphans_removed;   /* blob files without a record deleted */
     uint64_t records_dropped;   /* records whose file was missing */
 };

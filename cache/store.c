@@ -244,6 +244,7 @@ pg_cache_open(const struct pg_cache_options *opt, struct pg_cache **out,
         if (rc != PG_CACHE_OK) {
             goto fail;
         }
+        c->tmp_removed_at_open = removed;
     }
     rc = setup_cap(c, opt, err);
     if (rc != PG_CACHE_OK) {
