@@ -123,7 +123,7 @@ leaf from a CA not in the root|--untrusted-ca|chain
 no SCT|--no-sct|sct
 SCT signature invalid|--tamper-sct|sct
 SCT from a CT log not in the root|--unknown-ctlog|sct
-leaf without codeSigning EKU|--no-codesign|identity
+leaf without codeSigning EKU|--no-codesign|identity|bundle
 P-384 leaf (PEP 740 v1 is P-256)|--leaf-p384|signature|key
 certificate of another repository|--cert-publisher github:acme/other:r.yml|identity
 certificate of another workflow|--cert-publisher github:acme/demo-pkg:o.yml|identity
