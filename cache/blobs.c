@@ -206,19 +206,25 @@ pg_blob_commit(struct pg_blob_writer *w, const char *sha256_hex,
             sub, strerror(e));
     }
     pg_cache_blob_path(c, got, final, sizeof(final));
+    /* From rename to record, no eviction in this process may unlink what
+     * it evicted: it could be this very blob, committed again. */
+    pthread_mutex_lock(&c->flush_mu);
     if (rename(w->path, final) != 0) {
         int e = errno;
 
+        pthread_mutex_unlock(&c->flush_mu);
         writer_free(w, 1);
         return pg_cache_fail(err, PG_CACHE_EIO, "commit", "rename: %s",
             strerror(e));
     }
     writer_free(w, 0);
     rc = fsync_dir(sub, err);
-    if (rc != PG_CACHE_OK) {
-        return rc;      /* unrecorded file: never served, gc removes it */
+    if (rc == PG_CACHE_OK) {
+        rc = pg_cache_blob_record_locked(c, got, size, err);
     }
-    return pg_cache_blob_record(c, got, size, err);
+    /* On failure the file stays unrecorded: never served, gc removes it. */
+    pthread_mutex_unlock(&c->flush_mu);
+    return rc;
 }
 
 void

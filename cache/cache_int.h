@@ -79,9 +79,10 @@ uint64_t pg_cache_now_ns(void);
 void pg_cache_be64(unsigned char *p, uint64_t v);
 uint64_t pg_cache_get_be64(const unsigned char *p);
 
-/* Blob records (evict.c).  All run a write transaction. */
-int pg_cache_blob_record(struct pg_cache *c, const char *hex, uint64_t size,
-    struct pg_cache_err *err);
+/* Blob records (evict.c).  All run a write transaction.  _locked: the
+ * caller holds flush_mu (blob commit holds it from rename to record). */
+int pg_cache_blob_record_locked(struct pg_cache *c, const char *hex,
+    uint64_t size, struct pg_cache_err *err);
 int pg_cache_blob_unrecord(struct pg_cache *c, const char *hex, int *found,
     struct pg_cache_err *err);
 /* Recomputes blob totals from the blobs database; rebuilds the LRU index if

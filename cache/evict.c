@@ -57,6 +57,8 @@ static int evict_some(struct pg_cache *c, MDB_txn *txn, const char *keep,
     struct pg_cache_err *err);
 static int update(struct pg_cache *c, struct change *ch,
     struct pg_cache_gc_result *res, struct pg_cache_err *err);
+static int update_locked(struct pg_cache *c, struct change *ch,
+    struct pg_cache_gc_result *res, struct pg_cache_err *err);
 static int read_bytes(struct pg_cache *c, MDB_txn *txn, uint64_t *bytes);
 static int write_bytes(struct pg_cache *c, MDB_txn *txn, uint64_t bytes);
 static void lru_key(unsigned char *k, uint64_t at, const char *hex);
@@ -397,9 +399,11 @@ evict_some(struct pg_cache *c, MDB_txn *txn, const char *keep,
 }
 
 /* One writer of blob records: batch, the change, eviction; then unlinks.
- * Repeats the eviction in further transactions while a batch was full. */
+ * Repeats the eviction in further transactions while a batch was full.
+ * flush_mu held: no commit renames a file between our transaction and the
+ * unlink of what it evicted (in this process). */
 static int
-update(struct pg_cache *c, struct change *ch, struct pg_cache_gc_result *res,
+update_locked(struct pg_cache *c, struct change *ch, struct pg_cache_gc_result *res,
     struct pg_cache_err *err)
 {
     struct evicted *ev;
@@ -418,7 +422,6 @@ update(struct pg_cache *c, struct change *ch, struct pg_cache_gc_result *res,
     if (ev == NULL) {
         return pg_cache_fail(err, PG_CACHE_ENOMEM, step, "out of memory");
     }
-    pthread_mutex_lock(&c->flush_mu);
     n = take_batch(c);
     do {
         ev->n = 0;
@@ -486,18 +489,29 @@ update(struct pg_cache *c, struct change *ch, struct pg_cache_gc_result *res,
     if (first && n > 0) {
         remerge_batch(c, n);
     }
-    pthread_mutex_unlock(&c->flush_mu);
     free(ev);
     return rc;
 }
 
-int
-pg_cache_blob_record(struct pg_cache *c, const char *hex, uint64_t size,
+static int
+update(struct pg_cache *c, struct change *ch, struct pg_cache_gc_result *res,
     struct pg_cache_err *err)
+{
+    int rc;
+
+    pthread_mutex_lock(&c->flush_mu);
+    rc = update_locked(c, ch, res, err);
+    pthread_mutex_unlock(&c->flush_mu);
+    return rc;
+}
+
+int
+pg_cache_blob_record_locked(struct pg_cache *c, const char *hex,
+    uint64_t size, struct pg_cache_err *err)
 {
     struct change ch = { hex, 1, size, 0, 0 };
 
-    return update(c, &ch, NULL, err);
+    return update_locked(c, &ch, NULL, err);
 }
 
 int

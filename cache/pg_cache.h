@@ -119,7 +119,8 @@ struct pg_cache_options {
  * pg_cache_close().  Runs on: start-up. */
 int pg_cache_open(const struct pg_cache_options *opt, struct pg_cache **out,
     struct pg_cache_err *err);
-/* Does not flush batched access times: call pg_cache_flush first. */
+/* Writes batched access times (best effort, may fsync), then closes.
+ * No other call may run on c meanwhile. */
 void pg_cache_close(struct pg_cache *c);
 
 /* Added: the database's name ("index", "files", …), for tools. */

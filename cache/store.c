@@ -268,6 +268,11 @@ pg_cache_close(struct pg_cache *c)
     if (c == NULL) {
         return;
     }
+    if (c->env != NULL && !c->read_only && c->n_atimes > 0) {
+        struct pg_cache_err err = { 0 };
+
+        pg_cache_flush(c, &err);    /* best effort: access times are hints */
+    }
     if (c->env != NULL) {
         mdb_env_close(c->env);
     }

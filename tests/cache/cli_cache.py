@@ -128,6 +128,10 @@ def main(argv):
         sys.stderr.write(__doc__)
         return 2
     pg, helper, work, name = argv[1:]
+    for exe in (pg, helper):
+        if not os.access(exe, os.X_OK):
+            print("FAIL %s: %s was not built" % (name, exe))
+            return 1
     d = tempfile.mkdtemp(prefix="clicache.", dir=work)
     try:
         BEHAVIOURS[name](pg, helper, d)

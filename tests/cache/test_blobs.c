@@ -417,6 +417,21 @@ flushed_access_times_survive_reopen(void **state)
 }
 
 static void
+close_writes_batched_access_times(void **state)
+{
+    struct fx *f = *state;
+    char a[65], b[65], c[65];
+
+    assert_int_equal(put_blob(f->c, 100, 1, a), PG_CACHE_OK);
+    assert_int_equal(put_blob(f->c, 100, 2, b), PG_CACHE_OK);
+    open_and_close(f->c, a);
+    reopen(f, 200);         /* no explicit flush */
+    assert_int_equal(put_blob(f->c, 100, 3, c), PG_CACHE_OK);
+    assert_int_equal(pg_blob_exists(f->c, b), 0);
+    assert_int_equal(pg_blob_exists(f->c, a), 1);
+}
+
+static void
 flush_evicts_down_to_a_lowered_cap(void **state)
 {
     struct fx *f = *state;
@@ -735,6 +750,7 @@ main(int argc, char **argv)
         T(lru_evicts_least_recently_opened_first),
         T(lru_order_without_opens_is_commit_order),
         T(flushed_access_times_survive_reopen),
+        T(close_writes_batched_access_times),
         T(flush_evicts_down_to_a_lowered_cap),
         T(cap_is_respected_over_many_commits),
         T(blob_at_cap_is_kept_over_cap_is_refused),
