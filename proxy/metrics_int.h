@@ -17,6 +17,12 @@
 
 #define PG_METRICS_MAX_CHILDREN 256
 #define PG_METRICS_MAX_LABELS 4
+#define PG_METRICS_MAX_FAMILIES 128     /* pg_metrics_add refuses more */
+#define PG_METRICS_MAX_BUCKETS 32       /* histogram upper bounds */
+#define PG_METRICS_MAX_VALUE 128        /* bytes of a label value; longer
+                                           values are cut (at a UTF-8
+                                           boundary), invalid UTF-8 bytes
+                                           become '?' */
 
 struct evbuffer;
 struct pg_metrics;
@@ -29,14 +35,21 @@ struct pg_metrics *pg_metrics_new(void);
 void pg_metrics_free(struct pg_metrics *m);
 
 /* labels: comma-separated label names ("route,status") or NULL.
- * buckets: upper bounds for histograms (ascending), else NULL/0. */
+ * buckets: upper bounds for histograms (ascending), else NULL/0; +Inf is
+ * added by the registry.  Returns NULL (registers nothing) for an invalid
+ * or duplicate name, bad label names ("le" on a histogram, "__" prefix),
+ * a counter not ending in _total, unsorted buckets, or no memory: all
+ * programming errors, found by the first test that registers them.
+ * name, help, labels and buckets are copied. */
 struct pg_metric *pg_metrics_add(struct pg_metrics *m,
     enum pg_metric_type type, const char *name, const char *help,
     const char *labels, const double *buckets, size_t nbuckets);
 
 /* Label values in the order of the family's label names (as many as it
- * has).  Counter: adds v.  Gauge: pg_metric_set sets, pg_metric_inc adds
- * (may be negative).  Histogram: pg_metric_observe. */
+ * has; NULL or a NULL entry = "").  Counter: adds v (v < 0 or NaN is
+ * ignored).  Gauge: pg_metric_set sets, pg_metric_inc adds (may be
+ * negative).  Histogram: pg_metric_observe.  A call that does not fit the
+ * family's type is ignored.  f may be NULL (ignored). */
 void pg_metric_inc(struct pg_metric *f, double v, const char *const *values);
 void pg_metric_set(struct pg_metric *f, double v, const char *const *values);
 void pg_metric_observe(struct pg_metric *f, double v,
