@@ -403,8 +403,8 @@ evict_some(struct pg_cache *c, MDB_txn *txn, const char *keep,
  * flush_mu held: no commit renames a file between our transaction and the
  * unlink of what it evicted (in this process). */
 static int
-update_locked(struct pg_cache *c, struct change *ch, struct pg_cache_gc_result *res,
-    struct pg_cache_err *err)
+update_locked(struct pg_cache *c, struct change *ch,
+    struct pg_cache_gc_result *res, struct pg_cache_err *err)
 {
     struct evicted *ev;
     MDB_txn *txn;

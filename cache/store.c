@@ -343,7 +343,8 @@ open_env(struct pg_cache *c, uint64_t map_size, struct pg_cache_err *err)
     }
     rc = mdb_env_open(c->env, env_dir, flags, 0644);
     if (rc != 0) {
-        return pg_cache_fail(err, PG_CACHE_EIO, "open", "lmdb %.100s: %s", env_dir, mdb_strerror(rc));
+        return pg_cache_fail(err, PG_CACHE_EIO, "open", "lmdb %.100s: %s",
+            env_dir, mdb_strerror(rc));
     }
     /* Reader slots left by crashed processes would pin old pages. */
     mdb_reader_check(c->env, &dead);

@@ -547,6 +547,66 @@ reader_main(const char *dir, const char *key, const char *want)
     return ok ? 0 : 1;
 }
 
+/* A path of exactly len bytes under f->dir (components of 200 bytes). */
+static char *
+long_path(const struct fx *f, size_t len)
+{
+    char *p = malloc(len + 1);
+    size_t n = strlen(f->dir), comp = 200;
+
+    assert_non_null(p);
+    assert_true(n < len);
+    memcpy(p, f->dir, n);
+    for (; n < len; n++) {
+        if (n == len - 1) {
+            p[n] = 'z';
+        } else if (comp == 200) {
+            p[n] = '/';
+            comp = 0;
+        } else {
+            p[n] = 'd';
+            comp++;
+        }
+    }
+    p[len] = '\0';
+    return p;
+}
+
+static void
+dir_path_at_limit_is_accepted(void **state)
+{
+    struct fx *f = *state;
+    struct pg_cache_options opt = { 0 };
+    struct pg_cache_err err = { 0 };
+    struct pg_cache *c;
+    char *dir = long_path(f, PG_CACHE_MAX_DIR);
+
+    opt.dir = dir;
+    assert_int_equal(pg_cache_open(&opt, &c, &err), PG_CACHE_OK);
+    put_s(c, PG_CACHE_DB_META, "k", "v");
+    assert_value(c, PG_CACHE_DB_META, "k", "v");
+    pg_cache_close(c);
+    free(dir);
+}
+
+static void
+dir_path_over_limit_is_rejected(void **state)
+{
+    struct fx *f = *state;
+    struct pg_cache_options opt = { 0 };
+    struct pg_cache_err err = { 0 };
+    struct pg_cache *c;
+    char *dir = long_path(f, PG_CACHE_MAX_DIR + 1);
+    struct stat st;
+
+    opt.dir = dir;
+    assert_int_equal(pg_cache_open(&opt, &c, &err), PG_CACHE_EINVAL);
+    assert_null(c);
+    assert_non_null(strstr(err.reason, "longer than"));
+    assert_int_not_equal(stat(dir, &st), 0);
+    free(dir);
+}
+
 static void
 count_reports_entries_per_database(void **state)
 {
@@ -592,6 +652,8 @@ main(int argc, char **argv)
         T(read_only_handle_refuses_writes),
         T(read_only_second_process_sees_writes),
         T(count_reports_entries_per_database),
+        T(dir_path_at_limit_is_accepted),
+        T(dir_path_over_limit_is_rejected),
     };
 
     if (argc == 5 && strcmp(argv[1], "--reader") == 0) {
