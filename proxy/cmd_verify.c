@@ -1,20 +1,431 @@
-/* proxy/cmd_verify.c — placeholder until the owning issue lands (scaffolding). */
+/* proxy/cmd_verify.c — `provgate verify` and `provgate verify-bundle`.
+ *
+ * Both run the in-process verifier offline, without a server.
+ * verify-bundle speaks the Sigstore conformance CLI protocol
+ * (../shared/vectors/README.md §3): a bundle, an identity + issuer or a
+ * managed key, an optional trusted root (production by default), and an
+ * artifact path or "sha256:<64 hex>" (a digest only when it is not an
+ * existing path).  verify checks a distribution against a PEP 740
+ * provenance object, attestation or Sigstore bundle, under a publisher or
+ * identity, and prints the verified publisher.  Both exit 0 when
+ * verified, 1 with exactly one line "provgate: <cmd>: <file>: <step>:
+ * <reason>" on stderr when not, 2 on usage errors.  This is the edge that
+ * reads files and the clock and prints errors; the verifier does neither.
+ *
+ * Owns: file buffers and the trust root, for the command.
+ * Runs on: the CLI process.  Spec: issue 3 item 5; design §9.
+ */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/evp.h>
 
 #include "cmd_int.h"
+#include "pg_policy.h"
+#include "pg_sigstore.h"
 
-int
-pg_cmd_verify(int argc, char **argv)
+#define MAX_INPUT_FILE PG_SIG_MAX_JSON_BYTES
+
+/* Reads at most max bytes of path; -1 if unreadable, -2 if larger. */
+static int
+read_file(const char *path, size_t max, char **out, size_t *len)
 {
-    (void) argc;
-    fprintf(stderr, "provgate: %s: not built yet\n", argv[0]);
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+
+    *out = NULL;
+    if (f == NULL) {
+        return -1;
+    }
+    buf = malloc(max + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return -1;
+    }
+    n = fread(buf, 1, max + 1, f);
+    if (ferror(f)) {
+        fclose(f);
+        free(buf);
+        return -1;
+    }
+    fclose(f);
+    if (n > max) {
+        free(buf);
+        return -2;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* SHA-256 of a file, streamed. */
+static int
+sha256_file(const char *path, unsigned char out[32])
+{
+    unsigned char buf[65536];
+    EVP_MD_CTX *ctx;
+    FILE *f = fopen(path, "rb");
+    size_t n;
+    int ok;
+
+    if (f == NULL) {
+        return -1;
+    }
+    ctx = EVP_MD_CTX_new();
+    ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    while (ok && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        ok = EVP_DigestUpdate(ctx, buf, n) == 1;
+    }
+    ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, out, NULL) == 1;
+    EVP_MD_CTX_free(ctx);
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+static int
+parse_hex32(const char *s, unsigned char out[32])
+{
+    size_t i;
+
+    if (strlen(s) != 64) {
+        return -1;
+    }
+    for (i = 0; i < 64; i++) {
+        char c = s[i];
+        int v;
+
+        if (c >= '0' && c <= '9') {
+            v = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            v = c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            v = c - 'A' + 10;
+        } else {
+            return -1;
+        }
+        if (i % 2 == 0) {
+            out[i / 2] = (unsigned char) (v << 4);
+        } else {
+            out[i / 2] |= (unsigned char) v;
+        }
+    }
+    return 0;
+}
+
+static const char *
+basename_of(const char *path)
+{
+    const char *s = strrchr(path, '/');
+
+    return s != NULL ? s + 1 : path;
+}
+
+static int
+load_root(const char *cmd, const char *path, int staging,
+    struct pg_sig_trust_root **root)
+{
+    struct pg_sig_err err;
+    int rc;
+
+    if (path != NULL) {
+        rc = pg_sig_trust_root_load_file(path, root, &err);
+    } else {
+        rc = pg_sig_trust_root_builtin(staging, root, &err);
+    }
+    if (rc != PG_SIG_OK) {
+        fprintf(stderr, "provgate: %s: %s: %s: %s\n", cmd,
+            path != NULL ? path : staging ? "(staging root)"
+            : "(production root)", err.step, err.reason);
+        return 1;
+    }
+    return 0;
+}
+
+static int
+report(const char *cmd, const char *file, const struct pg_sig_err *err)
+{
+    fprintf(stderr, "provgate: %s: %s: %s: %s\n", cmd, file,
+        err->step != NULL && err->step[0] != '\0' ? err->step : "verify",
+        err->reason[0] != '\0' ? err->reason : pg_sig_strerror(err->code));
+    return 1;
+}
+
+/* ------------------------------------------------------- verify-bundle */
+
+static int
+usage_bundle(void)
+{
+    fprintf(stderr, "usage: provgate verify-bundle [--staging] --bundle FILE "
+        "(--certificate-identity SAN --certificate-oidc-issuer URL | --key "
+        "PEM) [--trusted-root FILE] FILE_OR_DIGEST\n");
     return 2;
 }
 
 int
 pg_cmd_verify_bundle(int argc, char **argv)
 {
-    (void) argc;
-    fprintf(stderr, "provgate: %s: not built yet\n", argv[0]);
+    const char *bundle = NULL, *ident = NULL, *issuer = NULL, *key = NULL;
+    const char *rootf = NULL, *art = NULL;
+    struct pg_sig_trust_root *root = NULL;
+    struct pg_sig_verify_opts o;
+    struct pg_sig_policy pol;
+    struct pg_sig_limits lim;
+    struct pg_sig_err err;
+    unsigned char digest[32];
+    char *json = NULL, *pem = NULL;
+    size_t jlen, pemlen = 0;
+    struct stat st;
+    int i, staging = 0, rc;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--staging") == 0) {
+            staging = 1;
+        } else if (i + 1 < argc && strcmp(a, "--bundle") == 0) {
+            bundle = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--certificate-identity") == 0) {
+            ident = argv[++i];
+        } else if (i + 1 < argc
+            && strcmp(a, "--certificate-oidc-issuer") == 0)
+        {
+            issuer = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--key") == 0) {
+            key = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--trusted-root") == 0) {
+            rootf = argv[++i];
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage_bundle();
+            return 0;
+        } else if (a[0] == '-' && a[1] == '-') {
+            return usage_bundle();
+        } else if (art == NULL) {
+            art = a;
+        } else {
+            return usage_bundle();
+        }
+    }
+    if (bundle == NULL || art == NULL
+        || (key == NULL) == (ident == NULL || issuer == NULL)
+        || (key != NULL && (ident != NULL || issuer != NULL)))
+    {
+        return usage_bundle();
+    }
+    memset(&pol, 0, sizeof(pol));
+    if (key != NULL) {
+        if (read_file(key, 65536, &pem, &pemlen) != 0) {
+            fprintf(stderr, "provgate: verify-bundle: %s: cannot read key\n",
+                key);
+            return 2;
+        }
+        pol.kind = PG_SIG_POLICY_KEY;
+        pol.key_pem = pem;
+        pol.key_pem_len = pemlen;
+    } else {
+        pol.kind = PG_SIG_POLICY_SAN_ISSUER;
+        pol.san = ident;
+        pol.issuer = issuer;
+    }
+    /* a digest only if sha256:<64 hex> and not an existing path */
+    if (strncmp(art, "sha256:", 7) == 0 && stat(art, &st) != 0
+        && parse_hex32(art + 7, digest) == 0)
+    {
+        rc = 0;
+    } else {
+        rc = sha256_file(art, digest);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "provgate: verify-bundle: %s: cannot read "
+            "artifact\n", art);
+        free(pem);
+        return 2;
+    }
+    rc = read_file(bundle, MAX_INPUT_FILE, &json, &jlen);
+    if (rc != 0) {
+        fprintf(stderr, "provgate: verify-bundle: %s: %s\n", bundle,
+            rc == -2 ? "bundle: file over the size limit" : strerror(errno));
+        free(pem);
+        return rc == -2 ? 1 : 2;
+    }
+    if (load_root("verify-bundle", rootf, staging, &root) != 0) {
+        free(json);
+        free(pem);
+        return 1;
+    }
+    pg_sig_limits_default(&lim);
+    memset(&o, 0, sizeof(o));
+    o.root = root;
+    o.limits = &lim;
+    o.policy = &pol;
+    o.artifact_sha256 = digest;
+    o.now = (int64_t) time(NULL);
+    rc = pg_sig_verify_bundle_json(&o, json, jlen, &err);
+    if (rc != PG_SIG_OK) {
+        rc = report("verify-bundle", bundle, &err);
+    }
+    pg_sig_trust_root_free(root);
+    free(json);
+    free(pem);
+    return rc;
+}
+
+/* -------------------------------------------------------------- verify */
+
+static int
+usage_verify(void)
+{
+    fprintf(stderr, "usage: provgate verify [--trusted-root FILE | "
+        "--staging] (--provenance FILE | --attestation FILE | --bundle "
+        "FILE) [--publisher SPEC | --identity SAN --issuer URL] (DIST "
+        "[--name FILENAME] | --sha256 HEX --name FILENAME)\n"
+        "  SPEC: github:OWNER/REPO:WORKFLOW[:ENV], "
+        "gitlab:NAMESPACE/PROJECT:WORKFLOW_PATH[:ENV], google:EMAIL\n");
     return 2;
+}
+
+int
+pg_cmd_verify(int argc, char **argv)
+{
+    const char *rootf = NULL, *prov = NULL, *att = NULL, *bun = NULL;
+    const char *pubspec = NULL, *ident = NULL, *issuer = NULL;
+    const char *dist = NULL, *name = NULL, *hex = NULL, *input;
+    struct pg_sig_trust_root *root = NULL;
+    struct pg_publisher pub, seen;
+    struct pg_pep740_opts o;
+    struct pg_sig_policy pol, idpol;
+    struct pg_sig_err err;
+    unsigned char sha[32];
+    char reason[160], out[600], *json = NULL;
+    size_t jlen;
+    int i, staging = 0, rc, inputs;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--staging") == 0) {
+            staging = 1;
+        } else if (i + 1 < argc && strcmp(a, "--trusted-root") == 0) {
+            rootf = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--provenance") == 0) {
+            prov = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--attestation") == 0) {
+            att = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--bundle") == 0) {
+            bun = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--publisher") == 0) {
+            pubspec = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--identity") == 0) {
+            ident = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--issuer") == 0) {
+            issuer = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--sha256") == 0) {
+            hex = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--name") == 0) {
+            name = argv[++i];
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage_verify();
+            return 0;
+        } else if (a[0] == '-') {
+            return usage_verify();
+        } else if (dist == NULL) {
+            dist = a;
+        } else {
+            return usage_verify();
+        }
+    }
+    inputs = (prov != NULL) + (att != NULL) + (bun != NULL);
+    if (inputs != 1 || (rootf != NULL && staging)
+        || (pubspec != NULL && (ident != NULL || issuer != NULL))
+        || ((ident == NULL) != (issuer == NULL))
+        || (dist == NULL) == (hex == NULL) || (hex != NULL && name == NULL))
+    {
+        return usage_verify();
+    }
+    if (prov == NULL && pubspec == NULL && ident == NULL) {
+        fprintf(stderr, "provgate: verify: --attestation and --bundle need "
+            "--publisher or --identity/--issuer\n");
+        return 2;
+    }
+    memset(&pub, 0, sizeof(pub));
+    if (pubspec != NULL
+        && pg_publisher_parse(pubspec, &pub, reason, sizeof(reason)) != 0)
+    {
+        fprintf(stderr, "provgate: verify: --publisher: %s\n", reason);
+        return 2;
+    }
+    if (hex != NULL) {
+        if (parse_hex32(hex, sha) != 0) {
+            fprintf(stderr, "provgate: verify: --sha256 needs 64 hex "
+                "digits\n");
+            return 2;
+        }
+    } else if (sha256_file(dist, sha) != 0) {
+        fprintf(stderr, "provgate: verify: %s: cannot read\n", dist);
+        return 2;
+    }
+    if (name == NULL) {
+        name = basename_of(dist);
+    }
+    input = prov != NULL ? prov : att != NULL ? att : bun;
+    rc = read_file(input, MAX_INPUT_FILE, &json, &jlen);
+    if (rc != 0) {
+        if (rc == -2) {
+            fprintf(stderr, "provgate: verify: %s: input: over the size "
+                "limit\n", input);
+            return 1;
+        }
+        fprintf(stderr, "provgate: verify: %s: %s\n", input,
+            strerror(errno));
+        return 2;
+    }
+    if (load_root("verify", rootf, staging, &root) != 0) {
+        free(json);
+        return 1;
+    }
+    memset(&idpol, 0, sizeof(idpol));
+    idpol.kind = PG_SIG_POLICY_SAN_ISSUER;
+    idpol.san = ident;
+    idpol.issuer = issuer;
+    memset(&o, 0, sizeof(o));
+    o.root = root;
+    o.now = (int64_t) time(NULL);
+    if (pubspec != NULL) {
+        pg_publisher_policy(&pub, &pol);
+    } else {
+        pol = idpol;
+    }
+    if (prov != NULL) {
+        o.expected = pubspec != NULL ? &pub : NULL;
+        o.identity = ident != NULL ? &idpol : NULL;
+        rc = pg_pep740_verify_provenance_ex(&o, json, jlen, name, sha,
+            &seen, &err);
+    } else if (att != NULL) {
+        rc = pg_pep740_verify_attestation(&o, json, jlen, name, sha, &pol,
+            &err);
+        seen = pub;
+    } else {
+        rc = pg_pep740_verify_bundle(&o, json, jlen, name, sha, &pol, &err);
+        seen = pub;
+    }
+    if (rc != PG_SIG_OK) {
+        rc = report("verify", input, &err);
+    } else {
+        /* one line: the publisher spec, or the identity that verified */
+        if (seen.kind != PG_PUB_NONE) {
+            pg_publisher_format(&seen, out, sizeof(out));
+        } else {
+            snprintf(out, sizeof(out), "identity:%.250s issuer:%.250s",
+                ident, issuer);
+        }
+        printf("%s\n", out);
+    }
+    pg_sig_trust_root_free(root);
+    free(json);
+    return rc;
 }

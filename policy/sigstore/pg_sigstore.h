@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* Which step failed (the error class callers act on). */
 enum pg_sig_code {
     PG_SIG_OK = 0,
@@ -187,6 +189,26 @@ struct pg_sig_result {
 int pg_sig_verify(const struct pg_sig_verify_opts *opts,
     const struct pg_sig_bundle *bundle, struct pg_sig_result *res,
     struct pg_sig_err *err);
+
+/* 1 if the bundle's content is a DSSE envelope, 0 if a messageSignature. */
+int pg_sig_bundle_is_dsse(const struct pg_sig_bundle *b);
+
+/* V4 alone on a parsed bundle's leaf (an extra identity check on top of
+ * pg_sig_verify's policy).  Fails if the bundle has no certificate. */
+int pg_sig_check_identity_bundle(const struct pg_sig_bundle *b,
+    const struct pg_sig_policy *policy, struct pg_sig_err *err);
+
+/* Bounded, strict readers of untrusted text, shared with the PEP 740
+ * layer.  pg_sig_json_load: size and depth checked before parsing,
+ * duplicate keys rejected, the document must be an object; NULL with err
+ * (code, `step`) on failure; the result is the caller's (json_decref).
+ * pg_sig_b64_decode: standard padded base64, CR/LF skipped; 0, -1 invalid,
+ * -2 over max_chars, -3 no memory; *out is malloc'd, NUL-terminated. */
+json_t *pg_sig_json_load(const char *buf, size_t len,
+    const struct pg_sig_limits *limits, const char *step,
+    struct pg_sig_err *err);
+int pg_sig_b64_decode(const char *in, size_t inlen, size_t max_chars,
+    unsigned char **out, size_t *outlen);
 
 /* Parse + verify in one call (the verify-bundle CLI path). */
 int pg_sig_verify_bundle_json(const struct pg_sig_verify_opts *opts,

@@ -125,10 +125,6 @@ int pg_sig_fail(struct pg_sig_err *err, enum pg_sig_code code,
     const char *step, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Standard padded base64; CR/LF skipped, anything else outside the
- * alphabet rejected.  *out is malloc'd (caller frees), NUL-terminated. */
-int pg_sig_b64_decode(const char *in, size_t inlen, size_t max_chars,
-    unsigned char **out, size_t *outlen);
 /* Decodes into a fixed buffer; returns -1 unless exactly `want` bytes. */
 int pg_sig_b64_decode_fixed(const char *in, size_t inlen,
     unsigned char *out, size_t want);
@@ -137,9 +133,6 @@ char *pg_sig_b64_encode(const unsigned char *in, size_t len);
 void pg_sig_hex(const unsigned char *in, size_t len, char *out);
 
 /* JSON helpers: null counts as absent. */
-json_t *pg_sig_json_load(const char *buf, size_t len,
-    const struct pg_sig_limits *limits, const char *step,
-    struct pg_sig_err *err);
 json_t *pg_sig_jget(const json_t *obj, const char *key);
 const char *pg_sig_jstr(const json_t *obj, const char *key);
 /* protobuf-JSON int64: string or integer.  0 ok, -1 bad, 1 absent. */

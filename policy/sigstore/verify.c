@@ -326,3 +326,20 @@ pg_sig_verify_bundle_json(const struct pg_sig_verify_opts *opts,
     pg_sig_bundle_free(b);
     return rc;
 }
+
+int
+pg_sig_bundle_is_dsse(const struct pg_sig_bundle *b)
+{
+    return b->content == PG_SIG_CONTENT_DSSE;
+}
+
+int
+pg_sig_check_identity_bundle(const struct pg_sig_bundle *b,
+    const struct pg_sig_policy *policy, struct pg_sig_err *err)
+{
+    if (b->leaf == NULL) {
+        return pg_sig_fail(err, PG_SIG_EIDENTITY, "identity", "bundle has "
+            "no certificate");
+    }
+    return pg_sig_verify_identity(b->leaf, policy, err);
+}
