@@ -956,6 +956,245 @@ upstream_transfer_started_from_on_done_runs(void **state)
 }
 
 static void
+upstream_goes_through_the_configured_http_proxy(void **state)
+{
+    struct pg_config cfg;
+    struct res s;
+    char proxy[64], msg[128];
+    int before, after, conns;
+
+    make_config(&cfg, NULL);
+    server_hits(&cfg, "proxied", &before, &conns);
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", port);
+    assert_int_equal(pg_config_set(&cfg, "http_proxy", proxy, msg,
+        sizeof(msg)), 0);
+    fetch(&cfg, &s, "/etag", NULL);
+    assert_int_equal(s.code, PG_UP_OK);
+    assert_int_equal(s.len, 5);
+    free(s.body);
+    pg_config_free(&cfg);
+    make_config(&cfg, NULL);
+    server_hits(&cfg, "proxied", &after, &conns);
+    assert_int_equal(after - before, 1);
+    pg_config_free(&cfg);
+}
+
+static void
+upstream_ignores_proxy_environment_variables(void **state)
+{
+    struct pg_config cfg;
+    struct res s;
+
+    /* a proxy that does not exist: used, it would fail the transfer */
+    setenv("http_proxy", "http://127.0.0.1:1", 1);
+    setenv("HTTPS_PROXY", "http://127.0.0.1:1", 1);
+    setenv("ALL_PROXY", "http://127.0.0.1:1", 1);
+    make_config(&cfg, NULL);
+    fetch(&cfg, &s, "/etag", NULL);
+    unsetenv("http_proxy");
+    unsetenv("HTTPS_PROXY");
+    unsetenv("ALL_PROXY");
+    assert_int_equal(s.code, PG_UP_OK);
+    assert_int_equal(s.len, 5);
+    free(s.body);
+    pg_config_free(&cfg);
+}
+
+/* ---- HTTP/2 over TLS against nginx (skipped without nginx/openssl) ---- */
+
+struct h2 {
+    char dir[64];
+    int port;
+    pid_t pid;
+};
+
+static int
+free_port(void)
+{
+    struct sockaddr_in sin;
+    socklen_t slen = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+    getsockname(fd, (struct sockaddr *)&sin, &slen);
+    p = ntohs(sin.sin_port);
+    close(fd);
+    return p;
+}
+
+static int
+port_open(int p)
+{
+    struct sockaddr_in sin;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons((uint16_t)p);
+    ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* Starts nginx with TLS + HTTP/2 serving dir/www; 0 or -1 (skip). */
+static int
+h2_start(struct h2 *h)
+{
+    char cmd[1024], path[128];
+    unsigned char *buf;
+    FILE *f;
+    int i;
+
+    if (access("/usr/sbin/nginx", X_OK) != 0
+        || system("command -v openssl >/dev/null 2>&1") != 0)
+    {
+        return -1;
+    }
+    snprintf(h->dir, sizeof(h->dir), "/tmp/pgh2XXXXXX");
+    if (mkdtemp(h->dir) == NULL) {
+        return -1;
+    }
+    snprintf(cmd, sizeof(cmd), "cd %s && mkdir www && openssl req -x509 "
+        "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem "
+        "-out cert.pem -days 1 -subj /CN=127.0.0.1 -addext "
+        "subjectAltName=IP:127.0.0.1 >/dev/null 2>&1", h->dir);
+    if (system(cmd) != 0) {
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/www/big.bin", h->dir);
+    f = fopen(path, "w");
+    buf = malloc(1 << 20);
+    for (i = 0; i < 1 << 20; i++) {
+        buf[i] = (unsigned char)(i % 251);
+    }
+    fwrite(buf, 1, 1 << 20, f);
+    fclose(f);
+    free(buf);
+    h->port = free_port();
+    snprintf(path, sizeof(path), "%s/nginx.conf", h->dir);
+    f = fopen(path, "w");
+    fprintf(f, "daemon off; master_process off; worker_processes 1;\n"
+        "pid %1$s/nginx.pid; error_log %1$s/error.log;\n"
+        "events { worker_connections 64; }\n"
+        "http { log_format h2 '$connection $server_protocol $uri';\n"
+        "  access_log %1$s/access.log h2;\n"
+        "  client_body_temp_path %1$s; proxy_temp_path %1$s;\n"
+        "  fastcgi_temp_path %1$s; uwsgi_temp_path %1$s;\n"
+        "  scgi_temp_path %1$s;\n"
+        "  server { listen 127.0.0.1:%2$d ssl http2;\n"
+        "    ssl_certificate %1$s/cert.pem;\n"
+        "    ssl_certificate_key %1$s/key.pem; root %1$s/www; } }\n",
+        h->dir, h->port);
+    fclose(f);
+    h->pid = fork();
+    if (h->pid == 0) {
+        execl("/usr/sbin/nginx", "nginx", "-p", h->dir, "-c", path, "-e",
+            "stderr", (char *)NULL);
+        _exit(127);
+    }
+    for (i = 0; i < 100 && !port_open(h->port); i++) {
+        usleep(50000);
+    }
+    return port_open(h->port) ? 0 : -1;
+}
+
+static void
+h2_stop(struct h2 *h)
+{
+    char cmd[128];
+
+    if (h->pid > 0) {
+        kill(h->pid, SIGTERM);
+        waitpid(h->pid, NULL, 0);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", h->dir);
+    if (h->dir[0] != '\0' && system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", h->dir);
+    }
+}
+
+#define NH2 8
+
+static void
+upstream_multiplexes_http2_over_verified_tls(void **state)
+{
+    struct pg_config cfg;
+    struct event_base *base;
+    struct pg_upstream *up;
+    struct res s[NH2];
+    struct h2 h = { .pid = -1 };
+    char msg[256], url[128], line[256], conn[32] = "", first[32] = "";
+    int pending = NH2, i, lines = 0, same = 1;
+    FILE *f;
+
+    if (h2_start(&h) != 0) {
+        h2_stop(&h);
+        printf("# nginx with TLS and HTTP/2 not available: skipped\n");
+        skip();
+    }
+    pg_config_defaults(&cfg);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/simple/", h.port);
+    assert_int_equal(pg_config_set(&cfg, "upstream", url, msg, sizeof(msg)),
+        0);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/big.bin", h.port);
+
+    /* not trusted without the CA bundle: TLS is verified */
+    fetch(&cfg, &s[0], url, NULL);
+    assert_int_equal(s[0].code, PG_UP_ECONNECT);
+    free(s[0].body);
+
+    snprintf(line, sizeof(line), "%s/cert.pem", h.dir);
+    assert_int_equal(pg_config_set(&cfg, "ca_bundle", line, msg,
+        sizeof(msg)), 0);
+    base = event_base_new();
+    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    for (i = 0; i < NH2; i++) {
+        res_init(&s[i], base, up, &pending);
+        start(&s[i], url, NULL);
+    }
+    run(base, SAFETY_MS);
+    for (i = 0; i < NH2; i++) {
+        assert_int_equal(s[i].code, PG_UP_OK);
+        assert_int_equal(s[i].http_version, 2);
+        assert_int_equal(s[i].len, 1 << 20);
+        assert_true(pattern_ok(s[i].body, s[i].len));
+        free(s[i].body);
+    }
+    pg_upstream_free(up);
+    event_base_free(base);
+    pg_config_free(&cfg);
+
+    /* nginx saw every request as HTTP/2.0 on one connection */
+    kill(h.pid, SIGTERM);
+    waitpid(h.pid, NULL, 0);
+    h.pid = -1;
+    snprintf(line, sizeof(line), "%s/access.log", h.dir);
+    f = fopen(line, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strstr(line, " /big.bin") == NULL) {
+            continue;
+        }
+        lines++;
+        assert_non_null(strstr(line, " HTTP/2.0 "));
+        snprintf(conn, sizeof(conn), "%.*s", (int)strcspn(line, " "), line);
+        if (first[0] == '\0') {
+            memcpy(first, conn, sizeof(first));
+        }
+        same &= strcmp(first, conn) == 0;
+    }
+    fclose(f);
+    h2_stop(&h);
+    assert_int_equal(lines, NH2);
+    assert_true(same);
+}
+
+static void
 libcurl_resolves_asynchronously(void **state)
 {
     const char *d = pg_upstream_describe();
@@ -990,9 +1229,18 @@ main(int argc, char **argv)
         cmocka_unit_test(upstream_abort_from_on_data_reports_aborted),
         cmocka_unit_test(upstream_runs_many_transfers_on_one_loop),
         cmocka_unit_test(upstream_transfer_started_from_on_done_runs),
+        cmocka_unit_test(upstream_goes_through_the_configured_http_proxy),
+        cmocka_unit_test(upstream_ignores_proxy_environment_variables),
+        cmocka_unit_test(upstream_multiplexes_http2_over_verified_tls),
     };
 
     if (argc > 1) {
+        if (strstr(argv[1], "http2") != NULL
+            && access("/usr/sbin/nginx", X_OK) != 0)
+        {
+            printf("nginx (Debian nginx-light) not installed: skipped\n");
+            return 77;
+        }
         cmocka_set_test_filter(argv[1]);
     }
     return cmocka_run_group_tests(tests, server_start, server_stop);

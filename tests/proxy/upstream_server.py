@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tests/proxy/upstream_server.py — loopback HTTP/1.1 server for test_upstream.
+"""tests/proxy/upstream_server.py — loopback HTTP/1.1 test server.
 
 Binds 127.0.0.1 on a free port, prints "PORT\n" on stdout, serves until its
 stdin closes (the test holds the other end) or it is killed.  Endpoints:
@@ -13,7 +13,9 @@ stdin closes (the test holds the other end) or it is killed.  Endpoints:
   /redirect?to=URL[&code=C]   a C (302) redirect to URL
   /hop?n=K              K more redirects (to /hop?n=K-1), then /etag
   /echo                 the request's Accept, Range, If-* headers as text
-  /hits?path=P          "hits=H connections=C" (requests for P so far)
+  /hits?path=P          "hits=H connections=C" (requests for P so far;
+                        P=proxied counts absolute-form requests, i.e. the
+                        server used as a forward proxy)
 """
 import http.server
 import os
@@ -65,6 +67,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         q = dict(urllib.parse.parse_qsl(url.query))
         with LOCK:
             HITS[url.path] = HITS.get(url.path, 0) + 1
+            if url.scheme:      # absolute-form: we are asked as a proxy
+                HITS["proxied"] = HITS.get("proxied", 0) + 1
         if url.path == "/chunks":
             n, size = int(q.get("n", "10")), int(q.get("size", "100"))
             self.send_response(200)
