@@ -64,6 +64,10 @@
  *     --bad-keyhint          checkpoint signed with a wrong key hint
  *     --unknown-log          entry from a Rekor log not in the root
  *
+ *   pg-mint combine PROVENANCE... [-o OUT]
+ *       One provenance object holding the attestation bundles of all the
+ *       given ones, in order (several publishers in one object).
+ *
  * Example
  *   pg-mint init /tmp/r
  *   pg-mint provenance --root /tmp/r --file dist/foo-1.0.tar.gz \
@@ -192,6 +196,7 @@ usage(void)
           " [--time UNIX] [--ref REF]\n"
           "               [--predicate-type URI] [--slsa]"
           " [negative options] [-o OUT]\n"
+          "       pg-mint combine PROVENANCE... [-o OUT]\n"
           "(see the comment at the top of tests/tools/pg_mint.c)\n",
           stderr);
     exit(2);
@@ -1581,6 +1586,50 @@ cmd_mint(int argc, char **argv, int provenance)
     return 0;
 }
 
+/* Concatenates the attestation_bundles of several provenance objects. */
+static int
+cmd_combine(int argc, char **argv)
+{
+    const char *out = NULL;
+    json_t *all = json_array(), *doc;
+    char *text;
+    int i, inputs = 0;
+
+    for (i = 2; i < argc; i++) {
+        json_error_t jerr;
+        json_t *in, *bundles;
+
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+            out = argv[++i];
+            continue;
+        }
+        in = json_load_file(argv[i], 0, &jerr);
+        if (in == NULL)
+            fail("%s: %s", argv[i], jerr.text);
+        bundles = json_object_get(in, "attestation_bundles");
+        if (!json_is_array(bundles))
+            fail("%s: not a provenance object", argv[i]);
+        json_array_extend(all, bundles);
+        json_decref(in);
+        inputs++;
+    }
+    if (inputs == 0)
+        usage();
+    doc = json_pack("{s:i, s:o}", "version", 1, "attestation_bundles", all);
+    text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text == NULL)
+        fail("cannot encode the output");
+    if (out == NULL || strcmp(out, "-") == 0) {
+        fputs(text, stdout);
+        fputc('\n', stdout);
+    } else {
+        write_file(out, text, strlen(text), 0644);
+    }
+    free(text);
+    json_decref(doc);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1592,5 +1641,7 @@ main(int argc, char **argv)
         return cmd_mint(argc, argv, 1);
     if (strcmp(argv[1], "attestation") == 0)
         return cmd_mint(argc, argv, 0);
+    if (strcmp(argv[1], "combine") == 0)
+        return cmd_combine(argc, argv);
     usage();
 }

@@ -147,6 +147,31 @@ reject "one good, one tampered attestation" "[b0.a1] FAIL" \
     $P --publisher $pub --slsa --tamper-signature
 }
 
+# two publishers in one provenance object (pg-mint combine)
+n=$((n + 1))
+"$mint" provenance --root "$root" --file "$dist" --publisher $pub \
+    -o "$work/a.json" &&
+"$mint" provenance --root "$root" --file "$dist" \
+    --publisher gitlab:grp/demo:.gitlab-ci.yml -o "$work/b.json" &&
+"$mint" combine "$work/a.json" "$work/b.json" -o "$work/obj.json" || exit 1
+if run_sjs "$root/trusted_root.json" "$work/obj.json" \
+    && grep -q '^\[b1.a0\] OK' "$work/out.txt"; then
+    echo "ok   github + gitlab bundles in one object: accepted"
+else
+    echo "FAIL github + gitlab bundles in one object:"; cat "$work/out.txt"
+    failures=$((failures + 1))
+fi
+n=$((n + 1))
+"$mint" provenance --root "$root" --file "$dist" --publisher $pub \
+    --cert-publisher github:acme/other:release.yml -o "$work/b.json" &&
+"$mint" combine "$work/a.json" "$work/b.json" -o "$work/obj.json" || exit 1
+if run_sjs "$root/trusted_root.json" "$work/obj.json"; then
+    echo "FAIL good + bad bundle: accepted"; cat "$work/out.txt"
+    failures=$((failures + 1))
+else
+    echo "ok   good + bad bundle in one object: rejected"
+fi
+
 # good object, other private root: the chain must not verify
 n=$((n + 1))
 "$mint" provenance --root "$root" --file "$dist" --publisher $pub \

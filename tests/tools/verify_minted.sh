@@ -157,6 +157,18 @@ bad "right name, other bytes" "statement" -- \
     --trusted-root "$tr" --provenance "$obj" --name demo_pkg-1.0.tar.gz \
     "$work/other.tar.gz"
 
+# two publishers in one object: each bundle against its own publisher; an
+# expected publisher must hold for every bundle
+"$mint" provenance --root "$root" --file "$dist" --publisher $pub \
+    -o "$work/a.json" &&
+"$mint" provenance --root "$root" --file "$dist" \
+    --publisher gitlab:grp/demo:.gitlab-ci.yml -o "$work/b.json" &&
+"$mint" combine "$work/a.json" "$work/b.json" -o "$obj" || exit 1
+ok "github + gitlab bundles in one object" "acme/demo-pkg" -- \
+    --trusted-root "$tr" --provenance "$obj" "$dist"
+bad "github + gitlab bundles, expected github" "identity" -- \
+    --trusted-root "$tr" --provenance "$obj" --publisher $pub "$dist"
+
 # ---- usage errors exit 2
 n=$((n + 1))
 "$pg" verify --trusted-root "$tr" --provenance "$obj" >/dev/null 2>&1
