@@ -85,9 +85,9 @@ add_metrics(struct pg_server *s)
         NULL, 0);
     s->m_blob_count = pg_metrics_add(m, PG_METRIC_GAUGE,
         "provgate_blob_store_blobs", "Committed blobs", NULL, NULL, 0);
-    s->m_evictions = pg_metrics_add(m, PG_METRIC_GAUGE,
-        "provgate_blob_store_evictions", "Blobs evicted since start",
-        NULL, NULL, 0);
+    s->m_evictions = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_blob_store_evictions_total", "Blobs evicted (least "
+        "recently used, over cache_max_bytes)", NULL, NULL, 0);
     s->m_mismatch = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_hash_mismatches_total", "Upstream files whose sha256 did "
         "not match the index", NULL, NULL, 0);
@@ -101,6 +101,10 @@ add_metrics(struct pg_server *s)
     {
         return -1;
     }
+    /* Label-less families exist from the start (a scrape shows 0). */
+    pg_metric_inc(s->m_mismatch, 0, NULL);
+    pg_metric_inc(s->m_inflight, 0, NULL);
+    pg_metric_inc(s->m_evictions, 0, NULL);
     return 0;
 }
 
@@ -148,7 +152,11 @@ handle_metrics(struct pg_req *r)
     pg_cache_stats(r->s->cache, &st);
     pg_metric_set(r->s->m_blob_bytes, (double)st.blob_bytes, NULL);
     pg_metric_set(r->s->m_blob_count, (double)st.blob_count, NULL);
-    pg_metric_set(r->s->m_evictions, (double)st.evictions, NULL);
+    if (st.evictions > r->s->evictions_seen) {
+        pg_metric_inc(r->s->m_evictions,
+            (double)(st.evictions - r->s->evictions_seen), NULL);
+        r->s->evictions_seen = st.evictions;
+    }
     if (body == NULL) {
         pg_req_problem(r, 503, "Out of memory", "out of memory");
         return;

@@ -78,6 +78,7 @@ struct pg_server {
     int flushing;
     struct pg_cache_err flush_err;      /* written by the flush job */
     long inflight;
+    uint64_t evictions_seen;            /* for the evictions counter */
     /* metric families */
     struct pg_metric *m_requests;       /* route, status */
     struct pg_metric *m_duration;       /* route */

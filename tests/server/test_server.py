@@ -1,0 +1,686 @@
+#!/usr/bin/env python3
+"""tests/server/test_server.py — provgate serve's HTTP behaviour, no pip.
+
+Each test starts the fixture upstream of tests/e2e (fixture_upstream.py,
+--no-vectors: files are generated here and added with /_control/add) and
+`provgate serve` in front of it, both on 127.0.0.1 with free ports, talks to
+provgate with http.client (status lines, reason phrases, raw bytes as they
+are) and stops both by PID.  A sanitizer report in provgate's log fails the
+test.
+
+Run one test: test_server.py <name>   (ctest: server.<name>)
+Environment: PG_PROVGATE = the provgate executable.
+"""
+
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURE = os.path.join(HERE, "..", "e2e", "fixture_upstream.py")
+SKIP = 77
+PIP_ACCEPT = ("application/vnd.pypi.simple.v1+json, "
+              "application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01")
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_TYPE = "application/vnd.pypi.simple.v1+html"
+# proxy/server_int.h
+PG_MAX_PATH = 1024
+PG_MAX_HEADERS_BYTES = 16384
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
+                   "ERROR: LeakSanitizer")
+START_TIMEOUT_S = 60
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Resp:
+    def __init__(self, status, reason, headers, body, complete=True):
+        self.status, self.reason = status, reason
+        self.headers, self.body, self.complete = headers, body, complete
+
+    def h(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<%d %s %r>" % (self.status, self.reason, self.body[:200])
+
+
+def request(origin, path, method="GET", headers=None, timeout=60,
+            body=None):
+    u = urllib.parse.urlsplit(origin)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        try:
+            r = c.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # closed (or reset) before a status line: status 0
+            return Resp(0, "", {}, b"", False)
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        complete = True
+        try:
+            data = r.read()
+        except (http.client.IncompleteRead, ConnectionError) as e:
+            data = getattr(e, "partial", b"")
+            complete = False
+        return Resp(r.status, r.reason, hdrs, data, complete)
+    finally:
+        c.close()
+
+
+def wait_until(pred, timeout, step=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return False
+
+
+def stop_process(p, grace=15):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
+
+
+class Env:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="pg-server-")
+        self.procs = []
+        self.pg = None
+        self.fx = None
+        self.logs = []
+        self.fx_origin = None
+        self.n = 0
+
+    # -- fixture
+    def start_fixture(self):
+        log = open(os.path.join(self.tmp, "fixture.log"), "wb")
+        p = subprocess.Popen([sys.executable, FIXTURE, "--no-vectors"],
+                             stdout=subprocess.PIPE, stderr=log,
+                             stdin=subprocess.DEVNULL)
+        self.procs.append(p)
+        line = p.stdout.readline().decode().strip()
+        check(line.isdigit(), "fixture did not start: %r" % line)
+        self.fx = p
+        self.fx_origin = "http://127.0.0.1:%s" % line
+        return self.fx_origin
+
+    def control(self, op, **args):
+        r = request(self.fx_origin, "/_control/" + op, "POST",
+                    {"Content-Type": "application/json"},
+                    body=json.dumps(args).encode())
+        check(r.status == 200, "control %s: %r" % (op, r))
+        return r.json()
+
+    def counts(self, kind):
+        r = request(self.fx_origin, "/_control/counts")
+        return r.json()["kinds"].get(kind, 0)
+
+    def add(self, filename, data):
+        d = os.path.join(self.tmp, "files")
+        os.makedirs(d, exist_ok=True)
+        p = os.path.join(d, filename)
+        with open(p, "wb") as f:
+            f.write(data)
+        self.control("add", path=p)
+        return hashlib.sha256(data).hexdigest()
+
+    # -- provgate
+    def start_pg(self, sets=None, cache=None):
+        binary = os.environ.get("PG_PROVGATE", "")
+        check(os.access(binary, os.X_OK), "PG_PROVGATE not executable")
+        self.n += 1
+        self.cache = cache or os.path.join(self.tmp, "cache")
+        self.port = free_port()
+        self.origin = "http://127.0.0.1:%d" % self.port
+        logp = os.path.join(self.tmp, "provgate%d.log" % self.n)
+        self.logs.append(logp)
+        cmd = [binary, "serve", "--listen", "127.0.0.1:%d" % self.port,
+               "--upstream", self.fx_origin + "/simple/", "--cache-dir",
+               self.cache, "--allow-http"]
+        for k, v in (sets or {}).items():
+            cmd += ["--set", "%s=%s" % (k, v)]
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        p = subprocess.Popen(cmd, stdout=open(logp, "ab"),
+                             stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, env=env)
+        self.procs.append(p)
+        self.pg = p
+
+        def ready():
+            if p.poll() is not None:
+                return True
+            try:
+                return request(self.origin, "/healthz", timeout=2).status \
+                    == 200
+            except OSError:
+                return False
+        wait_until(ready, START_TIMEOUT_S)
+        check(p.poll() is None, "provgate exited: " + self.log())
+        return self.origin
+
+    def stop_pg(self):
+        if self.pg is not None:
+            stop_process(self.pg)
+            self.pg = None
+
+    def log(self):
+        out = []
+        for lp in self.logs:
+            with open(lp, "rb") as f:
+                out.append(f.read().decode("utf-8", "replace"))
+        return "\n".join(out)
+
+    def get(self, path, **kw):
+        return request(self.origin, path, **kw)
+
+    def file_url_path(self, project, filename):
+        r = self.get("/simple/%s/" % project, headers={"Accept": JSON_TYPE})
+        check(r.status == 200, "page %s: %r" % (project, r))
+        for f in r.json()["files"]:
+            if f["filename"] == filename:
+                return urllib.parse.urlsplit(f["url"]).path
+        raise Fail("%s not listed" % filename)
+
+    def blobs(self):
+        out = []
+        for root, _dirs, files in os.walk(os.path.join(self.cache, "blobs")):
+            out += files
+        return out
+
+    def close(self):
+        for p in reversed(self.procs):
+            stop_process(p)
+        text = self.log()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        for m in SANITIZER_MARKS:
+            if m in text:
+                i = text.index(m)
+                raise Fail("sanitizer report:\n" + text[max(0, i - 200):
+                                                        i + 3000])
+
+
+def problem_ok(r, status):
+    check(r.status == status, "want %d, got %r" % (status, r))
+    check(r.reason and r.reason not in ("Bad Request", "Not Found",
+                                        "Forbidden"),
+          "reason phrase should carry the reason: %r" % r.reason)
+    check(r.h("content-type") == "application/problem+json",
+          "content-type %r" % r.h("content-type"))
+    doc = r.json()
+    check("title" in doc and "detail" in doc, "problem body %r" % doc)
+
+
+def rnd(n, seed):
+    out = bytearray()
+    h = hashlib.sha256(seed.encode()).digest()
+    while len(out) < n:
+        h = hashlib.sha256(h).digest()
+        out += h * 64
+    return bytes(out[:n])
+
+
+# ---------------------------------------------------------------- tests
+
+def t_negotiation_and_redirects(e):
+    e.start_fixture()
+    e.add("Demo_Pkg-1.0.tar.gz", rnd(5000, "a"))
+    e.start_pg()
+    r = e.get("/simple/demo-pkg/", headers={"Accept": PIP_ACCEPT})
+    check(r.status == 200 and r.h("content-type") == JSON_TYPE, repr(r))
+    check(r.json()["files"][0]["filename"] == "Demo_Pkg-1.0.tar.gz", r.body)
+    r = e.get("/simple/demo-pkg/", headers={
+        "Accept": "application/vnd.pypi.simple.v1+json;q=0.1, "
+                  "application/vnd.pypi.simple.v1+html"})
+    check(r.h("content-type") == HTML_TYPE, repr(r.headers))
+    r = e.get("/simple/demo-pkg/", headers={"Accept": "text/html"})
+    check(r.h("content-type").startswith("text/html"), repr(r.headers))
+    check(b"Demo_Pkg-1.0.tar.gz" in r.body, r.body)
+    r = e.get("/simple/demo-pkg/?format=" + urllib.parse.quote(JSON_TYPE),
+              headers={"Accept": "text/html"})
+    check(r.h("content-type") == JSON_TYPE, repr(r.headers))
+    r = e.get("/simple/demo-pkg/", headers={"Accept": "image/png"})
+    problem_ok(r, 406)
+    for raw in ("/simple/Demo_Pkg/", "/simple/demo.pkg/", "/simple/demo-pkg"):
+        r = e.get(raw)
+        check(r.status == 301 and r.h("location") == "/simple/demo-pkg/",
+              "%s: %r %r" % (raw, r, r.headers))
+    problem_ok(e.get("/simple/-bad-/"), 400)
+    problem_ok(e.get("/simple/a%20b/"), 400)
+    problem_ok(e.get("/simple/" + "a" * 201 + "/"), 400)
+    check(e.get("/simple/" + "a" * 200 + "/").status == 404,
+          "a 200-character name is valid (404 upstream)")
+    r = e.get("/simple/", headers={"Accept": JSON_TYPE})
+    check(r.status == 200 and any(p["name"] == "demo-pkg" or
+                                  p["name"] == "Demo_Pkg"
+                                  for p in r.json()["projects"]), repr(r))
+
+
+def t_refusals_are_problem_json(e):
+    e.start_fixture()
+    e.start_pg()
+    problem_ok(e.get("/nowhere"), 404)
+    problem_ok(e.get("/simple/nonexistent-project/"), 404)
+    r = e.get("/simple/", method="POST", body=b"x")
+    problem_ok(r, 405)
+    check(r.h("allow") == "GET, HEAD", repr(r.headers))
+    problem_ok(e.get("/packages/aa/bb/nothing-1.0.tar.gz"), 404)
+    problem_ok(e.get("/packages/aa/bb/README"), 404)
+    # path length: at the limit it is routed (404), one over is 414
+    base = "/packages/x/"
+    at = base + "a" * (PG_MAX_PATH - len(base) - len("-1.0.tar.gz")) \
+        + "-1.0.tar.gz"
+    check(len(at) == PG_MAX_PATH, "test bug")
+    problem_ok(e.get(at), 404)
+    problem_ok(e.get(at + "x"), 414)
+    # headers over the limit: a 4xx (evhttp answers 413)
+    r = e.get("/healthz", headers={"X-Big": "a" * PG_MAX_HEADERS_BYTES})
+    check(400 <= r.status < 500, "oversized headers: %r" % r)
+    r = e.get("/healthz", headers={"X-Big": "a" * (PG_MAX_HEADERS_BYTES //
+                                                   2)})
+    check(r.status == 200, "half the header limit is fine: %r" % r)
+    check(e.get("/readyz").status == 200, "readyz")
+
+
+def t_gzip_and_vary(e):
+    e.start_fixture()
+    for i in range(20):
+        e.add("gz-1.%d.tar.gz" % i, rnd(100, "g%d" % i))
+    e.start_pg()
+    plain = e.get("/simple/gz/", headers={"Accept": JSON_TYPE})
+    z = e.get("/simple/gz/", headers={"Accept": JSON_TYPE,
+                                      "Accept-Encoding": "gzip, deflate"})
+    check(z.h("content-encoding") == "gzip", repr(z.headers))
+    check(plain.h("content-encoding") is None, repr(plain.headers))
+    check(gzip.decompress(z.body) == plain.body, "gzip body differs")
+    check(len(z.body) < len(plain.body), "not compressed")
+    for r in (plain, z):
+        check(r.h("vary") == "Accept, Accept-Encoding", repr(r.headers))
+    check(z.h("etag") != plain.h("etag"), "one ETag per representation")
+    html = e.get("/simple/gz/", headers={"Accept": "text/html",
+                                         "Accept-Encoding": "gzip"})
+    check(html.h("etag") not in (z.h("etag"), plain.h("etag")), "etag")
+    check(b"gz-1.3.tar.gz" in gzip.decompress(html.body), "html gzip")
+
+
+def t_page_validators_and_304(e):
+    e.start_fixture()
+    e.add("val-1.0.tar.gz", rnd(300, "v"))
+    e.start_pg(sets={"index_ttl": "600s"})
+    r = e.get("/simple/val/", headers={"Accept": JSON_TYPE})
+    et, lm, cc = r.h("etag"), r.h("last-modified"), r.h("cache-control")
+    check(et and et.startswith('"') and not et.startswith("W/"), et)
+    check(lm and r.h("date"), repr(r.headers))
+    check(cc.startswith("max-age=") and "immutable" not in cc, cc)
+    check(0 < int(cc.split("=")[1]) <= 600, cc)
+    r2 = e.get("/simple/val/", headers={"Accept": JSON_TYPE,
+                                        "If-None-Match": et})
+    check(r2.status == 304 and r2.h("etag") == et and r2.body == b"",
+          repr(r2))
+    r3 = e.get("/simple/val/", headers={"Accept": JSON_TYPE,
+                                        "If-Modified-Since": lm})
+    check(r3.status == 304, repr(r3))
+    r4 = e.get("/simple/val/", headers={"Accept": JSON_TYPE,
+                                        "If-None-Match": '"other"'})
+    check(r4.status == 200, repr(r4))
+    h = e.get("/simple/val/", method="HEAD", headers={"Accept": JSON_TYPE})
+    check(h.status == 200 and h.body == b"" and
+          int(h.h("content-length")) == len(r.body), repr(h.headers))
+
+
+def t_file_range_head_if_range(e):
+    e.start_fixture()
+    data = rnd(100000, "r")
+    sha = e.add("rng-1.0.tar.gz", data)
+    e.start_pg()
+    path = e.file_url_path("rng", "rng-1.0.tar.gz")
+    # uncached HEAD answers from the index without a fetch
+    h = e.get(path, method="HEAD")
+    check(h.status == 200 and h.h("content-length") == str(len(data)) and
+          h.h("accept-ranges") == "bytes", repr(h.headers))
+    # uncached Range: one whole fetch, then the range
+    r = e.get(path, headers={"Range": "bytes=10-19"})
+    check(r.status == 206 and r.body == data[10:20] and
+          r.h("content-range") == "bytes 10-19/%d" % len(data), repr(r))
+    check(e.counts("file") == 1, "one upstream fetch")
+    full = e.get(path)
+    check(full.status == 200 and full.body == data, "full body")
+    check(full.h("etag") == '"%s"' % sha, full.h("etag"))
+    check(full.h("cache-control") == "max-age=365000000, immutable",
+          full.h("cache-control"))
+    check(full.h("content-encoding") is None, "never encoded")
+    r = e.get(path, headers={"Range": "bytes=-16384",
+                             "Accept-Encoding": "gzip"})
+    check(r.status == 206 and r.body == data[-16384:] and
+          r.h("content-range") == "bytes %d-%d/%d" % (
+              len(data) - 16384, len(data) - 1, len(data)), repr(r.headers))
+    r = e.get(path, headers={"Range": "bytes=99990-"})
+    check(r.status == 206 and r.body == data[99990:], repr(r.headers))
+    r = e.get(path, headers={"Range": "bytes=100000-"})
+    check(r.status == 416 and r.h("content-range") == "bytes */100000",
+          repr(r.headers))
+    problem_ok(r, 416)
+    r = e.get(path, headers={"Range": "bytes=5-9", "If-Range": '"%s"' % sha})
+    check(r.status == 206 and r.body == data[5:10], "If-Range match")
+    r = e.get(path, headers={"Range": "bytes=5-9", "If-Range": '"nope"'})
+    check(r.status == 200 and r.body == data, "If-Range mismatch → 200")
+    lm = full.h("last-modified")
+    if lm:
+        r = e.get(path, headers={"Range": "bytes=5-9", "If-Range": lm})
+        check(r.status == 206, "If-Range date match")
+    r = e.get(path, headers={"If-None-Match": '"%s"' % sha})
+    check(r.status == 304 and r.h("etag") == '"%s"' % sha, repr(r))
+    h = e.get(path, method="HEAD")
+    check(h.status == 200 and h.body == b"" and
+          h.h("content-length") == str(len(data)), repr(h.headers))
+    check(e.counts("file") == 1, "still one upstream fetch")
+
+
+def t_hash_mismatch_aborts_and_holds(e):
+    e.start_fixture()
+    data = rnd(300000, "m")
+    e.add("bad-1.0.tar.gz", data)
+    e.control("flip", filename="bad-1.0.tar.gz", on=True)
+    e.start_pg(sets={"mismatch_hold": "120s"})
+    path = e.file_url_path("bad", "bad-1.0.tar.gz")
+    e.control("reset")
+    r = e.get(path)
+    # The reply may have started (200, short body) or, when the whole file
+    # arrived in one loop turn, the connection is reset before any byte.
+    check(r.status in (0, 200), "200 then abort, or reset: %r" % r)
+    check(not r.complete and len(r.body) < len(data),
+          "the client must not get a complete file (%d of %d, complete=%s)"
+          % (len(r.body), len(data), r.complete))
+    check(e.counts("file") == 1, "one fetch")
+    check(e.blobs() == [], "nothing cached: %r" % e.blobs())
+    m = e.get("/metrics").body.decode()
+    check(any(line.startswith("provgate_hash_mismatches_total") and
+              float(line.split()[-1]) >= 1 for line in m.splitlines()),
+          "mismatch metric")
+    check("bad-1.0.tar.gz" in e.log() and "mismatch" in e.log(),
+          "a log line names the file")
+    r = e.get(path, headers={"Range": "bytes=%d-" % len(r.body)})
+    problem_ok(r, 403)
+    check("sha256" in r.reason, r.reason)
+    check(e.counts("file") == 1, "no second fetch within the hold")
+
+
+def t_mismatch_hold_expires(e):
+    e.start_fixture()
+    data = rnd(70000, "x")
+    e.add("hx-1.0.tar.gz", data)
+    e.control("flip", filename="hx-1.0.tar.gz", on=True)
+    e.start_pg(sets={"mismatch_hold": "2s"})
+    path = e.file_url_path("hx", "hx-1.0.tar.gz")
+    r = e.get(path)
+    check(not r.complete, "aborted")
+    e.control("flip", filename="hx-1.0.tar.gz", on=False)
+    time.sleep(2.5)
+    r = e.get(path)
+    check(r.status == 200 and r.body == data, "after the hold: %r" % r)
+    check(wait_until(lambda: len(e.blobs()) == 1, 30), "cached now")
+
+
+def t_stale_page_when_upstream_down(e):
+    e.start_fixture()
+    e.add("st-1.0.tar.gz", rnd(1000, "s"))
+    e.start_pg(sets={"index_ttl": "1s"})
+    r1 = e.get("/simple/st/", headers={"Accept": JSON_TYPE})
+    check(r1.status == 200, repr(r1))
+    e.control("down", on=True)
+    time.sleep(1.5)
+    r2 = e.get("/simple/st/", headers={"Accept": JSON_TYPE})
+    check(r2.status == 200 and r2.body == r1.body, "stale page: %r" % r2)
+    check(r2.h("cache-control") == "max-age=0", r2.h("cache-control"))
+    check("stale" in e.log(), "log line says stale")
+    e.control("down", on=False)
+    e.control("fail", mode="500", kinds=["page"])
+    time.sleep(1.2)
+    r3 = e.get("/simple/st/", headers={"Accept": JSON_TYPE})
+    check(r3.status == 200, "stale on upstream 500: %r" % r3)
+
+
+def t_nothing_cached_upstream_down_502(e):
+    e.start_fixture()
+    e.add("nc-1.0.tar.gz", rnd(1000, "n"))
+    e.start_pg()
+    e.control("down", on=True)
+    r = e.get("/simple/nc/", headers={"Accept": JSON_TYPE})
+    check(r.status == 502 and r.reason and r.reason != "Bad Gateway" and
+          "\n" not in r.reason, repr(r))
+    e.control("down", on=False)
+    check(e.get("/simple/nc/").status == 200, "recovers")
+
+
+def t_restart_serves_cached_file(e):
+    e.start_fixture()
+    data = rnd(200000, "c")
+    e.add("rs-1.0.tar.gz", data)
+    e.start_pg(sets={"index_ttl": "1s"})
+    path = e.file_url_path("rs", "rs-1.0.tar.gz")
+    check(e.get(path).body == data, "first download")
+    e.stop_pg()
+    e.control("down", on=True)
+    e.start_pg(sets={"index_ttl": "1s"}, cache=e.cache)
+    time.sleep(1.2)
+    r = e.get("/simple/rs/", headers={"Accept": JSON_TYPE})
+    check(r.status == 200 and "rs-1.0.tar.gz" in r.body.decode(), repr(r))
+    r = e.get(path)
+    check(r.status == 200 and r.body == data, "cached file after restart")
+
+
+def t_concurrent_misses_one_fetch(e):
+    e.start_fixture()
+    data = rnd(3000000, "k")
+    e.add("cc-1.0.tar.gz", data)
+    e.start_pg()
+    e.control("latency", ms=700)
+    e.control("reset")
+    results = []
+
+    def page():
+        results.append(e.get("/simple/cc/", headers={"Accept": JSON_TYPE}))
+    ts = [threading.Thread(target=page) for _ in range(8)]
+    [t.start() for t in ts]
+    [t.join(60) for t in ts]
+    check(len(results) == 8 and all(r.status == 200 for r in results),
+          repr(results))
+    check(e.counts("page") == 1, "pages fetched %d times" % e.counts("page"))
+    path = urllib.parse.urlsplit(results[0].json()["files"][0]["url"]).path
+    results = []
+
+    def fil():
+        results.append(e.get(path))
+    ts = [threading.Thread(target=fil) for _ in range(5)]
+    [t.start() for t in ts]
+    [t.join(120) for t in ts]
+    check(len(results) == 5, "all answered")
+    for r in results:
+        check(r.status == 200 and r.body == data, "bytes: %r" % r)
+    check(e.counts("file") == 1, "file fetched %d times" % e.counts("file"))
+
+
+def t_body_cap_is_502(e):
+    e.start_fixture()
+    for i in range(40):
+        e.add("cap-1.%d.tar.gz" % i, rnd(10, "c%d" % i))
+    e.start_pg(sets={"max_json_bytes": "1KiB"})
+    r = e.get("/simple/cap/", headers={"Accept": JSON_TYPE})
+    check(r.status == 502 and "max_json_bytes" in r.reason, repr(r))
+    e.stop_pg()
+    e.control("down", on=True)
+    e.start_pg(cache=e.cache)
+    r = e.get("/simple/cap/", headers={"Accept": JSON_TYPE})
+    check(r.status == 502, "nothing was cached: %r" % r)
+
+
+def t_large_file_streams_to_slow_client(e):
+    e.start_fixture()
+    data = rnd(24 * 1024 * 1024, "L")
+    e.add("big-1.0.tar.gz", data)
+    e.start_pg()
+    path = e.file_url_path("big", "big-1.0.tar.gz")
+    c = http.client.HTTPConnection("127.0.0.1", e.port, timeout=120)
+    c.request("GET", path)
+    r = c.getresponse()
+    check(r.status == 200 and r.getheader("content-length") ==
+          str(len(data)), "headers")
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        chunk = r.read(256 * 1024)
+        if not chunk:
+            break
+        h.update(chunk)
+        n += len(chunk)
+        if n < 4 * 1024 * 1024:
+            time.sleep(0.05)        # slow at first: back-pressure
+    c.close()
+    check(n == len(data) and h.hexdigest() ==
+          hashlib.sha256(data).hexdigest(), "bytes (%d)" % n)
+    check(wait_until(lambda: len(e.blobs()) == 1, 30), "committed")
+    check(e.get(path).body == data, "served from the blob")
+
+
+def t_unknown_path_loads_project_page(e):
+    e.start_fixture()
+    data = rnd(5000, "u")
+    e.add("unk-2.0.tar.gz", data)
+    # ask the fixture for the URL, not provgate: provgate has no page yet
+    files = e.control("files")
+    url = [f for f in files if f["filename"] == "unk-2.0.tar.gz"][0]["url"]
+    e.start_pg()
+    r = e.get(urllib.parse.urlsplit(url).path)
+    check(r.status == 200 and r.body == data, repr(r))
+    problem_ok(e.get("/packages/zz/zz/unk-9.9.tar.gz"), 404)
+
+
+def t_metrics_families(e):
+    e.start_fixture()
+    e.add("mf-1.0.tar.gz", rnd(1000, "mf"))
+    e.start_pg()
+    path = e.file_url_path("mf", "mf-1.0.tar.gz")
+    e.get(path)
+    check(wait_until(lambda: len(e.blobs()) == 1, 30), "committed")
+    e.get(path)
+    m = e.get("/metrics")
+    check(m.status == 200 and m.h("content-type").startswith("text/plain"),
+          repr(m.headers))
+    text = m.body.decode()
+    for fam in ("provgate_http_requests_total", "provgate_cache_hits_total",
+                "provgate_cache_misses_total",
+                "provgate_upstream_requests_total",
+                "provgate_upstream_request_duration_seconds",
+                "provgate_http_response_bytes_total",
+                "provgate_http_requests_in_flight",
+                "provgate_blob_store_bytes",
+                "provgate_hash_mismatches_total"):
+        check(fam in text, "missing " + fam)
+    promtool = shutil.which("promtool")
+    if promtool:
+        p = subprocess.run([promtool, "check", "metrics"], input=m.body,
+                           capture_output=True, timeout=60)
+        check(p.returncode == 0 and not p.stdout.strip() and
+              not p.stderr.strip(), "promtool: %s %s" % (p.stdout,
+                                                         p.stderr))
+
+
+def t_access_log_line(e):
+    e.start_fixture()
+    e.add("al-1.0.tar.gz", rnd(1000, "al"))
+    e.start_pg()
+    e.get("/simple/al/")
+    e.get("/simple/al/")
+    lines = [l for l in e.log().splitlines() if " /simple/al/ " in l]
+    check(len(lines) == 2, "one line per request: %r" % lines)
+    f = lines[0].split()
+    check(f[2] == "GET" and f[4] == "200" and f[6].endswith("ms") and
+          f[7] == "miss", lines[0])
+    check(lines[1].split()[7] == "hit", lines[1])
+
+
+TESTS = {
+    "negotiation_and_redirects": t_negotiation_and_redirects,
+    "refusals_are_problem_json": t_refusals_are_problem_json,
+    "gzip_and_vary": t_gzip_and_vary,
+    "page_validators_and_304": t_page_validators_and_304,
+    "file_range_head_if_range": t_file_range_head_if_range,
+    "hash_mismatch_aborts_and_holds": t_hash_mismatch_aborts_and_holds,
+    "mismatch_hold_expires": t_mismatch_hold_expires,
+    "stale_page_when_upstream_down": t_stale_page_when_upstream_down,
+    "nothing_cached_upstream_down_502": t_nothing_cached_upstream_down_502,
+    "restart_serves_cached_file": t_restart_serves_cached_file,
+    "concurrent_misses_one_fetch": t_concurrent_misses_one_fetch,
+    "body_cap_is_502": t_body_cap_is_502,
+    "large_file_streams_to_slow_client": t_large_file_streams_to_slow_client,
+    "unknown_path_loads_project_page": t_unknown_path_loads_project_page,
+    "metrics_families": t_metrics_families,
+    "access_log_line": t_access_log_line,
+}
+
+
+def main():
+    if not os.path.isfile(FIXTURE):
+        print("skipped: %s is missing" % FIXTURE)
+        return SKIP
+    names = sys.argv[1:] or list(TESTS)
+    failed = 0
+    for name in names:
+        e = Env()
+        t0 = time.monotonic()
+        err = None
+        try:
+            TESTS[name](e)
+        except Exception as ex:  # noqa: BLE001 — report every failure
+            err = "%s: %s" % (type(ex).__name__, ex)
+        try:
+            if err is not None:
+                sys.stderr.write("--- provgate log ---\n%s\n"
+                                 % e.log()[-6000:])
+            e.close()
+        except Fail as ex:
+            err = (err or "") + str(ex)
+        print("%s %s (%.1fs)%s" % ("FAIL" if err else "ok", name,
+                                   time.monotonic() - t0,
+                                   ": " + err if err else ""))
+        failed += err is not None
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
