@@ -25,6 +25,7 @@
  * Spec: design §7 (TOFU pins), issue 4 item 3.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,16 +39,25 @@
 
 #define PINS_META_KEY "pins_generation"
 
+static void perr_set(struct pg_policy_err *err, enum pg_policy_code code,
+    const char *step, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* First failure wins; the reason is cut to fit if it must be. */
 static void
 perr_set(struct pg_policy_err *err, enum pg_policy_code code,
-    const char *step, const char *fmt, const char *arg)
+    const char *step, const char *fmt, ...)
 {
+    va_list ap;
+
     if (err == NULL || err->code != PG_POLICY_OK) {
         return;
     }
     err->code = code;
     err->step = step;
-    snprintf(err->reason, sizeof(err->reason), fmt, arg != NULL ? arg : "");
+    va_start(ap, fmt);
+    vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
+    va_end(ap);
 }
 
 static int
@@ -283,7 +293,7 @@ pg_pins_from_json(const char *json, size_t len, struct pg_pin_set *set,
     memset(set, 0, sizeof(*set));
     if (len > PG_PINS_MAX_RECORD) {
         perr_set(err, PG_POLICY_ELIMIT, "pins-json",
-            "pin record is larger than %s bytes", "65536");
+            "pin record is larger than %d bytes", PG_PINS_MAX_RECORD);
         return PG_POLICY_ELIMIT;
     }
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -313,7 +323,7 @@ pg_pins_from_json(const char *json, size_t len, struct pg_pin_set *set,
     if (json_array_size(pubs) > PG_PINS_MAX_PUBLISHERS) {
         json_decref(root);
         perr_set(err, PG_POLICY_ELIMIT, "pins-json",
-            "more than %s publishers in one pin", "16");
+            "more than %d publishers in one pin", PG_PINS_MAX_PUBLISHERS);
         return PG_POLICY_ELIMIT;
     }
     for (i = 0; i < json_array_size(pubs); i++) {
@@ -509,8 +519,8 @@ pg_pins_put(struct pg_cache *c, const struct pg_pin_set *set,
         return PG_POLICY_EINVAL;
     }
     if (set->n > PG_PINS_MAX_PUBLISHERS) {
-        perr_set(err, PG_POLICY_ELIMIT, "pins-put", "more than %s "
-            "publishers in one pin", "16");
+        perr_set(err, PG_POLICY_ELIMIT, "pins-put", "more than %d "
+            "publishers in one pin", PG_PINS_MAX_PUBLISHERS);
         return PG_POLICY_ELIMIT;
     }
     if (set->n == 0) {
