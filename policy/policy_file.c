@@ -631,7 +631,7 @@ policy_duplicates(struct policy_loader *L)
     free(idx);
 }
 
-/* ---- merge ------------------------------------------------------------------ */
+/* ---- merge --------------------------------------------------------------- */
 
 /* The one place where unset fields get their values: a project from
  * [defaults] (deep-copying the publisher list), [defaults] from the

@@ -491,7 +491,8 @@ main(void)
         cmocka_unit_test(file_size_limit_is_enforced),
         cmocka_unit_test(generation_follows_the_text),
         cmocka_unit_test(missing_file_is_an_io_error_naming_it),
-        cmocka_unit_test(shipped_policy_ini_passes_and_documents_every_directive),
+        cmocka_unit_test(
+            shipped_policy_ini_passes_and_documents_every_directive),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
