@@ -16,6 +16,7 @@
 #include "cmd_int.h"
 #include "config_int.h"
 #include "pg_proxy.h"
+#include "provenance_int.h"
 
 static void
 usage(FILE *out)
@@ -49,6 +50,8 @@ pg_cmd_serve(int argc, char **argv)
 {
     struct pg_config cfg;
     struct pg_server *s = NULL;
+    struct pg_prov *prov = NULL;
+    char pmsg[4096];                /* every FILE:LINE of a bad policy */
     const char *config = NULL;
     char msg[512], name[128];
     int i, rc;
@@ -142,8 +145,16 @@ pg_cmd_serve(int argc, char **argv)
     }
     /* Provenance (issue "Serve only verified files") installs its hooks
      * here: pg_server_set_hooks(s, &hooks) — see pg_proxy.h. */
+    if (pg_prov_new(s, &prov, pmsg, sizeof(pmsg)) != 0) {
+        fprintf(stderr, "%s\n", pmsg);
+        pg_server_free(s);
+        pg_config_free(&cfg);
+        return 2;
+    }
     rc = pg_server_run(s);
+    pg_prov_stop(prov);
     pg_server_free(s);
+    pg_prov_free(prov);
     pg_config_free(&cfg);
     return rc == 0 ? 0 : 1;
 }

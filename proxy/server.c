@@ -36,6 +36,7 @@
 #include "config_int.h"
 #include "metrics_int.h"
 #include "pg_cache.h"
+#include "provenance_int.h"
 #include "server_int.h"
 #include "upstream_int.h"
 #include "worker_int.h"
@@ -246,6 +247,10 @@ on_request(struct evhttp_request *ereq, void *arg)
     }
     if (strncmp(path, "/packages/", 10) == 0) {
         pg_files_handle(r);
+        return;
+    }
+    if (strncmp(path, "/integrity/", 11) == 0) {
+        pg_prov_handle_integrity(r);
         return;
     }
     if (strcmp(path, "/metrics") == 0) {

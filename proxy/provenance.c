@@ -1,0 +1,1687 @@
+/* proxy/provenance.c — serving only verified files (see provenance_int.h).
+ *
+ * One annotation is a struct prov_job: the project's files as the model
+ * lists them, each with a state (queued for fetch, fetching, verifying,
+ * done).  Fetches share a global cap (provenance_concurrency) across all
+ * jobs; a finished fetch hands its object to a worker (pg_workers_submit)
+ * for pg_pep740_verify_provenance; a finished verification comes back to
+ * the loop.  The job answers the server (done()) when every file is done
+ * or when the budget timer fires, whichever is first; files not done then
+ * are "pending".  A job that answered early keeps running in the
+ * background and, once complete, asks the server to re-annotate its pages.
+ * New verdicts and provenance objects are written to LMDB in one
+ * transaction per job, on a worker (LMDB commits fsync).  A TOFU pin the
+ * rules ask for is written on a worker too (pg_pins_add with
+ * only_if_empty: a pin that appeared meanwhile wins).
+ *
+ * Only successful verifications are cached: an invalid object might be a
+ * transient upstream fault, so it is fetched and checked again next time
+ * (and rejected again, never served).
+ *
+ * Owns: jobs, transfers, worker tasks, policy ref, trust root, audit log,
+ * hidden-file table.  Borrows: the server.  Runs on: loop; verify_work and
+ * store_work on workers (they touch only their task).
+ * Spec: design §5–§7, issue 4 items 1, 4, 5, 6.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "audit_int.h"
+#include "config_int.h"
+#include "index_int.h"
+#include "metrics_int.h"
+#include "pg_cache.h"
+#include "pg_policy.h"
+#include "pg_proxy.h"
+#include "pg_sigstore.h"
+#include "provenance_int.h"
+#include "server_int.h"
+#include "upstream_int.h"
+#include "worker_int.h"
+
+#define INTEGRITY_TYPE "application/vnd.pypi.integrity.v1+json"
+
+enum pf_state {
+    PF_DONE = 0,        /* vres is final for this job */
+    PF_QUEUED,          /* waits for a fetch slot */
+    PF_FETCHING,
+    PF_VERIFYING
+};
+
+struct prov_job;
+
+struct prov_file {
+    struct prov_job *job;
+    char *filename;
+    char sha[65];
+    unsigned char shabin[32];
+    int64_t upload;
+    char *url;                  /* upstream provenance URL or NULL */
+    enum pf_state st;
+    enum pg_vresult vres;
+    struct pg_publisher pub;
+    char reason[256];
+    char *json;                 /* object being verified / to store */
+    size_t jlen, jcap;
+    int too_big;
+    int store;                  /* newly verified: write to LMDB */
+    struct pg_upstream_xfer *xfer;
+    int64_t t0;
+};
+
+struct prov_job {
+    struct pg_prov *p;
+    int refs;
+    char project[PG_POLICY_MAX_NAME + 1];
+    json_t *model;              /* borrowed until answered */
+    void (*done)(void *done_arg, int rc, const char *reason);
+    void *done_arg;
+    struct pg_policy *policy;
+    size_t n;
+    struct prov_file *files;
+    size_t scan;                /* next index to look at for a fetch */
+    size_t outstanding;         /* files not PF_DONE */
+    int answered;
+    int learned_late;           /* a result arrived after answering */
+    int stopped;
+    struct event *timer;
+    struct prov_job *prev, *next;
+};
+
+enum task_kind { T_VERIFY, T_STORE, T_PIN };
+
+struct prov_task {
+    enum task_kind kind;
+    struct pg_prov *p;
+    struct prov_job *job;       /* T_VERIFY (ref held) */
+    struct prov_file *f;        /* T_VERIFY */
+    int rc;
+    struct pg_sig_err serr;
+    struct pg_publisher seen;
+    /* T_STORE */
+    struct pg_cache_op *ops;
+    size_t nops;
+    char **bufs;
+    size_t nbufs;
+    int reannotate;
+    struct pg_cache_err cerr;
+    /* T_PIN */
+    char project[PG_POLICY_MAX_NAME + 1];
+    struct pg_pin_entry entry;
+    int added;
+    struct pg_policy_err perr;
+    struct prov_task *prev, *next;
+};
+
+struct hidden_entry {
+    char project[PG_POLICY_MAX_NAME + 1];
+    json_t *list;               /* [{"filename","reason"}] */
+    uint64_t stamp;
+};
+
+struct pg_prov {
+    struct pg_server *s;
+    const struct pg_config *cfg;
+    struct pg_cache *cache;
+    struct pg_policy *policy;
+    struct pg_sig_trust_root *root;
+    const char *root_id;
+    struct pg_audit *audit;
+    struct prov_job *jobs;
+    size_t njobs;
+    struct prov_task *tasks;
+    int active_fetches;
+    int stopped;
+    struct event *poll;
+    uint64_t pins_gen;
+    time_t release_at;          /* a min_age hold ends; 0 = none */
+    struct hidden_entry hidden[PG_PROV_HIDDEN_MAX];
+    size_t nhidden;
+    uint64_t hidden_stamp;
+    uint64_t audit_seen[PG_PROV_AUDIT_SEEN];
+    size_t audit_pos;
+    /* metrics */
+    struct pg_metric *m_fetches;        /* result */
+    struct pg_metric *m_fetch_seconds;
+    struct pg_metric *m_verdicts;       /* result, source */
+    struct pg_metric *m_decisions;      /* decision, reason */
+    struct pg_metric *m_refusals;       /* reason */
+    struct pg_metric *m_pins;           /* how */
+    struct pg_metric *m_reloads;        /* result */
+    struct pg_metric *m_pending;
+};
+
+static const double fetch_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+    0.5, 1, 2.5, 5, 10, 30 };
+
+static void job_pump(struct pg_prov *p);
+static void job_answer(struct prov_job *j);
+static void job_unref(struct prov_job *j);
+static void job_file_done(struct prov_file *f);
+static void job_complete(struct prov_job *j);
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int
+hex_to_bin(const char *hex, unsigned char out[32])
+{
+    size_t i;
+
+    for (i = 0; i < 64; i++) {
+        char c = hex[i];
+        int v;
+
+        if (c >= '0' && c <= '9') {
+            v = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            v = c - 'a' + 10;
+        } else {
+            return -1;
+        }
+        if (i % 2 == 0) {
+            out[i / 2] = (unsigned char) (v << 4);
+        } else {
+            out[i / 2] |= (unsigned char) v;
+        }
+    }
+    return hex[64] == '\0' ? 0 : -1;
+}
+
+/* RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+00:00)" → Unix seconds, -1. */
+static int64_t
+parse_rfc3339(const char *s)
+{
+    struct tm tm;
+    const char *e;
+
+    if (s == NULL) {
+        return -1;
+    }
+    memset(&tm, 0, sizeof(tm));
+    e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (e == NULL) {
+        return -1;
+    }
+    if (*e == '.') {
+        e++;
+        while (*e >= '0' && *e <= '9') {
+            e++;
+        }
+    }
+    if (strcmp(e, "Z") != 0 && strcmp(e, "+00:00") != 0) {
+        return -1;
+    }
+    return (int64_t) timegm(&tm);
+}
+
+static uint64_t
+fnv1a(const char *a, const char *b, const char *c)
+{
+    const char *parts[3] = { a, b, c };
+    uint64_t h = 1469598103934665603ULL;
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        const char *s = parts[i] != NULL ? parts[i] : "";
+
+        while (*s != '\0') {
+            h ^= (unsigned char) *s++;
+            h *= 1099511628211ULL;
+        }
+        h ^= 0xff;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void
+task_link(struct pg_prov *p, struct prov_task *t)
+{
+    t->p = p;
+    t->prev = NULL;
+    t->next = p->tasks;
+    if (p->tasks != NULL) {
+        p->tasks->prev = t;
+    }
+    p->tasks = t;
+}
+
+static void
+task_free(struct prov_task *t)
+{
+    struct pg_prov *p = t->p;
+    size_t i;
+
+    if (t->prev != NULL) {
+        t->prev->next = t->next;
+    } else if (p->tasks == t) {
+        p->tasks = t->next;
+    }
+    if (t->next != NULL) {
+        t->next->prev = t->prev;
+    }
+    for (i = 0; i < t->nbufs; i++) {
+        free(t->bufs[i]);
+    }
+    free(t->bufs);
+    free(t->ops);
+    free(t);
+}
+
+static json_t *
+publisher_json(const struct pg_publisher *pub)
+{
+    json_t *o = json_object();
+    char spec[1024];
+
+    if (o == NULL) {
+        return NULL;
+    }
+    switch (pub->kind) {
+    case PG_PUB_GITHUB:
+        json_object_set_new(o, "kind", json_string("github"));
+        break;
+    case PG_PUB_GITLAB:
+        json_object_set_new(o, "kind", json_string("gitlab"));
+        break;
+    case PG_PUB_GOOGLE:
+        json_object_set_new(o, "kind", json_string("google"));
+        break;
+    case PG_PUB_NONE:
+        json_decref(o);
+        return json_null();
+    }
+    if (pub->repository[0] != '\0') {
+        json_object_set_new(o, "repository", json_string(pub->repository));
+    }
+    if (pub->workflow[0] != '\0') {
+        json_object_set_new(o, "workflow", json_string(pub->workflow));
+    }
+    if (pub->environment[0] != '\0') {
+        json_object_set_new(o, "environment",
+            json_string(pub->environment));
+    }
+    if (pub->email[0] != '\0') {
+        json_object_set_new(o, "email", json_string(pub->email));
+    }
+    pg_publisher_format(pub, spec, sizeof(spec));
+    json_object_set_new(o, "spec", json_string(spec));
+    return o;
+}
+
+/* ---- audit --------------------------------------------------------------- */
+
+/* Rejections are audited once per (file, reason) while they stay in the
+ * recent ring: a page re-annotated every TTL does not flood the log. */
+static void
+audit_reject(struct pg_prov *p, const char *client, const char *project,
+    const struct prov_file *f, const struct pg_rules_out *o, int dedupe,
+    const char *event)
+{
+    struct pg_audit_event ev;
+    char seen[1024];
+    uint64_t h = fnv1a(event, f->sha, o->reason);
+    size_t i;
+
+    if (dedupe) {
+        for (i = 0; i < PG_PROV_AUDIT_SEEN; i++) {
+            if (p->audit_seen[i] == h) {
+                return;
+            }
+        }
+        p->audit_seen[p->audit_pos] = h;
+        p->audit_pos = (p->audit_pos + 1) % PG_PROV_AUDIT_SEEN;
+    }
+    seen[0] = '\0';
+    if (f->vres == PG_VRES_VERIFIED) {
+        pg_publisher_format(&f->pub, seen, sizeof(seen));
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.event = event;
+    ev.client = client;
+    ev.project = project;
+    ev.file = f->filename;
+    ev.sha256 = f->sha;
+    ev.expected = o->expected;
+    ev.seen = seen;
+    ev.decision = pg_rules_decision_name(o->decision);
+    ev.reason = o->reason;
+    pg_audit_log(p->audit, &ev);
+}
+
+/* ---- hidden files (for the file route) ----------------------------------- */
+
+static struct hidden_entry *
+hidden_find(struct pg_prov *p, const char *project)
+{
+    size_t i;
+
+    for (i = 0; i < p->nhidden; i++) {
+        if (strcmp(p->hidden[i].project, project) == 0) {
+            return &p->hidden[i];
+        }
+    }
+    return NULL;
+}
+
+/* Records (list != NULL, consumed) or clears a project's hidden files. */
+static void
+hidden_set(struct pg_prov *p, const char *project, json_t *list)
+{
+    struct hidden_entry *h = hidden_find(p, project);
+    size_t i, oldest = 0;
+
+    if (list == NULL || json_array_size(list) == 0) {
+        json_decref(list);
+        if (h != NULL) {
+            json_decref(h->list);
+            *h = p->hidden[--p->nhidden];
+        }
+        return;
+    }
+    if (h == NULL) {
+        if (p->nhidden < PG_PROV_HIDDEN_MAX) {
+            h = &p->hidden[p->nhidden++];
+        } else {
+            for (i = 1; i < p->nhidden; i++) {
+                if (p->hidden[i].stamp < p->hidden[oldest].stamp) {
+                    oldest = i;
+                }
+            }
+            h = &p->hidden[oldest];
+            json_decref(h->list);
+        }
+        snprintf(h->project, sizeof(h->project), "%s", project);
+    } else {
+        json_decref(h->list);
+    }
+    h->list = list;
+    h->stamp = ++p->hidden_stamp;
+}
+
+/* ---- the verdict cache --------------------------------------------------- */
+
+static int
+verdict_key(const struct pg_prov *p, const char *sha, char *key, size_t len)
+{
+    int n = snprintf(key, len, "%s:%s", sha, p->root_id);
+
+    return (n > 0 && (size_t) n < len) ? n : -1;
+}
+
+/* A cached verification of this file under this trust root, if any. */
+static int
+verdict_lookup(struct pg_prov *p, struct prov_file *f)
+{
+    struct pg_cache_err cerr;
+    char key[256], why[160];
+    void *val = NULL;
+    size_t len = 0;
+    json_t *o;
+    const char *fn, *res, *pub;
+    int klen, ok = 0;
+
+    klen = verdict_key(p, f->sha, key, sizeof(key));
+    memset(&cerr, 0, sizeof(cerr));
+    if (klen < 0 || pg_cache_get(p->cache, PG_CACHE_DB_VERDICTS, key,
+        (size_t) klen, &val, &len, &cerr) != PG_CACHE_OK)
+    {
+        return 0;
+    }
+    o = json_loadb(val, len, 0, NULL);
+    free(val);
+    fn = json_string_value(json_object_get(o, "filename"));
+    res = json_string_value(json_object_get(o, "result"));
+    pub = json_string_value(json_object_get(o, "publisher"));
+    if (fn != NULL && res != NULL && pub != NULL
+        && strcmp(fn, f->filename) == 0 && strcmp(res, "verified") == 0
+        && pg_publisher_parse(pub, &f->pub, why, sizeof(why)) == 0)
+    {
+        f->vres = PG_VRES_VERIFIED;
+        ok = 1;
+    }
+    json_decref(o);
+    return ok;
+}
+
+static int
+provenance_lookup(struct pg_prov *p, struct prov_file *f)
+{
+    struct pg_cache_err cerr;
+    void *val = NULL;
+    size_t len = 0;
+
+    memset(&cerr, 0, sizeof(cerr));
+    if (pg_cache_get(p->cache, PG_CACHE_DB_PROVENANCE, f->sha, 64, &val,
+        &len, &cerr) != PG_CACHE_OK)
+    {
+        return 0;
+    }
+    f->json = val;
+    f->jlen = len;
+    f->jcap = len;
+    return 1;
+}
+
+/* ---- verification on a worker ------------------------------------------- */
+
+static void
+verify_work(void *arg)
+{
+    struct prov_task *t = arg;
+    struct prov_file *f = t->f;
+
+    memset(&t->serr, 0, sizeof(t->serr));
+    memset(&t->seen, 0, sizeof(t->seen));
+    t->rc = pg_pep740_verify_provenance(t->p->root, f->json, f->jlen,
+        f->filename, f->shabin, NULL, &t->seen, &t->serr);
+}
+
+static void
+verify_done(void *arg)
+{
+    struct prov_task *t = arg;
+    struct prov_file *f = t->f;
+    struct prov_job *j = t->job;
+    struct pg_prov *p = t->p;
+    const char *lv[2];
+
+    if (t->rc == PG_SIG_OK) {
+        f->vres = PG_VRES_VERIFIED;
+        f->pub = t->seen;
+        f->store = 1;
+        lv[0] = "verified";
+    } else {
+        f->vres = PG_VRES_INVALID;
+        snprintf(f->reason, sizeof(f->reason), "%s: %s",
+            t->serr.step != NULL ? t->serr.step : "verify",
+            t->serr.reason[0] != '\0' ? t->serr.reason
+            : pg_sig_strerror((enum pg_sig_code) t->rc));
+        free(f->json);
+        f->json = NULL;
+        f->jlen = f->jcap = 0;
+        lv[0] = "invalid";
+    }
+    lv[1] = "verified_now";
+    pg_metric_inc(p->m_verdicts, 1, lv);
+    task_free(t);
+    job_file_done(f);
+    job_unref(j);
+}
+
+static void
+verify_submit(struct prov_file *f)
+{
+    struct pg_prov *p = f->job->p;
+    struct prov_task *t = calloc(1, sizeof(*t));
+
+    if (t == NULL) {
+        f->vres = PG_VRES_PENDING;
+        snprintf(f->reason, sizeof(f->reason), "out of memory");
+        job_file_done(f);
+        return;
+    }
+    t->kind = T_VERIFY;
+    t->job = f->job;
+    t->f = f;
+    f->st = PF_VERIFYING;
+    f->job->refs++;
+    task_link(p, t);
+    if (pg_workers_submit(p->s->workers, verify_work, verify_done, t) != 0) {
+        task_free(t);
+        f->job->refs--;
+        f->vres = PG_VRES_PENDING;
+        snprintf(f->reason, sizeof(f->reason), "worker queue full");
+        job_file_done(f);
+    }
+}
+
+/* ---- fetches ------------------------------------------------------------- */
+
+static int
+on_fetch_data(void *arg, const void *buf, size_t len)
+{
+    struct prov_file *f = arg;
+
+    if (f->jlen + len > PG_PROV_MAX_BYTES) {
+        f->too_big = 1;
+        return 1;
+    }
+    if (f->jlen + len + 1 > f->jcap) {
+        size_t ncap = f->jcap == 0 ? 16384 : f->jcap;
+        char *nb;
+
+        while (ncap < f->jlen + len + 1) {
+            ncap *= 2;
+        }
+        if (ncap > PG_PROV_MAX_BYTES + 1) {
+            ncap = PG_PROV_MAX_BYTES + 1;
+        }
+        nb = realloc(f->json, ncap);
+        if (nb == NULL) {
+            return 1;
+        }
+        f->json = nb;
+        f->jcap = ncap;
+    }
+    memcpy(f->json + f->jlen, buf, len);
+    f->jlen += len;
+    f->json[f->jlen] = '\0';
+    return 0;
+}
+
+static void
+on_fetch_done(void *arg, enum pg_upstream_code code, const char *reason,
+    const struct pg_upstream_resp *resp)
+{
+    struct prov_file *f = arg;
+    struct prov_job *j = f->job;
+    struct pg_prov *p = j->p;
+    const char *lv[1];
+    double secs = (double) (pg_now_ms() - f->t0) / 1000.0;
+
+    f->xfer = NULL;
+    p->active_fetches--;
+    pg_metric_observe(p->m_fetch_seconds, secs, NULL);
+    if (code == PG_UP_OK && resp != NULL && resp->status == 200) {
+        lv[0] = "ok";
+        pg_metric_inc(p->m_fetches, 1, lv);
+        verify_submit(f);
+    } else {
+        free(f->json);
+        f->json = NULL;
+        f->jlen = f->jcap = 0;
+        if (code == PG_UP_OK && resp != NULL && resp->status == 404) {
+            /* The index advertises an object the upstream does not have:
+             * not verifiable, so never served (not cached either). */
+            f->vres = PG_VRES_INVALID;
+            snprintf(f->reason, sizeof(f->reason), "the index advertises "
+                "provenance but the upstream answers 404");
+            lv[0] = "not_found";
+        } else if (code == PG_UP_ETOOBIG || f->too_big) {
+            f->vres = PG_VRES_INVALID;
+            snprintf(f->reason, sizeof(f->reason), "provenance object "
+                "larger than %d bytes", PG_PROV_MAX_BYTES);
+            lv[0] = "too_big";
+        } else {
+            f->vres = PG_VRES_PENDING;
+            if (code == PG_UP_OK && resp != NULL) {
+                snprintf(f->reason, sizeof(f->reason), "provenance fetch: "
+                    "upstream status %ld", resp->status);
+            } else {
+                snprintf(f->reason, sizeof(f->reason), "provenance fetch: "
+                    "%s", reason != NULL ? reason : pg_upstream_strerror(code));
+            }
+            lv[0] = code == PG_UP_ETIMEOUT ? "timeout" : "error";
+        }
+        pg_metric_inc(p->m_fetches, 1, lv);
+        job_file_done(f);
+    }
+    job_pump(p);
+    job_unref(j);
+}
+
+static int
+fetch_start(struct pg_prov *p, struct prov_file *f)
+{
+    struct pg_upstream_req req;
+    enum pg_upstream_code code = PG_UP_OK;
+
+    memset(&req, 0, sizeof(req));
+    req.url = f->url;
+    req.accept = INTEGRITY_TYPE;
+    req.max_body = PG_PROV_MAX_BYTES;
+    req.timeout_ms = p->cfg->timeout_ms > 0 ? p->cfg->timeout_ms : 30000;
+    req.on_data = on_fetch_data;
+    req.on_done = on_fetch_done;
+    req.arg = f;
+    req.compressed = 1;
+    f->t0 = pg_now_ms();
+    f->st = PF_FETCHING;
+    f->job->refs++;
+    p->active_fetches++;
+    f->xfer = pg_upstream_start(pg_server_upstream(p->s), &req, &code);
+    if (f->xfer == NULL) {
+        p->active_fetches--;
+        f->job->refs--;
+        f->vres = code == PG_UP_EHOST ? PG_VRES_INVALID : PG_VRES_PENDING;
+        snprintf(f->reason, sizeof(f->reason), "provenance URL %s",
+            code == PG_UP_EHOST ? "is on a host that is not allowed"
+            : "could not be fetched");
+        return -1;
+    }
+    return 0;
+}
+
+/* Starts queued fetches of any job while slots are free.  A failed start
+ * may complete (and unlink) its job: the walk then starts over. */
+static void
+job_pump(struct pg_prov *p)
+{
+    int cap = p->cfg->provenance_concurrency > 0
+        ? p->cfg->provenance_concurrency : 16;
+    struct prov_job *j, *next;
+    int unlinked;
+
+    if (p->stopped) {
+        return;
+    }
+restart:
+    for (j = p->jobs; j != NULL && p->active_fetches < cap; j = next) {
+        j->refs++;
+        while (j->scan < j->n && p->active_fetches < cap && !j->stopped) {
+            struct prov_file *f = &j->files[j->scan++];
+
+            if (f->st == PF_QUEUED && fetch_start(p, f) != 0) {
+                job_file_done(f);
+            }
+        }
+        unlinked = j->stopped;
+        next = j->next;
+        job_unref(j);
+        if (unlinked) {
+            goto restart;
+        }
+    }
+}
+
+/* ---- storing results --------------------------------------------------- */
+
+static void
+store_work(void *arg)
+{
+    struct prov_task *t = arg;
+
+    memset(&t->cerr, 0, sizeof(t->cerr));
+    t->rc = pg_cache_put_many(t->p->cache, t->ops, t->nops, &t->cerr);
+}
+
+static void
+store_done(void *arg)
+{
+    struct prov_task *t = arg;
+    struct pg_prov *p = t->p;
+
+    if (t->rc != PG_CACHE_OK) {
+        pg_log(p->s, "provenance: storing verdicts failed: %s",
+            t->cerr.reason);
+    }
+    if (t->reannotate && !p->stopped) {
+        pg_server_reannotate(p->s);
+    }
+    task_free(t);
+}
+
+/* Writes the newly verified objects and verdicts of a finished job in one
+ * transaction, on a worker; then (if the job had answered with pending
+ * files) re-annotates the pages. */
+static void
+job_store(struct prov_job *j, int reannotate)
+{
+    struct pg_prov *p = j->p;
+    struct prov_task *t;
+    size_t i, n = 0, k = 0;
+
+    for (i = 0; i < j->n; i++) {
+        n += j->files[i].store ? 1 : 0;
+    }
+    if (n == 0) {
+        if (reannotate && !p->stopped) {
+            pg_server_reannotate(p->s);
+        }
+        return;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        return;
+    }
+    t->kind = T_STORE;
+    t->reannotate = reannotate;
+    t->ops = calloc(2 * n, sizeof(*t->ops));
+    t->bufs = calloc(4 * n, sizeof(*t->bufs));
+    task_link(p, t);
+    if (t->ops == NULL || t->bufs == NULL) {
+        task_free(t);
+        return;
+    }
+    for (i = 0; i < j->n; i++) {
+        struct prov_file *f = &j->files[i];
+        char key[256], spec[1024];
+        json_t *o;
+        int klen;
+
+        if (!f->store) {
+            continue;
+        }
+        f->store = 0;
+        klen = verdict_key(p, f->sha, key, sizeof(key));
+        pg_publisher_format(&f->pub, spec, sizeof(spec));
+        o = json_pack("{s:s, s:s, s:s, s:s}", "filename", f->filename,
+            "result", "verified", "publisher", spec, "root", p->root_id);
+        t->bufs[t->nbufs] = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        t->bufs[t->nbufs + 1] = strdup(key);
+        t->bufs[t->nbufs + 2] = strdup(f->sha);
+        t->bufs[t->nbufs + 3] = f->json;        /* moved to the task */
+        f->json = NULL;
+        if (klen < 0 || t->bufs[t->nbufs] == NULL
+            || t->bufs[t->nbufs + 1] == NULL || t->bufs[t->nbufs + 2] == NULL
+            || t->bufs[t->nbufs + 3] == NULL)
+        {
+            t->nbufs += 4;
+            continue;
+        }
+        t->ops[k].db = PG_CACHE_DB_PROVENANCE;
+        t->ops[k].key = t->bufs[t->nbufs + 2];
+        t->ops[k].klen = 64;
+        t->ops[k].val = t->bufs[t->nbufs + 3];
+        t->ops[k].len = f->jlen;
+        k++;
+        t->ops[k].db = PG_CACHE_DB_VERDICTS;
+        t->ops[k].key = t->bufs[t->nbufs + 1];
+        t->ops[k].klen = (size_t) klen;
+        t->ops[k].val = t->bufs[t->nbufs];
+        t->ops[k].len = strlen(t->bufs[t->nbufs]);
+        k++;
+        t->nbufs += 4;
+    }
+    t->nops = k;
+    if (k == 0 || pg_workers_submit(p->s->workers, store_work, store_done,
+        t) != 0)
+    {
+        task_free(t);
+    }
+}
+
+/* ---- TOFU pin ------------------------------------------------------------ */
+
+static void
+pin_work(void *arg)
+{
+    struct prov_task *t = arg;
+
+    memset(&t->perr, 0, sizeof(t->perr));
+    t->rc = pg_pins_add(t->p->cache, t->project, &t->entry, 1, &t->added,
+        &t->perr);
+}
+
+static void
+pin_done(void *arg)
+{
+    struct prov_task *t = arg;
+    struct pg_prov *p = t->p;
+    struct pg_audit_event ev;
+    char spec[1024];
+    const char *lv[1] = { "tofu" };
+
+    pg_publisher_format(&t->entry.publisher, spec, sizeof(spec));
+    if (t->rc != PG_POLICY_OK) {
+        pg_log(p->s, "provenance: pinning %s to %s failed: %s: %s",
+            t->project, spec, t->perr.step != NULL ? t->perr.step : "pins",
+            t->perr.reason);
+    } else if (t->added) {
+        pg_metric_inc(p->m_pins, 1, lv);
+        memset(&ev, 0, sizeof(ev));
+        ev.event = "pin-create";
+        ev.project = t->project;
+        ev.file = t->entry.file;
+        ev.sha256 = t->entry.sha256;
+        ev.seen = spec;
+        ev.decision = "pin";
+        ev.reason = "first attested upload (tofu)";
+        pg_audit_log(p->audit, &ev);
+        pg_log(p->s, "provenance: pinned %s to %s (from %s)", t->project,
+            spec, t->entry.file);
+    }
+    task_free(t);
+}
+
+static void
+pin_submit(struct pg_prov *p, const char *project, const struct prov_file *f,
+    const struct pg_publisher *pub)
+{
+    struct prov_task *t = calloc(1, sizeof(*t));
+
+    if (t == NULL) {
+        return;
+    }
+    t->kind = T_PIN;
+    snprintf(t->project, sizeof(t->project), "%s", project);
+    t->entry.publisher = *pub;
+    t->entry.how = PG_PIN_TOFU;
+    t->entry.time = (int64_t) time(NULL);
+    snprintf(t->entry.file, sizeof(t->entry.file), "%s", f->filename);
+    snprintf(t->entry.sha256, sizeof(t->entry.sha256), "%s", f->sha);
+    t->entry.upload_time = f->upload;
+    task_link(p, t);
+    if (pg_workers_submit(p->s->workers, pin_work, pin_done, t) != 0) {
+        task_free(t);
+    }
+}
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+static void
+job_free(struct prov_job *j)
+{
+    size_t i;
+
+    for (i = 0; i < j->n; i++) {
+        free(j->files[i].filename);
+        free(j->files[i].url);
+        free(j->files[i].json);
+    }
+    free(j->files);
+    if (j->timer != NULL) {
+        event_free(j->timer);
+    }
+    pg_policy_unref(j->policy);
+    free(j);
+}
+
+static void
+job_unlink(struct prov_job *j)
+{
+    struct pg_prov *p = j->p;
+
+    if (j->prev != NULL) {
+        j->prev->next = j->next;
+    } else if (p->jobs == j) {
+        p->jobs = j->next;
+    }
+    if (j->next != NULL) {
+        j->next->prev = j->prev;
+    }
+    j->prev = j->next = NULL;
+    p->njobs--;
+}
+
+static void
+job_unref(struct prov_job *j)
+{
+    if (--j->refs == 0) {
+        job_free(j);
+    }
+}
+
+/* The job has every result: answer (if the budget did not already), store
+ * what was verified, leave the jobs list. */
+static void
+job_complete(struct prov_job *j)
+{
+    int was_answered = j->answered;
+
+    if (!was_answered) {
+        job_answer(j);
+    }
+    job_store(j, was_answered && j->learned_late);
+    j->stopped = 1;
+    if (j->timer != NULL) {
+        event_del(j->timer);
+    }
+    job_unlink(j);
+    job_unref(j);                   /* the jobs list's reference */
+}
+
+/* Called once per file when its result is final for this job. */
+static void
+job_file_done(struct prov_file *f)
+{
+    struct prov_job *j = f->job;
+
+    f->st = PF_DONE;
+    if (j->answered && f->vres != PG_VRES_PENDING) {
+        j->learned_late = 1;
+    }
+    if (j->outstanding > 0) {
+        j->outstanding--;
+    }
+    if (j->outstanding > 0 || j->stopped) {
+        return;
+    }
+    job_complete(j);
+}
+
+static void
+on_budget(evutil_socket_t fd, short what, void *arg)
+{
+    struct prov_job *j = arg;
+
+    (void) fd;
+    (void) what;
+    if (!j->answered) {
+        pg_metric_inc(j->p->m_pending, (double) j->outstanding, NULL);
+        job_answer(j);
+    }
+}
+
+/* Applies the rules and annotates the model, then answers the server. */
+static void
+job_answer(struct prov_job *j)
+{
+    struct pg_prov *p = j->p;
+    const struct pg_policy_rules *rules = pg_policy_for(j->policy,
+        j->project);
+    struct pg_pin_set *pins = NULL;
+    struct pg_rules_file *rf = NULL;
+    struct pg_rules_out *out = NULL;
+    struct pg_rules_pin newpin;
+    struct pg_policy_err perr;
+    json_t *files, *kept = NULL, *hidden = NULL, *hidden_copy = NULL;
+    time_t now = time(NULL);
+    size_t i;
+    const char *fail = NULL;
+
+    j->answered = 1;
+    pins = calloc(1, sizeof(*pins));
+    rf = calloc(j->n > 0 ? j->n : 1, sizeof(*rf));
+    out = calloc(j->n > 0 ? j->n : 1, sizeof(*out));
+    kept = json_array();
+    hidden = json_array();
+    if (pins == NULL || rf == NULL || out == NULL || kept == NULL
+        || hidden == NULL)
+    {
+        fail = "out of memory";
+        goto done;
+    }
+    memset(&perr, 0, sizeof(perr));
+    if (pg_pins_get(p->cache, j->project, pins, &perr) != PG_POLICY_OK) {
+        /* Fail closed: without the pins no file can be judged. */
+        pg_log(p->s, "provenance: %s: reading pins: %s", j->project,
+            perr.reason);
+        fail = "provgate: the project's pins cannot be read";
+        goto done;
+    }
+    for (i = 0; i < j->n; i++) {
+        struct prov_file *f = &j->files[i];
+
+        rf[i].filename = f->filename;
+        rf[i].sha256 = f->sha;
+        rf[i].upload_time = f->upload;
+        rf[i].vres = f->st == PF_DONE ? f->vres : PG_VRES_PENDING;
+        rf[i].publisher = f->pub;
+        rf[i].invalid_reason = f->reason;
+    }
+    pg_rules_decide(j->project, rules, pins, rf, j->n, (int64_t) now, out,
+        &newpin);
+    if (newpin.needed) {
+        pin_submit(p, j->project, &j->files[newpin.file], &newpin.publisher);
+    }
+    files = json_object_get(j->model, "files");
+    for (i = 0; i < j->n && i < json_array_size(files); i++) {
+        json_t *fo = json_array_get(files, i);
+        struct prov_file *f = &j->files[i];
+        struct pg_rules_out *o = &out[i];
+        json_t *pv;
+        const char *lv[2];
+
+        if (o->status == PG_FS_NONE) {
+            json_array_append(kept, fo);
+            continue;
+        }
+        lv[0] = pg_rules_decision_name(o->decision);
+        lv[1] = pg_rules_why_name(o->why);
+        pg_metric_inc(p->m_decisions, 1, lv);
+        if (o->why == PG_WHY_MIN_AGE && f->upload >= 0) {
+            time_t at = (time_t) (f->upload + rules->min_age_s);
+
+            if (p->release_at == 0 || at < p->release_at) {
+                p->release_at = at;
+            }
+        }
+        pv = json_object();
+        if (pv == NULL) {
+            fail = "out of memory";
+            goto done;
+        }
+        json_object_set_new(pv, "status",
+            json_string(pg_rules_status_name(o->status)));
+        json_object_set_new(pv, "publisher", rf[i].vres == PG_VRES_VERIFIED
+            ? publisher_json(&f->pub) : json_null());
+        json_object_set_new(pv, "decision",
+            json_string(pg_rules_decision_name(o->decision)));
+        if (o->reason[0] != '\0') {
+            json_object_set_new(pv, "reason", json_string(o->reason));
+        }
+        if (o->expected[0] != '\0') {
+            json_object_set_new(pv, "expected", json_string(o->expected));
+        }
+        if (pg_rules_refused(o->decision)) {
+            audit_reject(p, NULL, j->project, f, o, 1, "reject");
+        }
+        switch (o->decision) {
+        case PG_DEC_HIDE: {
+            json_t *h = json_pack("{s:s, s:s, s:s, s:O}", "filename",
+                f->filename, "status", pg_rules_status_name(o->status),
+                "reason", o->reason, "publisher",
+                json_object_get(pv, "publisher"));
+
+            if (h != NULL) {
+                json_array_append_new(hidden, h);
+            }
+            json_decref(pv);
+            continue;
+        }
+        case PG_DEC_YANK:
+            json_object_set_new(fo, "yanked", json_string(o->reason));
+            break;
+        case PG_DEC_NONE:
+        case PG_DEC_ALLOW:
+        case PG_DEC_PENDING:
+        case PG_DEC_DENY:
+            break;
+        }
+        json_object_set_new(fo, "_provenance", pv);
+        json_array_append(kept, fo);
+    }
+    /* Files past j->n (none in practice) stay as they are. */
+    for (; i < json_array_size(files); i++) {
+        json_array_append(kept, json_array_get(files, i));
+    }
+    json_object_set(j->model, "files", kept);
+    if (json_array_size(hidden) > 0) {
+        json_object_set(j->model, "_provenance_hidden", hidden);
+        hidden_copy = json_deep_copy(hidden);
+    }
+    hidden_set(p, j->project, hidden_copy);
+
+done:
+    json_decref(kept);
+    json_decref(hidden);
+    free(pins);
+    free(rf);
+    free(out);
+    j->model = NULL;
+    j->done(j->done_arg, fail != NULL ? -1 : 0, fail);
+}
+
+/* ---- the hooks --------------------------------------------------------- */
+
+static void
+on_annotate(void *arg, const char *project, json_t *model,
+    void (*done)(void *done_arg, int rc, const char *reason), void *done_arg)
+{
+    struct pg_prov *p = arg;
+    const struct pg_policy_rules *rules = pg_policy_for(p->policy, project);
+    json_t *files = json_object_get(model, "files"), *fo;
+    struct prov_job *j;
+    struct timeval tv;
+    size_t i, n;
+
+    if (rules->mode == PG_MODE_OFF) {
+        hidden_set(p, project, NULL);
+        done(done_arg, 0, NULL);
+        return;
+    }
+    if (p->njobs >= PG_PROV_MAX_JOBS) {
+        done(done_arg, -1, "provgate: too many index pages being verified");
+        return;
+    }
+    n = json_array_size(files);
+    j = calloc(1, sizeof(*j));
+    if (j == NULL || (n > 0 && (j->files = calloc(n, sizeof(*j->files)))
+        == NULL))
+    {
+        free(j);
+        done(done_arg, -1, "out of memory");
+        return;
+    }
+    j->p = p;
+    j->refs = 1;                    /* the jobs list */
+    snprintf(j->project, sizeof(j->project), "%s", project);
+    j->model = model;
+    j->done = done;
+    j->done_arg = done_arg;
+    j->policy = pg_policy_ref(p->policy);
+    j->n = n;
+    j->next = p->jobs;
+    if (p->jobs != NULL) {
+        p->jobs->prev = j;
+    }
+    p->jobs = j;
+    p->njobs++;
+    json_array_foreach(files, i, fo) {
+        struct prov_file *f = &j->files[i];
+        const char *fn = json_string_value(json_object_get(fo, "filename"));
+        const char *sha = json_string_value(json_object_get(
+            json_object_get(fo, "hashes"), "sha256"));
+        const char *url = json_string_value(json_object_get(fo,
+            "provenance"));
+
+        f->job = j;
+        f->filename = strdup(fn != NULL ? fn : "");
+        f->upload = parse_rfc3339(json_string_value(json_object_get(fo,
+            "upload-time")));
+        f->st = PF_DONE;
+        f->vres = PG_VRES_NONE;
+        if (f->filename == NULL) {
+            f->vres = PG_VRES_PENDING;
+            continue;
+        }
+        if (url == NULL) {
+            continue;                           /* unattested */
+        }
+        if (sha == NULL || strlen(sha) != 64 || hex_to_bin(sha, f->shabin)
+            != 0)
+        {
+            f->vres = PG_VRES_INVALID;
+            snprintf(f->reason, sizeof(f->reason), "the index gives no "
+                "sha256 to bind the provenance to");
+            continue;
+        }
+        memcpy(f->sha, sha, 65);
+        if (verdict_lookup(p, f)) {
+            const char *lv[2] = { "verified", "cache" };
+
+            pg_metric_inc(p->m_verdicts, 1, lv);
+            continue;
+        }
+        f->url = strdup(url);
+        j->outstanding++;
+        if (provenance_lookup(p, f)) {
+            f->st = PF_VERIFYING;               /* submitted below */
+        } else {
+            f->st = PF_QUEUED;
+        }
+        if (f->url == NULL) {
+            f->st = PF_DONE;
+            f->vres = PG_VRES_PENDING;
+            j->outstanding--;
+        }
+    }
+    if (j->outstanding == 0) {
+        job_complete(j);
+        return;
+    }
+    j->refs++;                      /* held while we submit */
+    for (i = 0; i < n; i++) {
+        if (j->files[i].st == PF_VERIFYING) {
+            verify_submit(&j->files[i]);
+        }
+    }
+    job_pump(p);
+    if (!j->answered && !j->stopped) {
+        j->timer = evtimer_new(pg_server_base(p->s), on_budget, j);
+        tv.tv_sec = (time_t) (p->cfg->provenance_budget_ms / 1000);
+        tv.tv_usec = (suseconds_t) ((p->cfg->provenance_budget_ms % 1000)
+            * 1000);
+        if (j->timer == NULL || evtimer_add(j->timer, &tv) != 0) {
+            job_answer(j);
+        }
+    }
+    job_unref(j);
+}
+
+static int
+on_file_decision(void *arg, const char *project, const char *filename,
+    const char *sha256_hex, const json_t *file_obj, char *reason,
+    size_t rlen)
+{
+    struct pg_prov *p = arg;
+    const struct pg_policy_rules *rules = pg_policy_for(p->policy, project);
+    char name[512];
+    const char *dec, *why, *lv[1];
+    size_t n;
+    struct hidden_entry *h;
+    const json_t *pv;
+
+    if (rules->mode == PG_MODE_OFF) {
+        return 0;
+    }
+    snprintf(name, sizeof(name), "%s", filename);
+    n = strlen(name);
+    if (n > 9 && strcmp(name + n - 9, ".metadata") == 0) {
+        name[n - 9] = '\0';
+    }
+    if (file_obj == NULL) {
+        h = hidden_find(p, project);
+        if (h != NULL) {
+            size_t i;
+            json_t *e;
+
+            json_array_foreach(h->list, i, e) {
+                const char *fn = json_string_value(json_object_get(e,
+                    "filename"));
+
+                if (fn != NULL && strcmp(fn, name) == 0) {
+                    snprintf(reason, rlen, "%s", json_string_value(
+                        json_object_get(e, "reason")));
+                    lv[0] = "hidden";
+                    pg_metric_inc(p->m_refusals, 1, lv);
+                    return 1;
+                }
+            }
+        }
+        snprintf(reason, rlen, "provgate: %s is not listed on the current "
+            "index page of %s", name, project);
+        lv[0] = "unlisted";
+        pg_metric_inc(p->m_refusals, 1, lv);
+        return 1;
+    }
+    pv = json_object_get(file_obj, "_provenance");
+    dec = json_string_value(json_object_get(pv, "decision"));
+    why = json_string_value(json_object_get(pv, "reason"));
+    if (dec != NULL && strcmp(dec, "allow") == 0) {
+        return 0;
+    }
+    if (dec != NULL && strcmp(dec, "pending") == 0) {
+        snprintf(reason, rlen, "provgate: provenance of %s is not verified "
+            "yet; try again in a few seconds", name);
+        lv[0] = "pending";
+    } else if (dec != NULL) {
+        snprintf(reason, rlen, "%s", why != NULL ? why
+            : "provgate: refused by policy");
+        lv[0] = dec;
+    } else {
+        snprintf(reason, rlen, "provgate: %s has no verdict", name);
+        lv[0] = "no_verdict";
+    }
+    (void) sha256_hex;
+    pg_metric_inc(p->m_refusals, 1, lv);
+    return 1;
+}
+
+static void
+on_reload(void *arg)
+{
+    struct pg_prov *p = arg;
+    struct pg_policy_diag *diag;
+    struct pg_policy *np = NULL;
+    struct pg_audit_event ev;
+    const char *lv[1];
+    char gen[32];
+    size_t i;
+    int rc;
+
+    if (p->cfg->policy_file == NULL) {
+        pg_log(p->s, "policy: no policy file configured; built-in policy "
+            "kept");
+        pg_server_reannotate(p->s);
+        return;
+    }
+    diag = calloc(1, sizeof(*diag));
+    if (diag == NULL) {
+        pg_log(p->s, "policy: reload: out of memory; old policy kept");
+        return;
+    }
+    rc = pg_policy_load(p->cfg->policy_file, &np, diag);
+    memset(&ev, 0, sizeof(ev));
+    if (rc != PG_POLICY_OK) {
+        for (i = 0; i < diag->n; i++) {
+            pg_log(p->s, "policy: reload failed, keeping generation "
+                "%016llx: %s", (unsigned long long)
+                pg_policy_generation(p->policy), diag->msg[i]);
+        }
+        lv[0] = "error";
+        pg_metric_inc(p->m_reloads, 1, lv);
+        ev.event = "policy-reload-failed";
+        ev.reason = diag->n > 0 ? diag->msg[0] : pg_policy_strerror(rc);
+        ev.file = p->cfg->policy_file;
+        pg_audit_log(p->audit, &ev);
+        free(diag);
+        return;
+    }
+    free(diag);
+    pg_policy_unref(p->policy);
+    p->policy = np;
+    snprintf(gen, sizeof(gen), "%016llx",
+        (unsigned long long) pg_policy_generation(np));
+    pg_log(p->s, "policy: reloaded %s (generation %s, %zu project sections)",
+        p->cfg->policy_file, gen, pg_policy_n_projects(np));
+    lv[0] = "ok";
+    pg_metric_inc(p->m_reloads, 1, lv);
+    ev.event = "policy-reload";
+    ev.file = p->cfg->policy_file;
+    ev.reason = gen;
+    pg_audit_log(p->audit, &ev);
+    pg_server_reannotate(p->s);
+}
+
+/* Every PG_PROV_POLL_MS: a pins change by anyone, or the end of a min_age
+ * hold, re-annotates the pages. */
+static void
+on_poll(evutil_socket_t fd, short what, void *arg)
+{
+    struct pg_prov *p = arg;
+    struct pg_policy_err err;
+    uint64_t g = 0;
+
+    (void) fd;
+    (void) what;
+    memset(&err, 0, sizeof(err));
+    if (pg_pins_generation(p->cache, &g, &err) == PG_POLICY_OK
+        && g != p->pins_gen)
+    {
+        p->pins_gen = g;
+        pg_server_reannotate(p->s);
+        return;
+    }
+    if (p->release_at != 0 && time(NULL) >= p->release_at) {
+        p->release_at = 0;
+        pg_server_reannotate(p->s);
+    }
+}
+
+/* ---- /integrity/ --------------------------------------------------------- */
+
+struct integrity_req {
+    char project[PG_INDEX_MAX_NAME + 2];
+    char filename[512];
+};
+
+static void
+on_page_for_integrity(struct pg_req *r, struct pg_page *page, int status,
+    const char *reason)
+{
+    struct integrity_req *ir = r->route_state;
+    struct pg_prov *p = r->s->hooks.arg;
+    struct pg_cache_err cerr;
+    struct evbuffer *body;
+    json_t *files, *fo;
+    const char *sha = NULL;
+    void *val = NULL;
+    size_t len = 0, i;
+
+    if (page == NULL) {
+        pg_req_problem(r, status == 404 ? 404 : 502, status == 404
+            ? "Not found" : "Bad gateway", "%s", reason != NULL ? reason
+            : "index page unavailable");
+        return;
+    }
+    files = json_object_get(pg_page_model(page), "files");
+    json_array_foreach(files, i, fo) {
+        const char *fn = json_string_value(json_object_get(fo, "filename"));
+
+        if (fn != NULL && strcmp(fn, ir->filename) == 0) {
+            sha = json_string_value(json_object_get(json_object_get(fo,
+                "hashes"), "sha256"));
+            break;
+        }
+    }
+    memset(&cerr, 0, sizeof(cerr));
+    if (sha == NULL || strlen(sha) != 64 || p == NULL
+        || pg_cache_get(p->cache, PG_CACHE_DB_PROVENANCE, sha, 64, &val,
+            &len, &cerr) != PG_CACHE_OK)
+    {
+        pg_req_problem(r, 404, "Not found", "no verified provenance of %s "
+            "is cached", ir->filename);
+        return;
+    }
+    body = evbuffer_new();
+    if (body == NULL || evbuffer_add(body, val, len) != 0) {
+        free(val);
+        if (body != NULL) {
+            evbuffer_free(body);
+        }
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    free(val);
+    pg_req_set_header(r, "Content-Type", INTEGRITY_TYPE);
+    pg_req_set_header(r, "Cache-Control", "max-age=365000000, immutable");
+    pg_req_send(r, 200, "OK", body);
+}
+
+void
+pg_prov_handle_integrity(struct pg_req *r)
+{
+    struct integrity_req *ir = pg_req_alloc(r, sizeof(*ir));
+    const char *path = r->path + strlen("/integrity/");
+    const char *parts[4];
+    size_t lens[4], k = 0;
+    const char *s = path;
+    char raw[PG_INDEX_MAX_NAME + 2];
+
+    r->route = "integrity";
+    if (ir == NULL) {
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    while (k < 4 && *s != '\0') {
+        const char *e = strchr(s, '/');
+
+        parts[k] = s;
+        lens[k] = e != NULL ? (size_t) (e - s) : strlen(s);
+        k++;
+        s = e != NULL ? e + 1 : s + strlen(s);
+    }
+    if (k != 4 || *s != '\0' || lens[3] != 10
+        || memcmp(parts[3], "provenance", 10) != 0 || lens[0] == 0
+        || lens[0] >= sizeof(raw) || lens[2] == 0
+        || lens[2] >= sizeof(ir->filename))
+    {
+        pg_req_problem(r, 404, "Not found", "expected /integrity/PROJECT/"
+            "VERSION/FILENAME/provenance");
+        return;
+    }
+    memcpy(raw, parts[0], lens[0]);
+    raw[lens[0]] = '\0';
+    memcpy(ir->filename, parts[2], lens[2]);
+    ir->filename[lens[2]] = '\0';
+    if (pg_index_normalize(raw, ir->project, sizeof(ir->project)) != 0) {
+        pg_req_problem(r, 400, "Bad request", "not a project name: %s", raw);
+        return;
+    }
+    r->route_state = ir;
+    pg_pages_load(r, ir->project, on_page_for_integrity);
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static int
+add_metrics(struct pg_prov *p, struct pg_metrics *m)
+{
+    p->m_fetches = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_provenance_fetches_total",
+        "Provenance objects fetched from the upstream, by result",
+        "result", NULL, 0);
+    p->m_fetch_seconds = pg_metrics_add(m, PG_METRIC_HISTOGRAM,
+        "provgate_provenance_fetch_duration_seconds",
+        "Time to fetch one provenance object from the upstream", NULL,
+        fetch_buckets, sizeof(fetch_buckets) / sizeof(fetch_buckets[0]));
+    p->m_verdicts = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_provenance_verdicts_total",
+        "Verification verdicts, by result and source (cache or verified "
+        "now)", "result,source", NULL, 0);
+    p->m_decisions = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_policy_decisions_total",
+        "Per-file policy decisions made while annotating pages, by "
+        "decision and reason", "decision,reason", NULL, 0);
+    p->m_refusals = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_policy_refused_downloads_total",
+        "File downloads refused by the policy, by decision", "decision",
+        NULL, 0);
+    p->m_pins = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_pins_created_total", "TOFU pins created by the server",
+        "how", NULL, 0);
+    p->m_reloads = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_policy_reloads_total", "Policy reloads (SIGHUP), by "
+        "result", "result", NULL, 0);
+    p->m_pending = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_provenance_pending_total",
+        "Files annotated pending because their provenance was not verified "
+        "within the time budget", NULL, NULL, 0);
+    return (p->m_fetches == NULL || p->m_fetch_seconds == NULL
+        || p->m_verdicts == NULL || p->m_decisions == NULL
+        || p->m_refusals == NULL || p->m_pins == NULL
+        || p->m_reloads == NULL || p->m_pending == NULL) ? -1 : 0;
+}
+
+int
+pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
+    size_t mlen)
+{
+    struct pg_prov *p;
+    struct pg_policy_diag *diag = NULL;
+    struct pg_sig_err serr;
+    struct pg_policy_err perr;
+    struct pg_proxy_hooks hooks;
+    struct timeval tv;
+    size_t i, off = 0;
+    int rc;
+
+    *out = NULL;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        snprintf(msg, mlen, "out of memory");
+        return -1;
+    }
+    p->s = s;
+    p->cfg = pg_server_config(s);
+    p->cache = pg_server_cache(s);
+    if (p->cfg->policy_file != NULL) {
+        diag = calloc(1, sizeof(*diag));
+        if (diag == NULL) {
+            snprintf(msg, mlen, "out of memory");
+            goto err;
+        }
+        rc = pg_policy_load(p->cfg->policy_file, &p->policy, diag);
+        if (rc != PG_POLICY_OK) {
+            msg[0] = '\0';
+            for (i = 0; i < diag->n && off + 1 < mlen; i++) {
+                int w = snprintf(msg + off, mlen - off, "%s%s",
+                    i > 0 ? "\n" : "", diag->msg[i]);
+
+                off += w > 0 ? (size_t) w : 0;
+            }
+            if (diag->n == 0) {
+                snprintf(msg, mlen, "%s: %s", p->cfg->policy_file,
+                    pg_policy_strerror(rc));
+            }
+            goto err;
+        }
+    } else {
+        p->policy = pg_policy_builtin();
+        if (p->policy == NULL) {
+            snprintf(msg, mlen, "out of memory");
+            goto err;
+        }
+    }
+    memset(&serr, 0, sizeof(serr));
+    if (p->cfg->trust_root != NULL) {
+        rc = pg_sig_trust_root_load_file(p->cfg->trust_root, &p->root,
+            &serr);
+    } else {
+        rc = pg_sig_trust_root_builtin(p->cfg->staging ? 1 : 0, &p->root,
+            &serr);
+    }
+    if (rc != PG_SIG_OK) {
+        snprintf(msg, mlen, "trust root %s: %s", p->cfg->trust_root != NULL
+            ? p->cfg->trust_root : "(built-in)", serr.reason[0] != '\0'
+            ? serr.reason : pg_sig_strerror((enum pg_sig_code) rc));
+        goto err;
+    }
+    p->root_id = pg_sig_trust_root_id(p->root);
+    if (pg_audit_open(p->cfg->audit_log, &p->audit, msg, mlen) != 0) {
+        goto err;
+    }
+    if (add_metrics(p, s->metrics) != 0) {
+        snprintf(msg, mlen, "out of memory (metrics)");
+        goto err;
+    }
+    memset(&perr, 0, sizeof(perr));
+    (void) pg_pins_generation(p->cache, &p->pins_gen, &perr);
+    p->poll = event_new(pg_server_base(s), -1, EV_PERSIST, on_poll, p);
+    tv.tv_sec = PG_PROV_POLL_MS / 1000;
+    tv.tv_usec = (PG_PROV_POLL_MS % 1000) * 1000;
+    if (p->poll == NULL || event_add(p->poll, &tv) != 0) {
+        snprintf(msg, mlen, "out of memory (timer)");
+        goto err;
+    }
+    memset(&hooks, 0, sizeof(hooks));
+    hooks.annotate_page = on_annotate;
+    hooks.file_decision = on_file_decision;
+    hooks.reload = on_reload;
+    hooks.arg = p;
+    pg_server_set_hooks(s, &hooks);
+    pg_log(s, "policy: %s (generation %016llx, default mode %s); trust root "
+        "%s", pg_policy_source(p->policy), (unsigned long long)
+        pg_policy_generation(p->policy),
+        pg_policy_mode_name(pg_policy_for(p->policy, NULL)->mode),
+        p->cfg->trust_root != NULL ? p->cfg->trust_root
+        : (p->cfg->staging ? "built-in staging" : "built-in production"));
+    free(diag);
+    *out = p;
+    return 0;
+
+err:
+    free(diag);
+    pg_prov_stop(p);
+    pg_prov_free(p);
+    return -1;
+}
+
+void
+pg_prov_stop(struct pg_prov *p)
+{
+    struct prov_job *j;
+    size_t i;
+
+    if (p == NULL || p->stopped) {
+        return;
+    }
+    p->stopped = 1;
+    if (p->poll != NULL) {
+        event_free(p->poll);
+        p->poll = NULL;
+    }
+    for (j = p->jobs; j != NULL; j = j->next) {
+        j->stopped = 1;
+        if (j->timer != NULL) {
+            event_free(j->timer);
+            j->timer = NULL;
+        }
+        for (i = 0; i < j->n; i++) {
+            if (j->files[i].xfer != NULL) {
+                pg_upstream_cancel(j->files[i].xfer);
+                j->files[i].xfer = NULL;
+                j->refs--;
+            }
+        }
+    }
+}
+
+void
+pg_prov_free(struct pg_prov *p)
+{
+    size_t i;
+
+    if (p == NULL) {
+        return;
+    }
+    /* Workers are joined: tasks whose done never ran are freed here, with
+     * the job references they held. */
+    while (p->tasks != NULL) {
+        struct prov_task *t = p->tasks;
+
+        if (t->kind == T_VERIFY && t->job != NULL) {
+            t->job->refs--;
+        }
+        task_free(t);
+    }
+    while (p->jobs != NULL) {
+        struct prov_job *j = p->jobs;
+
+        job_unlink(j);
+        job_free(j);
+    }
+    for (i = 0; i < p->nhidden; i++) {
+        json_decref(p->hidden[i].list);
+    }
+    pg_audit_close(p->audit);
+    if (p->root != NULL) {
+        pg_sig_trust_root_free(p->root);
+    }
+    pg_policy_unref(p->policy);
+    free(p);
+}

@@ -1,0 +1,63 @@
+/* proxy/provenance_int.h — serving only verified files: the provenance
+ * engine behind the server's seams (pg_proxy.h).
+ *
+ * When a project page is (re)built the server calls our annotate hook with
+ * its model.  We collect every file that advertises provenance, take its
+ * verdict from the cache (PG_CACHE_DB_VERDICTS, keyed by the file's sha256
+ * and the trust root's id) or its provenance object from the cache
+ * (PG_CACHE_DB_PROVENANCE, by sha256) or from the upstream (in parallel,
+ * at most provenance_concurrency transfers, Accept:
+ * application/vnd.pypi.integrity.v1+json), verify each object on the worker
+ * pool, then apply the policy rules (policy/rules.c) to the whole file
+ * list and annotate the model: "_provenance" per file, "yanked" for
+ * on_violation = yank, files removed and listed under "_provenance_hidden"
+ * for hide.  Whatever has not arrived within provenance_budget_ms is
+ * "pending"; the fetches go on in the background and the pages are
+ * re-annotated when they finish.  The file route asks our decision hook
+ * before the first byte of any file is served.
+ *
+ * Decisions depend on the policy generation and the pins generation; they
+ * are recomputed on every annotation (cheap: a pure function over the file
+ * list) and every page is re-annotated when either changes (SIGHUP, or a
+ * pins change by this process or by `provgate pins` — polled every
+ * PG_PROV_POLL_MS).  What is expensive — fetching and verifying — is
+ * cached by sha256 + trust root, which is all a verification depends on.
+ *
+ * Owns: the policy, the trust root, the audit log, fetches and worker jobs
+ * in flight.  Borrows: the server (its loop, cache, upstream, workers,
+ * metrics).  Runs on: loop (verification on workers).
+ * Spec: design §5–§7, issue 4 items 1, 4, 5, 6.
+ */
+#ifndef PG_PROVENANCE_INT_H
+#define PG_PROVENANCE_INT_H
+
+#include <stddef.h>
+
+struct pg_server;
+struct pg_req;
+struct pg_prov;
+
+#define PG_PROV_MAX_BYTES (4 * 1024 * 1024) /* one provenance object */
+#define PG_PROV_POLL_MS 500         /* pins generation / min_age check */
+#define PG_PROV_HIDDEN_MAX 4096     /* projects whose hidden files we keep */
+#define PG_PROV_AUDIT_SEEN 4096     /* recent rejections not re-audited */
+#define PG_PROV_MAX_JOBS 1024       /* page annotations in flight */
+
+/* Loads the policy (cfg->policy_file, else the built-in one) and the trust
+ * root (cfg->trust_root, cfg->staging, else the built-in production root),
+ * opens the audit log, registers metrics and installs the hooks with
+ * pg_server_set_hooks.  On failure writes the reason (for a policy file:
+ * every "FILE:LINE: message", one per line) into msg and returns -1. */
+int pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
+    size_t mlen);
+/* Cancels fetches and timers; call before pg_server_free. */
+void pg_prov_stop(struct pg_prov *p);
+/* Frees what is left; call after pg_server_free (workers are joined). */
+void pg_prov_free(struct pg_prov *p);
+
+/* GET /integrity/<project>/<version>/<filename>/provenance: the cached
+ * provenance object (application/vnd.pypi.integrity.v1+json), 404 when
+ * none is cached.  Finishes the request. */
+void pg_prov_handle_integrity(struct pg_req *r);
+
+#endif
