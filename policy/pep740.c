@@ -956,6 +956,7 @@ pg_pep740_verify_provenance_ex(const struct pg_pep740_opts *o,
             "attestation bundles");
         goto done;
     }
+    /* first pass, before any cryptography: publishers and the count */
     for (i = 0; i < json_array_size(bundles); i++) {
         json_t *bd = json_array_get(bundles, i);
         json_t *atts = json_object_get(bd, "attestations");
@@ -988,24 +989,37 @@ pg_pep740_verify_provenance_ex(const struct pg_pep740_opts *o,
                 "without attestations array");
             goto done;
         }
-        pg_publisher_policy(&pub, &pol);
-        for (k = 0; k < json_array_size(atts); k++) {
-            if (++total > l->attestations) {
-                rc = fail(err, PG_SIG_ELIMIT, "provenance", "%s", "too many "
-                    "attestations");
-                goto done;
-            }
-            rc = verify_att(o, json_array_get(atts, k), filename, sha256,
-                &pol, l, err);
-            if (rc != PG_SIG_OK) {
-                goto done;
-            }
+        total += json_array_size(atts);
+        if (total > l->attestations) {
+            rc = fail(err, PG_SIG_ELIMIT, "provenance", "%s", "too many "
+                "attestations");
+            goto done;
         }
     }
     if (total == 0) {
         rc = fail(err, PG_SIG_EPARSE, "provenance", "%s", "provenance holds "
             "no attestation");
         goto done;
+    }
+    /* second pass: every attestation under its bundle's publisher */
+    for (i = 0; i < json_array_size(bundles); i++) {
+        json_t *bd = json_array_get(bundles, i);
+        json_t *atts = json_object_get(bd, "attestations");
+
+        if (pg_publisher_from_json(json_object_get(bd, "publisher"), &pub,
+                reason, sizeof(reason)) != 0)
+        {
+            rc = fail(err, PG_SIG_EPARSE, "provenance", "%s", reason);
+            goto done;
+        }
+        pg_publisher_policy(&pub, &pol);
+        for (k = 0; k < json_array_size(atts); k++) {
+            rc = verify_att(o, json_array_get(atts, k), filename, sha256,
+                &pol, l, err);
+            if (rc != PG_SIG_OK) {
+                goto done;
+            }
+        }
     }
     if (seen != NULL) {
         *seen = first;
