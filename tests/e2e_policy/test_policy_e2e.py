@@ -1,0 +1,430 @@
+#!/usr/bin/env python3
+"""tests/e2e_policy/test_policy_e2e.py — serving only verified files, end to
+end: the fixture upstream (tests/e2e/fixture_upstream.py), `provgate serve`
+in front of it and the real pip.
+
+Real data: abi3info's files and provenance from ../shared/vectors/pypi under
+the production trust root.  Minted data: tests/tools/pg-mint makes a private
+trust root (passed with --trust-root) and PEP 740 provenance for small
+wheels of a project "demo" under any publisher, so that publisher changes,
+downgrades, foreign provenance and tampered files can be staged.
+
+Environment (ctest passes them): PG_PROVGATE, PG_MINT, PG_SHARED_DIR.
+Spec: issue 4 "Tests"; design §5–§7.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+
+import pgtest  # noqa: E402
+
+GOOD = "github:org/demo:release.yml"
+MOVED = "github:org/demo-moved:release.yml"
+EVIL = "github:evil/demo:release.yml"
+OTHER = "github:org/other:release.yml"
+ABI3 = "woodruffw/abi3info"
+
+
+def record_line(name, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+    return "%s,sha256=%s,%d" % (name, digest.rstrip(b"=").decode(), len(data))
+
+
+def make_wheel(directory, version, salt=""):
+    """A minimal pure-Python wheel demo-VERSION-py3-none-any.whl."""
+    fn = "demo-%s-py3-none-any.whl" % version
+    path = os.path.join(directory, fn)
+    di = "demo-%s.dist-info" % version
+    files = {
+        "demo/__init__.py": ("__version__ = %r\n# %s\n"
+                             % (version, salt)).encode(),
+        di + "/METADATA": ("Metadata-Version: 2.1\nName: demo\nVersion: %s\n"
+                           "Summary: provgate test project\n\n" % version
+                           ).encode(),
+        di + "/WHEEL": (b"Wheel-Version: 1.0\nGenerator: pgtest\n"
+                        b"Root-Is-Purelib: true\nTag: py3-none-any\n"),
+    }
+    record = [record_line(n, d) for n, d in files.items()]
+    record.append(di + "/RECORD,,")
+    files[di + "/RECORD"] = ("\n".join(record) + "\n").encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, d in files.items():
+            zi = zipfile.ZipInfo(n, date_time=(2025, 1, 1, 0, 0, 0))
+            z.writestr(zi, d)
+    return path
+
+
+def month(m):
+    return "2025-%02d-01T00:00:00Z" % m
+
+
+class PolicyCase(pgtest.Case):
+    """Adds a private trust root, wheels, provenance and a policy file."""
+
+    def setUp(self):
+        super().setUp()
+        self.mint = os.environ.get("PG_MINT")
+        if not self.mint or not os.access(self.mint, os.X_OK):
+            self.fail("PG_MINT (%r) is not an executable" % self.mint)
+        self.root = os.path.join(self.tmp, "root")
+        self.run_mint("init", self.root)
+        self.trust_root = os.path.join(self.root, "trusted_root.json")
+        self.dist = self.new_dir("dist")
+        self.audit = os.path.join(self.tmp, "audit.log")
+
+    def run_mint(self, *args):
+        p = subprocess.run([self.mint] + list(args), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        if p.returncode != 0:
+            self.fail("pg-mint %s: %s" % (" ".join(args), p.stderr.decode()))
+        return p
+
+    def provenance(self, wheel, publisher, name=None):
+        out = wheel + "." + publisher.replace(":", "_").replace("/", "_") \
+            + ".provenance"
+        args = ["provenance", "--root", self.root, "--file", wheel,
+                "--publisher", publisher, "-o", out]
+        if name:
+            args[5:5] = ["--name", name]
+        self.run_mint(*args)
+        return out
+
+    def release(self, up, version, publisher, upload, salt=""):
+        """A wheel with provenance minted for publisher (None: none)."""
+        whl = make_wheel(self.dist, version, salt)
+        prov = self.provenance(whl, publisher) if publisher else None
+        return up.add_file(whl, provenance=prov, upload_time=upload)
+
+    def write_policy(self, text, name="policy.ini"):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def serve(self, up, policy=None, cache_dir=None, real_root=False,
+              sets=None):
+        args = []
+        if policy:
+            args += ["--policy", policy]
+        if not real_root:
+            args += ["--trust-root", self.trust_root]
+        s = {"audit_log": self.audit}
+        s.update(sets or {})
+        return self.start_provgate(up, cache_dir=cache_dir, sets=s,
+                                   extra_args=args)
+
+    # -- observations
+    def json_page(self, pg, project="demo"):
+        r = pg.page(project, accept=pgtest.JSON_TYPE)
+        self.assertEqual(r.status, 200, r.body[:500])
+        return r.json()
+
+    def files_by_name(self, page):
+        return {f["filename"]: f for f in page["files"]}
+
+    def wait_page(self, pg, pred, what, timeout=20):
+        last = {}
+
+        def check():
+            last["page"] = self.json_page(pg)
+            return pred(last["page"])
+        if not pgtest.wait_until(check, timeout, 0.2):
+            self.fail("page never showed %s; last page:\n%s"
+                      % (what, json.dumps(last.get("page"), indent=1)[:4000]))
+        return last["page"]
+
+    def downloaded(self, p):
+        return sorted(os.listdir(p.dest))
+
+    def pins(self, pg, *args):
+        return pgtest.run_cli(["pins", "--cache-dir", pg.cache_dir,
+                               "--audit-log", self.audit] + list(args))
+
+    def audit_events(self):
+        try:
+            with open(self.audit) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def proxy_path(self, desc):
+        return urllib.parse.urlsplit(desc["url"]).path
+
+    def assertRefused(self, pg, desc, needle):
+        r = pg.get(self.proxy_path(desc))
+        self.assertEqual(r.status, 403, (r.status, r.reason))
+        self.assertIn(needle, r.reason)
+        self.assertEqual(r.headers.get("content-type"),
+                         "application/problem+json")
+        self.assertIn(needle, r.json()["detail"])
+
+
+class RealData(PolicyCase):
+
+    def test_abi3info_pins_first_publisher_and_installs_other_versions(self):
+        up = self.start_fixture()
+        pg = self.serve(up, real_root=True)
+        p = self.pip_download(pg, "abi3info==2024.10.3")
+        self.assertPipOK(p)
+        self.assertEqual(self.downloaded(p),
+                         ["abi3info-2024.10.3-py3-none-any.whl"])
+        # First sight pinned the earliest attested upload's publisher.
+        shown = self.pins(pg, "show", "abi3info")
+        self.assertEqual(shown.returncode, 0, shown.output)
+        self.assertIn("github:%s:release.yml" % ABI3, shown.output)
+        self.assertIn("tofu", shown.output)
+        self.assertIn("abi3info-2024.10.3-py3-none-any.whl", shown.output)
+        # The other versions install under that pin.
+        p = self.pip_download(pg, "abi3info==2024.10.8")
+        self.assertPipOK(p)
+        self.assertIn("abi3info-2024.10.8-py3-none-any.whl",
+                      self.downloaded(p))
+        page = self.json_page(pg, "abi3info")
+        self.assertEqual(len(page["files"]), 3)
+        for f in page["files"]:
+            pv = f["_provenance"]
+            self.assertEqual(pv["status"], "verified", f["filename"])
+            self.assertEqual(pv["decision"], "allow")
+            self.assertEqual(pv["publisher"]["repository"], ABI3)
+            self.assertEqual(pv["publisher"]["workflow"], "release.yml")
+            self.assertTrue(f["provenance"].startswith(
+                pg.origin + "/integrity/abi3info/"), f["provenance"])
+        # HTML carries the same facts.
+        html = pg.page("abi3info", accept="text/html").body.decode()
+        self.assertIn('data-provenance-status="verified"', html)
+        self.assertIn('data-publisher="github:%s:release.yml"' % ABI3, html)
+        # /integrity/ serves the cached object byte for byte.
+        fn = "abi3info-2024.10.8.tar.gz"
+        r = pg.get(urllib.parse.urlsplit(
+            self.files_by_name(page)[fn]["provenance"]).path)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers.get("content-type"),
+                         "application/vnd.pypi.integrity.v1+json")
+        with open(pgtest.vector(fn + ".provenance"), "rb") as f:
+            self.assertEqual(r.body, f.read())
+        events = [e for e in self.audit_events()
+                  if e["event"] == "pin-create"]
+        self.assertEqual(len(events), 1, self.audit_events())
+        self.assertEqual(events[0]["project"], "abi3info")
+        metrics = pg.metrics()
+        self.assertGreaterEqual(pgtest.metric_sum(
+            metrics, r"^provgate_provenance_verdicts_total$",
+            result="verified"), 3)
+        self.assertEqual(pgtest.metric_sum(
+            metrics, r"^provgate_pins_created_total$"), 1)
+
+
+class Minted(PolicyCase):
+
+    def test_new_publisher_is_hidden_until_approved(self):
+        up = self.start_fixture(vectors=False)
+        self.release(up, "1.0", GOOD, month(1))
+        moved = self.release(up, "1.1", MOVED, month(2))
+        policy = self.write_policy("[defaults]\non_violation = hide\n")
+        pg = self.serve(up, policy)
+        page = self.json_page(pg)
+        self.assertEqual(sorted(self.files_by_name(page)),
+                         ["demo-1.0-py3-none-any.whl"])
+        hidden = page["_provenance_hidden"]
+        self.assertEqual([h["filename"] for h in hidden],
+                         ["demo-1.1-py3-none-any.whl"])
+        want = "provgate: publisher %s is not accepted for demo" % MOVED
+        self.assertEqual(hidden[0]["reason"], want)
+        p = self.pip_download(pg, "demo")
+        self.assertPipOK(p)
+        self.assertEqual(self.downloaded(p), ["demo-1.0-py3-none-any.whl"])
+        self.assertRefused(pg, moved, want)
+        # An administrator accepts the new repository, server running.
+        a = self.pins(pg, "approve", "demo", "--publisher", MOVED,
+                      "--by", "alice")
+        self.assertEqual(a.returncode, 0, a.output)
+        self.wait_page(pg, lambda pg_: "demo-1.1-py3-none-any.whl" in
+                       self.files_by_name(pg_), "demo 1.1 after approval")
+        p = self.pip_download(pg, "demo")
+        self.assertPipOK(p)
+        self.assertEqual(self.downloaded(p), ["demo-1.1-py3-none-any.whl"])
+        kinds = [e["event"] for e in self.audit_events()]
+        self.assertIn("pin-create", kinds)
+        self.assertIn("reject", kinds)
+        self.assertIn("pin-approve", kinds)
+        rej = [e for e in self.audit_events() if e["event"] == "reject"][0]
+        self.assertEqual(rej["file"], "demo-1.1-py3-none-any.whl")
+        self.assertEqual(rej["seen"], MOVED)
+        self.assertEqual(rej["expected"], GOOD)
+        self.assertEqual(rej["sha256"], moved["sha256"])
+        self.assertEqual(rej["decision"], "hide")
+
+    def test_downgrade_is_rejected_and_legacy_allowed(self):
+        up = self.start_fixture(vectors=False)
+        self.release(up, "0.9", None, month(1))
+        self.release(up, "1.0", GOOD, month(2))
+        late = self.release(up, "1.1", None, month(3))
+        pg = self.serve(up)
+        files = self.files_by_name(self.json_page(pg))
+        legacy = files["demo-0.9-py3-none-any.whl"]
+        self.assertEqual(legacy["_provenance"]["status"], "unattested")
+        self.assertEqual(legacy["_provenance"]["decision"], "allow")
+        down = files["demo-1.1-py3-none-any.whl"]
+        self.assertEqual(down["_provenance"]["status"], "rejected")
+        self.assertIn("(downgrade)", down["yanked"])
+        p = self.pip_download(pg, "demo")
+        self.assertPipOK(p)
+        self.assertEqual(self.downloaded(p), ["demo-1.0-py3-none-any.whl"])
+        p = self.pip_download(pg, "demo==0.9")
+        self.assertPipOK(p)
+        p = self.pip_download(pg, "demo==1.1")
+        self.assertNotEqual(p.returncode, 0, p.output)
+        self.assertIn("provgate: demo-1.1-py3-none-any.whl has no provenance",
+                      p.output)
+        self.assertRefused(pg, late, "(downgrade)")
+
+    def test_foreign_provenance_and_tampered_file_are_rejected(self):
+        up = self.start_fixture(vectors=False)
+        self.release(up, "1.0", GOOD, month(1))
+        # 1.1 is served with the provenance of 1.0.
+        w10 = os.path.join(self.dist, "demo-1.0-py3-none-any.whl")
+        p10 = self.provenance(w10, GOOD)
+        w11 = make_wheel(self.dist, "1.1")
+        foreign = up.add_file(w11, provenance=p10, upload_time=month(2))
+        # 1.2's provenance is genuine, its bytes are not.
+        w12 = make_wheel(self.dist, "1.2")
+        p12 = self.provenance(w12, GOOD)
+        evil = make_wheel(self.new_dir("evil"), "1.2", salt="tampered")
+        with open(w12, "rb") as f, open(evil, "rb") as g:
+            self.assertNotEqual(f.read(), g.read())
+        tampered = up.add_file(evil, provenance=p12, upload_time=month(3))
+        pg = self.serve(up)
+        files = self.files_by_name(self.json_page(pg))
+        for fn in ("demo-1.1-py3-none-any.whl", "demo-1.2-py3-none-any.whl"):
+            pv = files[fn]["_provenance"]
+            self.assertEqual(pv["status"], "rejected", fn)
+            self.assertIn("does not verify", pv["reason"])
+            self.assertTrue(files[fn]["yanked"].startswith("provgate: "))
+        self.assertEqual(files["demo-1.0-py3-none-any.whl"]["_provenance"]
+                         ["status"], "verified")
+        p = self.pip_download(pg, "demo")
+        self.assertPipOK(p)
+        self.assertEqual(self.downloaded(p), ["demo-1.0-py3-none-any.whl"])
+        for desc in (foreign, tampered):
+            self.assertRefused(pg, desc, "does not verify")
+        p = self.pip_download(pg, "demo==1.2")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("provenance of demo-1.2-py3-none-any.whl does not "
+                      "verify", p.output)
+
+    def test_pinned_rejected_version_shows_the_reason_in_every_mode(self):
+        up = self.start_fixture(vectors=False)
+        self.release(up, "1.0", GOOD, month(1))
+        bad = self.release(up, "1.2", EVIL, month(2))
+        want = "provgate: publisher %s is not accepted for demo" % EVIL
+        cache = self.new_dir("shared-cache")
+        for mode in ("yank", "deny", "hide"):
+            policy = self.write_policy("[project:demo]\non_violation = %s\n"
+                                       % mode, "policy-%s.ini" % mode)
+            pg = self.serve(up, policy, cache_dir=cache)
+            page = self.json_page(pg)
+            files = self.files_by_name(page)
+            p = self.pip_download(pg, "demo==1.2")
+            self.assertNotEqual(p.returncode, 0, (mode, p.output))
+            if mode == "yank":
+                f = files["demo-1.2-py3-none-any.whl"]
+                self.assertEqual(f["yanked"], want)
+                self.assertEqual(f["_provenance"]["decision"], "yank")
+                self.assertIn(want, p.output)
+                self.assertRefused(pg, bad, want)
+            elif mode == "deny":
+                f = files["demo-1.2-py3-none-any.whl"]
+                self.assertFalse(f["yanked"])
+                self.assertEqual(f["_provenance"]["decision"], "deny")
+                self.assertIn("403", p.output)
+                self.assertIn(want, p.output)
+                self.assertRefused(pg, bad, want)
+            else:
+                self.assertNotIn("demo-1.2-py3-none-any.whl", files)
+                self.assertEqual(page["_provenance_hidden"][0]["reason"],
+                                 want)
+                self.assertRefused(pg, bad, want)
+            self.stop_provgate(pg)
+
+    def test_require_with_another_publisher_serves_nothing(self):
+        up = self.start_fixture(vectors=False)
+        a = self.release(up, "1.0", GOOD, month(1))
+        b = self.release(up, "1.1", GOOD, month(2))
+        policy = self.write_policy("[project:demo]\nmode = require\n"
+                                   "publisher = %s\n" % OTHER)
+        pg = self.serve(up, policy)
+        for f in self.json_page(pg)["files"]:
+            self.assertEqual(f["_provenance"]["status"], "rejected")
+            self.assertTrue(f["yanked"])
+        p = self.pip_download(pg, "demo")
+        self.assertNotEqual(p.returncode, 0, p.output)
+        want = "provgate: publisher %s is not accepted for demo" % GOOD
+        for desc in (a, b):
+            self.assertRefused(pg, desc, want)
+        r = self.pins(pg, "show", "demo")
+        self.assertEqual(r.returncode, 1, r.output)     # require pins nothing
+
+    def test_sighup_changes_the_outcome_and_pins_survive_a_restart(self):
+        up = self.start_fixture(vectors=False)
+        self.release(up, "1.0", GOOD, month(1))
+        self.release(up, "1.1", EVIL, month(2))
+        policy = self.write_policy("[project:demo]\nmode = allow\n")
+        cache = self.new_dir("cache-restart")
+        pg = self.serve(up, policy, cache_dir=cache, sets={"index_ttl": "1s"})
+        p = self.pip_download(pg, "demo==1.1")
+        self.assertPipOK(p)
+        # An invalid file on reload keeps the old policy.
+        with open(policy, "w") as f:
+            f.write("[project:demo]\nmode = sometimes\n")
+        pg.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(pgtest.wait_until(
+            lambda: "reload failed" in pg.log_text(), 20, 0.2),
+            pg.log_tail())
+        self.assertIn("policy.ini:2: mode: expected tofu", pg.log_text())
+        p = self.pip_download(pg, "demo==1.1")
+        self.assertPipOK(p)
+        # A valid one changes the outcome without a restart.
+        with open(policy, "w") as f:
+            f.write("[defaults]\nmode = tofu\n")
+        pg.proc.send_signal(signal.SIGHUP)
+        self.wait_page(pg, lambda pg_: self.files_by_name(pg_)
+                       ["demo-1.1-py3-none-any.whl"]["_provenance"]
+                       ["status"] == "rejected", "1.1 rejected after SIGHUP")
+        p = self.pip_download(pg, "demo==1.1")
+        self.assertNotEqual(p.returncode, 0, p.output)
+        self.assertIn("is not accepted for demo", p.output)
+        kinds = [e["event"] for e in self.audit_events()]
+        self.assertIn("policy-reload-failed", kinds)
+        self.assertIn("policy-reload", kinds)
+        self.stop_provgate(pg)
+        # Restarted, with the pinning release gone upstream: without the
+        # stored pin, first sight would now pin the other publisher.
+        up.control("remove", filename="demo-1.0-py3-none-any.whl")
+        time.sleep(1.2)
+        pg = self.serve(up, policy, cache_dir=cache, sets={"index_ttl": "1s"})
+        page = self.wait_page(pg, lambda pg_: len(pg_["files"]) == 1,
+                              "the page without 1.0")
+        f = page["files"][0]
+        self.assertEqual(f["_provenance"]["status"], "rejected")
+        self.assertIn(EVIL, f["_provenance"]["reason"])
+        p = self.pip_download(pg, "demo")
+        self.assertNotEqual(p.returncode, 0, p.output)
+        r = self.pins(pg, "show", "demo")
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertIn(GOOD, r.output)
+
+
+if __name__ == "__main__":
+    sys.exit(pgtest.main())
