@@ -93,9 +93,9 @@ struct pg_upstream_xfer {
     int64_t last_activity_ms;
     struct event idle_ev;
     struct pg_upstream_resp resp;
-    char ctype[PG_UPSTREAM_MAX_HEADER];
-    char etag[PG_UPSTREAM_MAX_HEADER];
-    char lastmod[PG_UPSTREAM_MAX_HEADER];
+    char ctype[PG_UPSTREAM_MAX_HEADER + 1];
+    char etag[PG_UPSTREAM_MAX_HEADER + 1];
+    char lastmod[PG_UPSTREAM_MAX_HEADER + 1];
     char errbuf[CURL_ERROR_SIZE];
     struct pg_upstream_xfer *prev, *next;           /* up->xfers */
     struct pg_upstream_xfer *dprev, *dnext;         /* up->deferred */

@@ -368,6 +368,15 @@ hosts_parser_holds_sixteen_hosts_and_refuses_seventeen(void **state)
     memset(list, 'a', 64);
     memcpy(list + 64, ".example", 9);
     assert_non_null(parse(&cfg, "file_hosts", list));
+    /* a host name holds 253 characters, not 254 */
+    memset(list, 'a', 253);
+    list[63] = list[127] = list[191] = '.';
+    list[253] = '\0';
+    assert_null(parse(&cfg, "file_hosts", list));
+    assert_int_equal(strlen(cfg.file_hosts[0]), 253);
+    list[253] = 'a';
+    list[254] = '\0';
+    assert_non_null(parse(&cfg, "file_hosts", list));
     pg_config_free(&cfg);
 }
 

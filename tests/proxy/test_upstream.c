@@ -52,7 +52,8 @@ struct res {
     long status;
     int http_version;
     int64_t content_length;
-    char ctype[128], etag[128], lastmod[128], url[512];
+    char ctype[128], etag[PG_UPSTREAM_MAX_HEADER + 1], lastmod[128];
+    char url[512];
     unsigned char *body;
     size_t len;
 };
@@ -1195,6 +1196,109 @@ upstream_multiplexes_http2_over_verified_tls(void **state)
 }
 
 static void
+upstream_header_values_reported_up_to_the_limit(void **state)
+{
+    struct pg_config cfg;
+    struct res s;
+    char path[64];
+
+    make_config(&cfg, NULL);
+    snprintf(path, sizeof(path), "/longetag?n=%d", PG_UPSTREAM_MAX_HEADER);
+    fetch(&cfg, &s, path, NULL);
+    assert_int_equal(s.code, PG_UP_OK);
+    assert_int_equal(strlen(s.etag), PG_UPSTREAM_MAX_HEADER);
+    assert_int_equal(strspn(s.etag, "e"), PG_UPSTREAM_MAX_HEADER);
+    free(s.body);
+    snprintf(path, sizeof(path), "/longetag?n=%d",
+        PG_UPSTREAM_MAX_HEADER + 1);
+    fetch(&cfg, &s, path, NULL);
+    assert_int_equal(s.code, PG_UP_OK);
+    assert_string_equal(s.etag, "(none)");
+    free(s.body);
+    pg_config_free(&cfg);
+}
+
+static void
+request_header_values_and_urls_up_to_the_limit(void **state)
+{
+    struct pg_config cfg;
+    struct event_base *base = event_base_new();
+    struct pg_upstream *up;
+    struct pg_upstream_req req = { 0 };
+    struct pg_upstream_xfer *x;
+    enum pg_upstream_code code;
+    char *val = malloc(PG_UPSTREAM_MAX_HEADER + 2);
+    char *url = malloc(PG_UPSTREAM_MAX_URL + 2);
+    char base_url[64];
+    size_t n;
+
+    make_config(&cfg, NULL);
+    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    url_of(base_url, sizeof(base_url), "/etag?");
+    n = strlen(base_url);
+    memcpy(url, base_url, n);
+    memset(url + n, 'q', PG_UPSTREAM_MAX_URL - n);
+    url[PG_UPSTREAM_MAX_URL] = '\0';
+    assert_true(pg_upstream_url_allowed(up, url));
+    url[PG_UPSTREAM_MAX_URL] = 'q';
+    url[PG_UPSTREAM_MAX_URL + 1] = '\0';
+    assert_false(pg_upstream_url_allowed(up, url));
+    assert_null(pg_upstream_start(up, &(struct pg_upstream_req){
+        .url = url }, &code));
+    assert_int_equal(code, PG_UP_EHOST);
+
+    memset(val, 'a', PG_UPSTREAM_MAX_HEADER);
+    val[PG_UPSTREAM_MAX_HEADER] = '\0';
+    req.url = base_url;
+    req.accept = val;
+    x = pg_upstream_start(up, &req, &code);
+    assert_non_null(x);
+    pg_upstream_cancel(x);
+    val[PG_UPSTREAM_MAX_HEADER] = 'a';
+    val[PG_UPSTREAM_MAX_HEADER + 1] = '\0';
+    assert_null(pg_upstream_start(up, &req, &code));
+    assert_int_equal(code, PG_UP_EPROTO);
+    pg_upstream_free(up);
+    pg_config_free(&cfg);
+    event_base_free(base);
+    free(val);
+    free(url);
+}
+
+static void
+redirect_body_read_up_to_the_limit_then_dropped(void **state)
+{
+    struct pg_config cfg;
+    struct res s;
+    char path[256];
+    int h0, c0, h1, c1, h2, c2;
+
+    make_config(&cfg, NULL);
+    server_hits(&cfg, "/etag", &h0, &c0);
+    /* at the limit: the 3xx body is read, the connection kept */
+    snprintf(path, sizeof(path), "/redirect?to=/etag&body=%d",
+        PG_UPSTREAM_MAX_REDIRECT_BODY);
+    fetch(&cfg, &s, path, NULL);
+    assert_int_equal(s.code, PG_UP_OK);
+    assert_int_equal(s.len, 5);
+    free(s.body);
+    server_hits(&cfg, "/etag", &h1, &c1);
+    assert_int_equal(h1 - h0, 1);
+    assert_int_equal(c1 - c0, 1 + 1);   /* + the hits query */
+    /* over it: not read, the hop's connection closed, still followed */
+    snprintf(path, sizeof(path), "/redirect?to=/etag&body=%d",
+        PG_UPSTREAM_MAX_REDIRECT_BODY + 1);
+    fetch(&cfg, &s, path, NULL);
+    assert_int_equal(s.code, PG_UP_OK);
+    assert_int_equal(s.len, 5);
+    free(s.body);
+    server_hits(&cfg, "/etag", &h2, &c2);
+    assert_int_equal(h2 - h1, 1);
+    assert_int_equal(c2 - c1, 2 + 1);
+    pg_config_free(&cfg);
+}
+
+static void
 libcurl_resolves_asynchronously(void **state)
 {
     const char *d = pg_upstream_describe();
@@ -1232,6 +1336,9 @@ main(int argc, char **argv)
         cmocka_unit_test(upstream_goes_through_the_configured_http_proxy),
         cmocka_unit_test(upstream_ignores_proxy_environment_variables),
         cmocka_unit_test(upstream_multiplexes_http2_over_verified_tls),
+        cmocka_unit_test(upstream_header_values_reported_up_to_the_limit),
+        cmocka_unit_test(request_header_values_and_urls_up_to_the_limit),
+        cmocka_unit_test(redirect_body_read_up_to_the_limit_then_dropped),
     };
 
     if (argc > 1) {

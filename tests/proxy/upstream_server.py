@@ -10,7 +10,9 @@ stdin closes (the test holds the other end) or it is killed.  Endpoints:
   /slow                 Content-Length 100, 10 bytes, then 5 s of silence
   /big?size=N           N bytes with Content-Length
   /nolength?size=N      N bytes, chunked (no Content-Length)
-  /redirect?to=URL[&code=C]   a C (302) redirect to URL
+  /redirect?to=URL[&code=C][&body=N]   a C (302) redirect to URL with
+                        an N-byte body
+  /longetag?n=N         200 "ok" with an N-character ETag
   /hop?n=K              K more redirects (to /hop?n=K-1), then /etag
   /echo                 the request's Accept, Range, If-* headers as text
   /hits?path=P          "hits=H connections=C" (requests for P so far;
@@ -113,10 +115,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.chunk(pattern(off, min(4096, size - off)))
             self.end_chunks()
         elif url.path == "/redirect":
+            body = b"r" * int(q.get("body", "0"))
             self.send_response(int(q.get("code", "302")))
             self.send_header("Location", q["to"])
-            self.send_header("Content-Length", "0")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            self.wfile.write(body)
+        elif url.path == "/longetag":
+            self.body(200, b"ok", extra=[("ETag", "e" * int(q["n"]))])
         elif url.path == "/hop":
             n = int(q["n"])
             self.send_response(302)
