@@ -30,7 +30,7 @@ pg_ibuf_init(struct pg_ibuf *b, size_t initial, size_t max)
 }
 
 void
-pg_ibuf_put(struct pg_ibuf *b, const char *s, size_t n)
+pg_ibuf_put_grow(struct pg_ibuf *b, const char *s, size_t n)
 {
     if (b->failed)
         return;
@@ -62,6 +62,11 @@ pg_ibuf_puts(struct pg_ibuf *b, const char *s)
     pg_ibuf_put(b, s, strlen(s));
 }
 
+/* Characters that need a character reference in text and attributes. */
+static const unsigned char html_special[256] = {
+    ['&'] = 1, ['<'] = 1, ['>'] = 1, ['"'] = 1, ['\''] = 1
+};
+
 void
 pg_ibuf_put_html(struct pg_ibuf *b, const char *s)
 {
@@ -70,6 +75,8 @@ pg_ibuf_put_html(struct pg_ibuf *b, const char *s)
     for (; *s != '\0'; s++) {
         const char *rep;
 
+        if (!html_special[(unsigned char) *s])
+            continue;
         switch (*s) {
         case '&':
             rep = "&amp;";
@@ -83,11 +90,9 @@ pg_ibuf_put_html(struct pg_ibuf *b, const char *s)
         case '"':
             rep = "&quot;";
             break;
-        case '\'':
+        default:
             rep = "&#39;";
             break;
-        default:
-            continue;
         }
         pg_ibuf_put(b, run, (size_t) (s - run));
         pg_ibuf_puts(b, rep);

@@ -14,6 +14,7 @@
 #define PG_INDEX_PRIV_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -29,7 +30,20 @@ struct pg_ibuf {
 };
 
 void pg_ibuf_init(struct pg_ibuf *b, size_t initial, size_t max);
-void pg_ibuf_put(struct pg_ibuf *b, const char *s, size_t n);
+/* The slow path of pg_ibuf_put: grow (or fail), then append. */
+void pg_ibuf_put_grow(struct pg_ibuf *b, const char *s, size_t n);
+
+static inline void
+pg_ibuf_put(struct pg_ibuf *b, const char *s, size_t n)
+{
+    if (!b->failed && n <= b->cap - b->len) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        return;
+    }
+    pg_ibuf_put_grow(b, s, n);
+}
+
 void pg_ibuf_puts(struct pg_ibuf *b, const char *s);
 /* Appends s HTML-escaped for text and double-quoted attribute values. */
 void pg_ibuf_put_html(struct pg_ibuf *b, const char *s);

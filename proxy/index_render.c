@@ -32,8 +32,13 @@ static size_t base_len(const char *base);
 static void api_version(const json_t *model, char *out, size_t outlen);
 static int integrity_url(const char *base, size_t bl, const char *project,
     const char *filename, char *out, size_t outlen);
-static json_t *render_file_json(const json_t *f, const char *base,
-    size_t bl, const char *project);
+static void put_json_str(struct pg_ibuf *b, const char *s, size_t n);
+static void put_json_cstr(struct pg_ibuf *b, const char *s);
+static void put_dumped(struct pg_ibuf *b, const json_t *v);
+static void put_json_value(struct pg_ibuf *b, const json_t *v);
+static void put_key(struct pg_ibuf *b, int *n, const char *k);
+static void render_file_json(struct pg_ibuf *b, int *nfiles,
+    const json_t *f, const char *base, size_t bl, const char *project);
 static int render_json(const json_t *model, const char *base, char **out,
     size_t *outlen);
 static const json_t *metadata_of(const json_t *f, const char *key);
@@ -107,59 +112,230 @@ integrity_url(const char *base, size_t bl, const char *project,
     return n < 0 || (size_t) n >= outlen - o ? -1 : 0;
 }
 
-/* A file's rendering, or NULL when it must be left out (or no memory). */
-static json_t *
-render_file_json(const json_t *f, const char *base, size_t bl,
-    const char *project)
+/* Bytes a JSON string literal must escape: controls, '"' and '\\'. */
+static const unsigned char json_special[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1
+};
+
+/* JSON string literal of n bytes of s (valid UTF-8, as jansson keeps
+ * it): only '"', '\\' and control characters are escaped. */
+static void
+put_json_str(struct pg_ibuf *b, const char *s, size_t n)
 {
-    char path[PG_INDEX_MAX_URL + 1], url[2 * PG_INDEX_MAX_URL + 2];
+    static const char hex[] = "0123456789abcdef";
+    size_t i, run = 0;
+
+    pg_ibuf_put(b, "\"", 1);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        char esc[6];
+        size_t el = 2;
+
+        if (!json_special[c])
+            continue;
+        pg_ibuf_put(b, s + run, i - run);
+        run = i + 1;
+        esc[0] = '\\';
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            el = 6;
+            break;
+        }
+        pg_ibuf_put(b, esc, el);
+    }
+    pg_ibuf_put(b, s + run, n - run);
+    pg_ibuf_put(b, "\"", 1);
+}
+
+static void
+put_json_cstr(struct pg_ibuf *b, const char *s)
+{
+    put_json_str(b, s, strlen(s));
+}
+
+/* What jansson makes of v (reals, and anything nested deeper than the
+ * emitter's stack). */
+static void
+put_dumped(struct pg_ibuf *b, const json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+    if (s == NULL) {
+        b->failed = 1;
+        return;
+    }
+    pg_ibuf_puts(b, s);
+    free(s);
+}
+
+#define EMIT_MAX_DEPTH (PG_INDEX_MAX_DEPTH + 8)
+
+struct emit_frame {
+    const json_t *c;
+    void *it;                   /* next member of an object */
+    size_t i;                   /* members emitted so far */
+};
+
+/* Any JSON value, compact, iteratively (an explicit stack of
+ * EMIT_MAX_DEPTH frames; deeper values go through jansson). */
+static void
+put_json_value(struct pg_ibuf *b, const json_t *v)
+{
+    struct emit_frame st[EMIT_MAX_DEPTH];
+    const json_t *cur = v;
+    int sp = 0;
+    char num[32];
+
+    for (;;) {
+        if (cur != NULL) {
+            switch (json_typeof(cur)) {
+            case JSON_OBJECT:
+            case JSON_ARRAY:
+                if (sp == EMIT_MAX_DEPTH) {
+                    put_dumped(b, cur);
+                    break;
+                }
+                pg_ibuf_put(b, json_is_object(cur) ? "{" : "[", 1);
+                st[sp].c = cur;
+                st[sp].it = json_is_object(cur)
+                    ? json_object_iter((json_t *) cur) : NULL;
+                st[sp].i = 0;
+                sp++;
+                break;
+            case JSON_STRING:
+                put_json_str(b, json_string_value(cur),
+                    json_string_length(cur));
+                break;
+            case JSON_INTEGER:
+                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                    json_integer_value(cur));
+                pg_ibuf_puts(b, num);
+                break;
+            case JSON_REAL:
+                put_dumped(b, cur);
+                break;
+            case JSON_TRUE:
+                pg_ibuf_put(b, "true", 4);
+                break;
+            case JSON_FALSE:
+                pg_ibuf_put(b, "false", 5);
+                break;
+            case JSON_NULL:
+                pg_ibuf_put(b, "null", 4);
+                break;
+            }
+        }
+        cur = NULL;
+        while (sp > 0 && cur == NULL) {
+            struct emit_frame *f = &st[sp - 1];
+
+            if (json_is_object(f->c)) {
+                if (f->it == NULL) {
+                    pg_ibuf_put(b, "}", 1);
+                    sp--;
+                    continue;
+                }
+                if (f->i++ > 0)
+                    pg_ibuf_put(b, ",", 1);
+                put_json_cstr(b, json_object_iter_key(f->it));
+                pg_ibuf_put(b, ":", 1);
+                cur = json_object_iter_value(f->it);
+                f->it = json_object_iter_next((json_t *) f->c, f->it);
+            } else {
+                if (f->i >= json_array_size(f->c)) {
+                    pg_ibuf_put(b, "]", 1);
+                    sp--;
+                    continue;
+                }
+                if (f->i > 0)
+                    pg_ibuf_put(b, ",", 1);
+                cur = json_array_get(f->c, f->i++);
+            }
+        }
+        if (cur == NULL)
+            return;
+    }
+}
+
+static void
+put_key(struct pg_ibuf *b, int *n, const char *k)
+{
+    if ((*n)++ > 0)
+        pg_ibuf_put(b, ",", 1);
+    put_json_cstr(b, k);
+    pg_ibuf_put(b, ":", 1);
+}
+
+/* One file object; nothing when its URL has no proxy path. */
+static void
+render_file_json(struct pg_ibuf *b, int *nfiles, const json_t *f,
+    const char *base, size_t bl, const char *project)
+{
+    char path[PG_INDEX_MAX_URL + 1], iu[2 * PG_INDEX_MAX_URL + 2];
     const char *k, *fn;
-    json_t *v, *r;
-    int n;
+    const json_t *v, *cm, *dm;
+    int n = 0;
 
     if (pg_index_file_path(json_string_value(json_object_get(f, "url")),
         path, sizeof(path)) != 0)
-        return NULL;
-    n = snprintf(url, sizeof(url), "%.*s%s", (int) bl, base, path);
-    if (n < 0 || (size_t) n >= sizeof(url))
-        return NULL;
+        return;
     fn = json_string_value(json_object_get(f, "filename"));
-    r = json_object();
-    if (r == NULL)
-        return NULL;
+    if ((*nfiles)++ > 0)
+        pg_ibuf_put(b, ",", 1);
+    pg_ibuf_put(b, "{", 1);
     json_object_foreach((json_t *) f, k, v) {
-        json_t *nv;
-
+        put_key(b, &n, k);
         if (strcmp(k, "url") == 0) {
-            nv = json_string(url);
+            snprintf(iu, sizeof(iu), "%.*s%s", (int) bl, base, path);
+            put_json_cstr(b, iu);
         } else if (strcmp(k, "provenance") == 0 && json_is_string(v)) {
-            char iu[2 * PG_INDEX_MAX_URL + 2];
-
             if (integrity_url(base, bl, project, fn, iu, sizeof(iu)) == 0)
-                nv = json_string(iu);
+                put_json_cstr(b, iu);
             else
-                nv = json_null();
+                pg_ibuf_put(b, "null", 4);
         } else {
-            nv = json_incref(v);
-        }
-        if (json_object_set_new(r, k, nv) != 0) {
-            json_decref(r);
-            return NULL;
+            put_json_value(b, v);
         }
     }
     /* PEP 714: both keys, whichever the model had. */
-    v = json_object_get(r, "core-metadata");
-    if (v == NULL)
-        v = json_object_get(r, "dist-info-metadata");
-    if (v != NULL
-        && ((json_object_get(r, "core-metadata") == NULL
-            && json_object_set(r, "core-metadata", v) != 0)
-        || (json_object_get(r, "dist-info-metadata") == NULL
-            && json_object_set(r, "dist-info-metadata", v) != 0))) {
-        json_decref(r);
-        return NULL;
+    cm = json_object_get(f, "core-metadata");
+    dm = json_object_get(f, "dist-info-metadata");
+    if (cm == NULL && dm != NULL) {
+        put_key(b, &n, "core-metadata");
+        put_json_value(b, dm);
+    } else if (dm == NULL && cm != NULL) {
+        put_key(b, &n, "dist-info-metadata");
+        put_json_value(b, cm);
     }
-    return r;
+    pg_ibuf_put(b, "}", 1);
 }
 
 static int
@@ -167,51 +343,54 @@ render_json(const json_t *model, const char *base, char **out,
     size_t *outlen)
 {
     const char *k, *project;
-    json_t *v, *r, *nv;
+    const json_t *v;
     char ver[16];
     size_t bl = base_len(base), i;
-    char *s;
+    struct pg_ibuf b;
+    int n = 0;
 
     project = json_string_value(json_object_get(model, "name"));
     api_version(model, ver, sizeof(ver));
-    r = json_object();
-    if (r == NULL)
-        return -1;
+    pg_ibuf_init(&b, 256 + json_array_size(json_object_get(model, "files"))
+        * 900, PG_INDEX_MAX_RENDER);
+    pg_ibuf_put(&b, "{", 1);
     json_object_foreach((json_t *) model, k, v) {
-        if (strcmp(k, "files") == 0) {
-            nv = json_array();
-            for (i = 0; nv != NULL && i < json_array_size(v); i++) {
-                json_t *rf = render_file_json(json_array_get(v, i), base, bl,
-                    project);
+        put_key(&b, &n, k);
+        if (strcmp(k, "files") == 0 && json_is_array(v)) {
+            int nf = 0;
 
-                if (rf != NULL && json_array_append_new(nv, rf) != 0) {
-                    json_decref(nv);
-                    nv = NULL;
-                }
-            }
+            pg_ibuf_put(&b, "[", 1);
+            for (i = 0; i < json_array_size(v); i++)
+                render_file_json(&b, &nf, json_array_get(v, i), base, bl,
+                    project);
+            pg_ibuf_put(&b, "]", 1);
         } else if (strcmp(k, "meta") == 0 && json_is_object(v)) {
-            nv = json_copy(v);
-            if (nv != NULL
-                && json_object_set_new(nv, "api-version", json_string(ver))
-                != 0) {
-                json_decref(nv);
-                nv = NULL;
+            const char *mk;
+            const json_t *mv;
+            int nm = 0;
+
+            pg_ibuf_put(&b, "{", 1);
+            put_key(&b, &nm, "api-version");
+            put_json_cstr(&b, ver);
+            json_object_foreach((json_t *) v, mk, mv) {
+                if (strcmp(mk, "api-version") == 0)
+                    continue;
+                put_key(&b, &nm, mk);
+                put_json_value(&b, mv);
             }
+            pg_ibuf_put(&b, "}", 1);
         } else {
-            nv = json_incref(v);
-        }
-        if (nv == NULL || json_object_set_new(r, k, nv) != 0) {
-            json_decref(r);
-            return -1;
+            put_json_value(&b, v);
         }
     }
-    s = json_dumps(r, JSON_COMPACT);
-    json_decref(r);
-    if (s == NULL)
-        return -1;
-    *out = s;
-    *outlen = strlen(s);
-    return 0;
+    if (json_object_get(model, "meta") == NULL) {
+        put_key(&b, &n, "meta");
+        pg_ibuf_puts(&b, "{\"api-version\":");
+        put_json_cstr(&b, ver);
+        pg_ibuf_put(&b, "}", 1);
+    }
+    pg_ibuf_put(&b, "}", 1);
+    return take(&b, out, outlen);
 }
 
 static const json_t *
@@ -302,6 +481,7 @@ render_file_html(struct pg_ibuf *b, const json_t *f, const char *base,
     size_t bl, const char *project)
 {
     char path[PG_INDEX_MAX_URL + 1], num[32];
+    char url[2 * PG_INDEX_MAX_URL + 2];
     const char *fn = json_string_value(json_object_get(f, "filename"));
     const json_t *hashes = json_object_get(f, "hashes"), *v, *pv;
     size_t i;
@@ -310,9 +490,9 @@ render_file_html(struct pg_ibuf *b, const json_t *f, const char *base,
         || pg_index_file_path(json_string_value(json_object_get(f, "url")),
         path, sizeof(path)) != 0)
         return;
+    snprintf(url, sizeof(url), "%.*s%s", (int) bl, base, path);
     pg_ibuf_puts(b, "<a href=\"");
-    pg_ibuf_put(b, base, bl);
-    pg_ibuf_put_html(b, path);
+    pg_ibuf_put_html(b, url);
     for (i = 0; i < sizeof(hash_pref) / sizeof(hash_pref[0]); i++) {
         v = json_object_get(hashes, hash_pref[i]);
         if (json_is_string(v)) {
@@ -464,14 +644,19 @@ pg_index_render_list(const json_t *model, enum pg_index_format fmt,
 {
     const json_t *projects, *p;
     size_t bl, i;
-    char ver[16], norm[PG_INDEX_MAX_NAME + 1];
+    char ver[16], norm[PG_INDEX_MAX_NAME + 1], hbase[PG_INDEX_MAX_URL + 1];
     struct pg_ibuf b;
+    int n = 0;
 
     if (model == NULL || base == NULL || out == NULL || outlen == NULL
         || !json_is_object(model))
         return -1;
     projects = json_object_get(model, "projects");
     bl = base_len(base);
+    if (bl >= sizeof(hbase))
+        return -1;
+    memcpy(hbase, base, bl);
+    hbase[bl] = '\0';
     api_version(model, ver, sizeof(ver));
     switch (fmt) {
     case PG_FMT_JSON:
@@ -481,24 +666,14 @@ pg_index_render_list(const json_t *model, enum pg_index_format fmt,
         pg_ibuf_puts(&b, ver);
         pg_ibuf_puts(&b, "\"},\"projects\":[");
         for (i = 0; i < json_array_size(projects); i++) {
-            char *s;
-
             p = json_object_get(json_array_get(projects, i), "name");
             if (!json_is_string(p)
                 || pg_index_normalize(json_string_value(p), norm,
                 sizeof(norm)) != 0)
                 continue;
-            s = json_dumps(p, JSON_ENCODE_ANY);
-            if (s == NULL) {
-                pg_ibuf_free(&b);
-                return -1;
-            }
-            if (b.len > 0 && b.p[b.len - 1] == '}')
-                pg_ibuf_puts(&b, ",");
-            pg_ibuf_puts(&b, "{\"name\":");
-            pg_ibuf_puts(&b, s);
+            pg_ibuf_puts(&b, n++ > 0 ? ",{\"name\":" : "{\"name\":");
+            put_json_value(&b, p);
             pg_ibuf_puts(&b, "}");
-            free(s);
         }
         pg_ibuf_puts(&b, "]}");
         return take(&b, out, outlen);
@@ -518,7 +693,7 @@ pg_index_render_list(const json_t *model, enum pg_index_format fmt,
                 sizeof(norm)) != 0)
                 continue;
             pg_ibuf_puts(&b, "    <a href=\"");
-            pg_ibuf_put(&b, base, bl);
+            pg_ibuf_put_html(&b, hbase);
             pg_ibuf_puts(&b, "/simple/");
             pg_ibuf_puts(&b, norm);
             pg_ibuf_puts(&b, "/\">");
