@@ -166,18 +166,16 @@ pg_upstream_strerror(enum pg_upstream_code code)
     return "unknown upstream error";
 }
 
-const char *
-pg_upstream_describe(void)
+void
+pg_upstream_describe(char *out, size_t olen)
 {
-    static char buf[512];
     const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
 
-    snprintf(buf, sizeof(buf), "%s; async DNS: %s; HTTP/2: %s",
+    snprintf(out, olen, "%s; async DNS: %s; HTTP/2: %s",
         curl_version(),
         !(v->features & CURL_VERSION_ASYNCHDNS) ? "no (blocking!)"
         : v->ares != NULL ? "c-ares" : "threaded resolver",
         (v->features & CURL_VERSION_HTTP2) ? "yes" : "no");
-    return buf;
 }
 
 /* ---- allowed URLs ---- */
@@ -1014,6 +1012,13 @@ on_curl_write(char *buf, size_t size, size_t n, void *arg)
 
     if (x->cancelled) {
         return 0;
+    }
+    if (x->paused) {
+        /* curl_easy_pause inside a callback does not stop libcurl from
+         * handing over the rest of what it already read (the next chunks
+         * of a chunked body); refusing them makes libcurl keep them until
+         * the resume */
+        return CURL_WRITEFUNC_PAUSE;
     }
     x->last_activity_ms = now_ms();
     if (!x->headers_sent && x->redirect == NULL

@@ -104,9 +104,9 @@ int pg_upstream_new(struct event_base *base, const struct pg_config *cfg,
  * from a transfer's callback. */
 void pg_upstream_free(struct pg_upstream *up);
 
-/* "libcurl/7.88.1 OpenSSL/3.0.11 …; async DNS: threaded resolver;
- * HTTP/2: yes" — for the start-up log line. */
-const char *pg_upstream_describe(void);
+/* Writes "libcurl/7.88.1 OpenSSL/3.0.11 …; async DNS: threaded resolver;
+ * HTTP/2: yes" into out — for the start-up log line. */
+void pg_upstream_describe(char *out, size_t olen);
 
 /* Starts a transfer.  Returns NULL (and calls nothing) if the URL's host is
  * not allowed or on allocation failure; *code says which. */
