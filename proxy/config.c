@@ -91,8 +91,8 @@ const struct pg_directive pg_config_directives[] = {
       "index base URL (PEP 503/691 simple API); http:// needs allow_http",
       0, 0, 0 },
     { "file_hosts", "upstream", pg_conf_hosts, F(file_hosts), NULL,
-      "hosts files and redirects may come from, comma-separated "
-      "(default: the upstream's host and files.pythonhosted.org)",
+      "hosts files and redirects may come from besides the upstream's "
+      "own, comma-separated (default: files.pythonhosted.org)",
       0, 0, 0 },
     { "allow_http", "upstream", pg_conf_bool, F(allow_http), "off",
       "allow plain-HTTP upstream and file URLs (tests, trusted networks)",

@@ -1167,7 +1167,11 @@ check_multi_info(struct pg_upstream *up)
     if (up->in_curl > 0) {
         return;
     }
-    while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
+    for (;;) {
+        msg = curl_multi_info_read(up->multi, &left);
+        if (msg == NULL) {
+            break;
+        }
         if (msg->msg != CURLMSG_DONE) {
             continue;
         }
