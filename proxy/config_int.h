@@ -2,8 +2,9 @@
  *
  * The configuration is a table of directives (config.c: name, section,
  * parser, offsetof target, default, help), read with libinih.  Parsers are
- * shared (bool, duration, bytes, enum, string, host:port, URL) and return
- * NULL or a short reason; the loader adds "FILE:LINE: directive: reason".
+ * shared (bool, duration, bytes, int with bounds, string, path, host:port,
+ * URL, proxy URL, host list) and return NULL or a short reason; the loader
+ * adds "FILE:LINE: directive: reason".
  * Command-line flags override the file (pg_config_set applies one
  * "name=value" the same way, with "--flag" as the location).
  *
