@@ -371,14 +371,34 @@ cmp_tag(const void *a, const void *b)
     return strcmp((const char *) a, (const char *) b);
 }
 
+/* Splits s at '.' like Python's str.split (empty segments kept). */
+static int
+split_dots(char *s, char **seg, int max)
+{
+    int n = 0;
+
+    for (;;) {
+        char *dot = strchr(s, '.');
+
+        if (n == max) {
+            return -1;
+        }
+        seg[n++] = s;
+        if (dot == NULL) {
+            return n;
+        }
+        *dot = '\0';
+        s = dot + 1;
+    }
+}
+
 /* Expands "i1.i2-a-p1.p2" into the sorted, deduplicated tag set. */
 static int
 expand_tags(const char *s, struct dist *d)
 {
-    char parts[3][96];
+    char parts[3][96], *seg[3][WHEEL_TAGS_MAX], *c;
     const char *p = s, *dash;
-    char *ip, *ap, *pp, *si, *sa, *spl;
-    int k, n = 0;
+    int k, n = 0, cnt[3], i, a, q;
 
     for (k = 0; k < 3; k++) {
         size_t len;
@@ -393,31 +413,24 @@ expand_tags(const char *s, struct dist *d)
         }
         memcpy(parts[k], p, len);
         parts[k][len] = '\0';
-        for (ip = parts[k]; *ip != '\0'; ip++) {
-            *ip = (char) tolower((unsigned char) *ip);
+        for (c = parts[k]; *c != '\0'; c++) {
+            *c = (char) tolower((unsigned char) *c);
+        }
+        cnt[k] = split_dots(parts[k], seg[k], WHEEL_TAGS_MAX);
+        if (cnt[k] < 0) {
+            return -1;
         }
         p = dash + (k < 2 ? 1 : 0);
     }
-    for (ip = strtok_r(parts[0], ".", &si); ip != NULL;
-        ip = strtok_r(NULL, ".", &si))
-    {
-        char abis[96];
-
-        memcpy(abis, parts[1], sizeof(abis));
-        for (ap = strtok_r(abis, ".", &sa); ap != NULL;
-            ap = strtok_r(NULL, ".", &sa))
-        {
-            char plats[96];
-
-            memcpy(plats, parts[2], sizeof(plats));
-            for (pp = strtok_r(plats, ".", &spl); pp != NULL;
-                pp = strtok_r(NULL, ".", &spl))
-            {
+    for (i = 0; i < cnt[0]; i++) {
+        for (a = 0; a < cnt[1]; a++) {
+            for (q = 0; q < cnt[2]; q++) {
                 if (n == WHEEL_TAGS_MAX) {
                     return -1;
                 }
-                if (snprintf(d->tags[n], sizeof(d->tags[n]), "%s-%s-%s", ip,
-                        ap, pp) >= (int) sizeof(d->tags[n]))
+                if (snprintf(d->tags[n], sizeof(d->tags[n]), "%s-%s-%s",
+                        seg[0][i], seg[1][a], seg[2][q])
+                    >= (int) sizeof(d->tags[n]))
                 {
                     return -1;
                 }
