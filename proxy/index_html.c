@@ -2,7 +2,7 @@
  *
  * A hand-written tokenizer, because the pages are simple and no library we
  * use parses HTML: it walks the bytes once, left to right, and looks only
- * at comments, <a>, <meta> and <title>; everything else is skipped up to
+ * at comments, <a>, <meta>, <base> and <title>; everything else is skipped up to
  * its ">" (quotes respected).  Attribute values may be double-, single- or
  * unquoted, names are case-insensitive, the first of duplicated attributes
  * wins, character references (&amp; &#39; &#x27; …) are decoded.  It is
@@ -25,7 +25,9 @@
  * attributes, provgate's own data-provenance-status and data-publisher
  * included, are not taken from upstream.  The project name is the last
  * segment of base_url, else "Links for <name>" of the <title>; versions
- * are derived from the filenames.  The result goes through
+ * are derived from the filenames.  Relative URLs resolve against
+ * <base href> if the page has one, else against base_url (PEP 503).  The
+ * result goes through
  * pg_index_finish_project() like a JSON page.
  *
  * Owns: the json_t returned.  Borrows: input bytes.  Runs on: either.
@@ -60,6 +62,7 @@ struct html_page {
     json_t *files;
     char title[PG_INDEX_MAX_NAME + 16];
     char api[32];
+    char base[PG_INDEX_MAX_URL + 1];    /* <base href>, first one */
     char status[64];
     char *status_reason;        /* malloc'd */
     char *v;                    /* PG_INDEX_MAX_ATTR + 1 scratch, malloc'd */
@@ -552,6 +555,10 @@ walk(const char *buf, size_t len, struct html_page *pg, int list)
             }
         } else if (nl == 4 && strncasecmp(ns, "meta", 4) == 0) {
             on_meta(pg, &t);
+        } else if (nl == 4 && strncasecmp(ns, "base", 4) == 0
+            && pg->base[0] == '\0'
+            && attr_text(&t, "href", pg->base, sizeof(pg->base)) < 0) {
+            return fail_pg(pg, "<base href> longer than the URL cap");
         } else if (nl == 5 && strncasecmp(ns, "title", 5) == 0) {
             const char *close = find_close(p, end, "title");
             size_t tl = close != NULL ? (size_t) (close - p) : 0;
@@ -673,7 +680,18 @@ pg_index_parse_project_html(const char *buf, size_t len,
             json_object_set_new(ps, "reason",
                 json_string(pg.status_reason));
     }
-    if (pg_index_finish_project(model, base_url, msg, mlen) != 0)
+    /* PEP 503: relative URLs resolve against <base href> when present. */
+    if (pg.base[0] != '\0') {
+        char eff[PG_INDEX_MAX_URL + 1];
+
+        if (pg_index_resolve_url(base_url, pg.base, eff, sizeof(eff)) != 0) {
+            fail_pg(&pg, "<base href> cannot be resolved");
+            goto err;
+        }
+        memcpy(pg.base, eff, strlen(eff) + 1);
+    }
+    if (pg_index_finish_project(model, pg.base[0] != '\0' ? pg.base
+        : base_url, msg, mlen) != 0)
         goto err;
     json_decref(pg.files);
     free(pg.status_reason);

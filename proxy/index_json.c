@@ -314,7 +314,8 @@ check_meta(json_t *model, char *msg, size_t mlen)
         return fail(msg, mlen, "meta.api-version: not a string");
     minor = pg_index_api_minor(json_string_value(v));
     if (minor < 0)
-        return fail(msg, mlen, "meta.api-version: unsupported version \"%.20s\"",
+        return fail(msg, mlen,
+            "meta.api-version: unsupported version \"%.20s\"",
             json_string_value(v));
     return 0;
 }
@@ -346,7 +347,8 @@ pg_index_finish_project(json_t *model, const char *base_url, char *msg,
         if (!json_is_array(v))
             return fail(msg, mlen, "versions: not an array");
         if (json_array_size(v) > PG_INDEX_MAX_FILES)
-            return fail(msg, mlen, "versions: more than %d", PG_INDEX_MAX_FILES);
+            return fail(msg, mlen, "versions: more than %d",
+                PG_INDEX_MAX_FILES);
         for (i = 0; i < json_array_size(v); i++)
             if (!json_is_string(json_array_get(v, i)))
                 return fail(msg, mlen, "versions[%zu]: not a string", i);

@@ -90,7 +90,10 @@ count_str(const char *hay, const char *needle)
     int n = 0;
     const char *p = hay;
 
-    while ((p = strstr(p, needle)) != NULL) {
+    for (;;) {
+        p = strstr(p, needle);
+        if (p == NULL)
+            break;
         n++;
         p += strlen(needle);
     }

@@ -98,7 +98,8 @@ two_thousand_file_page(void **state)
         "/integrity/big/"), NFILES);
     assert_int_equal(count_str(html, "<a href=\"" PROXY "/packages/"),
         NFILES);
-    printf("index (CPU time): %d files, upstream %zu B: parse %.1f ms; JSON %zu B in "
+    printf("index (CPU time): %d files, upstream %zu B: parse %.1f ms; "
+        "JSON %zu B in "
         "%.1f ms; HTML %zu B in %.1f ms; gzip(JSON) %zu B in %.1f ms\n",
         NFILES, len, tp, jl, dj, hl, dh, gl, dg);
     free(page);

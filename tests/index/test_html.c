@@ -299,6 +299,30 @@ tolerates_real_world_markup(void **state)
 }
 
 static void
+relative_urls_follow_base_element(void **state)
+{
+    const char *page = "<base href=\"../../mirror/root/\">"
+        "<a href=\"pkgs/x-1.0.tar.gz\" data-provenance=\"/p/x\">x</a>"
+        "<base href=\"https://ignored.example/\">"
+        "<a href=\"https://abs.example/packages/x-2.0.tar.gz\">x</a>";
+    json_t *m = parse_html(page, "https://h/simple/x/");
+
+    (void) state;
+    assert_string_equal(str(file_at(m, 0), "url"),
+        "https://h/mirror/root/pkgs/x-1.0.tar.gz");
+    assert_string_equal(str(file_at(m, 0), "provenance"), "https://h/p/x");
+    assert_string_equal(str(file_at(m, 1), "url"),
+        "https://abs.example/packages/x-2.0.tar.gz");
+    json_decref(m);
+    m = parse_html("<a href=\"../../packages/x-1.0.tar.gz?a=1#sha256="
+        SHA_A "\">x</a>", "https://h/simple/x/");
+    assert_string_equal(str(file_at(m, 0), "url"),
+        "https://h/packages/x-1.0.tar.gz?a=1");
+    assert_string_equal(str(file_at(m, 0), "filename"), "x-1.0.tar.gz");
+    json_decref(m);
+}
+
+static void
 name_comes_from_url_or_title(void **state)
 {
     const char *page = "<title>Links for Foo.Bar</title>"
@@ -369,6 +393,7 @@ main(void)
         cmocka_unit_test(html_round_trip_keeps_every_field),
         cmocka_unit_test(json_page_survives_html_rendering),
         cmocka_unit_test(tolerates_real_world_markup),
+        cmocka_unit_test(relative_urls_follow_base_element),
         cmocka_unit_test(name_comes_from_url_or_title),
         cmocka_unit_test(malformed_pages_are_refused_with_a_reason),
     };

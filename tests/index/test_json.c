@@ -317,7 +317,8 @@ static void
 minimal_page_is_accepted(void **state)
 {
     char msg[200] = "";
-    const char *page = "{\"name\":\"X\",\"files\":[{\"filename\":\"x-1.tar.gz\","
+    const char *page = "{\"name\":\"X\",\"files\":[{\"filename\":"
+        "\"x-1.tar.gz\","
         "\"url\":\"https://h/x-1.tar.gz\"}]}";
     json_t *m = pg_index_parse_project_json(page, strlen(page), NULL, CAP,
         msg, sizeof(msg));

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "index_int.h"
+#include "index_priv.h"
 #include "fixtures.h"
 
 #define CAP ((size_t) 64 << 20)
@@ -78,6 +79,103 @@ file_path_table(void **state)
     }
 }
 
+/* RFC 3986 §5.4.1 and §5.4.2 (fragments dropped: the model keeps none). */
+static const struct path_case resolve[] = {
+    { "g:h", "g:h" }, { "g", "http://a/b/c/g" }, { "./g", "http://a/b/c/g" },
+    { "g/", "http://a/b/c/g/" }, { "/g", "http://a/g" },
+    { "//g", "http://g" }, { "?y", "http://a/b/c/d;p?y" },
+    { "g?y", "http://a/b/c/g?y" }, { "#s", "http://a/b/c/d;p?q" },
+    { "g#s", "http://a/b/c/g" }, { "g?y#s", "http://a/b/c/g?y" },
+    { ";x", "http://a/b/c/;x" }, { "g;x", "http://a/b/c/g;x" },
+    { "", "http://a/b/c/d;p?q" }, { ".", "http://a/b/c/" },
+    { "./", "http://a/b/c/" }, { "..", "http://a/b/" },
+    { "../", "http://a/b/" }, { "../g", "http://a/b/g" },
+    { "../..", "http://a/" }, { "../../", "http://a/" },
+    { "../../g", "http://a/g" }, { "../../../g", "http://a/g" },
+    { "../../../../g", "http://a/g" }, { "/./g", "http://a/g" },
+    { "/../g", "http://a/g" }, { "g.", "http://a/b/c/g." },
+    { ".g", "http://a/b/c/.g" }, { "g..", "http://a/b/c/g.." },
+    { "..g", "http://a/b/c/..g" }, { "./../g", "http://a/b/g" },
+    { "./g/.", "http://a/b/c/g/" }, { "g/./h", "http://a/b/c/g/h" },
+    { "g/../h", "http://a/b/c/h" }, { "g;x=1/./y", "http://a/b/c/g;x=1/y" },
+    { "g;x=1/../y", "http://a/b/c/y" },
+};
+
+static void
+relative_urls_resolve_as_rfc3986(void **state)
+{
+    size_t i;
+
+    (void) state;
+    for (i = 0; i < sizeof(resolve) / sizeof(resolve[0]); i++) {
+        char out[256];
+
+        if (pg_index_resolve_url("http://a/b/c/d;p?q", resolve[i].url, out,
+            sizeof(out)) != 0)
+            fail_msg("'%s' not resolved", resolve[i].url);
+        if (strcmp(out, resolve[i].path) != 0)
+            fail_msg("'%s' → '%s', want '%s'", resolve[i].url, out,
+                resolve[i].path);
+    }
+    {
+        char out[64];
+
+        assert_int_equal(pg_index_resolve_url(NULL, "g", out, sizeof(out)),
+            -1);
+        assert_int_equal(pg_index_resolve_url("", "https://h/x", out,
+            sizeof(out)), 0);
+        assert_string_equal(out, "https://h/x");
+        assert_int_equal(pg_index_resolve_url("https://h/", "g", out, 10),
+            -1);
+    }
+}
+
+static const struct path_case times[] = {
+    { "2024-01-02T03:04:05Z", "2024-01-02T03:04:05Z" },
+    { "2024-01-02t03:04:05z", "2024-01-02T03:04:05Z" },
+    { "2024-01-02 03:04:05Z", "2024-01-02T03:04:05Z" },
+    { "2024-01-02T03:04:05.5+00:00", "2024-01-02T03:04:05.5Z" },
+    { "2024-01-02T03:04:05.123456789-05:30",
+      "2024-01-02T08:34:05.123456789Z" },
+    { "2024-12-31T23:30:00-01:00", "2025-01-01T00:30:00Z" },
+    { "2024-03-01T00:30:00+01:00", "2024-02-29T23:30:00Z" },
+    { "2024-02-29T00:00:00Z", "2024-02-29T00:00:00Z" },
+    { "2023-02-29T00:00:00Z", NULL },
+    { "2024-13-01T00:00:00Z", NULL },
+    { "2024-01-01T24:00:00Z", NULL },
+    { "2024-01-01T23:60:00Z", NULL },
+    { "2024-01-01T23:00:60Z", NULL },
+    { "2024-01-01T23:00:00", NULL },
+    { "2024-01-01T23:00:00.Z", NULL },
+    { "2024-01-01T23:00:00.1234567890Z", NULL },
+    { "2024-01-01T23:00:00+0100", NULL },
+    { "2024-01-01T23:00:00+01:00x", NULL },
+    { "2024-1-01T23:00:00Z", NULL },
+    { "yesterday", NULL },
+    { "", NULL },
+};
+
+static void
+upload_times_become_utc_z(void **state)
+{
+    size_t i;
+
+    (void) state;
+    for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        char out[64];
+        int rc = pg_index_norm_time(times[i].url, out, sizeof(out));
+
+        if (times[i].path == NULL) {
+            if (rc != -1)
+                fail_msg("'%s' accepted as '%s'", times[i].url, out);
+        } else {
+            if (rc != 0)
+                fail_msg("'%s' rejected", times[i].url);
+            assert_string_equal(out, times[i].path);
+        }
+    }
+}
+
 static void
 file_path_refuses_small_output(void **state)
 {
@@ -98,7 +196,8 @@ static void
 unmappable_files_are_dropped(void **state)
 {
     const char *page = "{\"name\":\"x\",\"files\":["
-        "{\"filename\":\"x-1.tar.gz\",\"url\":\"ftp://evil.example/x-1.tar.gz\"},"
+        "{\"filename\":\"x-1.tar.gz\",\"url\":"
+        "\"ftp://evil.example/x-1.tar.gz\"},"
         "{\"filename\":\"x-2.tar.gz\",\"url\":\"javascript:alert(1)\"},"
         "{\"filename\":\"x-3.tar.gz\",\"url\":"
         "\"https://evil.example/packages/../../x-3.tar.gz\"},"
@@ -292,6 +391,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(file_path_table),
         cmocka_unit_test(file_path_refuses_small_output),
+        cmocka_unit_test(relative_urls_resolve_as_rfc3986),
+        cmocka_unit_test(upload_times_become_utc_z),
         cmocka_unit_test(unmappable_files_are_dropped),
         cmocka_unit_test(provenance_urls_point_at_integrity_route),
         cmocka_unit_test(hostile_values_are_escaped_and_survive),
