@@ -307,6 +307,8 @@ class Mismatch(pgtest.Case):
         self.assertNotEqual(p.returncode, 0,
                             "pip accepted a file with a flipped byte:\n"
                             + p.output)
+        # The hold began at the mismatch: after t0, before now.
+        t_fail = time.monotonic()
         self.assertFalse(os.path.exists(os.path.join(p.dest, WHEEL)),
                          "pip kept a complete wrong file")
         self.assertGreaterEqual(up.kind_count("file"), 1)
@@ -344,7 +346,7 @@ class Mismatch(pgtest.Case):
 
         # Upstream fixed; once the hold is over the file downloads.
         up.flip(WHEEL, on=False)
-        rest = self.HOLD_S + 1 - (time.monotonic() - t0)
+        rest = self.HOLD_S + 1 - (time.monotonic() - t_fail)
         if rest > 0:
             time.sleep(rest)
         p = self.pip_download(pg, SPEC)
