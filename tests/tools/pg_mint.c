@@ -20,13 +20,16 @@
  *                        --sha256 HEX --name FILENAME)
  *                       --publisher SPEC [options] [-o OUT]
  *   pg-mint attestation (same arguments)
+ *   pg-mint bundle      (same arguments)
  *       Mints one attestation (publish v1 predicate) for the file: a
  *       10-minute Fulcio-style leaf (P-256, SAN, Fulcio extensions
  *       1.3.6.1.4.1.57264.1.*, embedded SCT from a real precertificate
  *       flow), a DSSE signature over the in-toto statement, and a Rekor v1
  *       dsse 0.0.1 entry appended to the log (SET, inclusion proof, signed
  *       checkpoint with key hint).  "provenance" wraps it in the Integrity
- *       API object {"version":1,"attestation_bundles":[{publisher,…}]}.
+ *       API object {"version":1,"attestation_bundles":[{publisher,…}]};
+ *       "bundle" writes it as a Sigstore bundle v0.3 (dsseEnvelope), the
+ *       attestation → bundle conversion of pypi-attestations.
  *       Output goes to OUT (default stdout).  Exit 0, or 1 with a message.
  *
  *   SPEC: github:OWNER/REPO:WORKFLOW[:ENV]   (e.g. github:o/r:release.yml)
@@ -124,6 +127,8 @@
 
 enum pub_kind { PUB_GITHUB = 1, PUB_GITLAB, PUB_GOOGLE };
 
+enum mint_output { OUT_ATTESTATION, OUT_PROVENANCE, OUT_BUNDLE };
+
 struct publisher {
     enum pub_kind kind;
     char repository[256];
@@ -190,7 +195,7 @@ static void
 usage(void)
 {
     fputs("usage: pg-mint init DIR\n"
-          "       pg-mint provenance|attestation --root DIR"
+          "       pg-mint provenance|attestation|bundle --root DIR"
           " (--file DIST [--name FILENAME] | --sha256 HEX --name FILENAME)\n"
           "               --publisher SPEC [--cert-publisher SPEC]"
           " [--time UNIX] [--ref REF]\n"
@@ -1419,8 +1424,29 @@ parse_hex32(const char *s, unsigned char out[32])
     return 0;
 }
 
+/* The same attestation as a Sigstore bundle v0.3 (dsseEnvelope), exactly
+ * the conversion of sigstore-verification §1.4. */
+static json_t *
+attestation_to_bundle(json_t *att)
+{
+    json_t *vm = json_object_get(att, "verification_material");
+    json_t *env = json_object_get(att, "envelope");
+    json_t *b = json_pack("{s:s, s:{s:{s:O}, s:[O]}, s:{s:O, s:s, s:[{s:O}]}}",
+        "mediaType", "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial", "certificate", "rawBytes",
+        json_object_get(vm, "certificate"), "tlogEntries",
+        json_array_get(json_object_get(vm, "transparency_entries"), 0),
+        "dsseEnvelope", "payload", json_object_get(env, "statement"),
+        "payloadType", PT_INTOTO, "signatures", "sig",
+        json_object_get(env, "signature"));
+
+    if (b == NULL)
+        fail("cannot build the bundle");
+    return b;
+}
+
 static int
-cmd_mint(int argc, char **argv, int provenance)
+cmd_mint(int argc, char **argv, enum mint_output mode)
 {
     struct mint_args a;
     struct root_keys rk;
@@ -1552,7 +1578,7 @@ cmd_mint(int argc, char **argv, int provenance)
     load_root(a.root_dir, &rk);
 
     atts = json_array();
-    if (a.slsa && provenance) {
+    if (a.slsa && mode == OUT_PROVENANCE) {
         json_array_append_new(atts, mint_one(&a, &rk, digest,
             a.predicate_type, &none));
         json_array_append_new(atts, mint_one(&a, &rk, digest, PRED_SLSA,
@@ -1561,10 +1587,13 @@ cmd_mint(int argc, char **argv, int provenance)
         json_array_append_new(atts, mint_one(&a, &rk, digest,
             a.predicate_type, &a.brk));
     }
-    if (provenance) {
+    if (mode == OUT_PROVENANCE) {
         doc = json_pack("{s:i, s:[{s:o, s:o}]}", "version", 1,
             "attestation_bundles", "publisher", publisher_json(&a.pub),
             "attestations", atts);
+    } else if (mode == OUT_BUNDLE) {
+        doc = attestation_to_bundle(json_array_get(atts, 0));
+        json_decref(atts);
     } else {
         doc = json_incref(json_array_get(atts, 0));
         json_decref(atts);
@@ -1638,9 +1667,11 @@ main(int argc, char **argv)
     if (strcmp(argv[1], "init") == 0)
         return cmd_init(argc, argv);
     if (strcmp(argv[1], "provenance") == 0)
-        return cmd_mint(argc, argv, 1);
+        return cmd_mint(argc, argv, OUT_PROVENANCE);
     if (strcmp(argv[1], "attestation") == 0)
-        return cmd_mint(argc, argv, 0);
+        return cmd_mint(argc, argv, OUT_ATTESTATION);
+    if (strcmp(argv[1], "bundle") == 0)
+        return cmd_mint(argc, argv, OUT_BUNDLE);
     if (strcmp(argv[1], "combine") == 0)
         return cmd_combine(argc, argv);
     usage();

@@ -103,6 +103,10 @@ accept "google service account" $P \
 accept "bare attestation" attestation --root "$root" --file "$dist" \
     --publisher $pub
 accept "signed at a past time" $P --publisher $pub --time 1733354041
+accept "sigstore bundle v0.3 (dsse)" bundle --root "$root" --file "$dist" \
+    --publisher $pub
+reject "sigstore bundle, tampered signature" "signature verification failed" \
+    bundle --root "$root" --file "$dist" --publisher $pub --tamper-signature
 
 reject "expired leaf" "not valid or expired at the specified date" \
     $P --publisher $pub --expired

@@ -172,6 +172,42 @@ bad "github + gitlab bundles in one object" "publisher" -- \
 bad "github + gitlab bundles, expected github" "publisher|identity" -- \
     --trusted-root "$tr" --provenance "$obj" --publisher $pub "$dist"
 
+# ---- Sigstore bundles: provgate verify --bundle and the conformance CLI
+san=https://github.com/acme/demo-pkg/.github/workflows/release.yml@refs/heads/main
+iss=https://token.actions.githubusercontent.com
+mint_obj bundle --root "$root" --file "$dist" --publisher $pub &&
+ok "bundle, --identity/--issuer" "" -- --trusted-root "$tr" --bundle "$obj" \
+    --identity "$san" --issuer "$iss" "$dist"
+bad "bundle, other identity" "identity" -- --trusted-root "$tr" \
+    --bundle "$obj" --identity "$san-x" --issuer "$iss" "$dist"
+# verify-bundle: exit status only (conformance protocol), path and sha256:
+vb() {
+    label=$1; want=$2; shift 2
+    n=$((n + 1))
+    "$pg" verify-bundle "$@" >"$work/out" 2>&1
+    rc=$?
+    if { [ "$want" = 0 ] && [ "$rc" -eq 0 ]; } \
+        || { [ "$want" != 0 ] && [ "$rc" -ne 0 ]; }; then
+        echo "ok   verify-bundle $label: exit $rc"
+    else
+        echo "FAIL verify-bundle $label: exit $rc"; cat "$work/out"
+        failures=$((failures + 1))
+    fi
+}
+for art in "$dist" "sha256:$sha"; do
+    vb "good ($art)" 0 --bundle "$obj" --certificate-identity "$san" \
+        --certificate-oidc-issuer "$iss" --trusted-root "$tr" "$art"
+    vb "wrong issuer ($art)" 1 --bundle "$obj" --certificate-identity \
+        "$san" --certificate-oidc-issuer https://gitlab.com \
+        --trusted-root "$tr" "$art"
+done
+mint_obj bundle --root "$root" --file "$dist" --publisher $pub --tamper-proof &&
+vb "inclusion proof corrupted" 1 --bundle "$obj" --certificate-identity \
+    "$san" --certificate-oidc-issuer "$iss" --trusted-root "$tr" "$dist"
+mint_obj bundle --root "$root" --file "$dist" --publisher $pub --expired &&
+vb "expired leaf" 1 --bundle "$obj" --certificate-identity "$san" \
+    --certificate-oidc-issuer "$iss" --trusted-root "$tr" "$dist"
+
 # ---- usage errors exit 2
 n=$((n + 1))
 "$pg" verify --trusted-root "$tr" --provenance "$obj" >/dev/null 2>&1
