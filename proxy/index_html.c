@@ -329,10 +329,11 @@ add_hash_spec(json_t *obj, const char *key, const char *spec)
     memcpy(name, spec, nl);
     name[nl] = '\0';
     h = json_object();
-    if (h == NULL || json_object_set_new(h, name, json_string(eq + 1)) != 0
-        || json_object_set_new(obj, key, h) != 0)
+    if (h == NULL || json_object_set_new(h, name, json_string(eq + 1)) != 0) {
+        json_decref(h);
         return -1;
-    return 0;
+    }
+    return json_object_set_new(obj, key, h);
 }
 
 static int
@@ -364,11 +365,11 @@ on_anchor(struct html_page *pg, const struct html_tag *t, const char *text,
     if (json_array_size(pg->files) >= PG_INDEX_MAX_FILES)
         return fail_pg(pg, "more links than the files cap");
     f = json_object();
-    h = json_object();
-    if (f == NULL || h == NULL || json_object_set_new(f, "hashes", h) != 0) {
+    if (f == NULL || json_object_set_new(f, "hashes", json_object()) != 0) {
         json_decref(f);
         return fail_pg(pg, "out of memory");
     }
+    h = json_object_get(f, "hashes");
     if (json_array_append_new(pg->files, f) != 0)
         return fail_pg(pg, "out of memory");
 
@@ -444,8 +445,9 @@ on_anchor(struct html_page *pg, const struct html_tag *t, const char *text,
     if (r < 0 || (r > 0 && add_hash_spec(f, "dist-info-metadata", v) != 0))
         return fail_pg(pg, "bad data-dist-info-metadata");
     r = attr_text(t, "data-gpg-sig", v, vsz);
-    if (r > 0 && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0))
-        json_object_set_new(f, "gpg-sig", json_boolean(v[0] == 't'));
+    if (r > 0 && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+        && json_object_set_new(f, "gpg-sig", json_boolean(v[0] == 't')) != 0)
+        return fail_pg(pg, "out of memory");
     r = attr_text(t, "data-provenance", v, vsz);
     if (r < 0)
         return fail_pg(pg, "data-provenance longer than the cap");
@@ -456,13 +458,16 @@ on_anchor(struct html_page *pg, const struct html_tag *t, const char *text,
     if (r > 0) {
         char tm[64];
 
-        if (pg_index_norm_time(v, tm, sizeof(tm)) == 0)
-            json_object_set_new(f, "upload-time", json_string(tm));
+        if (pg_index_norm_time(v, tm, sizeof(tm)) == 0
+            && json_object_set_new(f, "upload-time", json_string(tm)) != 0)
+            return fail_pg(pg, "out of memory");
     }
     r = attr_text(t, "data-size", v, vsz);
     if (r > 0 && v[0] != '\0' && strlen(v) <= 18
-        && strspn(v, "0123456789") == strlen(v))
-        json_object_set_new(f, "size", json_integer(strtoll(v, NULL, 10)));
+        && strspn(v, "0123456789") == strlen(v)
+        && json_object_set_new(f, "size", json_integer(strtoll(v, NULL, 10)))
+        != 0)
+        return fail_pg(pg, "out of memory");
     return 0;
 }
 
@@ -674,11 +679,13 @@ pg_index_parse_project_html(const char *buf, size_t len,
             fail_pg(&pg, "out of memory");
             goto err;
         }
-        if (pg.status[0] != '\0')
-            json_object_set_new(ps, "status", json_string(pg.status));
-        if (pg.status_reason != NULL)
-            json_object_set_new(ps, "reason",
-                json_string(pg.status_reason));
+        if ((pg.status[0] != '\0' && json_object_set_new(ps, "status",
+            json_string(pg.status)) != 0)
+            || (pg.status_reason != NULL && json_object_set_new(ps, "reason",
+            json_string(pg.status_reason)) != 0)) {
+            fail_pg(&pg, "out of memory or project status not UTF-8");
+            goto err;
+        }
     }
     /* PEP 503: relative URLs resolve against <base href> when present. */
     if (pg.base[0] != '\0') {
