@@ -39,6 +39,20 @@ PUBLISHER_SEEDS = [
 ]
 
 
+# equal after parsing (sigstore-verification §5): tag order, name
+# normalization, PEP 440 equality; and a few that differ
+FILENAME_PAIRS = [
+    ("spt3g-1.0-cp310-cp310-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+     "spt3g-1.0-cp310-cp310-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"),
+    ("Foo.Bar-1.0-py3-none-any.whl", "foo_bar-1.0.0-py3-none-any.whl"),
+    ("foo-1.0beta1.tar.gz", "foo-1.0b1.zip"),
+    ("foo-1.0-1build-py2.py3-none-any.whl",
+     "foo-1.0-1build-py3.py2-none-any.whl"),
+    ("foo-1!2.0.post1.dev3+local.7.tar.gz", "foo-1!2.0-1.dev3+local.7.tar.gz"),
+    ("foo-1.0.tar.gz", "foo-1.1.tar.gz"),
+]
+
+
 def skip(msg):
     print("SKIP: " + msg)
     sys.exit(77)
@@ -109,21 +123,34 @@ def leaf_ders(vec):
         for m in re.finditer(r"-----BEGIN CERTIFICATE-----(.*?)"
                              r"-----END CERTIFICATE-----", text, re.S):
             out.append(base64.b64decode("".join(m.group(1).split())))
+    for a in attestations(vec):
+        c = a.get("verification_material", {}).get("certificate")
+        if c:
+            out.append(base64.b64decode(c))
+    return out
+
+
+def attestations(vec):
+    """Every attestation object in the PyPI vectors."""
+    out = []
     for p in sorted(glob.glob(os.path.join(vec, "pypi", "*.attestation"))
                     + glob.glob(os.path.join(vec, "pypi", "*.provenance"))):
         try:
             doc = json.load(open(p))
         except ValueError:
             continue
-        atts = [doc]
         if "attestation_bundles" in doc:
-            atts = [a for b in doc["attestation_bundles"]
+            out += [a for b in doc["attestation_bundles"]
                     for a in b.get("attestations", [])]
-        for a in atts:
-            c = a.get("verification_material", {}).get("certificate")
-            if c:
-                out.append(base64.b64decode(c))
+        else:
+            out.append(doc)
     return out
+
+
+def statements(vec):
+    return [base64.b64decode(a["envelope"]["statement"])
+            for a in attestations(vec)
+            if a.get("envelope", {}).get("statement")]
 
 
 def make_seeds(args, target):
@@ -150,6 +177,16 @@ def make_seeds(args, target):
         copy_glob(seed_dir, os.path.join(vec, "pypi", "*.provenance"))
     elif target == "pep740_attestation":
         copy_glob(seed_dir, os.path.join(vec, "pypi", "*.attestation"))
+    elif target == "pep740_statement":
+        for i, st in enumerate(statements(vec)):
+            put(seed_dir, "statement%02d.json" % i, st)
+    elif target == "pep740_filename":
+        names = sorted(os.path.basename(p) for p in
+                       glob.glob(os.path.join(vec, "pypi", "*"))
+                       if p.endswith((".whl", ".tar.gz", ".zip")))
+        pairs = [(n, n) for n in names] + FILENAME_PAIRS
+        for i, (a, b) in enumerate(pairs):
+            put(seed_dir, "pair%02d" % i, (a + "\n" + b).encode())
     elif target == "sigstore_identity":
         for i, der in enumerate(leaf_ders(vec)):
             put(seed_dir, "leaf%02d.der" % i, der)
