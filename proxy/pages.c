@@ -52,6 +52,9 @@
 #include "upstream_int.h"
 
 #define PAGES_BUCKETS 4096
+#define PG_STALE_RETRY_S 10         /* while stale after a failed refresh,
+                                       retry upstream at most this often
+                                       (or every TTL if shorter) */
 #define PAGE_KEY_MAX (PG_INDEX_MAX_NAME + 1)
 #define PAGE_ACCEPT "application/vnd.pypi.simple.v1+json, " \
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
@@ -84,6 +87,9 @@ struct pg_page {
     int ready;
     /* busy states */
     int fetching, installing;
+    int waking;                 /* waiter callbacks running: keep alive */
+    time_t stale_until;         /* after a failed refresh: serve stale
+                                   without asking upstream until then */
     json_t *stored;             /* LMDB model, not yet installed */
     time_t stored_fetched, stored_changed;
     struct pg_upstream_xfer *xfer;
@@ -185,7 +191,8 @@ lru_front(struct pg_pages *ps, struct pg_page *pg)
 static int
 page_busy(const struct pg_page *pg)
 {
-    return pg->fetching || pg->installing || pg->waiters != NULL;
+    return pg->fetching || pg->installing || pg->waking
+        || pg->waiters != NULL;
 }
 
 static void
@@ -737,15 +744,16 @@ wake_waiters(struct pg_page *pg, int status, const char *reason)
     case OUT_REVALIDATED: cache = "revalidated"; break;
     case OUT_STALE: cache = "stale"; break;
     }
-    /* Keep the page alive while callbacks run (they may load it again). */
-    pg->installing++;
+    /* Keep the page alive while callbacks run (they may load it again:
+     * a ready page answers them at once). */
+    pg->waking++;
     while (w != NULL) {
         next = w->next;
         w->r->cache = cache;
         w->cb(w->r, status == 200 ? pg : NULL, status, reason);
         w = next;
     }
-    pg->installing--;
+    pg->waking--;
     if (!pg->ready && !page_busy(pg)) {
         page_remove(ps, pg);
     }
@@ -785,6 +793,8 @@ page_fetch_failed(struct pg_page *pg, int status, const char *reason)
         && status == 502)
     {
         pg_log(s, "serving stale %s %s: %s", page_kind(pg), pg->key, reason);
+        pg->stale_until = time(NULL) + (page_ttl(pg) < PG_STALE_RETRY_S
+            ? (time_t)page_ttl(pg) : PG_STALE_RETRY_S);
         pg_server_cache_event(s, page_kind(pg), "stale");
         pg->outcome = OUT_STALE;
         if (pg->ready) {
@@ -996,6 +1006,12 @@ load_key(struct pg_req *r, const char *key, int is_list, pg_page_ready_fn cb)
     if (pg->ready && page_fresh(pg, pg->fetched_at)) {
         r->cache = "hit";
         pg_server_cache_event(r->s, page_kind(pg), "hit");
+        cb(r, pg, 200, NULL);
+        return;
+    }
+    if (pg->ready && time(NULL) < pg->stale_until) {
+        r->cache = "stale";
+        pg_server_cache_event(r->s, page_kind(pg), "stale");
         cb(r, pg, 200, NULL);
         return;
     }
