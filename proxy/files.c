@@ -416,6 +416,26 @@ serve_blob(struct file_req *fr, uint64_t size)
     pg_req_send(r, code, code == 206 ? "Partial Content" : "OK", out);
 }
 
+/* If-None-Match (our ETag), else If-Modified-Since (the upload time): the
+ * file is named by its content, so a client holding this ETag holds it. */
+static int
+not_modified(struct pg_req *r, const struct file_rec *rec, const char *etag)
+{
+    const char *inm = pg_req_header(r, "If-None-Match");
+    const char *ims = pg_req_header(r, "If-Modified-Since");
+    time_t ut, t;
+
+    if (inm != NULL) {
+        return pg_etag_match_list(inm, etag);
+    }
+    if (ims == NULL) {
+        return 0;
+    }
+    ut = upload_time(rec);
+    t = pg_http_date_parse(ims);
+    return ut != (time_t)-1 && t != (time_t)-1 && t >= ut;
+}
+
 /* ---- downloads --------------------------------------------------------- */
 
 static unsigned
@@ -862,7 +882,7 @@ proceed(struct file_req *fr)
         return;
     }
     snprintf(etag, sizeof(etag), "\"%s\"", fr->rec.sha);
-    if (pg_etag_match_list(pg_req_header(r, "If-None-Match"), etag)) {
+    if (not_modified(r, &fr->rec, etag)) {
         set_file_headers(r, &fr->rec, lm, sizeof(lm));
         pg_req_send(r, 304, "Not Modified", NULL);
         return;

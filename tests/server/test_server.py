@@ -311,6 +311,8 @@ def t_refusals_are_problem_json(e):
     # headers over the limit: a 4xx (evhttp answers 413)
     r = e.get("/healthz", headers={"X-Big": "a" * PG_MAX_HEADERS_BYTES})
     check(400 <= r.status < 500, "oversized headers: %r" % r)
+    r = e.get("/simple/" + "a" * PG_MAX_HEADERS_BYTES + "/")
+    check(400 <= r.status < 500, "oversized request line: %r" % r)
     r = e.get("/healthz", headers={"X-Big": "a" * (PG_MAX_HEADERS_BYTES //
                                                    2)})
     check(r.status == 200, "half the header limit is fine: %r" % r)
@@ -405,6 +407,9 @@ def t_file_range_head_if_range(e):
         check(r.status == 206, "If-Range date match")
     r = e.get(path, headers={"If-None-Match": '"%s"' % sha})
     check(r.status == 304 and r.h("etag") == '"%s"' % sha, repr(r))
+    if lm:
+        r = e.get(path, headers={"If-Modified-Since": lm})
+        check(r.status == 304, "If-Modified-Since: %r" % r)
     h = e.get(path, method="HEAD")
     check(h.status == 200 and h.body == b"" and
           h.h("content-length") == str(len(data)), repr(h.headers))
@@ -577,6 +582,26 @@ def t_large_file_streams_to_slow_client(e):
     check(e.get(path).body == data, "served from the blob")
 
 
+def t_client_gone_mid_stream_download_completes(e):
+    e.start_fixture()
+    data = rnd(16 * 1024 * 1024, "G")
+    e.add("gone-1.0.tar.gz", data)
+    e.start_pg()
+    path = e.file_url_path("gone", "gone-1.0.tar.gz")
+    c = http.client.HTTPConnection("127.0.0.1", e.port, timeout=60)
+    c.request("GET", path)
+    r = c.getresponse()
+    check(r.status == 200, "started")
+    got = r.read(512 * 1024)
+    check(len(got) == 512 * 1024 and got == data[:len(got)], "prefix")
+    c.close()                       # the live client goes away
+    check(wait_until(lambda: len(e.blobs()) == 1, 60),
+          "the download continued into the cache")
+    r = e.get(path)
+    check(r.status == 200 and r.body == data, "served from the blob")
+    check(e.counts("file") == 1, "one upstream fetch")
+
+
 def t_unknown_path_loads_project_page(e):
     e.start_fixture()
     data = rnd(5000, "u")
@@ -649,6 +674,8 @@ TESTS = {
     "body_cap_is_502": t_body_cap_is_502,
     "large_file_streams_to_slow_client": t_large_file_streams_to_slow_client,
     "unknown_path_loads_project_page": t_unknown_path_loads_project_page,
+    "client_gone_mid_stream_download_completes":
+        t_client_gone_mid_stream_download_completes,
     "metrics_families": t_metrics_families,
     "access_log_line": t_access_log_line,
 }
