@@ -366,7 +366,7 @@ class Concurrency(pgtest.Case):
         # at about the same time; the upstream holds the file back 2 s.
         r = pg.page("abi3info")
         self.assertEqual(r.status, 200, r.reason)
-        up.latency(2000, kinds=["file"])
+        up.latency(4000, kinds=["file"])
         up.reset()
         wheel_path = up.file(WHEEL)["path"]
         a, b = pgtest.run_concurrently([
@@ -384,10 +384,19 @@ class Concurrency(pgtest.Case):
         up = self.start_fixture()
         pg = self.start_provgate(up)
         url = pg.file_urls("abi3info")[SDIST]
-        up.latency(1500, kinds=["file"])
+        up.latency(3000, kinds=["file"])
         up.reset()
-        rs = pgtest.run_concurrently(
-            [lambda: pgtest.request(url) for _ in range(6)])
+        starts = []
+
+        def fetch():
+            starts.append(time.monotonic())
+            return pgtest.request(url)
+
+        rs = pgtest.run_concurrently([fetch for _ in range(6)])
+        # Premise: all six were sent while the one upstream fetch (3 s)
+        # was still under way.
+        self.assertLess(max(starts) - min(starts), 2.5,
+                        "requests not concurrent; test premise not met")
         good = read(pgtest.vector(SDIST))
         for r in rs:
             self.assertEqual(r.status, 200, r.reason)
