@@ -747,9 +747,8 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
             if (!r->client_gone && r->started) {
                 r->bytes += evbuffer_get_length(d->held);
                 evhttp_send_reply_chunk(r->ereq, d->held);
-                evhttp_send_reply_end(r->ereq);
             }
-            pg_req_finish(r);
+            pg_req_end_stream(r);
         }
         d->committing = 1;
         if (pg_workers_submit(s->workers, commit_work, commit_done, d) != 0)

@@ -1051,8 +1051,8 @@ static void
 serve_page(struct pg_req *r, struct pg_page *pg)
 {
     struct pg_server *s = r->s;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ereq);
-    const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    const struct evhttp_uri *uri;
+    const char *q;
     const char *fparam = NULL, *inm, *ims;
     struct evkeyvalq params;
     enum pg_index_format fmt;
@@ -1063,6 +1063,12 @@ serve_page(struct pg_req *r, struct pg_page *pg)
     int64_t remaining;
     const char *suffix;
 
+    if (r->client_gone || r->ereq == NULL) {
+        pg_req_finish(r);
+        return;
+    }
+    uri = evhttp_request_get_evhttp_uri(r->ereq);
+    q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
     TAILQ_INIT(&params);
     if (q != NULL && evhttp_parse_query_str(q, &params) == 0) {
         fparam = evhttp_find_header(&params, "format");

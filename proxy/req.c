@@ -223,12 +223,31 @@ sanitize_reason(const char *in, char *out, size_t outlen)
     }
 }
 
+/* Hands the evhttp request back to evhttp for its last call (a reply or
+ * the end of a stream): from here evhttp frees it, possibly at once (a
+ * closing connection), so the close callback is removed first and the
+ * request forgets both pointers. */
+static struct evhttp_request *
+release(struct pg_req *r)
+{
+    struct evhttp_request *ereq = r->ereq;
+
+    if (r->evcon != NULL) {
+        evhttp_connection_set_closecb(r->evcon, NULL, NULL);
+    }
+    r->on_gone = NULL;
+    r->ereq = NULL;
+    r->evcon = NULL;
+    return ereq;
+}
+
 void
 pg_req_send(struct pg_req *r, int code, const char *reason,
     struct evbuffer *body)
 {
     char phrase[PG_MAX_REASON];
     size_t len = body != NULL ? evbuffer_get_length(body) : 0;
+    struct evhttp_request *ereq;
 
     r->status = code;
     if (r->client_gone || r->ereq == NULL) {
@@ -246,9 +265,22 @@ pg_req_send(struct pg_req *r, int code, const char *reason,
         len = 0;
     }
     r->bytes += len;
-    evhttp_send_reply(r->ereq, code, phrase, body);
+    ereq = release(r);
+    evhttp_send_reply(ereq, code, phrase, body);
     if (body != NULL) {
         evbuffer_free(body);
+    }
+    pg_req_finish(r);
+}
+
+void
+pg_req_end_stream(struct pg_req *r)
+{
+    struct evhttp_request *ereq;
+
+    if (!r->client_gone && r->ereq != NULL) {
+        ereq = release(r);
+        evhttp_send_reply_end(ereq);
     }
     pg_req_finish(r);
 }

@@ -141,6 +141,8 @@ void pg_req_finish(struct pg_req *r);
 /* Sends a complete reply (body may be NULL; consumed) and finishes. */
 void pg_req_send(struct pg_req *r, int code, const char *reason,
     struct evbuffer *body);
+/* Ends a reply started with evhttp_send_reply_start and finishes. */
+void pg_req_end_stream(struct pg_req *r);
 /* A 4xx/5xx with an application/problem+json body; the detail is also the
  * reason phrase (sanitized).  Finishes the request. */
 void pg_req_problem(struct pg_req *r, int code, const char *title,
