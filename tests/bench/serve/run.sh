@@ -29,6 +29,9 @@
 #   BIG_FILES      files in the big page (default 2000)
 #   ROWS           subset of: small_json big_json big_json_gzip file_10k file_1m
 #   PG_SETS        extra "name=value ..." passed to provgate as --set
+#   PG_POLICY      policy file for provgate (default: one with "mode = off":
+#                  gen_data.py's provenance documents are placeholders that
+#                  cannot verify, and this measures the caching data path)
 #   WORK           work directory (default: a new mktemp -d, removed at the
 #                  end unless KEEP=1)
 # Everything binds 127.0.0.1.  Every process started is stopped by its PID
@@ -188,18 +191,26 @@ start_provgate() {                     # start_provgate CACHE_DIR
     for kv in $PG_SETS; do sets+=(--set "$kv"); done
     : > "$RUN/provgate.conf"
     "$PROVGATE" serve --config "$RUN/provgate.conf" --listen "127.0.0.1:$PG_PORT" \
-        --upstream "$UP/simple/" --cache-dir "$1" --allow-http "${sets[@]}" \
+        --upstream "$UP/simple/" --cache-dir "$1" --allow-http \
+        --policy "$POLICY" "${sets[@]}" \
         >> "$RUN/provgate.log" 2>&1 &
     PID_OF[provgate]=$!
     wait_http "$PG/healthz" 60 || { tail -20 "$RUN/provgate.log" >&2; die "provgate did not come up"; }
     log "provgate (pid ${PID_OF[provgate]}) on $PG, cache $1"
 }
+if [ -n "${PG_POLICY:-}" ]; then
+    POLICY=$PG_POLICY
+else
+    POLICY=$RUN/policy.ini
+    printf '; tests/bench/serve/run.sh: serve without provenance checks\n[defaults]\nmode = off\n' > "$POLICY"
+fi
 if nm -D "$PROVGATE" 2>/dev/null | grep -q __asan_init || nm "$PROVGATE" 2>/dev/null | grep -q __asan_init; then
     log "WARNING: $PROVGATE is built with AddressSanitizer; figures are not representative"
     SANITIZED=yes
 else
     SANITIZED=no
 fi
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 start_provgate "$WORK/cache1"
 
 # URL paths per target and row.  provgate's file URLs come from its own page.
@@ -322,7 +333,7 @@ label() {
 {
 echo
 echo "provgate vs nginx (static, sendfile, gzip_static), same run, loopback, $(nproc) cores shared with wrk"
-echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; median of $REPEATS; provgate $PROVGATE (ASan: $SANITIZED); $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; median of $REPEATS; provgate $PROVGATE (ASan: $SANITIZED), policy $(basename "$POLICY"); load average before: $LOAD0; $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "| row | nginx req/s | provgate req/s | provgate/nginx | nginx p99 ms | provgate p99 ms | errors (nginx/provgate) |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
