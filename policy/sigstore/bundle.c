@@ -68,17 +68,28 @@ der_cert(const unsigned char *der, size_t len)
 
 /* [py] leaf rule: v3, not a CA, KU digitalSignature, EKU codeSigning. */
 static int
-is_leaf(X509 *x)
+is_leaf(const struct pg_sig_cert *c)
 {
-    uint32_t ex = X509_get_extension_flags(x);
+    return c->version == 3 && !c->is_ca && c->has_ku
+        && c->ku_digital_signature && c->has_eku && c->eku_code_signing;
+}
 
-    if (X509_get_version(x) != 2 || (ex & EXFLAG_CA) != 0
-        || (ex & EXFLAG_KUSAGE) == 0 || (ex & EXFLAG_XKUSAGE) == 0)
+/* Reads the bundle's leaf (b->leaf_der) into b->leaf. */
+static int
+read_leaf(struct pg_sig_bundle *b, struct pg_sig_err *err)
+{
+    if (pg_sig_cert_parse(b->leaf_der, b->leaf_der_len, &b->leaf_cert)
+        != 0)
     {
-        return 0;
+        pg_sig_cert_clear(&b->leaf_cert);
+        return bad(err, "%s is not a usable DER X.509 certificate", "leaf");
     }
-    return (X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE) != 0
-        && (X509_get_extended_key_usage(x) & XKU_CODE_SIGN) != 0;
+    b->leaf = &b->leaf_cert;
+    if (!is_leaf(b->leaf)) {
+        return bad(err, "first certificate is not a %s (v3, not CA, "
+            "digitalSignature, codeSigning)", "leaf");
+    }
+    return PG_SIG_OK;
 }
 
 static int
@@ -346,15 +357,7 @@ parse_material(const json_t *vm, struct pg_sig_bundle *b,
             }
         }
     }
-    b->leaf = der_cert(b->leaf_der, b->leaf_der_len);
-    if (b->leaf == NULL) {
-        return bad(err, "%s is not a DER X.509 certificate", "leaf");
-    }
-    if (!is_leaf(b->leaf)) {
-        return bad(err, "first certificate is not a %s (v3, not CA, "
-            "digitalSignature, codeSigning)", "leaf");
-    }
-    return PG_SIG_OK;
+    return read_leaf(b, err);
 }
 
 static int
@@ -558,14 +561,8 @@ pg_sig_bundle_from_dsse(const unsigned char *cert_der, size_t cert_len,
         rc = bad(err, "empty %s", "signature");
         goto done;
     }
-    b->leaf = der_cert(b->leaf_der, b->leaf_der_len);
-    if (b->leaf == NULL) {
-        rc = bad(err, "%s is not a DER X.509 certificate", "leaf");
-        goto done;
-    }
-    if (!is_leaf(b->leaf)) {
-        rc = bad(err, "certificate is not a %s (v3, not CA, "
-            "digitalSignature, codeSigning)", "leaf");
+    rc = read_leaf(b, err);
+    if (rc != PG_SIG_OK) {
         goto done;
     }
     for (i = 0; i < ntsr; i++) {
@@ -598,7 +595,9 @@ pg_sig_bundle_free(struct pg_sig_bundle *b)
     if (b == NULL) {
         return;
     }
-    X509_free(b->leaf);
+    if (b->leaf != NULL) {
+        pg_sig_cert_clear(b->leaf);
+    }
     free(b->leaf_der);
     for (i = 0; i < b->nextra; i++) {
         X509_free(b->extra[i]);

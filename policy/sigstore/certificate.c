@@ -1,22 +1,24 @@
 /* policy/sigstore/certificate.c — the leaf's path to a Fulcio CA (V2).
  *
- * For each CA of the trusted root whose issuing certificate names the leaf's
- * issuer, OpenSSL's X509_verify_cert builds and checks the path with that
- * certificate as a partial-chain anchor: it verifies the leaf's signature
- * with the intermediate's key directly (one P-384 verify per attestation).
- * The intermediate→root link was checked once when the root was loaded
- * (pg_sig_ca.links_ok).  Bundle-supplied CA certificates are never used.
+ * The CA chains of the trusted root were validated with OpenSSL's
+ * X509_verify_cert when the root was loaded (pg_sig_ca.links_ok), so the
+ * costly intermediate→root check (P-384) is paid once per root.  Per
+ * verification only the last link remains: the leaf must name the CA's
+ * issuing certificate (issuer DER == subject DER; AKI == SKI when both
+ * exist), carry no critical extension we do not process, and its signature
+ * must verify with that certificate's key — one direct EVP verification,
+ * no path building.  Bundle-supplied CA certificates are never used.
  *
- * Times are checked here, not by OpenSSL (X509_V_FLAG_NO_CHECK_TIME on the
- * store): OpenSSL treats notAfter == t as expired and has one-second
- * precision, while the spec wants both ends inclusive at full precision.
- * For every verified time t: the CA's validFor, every CA certificate's and
+ * Times are checked here at full precision and inclusive at both ends
+ * (OpenSSL treats notAfter == t as expired and has one-second precision):
+ * for every verified time t, the CA's validFor, every CA certificate's and
  * the leaf's notBefore <= t <= notAfter.
  *
- * Owns: its X509_STORE_CTX, for the call.  Borrows: bundle and root.
- * Runs on: either.  Spec: sigstore-verification V2, §2.3, §7.1.
+ * Owns: nothing.  Borrows: bundle and root.  Runs on: either.
+ * Spec: sigstore-verification V2, §2.3, §7.1.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <openssl/x509v3.h>
 
@@ -26,7 +28,7 @@
 
 /* 1 if every time lies in the CA's windows and the leaf's validity. */
 static int
-times_ok(const struct pg_sig_ca *ca, int64_t leaf_nb, int64_t leaf_na,
+times_ok(const struct pg_sig_ca *ca, const struct pg_sig_cert *leaf,
     const int64_t *times, size_t ntimes, char *why, size_t whylen)
 {
     size_t i, k;
@@ -36,7 +38,7 @@ times_ok(const struct pg_sig_ca *ca, int64_t leaf_nb, int64_t leaf_na,
         int64_t t = times[i];
 
         pg_sig_fmt_time(t, ts, sizeof(ts));
-        if (t < leaf_nb || t > leaf_na) {
+        if (t < leaf->not_before || t > leaf->not_after) {
             snprintf(why, whylen, "leaf certificate not valid at signing "
                 "time %s", ts);
             return 0;
@@ -57,24 +59,18 @@ times_ok(const struct pg_sig_ca *ca, int64_t leaf_nb, int64_t leaf_na,
     return 1;
 }
 
+/* 1 if ca's issuing certificate is the one the leaf names. */
 static int
-path_ok(const struct pg_sig_ca *ca, X509 *leaf, char *why, size_t whylen)
+names_issuer(const struct pg_sig_ca *ca, const struct pg_sig_cert *leaf)
 {
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    int ok;
-
-    if (ctx == NULL) {
-        snprintf(why, whylen, "out of memory");
+    if (ca->subject_len != leaf->issuer_len
+        || memcmp(ca->subject_der, leaf->issuer, leaf->issuer_len) != 0)
+    {
         return 0;
     }
-    ok = X509_STORE_CTX_init(ctx, ca->store, leaf, NULL) == 1
-        && X509_verify_cert(ctx) == 1;
-    if (!ok) {
-        snprintf(why, whylen, "%s",
-            X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-    }
-    X509_STORE_CTX_free(ctx);
-    return ok;
+    return leaf->aki_len == 0 || ca->ski_len == 0
+        || (leaf->aki_len == ca->ski_len
+            && memcmp(leaf->aki, ca->ski, ca->ski_len) == 0);
 }
 
 int
@@ -83,33 +79,33 @@ pg_sig_verify_chain(const struct pg_sig_bundle *b,
     size_t ntimes, const struct pg_sig_ca **ca_out,
     struct pg_sig_err *err)
 {
-    int64_t nb, na;
+    const struct pg_sig_cert *leaf = b->leaf;
     char why[120] = "no Fulcio CA of the trusted root issued the leaf";
     size_t i;
 
     *ca_out = NULL;
-    if (b->leaf == NULL) {
+    if (leaf == NULL) {
         return pg_sig_fail(err, PG_SIG_ECHAIN, STEP, "bundle has no "
             "certificate");
     }
-    if (pg_sig_asn1_time_ns(X509_get0_notBefore(b->leaf), &nb) != 0
-        || pg_sig_asn1_time_ns(X509_get0_notAfter(b->leaf), &na) != 0)
-    {
-        return pg_sig_fail(err, PG_SIG_ECHAIN, STEP, "leaf validity is not "
-            "a valid time");
+    if (leaf->unknown_critical) {
+        return pg_sig_fail(err, PG_SIG_ECHAIN, STEP, "leaf has an "
+            "unhandled critical extension");
     }
     for (i = 0; i < root->ncas; i++) {
         const struct pg_sig_ca *ca = &root->cas[i];
 
-        if (!ca->links_ok
-            || X509_check_issued(ca->certs[0], b->leaf) != X509_V_OK)
+        if (!ca->links_ok || !names_issuer(ca, leaf)) {
+            continue;
+        }
+        if (!times_ok(ca, leaf, times, ntimes, why, sizeof(why))) {
+            continue;
+        }
+        if (!pg_sig_pkey_verify(X509_get0_pubkey(ca->certs[0]), leaf->md,
+                leaf->tbs, leaf->tbs_len, leaf->sig, leaf->sig_len))
         {
-            continue;
-        }
-        if (!times_ok(ca, nb, na, times, ntimes, why, sizeof(why))) {
-            continue;
-        }
-        if (!path_ok(ca, b->leaf, why, sizeof(why))) {
+            snprintf(why, sizeof(why), "leaf signature does not verify with "
+                "the CA key");
             continue;
         }
         *ca_out = ca;

@@ -57,15 +57,16 @@ copy_text(const unsigned char *p, size_t len, char *buf, size_t buflen)
 }
 
 int
-pg_sig_fulcio_ext(X509 *x, int n, char *buf, size_t buflen)
+pg_sig_fulcio_ext(const struct pg_sig_cert *c, int n, char *buf,
+    size_t buflen)
 {
-    int i, count = X509_get_ext_count(x);
+    int i, count = sk_X509_EXTENSION_num(c->exts);
 
     if (n < 1 || n > 127 || n == 7) {
         return -1;
     }
     for (i = 0; i < count; i++) {
-        X509_EXTENSION *ext = X509_get_ext(x, i);
+        X509_EXTENSION *ext = sk_X509_EXTENSION_value(c->exts, i);
         ASN1_OCTET_STRING *os;
         const unsigned char *p, *start;
         ASN1_UTF8STRING *u;
@@ -99,24 +100,22 @@ int
 pg_sig_fulcio_ext_der(const unsigned char *der, size_t len, int n,
     char *buf, size_t buflen)
 {
-    const unsigned char *p = der;
-    X509 *x = d2i_X509(NULL, &p, (long) len);
-    int rc;
+    struct pg_sig_cert c;
+    int rc = -1;
 
-    if (x == NULL) {
-        return -1;
+    if (pg_sig_cert_parse(der, len, &c) == 0) {
+        rc = pg_sig_fulcio_ext(&c, n, buf, buflen);
     }
-    rc = pg_sig_fulcio_ext(x, n, buf, buflen);
-    X509_free(x);
+    pg_sig_cert_clear(&c);
     return rc;
 }
 
 /* 1 if some SAN (URI, e-mail, Fulcio otherName) equals want exactly. */
 static int
-san_has(X509 *x, const char *want)
+san_has(const struct pg_sig_cert *x, const char *want)
 {
-    GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-        NULL);
+    GENERAL_NAMES *names = X509V3_get_d2i(x->exts, NID_subject_alt_name,
+        NULL, NULL);
     size_t wlen = strlen(want);
     int i, found = 0;
 
@@ -144,7 +143,7 @@ san_has(X509 *x, const char *want)
 
 /* Reads extension n into buf; fails with a reason if absent/malformed. */
 static int
-need_ext(X509 *x, int n, const char *name, char *buf, size_t len,
+need_ext(const struct pg_sig_cert *x, int n, const char *name, char *buf, size_t len,
     struct pg_sig_err *err)
 {
     int rc = pg_sig_fulcio_ext(x, n, buf, len);
@@ -181,7 +180,7 @@ url_eq(const char *s, const char *prefix, const char *repo, int icase,
 
 /* GitHub and GitLab share their shape (§4.2); gitlab selects the rules. */
 static int
-check_ci(X509 *x, const struct pg_sig_policy *p, int gitlab,
+check_ci(const struct pg_sig_cert *x, const struct pg_sig_policy *p, int gitlab,
     struct pg_sig_err *err)
 {
     const char *host = gitlab ? "https://gitlab.com/" : "https://github.com/";
@@ -242,7 +241,7 @@ check_ci(X509 *x, const struct pg_sig_policy *p, int gitlab,
 }
 
 static int
-check_policy(X509 *x, const struct pg_sig_policy *p, struct pg_sig_err *err)
+check_policy(const struct pg_sig_cert *x, const struct pg_sig_policy *p, struct pg_sig_err *err)
 {
     char iss[256];
     int rc;
@@ -302,20 +301,14 @@ check_policy(X509 *x, const struct pg_sig_policy *p, struct pg_sig_err *err)
 }
 
 int
-pg_sig_verify_identity(X509 *leaf, const struct pg_sig_policy *policy,
-    struct pg_sig_err *err)
+pg_sig_verify_identity(const struct pg_sig_cert *leaf,
+    const struct pg_sig_policy *policy, struct pg_sig_err *err)
 {
-    uint32_t ex = X509_get_extension_flags(leaf);
-
-    if ((ex & EXFLAG_KUSAGE) == 0
-        || (X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE) == 0)
-    {
+    if (!leaf->has_ku || !leaf->ku_digital_signature) {
         return pg_sig_fail(err, PG_SIG_EIDENTITY, STEP, "leaf KeyUsage "
             "lacks digitalSignature");
     }
-    if ((ex & EXFLAG_XKUSAGE) == 0
-        || (X509_get_extended_key_usage(leaf) & XKU_CODE_SIGN) == 0)
-    {
+    if (!leaf->has_eku || !leaf->eku_code_signing) {
         return pg_sig_fail(err, PG_SIG_EIDENTITY, STEP, "leaf "
             "ExtendedKeyUsage lacks codeSigning");
     }
@@ -326,15 +319,16 @@ int
 pg_sig_check_identity_der(const unsigned char *der, size_t len,
     const struct pg_sig_policy *policy, struct pg_sig_err *err)
 {
-    const unsigned char *p = der;
-    X509 *x = d2i_X509(NULL, &p, (long) len);
+    struct pg_sig_cert c;
     int rc;
 
-    if (x == NULL) {
-        return pg_sig_fail(err, PG_SIG_EPARSE, STEP, "not a DER "
+    pg_sig_err_init(err);
+    if (pg_sig_cert_parse(der, len, &c) != 0) {
+        pg_sig_cert_clear(&c);
+        return pg_sig_fail(err, PG_SIG_EPARSE, STEP, "not a usable DER "
             "certificate");
     }
-    rc = pg_sig_verify_identity(x, policy, err);
-    X509_free(x);
+    rc = pg_sig_verify_identity(&c, policy, err);
+    pg_sig_cert_clear(&c);
     return rc;
 }

@@ -6,15 +6,14 @@
  * from a file, and our logs come from the trusted root (one of them a bare
  * PKCS#1 RSA key).  So the signed structure is rebuilt here as RFC 6962
  * §3.2 defines it for a precertificate entry: version, signature type,
- * timestamp, entry type 1, SHA-256 of the issuer's SPKI, the leaf's
- * TBSCertificate with the SCT extension removed (re-encoded by OpenSSL's
- * i2d_re_X509_tbs), and the SCT's extensions verbatim — so the Static-CT
+ * timestamp, entry type 1, SHA-256 of the issuer's SPKI (precomputed with
+ * the root), the leaf's TBSCertificate with the SCT extension cut out of
+ * its DER (leaf.c), and the SCT's extensions verbatim — so the Static-CT
  * leaf-index extension (bundle-with-sct-with-extensions) verifies.  The
  * log is chosen by exact log_id among the root's CT logs; an unknown log
  * is rejected (no fallback key search).  Exactly one SCT is required.
  *
- * Owns: the SCT list, a copy of the leaf and the signed buffer, for the
- * call.  Borrows: leaf, CA, root.  Runs on: either.
+ * Owns: the SCT list and the signed buffer, for the call.  Borrows: leaf, CA, root.  Runs on: either.
  * Spec: sigstore-verification V3; RFC 6962 §3.2.
  */
 #include <stdlib.h>
@@ -28,11 +27,12 @@
 
 #define STEP "sct"
 
-/* The certificate above the leaf that signed the precertificate. */
-static X509 *
+/* Index in ca of the certificate that signed the precertificate. */
+static size_t
 sct_issuer(const struct pg_sig_ca *ca)
 {
     X509 *x = ca->certs[0];
+    size_t idx = 0;
 
     if ((X509_get_extension_flags(x) & EXFLAG_XKUSAGE) != 0
         && ca->ncerts > 1)
@@ -50,39 +50,16 @@ sct_issuer(const struct pg_sig_ca *ca)
         }
         EXTENDED_KEY_USAGE_free(eku);
         if (precert) {
-            x = ca->certs[1];
+            idx = 1;
         }
     }
-    return x;
+    return idx;
 }
 
-/* DER TBSCertificate of the leaf without its SCT list (malloc'd). */
-static unsigned char *
-precert_tbs(X509 *leaf, size_t *len)
-{
-    X509 *dup = X509_dup(leaf);
-    unsigned char *der = NULL, *out = NULL;
-    int idx, n;
-
-    if (dup == NULL) {
-        return NULL;
-    }
-    idx = X509_get_ext_by_NID(dup, NID_ct_precert_scts, -1);
-    if (idx >= 0) {
-        X509_EXTENSION_free(X509_delete_ext(dup, idx));
-    }
-    n = i2d_re_X509_tbs(dup, &der);
-    if (n > 0) {
-        out = malloc((size_t) n);
-        if (out != NULL) {
-            memcpy(out, der, (size_t) n);
-            *len = (size_t) n;
-        }
-    }
-    OPENSSL_free(der);
-    X509_free(dup);
-    return out;
-}
+/* DER body of the SCT list extension's OID, 1.3.6.1.4.1.11129.2.4.2. */
+static const unsigned char sct_oid[] = {
+    0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02
+};
 
 static const struct pg_sig_log *
 find_ct_log(const struct pg_sig_trust_root *root, const unsigned char *id,
@@ -111,19 +88,13 @@ put_be(unsigned char *p, uint64_t v, int n)
 
 /* The RFC 6962 digitally-signed struct for a precert entry. */
 static unsigned char *
-signed_data(SCT *sct, X509 *leaf, X509 *issuer, size_t *outlen)
+signed_data(SCT *sct, const struct pg_sig_cert *leaf,
+    const unsigned char ikh[32], size_t *outlen)
 {
-    unsigned char ikh[32], *tbs, *spki = NULL, *ext, *buf, *p;
+    unsigned char *tbs, *ext, *buf, *p;
     size_t tbslen = 0, extlen, total;
-    int n;
 
-    n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(issuer), &spki);
-    if (n <= 0) {
-        return NULL;
-    }
-    SHA256(spki, (size_t) n, ikh);
-    OPENSSL_free(spki);
-    tbs = precert_tbs(leaf, &tbslen);
+    tbs = pg_sig_cert_tbs_without(leaf, sct_oid, sizeof(sct_oid), &tbslen);
     if (tbs == NULL || tbslen > 0xffffff) {
         free(tbs);
         return NULL;
@@ -163,18 +134,18 @@ signed_data(SCT *sct, X509 *leaf, X509 *issuer, size_t *outlen)
 }
 
 int
-pg_sig_verify_sct(X509 *leaf, const struct pg_sig_ca *ca,
+pg_sig_verify_sct(const struct pg_sig_cert *leaf, const struct pg_sig_ca *ca,
     const struct pg_sig_trust_root *root, struct pg_sig_err *err)
 {
     STACK_OF(SCT) *scts;
     const struct pg_sig_log *log;
     unsigned char *id, *sig, *msg = NULL;
     size_t idlen, siglen, msglen = 0;
-    X509 *issuer;
+    size_t issuer;
     SCT *sct;
     int crit = -1, rc = PG_SIG_OK, nid;
 
-    scts = X509_get_ext_d2i(leaf, NID_ct_precert_scts, &crit, NULL);
+    scts = X509V3_get_d2i(leaf->exts, NID_ct_precert_scts, &crit, NULL);
     if (scts == NULL) {
         return pg_sig_fail(err, PG_SIG_ESCT, STEP, crit == -1
             ? "leaf has no embedded SCT" : "embedded SCT list is malformed");
@@ -202,11 +173,11 @@ pg_sig_verify_sct(X509 *leaf, const struct pg_sig_ca *ca,
         goto done;
     }
     issuer = sct_issuer(ca);
-    if ((X509_get_extension_flags(issuer) & EXFLAG_CA) == 0) {
+    if ((X509_get_extension_flags(ca->certs[issuer]) & EXFLAG_CA) == 0) {
         rc = pg_sig_fail(err, PG_SIG_ESCT, STEP, "SCT issuer is not a CA");
         goto done;
     }
-    msg = signed_data(sct, leaf, issuer, &msglen);
+    msg = signed_data(sct, leaf, ca->spki_sha256[issuer], &msglen);
     if (msg == NULL) {
         rc = pg_sig_fail(err, PG_SIG_ENOMEM, STEP, "SCT signed data");
         goto done;

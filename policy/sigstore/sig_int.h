@@ -52,10 +52,14 @@ struct pg_sig_log {
 struct pg_sig_ca {
     X509 *certs[PG_SIG_MAX_CHAIN_CERTS]; /* issuing first, anchor last */
     size_t ncerts;
+    unsigned char *subject_der;  /* certs[0]'s subject, DER */
+    size_t subject_len;
+    unsigned char ski[64];       /* certs[0]'s subject key id, if any */
+    size_t ski_len;
+    unsigned char spki_sha256[PG_SIG_MAX_CHAIN_CERTS][32]; /* SCT issuer */
     int64_t cert_nb[PG_SIG_MAX_CHAIN_CERTS]; /* each cert's validity, ns */
     int64_t cert_na[PG_SIG_MAX_CHAIN_CERTS];
-    int links_ok;           /* the chain's own signatures, checked at load */
-    X509_STORE *store;      /* certs[0] as the (partial-chain) anchor */
+    int links_ok;           /* the chain itself validated at load */
     struct pg_sig_window valid;
 };
 
@@ -70,6 +74,43 @@ struct pg_sig_trust_root {
     size_t ntsas;
     char id[65];
 };
+
+/* ---------------------------------------------------------------- leaf */
+
+/* A leaf certificate read by leaf.c: positions in the DER (borrowed) and
+ * what the steps need, decoded once. */
+struct pg_sig_cert {
+    const unsigned char *der;
+    size_t der_len;
+    const unsigned char *tbs;       /* TBSCertificate TLV */
+    size_t tbs_len;
+    const EVP_MD *md;               /* signature digest (NULL: Ed25519) */
+    const unsigned char *sig;       /* signatureValue */
+    size_t sig_len;
+    const unsigned char *issuer;    /* issuer Name TLV */
+    size_t issuer_len;
+    const unsigned char *spki;      /* SubjectPublicKeyInfo TLV */
+    size_t spki_len;
+    const unsigned char *exts_tlv;  /* [3] extensions TLV, or NULL */
+    size_t exts_tlv_len;
+    int version;                    /* 1..3 */
+    int64_t not_before;             /* ns */
+    int64_t not_after;
+    STACK_OF(X509_EXTENSION) *exts; /* owned */
+    EVP_PKEY *key;                  /* owned */
+    int has_ku, ku_digital_signature, ku_cert_sign;
+    int has_eku, eku_code_signing;
+    int is_ca, unknown_critical;
+    unsigned char aki[64];
+    size_t aki_len;
+};
+
+int pg_sig_cert_parse(const unsigned char *der, size_t len,
+    struct pg_sig_cert *c);
+void pg_sig_cert_clear(struct pg_sig_cert *c);
+/* The TBS with one extension (by OID body bytes) removed; malloc'd. */
+unsigned char *pg_sig_cert_tbs_without(const struct pg_sig_cert *c,
+    const unsigned char *oid, size_t oid_len, size_t *out_len);
 
 /* -------------------------------------------------------------- bundle */
 
@@ -99,7 +140,8 @@ struct pg_sig_tlog_entry {
 
 struct pg_sig_bundle {
     int version;                /* 1, 2, 3 (minor of 0.x) */
-    X509 *leaf;                 /* NULL for public-key bundles */
+    struct pg_sig_cert *leaf;   /* &leaf_cert, NULL for public-key bundles */
+    struct pg_sig_cert leaf_cert;
     unsigned char *leaf_der;
     size_t leaf_der_len;
     X509 *extra[PG_SIG_MAX_CHAIN_CERTS];
@@ -170,11 +212,13 @@ int pg_sig_verify_chain(const struct pg_sig_bundle *b,
     size_t ntimes, const struct pg_sig_ca **ca_out, struct pg_sig_err *err);
 
 /* V3 sct.c: the leaf's embedded SCT against the root's CT logs. */
-int pg_sig_verify_sct(X509 *leaf, const struct pg_sig_ca *ca,
+int pg_sig_verify_sct(const struct pg_sig_cert *leaf,
+    const struct pg_sig_ca *ca,
     const struct pg_sig_trust_root *root, struct pg_sig_err *err);
 
 /* V4 identity.c: leaf profile (KU/EKU) and identity policy. */
-int pg_sig_verify_identity(X509 *leaf, const struct pg_sig_policy *policy,
+int pg_sig_verify_identity(const struct pg_sig_cert *leaf,
+    const struct pg_sig_policy *policy,
     struct pg_sig_err *err);
 
 /* V1 tsa.c: one RFC 3161 response over `signature`; *gen_ns on success. */
@@ -224,6 +268,7 @@ int pg_sig_verify_dsse(EVP_PKEY *key, const char *type,
     const unsigned char *sig, size_t sig_len, struct pg_sig_err *err);
 
 /* identity.c helper shared with sct.c/tests: Fulcio extension by arc n. */
-int pg_sig_fulcio_ext(X509 *x, int n, char *buf, size_t buflen);
+int pg_sig_fulcio_ext(const struct pg_sig_cert *c, int n, char *buf,
+    size_t buflen);
 
 #endif

@@ -3,10 +3,11 @@
  * Parses the Sigstore trusted root once and precomputes everything the
  * per-verification steps need, so a verification never re-parses it: log
  * keys (Rekor and CT) as EVP_PKEY with their IDs and note key names, and
- * for each CA its certificates, their validity in
- * ns, the result of checking the CA chain's own signatures (the costly
- * P-384 intermediate→root link is verified here, once), and an X509_STORE
- * holding the issuing certificate as a partial-chain anchor.  After load the
+ * for each CA its certificates, their validity in ns, the issuing
+ * certificate's subject DER and key id, SHA-256 of every certificate's SPKI
+ * (the SCT issuer key hash), and the result of validating the CA chain
+ * itself with X509_verify_cert (the costly P-384 intermediate→root link is
+ * verified here, once).  After load the
  * object is never written again, so threads may share it.
  *
  * Owns: the root and every OpenSSL object in it (pg_sig_trust_root_free).
@@ -143,6 +144,77 @@ parse_log(const json_t *j, struct pg_sig_log *log, const char *what,
     return PG_SIG_OK;
 }
 
+/* The CA chain's own path, checked once with OpenSSL: certs[0] up to the
+ * anchor (last), the middle ones untrusted, no time (times are checked
+ * per verification), partial chain when the anchor is not self-signed.
+ * certs[0] must be a CA that may sign certificates. */
+static int
+chain_links_ok(const struct pg_sig_ca *ca)
+{
+    X509 *anchor = ca->certs[ca->ncerts - 1];
+    STACK_OF(X509) *mid = sk_X509_new_null();
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    unsigned long flags = X509_V_FLAG_NO_CHECK_TIME;
+    size_t i;
+    int ok = 0;
+
+    if (mid == NULL || store == NULL || ctx == NULL
+        || X509_STORE_add_cert(store, anchor) != 1)
+    {
+        goto done;
+    }
+    for (i = 1; i + 1 < ca->ncerts; i++) {
+        if (sk_X509_push(mid, ca->certs[i]) <= 0) {
+            goto done;
+        }
+    }
+    if ((X509_get_extension_flags(anchor) & EXFLAG_SS) == 0) {
+        flags |= X509_V_FLAG_PARTIAL_CHAIN;
+    }
+    X509_STORE_set_flags(store, flags);
+    ok = X509_check_ca(ca->certs[0]) != 0
+        && (X509_get_key_usage(ca->certs[0]) & KU_KEY_CERT_SIGN) != 0
+        && X509_STORE_CTX_init(ctx, store, ca->certs[0], mid) == 1
+        && X509_verify_cert(ctx) == 1;
+done:
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    sk_X509_free(mid);
+    return ok;
+}
+
+/* What the per-verification steps read instead of re-deriving it. */
+static int
+ca_precompute(struct pg_sig_ca *ca)
+{
+    const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca->certs[0]);
+    unsigned char *spki;
+    size_t i;
+    int n;
+
+    n = i2d_X509_NAME(X509_get_subject_name(ca->certs[0]),
+        &ca->subject_der);
+    if (n <= 0) {
+        return -1;
+    }
+    ca->subject_len = (size_t) n;
+    if (ski != NULL && (size_t) ASN1_STRING_length(ski) <= sizeof(ca->ski)) {
+        ca->ski_len = (size_t) ASN1_STRING_length(ski);
+        memcpy(ca->ski, ASN1_STRING_get0_data(ski), ca->ski_len);
+    }
+    for (i = 0; i < ca->ncerts; i++) {
+        spki = NULL;
+        n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(ca->certs[i]), &spki);
+        if (n <= 0) {
+            return -1;
+        }
+        SHA256(spki, (size_t) n, ca->spki_sha256[i]);
+        OPENSSL_free(spki);
+    }
+    return 0;
+}
+
 static int
 parse_ca(const json_t *j, struct pg_sig_ca *ca, const char *what,
     const struct pg_sig_limits *limits, struct pg_sig_err *err)
@@ -193,25 +265,11 @@ parse_ca(const json_t *j, struct pg_sig_ca *ca, const char *what,
                 "%zu: bad validity", what, i);
         }
     }
-    /* the chain's own links, once: cert[i] issued by cert[i+1] */
-    ca->links_ok = 1;
-    for (i = 0; i + 1 < ca->ncerts; i++) {
-        EVP_PKEY *k = X509_get0_pubkey(ca->certs[i + 1]);
-
-        if (k == NULL || X509_check_issued(ca->certs[i + 1], ca->certs[i])
-                != X509_V_OK || X509_verify(ca->certs[i], k) != 1)
-        {
-            ca->links_ok = 0;
-        }
+    if (ca_precompute(ca) != 0) {
+        return pg_sig_fail(err, PG_SIG_ENOMEM, STEP, "%s: certificate "
+            "digests", what);
     }
-    ca->store = X509_STORE_new();
-    if (ca->store == NULL || X509_STORE_add_cert(ca->store, ca->certs[0])
-        != 1)
-    {
-        return pg_sig_fail(err, PG_SIG_ENOMEM, STEP, "X509_STORE");
-    }
-    X509_STORE_set_flags(ca->store, X509_V_FLAG_PARTIAL_CHAIN
-        | X509_V_FLAG_NO_CHECK_TIME);
+    ca->links_ok = chain_links_ok(ca);
     return PG_SIG_OK;
 }
 
@@ -380,7 +438,7 @@ free_ca(struct pg_sig_ca *ca)
     for (i = 0; i < ca->ncerts; i++) {
         X509_free(ca->certs[i]);
     }
-    X509_STORE_free(ca->store);
+    OPENSSL_free(ca->subject_der);
 }
 
 void

@@ -38,7 +38,7 @@ signer_key(const struct pg_sig_verify_opts *o, const struct pg_sig_bundle *b,
             return pg_sig_fail(err, PG_SIG_EIDENTITY, "identity", "a public "
                 "key was given but the bundle carries a certificate");
         }
-        *key = X509_get0_pubkey(b->leaf);
+        *key = b->leaf->key;
         if (*key == NULL) {
             return pg_sig_fail(err, PG_SIG_EPARSE, "bundle", "leaf public "
                 "key is unusable");
@@ -120,21 +120,14 @@ verified_times(const struct pg_sig_verify_opts *o,
 
 /* V6: every verified time inside the leaf's validity (inclusive). */
 static int
-times_in_leaf(X509 *leaf, const int64_t *times, size_t ntimes,
-    struct pg_sig_err *err)
+times_in_leaf(const struct pg_sig_cert *leaf, const int64_t *times,
+    size_t ntimes, struct pg_sig_err *err)
 {
-    int64_t nb, na;
     size_t i;
     char ts[40];
 
-    if (pg_sig_asn1_time_ns(X509_get0_notBefore(leaf), &nb) != 0
-        || pg_sig_asn1_time_ns(X509_get0_notAfter(leaf), &na) != 0)
-    {
-        return pg_sig_fail(err, PG_SIG_ETIME, "validity", "leaf validity "
-            "unreadable");
-    }
     for (i = 0; i < ntimes; i++) {
-        if (times[i] < nb || times[i] > na) {
+        if (times[i] < leaf->not_before || times[i] > leaf->not_after) {
             pg_sig_fmt_time(times[i], ts, sizeof(ts));
             return pg_sig_fail(err, PG_SIG_ETIME, "validity", "signing time "
                 "%s outside the leaf's validity", ts);

@@ -23,6 +23,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "sig_int.h"
+
 static inline int
 pg_test_run(const struct CMUnitTest *tests, size_t n, int argc, char **argv)
 {
@@ -144,6 +146,24 @@ pg_test_der(X509 *x, size_t *len)
     assert_true(n > 0);
     *len = (size_t) n;
     return der;
+}
+
+/* A minted certificate as the verifier reads it: *der must be freed
+ * (OPENSSL_free) after pg_sig_cert_clear. */
+static inline void
+pg_test_cert(X509 *x, struct pg_sig_cert *c, unsigned char **der)
+{
+    size_t len;
+
+    *der = pg_test_der(x, &len);
+    assert_int_equal(pg_sig_cert_parse(*der, len, c), 0);
+}
+
+static inline void
+pg_test_cert_free(struct pg_sig_cert *c, unsigned char *der)
+{
+    pg_sig_cert_clear(c);
+    OPENSSL_free(der);
 }
 
 #endif

@@ -48,6 +48,34 @@ github_leaf(int flags, const char *cfg_tail)
     return x;
 }
 
+/* V4 on a minted certificate, read the way the verifier reads leaves. */
+static int
+identity(X509 *x, const struct pg_sig_policy *p, struct pg_sig_err *err)
+{
+    struct pg_sig_cert c;
+    unsigned char *der;
+    int rc;
+
+    pg_test_cert(x, &c, &der);
+    pg_sig_err_init(err);
+    rc = pg_sig_verify_identity(&c, p, err);
+    pg_test_cert_free(&c, der);
+    return rc;
+}
+
+static int
+ext(X509 *x, int n, char *buf, size_t len)
+{
+    struct pg_sig_cert c;
+    unsigned char *der;
+    int rc;
+
+    pg_test_cert(x, &c, &der);
+    rc = pg_sig_fulcio_ext(&c, n, buf, len);
+    pg_test_cert_free(&c, der);
+    return rc;
+}
+
 static int
 github(X509 *x, const char *repo, const char *wf, struct pg_sig_err *err)
 {
@@ -57,8 +85,7 @@ github(X509 *x, const char *repo, const char *wf, struct pg_sig_err *err)
     p.kind = PG_SIG_POLICY_GITHUB;
     p.repository = repo;
     p.workflow = wf;
-    pg_sig_err_init(err);
-    return pg_sig_verify_identity(x, &p, err);
+    return identity(x, &p, err);
 }
 
 static void
@@ -68,14 +95,14 @@ raw_and_utf8_extensions_decode(void **state)
     char buf[300];
 
     (void) state;
-    assert_int_equal(pg_sig_fulcio_ext(x, 1, buf, sizeof(buf)), 1);
+    assert_int_equal(ext(x, 1, buf, sizeof(buf)), 1);
     assert_string_equal(buf, GH);
-    assert_int_equal(pg_sig_fulcio_ext(x, 8, buf, sizeof(buf)), 1);
+    assert_int_equal(ext(x, 8, buf, sizeof(buf)), 1);
     assert_string_equal(buf, GH);
-    assert_int_equal(pg_sig_fulcio_ext(x, 14, buf, sizeof(buf)), 1);
+    assert_int_equal(ext(x, 14, buf, sizeof(buf)), 1);
     assert_string_equal(buf, "refs/tags/v1");
-    assert_int_equal(pg_sig_fulcio_ext(x, 9, buf, sizeof(buf)), 0);
-    assert_int_equal(pg_sig_fulcio_ext(x, 8, buf, 10), -1);
+    assert_int_equal(ext(x, 9, buf, sizeof(buf)), 0);
+    assert_int_equal(ext(x, 8, buf, 10), -1);
     X509_free(x);
 }
 
@@ -91,7 +118,7 @@ long_form_utf8_length_decodes(void **state)
     val[200] = '\0';
     pg_test_add_utf8_ext(x, 18, val);   /* 0x0c 0x81 0xc8 ... */
     pg_test_sign(x, k);
-    assert_int_equal(pg_sig_fulcio_ext(x, 18, buf, sizeof(buf)), 1);
+    assert_int_equal(ext(x, 18, buf, sizeof(buf)), 1);
     assert_string_equal(buf, val);
     X509_free(x);
     EVP_PKEY_free(k);
@@ -114,10 +141,10 @@ malformed_utf8_extensions_are_rejected(void **state)
     pg_test_add_raw_ext(x, 10, short_len, sizeof(short_len));
     pg_test_add_raw_ext(x, 11, nul, sizeof(nul));
     pg_test_sign(x, k);
-    assert_int_equal(pg_sig_fulcio_ext(x, 8, buf, sizeof(buf)), -1);
-    assert_int_equal(pg_sig_fulcio_ext(x, 9, buf, sizeof(buf)), -1);
-    assert_int_equal(pg_sig_fulcio_ext(x, 10, buf, sizeof(buf)), -1);
-    assert_int_equal(pg_sig_fulcio_ext(x, 11, buf, sizeof(buf)), -1);
+    assert_int_equal(ext(x, 8, buf, sizeof(buf)), -1);
+    assert_int_equal(ext(x, 9, buf, sizeof(buf)), -1);
+    assert_int_equal(ext(x, 10, buf, sizeof(buf)), -1);
+    assert_int_equal(ext(x, 11, buf, sizeof(buf)), -1);
     X509_free(x);
     EVP_PKEY_free(k);
 }
@@ -185,13 +212,10 @@ gitlab_needs_digest_and_ref_and_double_slash(void **state)
     p.kind = PG_SIG_POLICY_GITLAB;
     p.repository = "ns/sub/proj";
     p.workflow = "ci/release.yml";
-    pg_sig_err_init(&err);
-    assert_int_equal(pg_sig_verify_identity(x, &p, &err), PG_SIG_OK);
-    pg_sig_err_init(&err);
-    assert_int_equal(pg_sig_verify_identity(y, &p, &err), PG_SIG_EIDENTITY);
+    assert_int_equal(identity(x, &p, &err), PG_SIG_OK);
+    assert_int_equal(identity(y, &p, &err), PG_SIG_EIDENTITY);
     p.repository = "NS/sub/proj";   /* GitLab stays case-sensitive */
-    pg_sig_err_init(&err);
-    assert_int_equal(pg_sig_verify_identity(x, &p, &err), PG_SIG_EIDENTITY);
+    assert_int_equal(identity(x, &p, &err), PG_SIG_EIDENTITY);
     X509_free(x);
     X509_free(y);
     EVP_PKEY_free(k);
@@ -215,13 +239,10 @@ google_uses_v1_issuer_and_san_email(void **state)
     memset(&p, 0, sizeof(p));
     p.kind = PG_SIG_POLICY_GOOGLE;
     p.email = "sa@proj.iam.gserviceaccount.com";
-    pg_sig_err_init(&err);
-    assert_int_equal(pg_sig_verify_identity(x, &p, &err), PG_SIG_OK);
-    pg_sig_err_init(&err);
-    assert_int_equal(pg_sig_verify_identity(y, &p, &err), PG_SIG_EIDENTITY);
+    assert_int_equal(identity(x, &p, &err), PG_SIG_OK);
+    assert_int_equal(identity(y, &p, &err), PG_SIG_EIDENTITY);
     p.email = "other@proj.iam.gserviceaccount.com";
-    pg_sig_err_init(&err);
-    assert_int_equal(pg_sig_verify_identity(x, &p, &err), PG_SIG_EIDENTITY);
+    assert_int_equal(identity(x, &p, &err), PG_SIG_EIDENTITY);
     assert_non_null(strstr(err.reason, "no SAN equals"));
     X509_free(x);
     X509_free(y);
@@ -241,17 +262,14 @@ san_and_issuer_policy_is_exact(void **state)
     p.san = "https://github.com/" REPO
         "/.github/workflows/release.yml@refs/tags/v1";
     p.issuer = GH;
-    pg_sig_err_init(&err);
-    assert_int_equal(pg_sig_verify_identity(x, &p, &err), PG_SIG_OK);
+    assert_int_equal(identity(x, &p, &err), PG_SIG_OK);
     p.san = "https://github.com/octo-org/repo/.github/workflows/"
         "release.yml@refs/tags/v1";
-    pg_sig_err_init(&err);
-    assert_int_equal(pg_sig_verify_identity(x, &p, &err), PG_SIG_EIDENTITY);
+    assert_int_equal(identity(x, &p, &err), PG_SIG_EIDENTITY);
     p.san = "https://github.com/" REPO
         "/.github/workflows/release.yml@refs/tags/v1";
     p.issuer = "https://token.actions.githubusercontent.com/";
-    pg_sig_err_init(&err);
-    assert_int_equal(pg_sig_verify_identity(x, &p, &err), PG_SIG_EIDENTITY);
+    assert_int_equal(identity(x, &p, &err), PG_SIG_EIDENTITY);
     assert_non_null(strstr(err.reason, "issuer"));
     X509_free(x);
 }
@@ -266,13 +284,14 @@ leaf_without_code_signing_is_rejected(void **state)
 
     (void) state;
     X509_set_version(x, 2);
+    ASN1_TIME_set(X509_getm_notBefore(x), 1700000000);
+    ASN1_TIME_set(X509_getm_notAfter(x), 1700000600);
     X509_set_pubkey(x, k);
     pg_test_add_ext_conf(x, NID_key_usage, "critical,digitalSignature");
     pg_test_add_ext_conf(x, NID_ext_key_usage, "serverAuth");
     pg_test_sign(x, k);
     memset(&p, 0, sizeof(p));
-    pg_sig_err_init(&err);
-    assert_int_equal(pg_sig_verify_identity(x, &p, &err), PG_SIG_EIDENTITY);
+    assert_int_equal(identity(x, &p, &err), PG_SIG_EIDENTITY);
     assert_non_null(strstr(err.reason, "codeSigning"));
     X509_free(x);
     EVP_PKEY_free(k);

@@ -113,11 +113,16 @@ chain_at(const struct pg_sig_trust_root *root, X509 *leaf, int64_t t,
 {
     struct pg_sig_bundle b;
     const struct pg_sig_ca *ca;
+    unsigned char *der;
+    int rc;
 
     memset(&b, 0, sizeof(b));
-    b.leaf = leaf;
+    pg_test_cert(leaf, &b.leaf_cert, &der);
+    b.leaf = &b.leaf_cert;
     pg_sig_err_init(err);
-    return pg_sig_verify_chain(&b, root, &t, 1, &ca, err);
+    rc = pg_sig_verify_chain(&b, root, &t, 1, &ca, err);
+    pg_test_cert_free(&b.leaf_cert, der);
+    return rc;
 }
 
 static void
