@@ -43,9 +43,11 @@
  * data-requires-python, data-dist-info-metadata, data-core-metadata,
  * data-gpg-sig, data-yanked (always with a non-empty value: the reason
  * or "yanked", since pip reads a bare attribute as not yanked),
- * data-provenance, data-upload-time (read by uv), data-size (ours),
- * data-provenance-status and data-publisher (from _provenance); every
- * value is HTML-escaped.  Pages are rendered once per cache update into
+ * data-provenance, data-upload-time (read by uv), data-size (ours), and
+ * from _provenance: data-publisher (its publisher's "spec", or the
+ * publisher string) and data-provenance-<key> for each other string
+ * member (status, decision, reason, expected, …); every value is
+ * HTML-escaped.  Pages are rendered once per cache update into
  * both formats (and gzip by the caller), never per request.
  *
  * Owns: the json_t it returns (caller json_decref).  Borrows: input bytes.

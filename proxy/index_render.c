@@ -45,6 +45,7 @@ static const json_t *metadata_of(const json_t *f, const char *key);
 static void put_metadata_attr(struct pg_ibuf *b, const char *attr,
     const json_t *v);
 static void put_publisher(struct pg_ibuf *b, const json_t *pub);
+static void put_provenance_attrs(struct pg_ibuf *b, const json_t *pv);
 static void render_file_html(struct pg_ibuf *b, const json_t *f,
     const char *base, size_t bl, const char *project);
 static int render_html(const json_t *model, const char *base, char **out,
@@ -436,14 +437,17 @@ put_metadata_attr(struct pg_ibuf *b, const char *attr, const json_t *v)
     }
 }
 
-/* _provenance.publisher: a string as it is, or an object in the policy's
- * spec form kind:repository:workflow[:environment] / google:email. */
+/* _provenance.publisher: a string as it is, or an object: its "spec"
+ * (proxy/provenance.c sets it), else built in the policy's spec form
+ * kind:repository:workflow[:environment] / google:email. */
 static void
 put_publisher(struct pg_ibuf *b, const json_t *pub)
 {
     const char *kind, *parts[3] = { "repository", "workflow", "environment" };
     int i;
 
+    if (json_is_object(pub) && json_is_string(json_object_get(pub, "spec")))
+        pub = json_object_get(pub, "spec");
     if (json_is_string(pub)) {
         pg_ibuf_puts(b, " data-publisher=\"");
         pg_ibuf_put_html(b, json_string_value(pub));
@@ -470,6 +474,44 @@ put_publisher(struct pg_ibuf *b, const json_t *pub)
         pg_ibuf_put_html(b, s);
     }
     pg_ibuf_puts(b, "\"");
+}
+
+/* Every string member of _provenance but "publisher" as
+ * data-provenance-<key> ("status", "decision", "reason", "expected", …;
+ * "_" becomes "-"; keys outside [a-z0-9_-] or over 32 bytes are
+ * skipped), so HTML carries the same facts as JSON (design §5). */
+static void
+put_provenance_attrs(struct pg_ibuf *b, const json_t *pv)
+{
+    const char *k;
+    json_t *v;
+
+    if (!json_is_object(pv))
+        return;
+    json_object_foreach((json_t *) pv, k, v) {
+        char name[40];
+        size_t i, n = strlen(k);
+
+        if (!json_is_string(v) || strcmp(k, "publisher") == 0 || n == 0
+            || n > 32)
+            continue;
+        for (i = 0; i < n; i++) {
+            char c = k[i];
+
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                || c == '-' || c == '_'))
+                break;
+            name[i] = c == '_' ? '-' : c;
+        }
+        if (i < n)
+            continue;
+        name[n] = '\0';
+        pg_ibuf_puts(b, " data-provenance-");
+        pg_ibuf_puts(b, name);
+        pg_ibuf_puts(b, "=\"");
+        pg_ibuf_put_html(b, json_string_value(v));
+        pg_ibuf_puts(b, "\"");
+    }
 }
 
 static const char *const hash_pref[] = {
@@ -552,12 +594,7 @@ render_file_html(struct pg_ibuf *b, const json_t *f, const char *base,
         pg_ibuf_puts(b, "\"");
     }
     pv = json_object_get(f, "_provenance");
-    v = json_object_get(pv, "status");
-    if (json_is_string(v)) {
-        pg_ibuf_puts(b, " data-provenance-status=\"");
-        pg_ibuf_put_html(b, json_string_value(v));
-        pg_ibuf_puts(b, "\"");
-    }
+    put_provenance_attrs(b, pv);
     put_publisher(b, json_object_get(pv, "publisher"));
     pg_ibuf_puts(b, ">");
     pg_ibuf_put_html(b, fn);

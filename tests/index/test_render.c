@@ -347,6 +347,39 @@ hostile_values_are_escaped_and_survive(void **state)
 }
 
 static void
+provenance_annotation_becomes_data_attributes(void **state)
+{
+    json_t *m = json_pack("{s:s,s:[{s:s,s:s,s:{},s:{s:s,s:{s:s,s:s},s:s,"
+        "s:s,s:s,s:s,s:i,s:s}}]}", "name", "x", "files", "filename",
+        "x-1.0.tar.gz", "url", "https://h/packages/x-1.0.tar.gz", "hashes",
+        "_provenance", "status", "rejected", "publisher", "kind", "github",
+        "spec", "github:evil/demo:release.yml", "decision", "yank",
+        "reason", "provgate: publisher <github:evil/demo> is not accepted",
+        "expected", "github:good/demo:release.yml", "Bad Key", "x",
+        "count", 3, "extra_key", "y");
+    char *out;
+    size_t len;
+
+    (void) state;
+    assert_non_null(m);
+    assert_int_equal(pg_index_render_project(m, PG_FMT_HTML, PROXY, &out,
+        &len), 0);
+    assert_non_null(strstr(out, " data-provenance-status=\"rejected\""));
+    assert_non_null(strstr(out, " data-provenance-decision=\"yank\""));
+    assert_non_null(strstr(out, " data-provenance-reason=\"provgate: "
+        "publisher &lt;github:evil/demo&gt; is not accepted\""));
+    assert_non_null(strstr(out, " data-provenance-expected=\"github:good/"
+        "demo:release.yml\""));
+    assert_non_null(strstr(out, " data-provenance-extra-key=\"y\""));
+    assert_non_null(strstr(out, " data-publisher=\"github:evil/demo:"
+        "release.yml\""));
+    assert_null(strstr(out, "Bad Key"));
+    assert_null(strstr(out, "count"));
+    free(out);
+    json_decref(m);
+}
+
+static void
 publisher_object_is_shown_in_spec_form(void **state)
 {
     json_t *m = json_pack("{s:s,s:[{s:s,s:s,s:{},s:{s:s,s:{s:s,s:s,s:s,"
@@ -397,6 +430,7 @@ main(void)
         cmocka_unit_test(provenance_urls_point_at_integrity_route),
         cmocka_unit_test(hostile_values_are_escaped_and_survive),
         cmocka_unit_test(publisher_object_is_shown_in_spec_form),
+        cmocka_unit_test(provenance_annotation_becomes_data_attributes),
         cmocka_unit_test(bad_arguments_are_refused),
     };
 
