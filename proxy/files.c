@@ -776,10 +776,13 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
         if (r->started) {
             pg_req_abort(r, d->reason);
         } else {
-            pg_req_problem(r, 502, "Bad gateway", "%s", d->reason);
+            pg_req_problem(r, code == PG_UP_EHOST ? 403 : 502,
+                code == PG_UP_EHOST ? "Forbidden" : "Bad gateway", "%s",
+                d->reason);
         }
     }
-    dl_end_waiters(d, 502, "Bad gateway");
+    dl_end_waiters(d, code == PG_UP_EHOST ? 403 : 502,
+        code == PG_UP_EHOST ? "Forbidden" : "Bad gateway");
     dl_free(d);
 }
 
@@ -850,13 +853,18 @@ dl_start(struct file_req *fr, int live)
         snprintf(d->reason, sizeof(d->reason), "cannot fetch %s: %s",
             d->rec.filename, pg_upstream_strerror(code));
         pg_server_upstream_done(r->s, rec_kind(&d->rec), "refused", d->t0);
+        /* A host the configuration does not allow is a refusal (403:
+         * clients would retry a 5xx), anything else a 502. */
         if (d->live != NULL) {
             struct pg_req *lr = d->live->r;
 
             live_detach(d);
-            pg_req_problem(lr, 502, "Bad gateway", "%s", d->reason);
+            pg_req_problem(lr, code == PG_UP_EHOST ? 403 : 502,
+                code == PG_UP_EHOST ? "Forbidden" : "Bad gateway", "%s",
+                d->reason);
         }
-        dl_end_waiters(d, 502, "Bad gateway");
+        dl_end_waiters(d, code == PG_UP_EHOST ? 403 : 502,
+            code == PG_UP_EHOST ? "Forbidden" : "Bad gateway");
         dl_free(d);
     }
 }

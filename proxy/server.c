@@ -28,7 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -274,6 +279,54 @@ on_request(struct evhttp_request *ereq, void *arg)
     pg_req_problem(r, 404, "Not found", "no such route: %s", path);
 }
 
+/* ---- TLS listener ------------------------------------------------------ */
+
+/* evhttp asks for each accepted connection's bufferevent: a server-side
+ * OpenSSL one when tls_cert/tls_key are configured. */
+static struct bufferevent *
+on_new_bev(struct event_base *base, void *arg)
+{
+    SSL_CTX *ctx = arg;
+    SSL *ssl = SSL_new(ctx);
+
+    if (ssl == NULL) {
+        return NULL;
+    }
+    return bufferevent_openssl_socket_new(base, -1, ssl,
+        BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int
+tls_setup(struct pg_server *s, char *msg, size_t mlen)
+{
+    const struct pg_config *cfg = s->cfg;
+    SSL_CTX *ctx;
+    unsigned long e;
+
+    ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        snprintf(msg, mlen, "tls: out of memory");
+        return -1;
+    }
+    s->tls = ctx;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1
+        || SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM)
+            != 1
+        || SSL_CTX_check_private_key(ctx) != 1)
+    {
+        e = ERR_get_error();
+        snprintf(msg, mlen, "tls_cert %s / tls_key %s: %s", cfg->tls_cert,
+            cfg->tls_key, e != 0 ? ERR_reason_error_string(e)
+            : "unusable");
+        ERR_clear_error();
+        return -1;
+    }
+    evhttp_set_bevcb(s->http, on_new_bev, ctx);
+    return 0;
+}
+
 /* ---- signals and timers ------------------------------------------------ */
 
 static void
@@ -440,6 +493,11 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     evhttp_set_timeout(s->http, (int)((cfg->client_timeout_ms + 999)
         / 1000));
     evhttp_set_gencb(s->http, on_request, s);
+    if (cfg->tls_cert != NULL && cfg->tls_key != NULL
+        && tls_setup(s, msg, mlen) != 0)
+    {
+        goto err;
+    }
     s->bound = evhttp_bind_socket_with_handle(s->http, cfg->listen_host,
         (ev_uint16_t)cfg->listen_port);
     if (s->bound == NULL) {
@@ -566,6 +624,9 @@ pg_server_free(struct pg_server *s)
     }
     if (s->metrics != NULL) {
         pg_metrics_free(s->metrics);
+    }
+    if (s->tls != NULL) {
+        SSL_CTX_free(s->tls);
     }
     if (s->base != NULL) {
         event_base_free(s->base);

@@ -63,6 +63,7 @@ struct pg_server {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    void *tls;                          /* SSL_CTX * of the TLS listener */
     const struct pg_config *cfg;        /* borrowed from cmd_serve */
     struct pg_cache *cache;
     struct pg_upstream *up;

@@ -77,7 +77,15 @@ class Resp:
 def request(origin, path, method="GET", headers=None, timeout=60,
             body=None):
     u = urllib.parse.urlsplit(origin)
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    if u.scheme == "https":
+        import ssl
+        ctx = ssl.create_default_context(cafile=os.environ.get(
+            "PG_TEST_CA"))
+        ctx.check_hostname = False
+        c = http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout,
+                                        context=ctx)
+    else:
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     try:
         c.request(method, path, body=body, headers=headers or {})
         try:
@@ -160,17 +168,18 @@ class Env:
         return hashlib.sha256(data).hexdigest()
 
     # -- provgate
-    def start_pg(self, sets=None, cache=None):
+    def start_pg(self, sets=None, cache=None, scheme="http", upstream=None):
         binary = os.environ.get("PG_PROVGATE", "")
         check(os.access(binary, os.X_OK), "PG_PROVGATE not executable")
         self.n += 1
         self.cache = cache or os.path.join(self.tmp, "cache")
         self.port = free_port()
-        self.origin = "http://127.0.0.1:%d" % self.port
+        self.origin = "%s://127.0.0.1:%d" % (scheme, self.port)
         logp = os.path.join(self.tmp, "provgate%d.log" % self.n)
         self.logs.append(logp)
         cmd = [binary, "serve", "--listen", "127.0.0.1:%d" % self.port,
-               "--upstream", self.fx_origin + "/simple/", "--cache-dir",
+               "--upstream", upstream or self.fx_origin + "/simple/",
+               "--cache-dir",
                self.cache, "--allow-http"]
         for k, v in (sets or {}).items():
             cmd += ["--set", "%s=%s" % (k, v)]
@@ -602,6 +611,55 @@ def t_client_gone_mid_stream_download_completes(e):
     check(e.counts("file") == 1, "one upstream fetch")
 
 
+def t_tls_listener(e):
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        print("note: openssl CLI missing, TLS listener not checked")
+        return
+    cert = os.path.join(e.tmp, "cert.pem")
+    key = os.path.join(e.tmp, "key.pem")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1", "-keyout", key,
+                    "-out", cert], check=True, capture_output=True,
+                   timeout=60)
+    os.environ["PG_TEST_CA"] = cert
+    e.start_fixture()
+    data = rnd(300000, "tls")
+    e.add("tls-1.0.tar.gz", data)
+    e.start_pg(sets={"tls_cert": cert, "tls_key": key}, scheme="https")
+    r = e.get("/simple/tls/", headers={"Accept": JSON_TYPE})
+    check(r.status == 200, repr(r))
+    url = r.json()["files"][0]["url"]
+    check(url.startswith("https://127.0.0.1:%d/packages/" % e.port), url)
+    path = urllib.parse.urlsplit(url).path
+    check(e.get(path).body == data, "uncached file over TLS")
+    check(wait_until(lambda: len(e.blobs()) == 1, 30), "committed")
+    r = e.get(path, headers={"Range": "bytes=1000-1999"})
+    check(r.status == 206 and r.body == data[1000:2000], "cached over TLS")
+    check(e.get(path).body == data, "cached file over TLS")
+
+
+def t_file_on_unlisted_host_is_refused(e):
+    origin = e.start_fixture()
+    e.add("host-1.0.tar.gz", rnd(1000, "h"))
+    # The index is reached as "localhost"; its file URLs name 127.0.0.1,
+    # which file_hosts (default: the upstream's host) does not allow.
+    up = origin.replace("127.0.0.1", "localhost") + "/simple/"
+    e.start_pg(upstream=up)
+    path = e.file_url_path("host", "host-1.0.tar.gz")
+    e.control("reset")
+    r = e.get(path)
+    problem_ok(r, 403)
+    check(e.counts("file") == 0, "never fetched")
+    e.stop_pg()
+    e.start_pg(upstream=up, sets={"file_hosts": "localhost, 127.0.0.1"},
+               cache=e.cache)
+    r = e.get(path)
+    check(r.status == 200, "allowed once configured: %r" % r)
+
+
 def t_unknown_path_loads_project_page(e):
     e.start_fixture()
     data = rnd(5000, "u")
@@ -674,6 +732,8 @@ TESTS = {
     "body_cap_is_502": t_body_cap_is_502,
     "large_file_streams_to_slow_client": t_large_file_streams_to_slow_client,
     "unknown_path_loads_project_page": t_unknown_path_loads_project_page,
+    "tls_listener": t_tls_listener,
+    "file_on_unlisted_host_is_refused": t_file_on_unlisted_host_is_refused,
     "client_gone_mid_stream_download_completes":
         t_client_gone_mid_stream_download_completes,
     "metrics_families": t_metrics_families,
