@@ -29,6 +29,8 @@
 #include "index_priv.h"
 
 static size_t base_len(const char *base);
+static int join(char *out, size_t outlen, size_t *o, const char *s,
+    size_t n);
 static void api_version(const json_t *model, char *out, size_t outlen);
 static int integrity_url(const char *base, size_t bl, const char *project,
     const char *filename, char *out, size_t outlen);
@@ -63,6 +65,19 @@ base_len(const char *base)
     return n;
 }
 
+/* Appends n bytes of s at out + *o, keeping a NUL; -1 if it does not
+ * fit. */
+static int
+join(char *out, size_t outlen, size_t *o, const char *s, size_t n)
+{
+    if (*o + n + 1 > outlen)
+        return -1;
+    memcpy(out + *o, s, n);
+    *o += n;
+    out[*o] = '\0';
+    return 0;
+}
+
 static void
 api_version(const json_t *model, char *out, size_t outlen)
 {
@@ -82,19 +97,20 @@ integrity_url(const char *base, size_t bl, const char *project,
     const char *filename, char *out, size_t outlen)
 {
     char ver[128];
-    size_t o;
-    int n;
+    size_t o = 0;
     const char *s;
 
     if (project == NULL || filename == NULL
         || pg_index_filename_version(filename, project, ver, sizeof(ver))
         != 0)
         return -1;
-    n = snprintf(out, outlen, "%.*s/integrity/%s/%s/", (int) bl, base,
-        project, ver);
-    if (n < 0 || (size_t) n >= outlen)
+    if (join(out, outlen, &o, base, bl) != 0
+        || join(out, outlen, &o, "/integrity/", 11) != 0
+        || join(out, outlen, &o, project, strlen(project)) != 0
+        || join(out, outlen, &o, "/", 1) != 0
+        || join(out, outlen, &o, ver, strlen(ver)) != 0
+        || join(out, outlen, &o, "/", 1) != 0)
         return -1;
-    o = (size_t) n;
     for (s = filename; *s != '\0'; s++) {
         unsigned char c = (unsigned char) *s;
 
@@ -109,8 +125,7 @@ integrity_url(const char *base, size_t bl, const char *project,
             o += 3;
         }
     }
-    n = snprintf(out + o, outlen - o, "/provenance");
-    return n < 0 || (size_t) n >= outlen - o ? -1 : 0;
+    return join(out, outlen, &o, "/provenance", 11);
 }
 
 /* Bytes a JSON string literal must escape: controls, '"' and '\\'. */
@@ -301,12 +316,16 @@ render_file_json(struct pg_ibuf *b, int *nfiles, const json_t *f,
     const char *base, size_t bl, const char *project)
 {
     char path[PG_INDEX_MAX_URL + 1], iu[2 * PG_INDEX_MAX_URL + 2];
+    char url[2 * PG_INDEX_MAX_URL + 2];
     const char *k, *fn;
     const json_t *v, *cm, *dm;
     int n = 0;
+    size_t o = 0;
 
     if (pg_index_file_path(json_string_value(json_object_get(f, "url")),
-        path, sizeof(path)) != 0)
+        path, sizeof(path)) != 0
+        || join(url, sizeof(url), &o, base, bl) != 0
+        || join(url, sizeof(url), &o, path, strlen(path)) != 0)
         return;
     fn = json_string_value(json_object_get(f, "filename"));
     if ((*nfiles)++ > 0)
@@ -315,8 +334,7 @@ render_file_json(struct pg_ibuf *b, int *nfiles, const json_t *f,
     json_object_foreach((json_t *) f, k, v) {
         put_key(b, &n, k);
         if (strcmp(k, "url") == 0) {
-            snprintf(iu, sizeof(iu), "%.*s%s", (int) bl, base, path);
-            put_json_cstr(b, iu);
+            put_json_cstr(b, url);
         } else if (strcmp(k, "provenance") == 0 && json_is_string(v)) {
             if (integrity_url(base, bl, project, fn, iu, sizeof(iu)) == 0)
                 put_json_cstr(b, iu);
@@ -526,13 +544,15 @@ render_file_html(struct pg_ibuf *b, const json_t *f, const char *base,
     char url[2 * PG_INDEX_MAX_URL + 2];
     const char *fn = json_string_value(json_object_get(f, "filename"));
     const json_t *hashes = json_object_get(f, "hashes"), *v, *pv;
-    size_t i;
+    size_t i, o;
 
+    o = 0;
     if (fn == NULL
         || pg_index_file_path(json_string_value(json_object_get(f, "url")),
-        path, sizeof(path)) != 0)
+        path, sizeof(path)) != 0
+        || join(url, sizeof(url), &o, base, bl) != 0
+        || join(url, sizeof(url), &o, path, strlen(path)) != 0)
         return;
-    snprintf(url, sizeof(url), "%.*s%s", (int) bl, base, path);
     pg_ibuf_puts(b, "<a href=\"");
     pg_ibuf_put_html(b, url);
     for (i = 0; i < sizeof(hash_pref) / sizeof(hash_pref[0]); i++) {

@@ -289,7 +289,6 @@ pg_index_file_path(const char *upstream_url, char *out, size_t outlen)
     struct url_parts u;
     const char *rest, *hit = NULL, *s;
     size_t rl;
-    int n;
 
     if (upstream_url == NULL || out == NULL || outlen == 0)
         return -1;
@@ -303,9 +302,11 @@ pg_index_file_path(const char *upstream_url, char *out, size_t outlen)
         return -1;
     if (!path_char_ok(u.path, u.path_len))
         return -1;
-    for (s = u.path; s + 10 <= u.path + u.path_len; s++)
-        if (memcmp(s, "/packages/", 10) == 0)
-            hit = s;
+    for (s = u.path + u.path_len; s >= u.path + 10; s--)
+        if (s[-10] == '/' && memcmp(s - 10, "/packages/", 10) == 0) {
+            hit = s - 10;
+            break;
+        }
     if (hit != NULL) {
         rest = hit + 10;
         rl = u.path_len - (size_t) (rest - u.path);
@@ -315,8 +316,12 @@ pg_index_file_path(const char *upstream_url, char *out, size_t outlen)
         rest = u.path + 1;
         rl = u.path_len - 1;
     }
-    n = snprintf(out, outlen, "/packages/%.*s", (int) rl, rest);
-    return n < 0 || (size_t) n >= outlen ? -1 : 0;
+    if (10 + rl + 1 > outlen)
+        return -1;
+    memcpy(out, "/packages/", 10);
+    memcpy(out + 10, rest, rl);
+    out[10 + rl] = '\0';
+    return 0;
 }
 
 static int
