@@ -63,44 +63,58 @@ pg_sig_fail(struct pg_sig_err *err, enum pg_sig_code code, const char *step,
 
 /* ------------------------------------------------------------- base64 */
 
-static int
-b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == '/') {
-        return 63;
-    }
-    return -1;
-}
+/* Standard base64 alphabet: value 0..63; 253 CR/LF (skipped), 254 '=',
+ * 255 anything else.  A read-only table. */
+static const unsigned char b64_tab[256] = {
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 253, 255, 255, 253, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 62, 255, 255, 255, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 255, 255, 255, 254, 255, 255,
+    255, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 255, 255, 255, 255, 255,
+    255, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+};
 
-/* Decodes into out (room for 3 * inlen / 4 + 3 bytes). */
+/* Decodes into out (room for 3 * inlen / 4 + 3 bytes).  The fast loop
+ * takes whole quads of alphabet characters; anything else (line breaks,
+ * padding, errors) goes through the careful loop below. */
 static int
 b64_decode_into(const char *in, size_t inlen, unsigned char *out,
     size_t *outlen)
 {
+    const unsigned char *u = (const unsigned char *) in;
     unsigned int quad[4];
-    size_t i, nq = 0, o = 0;
+    size_t i = 0, nq = 0, o = 0;
     int pad = 0;
 
-    for (i = 0; i < inlen; i++) {
-        unsigned char c = (unsigned char) in[i];
-        int v;
+    while (i + 4 <= inlen) {
+        unsigned int a = b64_tab[u[i]], b = b64_tab[u[i + 1]];
+        unsigned int c = b64_tab[u[i + 2]], d = b64_tab[u[i + 3]];
 
-        if (c == '\r' || c == '\n') {
+        if ((a | b | c | d) > 63) {
+            break;
+        }
+        out[o++] = (unsigned char) ((a << 2) | (b >> 4));
+        out[o++] = (unsigned char) ((b << 4) | (c >> 2));
+        out[o++] = (unsigned char) ((c << 6) | d);
+        i += 4;
+    }
+    for (; i < inlen; i++) {
+        unsigned int v = b64_tab[u[i]];
+
+        if (v == 253) {
             continue;
         }
-        if (c == '=') {
+        if (v == 254) {
             /* padding only in positions 3 and 4 of the last quad */
             if (nq < 2) {
                 return -1;
@@ -108,14 +122,10 @@ b64_decode_into(const char *in, size_t inlen, unsigned char *out,
             pad++;
             quad[nq++] = 0;
         } else {
-            if (pad > 0) {
+            if (pad > 0 || v == 255) {
                 return -1;
             }
-            v = b64_value(c);
-            if (v < 0) {
-                return -1;
-            }
-            quad[nq++] = (unsigned int) v;
+            quad[nq++] = v;
         }
         if (nq == 4) {
             out[o++] = (unsigned char) ((quad[0] << 2) | (quad[1] >> 4));
