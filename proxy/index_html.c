@@ -2,14 +2,15 @@
  *
  * A hand-written tokenizer, because the pages are simple and no library we
  * use parses HTML: it walks the bytes once, left to right, and looks only
- * at comments, <a>, <meta>, <base> and <title>; everything else is skipped up to
- * its ">" (quotes respected).  Attribute values may be double-, single- or
+ * at comments, <a>, <meta>, <base> and <title>; everything else is
+ * skipped up to its ">" (quotes respected).  Attribute values may be double-, single- or
  * unquoted, names are case-insensitive, the first of duplicated attributes
  * wins, character references (&amp; &#39; &#x27; …) are decoded.  It is
  * tolerant in the ways real indexes need (PyPI writes a space before ">",
  * odd spacing, <meta> and <title> on one line) and bounded: one pass, no
  * recursion, each decoded value at most PG_INDEX_MAX_ATTR bytes, at most
- * PG_INDEX_MAX_FILES links, at most HTML_MAX_ATTRS attributes per tag.
+ * PG_INDEX_MAX_FILES links, at most PG_INDEX_MAX_HTML_ATTRS attributes
+ * per tag.
  *
  * Mapping (PEP 503/592/629/658/714/740/792 and uv's data-upload-time):
  * href → url (fragment "#<hash>=<hex>" → hashes); the filename is the URL's
@@ -43,8 +44,6 @@
 #include "index_int.h"
 #include "index_priv.h"
 
-#define HTML_MAX_ATTRS 32       /* attributes read per tag; more are skipped */
-
 struct html_attr {
     const char *name;
     size_t nlen;
@@ -53,7 +52,7 @@ struct html_attr {
 };
 
 struct html_tag {
-    struct html_attr a[HTML_MAX_ATTRS];
+    struct html_attr a[PG_INDEX_MAX_HTML_ATTRS];
     int n;
 };
 
@@ -141,7 +140,7 @@ parse_tag(const char *p, const char *end, struct html_tag *t)
                 vl = (size_t) (p - vs);
             }
         }
-        if (nl > 0 && t->n < HTML_MAX_ATTRS) {
+        if (nl > 0 && t->n < PG_INDEX_MAX_HTML_ATTRS) {
             t->a[t->n].name = ns;
             t->a[t->n].nlen = nl;
             t->a[t->n].val = has_val ? vs : NULL;

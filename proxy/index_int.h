@@ -70,6 +70,8 @@
 #define PG_INDEX_MAX_PROJECTS 2000000 /* entries of the project list */
 #define PG_INDEX_MAX_ATTR 8192      /* an HTML attribute value, unescaped */
 #define PG_INDEX_MAX_HASHES 16      /* entries of one "hashes" object */
+#define PG_INDEX_MAX_HTML_ATTRS 32  /* attributes read per HTML tag (the
+                                       rest of the tag is ignored) */
 #define PG_INDEX_MAX_RENDER ((size_t) 1 << 30) /* bytes of one rendering */
 #define PG_INDEX_API_VERSION "1.4"  /* what provgate renders at least:
                                        PEP 792 project-status is 1.4 */

@@ -3,7 +3,8 @@
  *
  * Limits: max_bytes (caller's), PG_INDEX_MAX_DEPTH, PG_INDEX_MAX_FILES,
  * PG_INDEX_MAX_URL, PG_INDEX_MAX_FILENAME, PG_INDEX_MAX_HASHES,
- * PG_INDEX_MAX_ATTR, PG_INDEX_MAX_PROJECTS (proxy/index_int.h).
+ * PG_INDEX_MAX_ATTR, PG_INDEX_MAX_HTML_ATTRS, PG_INDEX_MAX_PROJECTS
+ * (proxy/index_int.h); PG_INDEX_MAX_NAME is in test_names.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -254,6 +255,39 @@ html_attribute_cap(void **state)
     free(val);
 }
 
+/* A link whose n-th attribute is data-requires-python. */
+static void
+attribute_count_cap(void **state)
+{
+    char page[4096], *p;
+    char msg[200] = "";
+    json_t *m;
+    int n, i;
+
+    (void) state;
+    for (n = PG_INDEX_MAX_HTML_ATTRS; n <= PG_INDEX_MAX_HTML_ATTRS + 1; n++) {
+        p = page + snprintf(page, sizeof(page),
+            "<a href=\"https://h/packages/x-1.tar.gz\"");
+        for (i = 2; i < n; i++)
+            p += snprintf(p, sizeof(page) - (size_t) (p - page),
+                " data-x%d=\"%d\"", i, i);
+        snprintf(p, sizeof(page) - (size_t) (p - page),
+            " data-requires-python=\">=3\">x</a>");
+        m = pg_index_parse_project_html(page, strlen(page), PAGE_URL, CAP,
+            msg, sizeof(msg));
+        if (m == NULL)
+            fail_msg("rejected: %s", msg);
+        if (n == PG_INDEX_MAX_HTML_ATTRS)
+            assert_string_equal(json_string_value(json_object_get(
+                json_array_get(json_object_get(m, "files"), 0),
+                "requires-python")), ">=3");
+        else
+            assert_null(json_object_get(json_array_get(json_object_get(m,
+                "files"), 0), "requires-python"));
+        json_decref(m);
+    }
+}
+
 static char *
 many_projects(size_t n, size_t *len)
 {
@@ -305,6 +339,7 @@ main(int argc, char **argv)
         cmocka_unit_test(filename_length_cap),
         cmocka_unit_test(hashes_cap),
         cmocka_unit_test(html_attribute_cap),
+        cmocka_unit_test(attribute_count_cap),
     };
     const struct CMUnitTest files[] = {
         cmocka_unit_test(files_cap),
