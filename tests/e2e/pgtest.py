@@ -380,6 +380,43 @@ def metric_sum(text, name_re, **labels):
     return total
 
 
+def make_wheel(directory, name, version, requires_python=None,
+               payload=b""):
+    """Writes a minimal, valid pure-Python wheel NAME-VERSION-py3-none-any
+    (METADATA, WHEEL, RECORD and a module) into directory: returns its
+    path.  payload varies the bytes (and so the sha256)."""
+    import base64
+    import zipfile
+    dist = re.sub(r"[-_.]+", "_", name)
+    fn = "%s-%s-py3-none-any.whl" % (dist, version)
+    path = os.path.join(directory, fn)
+    os.makedirs(directory, exist_ok=True)
+    info = "%s-%s.dist-info" % (dist, version)
+    meta = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)
+    if requires_python:
+        meta += "Requires-Python: %s\n" % requires_python
+    files = [
+        ("%s/__init__.py" % dist,
+         b"VERSION = %r\n" % version.encode() + payload),
+        ("%s/METADATA" % info, meta.encode()),
+        ("%s/WHEEL" % info, b"Wheel-Version: 1.0\nGenerator: pgtest\n"
+         b"Root-Is-Purelib: true\nTag: py3-none-any\n"),
+    ]
+    record = []
+    for arc, data in files:
+        digest = base64.urlsafe_b64encode(
+            hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append("%s,sha256=%s,%d" % (arc, digest, len(data)))
+    record.append("%s/RECORD,," % info)
+    files.append(("%s/RECORD" % info, ("\n".join(record) + "\n").encode()))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for arc, data in files:
+            zi = zipfile.ZipInfo(arc, date_time=(2024, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
+    return path
+
+
 def run_cli(args, timeout=120):
     """Runs `provgate ARGS...` (pins, policy, cache ...) to completion:
     returns the CompletedProcess with .output (stdout + stderr text)."""

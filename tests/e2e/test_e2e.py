@@ -10,6 +10,7 @@ one test per entry:  test_e2e.py Class.test_name  (see CMakeLists.txt).
 Spec: issue 2 "Tests"; design §5; docs/clients.md.
 """
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -139,6 +140,55 @@ class Serve(pgtest.Case):
         p = self.pip_download(pg, SPEC)
         self.assertPipOK(p)
         self.assertEqual(up.kind_count("file"), n_files)
+
+    def test_page_fields_preserved(self):
+        up = self.start_fixture()
+        # An older, unattested, yanked release (uploaded before the first
+        # attested one, so provenance rules leave it alone).
+        old = pgtest.make_wheel(self.new_dir("extra"), "abi3info",
+                                "2024.1.1", requires_python=">=3.8")
+        up.add_file(old, upload_time="2024-01-01T09:30:00.123456Z",
+                    yanked="broken build", **{"requires-python": ">=3.8"})
+        pg = self.start_provgate(up)
+        theirs = pgtest.request(up.index_url + "abi3info/", headers={
+            "Accept": JSON_TYPE}).json()
+        r = pg.page("abi3info", accept=JSON_TYPE)
+        self.assertEqual(r.status, 200, r.reason)
+        ours = r.json()
+        self.assertEqual(ours["name"], theirs["name"])
+        self.assertEqual(ours.get("versions"), theirs["versions"])
+        self.assertIn("api-version", ours.get("meta", {}))
+        mine = {f["filename"]: f for f in ours["files"]}
+        self.assertEqual(set(mine), {f["filename"] for f in theirs["files"]})
+        for f in theirs["files"]:
+            g = mine[f["filename"]]
+            for key, value in f.items():
+                if key in ("url", "provenance"):
+                    continue
+                if value is None:           # null and absent mean the same
+                    self.assertIsNone(g.get(key), f["filename"])
+                    continue
+                self.assertIn(key, g, f["filename"])
+                self.assertEqual(g[key], value, "%s: %s" % (f["filename"],
+                                                            key))
+            self.assertTrue(g["url"].startswith(pg.origin + "/packages/"))
+            if f["provenance"]:
+                self.assertTrue(g.get("provenance", "").startswith(
+                    pg.origin + "/integrity/"), g.get("provenance"))
+        # The same facts in the HTML rendering.
+        h = pg.page("abi3info", accept="application/vnd.pypi.simple.v1+html")
+        self.assertEqual(h.status, 200, h.reason)
+        text = h.body.decode()
+        self.assertIn('data-yanked="broken build"', text)
+        self.assertIn('data-requires-python="&gt;=3.8"', text)
+        sha_meta = mine[WHEEL]["core-metadata"]["sha256"]
+        self.assertIn('data-core-metadata="sha256=%s"' % sha_meta, text)
+        # pip skips the yanked release unless pinned, and then says why.
+        p = self.pip_download(pg, "abi3info==2024.1.1")
+        self.assertPipOK(p)
+        self.assertIn("broken build", p.output)
+        p = self.pip_download(pg, "abi3info<2024.10.3")
+        self.assertNotEqual(p.returncode, 0, p.output)
 
     def test_require_hashes_install(self):
         up = self.start_fixture()
@@ -426,6 +476,11 @@ class PageCache(pgtest.Case):
                          % up.counts())
         r2 = pg.page("abi3info")
         self.assertEqual(r2.body, r1.body)
+        # gzip for clients that accept it (pip does), the same document.
+        gz = pg.page("abi3info", encoding="gzip, deflate")
+        self.assertEqual(gz.header("content-encoding"), "gzip")
+        self.assertEqual(gzip.decompress(gz.body), r1.body)
+        self.assertIn("accept-encoding", gz.header("vary", "").lower())
         # Pages carry validators and a max-age within the TTL; a
         # conditional request gets 304.
         self.assertTrue(r2.header("etag"))
