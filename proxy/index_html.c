@@ -3,12 +3,12 @@
  * A hand-written tokenizer, because the pages are simple and no library we
  * use parses HTML: it walks the bytes once, left to right, and looks only
  * at comments, <a>, <meta>, <base> and <title>; everything else is
- * skipped up to its ">" (quotes respected).  Attribute values may be double-, single- or
- * unquoted, names are case-insensitive, the first of duplicated attributes
- * wins, character references (&amp; &#39; &#x27; …) are decoded.  It is
- * tolerant in the ways real indexes need (PyPI writes a space before ">",
- * odd spacing, <meta> and <title> on one line) and bounded: one pass, no
- * recursion, each decoded value at most PG_INDEX_MAX_ATTR bytes, at most
+ * skipped up to its ">" (quotes respected).  Attribute values may be
+ * double-, single- or unquoted, names are case-insensitive, the first of
+ * duplicated attributes wins, character references (&amp; &#39; &#x27;
+ * …) are decoded.  It is tolerant in the ways real indexes need (PyPI
+ * writes a space before ">", odd spacing, <meta> and <title> on one line)
+ * and bounded: one pass, no recursion, each decoded value at most PG_INDEX_MAX_ATTR bytes, at most
  * PG_INDEX_MAX_FILES links, at most PG_INDEX_MAX_HTML_ATTRS attributes
  * per tag.
  *
