@@ -8,9 +8,9 @@
  * duplicated attributes wins, character references (&amp; &#39; &#x27;
  * …) are decoded.  It is tolerant in the ways real indexes need (PyPI
  * writes a space before ">", odd spacing, <meta> and <title> on one line)
- * and bounded: one pass, no recursion, each decoded value at most PG_INDEX_MAX_ATTR bytes, at most
- * PG_INDEX_MAX_FILES links, at most PG_INDEX_MAX_HTML_ATTRS attributes
- * per tag.
+ * and bounded: one pass, no recursion, each decoded value at most
+ * PG_INDEX_MAX_ATTR bytes, at most PG_INDEX_MAX_FILES links, at most
+ * PG_INDEX_MAX_HTML_ATTRS attributes per tag.
  *
  * Mapping (PEP 503/592/629/658/714/740/792 and uv's data-upload-time):
  * href → url (fragment "#<hash>=<hex>" → hashes); the filename is the URL's
