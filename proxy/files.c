@@ -405,6 +405,12 @@ serve_blob(struct file_req *fr, uint64_t size)
         return;
     }
     if (!r->is_head && len > 0 && !r->client_gone) {
+        /* A buffer that only drains to the socket may hold a sendfile
+         * segment (else libevent mmaps the file); not over TLS, whose
+         * bufferevent reads the bytes itself. */
+        if (r->s->tls == NULL) {
+            evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
+        }
         if (evbuffer_add_file(out, fr->fd, (ev_off_t)a, (ev_off_t)len) != 0)
         {
             evbuffer_free(out);
