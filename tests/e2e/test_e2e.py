@@ -523,6 +523,55 @@ class PageCache(pgtest.Case):
         self.assertIn("2099.1.1", r3.json().get("versions", []))
 
 
+class Eviction(pgtest.Case):
+
+    BLOB = 400 * 1024           # incompressible payload per wheel
+
+    def test_cache_cap_evicts_least_recently_used(self):
+        up = self.start_fixture()
+        d = self.new_dir("big")
+        wheels = {}
+        for v in ("1.0", "2.0", "3.0"):
+            path = pgtest.make_wheel(d, "bigpkg", v,
+                                     payload=b"#" + os.urandom(self.BLOB))
+            desc = up.add_file(path, upload_time="2024-0%s-01T00:00:00Z"
+                               % v[0])
+            wheels[v] = (read(path), desc)
+        cache = self.new_dir("cache")
+        pg = self.start_provgate(up, cache_dir=cache,
+                                 sets={"cache_max_bytes": "1MiB"})
+        urls = {f: u for f, u in pg.file_urls("bigpkg").items()}
+
+        def get(v):
+            fn = wheels[v][1]["filename"]
+            r = pgtest.request(urls[fn])
+            self.assertEqual(r.status, 200, "%s: %s" % (v, r.reason))
+            self.assertEqual(r.body, wheels[v][0], v)
+
+        def cached():
+            shas = {sha for _p, sha in self.blob_files(cache)}
+            return {v for v, (_b, desc) in wheels.items()
+                    if desc["sha256"] in shas}
+
+        get("1.0")
+        time.sleep(1.1)
+        get("2.0")
+        time.sleep(1.1)
+        get("1.0")          # 2.0 is now the least recently used
+        time.sleep(1.1)
+        self.assertEqual(cached(), {"1.0", "2.0"})
+        get("3.0")          # 3 x 400 KiB > 1 MiB: one must go
+        ok = pgtest.wait_until(lambda: cached() == {"1.0", "3.0"}, 15, 0.2)
+        self.assertTrue(ok, "cached after the cap: %s (expected 1.0, 3.0)"
+                        % sorted(cached()))
+        total = sum(os.path.getsize(p) for p, _s in self.blob_files(cache))
+        self.assertLessEqual(total, 1024 * 1024)
+        # The evicted file is fetched again, and served right.
+        n = up.path_count(wheels["2.0"][1]["path"])
+        get("2.0")
+        self.assertEqual(up.path_count(wheels["2.0"][1]["path"]), n + 1)
+
+
 class Outage(pgtest.Case):
 
     def test_stale_page_when_upstream_errors(self):
@@ -565,6 +614,7 @@ class Observability(pgtest.Case):
         self.assertPipOK(p)
         self.assertEqual(pg.page("nonexistent-project").status, 404)
         self.assertEqual(pg.get("/healthz").status, 200)
+        self.assertEqual(pg.get("/readyz").status, 200)
         text = pg.metrics()
         self.assertIn("provgate_", text)
         path = self.path("metrics.txt")
