@@ -33,8 +33,12 @@ Control endpoints (JSON in, JSON out; never counted):
                                     "filename"?, "provenance"?: FILE|null,
                                     "upload-time"?, "requires-python"?,
                                     "yanked"?: false|true|"reason",
-                                    "core-metadata"?: bool} (replaces a file
-                                    of the same name; the page changes)
+                                    "core-metadata"?: bool, "origin"?: URL
+                                    (scheme://host:port its URL names)}
+                                    (replaces a file of the same name; the
+                                    page changes)
+  POST /_control/redirect           {"filename": NAME, "to": URL|null}
+                                    answer the file with 302 to URL
   POST /_control/remove             {"filename": NAME}
   POST /_control/flip               {"filename": NAME, "on": bool,
                                     "offset"?: N} serve that file with one
@@ -176,7 +180,7 @@ class Store:
 
     def add(self, path, project=None, version=None, filename=None,
             provenance=None, upload_time=None, requires_python=None,
-            yanked=False, core_metadata=True):
+            yanked=False, core_metadata=True, origin=None):
         with open(path, "rb") as f:
             data = f.read()
         filename = filename or os.path.basename(path)
@@ -209,7 +213,8 @@ class Store:
                 "provenance": prov,
                 "provpath": "/integrity/%s/%s/%s/provenance" % (
                     normalize(project), version, filename),
-                "flip": None, "seq": self.seq,
+                "flip": None, "seq": self.seq, "redirect": None,
+                "origin": origin or self.base,
             }
             key = normalize(project)
             p = self.projects.setdefault(key, {
@@ -232,7 +237,7 @@ class Store:
     def describe(self, rec):
         return {"project": rec["project"], "version": rec["version"],
                 "filename": rec["filename"], "sha256": rec["sha256"],
-                "size": rec["size"], "url": self.base + rec["urlpath"],
+                "size": rec["size"], "url": rec["origin"] + rec["urlpath"],
                 "path": rec["urlpath"],
                 "provenance": (self.base + rec["provpath"]
                                if rec["provenance"] is not None else None),
@@ -288,7 +293,7 @@ class Store:
                 "requires-python": r["requires_python"],
                 "size": r["size"],
                 "upload-time": r["upload_time"],
-                "url": self.base + r["urlpath"],
+                "url": r["origin"] + r["urlpath"],
                 "yanked": r["yanked"],
             }
             out.append(fj)
@@ -306,7 +311,7 @@ class Store:
         links = []
         for r in files:
             attrs = ['href="%s#sha256=%s"' % (
-                html.escape(self.base + r["urlpath"]), r["sha256"])]
+                html.escape(r["origin"] + r["urlpath"]), r["sha256"])]
             if r["requires_python"]:
                 attrs.append('data-requires-python="%s"'
                              % html.escape(r["requires_python"]))
@@ -520,6 +525,7 @@ class Handler(BaseHTTPRequestHandler):
             base = path[:-len(".metadata")] if kind == "metadata" else path
             with store.lock:
                 rec = store.by_path.get(base)
+                to = rec["redirect"] if rec is not None else None
                 if rec is not None:
                     if kind == "metadata":
                         data = rec["metadata"]
@@ -533,6 +539,9 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(404, b"not found\n", [("Content-Type",
                                                   "text/plain")], head)
                 return 404
+            if to and kind == "file":
+                self._send(302, b"", [("Location", to)], head)
+                return 302
             ctype = ("application/octet-stream" if kind == "file"
                      else "text/plain")
             return self._serve_bytes(data, ctype, head, truncate,
@@ -673,9 +682,17 @@ class Server(ThreadingHTTPServer):
                 upload_time=a.get("upload-time"),
                 requires_python=a.get("requires-python"),
                 yanked=a.get("yanked", False),
-                core_metadata=a.get("core-metadata", True))
+                core_metadata=a.get("core-metadata", True),
+                origin=a.get("origin"))
         if op == "remove":
             return {"ok": store.remove(a["filename"])}
+        if op == "redirect":
+            with store.lock:
+                _, rec = store.find(a["filename"])
+                if rec is None:
+                    raise KeyError(a["filename"])
+                rec["redirect"] = a.get("to")
+            return {"ok": True}
         if op == "flip":
             with store.lock:
                 _, rec = store.find(a["filename"])

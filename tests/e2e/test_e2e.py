@@ -303,6 +303,41 @@ class Http(pgtest.Case):
         self.assertEqual(pg.get("/healthz").status, 200)
 
 
+class Hosts(pgtest.Case):
+
+    def test_files_only_from_configured_hosts(self):
+        up = self.start_fixture()
+        # Same server, named "localhost": not the upstream's host, so not
+        # a configured file host.
+        other = "http://localhost:%d" % up.port
+        d = self.new_dir("w")
+        w1 = pgtest.make_wheel(d, "hostpkg", "1.0", payload=b"#1")
+        w2 = pgtest.make_wheel(d, "hostpkg", "2.0", payload=b"#2")
+        foreign = up.add_file(w1, origin=other,
+                              upload_time="2024-01-01T00:00:00Z")
+        moved = up.add_file(w2, upload_time="2024-02-01T00:00:00Z")
+        # w2 is listed on the upstream's host but redirects elsewhere.
+        target = other + foreign["path"]
+        up.control("redirect", filename=moved["filename"], to=target)
+        pg = self.start_provgate(up)
+        r = pg.page("hostpkg", accept=JSON_TYPE)
+        self.assertEqual(r.status, 200, r.reason)
+        self.assertNotIn(b"localhost", r.body)
+        urls = {f["filename"]: f["url"] for f in r.json()["files"]}
+        up.reset()
+        for fn in (foreign["filename"], moved["filename"]):
+            if fn not in urls:
+                continue            # left out of the page: also fine
+            g = pgtest.request(urls[fn])
+            self.assertNotEqual(g.status, 200, "%s served: %s" % (fn,
+                                                                   g.reason))
+            self.assertTrue(400 <= g.status < 600, g.status)
+        # The foreign URL was never fetched, directly or by redirect.
+        self.assertEqual(up.path_count(foreign["path"]), 0,
+                         "fetched from a host not configured: %s"
+                         % up.log())
+
+
 class Restart(pgtest.Case):
 
     def test_restart_serves_cache_without_upstream(self):
