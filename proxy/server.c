@@ -23,6 +23,8 @@
  * Runs on: loop.  Spec: design §5, §9; issue 2 items 2, 6, 7, 8.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -503,6 +505,14 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     if (s->bound == NULL) {
         snprintf(msg, mlen, "listen %s: %s", cfg->listen, strerror(errno));
         goto err;
+    }
+    {
+        /* Accepted sockets inherit TCP_NODELAY from the listener (Linux):
+         * headers and a sendfile body go out without a Nagle delay. */
+        int one = 1;
+
+        setsockopt(evhttp_bound_socket_get_fd(s->bound), IPPROTO_TCP,
+            TCP_NODELAY, &one, sizeof(one));
     }
     s->ev_term = evsignal_new(s->base, SIGTERM, on_term, s);
     s->ev_int = evsignal_new(s->base, SIGINT, on_term, s);
