@@ -957,6 +957,24 @@ find_file_obj(json_t *model, const char *filename, int is_meta)
     return NULL;
 }
 
+static void on_page_for_decision(struct pg_req *r, struct pg_page *page,
+    int status, const char *reason);
+
+/* issue 4: the provenance hook has a verdict for a parked download: ask
+ * again (the page is re-annotated first if it was invalidated). */
+static void
+on_decision_resume(void *arg)
+{
+    struct pg_req *r = arg;
+    struct file_req *fr = r->route_state;
+
+    if (r->client_gone) {
+        pg_req_finish(r);
+        return;
+    }
+    pg_pages_load(r, fr->rec.project, on_page_for_decision);
+}
+
 static void
 on_page_for_decision(struct pg_req *r, struct pg_page *page, int status,
     const char *reason)
@@ -965,6 +983,7 @@ on_page_for_decision(struct pg_req *r, struct pg_page *page, int status,
     struct pg_server *s = r->s;
     char why[PG_MAX_REASON];
     json_t *fo;
+    int rc;
 
     if (page == NULL) {
         pg_req_problem(r, status == 404 ? 404 : 502, status == 404
@@ -975,9 +994,15 @@ on_page_for_decision(struct pg_req *r, struct pg_page *page, int status,
     fo = find_file_obj(pg_page_model(page), fr->rec.filename,
         fr->rec.is_meta);
     why[0] = '\0';
-    if (s->hooks.file_decision(s->hooks.arg, fr->rec.project,
-            fr->rec.filename, fr->rec.sha, fo, why, sizeof(why)) != 0)
+    rc = s->hooks.file_decision(s->hooks.arg, fr->rec.project,
+        fr->rec.filename, fr->rec.sha, fo, why, sizeof(why));
+    if (rc == PG_PROXY_DECISION_WAIT && s->hooks.file_wait != NULL
+        && s->hooks.file_wait(s->hooks.arg, fr->rec.project,
+            on_decision_resume, r) == 0)
     {
+        return;     /* issue 4: provenance still being verified */
+    }
+    if (rc != 0) {
         pg_req_problem(r, 403, "Forbidden", "%s", why[0] != '\0' ? why
             : "refused by policy");
         return;

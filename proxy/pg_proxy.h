@@ -33,6 +33,7 @@
  *     allow; non-zero to refuse, with a one-line reason in reason[]: the
  *     client gets 403 with that reason phrase and a problem+json body.
  *     Synchronous, on the loop, must not block.
+ *     PG_PROXY_DECISION_WAIT with file_wait: see pg_proxy_hooks.
  *
  *  3. reload: called on SIGHUP (on the loop).  After reloading its policy
  *     the hook calls pg_server_reannotate() so pages are annotated again.
@@ -62,7 +63,18 @@ struct pg_proxy_hooks {
         const json_t *file_obj, char *reason, size_t rlen);
     void (*reload)(void *arg);
     void *arg;
+    /* Added by issue 4 (provenance): file_decision may return
+     * PG_PROXY_DECISION_WAIT when the file's provenance is still being
+     * verified (design §7: "verified before its first byte is served").
+     * The file route then calls file_wait; 0 means resume(resume_arg) will
+     * be called exactly once, on the loop, when asking file_decision again
+     * makes sense (unless the server stops first); -1 means refuse now
+     * with the reason file_decision wrote.  Optional (NULL: refuse). */
+    int (*file_wait)(void *arg, const char *project,
+        void (*resume)(void *resume_arg), void *resume_arg);
 };
+
+#define PG_PROXY_DECISION_WAIT 2
 
 /* Opens the cache, the upstream client and the listener (binds now, so a
  * busy port fails here).  On failure writes a one-line reason into msg and

@@ -24,6 +24,7 @@
  * Spec: design §5–§7, issue 4 items 1, 4, 5, 6.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,7 @@ struct prov_task {
     char **bufs;
     size_t nbufs;
     int reannotate;
+    int wake;
     struct pg_cache_err cerr;
     /* T_PIN */
     char project[PG_POLICY_MAX_NAME + 1];
@@ -121,6 +123,24 @@ struct prov_task {
     int added;
     struct pg_policy_err perr;
     struct prov_task *prev, *next;
+};
+
+/* A file request waiting for its project's verification to finish. */
+struct prov_wait {
+    char project[PG_POLICY_MAX_NAME + 1];
+    void (*resume)(void *resume_arg);
+    void *resume_arg;
+    int ready;
+    struct prov_wait *next;
+};
+
+/* A file whose provenance could not be had when its job finished: a
+ * download asked for it meanwhile is refused at once, not parked again. */
+struct prov_failed {
+    char project[PG_POLICY_MAX_NAME + 1];
+    char filename[256];
+    char reason[256];
+    time_t until;
 };
 
 struct hidden_entry {
@@ -143,11 +163,16 @@ struct pg_prov {
     int active_fetches;
     int stopped;
     struct event *poll;
+    struct event *resume_ev;    /* runs ready waits on the next turn */
     uint64_t pins_gen;
     time_t release_at;          /* a min_age hold ends; 0 = none */
     struct hidden_entry hidden[PG_PROV_HIDDEN_MAX];
     size_t nhidden;
     uint64_t hidden_stamp;
+    struct prov_wait *waits;
+    size_t nwaits;
+    struct prov_failed failed[PG_PROV_FAILED_MAX];
+    size_t failed_pos;
     uint64_t audit_seen[PG_PROV_AUDIT_SEEN];
     size_t audit_pos;
     /* metrics */
@@ -159,6 +184,7 @@ struct pg_prov {
     struct pg_metric *m_pins;           /* how */
     struct pg_metric *m_reloads;        /* result */
     struct pg_metric *m_pending;
+    struct pg_metric *m_waits;
 };
 
 static const double fetch_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -169,8 +195,24 @@ static void job_answer(struct prov_job *j);
 static void job_unref(struct prov_job *j);
 static void job_file_done(struct prov_file *f);
 static void job_complete(struct prov_job *j);
+static void waits_wake(struct pg_prov *p, const char *project);
+static void job_note_failures(struct prov_job *j);
 
 /* ---- small helpers ------------------------------------------------------ */
+
+static void cutf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* snprintf that may cut: for messages built from untrusted names. */
+static void
+cutf(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
 
 static int
 hex_to_bin(const char *hex, unsigned char out[32])
@@ -719,6 +761,9 @@ store_done(void *arg)
     if (t->reannotate && !p->stopped) {
         pg_server_reannotate(p->s);
     }
+    if (t->wake) {
+        waits_wake(p, t->project);
+    }
     task_free(t);
 }
 
@@ -726,7 +771,7 @@ store_done(void *arg)
  * transaction, on a worker; then (if the job had answered with pending
  * files) re-annotates the pages. */
 static void
-job_store(struct prov_job *j, int reannotate)
+job_store(struct prov_job *j, int reannotate, int wake)
 {
     struct pg_prov *p = j->p;
     struct prov_task *t;
@@ -735,18 +780,20 @@ job_store(struct prov_job *j, int reannotate)
     for (i = 0; i < j->n; i++) {
         n += j->files[i].store ? 1 : 0;
     }
-    if (n == 0) {
+    t = n > 0 ? calloc(1, sizeof(*t)) : NULL;
+    if (t == NULL) {
         if (reannotate && !p->stopped) {
             pg_server_reannotate(p->s);
         }
-        return;
-    }
-    t = calloc(1, sizeof(*t));
-    if (t == NULL) {
+        if (wake) {
+            waits_wake(p, j->project);
+        }
         return;
     }
     t->kind = T_STORE;
     t->reannotate = reannotate;
+    t->wake = wake;
+    snprintf(t->project, sizeof(t->project), "%s", j->project);
     t->ops = calloc(2 * n, sizeof(*t->ops));
     t->bufs = calloc(4 * n, sizeof(*t->bufs));
     task_link(p, t);
@@ -799,6 +846,12 @@ job_store(struct prov_job *j, int reannotate)
     if (k == 0 || pg_workers_submit(p->s->workers, store_work, store_done,
         t) != 0)
     {
+        if (reannotate && !p->stopped) {
+            pg_server_reannotate(p->s);
+        }
+        if (wake) {
+            waits_wake(p, j->project);
+        }
         task_free(t);
     }
 }
@@ -924,12 +977,18 @@ job_complete(struct prov_job *j)
     if (!was_answered) {
         job_answer(j);
     }
-    job_store(j, was_answered && j->learned_late);
+    if (was_answered) {
+        job_note_failures(j);
+    }
     j->stopped = 1;
     if (j->timer != NULL) {
         event_del(j->timer);
     }
     job_unlink(j);
+    /* Stores what was verified; then (if the job had answered with
+     * pending files) re-annotates and wakes the downloads waiting for
+     * this project. */
+    job_store(j, was_answered && j->learned_late, was_answered);
     job_unref(j);                   /* the jobs list's reference */
 }
 
@@ -1105,6 +1164,138 @@ done:
     j->done(j->done_arg, fail != NULL ? -1 : 0, fail);
 }
 
+/* ---- downloads waiting for a verdict ------------------------------------ */
+
+static int
+job_running(const struct pg_prov *p, const char *project)
+{
+    const struct prov_job *j;
+
+    for (j = p->jobs; j != NULL; j = j->next) {
+        if (!j->stopped && strcmp(j->project, project) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Marks the project's waits ready; they resume on the next loop turn
+ * (never from inside a fetch or worker completion). */
+static void
+waits_wake(struct pg_prov *p, const char *project)
+{
+    struct prov_wait *w;
+    int any = 0;
+
+    for (w = p->waits; w != NULL; w = w->next) {
+        if (strcmp(w->project, project) == 0) {
+            w->ready = 1;
+            any = 1;
+        }
+    }
+    if (any && p->resume_ev != NULL && !p->stopped) {
+        event_active(p->resume_ev, EV_TIMEOUT, 0);
+    }
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct pg_prov *p = arg;
+    struct prov_wait **pp = &p->waits, *ready = NULL, *w;
+
+    (void) fd;
+    (void) what;
+    while (*pp != NULL) {
+        w = *pp;
+        if (w->ready) {
+            *pp = w->next;
+            w->next = ready;
+            ready = w;
+            p->nwaits--;
+        } else {
+            pp = &w->next;
+        }
+    }
+    while (ready != NULL) {
+        w = ready;
+        ready = w->next;
+        w->resume(w->resume_arg);
+        free(w);
+    }
+}
+
+static void
+job_note_failures(struct prov_job *j)
+{
+    struct pg_prov *p = j->p;
+    size_t i;
+
+    for (i = 0; i < j->n; i++) {
+        const struct prov_file *f = &j->files[i];
+        struct prov_failed *x;
+
+        if (f->st != PF_DONE || f->vres != PG_VRES_PENDING || f->url == NULL)
+        {
+            continue;
+        }
+        x = &p->failed[p->failed_pos];
+        p->failed_pos = (p->failed_pos + 1) % PG_PROV_FAILED_MAX;
+        snprintf(x->project, sizeof(x->project), "%s", j->project);
+        snprintf(x->filename, sizeof(x->filename), "%s", f->filename);
+        cutf(x->reason, sizeof(x->reason), "provgate: provenance of %s "
+            "could not be verified: %s", f->filename, f->reason);
+        x->until = time(NULL) + PG_PROV_FAILED_HOLD_S;
+    }
+}
+
+static const struct prov_failed *
+failed_find(const struct pg_prov *p, const char *project, const char *name)
+{
+    time_t now = time(NULL);
+    size_t i;
+
+    for (i = 0; i < PG_PROV_FAILED_MAX; i++) {
+        const struct prov_failed *x = &p->failed[i];
+
+        if (x->until > now && strcmp(x->project, project) == 0
+            && strcmp(x->filename, name) == 0)
+        {
+            return x;
+        }
+    }
+    return NULL;
+}
+
+/* The file route parks a download whose file is pending until the
+ * project's running verification finishes (bounded by the fetch timeout),
+ * then asks again.  -1: nothing is running that could decide it. */
+static int
+on_file_wait(void *arg, const char *project, void (*resume)(void *),
+    void *resume_arg)
+{
+    struct pg_prov *p = arg;
+    struct prov_wait *w;
+
+    if (p->stopped || !job_running(p, project)
+        || p->nwaits >= PG_PROV_MAX_WAITS)
+    {
+        return -1;
+    }
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        return -1;
+    }
+    snprintf(w->project, sizeof(w->project), "%s", project);
+    w->resume = resume;
+    w->resume_arg = resume_arg;
+    w->next = p->waits;
+    p->waits = w;
+    p->nwaits++;
+    pg_metric_inc(p->m_waits, 1, NULL);
+    return 0;
+}
+
 /* ---- the hooks --------------------------------------------------------- */
 
 static void
@@ -1275,9 +1466,19 @@ on_file_decision(void *arg, const char *project, const char *filename,
         return 0;
     }
     if (dec != NULL && strcmp(dec, "pending") == 0) {
-        snprintf(reason, rlen, "provgate: provenance of %s is not verified "
-            "yet; try again in a few seconds", name);
-        lv[0] = "pending";
+        const struct prov_failed *x = failed_find(p, project, name);
+
+        if (x != NULL) {
+            snprintf(reason, rlen, "%s", x->reason);
+            lv[0] = "unverifiable";
+        } else {
+            snprintf(reason, rlen, "provgate: provenance of %s is not "
+                "verified yet; try again in a few seconds", name);
+            if (job_running(p, project)) {
+                return PG_PROXY_DECISION_WAIT;  /* see on_file_wait */
+            }
+            lv[0] = "pending";
+        }
     } else if (dec != NULL) {
         snprintf(reason, rlen, "%s", why != NULL ? why
             : "provgate: refused by policy");
@@ -1511,7 +1712,11 @@ add_metrics(struct pg_prov *p, struct pg_metrics *m)
         "provgate_provenance_pending_total",
         "Files annotated pending because their provenance was not verified "
         "within the time budget", NULL, NULL, 0);
-    return (p->m_fetches == NULL || p->m_fetch_seconds == NULL
+    p->m_waits = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_provenance_download_waits_total",
+        "Downloads that waited for their file's pending verification", NULL,
+        NULL, 0);
+    return (p->m_waits == NULL || p->m_fetches == NULL || p->m_fetch_seconds == NULL
         || p->m_verdicts == NULL || p->m_decisions == NULL
         || p->m_refusals == NULL || p->m_pins == NULL
         || p->m_reloads == NULL || p->m_pending == NULL) ? -1 : 0;
@@ -1591,6 +1796,11 @@ pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
     }
     memset(&perr, 0, sizeof(perr));
     (void) pg_pins_generation(p->cache, &p->pins_gen, &perr);
+    p->resume_ev = evtimer_new(pg_server_base(s), on_resume, p);
+    if (p->resume_ev == NULL) {
+        snprintf(msg, mlen, "out of memory (timer)");
+        goto err;
+    }
     p->poll = event_new(pg_server_base(s), -1, EV_PERSIST, on_poll, p);
     tv.tv_sec = PG_PROV_POLL_MS / 1000;
     tv.tv_usec = (PG_PROV_POLL_MS % 1000) * 1000;
@@ -1601,6 +1811,7 @@ pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
     memset(&hooks, 0, sizeof(hooks));
     hooks.annotate_page = on_annotate;
     hooks.file_decision = on_file_decision;
+    hooks.file_wait = on_file_wait;
     hooks.reload = on_reload;
     hooks.arg = p;
     pg_server_set_hooks(s, &hooks);
@@ -1635,6 +1846,19 @@ pg_prov_stop(struct pg_prov *p)
         event_free(p->poll);
         p->poll = NULL;
     }
+    if (p->resume_ev != NULL) {
+        event_free(p->resume_ev);
+        p->resume_ev = NULL;
+    }
+    /* Parked downloads are the server's requests: it finishes them as it
+     * stops; their resume is never called. */
+    while (p->waits != NULL) {
+        struct prov_wait *w = p->waits;
+
+        p->waits = w->next;
+        free(w);
+    }
+    p->nwaits = 0;
     for (j = p->jobs; j != NULL; j = j->next) {
         j->stopped = 1;
         if (j->timer != NULL) {

@@ -42,6 +42,9 @@ struct pg_prov;
 #define PG_PROV_HIDDEN_MAX 4096     /* projects whose hidden files we keep */
 #define PG_PROV_AUDIT_SEEN 4096     /* recent rejections not re-audited */
 #define PG_PROV_MAX_JOBS 1024       /* page annotations in flight */
+#define PG_PROV_MAX_WAITS 4096      /* downloads parked on a pending file */
+#define PG_PROV_FAILED_MAX 256      /* recent unverifiable pending files */
+#define PG_PROV_FAILED_HOLD_S 60    /* …refused at once for this long */
 
 /* Loads the policy (cfg->policy_file, else the built-in one) and the trust
  * root (cfg->trust_root, cfg->staging, else the built-in production root),

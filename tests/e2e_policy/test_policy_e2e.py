@@ -425,6 +425,45 @@ class Minted(PolicyCase):
         self.assertEqual(r.returncode, 0, r.output)
         self.assertIn(GOOD, r.output)
 
+    def test_pending_file_is_verified_before_it_is_served(self):
+        up = self.start_fixture(vectors=False)
+        self.release(up, "1.0", GOOD, month(1))
+        self.release(up, "1.1", GOOD, month(2))
+        up.latency(6000, kinds=["provenance"])
+        pg = self.serve(up, sets={"provenance_budget": "1s"})
+        files = self.files_by_name(self.json_page(pg))
+        for f in files.values():
+            self.assertEqual(f["_provenance"]["status"], "pending",
+                             f["filename"])
+            self.assertFalse(f["yanked"])
+        # pip picks 1.1 from the pending page; the download waits for the
+        # verification instead of being served unverified or refused.
+        p = self.pip_download(pg, "demo==1.1")
+        self.assertPipOK(p)
+        self.assertEqual(self.downloaded(p), ["demo-1.1-py3-none-any.whl"])
+        page = self.wait_page(pg, lambda pg_: all(
+            f["_provenance"]["status"] == "verified" for f in pg_["files"]),
+            "every file verified")
+        self.assertEqual(len(page["files"]), 2)
+        metrics = pg.metrics()
+        self.assertGreaterEqual(pgtest.metric_sum(
+            metrics, r"^provgate_provenance_pending_total$"), 1)
+        self.assertGreaterEqual(pgtest.metric_sum(
+            metrics, r"^provgate_provenance_download_waits_total$"), 1)
+
+    def test_unverifiable_pending_file_is_refused_not_served(self):
+        up = self.start_fixture(vectors=False)
+        self.release(up, "1.0", GOOD, month(1))
+        up.fail("500", kinds=["provenance"])
+        pg = self.serve(up, sets={"provenance_budget": "2s"})
+        f = self.json_page(pg)["files"][0]
+        self.assertEqual(f["_provenance"]["status"], "pending")
+        p = self.pip_download(pg, "demo==1.0")
+        self.assertNotEqual(p.returncode, 0, p.output)
+        self.assertIn("provgate: provenance of demo-1.0-py3-none-any.whl",
+                      p.output)
+        self.assertEqual(os.listdir(p.dest), [])
+
 
 if __name__ == "__main__":
     sys.exit(pgtest.main())
