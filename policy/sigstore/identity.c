@@ -143,8 +143,8 @@ san_has(const struct pg_sig_cert *x, const char *want)
 
 /* Reads extension n into buf; fails with a reason if absent/malformed. */
 static int
-need_ext(const struct pg_sig_cert *x, int n, const char *name, char *buf, size_t len,
-    struct pg_sig_err *err)
+need_ext(const struct pg_sig_cert *x, int n, const char *name, char *buf,
+    size_t len, struct pg_sig_err *err)
 {
     int rc = pg_sig_fulcio_ext(x, n, buf, len);
 
@@ -241,7 +241,8 @@ check_ci(const struct pg_sig_cert *x, const struct pg_sig_policy *p, int gitlab,
 }
 
 static int
-check_policy(const struct pg_sig_cert *x, const struct pg_sig_policy *p, struct pg_sig_err *err)
+check_policy(const struct pg_sig_cert *x, const struct pg_sig_policy *p,
+    struct pg_sig_err *err)
 {
     char iss[256];
     int rc;

@@ -13,7 +13,8 @@
  * log is chosen by exact log_id among the root's CT logs; an unknown log
  * is rejected (no fallback key search).  Exactly one SCT is required.
  *
- * Owns: the SCT list and the signed buffer, for the call.  Borrows: leaf, CA, root.  Runs on: either.
+ * Owns: the SCT list and the signed buffer, for the call.  Borrows: leaf,
+ * CA, root.  Runs on: either.
  * Spec: sigstore-verification V3; RFC 6962 §3.2.
  */
 #include <stdlib.h>

@@ -92,7 +92,8 @@ invalid_names_are_rejected(void **state)
     }
 }
 
-#define SHA_HEX "c4e92e9ecc828bef2aa7dba1de8ac983511f7532a0df11c770d39099a25cf201"
+#define SHA_HEX "c4e92e9ecc828bef2aa7dba1de8ac983" \
+    "511f7532a0df11c770d39099a25cf201"
 
 static int
 statement(const char *json, const char *fn, struct pg_sig_err *err)
