@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""tests/e2e_policy/bench_annotate.py — provenance annotation benchmark
+(issue 4 "Benchmark"; a separate command, not a ctest).
+
+  bench_annotate.py PROVGATE PG_MINT [--files 2000] [--cold 200]
+                    [--latency-ms 20] [--concurrency 1,16,64] [--rounds 20]
+
+1. Warm: a project with N wheels, each with minted PEP 740 provenance, is
+   loaded once (every object fetched, verified and cached).  Then, ROUNDS
+   times, the pages are invalidated (SIGHUP: the policy is re-read, every
+   page is re-annotated on its next request) and the project page is
+   fetched: that request re-reads the upstream model from LMDB, takes every
+   verdict from the cache, applies the rules, annotates and renders.  The
+   same is measured with mode = off (no annotation) as the baseline.
+2. Cold: a fresh cache, a project of M attested wheels and a fixture
+   upstream that adds LATENCY ms to every provenance request; the first
+   page request's wall time is measured for each provenance_concurrency.
+
+Run it against a Release build (no sanitizers) for meaningful figures.
+Prints a markdown table.
+"""
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+sys.path.insert(0, HERE)
+
+import pgtest  # noqa: E402
+from test_policy_e2e import make_wheel  # noqa: E402
+
+PUB = "github:org/bench:release.yml"
+
+
+def mint_project(mint, root, dist, project, n):
+    """n wheels of `project` with provenance; returns [(wheel, prov)]."""
+    out = []
+    for i in range(n):
+        version = "1.%d" % i
+        whl = make_wheel(dist, version)
+        fn = os.path.basename(whl).replace("demo-", project + "-", 1)
+        dst = os.path.join(dist, fn)
+        os.rename(whl, dst)
+        prov = dst + ".provenance"
+        subprocess.run([mint, "provenance", "--root", root, "--file", dst,
+                        "--publisher", PUB, "-o", prov], check=True,
+                       stdout=subprocess.DEVNULL)
+        out.append((dst, prov))
+    return out
+
+
+def add_all(fx, items):
+    for i, (whl, prov) in enumerate(items):
+        t = 1704067200 + 60 * i
+        fx.add_file(whl, provenance=prov, upload_time=time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)))
+
+
+def timed_get(pg, project):
+    t0 = time.perf_counter()
+    r = pg.page(project, accept=pgtest.JSON_TYPE)
+    dt = (time.perf_counter() - t0) * 1000.0
+    if r.status != 200:
+        raise RuntimeError("page %s: %d %s" % (project, r.status, r.reason))
+    return dt, r.json()
+
+
+class Env(pgtest.Case):
+    """pgtest's process bookkeeping, used outside unittest."""
+
+    def runTest(self):
+        pass
+
+
+def warm(env, args, fx, trust_root, mode):
+    policy = os.path.join(env.tmp, "policy-%s.ini" % mode)
+    with open(policy, "w") as f:
+        f.write("[defaults]\nmode = %s\n" % mode)
+    pg = env.start_provgate(fx, cache_dir=os.path.join(env.tmp, "warm-" +
+                                                       mode),
+                            extra_args=["--policy", policy, "--trust-root",
+                                        trust_root],
+                            sets={"provenance_budget": "120s"})
+    _dt, page = timed_get(pg, "bench")
+    if mode != "off":
+        bad = [f["filename"] for f in page["files"]
+               if f["_provenance"]["status"] != "verified"]
+        if bad:
+            raise RuntimeError("not verified: %s" % bad[:5])
+    times = []
+    for _ in range(args.rounds):
+        pg.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        dt, _page = timed_get(pg, "bench")
+        times.append(dt)
+    env.stop_provgate(pg)
+    return times
+
+
+def cold(env, args, fx, trust_root, conc):
+    pg = env.start_provgate(fx, cache_dir=os.path.join(env.tmp,
+                                                       "cold-%d" % conc),
+                            extra_args=["--trust-root", trust_root],
+                            sets={"provenance_budget": "120s",
+                                  "provenance_concurrency": str(conc)})
+    dt, page = timed_get(pg, "coldbench")
+    bad = [f["filename"] for f in page["files"]
+           if f["_provenance"]["status"] != "verified"]
+    env.stop_provgate(pg)
+    if bad:
+        raise RuntimeError("cold: not verified: %s" % bad[:5])
+    return dt
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("provgate")
+    ap.add_argument("mint")
+    ap.add_argument("--files", type=int, default=2000)
+    ap.add_argument("--cold", type=int, default=200)
+    ap.add_argument("--latency-ms", type=int, default=20)
+    ap.add_argument("--concurrency", default="1,16,64")
+    ap.add_argument("--rounds", type=int, default=20)
+    args = ap.parse_args()
+    os.environ["PG_PROVGATE"] = os.path.abspath(args.provgate)
+    os.environ.setdefault("PG_SHARED_DIR", os.path.join(HERE, "..", "..",
+                                                        "..", "shared"))
+    env = Env()
+    env.setUp()
+    try:
+        root = os.path.join(env.tmp, "root")
+        subprocess.run([args.mint, "init", root], check=True)
+        trust_root = os.path.join(root, "trusted_root.json")
+        dist = env.new_dir("dist")
+        t0 = time.time()
+        big = mint_project(args.mint, root, dist, "bench", args.files)
+        small = mint_project(args.mint, root, env.new_dir("dist2"),
+                             "coldbench", args.cold)
+        sys.stderr.write("minted %d objects in %.1f s\n"
+                         % (len(big) + len(small), time.time() - t0))
+        fx = env.start_fixture(vectors=False)
+        add_all(fx, big)
+        add_all(fx, small)
+        on = warm(env, args, fx, trust_root, "tofu")
+        off = warm(env, args, fx, trust_root, "off")
+        fx.latency(args.latency_ms, kinds=["provenance"])
+        colds = [(int(c), cold(env, args, fx, trust_root, int(c)))
+                 for c in args.concurrency.split(",")]
+        print("| measurement | value |")
+        print("|---|---|")
+        print("| warm %d-file page, annotated (median / p90 of %d) | "
+              "%.1f / %.1f ms |" % (args.files, args.rounds,
+                                    statistics.median(on),
+                                    sorted(on)[int(0.9 * len(on)) - 1]))
+        print("| warm %d-file page, mode = off (render only) | "
+              "%.1f / %.1f ms |" % (args.files, statistics.median(off),
+                                    sorted(off)[int(0.9 * len(off)) - 1]))
+        for c, dt in colds:
+            print("| cold page, %d provenance fetches at +%d ms, "
+                  "concurrency %d | %.0f ms wall |"
+                  % (args.cold, args.latency_ms, c, dt))
+    finally:
+        env.tearDown()
+
+
+if __name__ == "__main__":
+    main()
