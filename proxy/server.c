@@ -96,6 +96,12 @@ add_metrics(struct pg_server *s)
     s->m_evictions = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_blob_store_evictions_total", "Blobs evicted (least "
         "recently used, over cache_max_bytes)", NULL, NULL, 0);
+    s->m_pages_mem = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_index_pages_in_memory", "Rendered index pages held in "
+        "memory", NULL, NULL, 0);
+    s->m_downloads = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_file_downloads_in_flight", "Upstream file downloads in "
+        "progress or being committed", NULL, NULL, 0);
     s->m_mismatch = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_hash_mismatches_total", "Upstream files whose sha256 did "
         "not match the index", NULL, NULL, 0);
@@ -105,7 +111,8 @@ add_metrics(struct pg_server *s)
         || s->m_up_requests == NULL || s->m_up_errors == NULL
         || s->m_up_duration == NULL || s->m_blob_bytes == NULL
         || s->m_blob_count == NULL || s->m_evictions == NULL
-        || s->m_mismatch == NULL)
+        || s->m_mismatch == NULL || s->m_pages_mem == NULL
+        || s->m_downloads == NULL)
     {
         return -1;
     }
@@ -160,6 +167,10 @@ handle_metrics(struct pg_req *r)
     pg_cache_stats(r->s->cache, &st);
     pg_metric_set(r->s->m_blob_bytes, (double)st.blob_bytes, NULL);
     pg_metric_set(r->s->m_blob_count, (double)st.blob_count, NULL);
+    pg_metric_set(r->s->m_pages_mem, (double)pg_pages_count(r->s->pages),
+        NULL);
+    pg_metric_set(r->s->m_downloads, (double)pg_files_active(r->s->files),
+        NULL);
     if (st.evictions > r->s->evictions_seen) {
         pg_metric_inc(r->s->m_evictions,
             (double)(st.evictions - r->s->evictions_seen), NULL);

@@ -43,7 +43,8 @@ struct pg_files;
 
 /* ---- limits on untrusted input (each tested at limit and limit + 1) ---- */
 #define PG_MAX_PATH 1024            /* request path bytes (else 414) */
-#define PG_MAX_HEADERS_BYTES 16384  /* request line + headers (else 413) */
+#define PG_MAX_HEADERS_BYTES 16384  /* request line + header lines, CRLFs
+                                       not counted (else evhttp's 4xx) */
 #define PG_MAX_REQ_BODY 4096        /* request body bytes (else 413) */
 #define PG_MAX_REASON 200           /* reason phrase bytes we emit */
 /* ---- resource bounds ---------------------------------------------------- */
@@ -95,6 +96,8 @@ struct pg_server {
     struct pg_metric *m_blob_count;
     struct pg_metric *m_evictions;
     struct pg_metric *m_mismatch;
+    struct pg_metric *m_pages_mem;
+    struct pg_metric *m_downloads;
 };
 
 struct pg_arena_chunk;
