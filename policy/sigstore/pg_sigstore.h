@@ -11,8 +11,27 @@
  * call only.  Runs on: either (pure CPU work; thread-safe on distinct or
  * shared read-only trust roots).
  *
- * NOTE TO THE IMPLEMENTER: this header is the verifier's contract with the
- * rest of provgate.  Extend it; keep the declarations below working.
+ * Using it (see also policy/pg_policy.h for PEP 740 provenance objects):
+ *
+ *     struct pg_sig_trust_root *root;     load once, share between threads
+ *     struct pg_sig_limits lim;
+ *     struct pg_sig_policy pol = { .kind = PG_SIG_POLICY_SAN_ISSUER,
+ *         .san = "https://github.com/o/r/.github/workflows/x.yml@refs/...",
+ *         .issuer = "https://token.actions.githubusercontent.com" };
+ *     struct pg_sig_verify_opts o = { .root = root, .limits = &lim,
+ *         .policy = &pol, .artifact_sha256 = sha, .now = time(NULL) };
+ *     struct pg_sig_err err;
+ *
+ *     pg_sig_trust_root_builtin(0, &root, &err);   (or _load_file)
+ *     pg_sig_limits_default(&lim);
+ *     if (pg_sig_verify_bundle_json(&o, json, len, &err) != PG_SIG_OK)
+ *         report err.step, err.reason (once, at your edge);
+ *     pg_sig_trust_root_free(root);               when no caller uses it
+ *
+ * Step names in err.step: "trust-root" (T0), "bundle" (V0), "time", "tsa",
+ * "set" (V1, SET = V5d), "chain" (V2), "sct" (V3), "identity", "key" (V4),
+ * "tlog" (V5a), "inclusion" (V5b), "checkpoint" (V5c), "validity" (V6),
+ * "signature" (V7), "binding" (V8).
  */
 #ifndef PG_SIGSTORE_H
 #define PG_SIGSTORE_H
