@@ -1716,7 +1716,8 @@ add_metrics(struct pg_prov *p, struct pg_metrics *m)
         "provgate_provenance_download_waits_total",
         "Downloads that waited for their file's pending verification", NULL,
         NULL, 0);
-    return (p->m_waits == NULL || p->m_fetches == NULL || p->m_fetch_seconds == NULL
+    return (p->m_waits == NULL || p->m_fetches == NULL
+        || p->m_fetch_seconds == NULL
         || p->m_verdicts == NULL || p->m_decisions == NULL
         || p->m_refusals == NULL || p->m_pins == NULL
         || p->m_reloads == NULL || p->m_pending == NULL) ? -1 : 0;
