@@ -47,6 +47,7 @@ fail(struct pg_sig_err *err, enum pg_sig_code code, const char *step,
     err->code = code;
     err->step = step;
     snprintf(err->reason, sizeof(err->reason), fmt, arg);
+    pg_sig_err_sanitize(err);
     return (int) code;
 }
 

@@ -58,7 +58,21 @@ pg_sig_fail(struct pg_sig_err *err, enum pg_sig_code code, const char *step,
     va_start(ap, fmt);
     vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
     va_end(ap);
+    pg_sig_err_sanitize(err);
     return code;
+}
+
+void
+pg_sig_err_sanitize(struct pg_sig_err *err)
+{
+    char *c;
+
+    /* reasons quote untrusted input and end up in logs: printable only */
+    for (c = err->reason; *c != '\0'; c++) {
+        if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f) {
+            *c = '?';
+        }
+    }
 }
 
 /* ------------------------------------------------------------- base64 */

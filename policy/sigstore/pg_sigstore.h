@@ -70,6 +70,9 @@ struct pg_sig_err {
 const char *pg_sig_strerror(enum pg_sig_code code);
 /* Clears an error record (every public entry point does this first). */
 void pg_sig_err_init(struct pg_sig_err *err);
+/* Replaces bytes outside printable ASCII in err->reason by '?' (reasons
+ * quote untrusted input; every reason the verifier writes is sanitized). */
+void pg_sig_err_sanitize(struct pg_sig_err *err);
 
 /* A parsed trusted_root.json; immutable once loaded, safe to share between
  * threads.  Freed with pg_sig_trust_root_free. */

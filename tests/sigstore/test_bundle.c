@@ -54,6 +54,25 @@ base64_decoding_is_strict(void **state)
     }
 }
 
+static void
+reasons_quote_input_as_printable_ascii(void **state)
+{
+    const char *json = "{\"mediaType\":\"x\\u0001\\u00e9\\n\"}";
+    struct pg_sig_limits l;
+    struct pg_sig_bundle *b;
+    struct pg_sig_err err;
+    const char *c;
+
+    (void) state;
+    pg_sig_limits_default(&l);
+    assert_int_equal(pg_sig_bundle_parse(json, strlen(json), &l, &b, &err),
+        PG_SIG_EPARSE);
+    assert_non_null(strstr(err.reason, "unknown mediaType 'x?\?\?\?'"));
+    for (c = err.reason; *c != '\0'; c++) {
+        assert_true(*c >= 0x20 && *c < 0x7f);
+    }
+}
+
 static char *
 shared_file(const char *rel, size_t *len)
 {
@@ -244,6 +263,7 @@ main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(base64_decoding_is_strict),
+        cmocka_unit_test(reasons_quote_input_as_printable_ascii),
         cmocka_unit_test(every_truncated_bundle_is_rejected),
         cmocka_unit_test(every_truncated_provenance_is_rejected),
         cmocka_unit_test(shared_root_verifies_from_threads),
