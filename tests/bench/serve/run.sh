@@ -346,7 +346,7 @@ for row in $ROWS; do
     done
     nr=$(median "${n_r[@]}"); pr=$(median "${p_r[@]}")
     ratio=$(awk -v a="$pr" -v b="$nr" 'BEGIN { if (b > 0) printf "%.2f×", a/b; else print "-" }')
-    printf '| %s | %.0f | %.0f | %s | %s | %s | %d/%d |\n' "$(label "$row")" "$nr" "$pr" "$ratio" \
+    printf '| %s | %.0f | %.0f | %s | %.2f | %.2f | %d/%d |\n' "$(label "$row")" "$nr" "$pr" "$ratio" \
         "$(median "${n_l[@]}")" "$(median "${p_l[@]}")" "$n_e" "$p_e"
 done
 echo
