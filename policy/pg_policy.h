@@ -83,7 +83,9 @@ struct pg_pep740_opts {
                                               signing times in the future */
 };
 
-/* pg_pep740_verify_provenance with explicit options (no clock read). */
+/* pg_pep740_verify_provenance with explicit options (no clock read).
+ * pg_pep740_verify_provenance itself = this with default limits, no extra
+ * identity, and now = time(NULL) read once at that API edge. */
 int pg_pep740_verify_provenance_ex(const struct pg_pep740_opts *o,
     const char *json, size_t len, const char *filename,
     const unsigned char sha256[32], struct pg_publisher *seen,
