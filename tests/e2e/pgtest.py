@@ -450,8 +450,23 @@ def pip_env(workdir):
     return env
 
 
-def run_pip(workdir, args, timeout=PIP_TIMEOUT_S):
-    cmd = [sys.executable, "-m", "pip"] + list(args)
+def pip_version(python=None):
+    """(major, minor) of `python -m pip`, or None when it has no pip."""
+    try:
+        p = subprocess.run([python or sys.executable, "-m", "pip",
+                            "--version"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=60,
+                           env=pip_env(tempfile.gettempdir()))
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.match(rb"pip (\d+)\.(\d+)", p.stdout)
+    if p.returncode != 0 or not m:
+        return None
+    return int(m.group(1)), int(m.group(2))
+
+
+def run_pip(workdir, args, timeout=PIP_TIMEOUT_S, python=None):
+    cmd = [python or sys.executable, "-m", "pip"] + list(args)
     p = subprocess.run(cmd, env=pip_env(workdir), stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=timeout)
@@ -538,7 +553,7 @@ class Case(unittest.TestCase):
     def stop_provgate(self, pg):
         return pg.stop()
 
-    def pip_download(self, index, spec, dest=None, extra=()):
+    def pip_download(self, index, spec, dest=None, extra=(), python=None):
         """python3 -m pip download --no-deps of spec from index (a Provgate,
         a Fixture or a URL) into dest (a new directory by default)."""
         url = index if isinstance(index, str) else index.index_url
@@ -547,7 +562,7 @@ class Case(unittest.TestCase):
             dest = self.new_dir("dl%d" % self._n)
         args = ["download", "--no-deps", "--no-cache-dir",
                 "--index-url", url, "-d", dest] + list(extra) + [spec]
-        p = run_pip(self.tmp, args)
+        p = run_pip(self.tmp, args, python=python)
         p.dest = dest
         return p
 
