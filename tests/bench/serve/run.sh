@@ -26,7 +26,8 @@
 #   REPEATS        wrk repeats (default 1; the median is reported)
 #   BIG_REPEATS    50 MiB downloads (default 3; each cold one on a new cache)
 #   THREADS CONNS  wrk -t / -c (default 2 / 64)
-#   BIG_FILES      files in the big page (default 2000)
+#   BIG_FILES      files in the big page (default 2000; gen_data.py needs
+#                  enough of them to pick its 1 MiB and 50 MiB files)
 #   ROWS           subset of: small_json big_json big_json_gzip file_10k file_1m
 #   PG_SETS        extra "name=value ..." passed to provgate as --set
 #   PG_POLICY      policy file for provgate (default: one with "mode = off":
