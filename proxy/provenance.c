@@ -324,7 +324,6 @@ static json_t *
 publisher_json(const struct pg_publisher *pub)
 {
     json_t *o = json_object();
-    char spec[1024];
 
     if (o == NULL) {
         return NULL;
@@ -356,8 +355,6 @@ publisher_json(const struct pg_publisher *pub)
     if (pub->email[0] != '\0') {
         json_object_set_new(o, "email", json_string(pub->email));
     }
-    pg_publisher_format(pub, spec, sizeof(spec));
-    json_object_set_new(o, "spec", json_string(spec));
     return o;
 }
 
@@ -1112,7 +1109,7 @@ job_answer(struct prov_job *j)
         if (o->reason[0] != '\0') {
             json_object_set_new(pv, "reason", json_string(o->reason));
         }
-        if (o->expected[0] != '\0') {
+        if (o->expected[0] != '\0' && pg_rules_refused(o->decision)) {
             json_object_set_new(pv, "expected", json_string(o->expected));
         }
         if (pg_rules_refused(o->decision)) {

@@ -40,18 +40,20 @@ PUB = "github:org/bench:release.yml"
 
 
 def mint_project(mint, root, dist, project, n):
-    """n wheels of `project` with provenance; returns [(wheel, prov)]."""
+    """n wheels of `project` with provenance; returns [(wheel, prov)].
+    Files already minted in dist (--reuse) are kept."""
     out = []
     for i in range(n):
         version = "1.%d" % i
-        whl = make_wheel(dist, version)
-        fn = os.path.basename(whl).replace("demo-", project + "-", 1)
-        dst = os.path.join(dist, fn)
-        os.rename(whl, dst)
+        dst = os.path.join(dist, "%s-%s-py3-none-any.whl" % (project,
+                                                             version))
         prov = dst + ".provenance"
-        subprocess.run([mint, "provenance", "--root", root, "--file", dst,
-                        "--publisher", PUB, "-o", prov], check=True,
-                       stdout=subprocess.DEVNULL)
+        if not (os.path.isfile(dst) and os.path.isfile(prov)):
+            whl = make_wheel(dist, version)
+            os.rename(whl, dst)
+            subprocess.run([mint, "provenance", "--root", root, "--file",
+                            dst, "--publisher", PUB, "-o", prov],
+                           check=True, stdout=subprocess.DEVNULL)
         out.append((dst, prov))
     return out
 
@@ -95,6 +97,11 @@ def warm(env, args, fx, trust_root, mode):
         if bad:
             raise RuntimeError("not verified: %s" % bad[:5])
     times = []
+    end = time.time() + (args.hold if mode != "off" else 0)
+    while time.time() < end:
+        pg.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.05)
+        timed_get(pg, "bench")
     for _ in range(args.rounds):
         pg.proc.send_signal(signal.SIGHUP)
         time.sleep(0.3)
@@ -128,6 +135,11 @@ def main():
     ap.add_argument("--latency-ms", type=int, default=20)
     ap.add_argument("--concurrency", default="1,16,64")
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--reuse", help="directory keeping the minted root "
+                    "and wheels between runs (minting 2,200 takes minutes)")
+    ap.add_argument("--hold", type=float, default=0,
+                    help="seconds of extra SIGHUP rounds to run (for "
+                    "attaching a profiler)")
     args = ap.parse_args()
     os.environ["PG_PROVGATE"] = os.path.abspath(args.provgate)
     os.environ.setdefault("PG_SHARED_DIR", os.path.join(HERE, "..", "..",
@@ -135,14 +147,19 @@ def main():
     env = Env()
     env.setUp()
     try:
-        root = os.path.join(env.tmp, "root")
-        subprocess.run([args.mint, "init", root], check=True)
+        keep = args.reuse or env.tmp
+        os.makedirs(keep, exist_ok=True)
+        root = os.path.join(keep, "root")
+        if not os.path.isfile(os.path.join(root, "trusted_root.json")):
+            subprocess.run([args.mint, "init", root], check=True)
         trust_root = os.path.join(root, "trusted_root.json")
-        dist = env.new_dir("dist")
+        dist = os.path.join(keep, "dist")
+        dist2 = os.path.join(keep, "dist2")
+        os.makedirs(dist, exist_ok=True)
+        os.makedirs(dist2, exist_ok=True)
         t0 = time.time()
         big = mint_project(args.mint, root, dist, "bench", args.files)
-        small = mint_project(args.mint, root, env.new_dir("dist2"),
-                             "coldbench", args.cold)
+        small = mint_project(args.mint, root, dist2, "coldbench", args.cold)
         sys.stderr.write("minted %d objects in %.1f s\n"
                          % (len(big) + len(small), time.time() - t0))
         fx = env.start_fixture(vectors=False)
