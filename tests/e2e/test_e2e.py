@@ -137,6 +137,15 @@ class Serve(pgtest.Case):
         upmeta = pgtest.request(up.file(WHEEL)["url"] + ".metadata")
         self.assertEqual(meta.body, upmeta.body)
 
+        # One access-log line per request: method, path, status, bytes,
+        # milliseconds, hit/miss.
+        wheel_path = up.file(WHEEL)["path"]
+        lines = [ln for ln in pg.log_text().splitlines()
+                 if "GET " + wheel_path + " " in ln]
+        self.assertTrue(lines, "no access-log line for the wheel")
+        self.assertRegex(lines[0], r" 200 %d .*[0-9.]+ ?ms.*\b(hit|miss)\b"
+                         % len(read(pgtest.vector(WHEEL))))
+
         # A second pip run is served from the cache: no new file request.
         n_files = up.kind_count("file")
         p = self.pip_download(pg, SPEC)
@@ -338,6 +347,27 @@ class Hosts(pgtest.Case):
         self.assertEqual(up.path_count(foreign["path"]), 0,
                          "fetched from a host not configured: %s"
                          % up.log())
+
+
+class Cli(pgtest.Case):
+
+    def test_bad_config_exits_2_with_file_line(self):
+        conf = self.path("bad.conf")
+        with open(conf, "w") as f:
+            f.write("[cache]\nindex_ttl = soon\n")
+        p = pgtest.run_cli(["serve", "--config", conf, "--listen",
+                            "127.0.0.1:%d" % pgtest.free_port(),
+                            "--cache-dir", self.new_dir("cache")],
+                           timeout=30)
+        self.assertEqual(p.returncode, 2, p.output)
+        self.assertIn("%s:2:" % conf, p.stderr.decode())
+        # A plain-HTTP upstream without --allow-http is refused too.
+        p = pgtest.run_cli(["serve", "--listen",
+                            "127.0.0.1:%d" % pgtest.free_port(),
+                            "--upstream", "http://127.0.0.1:9/simple/",
+                            "--cache-dir", self.new_dir("cache2")],
+                           timeout=30)
+        self.assertEqual(p.returncode, 2, p.output)
 
 
 class Clients(pgtest.Case):
