@@ -37,6 +37,10 @@ Control endpoints (JSON in, JSON out; never counted):
                                     (scheme://host:port its URL names)}
                                     (replaces a file of the same name; the
                                     page changes)
+  POST /_control/page_body          {"project": P, "body": TEXT|null}
+                                    serve TEXT as the project's page (in
+                                    the negotiated type) instead of the
+                                    rendering, e.g. malformed JSON
   POST /_control/redirect           {"filename": NAME, "to": URL|null}
                                     answer the file with 302 to URL
   POST /_control/remove             {"filename": NAME}
@@ -377,6 +381,7 @@ class State:
         self.fail_count = None
         self.down = False
         self.html_only = False
+        self.page_bodies = {}   # normalized project -> bytes
 
     def count(self, kind, path, status, method, headers):
         with self.lock:
@@ -626,6 +631,9 @@ class Handler(BaseHTTPRequestHandler):
                        [("Content-Type", "text/plain")], head)
             return 404
         body, mtime = got
+        if kind == "page":
+            with st.lock:
+                body = st.page_bodies.get(normalize(name), body)
         ctype = {"json": JSON_TYPE, "html": HTML_TYPE,
                  "text": "text/html; charset=utf-8"}[fmt]
         etag = '"%s"' % hashlib.sha256(
@@ -686,6 +694,14 @@ class Server(ThreadingHTTPServer):
                 origin=a.get("origin"))
         if op == "remove":
             return {"ok": store.remove(a["filename"])}
+        if op == "page_body":
+            with st.lock:
+                key = normalize(a["project"])
+                if a.get("body") is None:
+                    st.page_bodies.pop(key, None)
+                else:
+                    st.page_bodies[key] = a["body"].encode()
+            return {"ok": True}
         if op == "redirect":
             with store.lock:
                 _, rec = store.find(a["filename"])

@@ -673,6 +673,51 @@ class Eviction(pgtest.Case):
         self.assertEqual(up.path_count(wheels["2.0"][1]["path"]), n + 1)
 
 
+class BadUpstream(pgtest.Case):
+
+    def test_malformed_or_oversized_page_is_502_and_not_cached(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up, sets={"max_json_bytes": "1KiB",
+                                           pgtest.DIRECTIVE_INDEX_TTL: "0"})
+        # abi3info's page (about 2 KB) is over the cap; sampleproject's
+        # (one file) is under it.
+        self.assertEqual(pg.page("sampleproject").status, 200)
+        r = pg.page("abi3info")
+        self.assertEqual(r.status, 502, "%d %s" % (r.status, r.reason))
+        self.assertTrue(r.reason and len(r.reason) > 3, r.reason)
+        bad = {
+            "rfc8785": '{"meta": {"api-version": "1.3"}, "name": "rfc87',
+            "sigstore": '[1, 2, 3]',
+            "pypi-attestations": '{"meta": {"api-version": "1.3"}, '
+                                 '"name": "pypi-attestations", '
+                                 '"files": "nope"}',
+        }
+        for project, body in bad.items():
+            up.control("page_body", project=project, body=body)
+            r = pg.page(project)
+            self.assertEqual(r.status, 502, "%s: %d %s" % (
+                project, r.status, r.reason))
+            self.assertTrue(r.reason and len(r.reason) > 3, r.reason)
+        # A malformed answer for a page cached before: the stale copy.
+        up.control("page_body", project="sampleproject", body="{")
+        r = pg.page("sampleproject")
+        self.assertIn(r.status, (200, 502), r.reason)
+        # Nothing of the bad answers was cached: with the upstream gone,
+        # those pages are 502 while the good one is served stale.
+        for project in bad:
+            up.control("page_body", project=project, body=None)
+        up.control("page_body", project="sampleproject", body=None)
+        up.down()
+        r = pg.page("sampleproject")
+        self.assertEqual(r.status, 200, "%d %s" % (r.status, r.reason))
+        self.assertEqual([f["filename"] for f in r.json()["files"]],
+                         ["sampleproject-3.0.0.tar.gz"])
+        for project in list(bad) + ["abi3info"]:
+            r = pg.page(project)
+            self.assertEqual(r.status, 502, "%s: %d %s" % (
+                project, r.status, r.reason))
+
+
 class Outage(pgtest.Case):
 
     def test_stale_page_when_upstream_errors(self):
