@@ -21,7 +21,6 @@
 #include "audit_int.h"
 
 #define PG_AUDIT_MAX_LINE 131072 /* above 11 fields x 1024 chars escaped */
-#define PG_AUDIT_MAX_FIELD 1024
 
 struct pg_audit {
     int fd;

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define PG_AUDIT_MAX_FIELD 1024     /* bytes kept of a field (longer: cut) */
+
 struct pg_audit;
 
 struct pg_audit_event {
