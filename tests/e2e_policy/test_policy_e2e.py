@@ -226,6 +226,20 @@ class RealData(PolicyCase):
             metrics, r"^provgate_pins_created_total$"), 1)
 
 
+    def test_html_only_upstream_is_verified_through_data_provenance(self):
+        up = self.start_fixture(args=["--html-only"])
+        pg = self.serve(up, real_root=True)
+        page = self.json_page(pg, "abi3info")
+        self.assertEqual(len(page["files"]), 3)
+        for f in page["files"]:
+            self.assertEqual(f["_provenance"]["status"], "verified",
+                             f["filename"])
+            self.assertEqual(f["_provenance"]["publisher"]["repository"],
+                             ABI3)
+        p = self.pip_download(pg, "abi3info==2024.10.8")
+        self.assertPipOK(p)
+
+
 class Minted(PolicyCase):
 
     def test_new_publisher_is_hidden_until_approved(self):
