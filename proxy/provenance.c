@@ -92,6 +92,7 @@ struct prov_job {
     struct prov_file *files;
     size_t scan;                /* next index to look at for a fetch */
     size_t outstanding;         /* files not PF_DONE */
+    int64_t t0;                 /* on_annotate, ms */
     int answered;
     int learned_late;           /* a result arrived after answering */
     int stopped;
@@ -185,8 +186,11 @@ struct pg_prov {
     struct pg_metric *m_reloads;        /* result */
     struct pg_metric *m_pending;
     struct pg_metric *m_waits;
+    struct pg_metric *m_annotate_seconds;
 };
 
+static const double annotate_buckets[] = { 0.001, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 static const double fetch_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
     0.5, 1, 2.5, 5, 10, 30 };
 
@@ -1157,6 +1161,8 @@ done:
     free(pins);
     free(rf);
     free(out);
+    pg_metric_observe(p->m_annotate_seconds,
+        (double) (pg_now_ms() - j->t0) / 1000.0, NULL);
     j->model = NULL;
     j->done(j->done_arg, fail != NULL ? -1 : 0, fail);
 }
@@ -1325,6 +1331,7 @@ on_annotate(void *arg, const char *project, json_t *model,
         return;
     }
     j->p = p;
+    j->t0 = pg_now_ms();
     j->refs = 1;                    /* the jobs list */
     snprintf(j->project, sizeof(j->project), "%s", project);
     j->model = model;
@@ -1713,7 +1720,14 @@ add_metrics(struct pg_prov *p, struct pg_metrics *m)
         "provgate_provenance_download_waits_total",
         "Downloads that waited for their file's pending verification", NULL,
         NULL, 0);
-    return (p->m_waits == NULL || p->m_fetches == NULL
+    p->m_annotate_seconds = pg_metrics_add(m, PG_METRIC_HISTOGRAM,
+        "provgate_provenance_annotation_duration_seconds",
+        "From the start of a page's annotation to its answer (verdict "
+        "lookups, fetches and verification within the budget, rules)", NULL,
+        annotate_buckets, sizeof(annotate_buckets)
+        / sizeof(annotate_buckets[0]));
+    return (p->m_waits == NULL || p->m_annotate_seconds == NULL
+        || p->m_fetches == NULL
         || p->m_fetch_seconds == NULL
         || p->m_verdicts == NULL || p->m_decisions == NULL
         || p->m_refusals == NULL || p->m_pins == NULL

@@ -97,6 +97,7 @@ def warm(env, args, fx, trust_root, mode):
         if bad:
             raise RuntimeError("not verified: %s" % bad[:5])
     times = []
+    m0 = pg.metrics()
     end = time.time() + (args.hold if mode != "off" else 0)
     while time.time() < end:
         pg.proc.send_signal(signal.SIGHUP)
@@ -107,8 +108,15 @@ def warm(env, args, fx, trust_root, mode):
         time.sleep(0.3)
         dt, _page = timed_get(pg, "bench")
         times.append(dt)
+    m1 = pg.metrics()
+    name = r"^provgate_provenance_annotation_duration_seconds_%s$"
+    n = (pgtest.metric_sum(m1, name % "count")
+         - pgtest.metric_sum(m0, name % "count"))
+    secs = (pgtest.metric_sum(m1, name % "sum")
+            - pgtest.metric_sum(m0, name % "sum"))
     env.stop_provgate(pg)
-    return times
+    annotate_ms = (secs * 1000.0 / n) if n > 0 else 0.0
+    return times, annotate_ms
 
 
 def cold(env, args, fx, trust_root, conc):
@@ -165,8 +173,8 @@ def main():
         fx = env.start_fixture(vectors=False)
         add_all(fx, big)
         add_all(fx, small)
-        on = warm(env, args, fx, trust_root, "tofu")
-        off = warm(env, args, fx, trust_root, "off")
+        on, on_annotate = warm(env, args, fx, trust_root, "tofu")
+        off, _ = warm(env, args, fx, trust_root, "off")
         fx.latency(args.latency_ms, kinds=["provenance"])
         colds = [(int(c), cold(env, args, fx, trust_root, int(c)))
                  for c in args.concurrency.split(",")]
@@ -176,6 +184,8 @@ def main():
               "%.1f / %.1f ms |" % (args.files, args.rounds,
                                     statistics.median(on),
                                     sorted(on)[int(0.9 * len(on)) - 1]))
+        print("| of which annotation (hook: verdict lookups, rules, "
+              "model edits; mean) | %.1f ms |" % on_annotate)
         print("| warm %d-file page, mode = off (render only) | "
               "%.1f / %.1f ms |" % (args.files, statistics.median(off),
                                     sorted(off)[int(0.9 * len(off)) - 1]))
