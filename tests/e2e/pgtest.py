@@ -139,6 +139,17 @@ def wait_until(pred, timeout, step=0.1):
     return pred()
 
 
+def _die_with_parent():
+    """preexec_fn: the child gets SIGTERM when the test process dies (e.g.
+    killed by ctest's timeout), so no server outlives its test."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _stop_process(proc, grace=15.0):
     """TERM, wait, KILL: returns the exit status."""
     if proc.poll() is None:
@@ -165,7 +176,8 @@ class Fixture:
         cmd += list(args)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                     stderr=self._log, stdin=subprocess.DEVNULL)
+                                     stderr=self._log, stdin=subprocess.DEVNULL,
+                                     preexec_fn=_die_with_parent)
         line = self.proc.stdout.readline().decode().strip()
         if not line.isdigit():
             self.stop()
@@ -282,7 +294,8 @@ class Provgate:
             env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
             self.proc = subprocess.Popen(cmd, stdout=self._log,
                                          stderr=self._log,
-                                         stdin=subprocess.DEVNULL, env=env)
+                                         stdin=subprocess.DEVNULL, env=env,
+                                         preexec_fn=_die_with_parent)
             if wait_until(self._ready, START_TIMEOUT_S, 0.1):
                 return
             last = self.log_tail()
