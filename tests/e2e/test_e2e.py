@@ -282,6 +282,24 @@ class Http(pgtest.Case):
         r = pgtest.request(url, headers={"If-None-Match": etag})
         self.assertEqual(r.status, 304, r.reason)
 
+    def test_project_list(self):
+        up = self.start_fixture()
+        pg = self.start_provgate(up)
+        r = pg.get("/simple/", {"Accept": JSON_TYPE})
+        self.assertEqual(r.status, 200, r.reason)
+        self.assertEqual(r.header("content-type"), JSON_TYPE)
+        names = {p["name"] for p in r.json()["projects"]}
+        self.assertIn("abi3info", names)
+        self.assertIn("sampleproject", names)
+        h = pg.get("/simple/", {"Accept": "text/html"})
+        self.assertEqual(h.status, 200, h.reason)
+        self.assertIn(b"abi3info", h.body)
+        self.assertNotIn(up.origin.encode(), h.body)
+        n = up.kind_count("root")
+        self.assertEqual(pg.get("/simple/", {"Accept": JSON_TYPE}).status,
+                         200)
+        self.assertEqual(up.kind_count("root"), n, "list not cached")
+
     def test_refusals_carry_reason_and_problem_json(self):
         up = self.start_fixture()
         pg = self.start_provgate(up)
