@@ -144,6 +144,15 @@ struct prov_failed {
     time_t until;
 };
 
+/* Recently used verified verdicts, in memory (the trust root is fixed for
+ * the process, so the sha256 and the filename are the whole key): a warm
+ * page costs no LMDB read or JSON parse per file.  Direct-mapped. */
+struct vcache_entry {
+    unsigned char sha[32];
+    char *filename;             /* NULL: empty slot */
+    struct pg_publisher *pub;
+};
+
 struct hidden_entry {
     char project[PG_POLICY_MAX_NAME + 1];
     json_t *list;               /* [{"filename","reason"}] */
@@ -170,6 +179,7 @@ struct pg_prov {
     struct hidden_entry hidden[PG_PROV_HIDDEN_MAX];
     size_t nhidden;
     uint64_t hidden_stamp;
+    struct vcache_entry *vcache;    /* PG_PROV_VCACHE_SLOTS */
     struct prov_wait *waits;
     size_t nwaits;
     struct prov_failed failed[PG_PROV_FAILED_MAX];
@@ -462,6 +472,55 @@ verdict_key(const struct pg_prov *p, const char *sha, char *key, size_t len)
     return (n > 0 && (size_t) n < len) ? n : -1;
 }
 
+static struct vcache_entry *
+vcache_slot(struct pg_prov *p, const unsigned char sha[32])
+{
+    uint32_t h = ((uint32_t) sha[0] << 24) | ((uint32_t) sha[1] << 16)
+        | ((uint32_t) sha[2] << 8) | sha[3];
+
+    return p->vcache != NULL ? &p->vcache[h % PG_PROV_VCACHE_SLOTS] : NULL;
+}
+
+static void
+vcache_put(struct pg_prov *p, const struct prov_file *f)
+{
+    struct vcache_entry *e = vcache_slot(p, f->shabin);
+    char *fn;
+    struct pg_publisher *pub;
+
+    if (e == NULL) {
+        return;
+    }
+    fn = strdup(f->filename);
+    pub = malloc(sizeof(*pub));
+    if (fn == NULL || pub == NULL) {
+        free(fn);
+        free(pub);
+        return;
+    }
+    *pub = f->pub;
+    free(e->filename);
+    free(e->pub);
+    memcpy(e->sha, f->shabin, 32);
+    e->filename = fn;
+    e->pub = pub;
+}
+
+static int
+vcache_get(struct pg_prov *p, struct prov_file *f)
+{
+    struct vcache_entry *e = vcache_slot(p, f->shabin);
+
+    if (e == NULL || e->filename == NULL || memcmp(e->sha, f->shabin, 32)
+        != 0 || strcmp(e->filename, f->filename) != 0)
+    {
+        return 0;
+    }
+    f->pub = *e->pub;
+    f->vres = PG_VRES_VERIFIED;
+    return 1;
+}
+
 /* A cached verification of this file under this trust root, if any. */
 static int
 verdict_lookup(struct pg_prov *p, struct prov_file *f)
@@ -474,6 +533,9 @@ verdict_lookup(struct pg_prov *p, struct prov_file *f)
     const char *fn, *res, *pub;
     int klen, ok = 0;
 
+    if (vcache_get(p, f)) {
+        return 1;
+    }
     klen = verdict_key(p, f->sha, key, sizeof(key));
     memset(&cerr, 0, sizeof(cerr));
     if (klen < 0 || pg_cache_get(p->cache, PG_CACHE_DB_VERDICTS, key,
@@ -491,6 +553,7 @@ verdict_lookup(struct pg_prov *p, struct prov_file *f)
         && pg_publisher_parse(pub, &f->pub, why, sizeof(why)) == 0)
     {
         f->vres = PG_VRES_VERIFIED;
+        vcache_put(p, f);
         ok = 1;
     }
     json_decref(o);
@@ -543,6 +606,7 @@ verify_done(void *arg)
         f->vres = PG_VRES_VERIFIED;
         f->pub = t->seen;
         f->store = 1;
+        vcache_put(p, f);
         lv[0] = "verified";
     } else {
         f->vres = PG_VRES_INVALID;
@@ -1799,6 +1863,11 @@ pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
         goto err;
     }
     p->root_id = pg_sig_trust_root_id(p->root);
+    p->vcache = calloc(PG_PROV_VCACHE_SLOTS, sizeof(*p->vcache));
+    if (p->vcache == NULL) {
+        snprintf(msg, mlen, "out of memory (verdict cache)");
+        goto err;
+    }
     if (pg_audit_open(p->cfg->audit_log, &p->audit, msg, mlen) != 0) {
         goto err;
     }
@@ -1914,6 +1983,11 @@ pg_prov_free(struct pg_prov *p)
     for (i = 0; i < p->nhidden; i++) {
         json_decref(p->hidden[i].list);
     }
+    for (i = 0; p->vcache != NULL && i < PG_PROV_VCACHE_SLOTS; i++) {
+        free(p->vcache[i].filename);
+        free(p->vcache[i].pub);
+    }
+    free(p->vcache);
     pg_audit_close(p->audit);
     if (p->root != NULL) {
         pg_sig_trust_root_free(p->root);

@@ -3,8 +3,9 @@
  *
  * When a project page is (re)built the server calls our annotate hook with
  * its model.  We collect every file that advertises provenance, take its
- * verdict from the cache (PG_CACHE_DB_VERDICTS, keyed by the file's sha256
- * and the trust root's id) or its provenance object from the cache
+ * verdict from memory (PG_PROV_VCACHE_SLOTS recent ones) or the cache
+ * (PG_CACHE_DB_VERDICTS, keyed by the file's sha256 and the trust root's
+ * id) or its provenance object from the cache
  * (PG_CACHE_DB_PROVENANCE, by sha256) or from the upstream (in parallel,
  * at most provenance_concurrency transfers, Accept:
  * application/vnd.pypi.integrity.v1+json), verify each object on the worker
@@ -42,6 +43,7 @@ struct pg_prov;
 #define PG_PROV_HIDDEN_MAX 4096     /* projects whose hidden files we keep */
 #define PG_PROV_AUDIT_SEEN 4096     /* recent rejections not re-audited */
 #define PG_PROV_MAX_JOBS 1024       /* page annotations in flight */
+#define PG_PROV_VCACHE_SLOTS 16384  /* verified verdicts kept in memory */
 #define PG_PROV_MAX_WAITS 4096      /* downloads parked on a pending file */
 #define PG_PROV_FAILED_MAX 256      /* recent unverifiable pending files */
 #define PG_PROV_FAILED_HOLD_S 60    /* …refused at once for this long */
