@@ -694,11 +694,16 @@ on_annotated(void *arg, int rc, const char *reason)
         body_unref(pg->body[i]);
         pg->body[i] = nb[i];
     }
+    /* Same bytes as before: Last-Modified stays (the ETag does anyway). */
+    if (!pg->ready || strcmp(pg->hash[0], nh[0]) != 0
+        || strcmp(pg->hash[1], nh[1]) != 0)
+    {
+        pg->changed_at = ic->changed;
+    }
     memcpy(pg->hash, nh, sizeof(nh));
     json_decref(pg->model);
     pg->model = ic->model;
     pg->fetched_at = ic->fetched;
-    pg->changed_at = ic->changed;
     pg->ready = 1;
     free(ic);
     wake_waiters(pg, 200, NULL);
