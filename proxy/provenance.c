@@ -338,6 +338,7 @@ static json_t *
 publisher_json(const struct pg_publisher *pub)
 {
     json_t *o = json_object();
+    char spec[1024];
 
     if (o == NULL) {
         return NULL;
@@ -369,6 +370,8 @@ publisher_json(const struct pg_publisher *pub)
     if (pub->email[0] != '\0') {
         json_object_set_new(o, "email", json_string(pub->email));
     }
+    pg_publisher_format(pub, spec, sizeof(spec));
+    json_object_set_new(o, "spec", json_string(spec));    /* policy form */
     return o;
 }
 
