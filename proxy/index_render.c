@@ -332,6 +332,12 @@ render_file_json(struct pg_ibuf *b, int *nfiles, const json_t *f,
         pg_ibuf_put(b, ",", 1);
     pg_ibuf_put(b, "{", 1);
     json_object_foreach((json_t *) f, k, v) {
+        /* The metadata keys are written below, under their JSON names. */
+        if (strcmp(k, "dist-info-metadata") == 0
+            || strcmp(k, "data-dist-info-metadata") == 0)
+        {
+            continue;
+        }
         put_key(b, &n, k);
         if (strcmp(k, "url") == 0) {
             put_json_cstr(b, url);
@@ -344,15 +350,21 @@ render_file_json(struct pg_ibuf *b, int *nfiles, const json_t *f,
             put_json_value(b, v);
         }
     }
-    /* PEP 714: both keys, whichever the model had. */
+    /* PEP 714: "core-metadata" is the JSON key.  The legacy value goes out
+     * as "data-dist-info-metadata", the name PyPI's JSON uses, never as
+     * "dist-info-metadata": pip 22.3-23.0 read that key as a string and
+     * crash on the hash object (the bug PEP 714 renamed the key for). */
     cm = json_object_get(f, "core-metadata");
     dm = json_object_get(f, "dist-info-metadata");
+    if (dm == NULL)
+        dm = json_object_get(f, "data-dist-info-metadata");
     if (cm == NULL && dm != NULL) {
         put_key(b, &n, "core-metadata");
         put_json_value(b, dm);
-    } else if (dm == NULL && cm != NULL) {
-        put_key(b, &n, "dist-info-metadata");
-        put_json_value(b, cm);
+    }
+    if (dm != NULL || cm != NULL) {
+        put_key(b, &n, "data-dist-info-metadata");
+        put_json_value(b, dm != NULL ? dm : cm);
     }
     pg_ibuf_put(b, "}", 1);
 }
