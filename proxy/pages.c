@@ -22,17 +22,20 @@
  * stale_if_error) with a log line, else 502 with the reason; nothing from a
  * failed fetch is stored.
  *
- * LMDB reads and writes of these small records happen on the loop: they
- * are short (no fsync of blobs; LMDB's own commit sync is what a page update
- * costs, once per TTL per project), unlike blob commits which go to a
- * worker.  Parsing a page upstream sent also runs on the loop (bounded by
- * max_json_bytes).
+ * Nothing heavy runs on the loop (see "worker jobs"): parsing an upstream
+ * page (up to max_json_bytes) and writing its records to LMDB (durable
+ * commits, an fsync each), reading and parsing a stored page, rendering
+ * both formats with their gzip, and recording a revalidation's time all
+ * run on the worker pool; the loop only moves the results in.  Requests
+ * for a page with a job in flight wait like those for a page in fetch.
  *
- * Owns: the pages, their bodies (refcounted), fetch transfers.
- * Borrows: the server.  Runs on: loop.
+ * Owns: the pages, their bodies (refcounted), fetch transfers, the jobs
+ * not yet done.  Borrows: the server.  Runs on: loop; the job_work side of
+ * the worker jobs on a worker.
  * Spec: design §5, §8; issue 2 items 3, 5, 7, 8; PEP 503, 691.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +52,9 @@
 #include "index_int.h"
 #include "pg_cache.h"
 #include "server_int.h"
+#include "metrics_int.h"
 #include "upstream_int.h"
+#include "worker_int.h"
 
 #define PAGES_BUCKETS 4096
 #define PG_STALE_RETRY_S 10         /* while stale after a failed refresh,
@@ -92,6 +97,7 @@ struct pg_page {
                                    without asking upstream until then */
     json_t *stored;             /* LMDB model, not yet installed */
     time_t stored_fetched, stored_changed;
+    struct page_job *job;       /* load, parse or render on a worker */
     struct pg_upstream_xfer *xfer;
     struct evbuffer *acc;
     int too_big;
@@ -106,6 +112,45 @@ struct pg_pages {
     struct pg_page *buckets[PAGES_BUCKETS];
     struct pg_page *lru_head, *lru_tail;   /* head = most recent */
     size_t count;
+    struct page_job *jobs;      /* submitted, done not yet run */
+    pthread_t loop_thread;      /* the thread that runs the loop */
+};
+
+/* Work done on a worker for a page (see "worker jobs" below).  The job owns
+ * every input and output; the loop side (pg, ps) is touched only by
+ * job_done, on the loop.  pg is NULL for JOB_TOUCH. */
+enum job_step { JOB_LOAD, JOB_PARSE, JOB_RENDER, JOB_TOUCH };
+
+struct page_job {
+    struct pg_pages *ps;
+    struct pg_page *pg;
+    enum job_step step;
+    struct pg_cache *cache;         /* borrowed: outlives the pool */
+    const char *base_url;           /* borrowed: the server's */
+    char key[PAGE_KEY_MAX];
+    int is_list;
+    /* JOB_PARSE input: the upstream body, its type and URL */
+    struct evbuffer *body;
+    int is_json;
+    char *base;
+    uint64_t max_bytes;
+    /* validators: JOB_PARSE input, JOB_LOAD output */
+    char *etag, *lastmod;
+    /* times: JOB_PARSE/JOB_TOUCH input, JOB_LOAD output, JOB_RENDER
+     * passes them through to the install */
+    time_t fetched, changed;
+    /* model: JOB_LOAD/JOB_PARSE output, JOB_RENDER input (owned) */
+    json_t *model;
+    /* JOB_RENDER output */
+    struct pg_body *nb[B_COUNT];
+    char nh[2][24];
+    /* results */
+    int rc;
+    char msg[PG_MAX_REASON];
+    struct pg_cache_err err;
+    int off_loop;                   /* work ran on another thread */
+    int64_t work_ms;
+    struct page_job *prev, *next;
 };
 
 /* ---- bodies ------------------------------------------------------------ */
@@ -192,7 +237,7 @@ static int
 page_busy(const struct pg_page *pg)
 {
     return pg->fetching || pg->installing || pg->waking
-        || pg->waiters != NULL;
+        || pg->job != NULL || pg->waiters != NULL;
 }
 
 static void
@@ -315,16 +360,17 @@ set_str(char **dst, const char *v)
 /* ---- LMDB records ------------------------------------------------------ */
 
 static void
-meta_key(const struct pg_page *pg, char *out, size_t outlen)
+meta_key(const char *key, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "fetched:%s", pg->key);
+    snprintf(out, outlen, "fetched:%s", key);
 }
 
-/* Reads the stored page into pg->stored (+ validators); 0 if found. */
+/* Reads the stored page of key: the upstream model, its validators and
+ * times into j.  0 if found.  Runs on: worker (the record of a big page is
+ * tens of MB of JSON). */
 static int
-page_read_store(struct pg_page *pg)
+page_read_store(struct pg_cache *c, const char *key, struct page_job *j)
 {
-    struct pg_server *s = pg->owner->s;
     struct pg_cache_err err;
     void *val = NULL;
     size_t len = 0;
@@ -334,8 +380,8 @@ page_read_store(struct pg_page *pg)
     long long fetched2;
 
     memset(&err, 0, sizeof(err));
-    if (pg_cache_get(s->cache, PG_CACHE_DB_INDEX, pg->key, strlen(pg->key),
-            &val, &len, &err) != PG_CACHE_OK)
+    if (pg_cache_get(c, PG_CACHE_DB_INDEX, key, strlen(key), &val, &len,
+            &err) != PG_CACHE_OK)
     {
         return -1;
     }
@@ -346,46 +392,27 @@ page_read_store(struct pg_page *pg)
         json_decref(rec);
         return -1;
     }
-    json_decref(pg->stored);
-    pg->stored = json_incref(model);
-    pg->stored_fetched = (time_t)json_integer_value(
+    j->model = json_incref(model);
+    j->fetched = (time_t)json_integer_value(
         json_object_get(rec, "fetched_at"));
-    pg->stored_changed = (time_t)json_integer_value(
+    j->changed = (time_t)json_integer_value(
         json_object_get(rec, "changed_at"));
-    set_str(&pg->up_etag, json_string_value(json_object_get(rec, "etag")));
-    set_str(&pg->up_lastmod,
+    set_str(&j->etag, json_string_value(json_object_get(rec, "etag")));
+    set_str(&j->lastmod,
         json_string_value(json_object_get(rec, "last_modified")));
     json_decref(rec);
-    meta_key(pg, mk, sizeof(mk));
+    meta_key(key, mk, sizeof(mk));
     val = NULL;
-    if (pg_cache_get(s->cache, PG_CACHE_DB_META, mk, strlen(mk), &val,
-            &len, &err) == PG_CACHE_OK)
+    if (pg_cache_get(c, PG_CACHE_DB_META, mk, strlen(mk), &val, &len,
+            &err) == PG_CACHE_OK)
     {
         fetched2 = strtoll(val, NULL, 10);
-        if (fetched2 > (long long)pg->stored_fetched) {
-            pg->stored_fetched = (time_t)fetched2;
+        if (fetched2 > (long long)j->fetched) {
+            j->fetched = (time_t)fetched2;
         }
         free(val);
     }
     return 0;
-}
-
-static void
-store_fetched(struct pg_page *pg, time_t t)
-{
-    struct pg_server *s = pg->owner->s;
-    struct pg_cache_err err;
-    char mk[PAGE_KEY_MAX + 16], v[32];
-
-    memset(&err, 0, sizeof(err));
-    meta_key(pg, mk, sizeof(mk));
-    snprintf(v, sizeof(v), "%lld", (long long)t);
-    if (pg_cache_put(s->cache, PG_CACHE_DB_META, mk, strlen(mk), v,
-            strlen(v), &err) != PG_CACHE_OK)
-    {
-        pg_log(s, "page %s: cannot record fetch time: %s", pg->key,
-            err.reason);
-    }
 }
 
 /* A batch of LMDB ops whose keys and values are malloc'd strings. */
@@ -408,12 +435,12 @@ batch_clear(struct batch *b)
 }
 
 static int
-batch_flush(struct pg_server *s, struct batch *b, struct pg_cache_err *err)
+batch_flush(struct pg_cache *c, struct batch *b, struct pg_cache_err *err)
 {
     int rc = PG_CACHE_OK;
 
     if (b->n > 0) {
-        rc = pg_cache_put_many(s->cache, b->ops, b->n, err);
+        rc = pg_cache_put_many(c, b->ops, b->n, err);
     }
     batch_clear(b);
     return rc;
@@ -421,7 +448,7 @@ batch_flush(struct pg_server *s, struct batch *b, struct pg_cache_err *err)
 
 /* Adds db[key] = val, taking ownership of both (freed by batch_clear). */
 static int
-batch_add(struct pg_server *s, struct batch *b, enum pg_cache_db db,
+batch_add(struct pg_cache *c, struct batch *b, enum pg_cache_db db,
     char *key, char *val, struct pg_cache_err *err)
 {
     int rc;
@@ -432,7 +459,7 @@ batch_add(struct pg_server *s, struct batch *b, enum pg_cache_db db,
         return PG_CACHE_ENOMEM;
     }
     if (b->n == PG_CACHE_MAX_OPS) {
-        rc = batch_flush(s, b, err);
+        rc = batch_flush(c, b, err);
         if (rc != PG_CACHE_OK) {
             free(key);
             free(val);
@@ -481,7 +508,7 @@ meta_sha256(json_t *f)
 }
 
 static int
-store_file_records(struct pg_server *s, struct pg_page *pg, json_t *model,
+store_file_records(struct pg_cache *c, const char *key, json_t *model,
     struct batch *b, struct pg_cache_err *err)
 {
     json_t *files = json_object_get(model, "files"), *f, *rec;
@@ -503,7 +530,7 @@ store_file_records(struct pg_server *s, struct pg_page *pg, json_t *model,
             continue;
         }
         rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "kind", "file",
-            "project", pg->key, "filename", fn, "url", url, "path", path,
+            "project", key, "filename", fn, "url", url, "path", path,
             "size", json_is_integer(size) ? json_integer_value(size)
             : (json_int_t)-1);
         if (rec == NULL) {
@@ -520,11 +547,11 @@ store_file_records(struct pg_server *s, struct pg_page *pg, json_t *model,
         if (msha != NULL) {
             json_object_set_new(rec, "metadata_sha256", json_string(msha));
         }
-        rc = batch_add(s, b, PG_CACHE_DB_FILES, strdup(sha),
+        rc = batch_add(c, b, PG_CACHE_DB_FILES, strdup(sha),
             json_dumps(rec, JSON_COMPACT), err);
         json_decref(rec);
         if (rc == PG_CACHE_OK) {
-            rc = batch_add(s, b, PG_CACHE_DB_PATHS, strdup(path),
+            rc = batch_add(c, b, PG_CACHE_DB_PATHS, strdup(path),
                 strdup(sha), err);
         }
         if (rc != PG_CACHE_OK) {
@@ -540,17 +567,17 @@ store_file_records(struct pg_server *s, struct pg_page *pg, json_t *model,
 
             snprintf(mfn, sizeof(mfn), "%s.metadata", fn);
             rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "kind",
-                "metadata", "project", pg->key, "filename", mfn, "url", murl,
+                "metadata", "project", key, "filename", mfn, "url", murl,
                 "path", mpath, "size", (json_int_t)-1, "of", sha);
         }
         if (rec == NULL) {
             return PG_CACHE_ENOMEM;
         }
-        rc = batch_add(s, b, PG_CACHE_DB_FILES, strdup(msha),
+        rc = batch_add(c, b, PG_CACHE_DB_FILES, strdup(msha),
             json_dumps(rec, JSON_COMPACT), err);
         json_decref(rec);
         if (rc == PG_CACHE_OK) {
-            rc = batch_add(s, b, PG_CACHE_DB_PATHS, strdup(mpath),
+            rc = batch_add(c, b, PG_CACHE_DB_PATHS, strdup(mpath),
                 strdup(msha), err);
         }
         if (rc != PG_CACHE_OK) {
@@ -563,10 +590,10 @@ store_file_records(struct pg_server *s, struct pg_page *pg, json_t *model,
 /* Stores the upstream model: file records first, then the page record
  * (so a page in LMDB always has its file records). */
 static int
-page_store(struct pg_page *pg, json_t *model, time_t fetched,
+page_store(struct pg_cache *c, const char *key, int is_list,
+    const char *etag, const char *lastmod, json_t *model, time_t fetched,
     time_t changed, struct pg_cache_err *err)
 {
-    struct pg_server *s = pg->owner->s;
     struct batch *b = calloc(1, sizeof(*b));
     json_t *rec;
     int rc = PG_CACHE_OK;
@@ -575,32 +602,32 @@ page_store(struct pg_page *pg, json_t *model, time_t fetched,
     if (b == NULL) {
         return PG_CACHE_ENOMEM;
     }
-    if (!pg->is_list) {
-        rc = store_file_records(s, pg, model, b, err);
+    if (!is_list) {
+        rc = store_file_records(c, key, model, b, err);
     }
     if (rc == PG_CACHE_OK) {
         rec = json_pack("{s:i, s:O, s:I, s:I}", "v", 1, "model", model,
             "fetched_at", (json_int_t)fetched, "changed_at",
             (json_int_t)changed);
-        if (rec != NULL && pg->up_etag != NULL) {
-            json_object_set_new(rec, "etag", json_string(pg->up_etag));
+        if (rec != NULL && etag != NULL) {
+            json_object_set_new(rec, "etag", json_string(etag));
         }
-        if (rec != NULL && pg->up_lastmod != NULL) {
+        if (rec != NULL && lastmod != NULL) {
             json_object_set_new(rec, "last_modified",
-                json_string(pg->up_lastmod));
+                json_string(lastmod));
         }
-        rc = batch_add(s, b, PG_CACHE_DB_INDEX, strdup(pg->key),
+        rc = batch_add(c, b, PG_CACHE_DB_INDEX, strdup(key),
             rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL, err);
         json_decref(rec);
-        meta_key(pg, mk, sizeof(mk));
+        meta_key(key, mk, sizeof(mk));
         snprintf(v, sizeof(v), "%lld", (long long)fetched);
         if (rc == PG_CACHE_OK) {
-            rc = batch_add(s, b, PG_CACHE_DB_META, strdup(mk), strdup(v),
+            rc = batch_add(c, b, PG_CACHE_DB_META, strdup(mk), strdup(v),
                 err);
         }
     }
     if (rc == PG_CACHE_OK) {
-        rc = batch_flush(s, b, err);
+        rc = batch_flush(c, b, err);
     }
     batch_clear(b);
     free(b);
@@ -622,21 +649,20 @@ hash_hex(const char *data, size_t len, char out[24])
 }
 
 static int
-page_render(struct pg_page *pg, json_t *model, struct pg_body *out[B_COUNT],
-    char hash[2][24])
+page_render(int is_list, const char *base_url, json_t *model,
+    struct pg_body *out[B_COUNT], char hash[2][24])
 {
-    struct pg_server *s = pg->owner->s;
     char *plain = NULL, *gz = NULL;
     size_t plen = 0, glen = 0;
     int k, rc;
     enum pg_index_format fmts[2] = { PG_FMT_JSON, PG_FMT_HTML_V1 };
 
     for (k = 0; k < 2; k++) {
-        if (pg->is_list) {
-            rc = pg_index_render_list(model, fmts[k], s->base_url, &plain,
+        if (is_list) {
+            rc = pg_index_render_list(model, fmts[k], base_url, &plain,
                 &plen);
         } else {
-            rc = pg_index_render_project(model, fmts[k], s->base_url,
+            rc = pg_index_render_project(model, fmts[k], base_url,
                 &plain, &plen);
         }
         if (rc != 0 || pg_index_gzip(plain, plen, &gz, &glen) != 0) {
@@ -656,7 +682,328 @@ page_render(struct pg_page *pg, json_t *model, struct pg_body *out[B_COUNT],
     return 0;
 }
 
+/* ---- worker jobs ------------------------------------------------------- */
+
+/* What would block the loop runs on a worker (style: nothing on the loop
+ * blocks): reading and parsing a stored page (JOB_LOAD), parsing an
+ * upstream page and writing its records durably to LMDB (JOB_PARSE: a
+ * 2,000-file page is ~40 ms of jansson and several ~7 ms commits),
+ * rendering both formats with their gzip (JOB_RENDER), and recording the
+ * time of a revalidation (JOB_TOUCH, one commit).  The loop fills a job's
+ * inputs and submits it; the worker touches only the job; job_done
+ * continues on the loop.  While a page has a job it is busy (never
+ * evicted) and new requests for it wait on it, so the order stays
+ * fetch -> parse -> store -> annotate -> render -> install.  A client that
+ * leaves meanwhile is a waiter marked client_gone, answered by nobody.  At
+ * shutdown pg_workers_free lets running work end and runs no done; the
+ * jobs still listed on ps->jobs are then freed by pg_pages_free. */
+
 static void wake_waiters(struct pg_page *pg, int status, const char *reason);
+static void page_install(struct pg_page *pg, json_t *model, time_t fetched,
+    time_t changed);
+static void page_fetch(struct pg_page *pg);
+static void page_fetch_failed(struct pg_page *pg, int status,
+    const char *reason);
+
+static const char *
+job_step_name(enum job_step step)
+{
+    switch (step) {
+    case JOB_LOAD: return "load";
+    case JOB_PARSE: return "parse";
+    case JOB_RENDER: return "render";
+    case JOB_TOUCH: return "touch";
+    }
+    return "?";
+}
+
+static void
+job_free(struct page_job *j)
+{
+    int i;
+
+    if (j->body != NULL) {
+        evbuffer_free(j->body);
+    }
+    free(j->base);
+    free(j->etag);
+    free(j->lastmod);
+    json_decref(j->model);
+    for (i = 0; i < B_COUNT; i++) {
+        body_unref(j->nb[i]);
+    }
+    free(j);
+}
+
+/* A job for pg's key; JOB_TOUCH jobs do not hold the page. */
+static struct page_job *
+job_new(struct pg_page *pg, enum job_step step)
+{
+    struct pg_pages *ps = pg->owner;
+    struct page_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL) {
+        return NULL;
+    }
+    j->ps = ps;
+    j->pg = step == JOB_TOUCH ? NULL : pg;
+    j->step = step;
+    j->cache = ps->s->cache;
+    j->base_url = ps->s->base_url;
+    snprintf(j->key, sizeof(j->key), "%s", pg->key);
+    j->is_list = pg->is_list;
+    return j;
+}
+
+/* Runs on: worker.  Parses the upstream body; stores the model. */
+static void
+parse_work(struct page_job *j)
+{
+    size_t len = evbuffer_get_length(j->body);
+    const char *buf = (const char *)evbuffer_pullup(j->body, -1);
+    json_t *model;
+
+    j->msg[0] = '\0';
+    if (j->is_list) {
+        model = j->is_json
+            ? pg_index_parse_list_json(buf, len, j->max_bytes, j->msg,
+                sizeof(j->msg))
+            : pg_index_parse_list_html(buf, len, j->max_bytes, j->msg,
+                sizeof(j->msg));
+    } else {
+        model = j->is_json
+            ? pg_index_parse_project_json(buf, len, j->base, j->max_bytes,
+                j->msg, sizeof(j->msg))
+            : pg_index_parse_project_html(buf, len, j->base, j->max_bytes,
+                j->msg, sizeof(j->msg));
+    }
+    evbuffer_free(j->body);
+    j->body = NULL;
+    if (model == NULL) {
+        j->rc = -1;
+        return;
+    }
+    j->model = model;
+    j->rc = 0;
+    /* Before annotation: LMDB keeps the upstream model (pg_proxy.h). */
+    memset(&j->err, 0, sizeof(j->err));
+    page_store(j->cache, j->key, j->is_list, j->etag, j->lastmod, model,
+        j->fetched, j->fetched, &j->err);
+}
+
+/* Runs on: worker.  Records the time of a revalidation (304). */
+static void
+touch_work(struct page_job *j)
+{
+    char mk[PAGE_KEY_MAX + 16], v[32];
+
+    memset(&j->err, 0, sizeof(j->err));
+    meta_key(j->key, mk, sizeof(mk));
+    snprintf(v, sizeof(v), "%lld", (long long)j->fetched);
+    j->rc = pg_cache_put(j->cache, PG_CACHE_DB_META, mk, strlen(mk), v,
+        strlen(v), &j->err);
+}
+
+/* Runs on: worker (on the loop only when no worker could take it). */
+static void
+job_work(void *arg)
+{
+    struct page_job *j = arg;
+    int64_t t0 = pg_now_ms();
+
+    j->off_loop = !pthread_equal(pthread_self(), j->ps->loop_thread);
+    switch (j->step) {
+    case JOB_LOAD:
+        j->rc = page_read_store(j->cache, j->key, j);
+        break;
+    case JOB_PARSE:
+        parse_work(j);
+        break;
+    case JOB_RENDER:
+        j->rc = page_render(j->is_list, j->base_url, j->model, j->nb,
+            j->nh);
+        break;
+    case JOB_TOUCH:
+        touch_work(j);
+        break;
+    }
+    j->work_ms = pg_now_ms() - t0;
+}
+
+/* A stored page was read (or not): install it if fresh, else ask the
+ * upstream (with its validators). */
+static void
+load_done(struct page_job *j)
+{
+    struct pg_page *pg = j->pg;
+    json_t *m;
+
+    if (j->rc != 0) {
+        page_fetch(pg);
+        return;
+    }
+    json_decref(pg->stored);
+    pg->stored = j->model;
+    j->model = NULL;
+    pg->stored_fetched = j->fetched;
+    pg->stored_changed = j->changed;
+    set_str(&pg->up_etag, j->etag);
+    set_str(&pg->up_lastmod, j->lastmod);
+    if (page_fresh(pg, pg->stored_fetched)) {
+        m = pg->stored;
+        pg->stored = NULL;
+        pg->outcome = OUT_HIT;
+        pg_server_cache_event(pg->owner->s, page_kind(pg), "hit");
+        page_install(pg, m, pg->stored_fetched, pg->stored_changed);
+        return;
+    }
+    page_fetch(pg);
+}
+
+static void
+parse_done(struct page_job *j)
+{
+    struct pg_page *pg = j->pg;
+    struct pg_server *s = pg->owner->s;
+    char why[PG_MAX_REASON];
+    json_t *m;
+
+    if (j->rc != 0) {
+        snprintf(why, sizeof(why), "upstream %s %.60s is malformed: %.100s",
+            page_kind(pg), pg->key, j->msg);
+        pg_server_upstream_done(s, page_kind(pg), "malformed", pg->t0);
+        page_fetch_failed(pg, 502, why);
+        return;
+    }
+    pg_server_upstream_done(s, page_kind(pg), NULL, pg->t0);
+    set_str(&pg->up_etag, j->etag);
+    set_str(&pg->up_lastmod, j->lastmod);
+    if (j->err.code != PG_CACHE_OK) {
+        /* Serve what we got; the next request fetches again. */
+        pg_log(s, "%s %s: not cached: %s: %s", page_kind(pg), pg->key,
+            pg_cache_strerror(j->err.code), j->err.reason);
+    }
+    json_decref(pg->stored);
+    pg->stored = NULL;
+    pg->outcome = OUT_MISS;
+    m = j->model;
+    j->model = NULL;
+    page_install(pg, m, j->fetched, j->fetched);
+}
+
+static void
+render_done(struct page_job *j)
+{
+    struct pg_page *pg = j->pg;
+    int i;
+
+    pg->installing = 0;
+    if (j->rc != 0) {
+        wake_waiters(pg, 502, "cannot render the index page");
+        return;
+    }
+    for (i = 0; i < B_COUNT; i++) {
+        body_unref(pg->body[i]);
+        pg->body[i] = j->nb[i];
+        j->nb[i] = NULL;
+    }
+    /* Same bytes as before: Last-Modified stays (the ETag does anyway). */
+    if (!pg->ready || strcmp(pg->hash[0], j->nh[0]) != 0
+        || strcmp(pg->hash[1], j->nh[1]) != 0)
+    {
+        pg->changed_at = j->changed;
+    }
+    memcpy(pg->hash, j->nh, sizeof(j->nh));
+    json_decref(pg->model);
+    pg->model = j->model;
+    j->model = NULL;
+    pg->fetched_at = j->fetched;
+    pg->ready = 1;
+    wake_waiters(pg, 200, NULL);
+}
+
+/* Runs on: loop. */
+static void
+job_done(void *arg)
+{
+    struct page_job *j = arg;
+    struct pg_pages *ps = j->ps;
+    struct pg_server *s = ps->s;
+    const char *lv[2];
+
+    if (j->prev != NULL) {
+        j->prev->next = j->next;
+    } else {
+        ps->jobs = j->next;
+    }
+    if (j->next != NULL) {
+        j->next->prev = j->prev;
+    }
+    lv[0] = job_step_name(j->step);
+    lv[1] = j->off_loop ? "worker" : "loop";
+    pg_metric_inc(s->m_page_jobs, 1, lv);
+    pg_metric_observe(s->m_page_job_seconds, (double)j->work_ms / 1000.0,
+        lv);
+    if (j->pg != NULL) {
+        j->pg->job = NULL;
+    }
+    switch (j->step) {
+    case JOB_LOAD:
+        load_done(j);
+        break;
+    case JOB_PARSE:
+        parse_done(j);
+        break;
+    case JOB_RENDER:
+        render_done(j);
+        break;
+    case JOB_TOUCH:
+        if (j->rc != PG_CACHE_OK) {
+            pg_log(s, "page %s: cannot record fetch time: %s", j->key,
+                j->err.reason);
+        }
+        break;
+    }
+    job_free(j);
+}
+
+/* Hands j to a worker; its done continues on the loop.  Without a worker
+ * (out of memory) the job runs here rather than failing the page.  May
+ * finish before returning: callers touch nothing after it. */
+static void
+job_submit(struct page_job *j)
+{
+    struct pg_pages *ps = j->ps;
+
+    j->prev = NULL;
+    j->next = ps->jobs;
+    if (ps->jobs != NULL) {
+        ps->jobs->prev = j;
+    }
+    ps->jobs = j;
+    if (j->pg != NULL) {
+        j->pg->job = j;
+    }
+    if (pg_workers_submit(ps->s->workers, job_work, job_done, j) != 0) {
+        job_work(j);
+        job_done(j);
+    }
+}
+
+/* Records a revalidation's time in LMDB, on a worker. */
+static void
+store_fetched(struct pg_page *pg, time_t t)
+{
+    struct page_job *j = job_new(pg, JOB_TOUCH);
+
+    if (j == NULL) {
+        pg_log(pg->owner->s, "page %s: cannot record fetch time: out of "
+            "memory", pg->key);
+        return;
+    }
+    j->fetched = t;
+    job_submit(j);
+}
 
 struct install_ctx {
     struct pg_page *pg;
@@ -669,44 +1016,31 @@ on_annotated(void *arg, int rc, const char *reason)
 {
     struct install_ctx *ic = arg;
     struct pg_page *pg = ic->pg;
-    struct pg_body *nb[B_COUNT] = { NULL, NULL, NULL, NULL };
-    char nh[2][24];
-    int i;
+    struct page_job *j;
 
-    pg->installing = 0;
     if (rc != 0) {
+        pg->installing = 0;
         json_decref(ic->model);
         free(ic);
         wake_waiters(pg, 502, reason != NULL ? reason
             : "provenance annotation failed");
         return;
     }
-    if (page_render(pg, ic->model, nb, nh) != 0) {
-        for (i = 0; i < B_COUNT; i++) {
-            body_unref(nb[i]);
-        }
+    /* Rendering and gzip of a big page go to a worker; the page stays
+     * "installing" (requests wait) until render_done. */
+    j = job_new(pg, JOB_RENDER);
+    if (j == NULL) {
+        pg->installing = 0;
         json_decref(ic->model);
         free(ic);
-        wake_waiters(pg, 502, "cannot render the index page");
+        wake_waiters(pg, 502, "out of memory");
         return;
     }
-    for (i = 0; i < B_COUNT; i++) {
-        body_unref(pg->body[i]);
-        pg->body[i] = nb[i];
-    }
-    /* Same bytes as before: Last-Modified stays (the ETag does anyway). */
-    if (!pg->ready || strcmp(pg->hash[0], nh[0]) != 0
-        || strcmp(pg->hash[1], nh[1]) != 0)
-    {
-        pg->changed_at = ic->changed;
-    }
-    memcpy(pg->hash, nh, sizeof(nh));
-    json_decref(pg->model);
-    pg->model = ic->model;
-    pg->fetched_at = ic->fetched;
-    pg->ready = 1;
+    j->model = ic->model;
+    j->fetched = ic->fetched;
+    j->changed = ic->changed;
     free(ic);
-    wake_waiters(pg, 200, NULL);
+    job_submit(j);
 }
 
 /* Annotates model (consumed) and installs it; wakes the waiters. */
@@ -821,12 +1155,10 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
 {
     struct pg_page *pg = arg;
     struct pg_server *s = pg->owner->s;
-    char msg[PG_MAX_REASON], why[PG_MAX_REASON];
-    const char *ct, *base;
+    char why[PG_MAX_REASON];
+    const char *base;
     json_t *model;
-    size_t len;
-    char *buf;
-    struct pg_cache_err err;
+    struct page_job *j;
     time_t now = time(NULL);
 
     pg->xfer = NULL;
@@ -881,45 +1213,30 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
         page_fetch_failed(pg, 502, why);
         return;
     }
-    len = evbuffer_get_length(pg->acc);
-    buf = (char *)evbuffer_pullup(pg->acc, -1);
-    ct = resp->content_type;
+    /* Parse and store on a worker (parse_done continues). */
     base = resp->effective_url;
-    msg[0] = '\0';
-    if (pg->is_list) {
-        model = is_json_type(ct)
-            ? pg_index_parse_list_json(buf, len, s->cfg->max_json_bytes, msg,
-                sizeof(msg))
-            : pg_index_parse_list_html(buf, len, s->cfg->max_json_bytes, msg,
-                sizeof(msg));
-    } else {
-        model = is_json_type(ct)
-            ? pg_index_parse_project_json(buf, len, base,
-                s->cfg->max_json_bytes, msg, sizeof(msg))
-            : pg_index_parse_project_html(buf, len, base,
-                s->cfg->max_json_bytes, msg, sizeof(msg));
+    j = job_new(pg, JOB_PARSE);
+    if (j != NULL) {
+        j->body = evbuffer_new();
+        j->base = base != NULL ? strdup(base) : NULL;
     }
-    evbuffer_drain(pg->acc, len);
-    if (model == NULL) {
-        snprintf(why, sizeof(why), "upstream %s %.60s is malformed: %.100s",
-            page_kind(pg), pg->key, msg);
-        pg_server_upstream_done(s, page_kind(pg), "malformed", pg->t0);
-        page_fetch_failed(pg, 502, why);
+    if (j == NULL || j->body == NULL || (base != NULL && j->base == NULL)
+        || evbuffer_add_buffer(j->body, pg->acc) != 0)
+    {
+        if (j != NULL) {
+            job_free(j);
+        }
+        evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
+        pg_server_upstream_done(s, page_kind(pg), "memory", pg->t0);
+        page_fetch_failed(pg, 502, "out of memory");
         return;
     }
-    pg_server_upstream_done(s, page_kind(pg), NULL, pg->t0);
-    set_str(&pg->up_etag, resp->etag);
-    set_str(&pg->up_lastmod, resp->last_modified);
-    memset(&err, 0, sizeof(err));
-    if (page_store(pg, model, now, now, &err) != PG_CACHE_OK) {
-        /* Serve what we got; the next request fetches again. */
-        pg_log(s, "%s %s: not cached: %s: %s", page_kind(pg), pg->key,
-            pg_cache_strerror(err.code), err.reason);
-    }
-    json_decref(pg->stored);
-    pg->stored = NULL;
-    pg->outcome = OUT_MISS;
-    page_install(pg, model, now, now);
+    j->is_json = is_json_type(resp->content_type);
+    j->max_bytes = s->cfg->max_json_bytes;
+    set_str(&j->etag, resp->etag);
+    set_str(&j->lastmod, resp->last_modified);
+    j->fetched = now;
+    job_submit(j);
 }
 
 static void
@@ -1002,7 +1319,7 @@ load_key(struct pg_req *r, const char *key, int is_list, pg_page_ready_fn cb)
         cb(r, NULL, 502, "out of memory");
         return;
     }
-    if (pg->fetching || pg->installing) {
+    if (pg->fetching || pg->installing || pg->job != NULL) {
         if (add_waiter(pg, r, cb) != 0) {
             cb(r, NULL, 502, "out of memory");
         }
@@ -1024,16 +1341,15 @@ load_key(struct pg_req *r, const char *key, int is_list, pg_page_ready_fn cb)
         cb(r, NULL, 502, "out of memory");
         return;
     }
-    if (!pg->ready && pg->stored == NULL && page_read_store(pg) == 0
-        && page_fresh(pg, pg->stored_fetched))
-    {
-        json_t *m = pg->stored;
+    if (!pg->ready && pg->stored == NULL) {
+        /* Read the stored page on a worker; load_done installs it or
+         * fetches. */
+        struct page_job *j = job_new(pg, JOB_LOAD);
 
-        pg->stored = NULL;
-        pg->outcome = OUT_HIT;
-        pg_server_cache_event(r->s, page_kind(pg), "hit");
-        page_install(pg, m, pg->stored_fetched, pg->stored_changed);
-        return;
+        if (j != NULL) {
+            job_submit(j);
+            return;
+        }
     }
     page_fetch(pg);
 }
@@ -1209,6 +1525,7 @@ pg_pages_new(struct pg_server *s, struct pg_pages **out)
         return -1;
     }
     ps->s = s;
+    ps->loop_thread = pthread_self();
     return 0;
 }
 
@@ -1219,6 +1536,16 @@ pg_pages_free(struct pg_pages *ps)
 
     if (ps == NULL) {
         return;
+    }
+    /* The workers are gone (pg_server_free): no job runs or finishes. */
+    while (ps->jobs != NULL) {
+        struct page_job *j = ps->jobs;
+
+        ps->jobs = j->next;
+        if (j->pg != NULL) {
+            j->pg->job = NULL;
+        }
+        job_free(j);
     }
     pg = ps->lru_head;
     while (pg != NULL) {

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -52,6 +53,8 @@ static const double pg_latency_buckets[] = {
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 };
 #define N_BUCKETS (sizeof(pg_latency_buckets) / sizeof(pg_latency_buckets[0]))
+
+static void conns_sweep(struct pg_server *s);
 
 static int
 add_metrics(struct pg_server *s)
@@ -102,6 +105,21 @@ add_metrics(struct pg_server *s)
     s->m_downloads = pg_metrics_add(m, PG_METRIC_GAUGE,
         "provgate_file_downloads_in_flight", "Upstream file downloads in "
         "progress or being committed", NULL, NULL, 0);
+    s->m_conns = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_http_connections_open", "Client connections open "
+        "(counted against max_connections)", NULL, NULL, 0);
+    s->m_conns_refused = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_http_connections_refused_total", "Client connections "
+        "closed at accept because max_connections were open", NULL, NULL,
+        0);
+    s->m_page_jobs = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_index_jobs_total", "Index page work handed off the event "
+        "loop, by step (load, parse, render, touch) and the thread it ran "
+        "on (worker; loop only when no worker could take it)",
+        "step,thread", NULL, 0);
+    s->m_page_job_seconds = pg_metrics_add(m, PG_METRIC_HISTOGRAM,
+        "provgate_index_job_duration_seconds", "Time index page work took "
+        "on its thread, by step", "step", pg_latency_buckets, N_BUCKETS);
     s->m_mismatch = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_hash_mismatches_total", "Upstream files whose sha256 did "
         "not match the index", NULL, NULL, 0);
@@ -112,7 +130,9 @@ add_metrics(struct pg_server *s)
         || s->m_up_duration == NULL || s->m_blob_bytes == NULL
         || s->m_blob_count == NULL || s->m_evictions == NULL
         || s->m_mismatch == NULL || s->m_pages_mem == NULL
-        || s->m_downloads == NULL)
+        || s->m_downloads == NULL || s->m_conns == NULL
+        || s->m_conns_refused == NULL || s->m_page_jobs == NULL
+        || s->m_page_job_seconds == NULL)
     {
         return -1;
     }
@@ -120,6 +140,8 @@ add_metrics(struct pg_server *s)
     pg_metric_inc(s->m_mismatch, 0, NULL);
     pg_metric_inc(s->m_inflight, 0, NULL);
     pg_metric_inc(s->m_evictions, 0, NULL);
+    pg_metric_inc(s->m_conns, 0, NULL);
+    pg_metric_inc(s->m_conns_refused, 0, NULL);
     return 0;
 }
 
@@ -164,6 +186,7 @@ handle_metrics(struct pg_req *r)
     struct evbuffer *body = evbuffer_new();
 
     r->route = "metrics";
+    conns_sweep(r->s);
     pg_cache_stats(r->s->cache, &st);
     pg_metric_set(r->s->m_blob_bytes, (double)st.blob_bytes, NULL);
     pg_metric_set(r->s->m_blob_count, (double)st.blob_count, NULL);
@@ -292,22 +315,165 @@ on_request(struct evhttp_request *ereq, void *arg)
     pg_req_problem(r, 404, "Not found", "no such route: %s", path);
 }
 
-/* ---- TLS listener ------------------------------------------------------ */
+/* ---- connections: max_connections ------------------------------------- */
 
-/* evhttp asks for each accepted connection's bufferevent: a server-side
- * OpenSSL one when tls_cert/tls_key are configured. */
+/* evhttp (libevent 2.1) has no connection cap and no hook when it frees a
+ * connection (the close callback slot is req.c's, per request), but it
+ * asks us for each accepted connection's bufferevent (evhttp_set_bevcb).
+ * on_new_bev counts the connection, keeps a reference on its bufferevent
+ * and links it on s->conns.  When evhttp frees the connection it clears
+ * the bufferevent's callbacks and drops its reference; ours keeps the
+ * object alive, so conns_sweep (every PG_CONN_SWEEP_MS while connections
+ * are open, before refusing one, and before a /metrics scrape) sees the
+ * cleared callbacks, drops our reference (which closes the socket) and
+ * counts the connection out.
+ *
+ * Over the cap a new connection is closed at once, unanswered, like
+ * nginx's worker_connections: no request is read, so no status is sent
+ * (a 503 would make clients retry; a refusal is never 5xx).  It is done by
+ * handing evhttp a bufferevent that cannot take a socket (one end of a
+ * pair): evhttp then frees the connection and closes the socket itself
+ * (libevent logs "evhttp_get_request: cannot get connection").  Each
+ * refusal counts in provgate_http_connections_refused_total; one log line
+ * per second at most says the cap was reached. */
+
+static void
+conn_unlink(struct pg_server *s, struct pg_conn *c)
+{
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    s->nconns--;
+}
+
+static void
+conns_sweep(struct pg_server *s)
+{
+    struct pg_conn *c = s->conns, *next;
+    bufferevent_event_cb ecb;
+
+    while (c != NULL) {
+        next = c->next;
+        ecb = NULL;
+        bufferevent_getcb(c->bev, NULL, NULL, &ecb, NULL);
+        if (ecb == NULL) {
+            /* evhttp let go (it sets its error callback on every live
+             * connection): ours is the last reference. */
+            conn_unlink(s, c);
+            bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+            bufferevent_decref(c->bev);
+            free(c);
+        }
+        c = next;
+    }
+    pg_metric_set(s->m_conns, (double)s->nconns, NULL);
+    if (s->nconns == 0 && s->ev_sweep != NULL) {
+        event_del(s->ev_sweep);
+    }
+}
+
+static void
+on_sweep_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct pg_server *s = arg;
+
+    (void) fd;
+    (void) what;
+    conns_sweep(s);
+}
+
+static void
+conns_free(struct pg_server *s)
+{
+    struct pg_conn *c;
+
+    while (s->conns != NULL) {
+        c = s->conns;
+        conn_unlink(s, c);
+        bufferevent_decref(c->bev);
+        free(c);
+    }
+}
+
+/* A bufferevent evhttp cannot set a socket on: it closes the connection
+ * at once (see above). */
+static struct bufferevent *
+refuse_bev(struct pg_server *s, struct event_base *base)
+{
+    struct bufferevent *pair[2];
+    time_t now = time(NULL);
+
+    pg_metric_inc(s->m_conns_refused, 1, NULL);
+    if (now != s->refused_logged) {
+        s->refused_logged = now;
+        pg_log(s, "max_connections (%d) reached: closing new connections",
+            s->cfg->max_connections);
+    }
+    /* BEV_OPT_CLOSE_ON_FREE: evhttp then leaves the close to
+     * evhttp_get_request, which closes the socket exactly once. */
+    if (bufferevent_pair_new(base, BEV_OPT_CLOSE_ON_FREE, pair) != 0) {
+        return NULL;
+    }
+    bufferevent_free(pair[1]);
+    return pair[0];
+}
+
+/* evhttp asks for each accepted connection's bufferevent: a socket one,
+ * or a server-side OpenSSL one when tls_cert/tls_key are configured. */
 static struct bufferevent *
 on_new_bev(struct event_base *base, void *arg)
 {
-    SSL_CTX *ctx = arg;
-    SSL *ssl = SSL_new(ctx);
+    struct pg_server *s = arg;
+    struct bufferevent *bev = NULL;
+    struct pg_conn *c;
+    struct timeval tv;
+    SSL *ssl;
 
-    if (ssl == NULL) {
-        return NULL;
+    if (s->nconns >= s->cfg->max_connections) {
+        conns_sweep(s);
     }
-    return bufferevent_openssl_socket_new(base, -1, ssl,
-        BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (s->nconns >= s->cfg->max_connections) {
+        return refuse_bev(s, base);
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return refuse_bev(s, base);
+    }
+    if (s->tls != NULL) {
+        ssl = SSL_new(s->tls);
+        if (ssl != NULL) {
+            bev = bufferevent_openssl_socket_new(base, -1, ssl,
+                BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+        }
+    } else {
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+    if (bev == NULL) {
+        free(c);
+        return refuse_bev(s, base);
+    }
+    bufferevent_incref(bev);
+    c->bev = bev;
+    c->next = s->conns;
+    if (s->conns != NULL) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    s->nconns++;
+    if (s->nconns == 1 && s->ev_sweep != NULL) {
+        tv.tv_sec = PG_CONN_SWEEP_MS / 1000;
+        tv.tv_usec = (PG_CONN_SWEEP_MS % 1000) * 1000;
+        event_add(s->ev_sweep, &tv);
+    }
+    return bev;
 }
+
+/* ---- TLS listener ------------------------------------------------------ */
 
 static int
 tls_setup(struct pg_server *s, char *msg, size_t mlen)
@@ -336,7 +502,6 @@ tls_setup(struct pg_server *s, char *msg, size_t mlen)
         ERR_clear_error();
         return -1;
     }
-    evhttp_set_bevcb(s->http, on_new_bev, ctx);
     return 0;
 }
 
@@ -506,6 +671,12 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     evhttp_set_timeout(s->http, (int)((cfg->client_timeout_ms + 999)
         / 1000));
     evhttp_set_gencb(s->http, on_request, s);
+    evhttp_set_bevcb(s->http, on_new_bev, s);
+    s->ev_sweep = event_new(s->base, -1, EV_PERSIST, on_sweep_timer, s);
+    if (s->ev_sweep == NULL) {
+        snprintf(msg, mlen, "out of memory");
+        goto err;
+    }
     if (cfg->tls_cert != NULL && cfg->tls_key != NULL
         && tls_setup(s, msg, mlen) != 0)
     {
@@ -610,6 +781,10 @@ pg_server_free(struct pg_server *s)
      * client and the cache. */
     if (s->http != NULL) {
         evhttp_free(s->http);
+    }
+    conns_free(s);
+    if (s->ev_sweep != NULL) {
+        event_free(s->ev_sweep);
     }
     if (s->workers != NULL) {
         pg_workers_free(s->workers);

@@ -32,6 +32,7 @@ struct evhttp_bound_socket;
 struct evhttp_request;
 struct evhttp_connection;
 struct evbuffer;
+struct bufferevent;
 struct pg_config;
 struct pg_cache;
 struct pg_upstream;
@@ -59,6 +60,19 @@ struct pg_files;
 #define PG_HOLD_SLOTS 1024          /* remembered hash mismatches */
 #define PG_STOP_GRACE_S 10          /* SIGTERM: wait this long for requests */
 #define PG_FLUSH_INTERVAL_S 30      /* pg_cache_flush period (worker) */
+#define PG_CONN_SWEEP_MS 100        /* closed client connections are
+                                       counted out (and their sockets
+                                       closed) within this long */
+
+/* One accepted client connection (server.c), counted against
+ * max_connections from accept until evhttp freed it.  bev holds our own
+ * reference (bufferevent_incref), so the bufferevent outlives evhttp's
+ * use of it and the sweep can see that evhttp let go (its callbacks are
+ * cleared); then the reference is dropped, which closes the socket. */
+struct pg_conn {
+    struct bufferevent *bev;
+    struct pg_conn *prev, *next;
+};
 
 struct pg_server {
     struct event_base *base;
@@ -76,6 +90,10 @@ struct pg_server {
     char base_url[512];                 /* render base, no final '/' */
     void *access_log;                   /* FILE *, NULL = stderr */
     struct event *ev_term, *ev_int, *ev_hup, *ev_flush, *ev_stop;
+    struct event *ev_sweep;             /* counts closed connections out */
+    struct pg_conn *conns;              /* accepted, not yet swept */
+    long nconns;
+    time_t refused_logged;              /* last "max_connections" line */
     int stopping;
     int flushing;
     struct pg_cache_err flush_err;      /* written by the flush job */
@@ -98,6 +116,10 @@ struct pg_server {
     struct pg_metric *m_mismatch;
     struct pg_metric *m_pages_mem;
     struct pg_metric *m_downloads;
+    struct pg_metric *m_conns;          /* gauge: client connections */
+    struct pg_metric *m_conns_refused;  /* closed at accept (cap) */
+    struct pg_metric *m_page_jobs;      /* step, thread (pages.c) */
+    struct pg_metric *m_page_job_seconds; /* step */
 };
 
 struct pg_arena_chunk;
