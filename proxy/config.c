@@ -82,7 +82,8 @@ const struct pg_directive pg_config_directives[] = {
       "60s", "close a client connection idle for this long (1s to 1h)",
       1000, 3600000, 1 },
     { "max_connections", "server", pg_conf_int, F(max_connections), "1024",
-      "most client connections served at once (1 to 100000)",
+      "most client connections open at once (1 to 100000); further ones "
+      "are closed at accept, unanswered",
       1, 100000, 0 },
 
     /* [upstream] */

@@ -118,8 +118,8 @@ struct pg_pages {
 
 /* Work done on a worker for a page (see "worker jobs" below).  The job owns
  * every input and output; the loop side (pg, ps) is touched only by
- * job_done, on the loop.  pg is NULL for JOB_TOUCH. */
-enum job_step { JOB_LOAD, JOB_PARSE, JOB_RENDER, JOB_TOUCH };
+ * job_done, on the loop.  pg is NULL for JOB_TOUCH and JOB_DROP. */
+enum job_step { JOB_LOAD, JOB_PARSE, JOB_RENDER, JOB_TOUCH, JOB_DROP };
 
 struct page_job {
     struct pg_pages *ps;
@@ -139,7 +139,7 @@ struct page_job {
     /* times: JOB_PARSE/JOB_TOUCH input, JOB_LOAD output, JOB_RENDER
      * passes them through to the install */
     time_t fetched, changed;
-    /* model: JOB_LOAD/JOB_PARSE output, JOB_RENDER input (owned) */
+    /* model: JOB_LOAD/JOB_PARSE output, JOB_RENDER/JOB_DROP input */
     json_t *model;
     /* JOB_RENDER output */
     struct pg_body *nb[B_COUNT];
@@ -233,6 +233,8 @@ lru_front(struct pg_pages *ps, struct pg_page *pg)
     }
 }
 
+static void model_drop(struct pg_page *pg, json_t *model);
+
 static int
 page_busy(const struct pg_page *pg)
 {
@@ -251,8 +253,8 @@ page_free(struct pg_page *pg)
     for (i = 0; i < B_COUNT; i++) {
         body_unref(pg->body[i]);
     }
-    json_decref(pg->model);
-    json_decref(pg->stored);
+    model_drop(pg, pg->model);
+    model_drop(pg, pg->stored);
     free(pg->up_etag);
     free(pg->up_lastmod);
     if (pg->acc != NULL) {
@@ -688,8 +690,9 @@ page_render(int is_list, const char *base_url, json_t *model,
  * blocks): reading and parsing a stored page (JOB_LOAD), parsing an
  * upstream page and writing its records durably to LMDB (JOB_PARSE: a
  * 2,000-file page is ~40 ms of jansson and several ~7 ms commits),
- * rendering both formats with their gzip (JOB_RENDER), and recording the
- * time of a revalidation (JOB_TOUCH, one commit).  The loop fills a job's
+ * rendering both formats with their gzip (JOB_RENDER), recording the
+ * time of a revalidation (JOB_TOUCH, one commit) and freeing a replaced
+ * model (JOB_DROP: a 60,000-file model is ~10^6 jansson nodes).  The loop fills a job's
  * inputs and submits it; the worker touches only the job; job_done
  * continues on the loop.  While a page has a job it is busy (never
  * evicted) and new requests for it wait on it, so the order stays
@@ -702,6 +705,7 @@ static void wake_waiters(struct pg_page *pg, int status, const char *reason);
 static void page_install(struct pg_page *pg, json_t *model, time_t fetched,
     time_t changed);
 static void page_fetch(struct pg_page *pg);
+static void job_submit(struct page_job *j);
 static void page_fetch_failed(struct pg_page *pg, int status,
     const char *reason);
 
@@ -713,6 +717,7 @@ job_step_name(enum job_step step)
     case JOB_PARSE: return "parse";
     case JOB_RENDER: return "render";
     case JOB_TOUCH: return "touch";
+    case JOB_DROP: return "drop";
     }
     return "?";
 }
@@ -746,7 +751,7 @@ job_new(struct pg_page *pg, enum job_step step)
         return NULL;
     }
     j->ps = ps;
-    j->pg = step == JOB_TOUCH ? NULL : pg;
+    j->pg = step == JOB_TOUCH || step == JOB_DROP ? NULL : pg;
     j->step = step;
     j->cache = ps->s->cache;
     j->base_url = ps->s->base_url;
@@ -826,6 +831,10 @@ job_work(void *arg)
     case JOB_TOUCH:
         touch_work(j);
         break;
+    case JOB_DROP:
+        json_decref(j->model);
+        j->model = NULL;
+        break;
     }
     j->work_ms = pg_now_ms() - t0;
 }
@@ -883,7 +892,7 @@ parse_done(struct page_job *j)
         pg_log(s, "%s %s: not cached: %s: %s", page_kind(pg), pg->key,
             pg_cache_strerror(j->err.code), j->err.reason);
     }
-    json_decref(pg->stored);
+    model_drop(pg, pg->stored);
     pg->stored = NULL;
     pg->outcome = OUT_MISS;
     m = j->model;
@@ -914,12 +923,30 @@ render_done(struct page_job *j)
         pg->changed_at = j->changed;
     }
     memcpy(pg->hash, j->nh, sizeof(j->nh));
-    json_decref(pg->model);
+    model_drop(pg, pg->model);
     pg->model = j->model;
     j->model = NULL;
     pg->fetched_at = j->fetched;
     pg->ready = 1;
     wake_waiters(pg, 200, NULL);
+}
+
+/* Frees a model no longer used on a worker (a big one takes a while). */
+static void
+model_drop(struct pg_page *pg, json_t *model)
+{
+    struct page_job *j;
+
+    if (model == NULL) {
+        return;
+    }
+    j = job_new(pg, JOB_DROP);
+    if (j == NULL) {
+        json_decref(model);
+        return;
+    }
+    j->model = model;
+    job_submit(j);
 }
 
 /* Runs on: loop. */
@@ -962,6 +989,8 @@ job_done(void *arg)
             pg_log(s, "page %s: cannot record fetch time: %s", j->key,
                 j->err.reason);
         }
+        break;
+    case JOB_DROP:
         break;
     }
     job_free(j);

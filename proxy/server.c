@@ -15,6 +15,9 @@
  *   /simple/ and /simple/<name>/   pages.c
  *   /packages/…                    files.c
  *   /metrics /healthz /readyz      here
+ * Connections are counted from accept until evhttp frees them (see
+ * "connections: max_connections"); over max_connections a new one is
+ * closed at once, unanswered.
  * SIGTERM/SIGINT stop accepting and let in-flight requests finish (at most
  * PG_STOP_GRACE_S); SIGHUP calls the provenance reload hook.  A timer flushes
  * the cache's batched access times on a worker every PG_FLUSH_INTERVAL_S.
@@ -788,6 +791,7 @@ pg_server_free(struct pg_server *s)
     }
     if (s->workers != NULL) {
         pg_workers_free(s->workers);
+        s->workers = NULL;      /* later submits fail: work runs inline */
     }
     if (s->files != NULL) {
         pg_files_free(s->files);

@@ -738,6 +738,154 @@ def t_access_log_line(e):
     check(lines[1].split()[7] == "hit", lines[1])
 
 
+
+def closed_unanswered(port):
+    """Connects, sends a request, returns True when the connection is
+    closed (or reset) without any byte of an answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as so:
+        try:
+            so.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            return so.recv(4096) == b""
+        except ConnectionError:
+            return True
+
+
+def metric_value(text, sample):
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def t_max_connections_closes_extra(e):
+    e.start_fixture()
+    e.start_pg(sets={"max_connections": "4"})
+    conns = []
+    try:
+        for i in range(4):
+            c = http.client.HTTPConnection("127.0.0.1", e.port, timeout=30)
+            c.request("GET", "/healthz")
+            r = c.getresponse()
+            check(r.status == 200 and r.read() == b"ok\n",
+                  "connection %d served" % i)
+            conns.append(c)
+        # the fifth concurrent connection is closed, unanswered
+        check(closed_unanswered(e.port), "fifth connection not closed")
+        check(closed_unanswered(e.port), "sixth connection not closed")
+        # the first four are still served (keep-alive)
+        for i, c in enumerate(conns):
+            c.request("GET", "/readyz")
+            r = c.getresponse()
+            check(r.status == 200 and r.read() == b"ready\n",
+                  "connection %d served again" % i)
+    finally:
+        for c in conns:
+            c.close()
+    # once they closed, new connections are accepted again
+    check(wait_until(lambda: request(e.origin, "/healthz",
+                                     timeout=10).status == 200, 20),
+          "not accepted after the others closed")
+    m = e.get("/metrics").body.decode()
+    refused = metric_value(m, "provgate_http_connections_refused_total")
+    check(refused is not None and refused >= 2, "refused counter %r"
+          % refused)
+    # the scrape's own connection (the others were counted out)
+    check(wait_until(lambda: metric_value(
+        e.get("/metrics").body.decode(),
+        "provgate_http_connections_open") == 1.0, 20),
+          "open connections gauge")
+    check("max_connections (4) reached" in e.log(), "log line")
+
+
+BIG_PAGE_FILES = 60000
+LOOP_STALL_BOUND_S = 2.0     # lenient: the loop build stalls for seconds
+
+
+def big_page_json(project, n, origin):
+    files = []
+    for i in range(n):
+        fn = "%s-1.0.%d.tar.gz" % (project, i)
+        h = hashlib.sha256(fn.encode()).hexdigest()
+        files.append({
+            "filename": fn,
+            "url": "%s/packages/%s/%s/%s/%s" % (origin, h[:2], h[2:4],
+                                                 h[4:], fn),
+            "hashes": {"sha256": h}, "requires-python": ">=3.8",
+            "size": 1000 + i,
+            "upload-time": "2024-10-08T12:00:00.000000Z",
+            "yanked": False, "core-metadata": False,
+            "data-dist-info-metadata": False})
+    return json.dumps({"meta": {"api-version": "1.1"}, "name": project,
+                       "versions": ["1.0.%d" % i for i in range(n)],
+                       "files": files})
+
+
+def t_big_page_parsed_off_loop(e):
+    e.start_fixture()
+    e.add("big-0.1.tar.gz", rnd(100, "big"))
+    body = big_page_json("big", BIG_PAGE_FILES, e.fx_origin)
+    check(len(body) > 20 * 1000 * 1000, "test bug: page too small")
+    e.control("page_body", project="big", body=body)
+    e.start_pg()
+    state = {"stop": False, "worst": 0.0, "answers": 0, "err": None}
+
+    def probe():
+        c = http.client.HTTPConnection("127.0.0.1", e.port, timeout=120)
+        last = time.monotonic()
+        try:
+            while not state["stop"]:
+                t0 = time.monotonic()
+                c.request("GET", "/healthz")
+                r = c.getresponse()
+                r.read()
+                t1 = time.monotonic()
+                check(r.status == 200, "healthz %d" % r.status)
+                state["worst"] = max(state["worst"], t1 - max(t0, last))
+                state["answers"] += 1
+                last = t1
+                time.sleep(0.002)
+        except Exception as ex:  # noqa: BLE001 — reported below
+            state["err"] = repr(ex)
+        finally:
+            c.close()
+
+    th = threading.Thread(target=probe, daemon=True)
+    th.start()
+    t0 = time.monotonic()
+    r = e.get("/simple/big/", headers={"Accept": JSON_TYPE}, timeout=170)
+    took = time.monotonic() - t0
+    state["stop"] = True
+    th.join(130)
+    check(r.status == 200, "big page: %r" % r)
+    check(len(r.json()["files"]) == BIG_PAGE_FILES, "files listed")
+    check(state["err"] is None, "prober: %s" % state["err"])
+    print("big page: %.1f MB, fetched in %.2f s; /healthz answered %d "
+          "times meanwhile, longest wait %.3f s"
+          % (len(body) / 1e6, took, state["answers"], state["worst"]))
+    # structural: the parse, the LMDB writes and the render ran on a
+    # worker thread, nothing ran on the loop
+    m = e.get("/metrics").body.decode()
+    for step in ("parse", "render"):
+        v = metric_value(m, 'provgate_index_jobs_total{step="%s",'
+                            'thread="worker"}' % step)
+        check(v is not None and v >= 1, "%s not on a worker: %r"
+              % (step, v))
+    check('thread="loop"' not in m, "index work ran on the loop")
+    # lenient timing: the loop kept answering while the page was processed
+    check(state["worst"] < LOOP_STALL_BOUND_S,
+          "/healthz waited %.2f s during the fetch" % state["worst"])
+    # the stored page: read and parsed on a worker after a restart
+    e.stop_pg()
+    e.start_pg(cache=e.cache)
+    r = e.get("/simple/big/", headers={"Accept": JSON_TYPE}, timeout=170)
+    check(r.status == 200 and r.h("content-type") == JSON_TYPE, repr(r))
+    m = e.get("/metrics").body.decode()
+    v = metric_value(m, 'provgate_index_jobs_total{step="load",'
+                        'thread="worker"}')
+    check(v is not None and v >= 1, "load not on a worker: %r" % v)
+    check(e.counts("page") == 1, "the stored page served without a fetch")
+
+
 TESTS = {
     "negotiation_and_redirects": t_negotiation_and_redirects,
     "refusals_are_problem_json": t_refusals_are_problem_json,
@@ -759,6 +907,8 @@ TESTS = {
         t_client_gone_mid_stream_download_completes,
     "metrics_families": t_metrics_families,
     "access_log_line": t_access_log_line,
+    "max_connections_closes_extra": t_max_connections_closes_extra,
+    "big_page_parsed_off_loop": t_big_page_parsed_off_loop,
 }
 
 
