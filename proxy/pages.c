@@ -692,9 +692,9 @@ page_render(int is_list, const char *base_url, json_t *model,
  * 2,000-file page is ~40 ms of jansson and several ~7 ms commits),
  * rendering both formats with their gzip (JOB_RENDER), recording the
  * time of a revalidation (JOB_TOUCH, one commit) and freeing a replaced
- * model (JOB_DROP: a 60,000-file model is ~10^6 jansson nodes).  The loop fills a job's
- * inputs and submits it; the worker touches only the job; job_done
- * continues on the loop.  While a page has a job it is busy (never
+ * model (JOB_DROP: a 60,000-file model is ~10^6 jansson nodes).  The
+ * loop fills a job's inputs and submits it; the worker touches only the
+ * job; job_done continues on the loop.  While a page has a job it is busy (never
  * evicted) and new requests for it wait on it, so the order stays
  * fetch -> parse -> store -> annotate -> render -> install.  A client that
  * leaves meanwhile is a waiter marked client_gone, answered by nobody.  At

@@ -886,6 +886,47 @@ def t_big_page_parsed_off_loop(e):
     check(e.counts("page") == 1, "the stored page served without a fetch")
 
 
+
+def t_page_job_outlives_client_and_stop(e):
+    """A client that leaves while its page is parsed on a worker, and a
+    SIGTERM while a page job runs, crash nothing and leak nothing."""
+    n = 30000
+    e.start_fixture()
+    e.add("gone-0.1.tar.gz", rnd(100, "gone"))
+    e.control("page_body", project="gone",
+              body=big_page_json("gone", n, e.fx_origin))
+    e.start_pg()
+    try:
+        request(e.origin, "/simple/gone/", headers={"Accept": JSON_TYPE},
+                timeout=0.3)
+    except OSError:
+        pass                        # gave up and closed: expected
+    r = e.get("/simple/gone/", headers={"Accept": JSON_TYPE}, timeout=170)
+    check(r.status == 200 and len(r.json()["files"]) == n, repr(r))
+    check(e.counts("page") == 1, "one upstream fetch for both clients")
+    check(e.get("/healthz").status == 200, "alive")
+    # SIGTERM while a page job runs (fresh cache: fetch, parse, store)
+    e.stop_pg()
+    e.start_pg(cache=os.path.join(e.tmp, "cache2"))
+    before = e.counts("page")
+
+    def leave():
+        try:
+            request(e.origin, "/simple/gone/",
+                    headers={"Accept": JSON_TYPE}, timeout=0.3)
+        except OSError:
+            pass
+    th = threading.Thread(target=leave, daemon=True)
+    th.start()
+    check(wait_until(lambda: e.counts("page") > before, 60),
+          "page fetched upstream")
+    time.sleep(0.2)
+    p = e.pg
+    e.stop_pg()
+    th.join(30)
+    check(p.returncode == 0, "exit status %r" % p.returncode)
+
+
 TESTS = {
     "negotiation_and_redirects": t_negotiation_and_redirects,
     "refusals_are_problem_json": t_refusals_are_problem_json,
@@ -909,6 +950,7 @@ TESTS = {
     "access_log_line": t_access_log_line,
     "max_connections_closes_extra": t_max_connections_closes_extra,
     "big_page_parsed_off_loop": t_big_page_parsed_off_loop,
+    "page_job_outlives_client_and_stop": t_page_job_outlives_client_and_stop,
 }
 
 
