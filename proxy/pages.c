@@ -694,10 +694,11 @@ page_render(int is_list, const char *base_url, json_t *model,
  * time of a revalidation (JOB_TOUCH, one commit) and freeing a replaced
  * model (JOB_DROP: a 60,000-file model is ~10^6 jansson nodes).  The
  * loop fills a job's inputs and submits it; the worker touches only the
- * job; job_done continues on the loop.  While a page has a job it is busy (never
- * evicted) and new requests for it wait on it, so the order stays
- * fetch -> parse -> store -> annotate -> render -> install.  A client that
- * leaves meanwhile is a waiter marked client_gone, answered by nobody.  At
+ * job; job_done continues on the loop.  While a page has a job it is
+ * busy (never evicted) and new requests for it wait on it, so the order
+ * stays fetch -> parse -> store -> annotate -> render -> install.  A
+ * client that leaves meanwhile is a waiter marked client_gone, finished
+ * without an answer when the page is ready.  At
  * shutdown pg_workers_free lets running work end and runs no done; the
  * jobs still listed on ps->jobs are then freed by pg_pages_free. */
 
