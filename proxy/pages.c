@@ -148,6 +148,8 @@ struct page_job {
     int rc;
     char msg[PG_MAX_REASON];
     struct pg_cache_err err;
+    int64_t up_ms;                  /* JOB_PARSE: the upstream request's
+                                       own duration (metrics) */
     int off_loop;                   /* work ran on another thread */
     int64_t work_ms;
     struct page_job *prev, *next;
@@ -881,11 +883,12 @@ parse_done(struct page_job *j)
     if (j->rc != 0) {
         snprintf(why, sizeof(why), "upstream %s %.60s is malformed: %.100s",
             page_kind(pg), pg->key, j->msg);
-        pg_server_upstream_done(s, page_kind(pg), "malformed", pg->t0);
+        pg_server_upstream_done(s, page_kind(pg), "malformed",
+            pg_now_ms() - j->up_ms);
         page_fetch_failed(pg, 502, why);
         return;
     }
-    pg_server_upstream_done(s, page_kind(pg), NULL, pg->t0);
+    pg_server_upstream_done(s, page_kind(pg), NULL, pg_now_ms() - j->up_ms);
     set_str(&pg->up_etag, j->etag);
     set_str(&pg->up_lastmod, j->lastmod);
     if (j->err.code != PG_CACHE_OK) {
@@ -1266,6 +1269,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
     set_str(&j->etag, resp->etag);
     set_str(&j->lastmod, resp->last_modified);
     j->fetched = now;
+    j->up_ms = pg_now_ms() - pg->t0;
     job_submit(j);
 }
 
