@@ -142,6 +142,17 @@ pg_cache_touch(struct pg_cache *c, const char *hex)
     pthread_mutex_unlock(&c->mu);
 }
 
+uint64_t
+pg_cache_generation(struct pg_cache *c)
+{
+    MDB_envinfo info;
+
+    if (mdb_env_info(c->env, &info) != 0) {
+        return 0;
+    }
+    return (uint64_t)info.me_last_txnid + 1;
+}
+
 /* Moves the batch into c->spare; flush_mu held. */
 static size_t
 take_batch(struct pg_cache *c)

@@ -207,6 +207,15 @@ uint64_t pg_blob_written(const struct pg_blob_writer *w);
 int pg_blob_open(struct pg_cache *c, const char *sha256_hex, int *fd,
     uint64_t *size, struct pg_cache_err *err);
 
+/* Added (issue 2 benchmark): the id of the last committed LMDB write
+ * transaction, in this process or another.  It changes whenever any
+ * database's content changed, so a value cached from LMDB together with
+ * the generation read BEFORE it is still what LMDB holds while the
+ * generation is unchanged.  0 if it cannot be read (never equal to a
+ * remembered value: treat as changed).  Cheap (reads the meta pages, no
+ * transaction).  Runs on: any thread. */
+uint64_t pg_cache_generation(struct pg_cache *c);
+
 /* Whether a blob is present (no access-time update). */
 int pg_blob_exists(struct pg_cache *c, const char *sha256_hex);
 

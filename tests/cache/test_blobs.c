@@ -732,6 +732,32 @@ populate_main(const char *dir, long n, long size)
     return rc;
 }
 
+/* pg_cache_generation: unchanged by reads, changed by every
+ * write (put, del). */
+static void
+generation_changes_on_every_write(void **state)
+{
+    struct fx *f = *state;
+    struct pg_cache_err err = { 0 };
+    void *val = NULL;
+    size_t len = 0;
+    uint64_t g0, g1, g2;
+
+    g0 = pg_cache_generation(f->c);
+    assert_true(g0 != 0);
+    assert_int_equal(pg_cache_get(f->c, PG_CACHE_DB_PATHS, "k", 1, &val,
+        &len, &err), PG_CACHE_NOTFOUND);
+    assert_true(pg_cache_generation(f->c) == g0);
+    assert_int_equal(pg_cache_put(f->c, PG_CACHE_DB_PATHS, "k", 1, "v", 1,
+        &err), PG_CACHE_OK);
+    g1 = pg_cache_generation(f->c);
+    assert_true(g1 != g0 && g1 != 0);
+    assert_int_equal(pg_cache_del(f->c, PG_CACHE_DB_PATHS, "k", 1, &err),
+        PG_CACHE_OK);
+    g2 = pg_cache_generation(f->c);
+    assert_true(g2 != g1 && g2 != g0 && g2 != 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -758,6 +784,7 @@ main(int argc, char **argv)
         T(read_only_handle_adopts_recorded_cap_and_sees_blobs),
         T(gc_removes_stale_temps_orphans_and_dangling_records),
         T(commits_and_flushes_on_threads_while_opening),
+        T(generation_changes_on_every_write),
     };
 
     if (argc == 5 && strcmp(argv[1], "--populate") == 0) {
