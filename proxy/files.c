@@ -7,7 +7,12 @@
  * the last '-'), then is looked up again or answered 404.  The provenance
  * decision hook (pg_proxy.h) is asked before any byte is served.
  *
- * Cached (blob present): sendfile of the blob (evbuffer_add_file) with
+ * Warm requests skip LMDB: the path's parsed record and the open blob come
+ * from filecache.c (records valid while the LMDB generation is unchanged;
+ * open blobs re-checked with pg_blob_open after PG_FILECACHE_FD_VALID_MS).
+ * The decision hook is still asked on every request.
+ *
+ * Cached (blob present): sendfile of the blob (a shared file segment) with
  * Content-Length, ETag "<sha256>", Cache-Control: max-age=365000000,
  * immutable, Accept-Ranges: bytes; a single Range gets 206 with an exact
  * Content-Range (416 when unsatisfiable), If-Range (ETag or date) decides
@@ -32,7 +37,8 @@
  * drained; a live client that goes away no longer paces the download,
  * which continues into the cache for the waiters.
  *
- * Owns: downloads, their temp blobs and transfers, the hold table.
+ * Owns: downloads, their temp blobs and transfers, the hold table, the
+ * file cache.
  * Borrows: the server.  Runs on: loop (commit on a worker).
  * Spec: design §2, §5, §8; issue 2 items 4, 5, 7; PEP 658/714.
  */
@@ -49,6 +55,7 @@
 #include <event2/http.h>
 
 #include "config_int.h"
+#include "filecache_int.h"
 #include "index_int.h"
 #include "metrics_int.h"
 #include "pg_cache.h"
@@ -57,6 +64,11 @@
 #include "worker_int.h"
 
 #define DL_BUCKETS 256
+#define PG_FILE_SENDFILE_MIN (64 * 1024) /* smaller replies: the blob is
+                                       mapped once (kept with its cached
+                                       segment) and goes out in the same
+                                       writev as the headers; larger ones
+                                       by sendfile */
 
 struct file_rec {
     char sha[65];
@@ -95,7 +107,6 @@ struct file_req {
     struct pg_req *r;
     struct file_rec rec;            /* strings in the arena */
     int page_tried, decided, after_commit;
-    int fd;
     struct pg_dl *dl;               /* when live */
 };
 
@@ -111,6 +122,8 @@ struct pg_files {
     size_t active;
     struct hold_slot hold[PG_HOLD_SLOTS];
     size_t hold_next;
+    time_t hold_until_max;          /* no slot holds anything after this */
+    struct pg_filecache *fc;        /* records and open blobs */
 };
 
 static void lookup(struct file_req *fr);
@@ -130,6 +143,9 @@ hold_find(struct pg_files *fs, const char *sha)
     time_t now = time(NULL);
     size_t i;
 
+    if (now >= fs->hold_until_max) {
+        return NULL;        /* nothing held: no scan per request */
+    }
     for (i = 0; i < PG_HOLD_SLOTS; i++) {
         if (fs->hold[i].until > now && strcmp(fs->hold[i].sha, sha) == 0) {
             return &fs->hold[i];
@@ -147,20 +163,12 @@ hold_add(struct pg_files *fs, const char *sha, const char *reason)
     snprintf(h->sha, sizeof(h->sha), "%s", sha);
     snprintf(h->reason, sizeof(h->reason), "%s", reason);
     h->until = time(NULL) + (time_t)fs->s->cfg->mismatch_hold_s;
+    if (h->until > fs->hold_until_max) {
+        fs->hold_until_max = h->until;
+    }
 }
 
 /* ---- records ----------------------------------------------------------- */
-
-static void
-close_fd(void *arg)
-{
-    struct file_req *fr = arg;
-
-    if (fr->fd >= 0) {
-        close(fr->fd);
-        fr->fd = -1;
-    }
-}
 
 /* Project named by a distribution filename (normalized); -1 if none. */
 static int
@@ -200,6 +208,44 @@ project_of(const char *path, char *out, size_t outlen)
     }
     *dash = '\0';
     return pg_index_normalize(name, out, outlen);
+}
+
+/* Copies a cached record into the request's arena. */
+static int
+rec_from_cache(struct file_req *fr, const struct pg_filecache_rec *c)
+{
+    struct pg_req *r = fr->r;
+
+    memcpy(fr->rec.sha, c->sha, sizeof(fr->rec.sha));
+    fr->rec.project = pg_req_strdup(r, c->project);
+    fr->rec.filename = pg_req_strdup(r, c->filename);
+    fr->rec.url = pg_req_strdup(r, c->url);
+    fr->rec.upload_time = c->upload_time != NULL
+        ? pg_req_strdup(r, c->upload_time) : NULL;
+    fr->rec.size = c->size;
+    fr->rec.is_meta = c->is_meta;
+    if (fr->rec.project == NULL || fr->rec.filename == NULL
+        || fr->rec.url == NULL
+        || (c->upload_time != NULL && fr->rec.upload_time == NULL))
+    {
+        return -1;
+    }
+    return 0;
+}
+
+static void
+rec_to_cache(struct file_req *fr, uint64_t gen)
+{
+    struct pg_filecache_rec c;
+
+    memcpy(c.sha, fr->rec.sha, sizeof(c.sha));
+    c.project = fr->rec.project;
+    c.filename = fr->rec.filename;
+    c.url = fr->rec.url;
+    c.upload_time = fr->rec.upload_time;
+    c.size = fr->rec.size;
+    c.is_meta = fr->rec.is_meta;
+    pg_filecache_rec_put(fr->r->s->files->fc, fr->r->path, gen, &c);
 }
 
 static int
@@ -364,7 +410,8 @@ if_range_ok(const char *ir, const char *etag, const char *lm)
 }
 
 static void
-serve_blob(struct file_req *fr, uint64_t size)
+serve_blob(struct file_req *fr, struct evbuffer_file_segment *seg,
+    uint64_t size)
 {
     struct pg_req *r = fr->r;
     struct evbuffer *out;
@@ -408,16 +455,16 @@ serve_blob(struct file_req *fr, uint64_t size)
         /* A buffer that only drains to the socket may hold a sendfile
          * segment (else libevent mmaps the file); not over TLS, whose
          * bufferevent reads the bytes itself. */
-        if (r->s->tls == NULL) {
+        if (r->s->tls == NULL && len >= PG_FILE_SENDFILE_MIN) {
             evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
         }
-        if (evbuffer_add_file(out, fr->fd, (ev_off_t)a, (ev_off_t)len) != 0)
+        if (evbuffer_add_file_segment(out, seg, (ev_off_t)a,
+                (ev_off_t)len) != 0)
         {
             evbuffer_free(out);
             pg_req_problem(r, 503, "Unavailable", "cannot read the blob");
             return;
         }
-        fr->fd = -1;        /* the evbuffer closes it */
     }
     pg_req_send(r, code, code == 206 ? "Partial Content" : "OK", out);
 }
@@ -885,6 +932,7 @@ proceed(struct file_req *fr)
     const struct hold_slot *h;
     struct pg_cache_err err;
     struct pg_dl *d;
+    struct evbuffer_file_segment *seg = NULL;
     uint64_t size = 0;
     char etag[80], lm[64];
     int rc;
@@ -901,16 +949,15 @@ proceed(struct file_req *fr)
         return;
     }
     memset(&err, 0, sizeof(err));
-    rc = pg_blob_open(r->s->cache, fr->rec.sha, &fr->fd, &size, &err);
+    rc = pg_filecache_blob(fs->fc, fr->rec.sha, &seg, &size, &err);
     if (rc == PG_CACHE_OK) {
         if (!fr->after_commit) {
             r->cache = "hit";
             pg_server_cache_event(r->s, rec_kind(&fr->rec), "hit");
         }
-        serve_blob(fr, size);
+        serve_blob(fr, seg, size);
         return;
     }
-    fr->fd = -1;
     if (fr->after_commit) {
         pg_req_problem(r, 502, "Bad gateway", "%s was stored but is gone "
             "(cache_max_bytes too small?)", fr->rec.filename);
@@ -1033,8 +1080,21 @@ lookup(struct file_req *fr)
     void *val = NULL;
     size_t len = 0;
     char sha[65], project[PG_INDEX_MAX_NAME + 2];
+    const struct pg_filecache_rec *cached;
+    uint64_t gen;
     int rc;
 
+    /* The generation is read before any LMDB read: a record cached with it
+     * is what LMDB holds while it is unchanged. */
+    gen = pg_cache_generation(r->s->cache);
+    cached = pg_filecache_rec_get(r->s->files->fc, r->path, gen);
+    if (cached != NULL) {
+        if (rec_from_cache(fr, cached) != 0) {
+            pg_req_problem(r, 503, "Out of memory", "out of memory");
+            return;
+        }
+        goto found;
+    }
     memset(&err, 0, sizeof(err));
     rc = pg_cache_get(r->s->cache, PG_CACHE_DB_PATHS, r->path,
         strlen(r->path), &val, &len, &err);
@@ -1067,6 +1127,8 @@ lookup(struct file_req *fr)
             r->path);
         return;
     }
+    rec_to_cache(fr, gen);
+found:
     if (r->s->hooks.file_decision != NULL && !fr->decided) {
         pg_pages_load(r, fr->rec.project, on_page_for_decision);
         return;
@@ -1085,12 +1147,7 @@ pg_files_handle(struct pg_req *r)
         return;
     }
     fr->r = r;
-    fr->fd = -1;
     r->route_state = fr;
-    if (pg_req_cleanup_add(r, close_fd, fr) != 0) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
-        return;
-    }
     lookup(fr);
 }
 
@@ -1104,6 +1161,11 @@ pg_files_new(struct pg_server *s, struct pg_files **out)
         return -1;
     }
     fs->s = s;
+    if (pg_filecache_new(s->cache, &fs->fc) != 0) {
+        free(fs);
+        *out = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -1130,6 +1192,7 @@ pg_files_free(struct pg_files *fs)
             dl_free(d);
         }
     }
+    pg_filecache_free(fs->fc);
     free(fs);
 }
 
