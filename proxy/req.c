@@ -37,6 +37,9 @@
 #include "metrics_int.h"
 #include "server_int.h"
 
+#define PG_MAX_SINGLE_WRITE (2 * 1024 * 1024) /* bytes per socket write
+                                        (nginx: sendfile_max_chunk 2m) */
+
 struct pg_arena_chunk {
     struct pg_arena_chunk *next;
     size_t size, used;
@@ -231,9 +234,16 @@ static struct evhttp_request *
 release(struct pg_req *r)
 {
     struct evhttp_request *ereq = r->ereq;
+    struct bufferevent *bev;
 
     if (r->evcon != NULL) {
         evhttp_connection_set_closecb(r->evcon, NULL, NULL);
+        /* libevent writes at most 16 KiB per socket-ready event by
+         * default: a 1 MiB sendfile or page took 64 loop turns. */
+        bev = evhttp_connection_get_bufferevent(r->evcon);
+        if (bev != NULL) {
+            bufferevent_set_max_single_write(bev, PG_MAX_SINGLE_WRITE);
+        }
     }
     r->on_gone = NULL;
     r->ereq = NULL;
