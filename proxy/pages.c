@@ -93,6 +93,8 @@ struct pg_page {
     /* busy states */
     int fetching, installing;
     int waking;                 /* waiter callbacks running: keep alive */
+    int invalid;                /* invalidated while busy: removed once
+                                   its waiters are answered (reannotate) */
     time_t stale_until;         /* after a failed refresh: serve stale
                                    without asking upstream until then */
     json_t *stored;             /* LMDB model, not yet installed */
@@ -1126,7 +1128,7 @@ wake_waiters(struct pg_page *pg, int status, const char *reason)
         w = next;
     }
     pg->waking--;
-    if (!pg->ready && !page_busy(pg)) {
+    if ((!pg->ready || pg->invalid) && !page_busy(pg)) {
         page_remove(ps, pg);
     }
 }
@@ -1608,6 +1610,9 @@ pg_pages_invalidate(struct pg_pages *ps)
         next = pg->lnext;
         if (!page_busy(pg)) {
             page_remove(ps, pg);
+        } else {
+            pg->invalid = 1;    /* its model is annotated under the old
+                                   policy/pins: drop it when idle */
         }
         pg = next;
     }
