@@ -210,7 +210,8 @@ typedef void (*pg_page_ready_fn)(struct pg_req *r, struct pg_page *page,
 void pg_pages_load(struct pg_req *r, const char *project,
     pg_page_ready_fn cb);
 json_t *pg_page_model(struct pg_page *page);
-/* Drops every rendered page that is not being fetched (policy reload). */
+/* Drops every page (policy reload, pins change); a busy one is marked and
+ * dropped once its waiters are answered. */
 void pg_pages_invalidate(struct pg_pages *p);
 size_t pg_pages_count(struct pg_pages *p);
 
