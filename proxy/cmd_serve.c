@@ -12,6 +12,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cmd_int.h"
 #include "config_int.h"
@@ -45,6 +46,20 @@ static const struct {
     { "--allow-http", "allow_http", 0 },
 };
 
+/* Client connections (max_connections, default 1024), upstream sockets and
+ * the open-blob cache all need descriptors: the soft limit (often 1024) is
+ * raised to the hard one, as nginx's worker_rlimit_nofile does. */
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void) setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int
 pg_cmd_serve(int argc, char **argv)
 {
@@ -74,6 +89,7 @@ pg_cmd_serve(int argc, char **argv)
             config = argv[++i];
         }
     }
+    raise_nofile();
     pg_config_defaults(&cfg);
     if (config != NULL && pg_config_load(&cfg, config, msg,
             sizeof(msg)) != 0)

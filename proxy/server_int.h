@@ -88,7 +88,7 @@ struct pg_server {
     struct pg_files *files;
     struct pg_proxy_hooks hooks;
     char base_url[512];                 /* render base, no final '/' */
-    void *access_log;                   /* FILE *, NULL = stderr */
+    void *access_log;                   /* struct pg_alog * (log.c) */
     struct event *ev_term, *ev_int, *ev_hup, *ev_flush, *ev_stop;
     struct event *ev_sweep;             /* counts closed connections out */
     struct pg_conn *conns;              /* accepted, not yet swept */
