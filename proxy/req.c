@@ -325,7 +325,10 @@ pg_req_problem(struct pg_req *r, int code, const char *title,
 
         evhttp_remove_header(h, "Content-Type");
         evhttp_add_header(h, "Content-Type", "application/problem+json");
-        evhttp_add_header(h, "Cache-Control", "no-store");
+        /* Refusals are not cached, unless the caller said otherwise (a
+         * 301 to the normalized name may be kept). */
+        if (evhttp_find_header(h, "Cache-Control") == NULL)
+            evhttp_add_header(h, "Cache-Control", "no-store");
         if (r->is_head && body != NULL) {
             char cl[32];
 

@@ -93,7 +93,11 @@ def request(origin, path, method="GET", headers=None, timeout=60,
         except (http.client.RemoteDisconnected, ConnectionError):
             # closed (or reset) before a status line: status 0
             return Resp(0, "", {}, b"", False)
-        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        hdrs = {}
+        for k, v in r.getheaders():
+            # a repeated header is kept joined, so a test can see it twice
+            k = k.lower()
+            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
         complete = True
         try:
             data = r.read()
@@ -303,6 +307,8 @@ def t_negotiation_and_redirects(e):
         r = e.get(raw)
         check(r.status == 301 and r.h("location") == "/simple/demo-pkg/",
               "%s: %r %r" % (raw, r, r.headers))
+        check(r.h("cache-control") == "max-age=86400",
+              "one Cache-Control on a 301: %r" % r.headers)
     problem_ok(e.get("/simple/-bad-/"), 400)
     problem_ok(e.get("/simple/a%20b/"), 400)
     problem_ok(e.get("/simple/" + "a" * 201 + "/"), 400)
