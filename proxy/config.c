@@ -26,6 +26,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 #include <ini.h>
 
@@ -51,6 +55,9 @@ struct pg_conf_ctx {
 };
 
 static int row_index(const char *name);
+static const char *cidrs_add(struct pg_client_nets *nets, const char *value);
+static const char *apply_more(struct pg_config *cfg, int row,
+    const char *value, char *extra, size_t elen);
 static const char *apply(struct pg_config *cfg, int row, const char *value,
     char *extra, size_t elen);
 static void format_range(const struct pg_directive *d, char *out,
@@ -85,6 +92,11 @@ const struct pg_directive pg_config_directives[] = {
       "most client connections open at once (1 to 100000); further ones "
       "are closed at accept, unanswered",
       1, 100000, 0 },
+    { "allow_clients", "server", pg_conf_cidrs, F(allow_clients), NULL,
+      "client addresses and networks served (IPv4, IPv6, CIDR; comma-"
+      "separated; the line may be repeated; at most 64 entries); others "
+      "get 403 (default: every client)",
+      0, 0, 0 },
 
     /* [upstream] */
     { "upstream", "upstream", pg_conf_url, F(upstream),
@@ -585,6 +597,157 @@ nomem:
 
 _Static_assert(PG_CONFIG_MAX_HOSTS == 16, "update the message above");
 
+/* Reads one entry (len bytes at s: an address, optionally "/prefix") into
+ * *net; NULL or a static reason. */
+static const char *
+cidr_parse(const char *s, size_t len, struct pg_client_net *net)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    const char *slash, *end;
+    uint64_t prefix;
+    size_t alen, i;
+    int v4, max;
+    unsigned char a4[4];
+
+    memset(net, 0, sizeof(*net));
+    if (len >= sizeof(buf)) {
+        return "not an IPv4 or IPv6 address";
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    slash = strchr(buf, '/');
+    alen = slash != NULL ? (size_t)(slash - buf) : len;
+    buf[alen] = '\0';
+    v4 = strchr(buf, ':') == NULL;
+    if (v4) {
+        if (inet_pton(AF_INET, buf, a4) != 1) {
+            return "not an IPv4 or IPv6 address";
+        }
+        net->addr[10] = 0xff;
+        net->addr[11] = 0xff;
+        memcpy(net->addr + 12, a4, 4);
+    } else if (inet_pton(AF_INET6, buf, net->addr) != 1) {
+        return "not an IPv4 or IPv6 address";
+    }
+    max = v4 ? 32 : 128;
+    prefix = (uint64_t)max;
+    if (slash != NULL) {
+        if (read_uint(slash + 1, &prefix, &end) != 0 || *end != '\0'
+            || end - (slash + 1) > 3 || prefix > (uint64_t)max)
+        {
+            return "bad prefix length (0 to 32 for IPv4, 0 to 128 for "
+                "IPv6)";
+        }
+    }
+    net->prefix = (int)prefix + (v4 ? 96 : 0);
+    for (i = 0; i < 16; i++) {
+        int keep = net->prefix - (int)i * 8;
+        unsigned char mask = keep >= 8 ? 0xff
+            : keep <= 0 ? 0 : (unsigned char)(0xff << (8 - keep));
+
+        if ((net->addr[i] & (unsigned char)~mask) != 0) {
+            return "address has bits set beyond its prefix length "
+                "(write the network address, e.g. 10.0.0.0/8)";
+        }
+    }
+    return NULL;
+}
+
+/* Adds value's entries to nets (unchanged on failure). */
+static const char *
+cidrs_add(struct pg_client_nets *nets, const char *value)
+{
+    struct pg_client_nets tmp;
+    const char *p = value, *reason;
+    size_t len, added = 0;
+
+    memcpy(&tmp, nets, sizeof(tmp));
+    while (*p != '\0') {
+        while (*p == ',' || *p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p == '\0') {
+            break;
+        }
+        len = strcspn(p, ", \t");
+        if (tmp.n == PG_CONFIG_MAX_CLIENT_NETS) {
+            return "too many entries (at most 64)";
+        }
+        reason = cidr_parse(p, len, &tmp.net[tmp.n]);
+        if (reason != NULL) {
+            return reason;
+        }
+        tmp.n++;
+        added++;
+        p += len;
+    }
+    if (added == 0) {
+        return "expected at least one address or network";
+    }
+    memcpy(nets, &tmp, sizeof(tmp));
+    return NULL;
+}
+
+_Static_assert(PG_CONFIG_MAX_CLIENT_NETS == 64, "update the messages");
+
+const char *
+pg_conf_cidrs(const struct pg_directive *d, void *field, const char *value)
+{
+    struct pg_client_nets *nets = field;
+    struct pg_client_nets tmp;
+    const char *reason;
+
+    tmp.n = 0;
+    reason = cidrs_add(&tmp, value);
+    if (reason == NULL) {
+        memcpy(nets, &tmp, sizeof(tmp));
+    }
+    return reason;
+}
+
+int
+pg_config_client_allowed(const struct pg_client_nets *nets,
+    const struct sockaddr *sa)
+{
+    unsigned char a[16];
+    size_t i;
+    int full, rest;
+
+    if (nets->n == 0) {
+        return 1;
+    }
+    if (sa == NULL) {
+        return 0;
+    }
+    if (sa->sa_family == AF_INET) {
+        memset(a, 0, 10);
+        a[10] = 0xff;
+        a[11] = 0xff;
+        memcpy(a + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        /* an IPv4-mapped client is already in the entries' form */
+        memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    } else {
+        return 0;
+    }
+    for (i = 0; i < nets->n && i < PG_CONFIG_MAX_CLIENT_NETS; i++) {
+        const struct pg_client_net *n = &nets->net[i];
+
+        full = n->prefix / 8;
+        rest = n->prefix % 8;
+        if (memcmp(a, n->addr, (size_t)full) != 0) {
+            continue;
+        }
+        if (rest != 0 && ((a[full] ^ n->addr[full])
+            & (unsigned char)(0xff << (8 - rest))) != 0)
+        {
+            continue;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- table helpers ---- */
 
 static int
@@ -615,6 +778,19 @@ apply(struct pg_config *cfg, int row, const char *value, char *extra,
         format_range(d, extra, elen);
     }
     return reason;
+}
+
+/* A repeatable directive (allow_clients) set again from the same origin:
+ * its entries are added to the current ones. */
+static const char *
+apply_more(struct pg_config *cfg, int row, const char *value, char *extra,
+    size_t elen)
+{
+    const struct pg_directive *d = &pg_config_directives[row];
+
+    extra[0] = '\0';
+    return cidrs_add((struct pg_client_nets *)((char *)cfg + d->offset),
+        value);
 }
 
 static void
@@ -809,6 +985,14 @@ on_directive(void *user, const char *section, const char *name,
         return ctx_error(c, c->line, "%s: belongs in [%s], not [%s]", name,
             d->section, section);
     }
+    if (c->cfg->origin[row] > 0 && d->parse == pg_conf_cidrs) {
+        reason = apply_more(c->cfg, row, value, extra, sizeof(extra));
+        if (reason != NULL) {
+            return ctx_error(c, c->line, "%s: %s%s: '%s'", name, reason,
+                extra, value);
+        }
+        return 1;   /* origin stays the first line */
+    }
     if (c->cfg->origin[row] > 0) {
         return ctx_error(c, c->line, "%s: duplicate (first set on line %d)",
             name, c->cfg->origin[row]);
@@ -891,7 +1075,13 @@ pg_config_set(struct pg_config *cfg, const char *name, const char *value,
             flag, PG_CONFIG_MAX_VALUE);
         return -1;
     }
-    reason = apply(cfg, row, value, extra, sizeof(extra));
+    if (cfg->origin[row] < 0
+        && pg_config_directives[row].parse == pg_conf_cidrs)
+    {
+        reason = apply_more(cfg, row, value, extra, sizeof(extra));
+    } else {
+        reason = apply(cfg, row, value, extra, sizeof(extra));
+    }
     if (reason != NULL) {
         snprintf(msg, mlen, "--%s: %s%s: '%s'", flag, reason, extra, value);
         return -1;

@@ -23,6 +23,22 @@
                                        is 200 with CR, LF and NUL) */
 #define PG_CONFIG_MAX_VALUE 196     /* characters of one value (flags) */
 #define PG_CONFIG_MAX_DIRECTIVES 48 /* rows in the directive table */
+#define PG_CONFIG_MAX_CLIENT_NETS 64 /* entries in allow_clients (all its
+                                       lines together) */
+
+/* One allow_clients entry.  Every address is kept in the 16-byte IPv6
+ * form: an IPv4 entry a.b.c.d/n is ::ffff:a.b.c.d/(96 + n), so that an
+ * IPv4 client and an IPv4-mapped IPv6 client (::ffff:a.b.c.d, as a
+ * dual-stack listener sees it) match the same entries. */
+struct pg_client_net {
+    unsigned char addr[16];     /* bits beyond prefix are zero */
+    int prefix;                 /* 0 to 128 */
+};
+
+struct pg_client_nets {
+    size_t n;                   /* 0 = every client is allowed */
+    struct pg_client_net net[PG_CONFIG_MAX_CLIENT_NETS];
+};
 
 struct pg_config {
     /* [server] */
@@ -36,6 +52,7 @@ struct pg_config {
     char *audit_log;            /* "-" = stderr (default) or a file */
     int64_t client_timeout_ms;  /* idle client connection, default 60 s */
     int max_connections;        /* default 1024 */
+    struct pg_client_nets allow_clients; /* default empty = all */
 
     /* [upstream] */
     char *upstream;             /* index base, default
@@ -113,7 +130,17 @@ extern const size_t pg_config_n_directives;
  *  url_opt: empty or a url -> char *.
  *  proxy: http, https, socks4, socks4a, socks5 or socks5h URL -> char *.
  *  hosts: host names separated by commas or spaces, at most
- *    PG_CONFIG_MAX_HOSTS, lower-cased -> the file_hosts array. */
+ *    PG_CONFIG_MAX_HOSTS, lower-cased -> the file_hosts array.
+ *  cidrs: IPv4/IPv6 addresses and CIDR prefixes (a.b.c.d, a.b.c.d/n,
+ *    x:y::z, x:y::/n) separated by commas or spaces, at least one, at
+ *    most PG_CONFIG_MAX_CLIENT_NETS -> struct pg_client_nets (replaced).
+ *    Read with inet_pton; a prefix is decimal, 0-32 (IPv4) or 0-128
+ *    (IPv6); an address with bits set beyond its prefix (10.1.0.0/8) is
+ *    refused, not masked, since it is most likely a typo.  In the file
+ *    the directive may be repeated: each further line ADDS its entries
+ *    (nginx's allow lines), the total still at most
+ *    PG_CONFIG_MAX_CLIENT_NETS; a command-line value replaces the
+ *    file's list (repeated flags add up the same way). */
 const char *pg_conf_bool(const struct pg_directive *d, void *field,
     const char *value);
 const char *pg_conf_duration(const struct pg_directive *d, void *field,
@@ -136,6 +163,16 @@ const char *pg_conf_proxy(const struct pg_directive *d, void *field,
     const char *value);
 const char *pg_conf_hosts(const struct pg_directive *d, void *field,
     const char *value);
+const char *pg_conf_cidrs(const struct pg_directive *d, void *field,
+    const char *value);
+
+/* 1 if the client address sa (AF_INET or AF_INET6; an IPv4-mapped IPv6
+ * address counts as its IPv4 address) is in nets, or nets is empty; 0
+ * otherwise (also for any other family).  Pure; runs on the loop per
+ * request: at most PG_CONFIG_MAX_CLIENT_NETS comparisons of 16 bytes. */
+struct sockaddr;
+int pg_config_client_allowed(const struct pg_client_nets *nets,
+    const struct sockaddr *sa);
 
 /* Fills cfg with defaults (strings strdup'd).  Call first. */
 void pg_config_defaults(struct pg_config *cfg);

@@ -15,6 +15,8 @@
  *   /simple/ and /simple/<name>/   pages.c
  *   /packages/…                    files.c
  *   /metrics /healthz /readyz      here
+ * A client whose address is not in allow_clients gets a 403 before any
+ * routing (see "clients: allow_clients").
  * Connections are counted from accept until evhttp frees them (see
  * "connections: max_connections"); over max_connections a new one is
  * closed at once, unanswered.
@@ -115,6 +117,10 @@ add_metrics(struct pg_server *s)
         "provgate_http_connections_refused_total", "Client connections "
         "closed at accept because max_connections were open", NULL, NULL,
         0);
+    s->m_clients_refused = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_http_clients_refused_total", "Requests refused (403) "
+        "because the client address is not in allow_clients", NULL, NULL,
+        0);
     s->m_page_jobs = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_index_jobs_total", "Index page work handed off the event "
         "loop, by step (load, parse, render, touch) and the thread it ran "
@@ -134,7 +140,8 @@ add_metrics(struct pg_server *s)
         || s->m_blob_count == NULL || s->m_evictions == NULL
         || s->m_mismatch == NULL || s->m_pages_mem == NULL
         || s->m_downloads == NULL || s->m_conns == NULL
-        || s->m_conns_refused == NULL || s->m_page_jobs == NULL
+        || s->m_conns_refused == NULL || s->m_clients_refused == NULL
+        || s->m_page_jobs == NULL
         || s->m_page_job_seconds == NULL)
     {
         return -1;
@@ -145,6 +152,7 @@ add_metrics(struct pg_server *s)
     pg_metric_inc(s->m_evictions, 0, NULL);
     pg_metric_inc(s->m_conns, 0, NULL);
     pg_metric_inc(s->m_conns_refused, 0, NULL);
+    pg_metric_inc(s->m_clients_refused, 0, NULL);
     return 0;
 }
 
@@ -226,6 +234,51 @@ handle_text(struct pg_req *r, int code, const char *reason, const char *txt)
     pg_req_send(r, code, reason, body);
 }
 
+/* ---- clients: allow_clients ------------------------------------------ */
+
+/* Why a 403 and not a close at accept (as max_connections does): evhttp
+ * (libevent 2.1) does not tell on_new_bev the peer's address, but each
+ * request's connection knows it (evhttp_connection_get_addr), so checking
+ * it first thing in on_request is simple, and a misconfigured client (pip,
+ * uv) then shows why it was refused: design §5's refusal, a 4xx whose
+ * reason phrase is the reason, with a problem+json body — never a bare
+ * reset that looks like a network fault and invites retries.  The reply
+ * carries "Connection: close", so evhttp closes the connection after it:
+ * a refused client holds a connection slot only until its first request
+ * is answered (or for client_timeout if it sends nothing).  TLS clients
+ * complete the handshake first.  A firewall remains the tool against
+ * floods; this is an access rule, not a shield.  Each refusal counts in
+ * provgate_http_clients_refused_total; one log line per second at most
+ * names a refused client.  Returns 1 when r was refused (and finished). */
+static int
+client_refused(struct pg_server *s, struct pg_req *r)
+{
+    const struct sockaddr *sa = NULL;
+    time_t now;
+
+    if (s->cfg->allow_clients.n == 0) {
+        return 0;
+    }
+    if (r->evcon != NULL) {
+        sa = evhttp_connection_get_addr(r->evcon);
+    }
+    if (pg_config_client_allowed(&s->cfg->allow_clients, sa)) {
+        return 0;
+    }
+    pg_metric_inc(s->m_clients_refused, 1, NULL);
+    now = time(NULL);
+    if (now != s->clients_refused_logged) {
+        s->clients_refused_logged = now;
+        pg_log(s, "client %s refused: not in allow_clients (at most one "
+            "such line per second)", r->client);
+    }
+    r->route = "refused";
+    pg_req_set_header(r, "Connection", "close");
+    pg_req_problem(r, 403, "Client address not allowed",
+        "client address not allowed");
+    return 1;
+}
+
 static void
 on_request(struct evhttp_request *ereq, void *arg)
 {
@@ -251,6 +304,9 @@ on_request(struct evhttp_request *ereq, void *arg)
     case EVHTTP_REQ_TRACE: r->method = "TRACE"; break;
     case EVHTTP_REQ_CONNECT: r->method = "CONNECT"; break;
     case EVHTTP_REQ_PATCH: r->method = "PATCH"; break;
+    }
+    if (client_refused(s, r)) {
+        return;
     }
     if (path == NULL || path[0] != '/') {
         r->path = pg_req_strdup(r, "-");

@@ -94,6 +94,7 @@ struct pg_server {
     struct pg_conn *conns;              /* accepted, not yet swept */
     long nconns;
     time_t refused_logged;              /* last "max_connections" line */
+    time_t clients_refused_logged;      /* last "allow_clients" line */
     int stopping;
     int flushing;
     struct pg_cache_err flush_err;      /* written by the flush job */
@@ -118,6 +119,7 @@ struct pg_server {
     struct pg_metric *m_downloads;
     struct pg_metric *m_conns;          /* gauge: client connections */
     struct pg_metric *m_conns_refused;  /* closed at accept (cap) */
+    struct pg_metric *m_clients_refused; /* 403: not in allow_clients */
     struct pg_metric *m_page_jobs;      /* step, thread (pages.c) */
     struct pg_metric *m_page_job_seconds; /* step */
 };
