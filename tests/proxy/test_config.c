@@ -18,6 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 
 #include "config_int.h"
@@ -394,6 +398,252 @@ string_parsers_refuse_control_characters_and_empty_paths(void **state)
     pg_config_free(&cfg);
 }
 
+/* ---- allow_clients ---- */
+
+/* 1 if the textual address (IPv4 or IPv6) is allowed by cfg's list. */
+static int
+allowed(const struct pg_config *cfg, const char *addr)
+{
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+
+    memset(&v4, 0, sizeof(v4));
+    memset(&v6, 0, sizeof(v6));
+    if (inet_pton(AF_INET, addr, &v4.sin_addr) == 1) {
+        v4.sin_family = AF_INET;
+        return pg_config_client_allowed(&cfg->allow_clients,
+            (const struct sockaddr *)&v4);
+    }
+    assert_int_equal(inet_pton(AF_INET6, addr, &v6.sin6_addr), 1);
+    v6.sin6_family = AF_INET6;
+    return pg_config_client_allowed(&cfg->allow_clients,
+        (const struct sockaddr *)&v6);
+}
+
+static void
+cidrs_parser_reads_ipv4_ipv6_and_prefixes(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    assert_int_equal(cfg.allow_clients.n, 0);
+    assert_true(allowed(&cfg, "192.0.2.1"));      /* empty: everyone */
+    assert_true(allowed(&cfg, "2001:db8::1"));
+    assert_null(parse(&cfg, "allow_clients",
+        "127.0.0.1/32, 10.0.0.0/8, ::1, fd00::/8"));
+    assert_int_equal(cfg.allow_clients.n, 4);
+    assert_int_equal(cfg.allow_clients.net[0].prefix, 96 + 32);
+    assert_int_equal(cfg.allow_clients.net[1].prefix, 96 + 8);
+    assert_int_equal(cfg.allow_clients.net[2].prefix, 128);
+    assert_int_equal(cfg.allow_clients.net[3].prefix, 8);
+    assert_true(allowed(&cfg, "127.0.0.1"));
+    assert_false(allowed(&cfg, "127.0.0.2"));
+    assert_true(allowed(&cfg, "10.0.0.0"));
+    assert_true(allowed(&cfg, "10.255.255.255"));
+    assert_false(allowed(&cfg, "11.0.0.0"));
+    assert_false(allowed(&cfg, "9.255.255.255"));
+    assert_true(allowed(&cfg, "::1"));
+    assert_false(allowed(&cfg, "::2"));
+    assert_true(allowed(&cfg, "fd12:3456::7"));
+    assert_false(allowed(&cfg, "fe00::1"));
+    assert_false(allowed(&cfg, "2001:db8::1"));
+    /* spaces only, a bare address, prefixes not on a byte boundary */
+    assert_null(parse(&cfg, "allow_clients",
+        "192.168.4.0/22 2001:db8:8000::/33\t198.51.100.7"));
+    assert_int_equal(cfg.allow_clients.n, 3);
+    assert_true(allowed(&cfg, "192.168.7.255"));
+    assert_false(allowed(&cfg, "192.168.8.0"));
+    assert_false(allowed(&cfg, "192.168.3.255"));
+    assert_true(allowed(&cfg, "2001:db8:ffff::1"));
+    assert_false(allowed(&cfg, "2001:db8:7fff::1"));
+    assert_true(allowed(&cfg, "198.51.100.7"));
+    assert_false(allowed(&cfg, "198.51.100.6"));
+    /* /0 allows every address of its family form (all of them: IPv4 is
+     * held as ::ffff:0:0/96, inside ::/0) */
+    assert_null(parse(&cfg, "allow_clients", "0.0.0.0/0"));
+    assert_true(allowed(&cfg, "203.0.113.9"));
+    assert_true(allowed(&cfg, "::ffff:203.0.113.9"));
+    assert_false(allowed(&cfg, "2001:db8::1"));
+    assert_null(parse(&cfg, "allow_clients", "::/0"));
+    assert_true(allowed(&cfg, "2001:db8::1"));
+    pg_config_free(&cfg);
+}
+
+static void
+cidrs_parser_matches_ipv4_mapped_clients_to_ipv4_entries(void **state)
+{
+    struct pg_config cfg;
+
+    pg_config_defaults(&cfg);
+    assert_null(parse(&cfg, "allow_clients", "10.0.0.0/8, 127.0.0.1"));
+    /* a dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d */
+    assert_true(allowed(&cfg, "::ffff:10.1.2.3"));
+    assert_true(allowed(&cfg, "::ffff:127.0.0.1"));
+    assert_false(allowed(&cfg, "::ffff:11.1.2.3"));
+    assert_false(allowed(&cfg, "::ffff:127.0.0.2"));
+    /* not mapped: the IPv4-compatible form and NAT64 are other addresses */
+    assert_false(allowed(&cfg, "::10.1.2.3"));
+    assert_false(allowed(&cfg, "64:ff9b::10.1.2.3"));
+    /* a mapped entry is the same as the IPv4 one */
+    assert_null(parse(&cfg, "allow_clients", "::ffff:10.0.0.0/104"));
+    assert_true(allowed(&cfg, "10.200.0.1"));
+    assert_false(allowed(&cfg, "11.0.0.1"));
+    /* an unknown family is never allowed by a non-empty list */
+    {
+        struct sockaddr sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_family = AF_UNIX;
+        assert_false(pg_config_client_allowed(&cfg.allow_clients, &sa));
+        assert_false(pg_config_client_allowed(&cfg.allow_clients, NULL));
+    }
+    pg_config_free(&cfg);
+}
+
+static void
+cidrs_parser_refuses_bad_addresses_and_prefixes(void **state)
+{
+    struct pg_config cfg;
+    static const char *const bad_addr[] = {
+        "10.0.0", "10.0.0.256", "localhost", "10.0.0.1x", "fd00::g",
+        "1:2:3:4:5:6:7:8:9", "/8", "010.0.0.1", "[::1]",
+    };
+    static const char *const bad_prefix[] = {
+        "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8/8",
+        "10.0.0.0/x", "::/0128", "10.0.0.0/ 8",
+    };
+    size_t i;
+
+    pg_config_defaults(&cfg);
+    assert_null(parse(&cfg, "allow_clients", "192.0.2.0/24"));
+    for (i = 0; i < sizeof(bad_addr) / sizeof(bad_addr[0]); i++) {
+        assert_string_equal(parse(&cfg, "allow_clients", bad_addr[i]),
+            "not an IPv4 or IPv6 address");
+    }
+    for (i = 0; i < sizeof(bad_prefix) / sizeof(bad_prefix[0]); i++) {
+        const char *reason = parse(&cfg, "allow_clients", bad_prefix[i]);
+
+        assert_non_null(reason);
+        if (strcmp(bad_prefix[i], "10.0.0.0/ 8") != 0) {
+            assert_string_equal(reason, "bad prefix length (0 to 32 for "
+                "IPv4, 0 to 128 for IPv6)");
+        }
+    }
+    /* the limits of the prefix: 32 and 128 in, 33 and 129 out (above) */
+    assert_null(parse(&cfg, "allow_clients", "10.0.0.1/32, ::1/128"));
+    /* host bits after the prefix are refused, not masked */
+    assert_string_equal(parse(&cfg, "allow_clients", "10.1.0.0/8"),
+        "address has bits set beyond its prefix length (write the network "
+        "address, e.g. 10.0.0.0/8)");
+    assert_non_null(parse(&cfg, "allow_clients", "192.168.4.1/22"));
+    assert_non_null(parse(&cfg, "allow_clients", "fd00::1/8"));
+    assert_non_null(parse(&cfg, "allow_clients", "2001:db8:c000::/33"));
+    assert_null(parse(&cfg, "allow_clients", "2001:db8:8000::/33"));
+    /* nothing at all */
+    assert_string_equal(parse(&cfg, "allow_clients", ""),
+        "expected at least one address or network");
+    assert_non_null(parse(&cfg, "allow_clients", " , "));
+    /* a bad entry anywhere leaves the list as it was */
+    assert_non_null(parse(&cfg, "allow_clients", "10.0.0.0/8, bogus"));
+    assert_int_equal(cfg.allow_clients.n, 1);
+    assert_true(allowed(&cfg, "2001:db8:8000::1"));
+    pg_config_free(&cfg);
+}
+
+static void
+cidrs_parser_holds_sixty_four_entries_and_refuses_sixty_five(void **state)
+{
+    struct pg_config cfg;
+    char list[2048];
+    size_t i, off = 0;
+
+    pg_config_defaults(&cfg);
+    for (i = 0; i < PG_CONFIG_MAX_CLIENT_NETS; i++) {
+        off += (size_t)snprintf(list + off, sizeof(list) - off,
+            "10.0.%zu.0/24, ", i);
+    }
+    assert_null(parse(&cfg, "allow_clients", list));
+    assert_int_equal(cfg.allow_clients.n, PG_CONFIG_MAX_CLIENT_NETS);
+    assert_true(allowed(&cfg, "10.0.63.9"));
+    assert_false(allowed(&cfg, "10.0.64.9"));
+    snprintf(list + off, sizeof(list) - off, "::1");
+    assert_string_equal(parse(&cfg, "allow_clients", list),
+        "too many entries (at most 64)");
+    assert_int_equal(cfg.allow_clients.n, PG_CONFIG_MAX_CLIENT_NETS);
+    assert_false(allowed(&cfg, "::1"));
+    pg_config_free(&cfg);
+}
+
+static void
+loader_adds_up_repeated_allow_clients_lines_to_the_limit(void **state)
+{
+    struct pg_config cfg;
+    char text[4096], msg[512], want[512];
+    size_t i, off;
+
+    /* 64 entries on 8 lines of 8: accepted, in order */
+    off = (size_t)snprintf(text, sizeof(text), "[server]\n");
+    for (i = 0; i < PG_CONFIG_MAX_CLIENT_NETS; i++) {
+        off += (size_t)snprintf(text + off, sizeof(text) - off, "%s10.%zu."
+            "0.0/16%s", i % 8 == 0 ? "allow_clients = " : ", ", i,
+            i % 8 == 7 ? "\n" : "");
+    }
+    assert_int_equal(load_text(&cfg, text, msg, sizeof(msg)), 0);
+    assert_int_equal(cfg.allow_clients.n, PG_CONFIG_MAX_CLIENT_NETS);
+    assert_true(allowed(&cfg, "10.0.1.1"));
+    assert_true(allowed(&cfg, "10.63.1.1"));
+    assert_false(allowed(&cfg, "10.64.1.1"));
+    assert_int_equal(cfg.origin[row("allow_clients")
+        - pg_config_directives], 2);           /* its first line */
+    pg_config_free(&cfg);
+
+    /* a 65th on a ninth line: FILE:LINE of that line */
+    snprintf(text + off, sizeof(text) - off, "allow_clients = ::1\n");
+    assert_int_equal(load_text(&cfg, text, msg, sizeof(msg)), -1);
+    snprintf(want, sizeof(want), "%s:10: allow_clients: too many entries "
+        "(at most 64): '::1'", tmp_path);
+    assert_string_equal(msg, want);
+    pg_config_free(&cfg);
+
+    expect_load_error("[server]\nallow_clients = 10.0.0.0/8\n"
+        "allow_clients = 10.0.0.0/33\n", 3, "allow_clients: bad prefix "
+        "length (0 to 32 for IPv4, 0 to 128 for IPv6): '10.0.0.0/33'");
+    expect_load_error("[server]\nallow_clients = 10.1.0.0/8\n", 2,
+        "allow_clients: address has bits set beyond its prefix length "
+        "(write the network address, e.g. 10.0.0.0/8): '10.1.0.0/8'");
+    expect_load_error("[upstream]\nallow_clients = ::1\n", 2,
+        "allow_clients: belongs in [server], not [upstream]");
+}
+
+static void
+flags_replace_the_file_allow_clients_and_add_up(void **state)
+{
+    struct pg_config cfg;
+    char msg[512];
+
+    assert_int_equal(load_text(&cfg, "[server]\n"
+        "allow_clients = 10.0.0.0/8\n", msg, sizeof(msg)), 0);
+    assert_true(allowed(&cfg, "10.1.1.1"));
+    assert_int_equal(pg_config_set(&cfg, "allow-clients", "127.0.0.1", msg,
+        sizeof(msg)), 0);
+    assert_int_equal(cfg.allow_clients.n, 1);
+    assert_false(allowed(&cfg, "10.1.1.1"));
+    assert_true(allowed(&cfg, "127.0.0.1"));
+    assert_int_equal(pg_config_set(&cfg, "allow_clients", "::1", msg,
+        sizeof(msg)), 0);
+    assert_int_equal(cfg.allow_clients.n, 2);
+    assert_true(allowed(&cfg, "127.0.0.1"));
+    assert_true(allowed(&cfg, "::1"));
+    assert_int_equal(pg_config_set(&cfg, "allow_clients", "10.0.0.0/4",
+        msg, sizeof(msg)), -1);
+    assert_string_equal(msg, "--allow-clients: address has bits set beyond "
+        "its prefix length (write the network address, e.g. 10.0.0.0/8): "
+        "'10.0.0.0/4'");
+    assert_int_equal(cfg.allow_clients.n, 2);
+    assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
+    pg_config_free(&cfg);
+}
+
 static void
 defaults_match_the_documented_values(void **state)
 {
@@ -424,6 +674,7 @@ defaults_match_the_documented_values(void **state)
     assert_int_equal(cfg.provenance_concurrency, 16);
     assert_null(cfg.tls_cert);
     assert_int_equal(cfg.n_file_hosts, 0);
+    assert_int_equal(cfg.allow_clients.n, 0);
     pg_config_free(&cfg);
 }
 
@@ -831,6 +1082,12 @@ main(int argc, char **argv)
             hosts_parser_holds_sixteen_hosts_and_refuses_seventeen),
         cmocka_unit_test(
             string_parsers_refuse_control_characters_and_empty_paths),
+        cmocka_unit_test(cidrs_parser_reads_ipv4_ipv6_and_prefixes),
+        cmocka_unit_test(
+            cidrs_parser_matches_ipv4_mapped_clients_to_ipv4_entries),
+        cmocka_unit_test(cidrs_parser_refuses_bad_addresses_and_prefixes),
+        cmocka_unit_test(
+            cidrs_parser_holds_sixty_four_entries_and_refuses_sixty_five),
         cmocka_unit_test(defaults_match_the_documented_values),
         cmocka_unit_test(loader_reads_a_valid_file),
         cmocka_unit_test(loader_reports_unknown_directive_with_file_and_line),
@@ -843,8 +1100,11 @@ main(int argc, char **argv)
         cmocka_unit_test(
             loader_accepts_line_at_limit_and_refuses_limit_plus_one),
         cmocka_unit_test(loader_reports_missing_file),
+        cmocka_unit_test(
+            loader_adds_up_repeated_allow_clients_lines_to_the_limit),
         cmocka_unit_test(flags_override_the_file),
         cmocka_unit_test(flags_report_errors_with_the_flag_name),
+        cmocka_unit_test(flags_replace_the_file_allow_clients_and_add_up),
         cmocka_unit_test(http_upstream_is_refused_unless_allowed),
         cmocka_unit_test(tls_cert_and_key_go_together),
         cmocka_unit_test(finish_derives_listen_and_default_file_hosts),
