@@ -251,7 +251,7 @@ handle_text(struct pg_req *r, int code, const char *reason, const char *txt)
  * provgate_http_clients_refused_total; one log line per second at most
  * names a refused client.  Returns 1 when r was refused (and finished). */
 static int
-client_refused(struct pg_server *s, struct pg_req *r)
+client_refused(struct pg_server *s, struct pg_req *r, const char *path)
 {
     const struct sockaddr *sa = NULL;
     time_t now;
@@ -273,6 +273,9 @@ client_refused(struct pg_server *s, struct pg_req *r)
             "such line per second)", r->client);
     }
     r->route = "refused";
+    if (path != NULL && strlen(path) <= PG_MAX_PATH) {
+        r->path = pg_req_strdup(r, path);       /* for the access line */
+    }
     pg_req_set_header(r, "Connection", "close");
     pg_req_problem(r, 403, "Client address not allowed",
         "client address not allowed");
@@ -305,7 +308,7 @@ on_request(struct evhttp_request *ereq, void *arg)
     case EVHTTP_REQ_CONNECT: r->method = "CONNECT"; break;
     case EVHTTP_REQ_PATCH: r->method = "PATCH"; break;
     }
-    if (client_refused(s, r)) {
+    if (client_refused(s, r, path)) {
         return;
     }
     if (path == NULL || path[0] != '/') {

@@ -172,7 +172,8 @@ class Env:
         return hashlib.sha256(data).hexdigest()
 
     # -- provgate
-    def start_pg(self, sets=None, cache=None, scheme="http", upstream=None):
+    def start_pg(self, sets=None, cache=None, scheme="http", upstream=None,
+                 probe_status=200):
         binary = os.environ.get("PG_PROVGATE", "")
         check(os.access(binary, os.X_OK), "PG_PROVGATE not executable")
         self.n += 1
@@ -200,7 +201,7 @@ class Env:
                 return True
             try:
                 return request(self.origin, "/healthz", timeout=2).status \
-                    == 200
+                    == probe_status
             except OSError:
                 return False
         wait_until(ready, START_TIMEOUT_S)
@@ -803,6 +804,116 @@ def t_max_connections_closes_extra(e):
     check("max_connections (4) reached" in e.log(), "log line")
 
 
+def request_from(source, port, path):
+    """GET path from the local address source (another loopback address:
+    Linux routes all of 127.0.0.0/8 to lo), as a Resp."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
+                                   source_address=(source, 0))
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        return Resp(r.status, r.reason, hdrs, r.read())
+    finally:
+        c.close()
+
+
+REFUSED_REASON = "client address not allowed"
+
+
+def refused_ok(r):
+    problem_ok(r, 403)
+    check(r.reason == REFUSED_REASON, "reason phrase %r" % r.reason)
+    check(r.json()["detail"] == REFUSED_REASON, repr(r.body))
+    check(r.h("connection", "").lower() == "close", repr(r.headers))
+
+
+def t_allow_clients_refuses_others(e):
+    e.start_fixture()
+    e.add("acl-1.0.tar.gz", rnd(1000, "acl"))
+    # 127.0.0.1 is not in 10.0.0.0/8: every route is refused, /metrics
+    # and /healthz included (the readiness probe waits for the 403)
+    t0 = time.monotonic()
+    e.start_pg(sets={"allow_clients": "10.0.0.0/8"}, probe_status=403)
+    n = 1
+    for path in ("/simple/acl/", "/healthz", "/metrics",
+                 "/packages/aa/bb/acl-1.0.tar.gz"):
+        refused_ok(e.get(path))
+        n += 1
+    # keep-alive is not kept: the refusal closes the connection
+    c = http.client.HTTPConnection("127.0.0.1", e.port, timeout=30)
+    try:
+        c.request("GET", "/simple/")
+        r = c.getresponse()
+        r.read()
+        check(r.status == 403, "first request: %d" % r.status)
+        check(r.will_close, "connection kept after the refusal")
+    finally:
+        c.close()
+    n += 1
+    for i in range(30):
+        check(e.get("/simple/acl/").status == 403, "burst %d" % i)
+        n += 1
+    elapsed = time.monotonic() - t0
+    check(e.counts("page") == 0, "refused requests reached the upstream")
+    # one log line per second at most, naming the client (a bound, not a
+    # timing assertion: whatever the speed, seconds + 1 lines at most)
+    lines = [l for l in e.log().splitlines()
+             if "refused: not in allow_clients" in l]
+    check(lines and "client 127.0.0.1 refused" in lines[0], repr(lines))
+    check(len(lines) <= int(elapsed) + 2 and len(lines) < n,
+          "%d log lines for %d refusals in %.1f s" % (len(lines), n,
+                                                      elapsed))
+    # every refusal is in the access log with 403
+    acc = [l for l in e.log().splitlines() if " 403 " in l and
+           "127.0.0.1" in l]
+    check(len(acc) >= n, "access lines %r" % acc)
+    check(any(" GET /simple/acl/ 403 " in l for l in acc), "path logged")
+    e.stop_pg()
+
+    # 127.0.0.1/32 only: 127.0.0.2 is refused, 127.0.0.1 served, and the
+    # counter (read from 127.0.0.1) counts the refusals
+    e.start_pg(sets={"allow_clients": "::1, 127.0.0.1/32"}, cache=e.cache)
+    for i in range(3):
+        refused_ok(request_from("127.0.0.2", e.port, "/simple/acl/"))
+    r = request_from("127.0.0.1", e.port, "/simple/acl/")
+    check(r.status == 200 and b"acl-1.0.tar.gz" in r.body, repr(r))
+    m = e.get("/metrics")
+    check(m.status == 200, repr(m))
+    v = metric_value(m.body.decode(), "provgate_http_clients_refused_total")
+    check(v == 3.0, "refused counter %r" % v)
+    check("client 127.0.0.2 refused" in e.log(), "log names 127.0.0.2")
+    e.stop_pg()
+
+    # 127.0.0.0/8: both are served, nothing refused
+    e.start_pg(sets={"allow_clients": "127.0.0.0/8"}, cache=e.cache)
+    for src in ("127.0.0.1", "127.0.0.2"):
+        r = request_from(src, e.port, "/simple/acl/")
+        check(r.status == 200, "%s: %r" % (src, r))
+    v = metric_value(e.get("/metrics").body.decode(),
+                     "provgate_http_clients_refused_total")
+    check(v == 0.0, "refused counter %r" % v)
+
+
+def t_allow_clients_bad_value_stops_start(e):
+    binary = os.environ.get("PG_PROVGATE", "")
+    check(os.access(binary, os.X_OK), "PG_PROVGATE not executable")
+    for value, reason in (
+            ("10.0.0.0/33", "bad prefix length"),
+            ("10.1.0.0/8", "address has bits set beyond its prefix"),
+            ("example.org", "not an IPv4 or IPv6 address")):
+        p = subprocess.run([binary, "serve", "--listen",
+                            "127.0.0.1:%d" % free_port(), "--cache-dir",
+                            os.path.join(e.tmp, "cache"), "--set",
+                            "allow_clients=" + value],
+                           capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        err = p.stderr.decode()
+        check(p.returncode == 2, "%s: exit %d %s" % (value, p.returncode,
+                                                     err))
+        check("--allow-clients: " + reason in err, "%s: %s" % (value, err))
+
+
 BIG_PAGE_FILES = 60000
 LOOP_STALL_BOUND_S = 2.0     # lenient: the loop build stalls for seconds
 
@@ -961,6 +1072,9 @@ TESTS = {
     "metrics_families": t_metrics_families,
     "access_log_line": t_access_log_line,
     "max_connections_closes_extra": t_max_connections_closes_extra,
+    "allow_clients_refuses_others": t_allow_clients_refuses_others,
+    "allow_clients_bad_value_stops_start":
+        t_allow_clients_bad_value_stops_start,
     "big_page_parsed_off_loop": t_big_page_parsed_off_loop,
     "page_job_outlives_client_and_stop": t_page_job_outlives_client_and_stop,
 }
