@@ -8,10 +8,11 @@
 # Needs root (or sudo) only when something must be installed.
 set -eu
 pkgs="build-essential cmake pkg-config libevent-dev libssl-dev liblmdb-dev
-      libjansson-dev libcurl4-openssl-dev libinih-dev zlib1g-dev"
+      libjansson-dev libcurl4-openssl-dev libinih-dev zlib1g-dev
+      ca-certificates"
 if [ "${1:-}" = "--test" ]; then
     pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev python3 python3-pip
-          prometheus nginx-light wrk lmdb-utils"
+          prometheus nginx-light wrk lmdb-utils openssl"
 fi
 missing=""
 for p in $pkgs; do
