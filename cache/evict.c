@@ -71,16 +71,24 @@ pg_cache_blob_path(const struct pg_cache *c, const char *hex, char *out,
     snprintf(out, outlen, "%s/%.2s/%.64s", c->blobs, hex, hex);
 }
 
+/* A strictly increasing access stamp (ns); mu held. */
+static uint64_t
+stamp_locked(struct pg_cache *c, uint64_t now)
+{
+    if (now <= c->last_stamp) {
+        now = c->last_stamp + 1;
+    }
+    c->last_stamp = now;
+    return now;
+}
+
 static uint64_t
 next_stamp(struct pg_cache *c)
 {
     uint64_t now = pg_cache_now_ns();
 
     pthread_mutex_lock(&c->mu);
-    if (now <= c->last_stamp) {
-        now = c->last_stamp + 1;
-    }
-    c->last_stamp = now;
+    now = stamp_locked(c, now);
     pthread_mutex_unlock(&c->mu);
     return now;
 }
@@ -134,11 +142,7 @@ pg_cache_touch(struct pg_cache *c, const char *hex)
     uint64_t now = pg_cache_now_ns();
 
     pthread_mutex_lock(&c->mu);
-    if (now <= c->last_stamp) {
-        now = c->last_stamp + 1;
-    }
-    c->last_stamp = now;
-    batch_put(c, hex, now);
+    batch_put(c, hex, stamp_locked(c, now));
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -304,7 +308,6 @@ apply_change(struct pg_cache *c, MDB_txn *txn, struct change *ch,
         }
     }
     rc = mdb_get(txn, c->dbi[PG_CACHE_DB_BLOBS], &k, &v);
-    ch->found = 0;
     if (rc == 0 && v.mv_size == PG_CACHE_REC_LEN) {
         uint64_t osize = pg_cache_get_be64(v.mv_data);
 
