@@ -284,6 +284,9 @@ struct pg_pin_set {
     struct pg_pin_entry e[PG_PINS_MAX_PUBLISHERS];
 };
 
+/* RFC 3339 UTC "YYYY-MM-DDTHH:MM:SS[.frac]" + "Z" or "+00:00" (pins' times,
+ * the index's upload-time) to Unix seconds; -1 if NULL or malformed. */
+int64_t pg_policy_parse_time(const char *s);
 /* Reads a project's pin set (normalized name).  Absent: PG_POLICY_OK with
  * set->n == 0. */
 int pg_pins_get(struct pg_cache *c, const char *project,

@@ -84,13 +84,15 @@ fmt_time(int64_t t, char *buf, size_t len)
     }
 }
 
-/* RFC 3339 UTC "YYYY-MM-DDTHH:MM:SS[.frac]Z"; -1 if malformed. */
-static int64_t
-parse_time(const char *s)
+int64_t
+pg_policy_parse_time(const char *s)
 {
     struct tm tm;
     const char *e;
 
+    if (s == NULL) {
+        return -1;
+    }
     memset(&tm, 0, sizeof(tm));
     e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
     if (e == NULL) {
@@ -238,7 +240,7 @@ entry_from_json(json_t *o, struct pg_pin_entry *e, const char **why)
         *why = "publisher";
         return -1;
     }
-    e->time = parse_time(ts);
+    e->time = pg_policy_parse_time(ts);
     if (e->time < 0) {
         *why = "time";
         return -1;
@@ -260,7 +262,7 @@ entry_from_json(json_t *o, struct pg_pin_entry *e, const char **why)
         snprintf(e->sha256, sizeof(e->sha256), "%s", s != NULL ? s : "");
         s = str_field(o, "upload_time", 40, 0, why);
         if (s != NULL) {
-            e->upload_time = parse_time(s);
+            e->upload_time = pg_policy_parse_time(s);
             if (e->upload_time < 0) {
                 *why = "upload_time";
             }

@@ -253,33 +253,6 @@ hex_to_bin(const char *hex, unsigned char out[32])
     return hex[64] == '\0' ? 0 : -1;
 }
 
-/* RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+00:00)" → Unix seconds, -1. */
-static int64_t
-parse_rfc3339(const char *s)
-{
-    struct tm tm;
-    const char *e;
-
-    if (s == NULL) {
-        return -1;
-    }
-    memset(&tm, 0, sizeof(tm));
-    e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (e == NULL) {
-        return -1;
-    }
-    if (*e == '.') {
-        e++;
-        while (*e >= '0' && *e <= '9') {
-            e++;
-        }
-    }
-    if (strcmp(e, "Z") != 0 && strcmp(e, "+00:00") != 0) {
-        return -1;
-    }
-    return (int64_t) timegm(&tm);
-}
-
 static uint64_t
 fnv1a(const char *a, const char *b, const char *c)
 {
@@ -1422,7 +1395,7 @@ on_annotate(void *arg, const char *project, json_t *model,
 
         f->job = j;
         f->filename = strdup(fn != NULL ? fn : "");
-        f->upload = parse_rfc3339(json_string_value(json_object_get(fo,
+        f->upload = pg_policy_parse_time(json_string_value(json_object_get(fo,
             "upload-time")));
         f->st = PF_DONE;
         f->vres = PG_VRES_NONE;
