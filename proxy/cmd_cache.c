@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cmd_int.h"
+#include "config_int.h"
 #include "pg_cache.h"
 
 struct cache_args {
@@ -41,45 +42,23 @@ cache_usage(FILE *out)
         "\n"
         "  --cache-dir DIR   the cache directory (default ./var)\n"
         "  --max-bytes SIZE  cap to report/enforce instead of the one the\n"
-        "                    server recorded (bytes; suffix K, M, G, T =\n"
-        "                    KiB, MiB, GiB, TiB; 0 = unlimited)\n");
+        "                    server recorded (bytes; K, M, G, T = powers of\n"
+        "                    1000, KiB, MiB, GiB, TiB = of 1024; 0 = unlimited)\n");
 }
 
-/* "123", "10G" (binary units); -1 on anything else or overflow. */
+/* A size as provgate.conf writes it (pg_conf_bytes: K/M/G/T are powers of
+ * 1000, KiB/MiB/GiB/TiB of 1024), so "--max-bytes 10G" means what
+ * "cache_max_bytes = 10G" means; -1 on anything else. */
 static int
 parse_size(const char *s, uint64_t *out)
 {
-    char *end;
-    unsigned long long v;
-    uint64_t mul = 1;
+    struct pg_directive d;
 
-    if (s == NULL || s[0] < '0' || s[0] > '9') {
-        return -1;
-    }
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0) {
-        return -1;
-    }
-    switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': mul = 1ull << 10; end++; break;
-    case 'm': case 'M': mul = 1ull << 20; end++; break;
-    case 'g': case 'G': mul = 1ull << 30; end++; break;
-    case 't': case 'T': mul = 1ull << 40; end++; break;
-    default: return -1;
-    }
-    if (*end == 'i' || *end == 'I') {
-        end++;
-    }
-    if (*end == 'b' || *end == 'B') {
-        end++;
-    }
-    if (*end != '\0' || (v != 0 && mul > UINT64_MAX / v)) {
-        return -1;
-    }
-    *out = (uint64_t) v * mul;
-    return 0;
+    memset(&d, 0, sizeof(d));
+    d.name = "max-bytes";
+    d.min = 0;
+    d.max = INT64_MAX;
+    return s != NULL && pg_conf_bytes(&d, out, s) == NULL ? 0 : -1;
 }
 
 /* Returns 0, or 2 after printing why. */
