@@ -1407,7 +1407,6 @@ pg_page_model(struct pg_page *page)
 static void
 serve_page(struct pg_req *r, struct pg_page *pg)
 {
-    struct pg_server *s = r->s;
     const struct evhttp_uri *uri;
     const char *q;
     const char *fparam = NULL, *inm, *ims;
@@ -1488,7 +1487,6 @@ serve_page(struct pg_req *r, struct pg_page *pg)
             b->refs--;
         }
     }
-    (void) s;
     pg_req_send(r, 200, "OK", out);
 }
 
