@@ -483,11 +483,11 @@ batch_add(struct pg_cache *c, struct batch *b, enum pg_cache_db db,
     return PG_CACHE_OK;
 }
 
+/* The "sha256" member of a hashes object if it is 64 lower-case hex. */
 static const char *
-file_sha256(json_t *f)
+sha256_of(json_t *hashes)
 {
-    const char *h = json_string_value(json_object_get(
-        json_object_get(f, "hashes"), "sha256"));
+    const char *h = json_string_value(json_object_get(hashes, "sha256"));
 
     if (h == NULL || strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64)
     {
@@ -497,20 +497,20 @@ file_sha256(json_t *f)
 }
 
 static const char *
+file_sha256(json_t *f)
+{
+    return sha256_of(json_object_get(f, "hashes"));
+}
+
+static const char *
 meta_sha256(json_t *f)
 {
     json_t *cm = json_object_get(f, "core-metadata");
-    const char *h;
 
     if (cm == NULL || json_is_false(cm)) {
         cm = json_object_get(f, "dist-info-metadata");
     }
-    h = json_string_value(json_object_get(cm, "sha256"));
-    if (h == NULL || strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64)
-    {
-        return NULL;
-    }
-    return h;
+    return sha256_of(cm);
 }
 
 static int
