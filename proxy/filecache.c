@@ -14,13 +14,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 
 #include "filecache_int.h"
 #include "pg_cache.h"
+#include "server_int.h"
 
 #define REC_BUCKETS 8192
 #define FD_BUCKETS 256
@@ -71,15 +71,6 @@ fnv1a(const char *s)
         h *= 16777619u;
     }
     return h;
-}
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- generic table ------------------------------------------------------ */
@@ -367,7 +358,7 @@ pg_filecache_blob(struct pg_filecache *fc, const char *sha256_hex,
     struct fc_blob *b = (struct fc_blob *)n;
     struct evbuffer_file_segment *ns = NULL;
     uint64_t nsize = 0;
-    int64_t now = mono_ms();
+    int64_t now = pg_now_ms();
     int rc;
 
     *seg = NULL;
@@ -416,16 +407,4 @@ pg_filecache_blob(struct pg_filecache *fc, const char *sha256_hex,
     *seg = b->seg;
     *size = b->size;
     return PG_CACHE_OK;
-}
-
-size_t
-pg_filecache_rec_count(const struct pg_filecache *fc)
-{
-    return fc->recs.count;
-}
-
-size_t
-pg_filecache_fd_count(const struct pg_filecache *fc)
-{
-    return fc->blobs.count;
 }

@@ -71,8 +71,4 @@ int pg_filecache_blob(struct pg_filecache *fc, const char *sha256_hex,
     struct evbuffer_file_segment **seg, uint64_t *size,
     struct pg_cache_err *err);
 
-/* Entry counts (tests, metrics). */
-size_t pg_filecache_rec_count(const struct pg_filecache *fc);
-size_t pg_filecache_fd_count(const struct pg_filecache *fc);
-
 #endif
