@@ -37,19 +37,22 @@ times_ok(const struct pg_sig_ca *ca, const struct pg_sig_cert *leaf,
     for (i = 0; i < ntimes; i++) {
         int64_t t = times[i];
 
-        pg_sig_fmt_time(t, ts, sizeof(ts));
+        /* the time is formatted only for the reason of a failure */
         if (t < leaf->not_before || t > leaf->not_after) {
+            pg_sig_fmt_time(t, ts, sizeof(ts));
             snprintf(why, whylen, "leaf certificate not valid at signing "
                 "time %s", ts);
             return 0;
         }
         if (!pg_sig_window_contains(&ca->valid, t)) {
+            pg_sig_fmt_time(t, ts, sizeof(ts));
             snprintf(why, whylen, "Fulcio CA validFor excludes signing time "
                 "%s", ts);
             return 0;
         }
         for (k = 0; k < ca->ncerts; k++) {
             if (t < ca->cert_nb[k] || t > ca->cert_na[k]) {
+                pg_sig_fmt_time(t, ts, sizeof(ts));
                 snprintf(why, whylen, "CA certificate %zu not valid at %s",
                     k, ts);
                 return 0;

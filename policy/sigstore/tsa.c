@@ -145,7 +145,6 @@ pg_sig_verify_tsa(const unsigned char *tsr, size_t tsr_len,
             "the hash of the signature");
         goto done;
     }
-    pg_sig_fmt_time(gen, ts, sizeof(ts));
     for (i = 0; i < root->ntsas; i++) {
         const struct pg_sig_ca *ca = &root->tsas[i];
 
@@ -159,6 +158,7 @@ pg_sig_verify_tsa(const unsigned char *tsr, size_t tsr_len,
             goto done;
         }
     }
+    pg_sig_fmt_time(gen, ts, sizeof(ts));
     rc = pg_sig_fail(err, PG_SIG_ETSA, STEP, chain_ok
         ? "genTime %s outside the TSA's validFor"
         : "no trusted TSA verifies the timestamp at genTime %s", ts);
