@@ -218,7 +218,7 @@ pem_verifier_ok(const json_t *obj, const char *key,
 
 /* The digest a hashedrekord entry must carry, and its hash. */
 static int
-hashed_digest(const struct pg_sig_bundle *b, EVP_PKEY *signer,
+hashed_digest(const struct pg_sig_bundle *b,
     const unsigned char *artifact_sha256, const EVP_MD *md,
     unsigned char *out, unsigned int *outlen)
 {
@@ -234,7 +234,6 @@ hashed_digest(const struct pg_sig_bundle *b, EVP_PKEY *signer,
         *outlen = 32;
         return 1;
     }
-    (void) signer;
     pae = pg_sig_dsse_pae(b->payload_type, b->payload, b->payload_len, &len);
     if (pae == NULL) {
         return 0;
@@ -264,7 +263,7 @@ body_hashedrekord_v1(const json_t *spec, const struct pg_sig_bundle *b,
         return mismatch(err, "public key");
     }
     if (alg == NULL || strcmp(alg, "sha256") != 0
-        || !hashed_digest(b, signer, artifact_sha256, EVP_sha256(), d, &dlen)
+        || !hashed_digest(b, artifact_sha256, EVP_sha256(), d, &dlen)
         || !hex_equals(pg_sig_jstr(hash, "value"), d, dlen))
     {
         return mismatch(err, "artifact digest");
@@ -339,7 +338,7 @@ body_hashedrekord_v2(const json_t *spec, const struct pg_sig_bundle *b,
     s = pg_sig_jstr(data, "algorithm");
     if (s == NULL || strcmp(s, md == EVP_sha256() ? "SHA2_256"
             : md == EVP_sha384() ? "SHA2_384" : "SHA2_512") != 0
-        || !hashed_digest(b, signer, artifact_sha256, md, d, &dlen)
+        || !hashed_digest(b, artifact_sha256, md, d, &dlen)
         || !b64_equals(data, "digest", d, dlen, limits))
     {
         return mismatch(err, "artifact digest");
