@@ -126,7 +126,6 @@ pep440_parse(const char *s, struct pep440 *v)
     if (*p == 'v' || *p == 'V') {
         p++;
     }
-    save = p;
     if (read_num(&p, &n) != 0) {
         return -1;
     }
@@ -136,8 +135,6 @@ pep440_parse(const char *s, struct pep440 *v)
         if (read_num(&p, &n) != 0) {
             return -1;
         }
-    } else {
-        (void) save;
     }
     v->release[v->nrelease++] = n;
     while (*p == '.' && isdigit((unsigned char) p[1])) {
