@@ -246,7 +246,7 @@ pg_sig_hex(const unsigned char *in, size_t len, char *out)
 
 /* --------------------------------------------------------------- JSON */
 
-/* Depth of nesting, scanning outside strings; -1 if unbalanced early. */
+/* 1 if brackets outside strings nest at most max_depth deep, else 0. */
 static int
 json_depth_ok(const char *buf, size_t len, int max_depth)
 {
