@@ -104,8 +104,9 @@ pg_sig_verify_chain(const struct pg_sig_bundle *b,
         if (!times_ok(ca, leaf, times, ntimes, why, sizeof(why))) {
             continue;
         }
-        if (!pg_sig_pkey_verify(X509_get0_pubkey(ca->certs[0]), leaf->md,
-                leaf->tbs, leaf->tbs_len, leaf->sig, leaf->sig_len))
+        if (!pg_sig_pkey_verify_v(ca->vctx, 3,
+                X509_get0_pubkey(ca->certs[0]), leaf->md, leaf->tbs,
+                leaf->tbs_len, leaf->sig, leaf->sig_len))
         {
             snprintf(why, sizeof(why), "leaf signature does not verify with "
                 "the CA key");

@@ -99,7 +99,7 @@ verify_line(const struct pg_sig_log *log, const char *text, size_t tlen,
         return pg_sig_pkey_verify(log->key, NULL,
             (const unsigned char *) text, tlen, sig, slen);
     }
-    return pg_sig_pkey_verify(log->key, EVP_sha256(),
+    return pg_sig_pkey_verify_v(&log->vctx, 1, log->key, EVP_sha256(),
         (const unsigned char *) text, tlen, sig, slen);
 }
 

@@ -251,21 +251,30 @@ static int
 json_depth_ok(const char *buf, size_t len, int max_depth)
 {
     size_t i;
-    int depth = 0, in_str = 0;
+    int depth = 0;
 
     for (i = 0; i < len; i++) {
         char c = buf[i];
 
-        if (in_str) {
-            if (c == '\\') {
-                i++;
-            } else if (c == '"') {
-                in_str = 0;
-            }
-            continue;
-        }
         if (c == '"') {
-            in_str = 1;
+            /* skip the string: it ends at the first quote preceded by an
+             * even run of backslashes (memchr: strings are most bytes) */
+            for (;;) {
+                const char *q = memchr(buf + i + 1, '"', len - i - 1);
+                size_t k, bs = 0;
+
+                if (q == NULL) {
+                    return 1;       /* unterminated: jansson rejects it */
+                }
+                k = (size_t) (q - buf);
+                while (k - bs > i + 1 && buf[k - bs - 1] == '\\') {
+                    bs++;
+                }
+                i = k;
+                if (bs % 2 == 0) {
+                    break;
+                }
+            }
         } else if (c == '{' || c == '[') {
             depth++;
             if (depth > max_depth) {
@@ -646,6 +655,69 @@ pg_sig_pkey_verify(EVP_PKEY *key, const EVP_MD *md, const unsigned char *msg,
     ok = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) == 1
         && EVP_DigestVerify(ctx, sig, siglen, msg, msglen) == 1;
     EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+void
+pg_sig_vctx_init(struct pg_sig_vctx *v, EVP_PKEY *key, const EVP_MD *md)
+{
+    v->ctx = NULL;
+    v->md_nid = NID_undef;
+    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
+        return;
+    }
+    v->ctx = EVP_PKEY_CTX_new(key, NULL);
+    if (v->ctx == NULL || EVP_PKEY_verify_init(v->ctx) != 1
+        || EVP_PKEY_CTX_set_signature_md(v->ctx, md) != 1)
+    {
+        pg_sig_vctx_clear(v);
+        return;
+    }
+    v->md_nid = EVP_MD_get_type(md);
+}
+
+void
+pg_sig_vctx_clear(struct pg_sig_vctx *v)
+{
+    EVP_PKEY_CTX_free(v->ctx);
+    v->ctx = NULL;
+    v->md_nid = NID_undef;
+}
+
+int
+pg_sig_pkey_verify_v(const struct pg_sig_vctx *v, size_t nv, EVP_PKEY *key,
+    const EVP_MD *md, const unsigned char *msg, size_t msglen,
+    const unsigned char *sig, size_t siglen)
+{
+    unsigned char dgst[EVP_MAX_MD_SIZE];
+    unsigned int dlen;
+    EVP_PKEY_CTX *ctx;
+    size_t i;
+    int nid, ok;
+
+    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
+        return pg_sig_pkey_verify(key, md, msg, msglen, sig, siglen);
+    }
+    if (md == NULL) {
+        md = default_md(key);
+    }
+    nid = EVP_MD_get_type(md);
+    i = 0;
+    while (i < nv && (v[i].ctx == NULL || v[i].md_nid != nid
+            || EVP_PKEY_CTX_get0_pkey(v[i].ctx) != key))
+    {
+        i++;
+    }
+    if (i == nv) {
+        return pg_sig_pkey_verify(key, md, msg, msglen, sig, siglen);
+    }
+    /* what EVP_DigestVerify does for ECDSA: hash, then verify the digest */
+    if (EVP_Digest(msg, msglen, dgst, &dlen, md, NULL) != 1) {
+        return 0;
+    }
+    ctx = EVP_PKEY_CTX_dup(v[i].ctx);
+    ok = ctx != NULL && EVP_PKEY_verify(ctx, sig, siglen, dgst, dlen) == 1;
+    EVP_PKEY_CTX_free(ctx);
     return ok;
 }
 

@@ -9,13 +9,15 @@
  * TBSCertificate bytes, signature algorithm and value, issuer name,
  * validity, extensions block.  OpenSSL still decodes what it is good at —
  * the extensions (X509_EXTENSIONS), the times (ASN1_TIME) — and the key is
- * built from its raw point (EVP_PKEY_fromdata), which skips the decoder.
+ * built from its raw point, which skips the decoder (an EC key copies its
+ * curve from a per-process parameters key; see curve_tmpl).
  * Keys other than EC P-256/384/521 and Ed25519 fall back to d2i_PUBKEY.
  *
  * Owns: the extension stack and key in struct pg_sig_cert
  * (pg_sig_cert_clear).  Borrows: the DER, which must outlive the cert.
  * Runs on: either.  Spec: RFC 5280 §4.1; sigstore-verification V0, V2, V4.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +128,79 @@ sig_md(const struct tlv *alg, const EVP_MD **md)
     return 0;
 }
 
+/* One parameters-only EC key per curve (P-256, P-384, P-521), made once
+ * per process: a leaf key is a copy of its curve's parameters plus the
+ * point, which skips building the curve group from its name for every
+ * certificate as EVP_PKEY_fromdata does (the larger part of importing a
+ * key).  Curve constants only, nothing from any input; read-only after
+ * pthread_once (EVP_PKEY_copy_parameters only reads its source), so
+ * threads share them; never freed, like OpenSSL's own method caches.  An
+ * entry OpenSSL could not make is NULL and that curve uses fromdata. */
+static EVP_PKEY *curve_tmpl[3];
+static pthread_once_t curve_once = PTHREAD_ONCE_INIT;
+static const char *const curve_names[3] = { "P-256", "P-384", "P-521" };
+
+static void
+curve_init(void)
+{
+    size_t i;
+
+    for (i = 0; i < 3; i++) {
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        OSSL_PARAM params[2];
+
+        params[0] = OSSL_PARAM_construct_utf8_string(
+            OSSL_PKEY_PARAM_GROUP_NAME, (char *) curve_names[i], 0);
+        params[1] = OSSL_PARAM_construct_end();
+        if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1
+            || EVP_PKEY_fromdata(ctx, &curve_tmpl[i],
+                EVP_PKEY_KEY_PARAMETERS, params) != 1)
+        {
+            EVP_PKEY_free(curve_tmpl[i]);
+            curve_tmpl[i] = NULL;
+        }
+        EVP_PKEY_CTX_free(ctx);
+    }
+}
+
+/* The EC public key at point pt on curve i (index into curve_names):
+ * EC_POINT_oct2point decodes the point and rejects one not on the curve,
+ * on both paths. */
+static EVP_PKEY *
+ec_key(size_t i, const unsigned char *pt, size_t len)
+{
+    EVP_PKEY_CTX *ctx;
+    OSSL_PARAM params[3];
+    EVP_PKEY *k = NULL;
+
+    if (pthread_once(&curve_once, curve_init) == 0
+        && curve_tmpl[i] != NULL)
+    {
+        k = EVP_PKEY_new();
+        if (k == NULL || EVP_PKEY_copy_parameters(k, curve_tmpl[i]) != 1
+            || EVP_PKEY_set1_encoded_public_key(k, pt, len) != 1)
+        {
+            EVP_PKEY_free(k);
+            return NULL;
+        }
+        return k;
+    }
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    params[0] = OSSL_PARAM_construct_utf8_string(
+        OSSL_PKEY_PARAM_GROUP_NAME, (char *) curve_names[i], 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+        (void *) pt, len);
+    params[2] = OSSL_PARAM_construct_end();
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1
+        || EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) != 1)
+    {
+        EVP_PKEY_free(k);
+        k = NULL;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return k;
+}
+
 /* The key of a SubjectPublicKeyInfo TLV, without the decoder framework
  * for the key types Sigstore uses. */
 static EVP_PKEY *
@@ -133,8 +208,7 @@ spki_key(const struct tlv *spki)
 {
     const unsigned char *p = spki->val, *end = spki->val + spki->len, *q;
     struct tlv alg, oid, param, bits;
-    const char *group = NULL;
-    EVP_PKEY *k = NULL;
+    int curve = -1;
 
     if (expect(&p, end, 0x30, &alg) != 0 || expect(&p, end, 0x03, &bits)
         != 0 || p != end || bits.len < 2 || bits.val[0] != 0)
@@ -152,26 +226,11 @@ spki_key(const struct tlv *spki)
     if (OID(&oid, OID_EC_PUBKEY)
         && tlv_next(&q, alg.val + alg.len, &param) == 0)
     {
-        group = OID(&param, OID_P256) ? "P-256" : OID(&param, OID_P384)
-            ? "P-384" : OID(&param, OID_P521) ? "P-521" : NULL;
+        curve = OID(&param, OID_P256) ? 0 : OID(&param, OID_P384) ? 1
+            : OID(&param, OID_P521) ? 2 : -1;
     }
-    if (group != NULL) {
-        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-        OSSL_PARAM params[3];
-
-        params[0] = OSSL_PARAM_construct_utf8_string(
-            OSSL_PKEY_PARAM_GROUP_NAME, (char *) group, 0);
-        params[1] = OSSL_PARAM_construct_octet_string(
-            OSSL_PKEY_PARAM_PUB_KEY, (void *) (bits.val + 1), bits.len - 1);
-        params[2] = OSSL_PARAM_construct_end();
-        if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1
-            || EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        {
-            EVP_PKEY_free(k);
-            k = NULL;
-        }
-        EVP_PKEY_CTX_free(ctx);
-        return k;
+    if (curve >= 0) {
+        return ec_key((size_t) curve, bits.val + 1, bits.len - 1);
     }
     /* anything else (RSA, …): the general, slower decoder */
     p = spki->start;
@@ -193,15 +252,21 @@ time_ns(const struct tlv *t, int64_t *ns)
     return rc;
 }
 
-/* Profile flags from the decoded extensions. */
+/* Profile flags from the decoded extensions.  One pass finds the four
+ * extensions read here (X509V3_get_d2i per extension would look every
+ * OID up again each time); as with X509V3_get_d2i, one that occurs twice
+ * or does not decode fails the certificate. */
 static int
 read_profile(struct pg_sig_cert *c)
 {
+    static const int nids[4] = { NID_key_usage, NID_ext_key_usage,
+        NID_basic_constraints, NID_authority_key_identifier };
+    X509_EXTENSION *found[4] = { NULL, NULL, NULL, NULL };
     ASN1_BIT_STRING *ku;
     EXTENDED_KEY_USAGE *eku;
     BASIC_CONSTRAINTS *bc;
     AUTHORITY_KEYID *aki;
-    int crit, i;
+    int i, k;
 
     for (i = 0; i < sk_X509_EXTENSION_num(c->exts); i++) {
         X509_EXTENSION *e = sk_X509_EXTENSION_value(c->exts, i);
@@ -213,19 +278,33 @@ read_profile(struct pg_sig_cert *c)
         {
             c->unknown_critical = 1;
         }
+        for (k = 0; k < 4; k++) {
+            if (nid == nids[k]) {
+                if (found[k] != NULL) {
+                    return -1;
+                }
+                found[k] = e;
+            }
+        }
     }
-    ku = X509V3_get_d2i(c->exts, NID_key_usage, &crit, NULL);
-    if (ku == NULL && crit != -1) {
+    ku = found[0] != NULL ? X509V3_EXT_d2i(found[0]) : NULL;
+    eku = found[1] != NULL ? X509V3_EXT_d2i(found[1]) : NULL;
+    bc = found[2] != NULL ? X509V3_EXT_d2i(found[2]) : NULL;
+    aki = found[3] != NULL ? X509V3_EXT_d2i(found[3]) : NULL;
+    if ((found[0] != NULL && ku == NULL) || (found[1] != NULL && eku == NULL)
+        || (found[2] != NULL && bc == NULL)
+        || (found[3] != NULL && aki == NULL))
+    {
+        ASN1_BIT_STRING_free(ku);
+        EXTENDED_KEY_USAGE_free(eku);
+        BASIC_CONSTRAINTS_free(bc);
+        AUTHORITY_KEYID_free(aki);
         return -1;
     }
     c->has_ku = ku != NULL;
     c->ku_digital_signature = ku != NULL && ASN1_BIT_STRING_get_bit(ku, 0);
     c->ku_cert_sign = ku != NULL && ASN1_BIT_STRING_get_bit(ku, 5);
     ASN1_BIT_STRING_free(ku);
-    eku = X509V3_get_d2i(c->exts, NID_ext_key_usage, &crit, NULL);
-    if (eku == NULL && crit != -1) {
-        return -1;
-    }
     c->has_eku = eku != NULL;
     for (i = 0; eku != NULL && i < sk_ASN1_OBJECT_num(eku); i++) {
         if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == NID_code_sign) {
@@ -233,17 +312,8 @@ read_profile(struct pg_sig_cert *c)
         }
     }
     EXTENDED_KEY_USAGE_free(eku);
-    bc = X509V3_get_d2i(c->exts, NID_basic_constraints, &crit, NULL);
-    if (bc == NULL && crit != -1) {
-        return -1;
-    }
     c->is_ca = bc != NULL && bc->ca;
     BASIC_CONSTRAINTS_free(bc);
-    aki = X509V3_get_d2i(c->exts, NID_authority_key_identifier, &crit,
-        NULL);
-    if (aki == NULL && crit != -1) {
-        return -1;
-    }
     if (aki != NULL && aki->keyid != NULL
         && (size_t) ASN1_STRING_length(aki->keyid) <= sizeof(c->aki))
     {

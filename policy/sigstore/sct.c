@@ -184,8 +184,8 @@ pg_sig_verify_sct(const struct pg_sig_cert *leaf, const struct pg_sig_ca *ca,
         goto done;
     }
     siglen = SCT_get0_signature(sct, &sig);
-    if (!pg_sig_pkey_verify(log->key, EVP_sha256(), msg, msglen, sig,
-            siglen))
+    if (!pg_sig_pkey_verify_v(&log->vctx, 1, log->key, EVP_sha256(), msg,
+            msglen, sig, siglen))
     {
         rc = pg_sig_fail(err, PG_SIG_ESCT, STEP, "SCT signature does not "
             "verify with CT log %.60s", log->name);

@@ -41,10 +41,22 @@ struct pg_sig_window {
     int64_t end;            /* ns; PG_SIG_TIME_MAX if open */
 };
 
+/* A trust-root ECDSA key made ready once, when the root is loaded: a
+ * context initialised for verification with its digest set.  Each check
+ * verifies with a private duplicate (EVP_PKEY_CTX_dup only reads the
+ * original), so one root serves any number of threads; this skips the
+ * per-call method fetch and initialisation of EVP_DigestVerifyInit.
+ * ctx NULL: not prepared (other key types, or a struct built by hand). */
+struct pg_sig_vctx {
+    EVP_PKEY_CTX *ctx;      /* owned */
+    int md_nid;             /* the digest it expects */
+};
+
 struct pg_sig_log {
     char name[256];         /* baseUrl without scheme: the note key name */
     unsigned char log_id[32];
     EVP_PKEY *key;
+    struct pg_sig_vctx vctx; /* key with SHA-256 */
     enum pg_sig_keytype keytype;
     struct pg_sig_window valid;
 };
@@ -61,6 +73,7 @@ struct pg_sig_ca {
     int64_t cert_na[PG_SIG_MAX_CHAIN_CERTS];
     int links_ok;           /* the chain itself validated at load */
     struct pg_sig_window valid;
+    struct pg_sig_vctx vctx[3]; /* certs[0]'s key with SHA-256/384/512 */
 };
 
 struct pg_sig_trust_root {
@@ -198,6 +211,17 @@ void pg_sig_fmt_time(int64_t ns, char *buf, size_t len);
 int pg_sig_pkey_verify(EVP_PKEY *key, const EVP_MD *md,
     const unsigned char *msg, size_t msglen,
     const unsigned char *sig, size_t siglen);
+/* Prepares v for key with md: ECDSA keys only; v stays empty for other
+ * keys or when OpenSSL cannot prepare it (the checks then take the
+ * general path: slower, same result). */
+void pg_sig_vctx_init(struct pg_sig_vctx *v, EVP_PKEY *key,
+    const EVP_MD *md);
+void pg_sig_vctx_clear(struct pg_sig_vctx *v);
+/* pg_sig_pkey_verify through the first of v[0..nv) prepared for md (same
+ * result, less set-up); without one, pg_sig_pkey_verify itself. */
+int pg_sig_pkey_verify_v(const struct pg_sig_vctx *v, size_t nv,
+    EVP_PKEY *key, const EVP_MD *md, const unsigned char *msg,
+    size_t msglen, const unsigned char *sig, size_t siglen);
 /* Verifies a DER ECDSA/RSA signature over an already computed digest. */
 int pg_sig_pkey_verify_digest(EVP_PKEY *key, const EVP_MD *md,
     const unsigned char *dgst, size_t dlen,

@@ -73,7 +73,7 @@ pg_sig_tlog_verify_set(const struct pg_sig_tlog_entry *e,
         (long long) e->integrated_time, hex, (long long) e->log_index);
     free(body);
     ok = n > 0 && (size_t) n < cap
-        && pg_sig_pkey_verify(log->key, EVP_sha256(),
+        && pg_sig_pkey_verify_v(&log->vctx, 1, log->key, EVP_sha256(),
             (const unsigned char *) msg, (size_t) n, e->set, e->set_len);
     free(msg);
     if (!ok) {
@@ -176,6 +176,37 @@ hex_equals(const char *s, const unsigned char *digest, size_t dlen)
     return s != NULL && strcmp(s, hex) == 0;
 }
 
+/* 1 if pem is exactly the usual PEM text of the certificate der (64-column
+ * base64 lines, "\n" line ends, as Rekor and Go's pem.Encode write it).
+ * Any such text is one PEM_read_bio would decode to der, so a match
+ * settles the check without the line-by-line PEM reader; 0 says nothing
+ * and the caller reads the PEM. */
+static int
+is_usual_cert_pem(const unsigned char *pem, size_t pemlen,
+    const unsigned char *der, size_t derlen)
+{
+    static const char head[] = "-----BEGIN CERTIFICATE-----\n";
+    static const char tail[] = "-----END CERTIFICATE-----\n";
+    unsigned char line[66];
+    size_t off, n, pos = sizeof(head) - 1;
+
+    if (pemlen < pos || memcmp(pem, head, pos) != 0) {
+        return 0;
+    }
+    for (off = 0; off < derlen; off += n) {
+        n = derlen - off < 48 ? derlen - off : 48;
+        line[EVP_EncodeBlock(line, der + off, (int) n)] = '\n';
+        if (pemlen - pos < 4 * ((n + 2) / 3) + 1
+            || memcmp(pem + pos, line, 4 * ((n + 2) / 3) + 1) != 0)
+        {
+            return 0;
+        }
+        pos += 4 * ((n + 2) / 3) + 1;
+    }
+    return derlen > 0 && pemlen - pos == sizeof(tail) - 1
+        && memcmp(pem + pos, tail, sizeof(tail) - 1) == 0;
+}
+
 /* b64(PEM) member names the signer: leaf DER or the managed key. */
 static int
 pem_verifier_ok(const json_t *obj, const char *key,
@@ -191,6 +222,12 @@ pem_verifier_ok(const json_t *obj, const char *key,
 
     if (pg_sig_jb64(obj, key, limits->b64_chars, &pem, &pemlen) != 0) {
         return 0;
+    }
+    if (b->leaf != NULL
+        && is_usual_cert_pem(pem, pemlen, b->leaf_der, b->leaf_der_len))
+    {
+        free(pem);
+        return 1;
     }
     bio = BIO_new_mem_buf(pem, (int) pemlen);
     if (bio == NULL) {

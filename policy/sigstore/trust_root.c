@@ -7,7 +7,8 @@
  * certificate's subject DER and key id, SHA-256 of every certificate's SPKI
  * (the SCT issuer key hash), and the result of validating the CA chain
  * itself with X509_verify_cert (the costly P-384 intermediate→root link is
- * verified here, once).  After load the
+ * verified here, once).  ECDSA keys that verify per bundle (log keys, each
+ * CA's issuing key) get a verify-ready context (struct pg_sig_vctx).  After load the
  * object is never written again, so threads may share it.
  *
  * Owns: the root and every OpenSSL object in it (pg_sig_trust_root_free).
@@ -125,6 +126,8 @@ parse_log(const json_t *j, struct pg_sig_log *log, const char *what,
         return pg_sig_fail(err, PG_SIG_EROOT, STEP, "%s: undecodable or "
             "unsupported public key", what);
     }
+    /* SET, checkpoint and SCT signatures are all over SHA-256 */
+    pg_sig_vctx_init(&log->vctx, log->key, EVP_sha256());
     if (pg_sig_jget(j, "logId") == NULL
         || pg_sig_jstr(pg_sig_jget(j, "logId"), "keyId") == NULL)
     {
@@ -220,6 +223,7 @@ parse_ca(const json_t *j, struct pg_sig_ca *ca, const char *what,
     const struct pg_sig_limits *limits, struct pg_sig_err *err)
 {
     json_t *certs = pg_sig_jget(pg_sig_jget(j, "certChain"), "certificates");
+    EVP_PKEY *key;
     size_t i;
     int rc;
 
@@ -270,6 +274,12 @@ parse_ca(const json_t *j, struct pg_sig_ca *ca, const char *what,
             "digests", what);
     }
     ca->links_ok = chain_links_ok(ca);
+    key = X509_get0_pubkey(ca->certs[0]);
+    if (key != NULL) {
+        pg_sig_vctx_init(&ca->vctx[0], key, EVP_sha256());
+        pg_sig_vctx_init(&ca->vctx[1], key, EVP_sha384());
+        pg_sig_vctx_init(&ca->vctx[2], key, EVP_sha512());
+    }
     return PG_SIG_OK;
 }
 
@@ -435,6 +445,9 @@ free_ca(struct pg_sig_ca *ca)
 {
     size_t i;
 
+    for (i = 0; i < 3; i++) {
+        pg_sig_vctx_clear(&ca->vctx[i]);
+    }
     for (i = 0; i < ca->ncerts; i++) {
         X509_free(ca->certs[i]);
     }
@@ -450,9 +463,11 @@ pg_sig_trust_root_free(struct pg_sig_trust_root *r)
         return;
     }
     for (i = 0; i < r->ntlogs; i++) {
+        pg_sig_vctx_clear(&r->tlogs[i].vctx);
         EVP_PKEY_free(r->tlogs[i].key);
     }
     for (i = 0; i < r->nctlogs; i++) {
+        pg_sig_vctx_clear(&r->ctlogs[i].vctx);
         EVP_PKEY_free(r->ctlogs[i].key);
     }
     for (i = 0; i < r->ncas; i++) {
