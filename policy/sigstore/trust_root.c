@@ -8,8 +8,8 @@
  * (the SCT issuer key hash), and the result of validating the CA chain
  * itself with X509_verify_cert (the costly P-384 intermediate→root link is
  * verified here, once).  ECDSA keys that verify per bundle (log keys, each
- * CA's issuing key) get a verify-ready context (struct pg_sig_vctx).  After load the
- * object is never written again, so threads may share it.
+ * CA's issuing key) get a verify-ready context (struct pg_sig_vctx).
+ * After load the object is never written again, so threads may share it.
  *
  * Owns: the root and every OpenSSL object in it (pg_sig_trust_root_free).
  * Borrows: the JSON text, for the call.  Runs on: either.
