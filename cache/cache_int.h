@@ -96,8 +96,6 @@ int pg_cache_blob_totals(struct pg_cache *c, uint64_t *bytes,
 int pg_cache_clean_tmp_stale(struct pg_cache *c, uint64_t *removed,
     struct pg_cache_err *err);
 
-/* Records an access in the batch (blobs.c, takes mu). */
-void pg_cache_touch(struct pg_cache *c, const char *hex);
 
 void pg_cache_blob_path(const struct pg_cache *c, const char *hex,
     char *out, size_t outlen);

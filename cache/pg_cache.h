@@ -201,6 +201,10 @@ void pg_blob_abort(struct pg_blob_writer *w);
 /* Bytes written so far. */
 uint64_t pg_blob_written(const struct pg_blob_writer *w);
 
+/* Marks a blob used now, as pg_blob_open does, for a blob already open
+ * (a hit served from a descriptor opened earlier).  Batched in memory. */
+void pg_cache_touch(struct pg_cache *c, const char *sha256_hex);
+
 /* Opens a committed blob read-only: *fd is the caller's.  Marks it used
  * now (cheap: access times are batched in memory and flushed by
  * pg_cache_flush, never an fsync per hit).  PG_CACHE_NOTFOUND if absent. */

@@ -108,7 +108,12 @@ struct file_req {
     struct file_rec rec;            /* strings in the arena */
     int page_tried, decided, after_commit;
     struct pg_dl *dl;               /* when live */
+    uint64_t cache_gen;             /* LMDB generation of the lookup */
+    time_t fresh_until;             /* of the page decided on (hot.c) */
+    int page_hit;
 };
+
+#define PG_FILE_NO_PAGE ((time_t)INT64_MAX) /* no decision hook: no page */
 
 struct hold_slot {
     char sha[65];
@@ -922,6 +927,68 @@ dl_start(struct file_req *fr, int live)
     }
 }
 
+/* ---- other loops (hot.c) ------------------------------------------------ */
+
+/* A hit the main loop decided: every loop may answer it the same way
+ * while the page it was decided on is fresh and LMDB is unchanged. */
+static void
+publish(struct file_req *fr, uint64_t size)
+{
+    struct pg_req *r = fr->r;
+    struct pg_file_view v;
+
+    if (r->client_gone || r->path == NULL || fr->cache_gen == 0
+        || (fr->decided && fr->fresh_until <= time(NULL))
+        || (r->s->hooks.file_decision != NULL && !fr->decided))
+    {
+        return;
+    }
+    memset(&v, 0, sizeof(v));
+    memcpy(v.sha, fr->rec.sha, sizeof(v.sha));
+    v.filename = fr->rec.filename;
+    v.upload_time = fr->rec.upload_time;
+    v.is_meta = fr->rec.is_meta;
+    v.page_hit = fr->page_hit;
+    v.size = size;
+    v.cache_gen = fr->cache_gen;
+    v.fresh_until = fr->decided ? fr->fresh_until : PG_FILE_NO_PAGE;
+    pg_hot_publish_file(r->s->hot, r->path, &v);
+}
+
+void
+pg_files_serve_view(struct pg_req *r, const struct pg_file_view *v)
+{
+    struct file_req *fr = pg_req_alloc(r, sizeof(*fr));
+    char etag[80], lm[64];
+
+    r->route = "file";
+    if (fr == NULL) {
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return;
+    }
+    fr->r = r;
+    r->route_state = fr;
+    memcpy(fr->rec.sha, v->sha, sizeof(fr->rec.sha));
+    fr->rec.filename = v->filename;         /* the entry outlives r's reply */
+    fr->rec.upload_time = v->upload_time;
+    fr->rec.is_meta = v->is_meta;
+    fr->rec.size = (int64_t)v->size;
+    if (v->page_hit) {
+        r->cache = "hit";
+        pg_server_cache_event(r->s, "page", "hit");
+    }
+    snprintf(etag, sizeof(etag), "\"%s\"", v->sha);
+    if (not_modified(r, &fr->rec, etag)) {
+        set_file_headers(r, &fr->rec, lm, sizeof(lm));
+        pg_req_send(r, 304, "Not Modified", NULL);
+        return;
+    }
+    r->cache = "hit";
+    pg_server_cache_event(r->s, rec_kind(&fr->rec), "hit");
+    pg_cache_touch(r->s->cache, v->sha);
+    serve_blob(fr, v->seg, v->size);
+}
+
 /* ---- the route --------------------------------------------------------- */
 
 static void
@@ -954,6 +1021,7 @@ proceed(struct file_req *fr)
         if (!fr->after_commit) {
             r->cache = "hit";
             pg_server_cache_event(r->s, rec_kind(&fr->rec), "hit");
+            publish(fr, size);
         }
         serve_blob(fr, seg, size);
         return;
@@ -1038,6 +1106,8 @@ on_page_for_decision(struct pg_req *r, struct pg_page *page, int status,
             : "index page unavailable");
         return;
     }
+    fr->fresh_until = pg_page_fresh_until(page);
+    fr->page_hit = r->cache != NULL && strcmp(r->cache, "hit") == 0;
     fo = find_file_obj(pg_page_model(page), fr->rec.filename,
         fr->rec.is_meta);
     why[0] = '\0';
@@ -1087,6 +1157,7 @@ lookup(struct file_req *fr)
     /* The generation is read before any LMDB read: a record cached with it
      * is what LMDB holds while it is unchanged. */
     gen = pg_cache_generation(r->s->cache);
+    fr->cache_gen = gen;
     cached = pg_filecache_rec_get(r->s->files->fc, r->path, gen);
     if (cached != NULL) {
         if (rec_from_cache(fr, cached) != 0) {

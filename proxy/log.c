@@ -17,12 +17,20 @@
  * ("-", the default: a terminal, journald or a test reading it) every line
  * is written at once.  Event lines are always written at once.
  *
+ * Every serving loop (loops.c) writes here: a mutex in struct pg_alog
+ * guards the buffer, the cached timestamp and the writes, so lines from
+ * two loops never interleave.  The flush timer is a one-shot event on the
+ * main loop's base (libevent is set up for threads: adding it from another
+ * loop's thread is safe).
+ *
  * Owns: struct pg_alog (s->access_log) and the log file's fd.
- * Runs on: loop (pg_log also before the loop exists and after it ended).
+ * Runs on: any loop thread (pg_log also before the loops exist and after
+ * they ended).
  * Spec: issue 2 item 2 ("one log line per request"), issue 2 benchmark.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +47,7 @@
 #define PG_LOG_LINE_MAX 1024        /* one line (longer: cut) */
 
 struct pg_alog {
+    pthread_mutex_t mu;             /* everything below */
     int fd;
     int own;                        /* fd is ours to close */
     int buffered;                   /* a file: buffer access lines */
@@ -99,6 +108,7 @@ pg_log_open(struct pg_server *s, const char *path)
         a->buffered = 1;
     }
     a->ts_sec = (time_t)-1;
+    pthread_mutex_init(&a->mu, NULL);
     s->access_log = a;
     return 0;
 }
@@ -111,10 +121,13 @@ pg_log_close(struct pg_server *s)
     if (a == NULL) {
         return;
     }
+    pthread_mutex_lock(&a->mu);
     alog_flush(a);
+    pthread_mutex_unlock(&a->mu);
     if (a->own) {
         close(a->fd);
     }
+    pthread_mutex_destroy(&a->mu);
     free(a);
     s->access_log = NULL;
 }
@@ -146,12 +159,14 @@ on_flush_timer(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
     if (a != NULL) {
+        pthread_mutex_lock(&a->mu);
         a->scheduled = 0;
         alog_flush(a);
+        pthread_mutex_unlock(&a->mu);
     }
 }
 
-/* Appends one line (n bytes, ending in '\n'). */
+/* Appends one line (n bytes, ending in '\n'); a->mu held. */
 static void
 alog_line(struct pg_server *s, struct pg_alog *a, const char *line,
     size_t n)
@@ -205,8 +220,13 @@ pg_log(struct pg_server *s, const char *fmt, ...)
     va_list ap;
     int n, m;
 
-    n = snprintf(line, sizeof(line), "%s provgate: ",
-        a != NULL ? timestamp(a) : "-");
+    if (a != NULL) {
+        pthread_mutex_lock(&a->mu);
+        n = snprintf(line, sizeof(line), "%s provgate: ", timestamp(a));
+        pthread_mutex_unlock(&a->mu);
+    } else {
+        n = snprintf(line, sizeof(line), "- provgate: ");
+    }
     if (n < 0 || (size_t)n >= sizeof(line)) {
         return;
     }
@@ -220,8 +240,10 @@ pg_log(struct pg_server *s, const char *fmt, ...)
         write_all(STDERR_FILENO, line, end_line(line, sizeof(line), n + m));
         return;
     }
+    pthread_mutex_lock(&a->mu);
     alog_flush(a);
     write_all(a->fd, line, end_line(line, sizeof(line), n + m));
+    pthread_mutex_unlock(&a->mu);
 }
 
 void
@@ -234,6 +256,7 @@ pg_log_access(struct pg_server *s, const struct pg_req *r, double ms)
     if (a == NULL) {
         return;
     }
+    pthread_mutex_lock(&a->mu);
     if (r->note[0] != '\0') {
         n = snprintf(line, sizeof(line),
             "%s %s %s %.400s %d %llu %.1fms %s \"%s\"", timestamp(a),
@@ -246,4 +269,5 @@ pg_log_access(struct pg_server *s, const struct pg_req *r, double ms)
             (unsigned long long)r->bytes, ms, r->cache);
     }
     alog_line(s, a, line, end_line(line, sizeof(line), n));
+    pthread_mutex_unlock(&a->mu);
 }

@@ -17,13 +17,19 @@
  * _sum and _count.  Floats are printed with the fewest digits that read
  * back to the same double (%.15g, else %.17g), +Inf/-Inf/NaN as spelled.
  *
+ * Updates and rendering may come from any serving loop (see loops.c): one
+ * process-wide mutex guards every child lookup, update and the rendering.
+ * It is held for a hash and a compare, so it is uncontended in practice;
+ * registering families (pg_metrics_add) happens before any loop runs.
+ *
  * Owns: families, children, copies of names, help, label names, values.
  * Borrows: nothing (every argument is copied).
- * Runs on: loop (not thread-safe).
+ * Runs on: any loop thread (updates, render); setup before the loops.
  * Spec: issue 2 item 6; Prometheus text exposition format 0.0.4.
  */
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +41,8 @@
 
 #define PG_METRICS_SLOTS 512    /* hash slots per family, > 2 * children */
 #define PG_METRICS_OTHER "other"
+
+static pthread_mutex_t pg_metrics_mu = PTHREAD_MUTEX_INITIALIZER;
 
 _Static_assert(PG_METRICS_SLOTS >= 2 * PG_METRICS_MAX_CHILDREN,
     "hash table at most half full");
@@ -404,10 +412,12 @@ pg_metric_inc(struct pg_metric *f, double v, const char *const *values)
     {
         return;
     }
+    pthread_mutex_lock(&pg_metrics_mu);
     c = child_get(f, values);
     if (c != NULL) {
         c->value += v;
     }
+    pthread_mutex_unlock(&pg_metrics_mu);
 }
 
 void
@@ -418,10 +428,12 @@ pg_metric_set(struct pg_metric *f, double v, const char *const *values)
     if (f == NULL || f->type != PG_METRIC_GAUGE) {
         return;
     }
+    pthread_mutex_lock(&pg_metrics_mu);
     c = child_get(f, values);
     if (c != NULL) {
         c->value = v;
     }
+    pthread_mutex_unlock(&pg_metrics_mu);
 }
 
 void
@@ -433,18 +445,19 @@ pg_metric_observe(struct pg_metric *f, double v, const char *const *values)
     if (f == NULL || f->type != PG_METRIC_HISTOGRAM || isnan(v)) {
         return;
     }
+    pthread_mutex_lock(&pg_metrics_mu);
     c = child_get(f, values);
-    if (c == NULL) {
-        return;
-    }
-    for (i = 0; i < f->nbounds; i++) {
-        if (v <= f->bounds[i]) {
-            c->buckets[i]++;
-            break;
+    if (c != NULL) {
+        for (i = 0; i < f->nbounds; i++) {
+            if (v <= f->bounds[i]) {
+                c->buckets[i]++;
+                break;
+            }
         }
+        c->count++;
+        c->sum += v;
     }
-    c->count++;
-    c->sum += v;
+    pthread_mutex_unlock(&pg_metrics_mu);
 }
 
 /* ---- rendering ---- */
@@ -546,6 +559,7 @@ pg_metrics_render(struct pg_metrics *m, struct evbuffer *out)
     const struct pg_metric *f;
     size_t i, j;
 
+    pthread_mutex_lock(&pg_metrics_mu);
     for (i = 0; i < m->n; i++) {
         f = m->families[i];
         evbuffer_add_printf(out, "# HELP %s ", f->name);
@@ -559,4 +573,5 @@ pg_metrics_render(struct pg_metrics *m, struct evbuffer *out)
             render_child(out, f, f->other);
         }
     }
+    pthread_mutex_unlock(&pg_metrics_mu);
 }

@@ -36,6 +36,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ enum { B_JSON, B_JSON_GZ, B_HTML, B_HTML_GZ, B_COUNT };
 enum page_outcome { OUT_HIT, OUT_MISS, OUT_REVALIDATED, OUT_STALE };
 
 struct pg_body {
-    int refs;
+    atomic_int refs;            /* replies on any loop hold references */
     size_t len;
     char data[];
 };
@@ -167,7 +168,7 @@ body_new(const char *data, size_t len)
     if (b == NULL) {
         return NULL;
     }
-    b->refs = 1;
+    atomic_init(&b->refs, 1);
     b->len = len;
     memcpy(b->data, data, len);
     return b;
@@ -176,7 +177,7 @@ body_new(const char *data, size_t len)
 static void
 body_unref(struct pg_body *b)
 {
-    if (b != NULL && --b->refs == 0) {
+    if (b != NULL && atomic_fetch_sub(&b->refs, 1) == 1) {
         free(b);
     }
 }
@@ -239,6 +240,27 @@ lru_front(struct pg_pages *ps, struct pg_page *pg)
 
 static void model_drop(struct pg_page *pg, json_t *model);
 
+/* The request path a page answers (its hot-table key). */
+static void
+page_path(const struct pg_page *pg, char *out, size_t outlen)
+{
+    if (pg->is_list) {
+        snprintf(out, outlen, "/simple/");
+    } else {
+        snprintf(out, outlen, "/simple/%s/", pg->key);
+    }
+}
+
+/* A page leaving memory leaves the hot table too (its bodies go). */
+static void
+hot_forget(struct pg_pages *ps, const struct pg_page *pg)
+{
+    char path[PG_INDEX_MAX_NAME + 16];
+
+    page_path(pg, path, sizeof(path));
+    pg_hot_remove(ps->s->hot, path);
+}
+
 static int
 page_busy(const struct pg_page *pg)
 {
@@ -280,6 +302,7 @@ page_remove(struct pg_pages *ps, struct pg_page *pg)
     }
     lru_unlink(ps, pg);
     ps->count--;
+    hot_forget(ps, pg);
     page_free(pg);
 }
 
@@ -922,6 +945,9 @@ render_done(struct page_job *j)
         pg->body[i] = j->nb[i];
         j->nb[i] = NULL;
     }
+    /* New bodies and a new model: what other loops answer (pages, and
+     * files decided from this page) must come from the main loop again. */
+    pg_hot_invalidate(pg->owner->s->hot);
     /* Same bytes as before: Last-Modified stays (the ETag does anyway). */
     if (!pg->ready || strcmp(pg->hash[0], j->nh[0]) != 0
         || strcmp(pg->hash[1], j->nh[1]) != 0)
@@ -1402,10 +1428,42 @@ pg_page_model(struct pg_page *page)
     return page->model;
 }
 
+time_t
+pg_page_fresh_until(struct pg_page *page)
+{
+    return page->fetched_at + (time_t)page_ttl(page);
+}
+
 /* ---- serving ----------------------------------------------------------- */
 
-static void
-serve_page(struct pg_req *r, struct pg_page *pg)
+void
+pg_page_view_ref(struct pg_page_view *v)
+{
+    int i;
+
+    for (i = 0; i < B_COUNT; i++) {
+        if (v->body[i] != NULL) {
+            atomic_fetch_add(&v->body[i]->refs, 1);
+        }
+    }
+}
+
+void
+pg_page_view_unref(struct pg_page_view *v)
+{
+    int i;
+
+    for (i = 0; i < B_COUNT; i++) {
+        body_unref(v->body[i]);
+        v->body[i] = NULL;
+    }
+}
+
+/* Answers r from a page's rendered state: negotiation, validators, 304,
+ * gzip, HEAD.  Runs on any loop (the hot table calls it on serving
+ * loops); touches only r and the view (bodies by reference count). */
+void
+pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
 {
     const struct evhttp_uri *uri;
     const char *q;
@@ -1423,6 +1481,7 @@ serve_page(struct pg_req *r, struct pg_page *pg)
         pg_req_finish(r);
         return;
     }
+    r->route = v->is_list ? "list" : "project";
     uri = evhttp_request_get_evhttp_uri(r->ereq);
     q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
     TAILQ_INIT(&params);
@@ -1440,11 +1499,11 @@ serve_page(struct pg_req *r, struct pg_page *pg)
     evhttp_clear_headers(&params);
     gz = pg_index_accepts_gzip(pg_req_header(r, "Accept-Encoding"));
     k = fmt == PG_FMT_JSON ? 0 : 1;
-    b = pg->body[2 * k + (gz ? 1 : 0)];
+    b = v->body[2 * k + (gz ? 1 : 0)];
     suffix = fmt == PG_FMT_JSON ? "j" : fmt == PG_FMT_HTML_V1 ? "h" : "t";
-    snprintf(etag, sizeof(etag), "\"%s-%s%s\"", pg->hash[k], suffix,
+    snprintf(etag, sizeof(etag), "\"%s-%s%s\"", v->hash[k], suffix,
         gz ? "z" : "");
-    remaining = page_ttl(pg) - (int64_t)(time(NULL) - pg->fetched_at);
+    remaining = v->ttl - (int64_t)(time(NULL) - v->fetched_at);
     if (remaining < 0) {
         remaining = 0;
     }
@@ -1453,7 +1512,7 @@ serve_page(struct pg_req *r, struct pg_page *pg)
     pg_req_set_header(r, "Vary", "Accept, Accept-Encoding");
     pg_req_set_header(r, "ETag", etag);
     pg_req_set_header(r, "Cache-Control", cc);
-    if (pg_http_date(pg->changed_at, lm, sizeof(lm)) == 0) {
+    if (pg_http_date(v->changed_at, lm, sizeof(lm)) == 0) {
         pg_req_set_header(r, "Last-Modified", lm);
     }
     inm = pg_req_header(r, "If-None-Match");
@@ -1461,7 +1520,7 @@ serve_page(struct pg_req *r, struct pg_page *pg)
     if ((inm != NULL && pg_etag_match_list(inm, etag))
         || (inm == NULL && ims != NULL
             && pg_http_date_parse(ims) != (time_t)-1
-            && pg_http_date_parse(ims) >= pg->changed_at))
+            && pg_http_date_parse(ims) >= v->changed_at))
     {
         pg_req_send(r, 304, "Not Modified", NULL);
         return;
@@ -1480,14 +1539,40 @@ serve_page(struct pg_req *r, struct pg_page *pg)
         snprintf(cl, sizeof(cl), "%zu", b->len);
         pg_req_set_header(r, "Content-Length", cl);
     } else {
-        b->refs++;
+        atomic_fetch_add(&b->refs, 1);
         if (evbuffer_add_reference(out, b->data, b->len, on_body_done, b)
             != 0)
         {
-            b->refs--;
+            atomic_fetch_sub(&b->refs, 1);
         }
     }
     pg_req_send(r, 200, "OK", out);
+}
+
+static void
+serve_page(struct pg_req *r, struct pg_page *pg)
+{
+    struct pg_page_view v;
+    int i;
+
+    memset(&v, 0, sizeof(v));
+    for (i = 0; i < B_COUNT; i++) {
+        v.body[i] = pg->body[i];
+    }
+    memcpy(v.hash, pg->hash, sizeof(v.hash));
+    v.fetched_at = pg->fetched_at;
+    v.changed_at = pg->changed_at;
+    v.ttl = page_ttl(pg);
+    v.fresh_until = pg->fetched_at + (time_t)v.ttl;
+    v.is_list = pg->is_list;
+    /* A fresh, settled page may be answered by every loop until it
+     * expires (hot.c); a stale one is the main loop's to revalidate. */
+    if (!r->client_gone && r->ereq != NULL && pg->ready && !pg->invalid
+        && page_fresh(pg, pg->fetched_at) && r->path != NULL)
+    {
+        pg_hot_publish_page(r->s->hot, r->path, &v);
+    }
+    pg_pages_serve_view(r, &v);
 }
 
 static void
@@ -1604,6 +1689,7 @@ pg_pages_invalidate(struct pg_pages *ps)
 {
     struct pg_page *pg = ps->lru_head, *next;
 
+    pg_hot_invalidate(ps->s->hot);
     while (pg != NULL) {
         next = pg->lnext;
         if (!page_busy(pg)) {

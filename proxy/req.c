@@ -19,6 +19,7 @@
  * (until finish).  Runs on: loop.  Spec: style.md "Lifetimes".
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -113,8 +114,9 @@ pg_req_cleanup_add(struct pg_req *r, void (*fn)(void *), void *arg)
 }
 
 struct pg_req *
-pg_req_new(struct pg_server *s, struct evhttp_request *ereq)
+pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq)
 {
+    struct pg_server *s = lp->s;
     struct pg_req *r = calloc(1, sizeof(*r));
     const char *host = NULL;
     ev_uint16_t port = 0;
@@ -123,6 +125,7 @@ pg_req_new(struct pg_server *s, struct evhttp_request *ereq)
         return NULL;
     }
     r->s = s;
+    r->loop = lp;
     r->ereq = ereq;
     r->evcon = evhttp_request_get_connection(ereq);
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
@@ -135,7 +138,7 @@ pg_req_new(struct pg_server *s, struct evhttp_request *ereq)
     }
     snprintf(r->client, sizeof(r->client), "%s",
         host != NULL ? host : "-");
-    s->inflight++;
+    atomic_fetch_add(&lp->inflight, 1);
     pg_metric_inc(s->m_inflight, 1, NULL);
     return r;
 }
@@ -165,6 +168,7 @@ void
 pg_req_finish(struct pg_req *r)
 {
     struct pg_server *s = r->s;
+    struct pg_loop *lp = r->loop;
     struct pg_arena_chunk *c;
     struct timespec t1;
     double ms;
@@ -179,18 +183,21 @@ pg_req_finish(struct pg_req *r)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ms = (double)(t1.tv_sec - r->t0.tv_sec) * 1000.0
         + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
-    pg_log_access(s, r, ms);
-
-    snprintf(status, sizeof(status), "%d", r->status);
-    lv[0] = r->route;
-    lv[1] = status;
-    pg_metric_inc(s->m_requests, 1, lv);
-    pg_metric_observe(s->m_duration, ms / 1000.0, lv);
-    if (r->bytes > 0) {
-        pg_metric_inc(s->m_bytes, (double)r->bytes, lv);
+    if (!r->quiet) {
+        pg_log_access(s, r, ms);
+        snprintf(status, sizeof(status), "%d", r->status);
+        lv[0] = r->route;
+        lv[1] = status;
+        pg_metric_inc(s->m_requests, 1, lv);
+        pg_metric_observe(s->m_duration, ms / 1000.0, lv);
+        if (r->bytes > 0) {
+            pg_metric_inc(s->m_bytes, (double)r->bytes, lv);
+        }
     }
-    pg_metric_inc(s->m_inflight, -1, NULL);
-    s->inflight--;
+    if (!r->relayed) {
+        pg_metric_inc(s->m_inflight, -1, NULL);
+    }
+    atomic_fetch_sub(&lp->inflight, 1);
 
     if (!r->client_gone && r->evcon != NULL) {
         evhttp_connection_set_closecb(r->evcon, NULL, NULL);
@@ -204,9 +211,7 @@ pg_req_finish(struct pg_req *r)
         free(c);
     }
     free(r);
-    if (s->stopping && s->inflight == 0) {
-        event_base_loopexit(s->base, NULL);
-    }
+    pg_loop_idle_check(lp);
 }
 
 /* A reason phrase: printable ASCII only, at most PG_MAX_REASON - 1. */

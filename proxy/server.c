@@ -28,6 +28,7 @@
  * Runs on: loop.  Spec: design §5, §9; issue 2 items 2, 6, 7, 8.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -59,7 +60,6 @@ static const double pg_latency_buckets[] = {
 };
 #define N_BUCKETS (sizeof(pg_latency_buckets) / sizeof(pg_latency_buckets[0]))
 
-static void conns_sweep(struct pg_server *s);
 
 static int
 add_metrics(struct pg_server *s)
@@ -132,6 +132,18 @@ add_metrics(struct pg_server *s)
     s->m_mismatch = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_hash_mismatches_total", "Upstream files whose sha256 did "
         "not match the index", NULL, NULL, 0);
+    s->m_loop_requests = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_loop_requests_total", "Client requests each serving loop "
+        "took (serve_loops > 1; loop 0 is the main loop)", "loop", NULL,
+        0);
+    s->m_hot_hits = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_loop_hot_hits_total", "Requests a serving thread answered "
+        "from the hot table (cached hits the main loop published), by loop",
+        "loop", NULL, 0);
+    s->m_relayed = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_loop_relayed_requests_total", "Requests serving threads "
+        "relayed to the main loop (misses, stale pages, refusals, metrics)",
+        NULL, NULL, 0);
     if (s->m_requests == NULL || s->m_duration == NULL
         || s->m_inflight == NULL || s->m_bytes == NULL || s->m_hits == NULL
         || s->m_misses == NULL || s->m_stale == NULL
@@ -141,7 +153,8 @@ add_metrics(struct pg_server *s)
         || s->m_mismatch == NULL || s->m_pages_mem == NULL
         || s->m_downloads == NULL || s->m_conns == NULL
         || s->m_conns_refused == NULL || s->m_clients_refused == NULL
-        || s->m_page_jobs == NULL
+        || s->m_page_jobs == NULL || s->m_loop_requests == NULL
+        || s->m_hot_hits == NULL || s->m_relayed == NULL
         || s->m_page_job_seconds == NULL)
     {
         return -1;
@@ -153,6 +166,7 @@ add_metrics(struct pg_server *s)
     pg_metric_inc(s->m_conns, 0, NULL);
     pg_metric_inc(s->m_conns_refused, 0, NULL);
     pg_metric_inc(s->m_clients_refused, 0, NULL);
+    pg_metric_inc(s->m_relayed, 0, NULL);
     return 0;
 }
 
@@ -197,7 +211,7 @@ handle_metrics(struct pg_req *r)
     struct evbuffer *body = evbuffer_new();
 
     r->route = "metrics";
-    conns_sweep(r->s);
+    pg_loops_sweep(r->loop);
     pg_cache_stats(r->s->cache, &st);
     pg_metric_set(r->s->m_blob_bytes, (double)st.blob_bytes, NULL);
     pg_metric_set(r->s->m_blob_count, (double)st.blob_count, NULL);
@@ -251,8 +265,9 @@ handle_text(struct pg_req *r, int code, const char *reason, const char *txt)
  * provgate_http_clients_refused_total; one log line per second at most
  * names a refused client.  Returns 1 when r was refused (and finished). */
 static int
-client_refused(struct pg_server *s, struct pg_req *r, const char *path)
+client_refused(struct pg_loop *lp, struct pg_req *r, const char *path)
 {
+    struct pg_server *s = lp->s;
     const struct sockaddr *sa = NULL;
     time_t now;
 
@@ -267,8 +282,8 @@ client_refused(struct pg_server *s, struct pg_req *r, const char *path)
     }
     pg_metric_inc(s->m_clients_refused, 1, NULL);
     now = time(NULL);
-    if (now != s->clients_refused_logged) {
-        s->clients_refused_logged = now;
+    if (now != lp->clients_refused_logged) {
+        lp->clients_refused_logged = now;
         pg_log(s, "client %s refused: not in allow_clients (at most one "
             "such line per second)", r->client);
     }
@@ -282,58 +297,63 @@ client_refused(struct pg_server *s, struct pg_req *r, const char *path)
     return 1;
 }
 
-static void
-on_request(struct evhttp_request *ereq, void *arg)
+static const char *
+method_name(enum evhttp_cmd_type cmd)
 {
-    struct pg_server *s = arg;
+    switch (cmd) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    }
+    return "-";
+}
+
+/* The checks every loop makes before routing: target, length, method.
+ * Returns the path, or NULL when r was answered (and finished). */
+static const char *
+check_target(struct pg_req *r, struct evhttp_request *ereq)
+{
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
     enum evhttp_cmd_type cmd = evhttp_request_get_command(ereq);
     const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-    struct pg_req *r;
     size_t plen;
 
-    r = pg_req_new(s, ereq);
-    if (r == NULL) {
-        evhttp_send_error(ereq, 503, "out of memory");
-        return;
-    }
-    switch (cmd) {
-    case EVHTTP_REQ_GET: r->method = "GET"; break;
-    case EVHTTP_REQ_HEAD: r->method = "HEAD"; r->is_head = 1; break;
-    case EVHTTP_REQ_POST: r->method = "POST"; break;
-    case EVHTTP_REQ_PUT: r->method = "PUT"; break;
-    case EVHTTP_REQ_DELETE: r->method = "DELETE"; break;
-    case EVHTTP_REQ_OPTIONS: r->method = "OPTIONS"; break;
-    case EVHTTP_REQ_TRACE: r->method = "TRACE"; break;
-    case EVHTTP_REQ_CONNECT: r->method = "CONNECT"; break;
-    case EVHTTP_REQ_PATCH: r->method = "PATCH"; break;
-    }
-    if (client_refused(s, r, path)) {
-        return;
-    }
     if (path == NULL || path[0] != '/') {
         r->path = pg_req_strdup(r, "-");
         pg_req_problem(r, 400, "Bad request", "malformed request target");
-        return;
+        return NULL;
     }
     plen = strlen(path);
     if (plen > PG_MAX_PATH) {
         r->path = pg_req_strdup(r, "(too long)");
         pg_req_problem(r, 414, "URI too long",
             "request path longer than %d bytes", PG_MAX_PATH);
-        return;
+        return NULL;
     }
     r->path = pg_req_strdup(r, path);
     if (r->path == NULL) {
         pg_req_problem(r, 503, "Out of memory", "out of memory");
-        return;
+        return NULL;
     }
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         pg_req_set_header(r, "Allow", "GET, HEAD");
         pg_req_problem(r, 405, "Method not allowed",
             "method not allowed: provgate serves GET and HEAD only");
-        return;
+        return NULL;
     }
+    return path;
+}
+
+/* Main loop: the routes. */
+static void
+route(struct pg_server *s, struct pg_req *r, const char *path)
+{
     if (strcmp(path, "/simple") == 0 || strcmp(path, "/simple/") == 0) {
         if (path[7] == '\0') {
             pg_req_set_header(r, "Location", "/simple/");
@@ -377,162 +397,81 @@ on_request(struct evhttp_request *ereq, void *arg)
     pg_req_problem(r, 404, "Not found", "no such route: %s", path);
 }
 
-/* ---- connections: max_connections ------------------------------------- */
-
-/* evhttp (libevent 2.1) has no connection cap and no hook when it frees a
- * connection (the close callback slot is req.c's, per request), but it
- * asks us for each accepted connection's bufferevent (evhttp_set_bevcb).
- * on_new_bev counts the connection, keeps a reference on its bufferevent
- * and links it on s->conns.  When evhttp frees the connection it clears
- * the bufferevent's callbacks and drops its reference; ours keeps the
- * object alive, so conns_sweep (every PG_CONN_SWEEP_MS while connections
- * are open, before refusing one, and before a /metrics scrape) sees the
- * cleared callbacks, drops our reference (which closes the socket) and
- * counts the connection out.
- *
- * Over the cap a new connection is closed at once, unanswered, like
- * nginx's worker_connections: no request is read, so no status is sent
- * (a 503 would make clients retry; a refusal is never 5xx).  It is done by
- * handing evhttp a bufferevent that cannot take a socket (one end of a
- * pair): evhttp then frees the connection and closes the socket itself
- * (libevent logs "evhttp_get_request: cannot get connection").  Each
- * refusal counts in provgate_http_connections_refused_total; one log line
- * per second at most says the cap was reached. */
-
-static void
-conn_unlink(struct pg_server *s, struct pg_conn *c)
+/* A client request on any loop.  The main loop routes it; a serving loop
+ * answers it from the hot table or relays it to the main loop. */
+void
+pg_server_on_request(struct evhttp_request *ereq, void *arg)
 {
-    if (c->prev != NULL) {
-        c->prev->next = c->next;
-    } else {
-        s->conns = c->next;
+    struct pg_loop *lp = arg;
+    struct pg_server *s = lp->s;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
+    const char *path;
+    const char *lv[1];
+    struct pg_req *r;
+
+    r = pg_req_new(lp, ereq);
+    if (r == NULL) {
+        evhttp_send_error(ereq, 503, "out of memory");
+        return;
     }
-    if (c->next != NULL) {
-        c->next->prev = c->prev;
+    r->method = method_name(evhttp_request_get_command(ereq));
+    r->is_head = evhttp_request_get_command(ereq) == EVHTTP_REQ_HEAD;
+    if (client_refused(lp, r, uri != NULL ? evhttp_uri_get_path(uri)
+            : NULL))
+    {
+        return;
     }
-    s->nconns--;
+    path = check_target(r, ereq);
+    if (path == NULL) {
+        return;
+    }
+    if (s->nloops > 1) {
+        lv[0] = lp->name;
+        pg_metric_inc(s->m_loop_requests, 1, lv);
+    }
+    if (lp->index == 0) {
+        route(s, r, path);
+        return;
+    }
+    if (pg_hot_serve(s->hot, r)) {
+        lv[0] = lp->name;
+        pg_metric_inc(s->m_hot_hits, 1, lv);
+        return;
+    }
+    pg_relay_start(lp, r);
 }
 
-static void
-conns_sweep(struct pg_server *s)
-{
-    struct pg_conn *c = s->conns, *next;
-    bufferevent_event_cb ecb;
-
-    while (c != NULL) {
-        next = c->next;
-        ecb = NULL;
-        bufferevent_getcb(c->bev, NULL, NULL, &ecb, NULL);
-        if (ecb == NULL) {
-            /* evhttp let go (it sets its error callback on every live
-             * connection): ours is the last reference. */
-            conn_unlink(s, c);
-            bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-            bufferevent_decref(c->bev);
-            free(c);
-        }
-        c = next;
-    }
-    pg_metric_set(s->m_conns, (double)s->nconns, NULL);
-    if (s->nconns == 0 && s->ev_sweep != NULL) {
-        event_del(s->ev_sweep);
-    }
-}
-
-static void
-on_sweep_timer(evutil_socket_t fd, short what, void *arg)
+/* A request a serving loop relayed (the internal listener, main loop).
+ * Its first line and headers are the client's; X-Provgate-Relay carries
+ * the per-process token and the client's address. */
+void
+pg_server_on_relayed(struct evhttp_request *ereq, void *arg)
 {
     struct pg_server *s = arg;
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(
+        ereq), "X-Provgate-Relay");
+    const char *path;
+    struct pg_req *r;
 
-    (void) fd;
-    (void) what;
-    conns_sweep(s);
-}
-
-static void
-conns_free(struct pg_server *s)
-{
-    struct pg_conn *c;
-
-    while (s->conns != NULL) {
-        c = s->conns;
-        conn_unlink(s, c);
-        bufferevent_decref(c->bev);
-        free(c);
+    if (h == NULL || strlen(h) < 34 || memcmp(h, s->relay_token, 32) != 0
+        || h[32] != ' ')
+    {
+        evhttp_send_error(ereq, 403, "not a relayed request");
+        return;
     }
-}
-
-/* A bufferevent evhttp cannot set a socket on: it closes the connection
- * at once (see above). */
-static struct bufferevent *
-refuse_bev(struct pg_server *s, struct event_base *base)
-{
-    struct bufferevent *pair[2];
-    time_t now = time(NULL);
-
-    pg_metric_inc(s->m_conns_refused, 1, NULL);
-    if (now != s->refused_logged) {
-        s->refused_logged = now;
-        pg_log(s, "max_connections (%d) reached: closing new connections",
-            s->cfg->max_connections);
+    r = pg_req_new(&s->loops[0], ereq);
+    if (r == NULL) {
+        evhttp_send_error(ereq, 503, "out of memory");
+        return;
     }
-    /* BEV_OPT_CLOSE_ON_FREE: evhttp then leaves the close to
-     * evhttp_get_request, which closes the socket exactly once. */
-    if (bufferevent_pair_new(base, BEV_OPT_CLOSE_ON_FREE, pair) != 0) {
-        return NULL;
+    snprintf(r->client, sizeof(r->client), "%s", h + 33);
+    r->method = method_name(evhttp_request_get_command(ereq));
+    r->is_head = evhttp_request_get_command(ereq) == EVHTTP_REQ_HEAD;
+    pg_metric_inc(s->m_relayed, 1, NULL);
+    path = check_target(r, ereq);
+    if (path != NULL) {
+        route(s, r, path);
     }
-    bufferevent_free(pair[1]);
-    return pair[0];
-}
-
-/* evhttp asks for each accepted connection's bufferevent: a socket one,
- * or a server-side OpenSSL one when tls_cert/tls_key are configured. */
-static struct bufferevent *
-on_new_bev(struct event_base *base, void *arg)
-{
-    struct pg_server *s = arg;
-    struct bufferevent *bev = NULL;
-    struct pg_conn *c;
-    struct timeval tv;
-    SSL *ssl;
-
-    if (s->nconns >= s->cfg->max_connections) {
-        conns_sweep(s);
-    }
-    if (s->nconns >= s->cfg->max_connections) {
-        return refuse_bev(s, base);
-    }
-    c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        return refuse_bev(s, base);
-    }
-    if (s->tls != NULL) {
-        ssl = SSL_new(s->tls);
-        if (ssl != NULL) {
-            bev = bufferevent_openssl_socket_new(base, -1, ssl,
-                BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-        }
-    } else {
-        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    }
-    if (bev == NULL) {
-        free(c);
-        return refuse_bev(s, base);
-    }
-    bufferevent_incref(bev);
-    c->bev = bev;
-    c->next = s->conns;
-    if (s->conns != NULL) {
-        s->conns->prev = c;
-    }
-    s->conns = c;
-    s->nconns++;
-    if (s->nconns == 1 && s->ev_sweep != NULL) {
-        tv.tv_sec = PG_CONN_SWEEP_MS / 1000;
-        tv.tv_usec = (PG_CONN_SWEEP_MS % 1000) * 1000;
-        event_add(s->ev_sweep, &tv);
-    }
-    return bev;
 }
 
 /* ---- TLS listener ------------------------------------------------------ */
@@ -577,7 +516,7 @@ on_stop_timeout(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
     pg_log(s, "stop: %ld requests still in flight after %d s, exiting",
-        s->inflight, PG_STOP_GRACE_S);
+        pg_loops_inflight(s), PG_STOP_GRACE_S);
     event_base_loopexit(s->base, NULL);
 }
 
@@ -593,13 +532,18 @@ on_term(evutil_socket_t sig, short what, void *arg)
     }
     s->stopping = 1;
     pg_log(s, "signal %d: stopping (%ld requests in flight)", (int)sig,
-        s->inflight);
-    /* Stop accepting: close the listener, keep the connections. */
+        pg_loops_inflight(s));
+    /* Stop accepting: close the listener, keep the connections.  The
+     * serving loops do the same and end when idle (loops.c). */
     if (s->http != NULL && s->bound != NULL) {
         evhttp_del_accept_socket(s->http, s->bound);
         s->bound = NULL;
+        s->loops[0].bound = NULL;
     }
-    if (s->inflight == 0) {
+    pg_loops_stop(s);
+    if (atomic_load(&s->loops[0].inflight) == 0
+        && atomic_load(&s->threads_running) == 0)
+    {
         event_base_loopexit(s->base, NULL);
         return;
     }
@@ -670,7 +614,6 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     struct pg_server *s;
     struct pg_cache_options copt;
     struct pg_cache_err cerr;
-    struct event_config *ecfg;
     struct timeval tv;
     size_t n;
 
@@ -693,14 +636,7 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     while (n > 0 && s->base_url[n - 1] == '/') {
         s->base_url[--n] = '\0';
     }
-    /* The epoll changelist folds the add/del pairs a request makes in one
-     * loop turn into one epoll_ctl: 4 calls per cached hit became 1. */
-    ecfg = event_config_new();
-    if (ecfg != NULL) {
-        event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-        s->base = event_base_new_with_config(ecfg);
-        event_config_free(ecfg);
-    }
+    s->base = pg_loops_main_base();
     s->metrics = pg_metrics_new();
     if (s->base == NULL || s->metrics == NULL || add_metrics(s) != 0) {
         snprintf(msg, mlen, "out of memory");
@@ -723,7 +659,8 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
         snprintf(msg, mlen, "worker threads: cannot start");
         goto err;
     }
-    if (pg_pages_new(s, &s->pages) != 0 || pg_files_new(s, &s->files) != 0)
+    if (pg_hot_new(s, &s->hot) != 0 || pg_pages_new(s, &s->pages) != 0
+        || pg_files_new(s, &s->files) != 0)
     {
         snprintf(msg, mlen, "out of memory");
         goto err;
@@ -733,20 +670,7 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
         snprintf(msg, mlen, "out of memory");
         goto err;
     }
-    evhttp_set_max_headers_size(s->http, PG_MAX_HEADERS_BYTES);
-    evhttp_set_max_body_size(s->http, PG_MAX_REQ_BODY);
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST
-        | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE
-        | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
-    evhttp_set_timeout(s->http, (int)((cfg->client_timeout_ms + 999)
-        / 1000));
-    evhttp_set_gencb(s->http, on_request, s);
-    evhttp_set_bevcb(s->http, on_new_bev, s);
-    s->ev_sweep = event_new(s->base, -1, EV_PERSIST, on_sweep_timer, s);
-    if (s->ev_sweep == NULL) {
-        snprintf(msg, mlen, "out of memory");
-        goto err;
-    }
+    pg_loops_http_setup(s->http, cfg);
     if (cfg->tls_cert != NULL && cfg->tls_key != NULL
         && tls_setup(s, msg, mlen) != 0)
     {
@@ -766,6 +690,13 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
         setsockopt(evhttp_bound_socket_get_fd(s->bound), IPPROTO_TCP,
             TCP_NODELAY, &one, sizeof(one));
     }
+    if (pg_loops_setup(s, msg, mlen) != 0
+        || pg_relay_listen(s, msg, mlen) != 0)
+    {
+        goto err;
+    }
+    evhttp_set_gencb(s->http, pg_server_on_request, &s->loops[0]);
+    evhttp_set_bevcb(s->http, pg_server_on_new_bev, &s->loops[0]);
     s->ev_term = evsignal_new(s->base, SIGTERM, on_term, s);
     s->ev_int = evsignal_new(s->base, SIGINT, on_term, s);
     s->ev_hup = evsignal_new(s->base, SIGHUP, on_hup, s);
@@ -798,7 +729,14 @@ pg_server_set_hooks(struct pg_server *s, const struct pg_proxy_hooks *hooks)
 int
 pg_server_run(struct pg_server *s)
 {
-    pg_log(s, "listening on %s, upstream %s, cache %s", s->cfg->listen,
+    char msg[256];
+
+    if (pg_loops_start(s, msg, sizeof(msg)) != 0) {
+        pg_log(s, "%s", msg);
+        return -1;
+    }
+    pg_log(s, "listening on %s (%d serving loop%s), upstream %s, cache %s",
+        s->cfg->listen, s->nloops, s->nloops == 1 ? "" : "s",
         s->cfg->upstream, s->cfg->cache_dir);
     if (event_base_dispatch(s->base) < 0) {
         return -1;
@@ -849,13 +787,14 @@ pg_server_free(struct pg_server *s)
      * then the workers (queued blob commits still run, no done callback),
      * then downloads and pages (they cancel transfers), then the upstream
      * client and the cache. */
+    pg_loops_free(s);           /* serving threads joined first */
+    if (s->ihttp != NULL) {
+        evhttp_free(s->ihttp);
+    }
     if (s->http != NULL) {
         evhttp_free(s->http);
     }
-    conns_free(s);
-    if (s->ev_sweep != NULL) {
-        event_free(s->ev_sweep);
-    }
+    pg_loops_free_main(s);
     if (s->workers != NULL) {
         pg_workers_free(s->workers);
         s->workers = NULL;      /* later submits fail: work runs inline */
@@ -866,6 +805,8 @@ pg_server_free(struct pg_server *s)
     if (s->pages != NULL) {
         pg_pages_free(s->pages);
     }
+    pg_hot_free(s->hot);
+    s->hot = NULL;
     if (s->up != NULL) {
         pg_upstream_free(s->up);
     }

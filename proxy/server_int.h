@@ -16,6 +16,8 @@
 #ifndef PG_SERVER_INT_H
 #define PG_SERVER_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -41,6 +43,9 @@ struct pg_metric;
 struct pg_workers;
 struct pg_pages;
 struct pg_files;
+struct pg_hot;
+struct pg_body;
+struct evbuffer_file_segment;
 
 /* ---- limits on untrusted input (each tested at limit and limit + 1) ---- */
 #define PG_MAX_PATH 1024            /* request path bytes (else 414) */
@@ -74,10 +79,45 @@ struct pg_conn {
     struct pg_conn *prev, *next;
 };
 
+/* One event loop serving client connections (loops.c).  loops[0] is the
+ * main loop (s->base, s->http), which also runs everything else; loops[1..]
+ * are serving threads: they answer hot-table hits (hot.c) themselves and
+ * relay every other request to the main loop (relay.c).  All of them
+ * accept from the same listening socket. */
+struct pg_loop {
+    struct pg_server *s;
+    int index;
+    char name[12];                      /* "0", "1", … (metric label) */
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    pthread_t thread;                   /* loops[1..] */
+    int started;
+    struct pg_conn *conns;              /* accepted, not yet swept */
+    long nconns;
+    struct event *ev_sweep;             /* counts closed connections out */
+    struct event *ev_stop;              /* loops[1..]: the main loop asks */
+    struct event *ev_stop_timeout;
+    atomic_long inflight;               /* requests of this loop */
+    int stopping;
+    time_t refused_logged;              /* last "max_connections" line */
+    time_t clients_refused_logged;      /* last "allow_clients" line */
+};
+
 struct pg_server {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    struct pg_loop *loops;              /* nloops; loops[0] is the main */
+    int nloops;
+    atomic_long nconns_total;           /* every loop's connections */
+    atomic_int threads_running;         /* serving threads not yet done */
+    struct evhttp *ihttp;               /* relay listener (main loop) */
+    struct evhttp_bound_socket *ibound;
+    int iport;
+    char relay_token[33];
+    struct event *ev_thread_done;       /* a serving thread ended */
+    struct pg_hot *hot;
     void *tls;                          /* SSL_CTX * of the TLS listener */
     const struct pg_config *cfg;        /* borrowed from cmd_serve */
     struct pg_cache *cache;
@@ -90,15 +130,9 @@ struct pg_server {
     char base_url[512];                 /* render base, no final '/' */
     void *access_log;                   /* struct pg_alog * (log.c) */
     struct event *ev_term, *ev_int, *ev_hup, *ev_flush, *ev_stop;
-    struct event *ev_sweep;             /* counts closed connections out */
-    struct pg_conn *conns;              /* accepted, not yet swept */
-    long nconns;
-    time_t refused_logged;              /* last "max_connections" line */
-    time_t clients_refused_logged;      /* last "allow_clients" line */
     int stopping;
     int flushing;
     struct pg_cache_err flush_err;      /* written by the flush job */
-    long inflight;
     uint64_t evictions_seen;            /* for the evictions counter */
     /* metric families */
     struct pg_metric *m_requests;       /* route, status */
@@ -121,6 +155,9 @@ struct pg_server {
     struct pg_metric *m_conns_refused;  /* closed at accept (cap) */
     struct pg_metric *m_clients_refused; /* 403: not in allow_clients */
     struct pg_metric *m_page_jobs;      /* step, thread (pages.c) */
+    struct pg_metric *m_loop_requests;  /* loop: requests each loop took */
+    struct pg_metric *m_hot_hits;       /* loop: answered from hot.c */
+    struct pg_metric *m_relayed;        /* relayed to the main loop */
     struct pg_metric *m_page_job_seconds; /* step */
 };
 
@@ -133,6 +170,7 @@ struct pg_req_cleanup {
 
 struct pg_req {
     struct pg_server *s;
+    struct pg_loop *loop;               /* the loop it arrived on */
     struct evhttp_request *ereq;        /* NULL once libevent freed it */
     struct evhttp_connection *evcon;
     struct timespec t0;
@@ -149,6 +187,10 @@ struct pg_req {
     int started;                        /* a streamed reply was started */
     void (*on_gone)(struct pg_req *r);  /* client closed while streaming */
     void *route_state;                  /* files.c per-request state */
+    int quiet;                          /* relayed: the main loop logs and
+                                           counts it, not this loop */
+    int relayed;                        /* in flight on the main loop: not
+                                           in this loop's in-flight gauge */
     char note[PG_MAX_REASON];           /* why, for the access line */
     struct pg_arena_chunk *arena;
     size_t arena_total;
@@ -163,7 +205,7 @@ void *pg_req_alloc(struct pg_req *r, size_t n);
 char *pg_req_strdup(struct pg_req *r, const char *s);
 /* Registers fn(arg) to run at pg_req_finish (reverse order); -1 if full. */
 int pg_req_cleanup_add(struct pg_req *r, void (*fn)(void *), void *arg);
-struct pg_req *pg_req_new(struct pg_server *s, struct evhttp_request *ereq);
+struct pg_req *pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq);
 /* Ends the request: cleanups, access line, metrics, frees r. */
 void pg_req_finish(struct pg_req *r);
 /* Sends a complete reply (body may be NULL; consumed) and finishes. */
@@ -198,8 +240,76 @@ void pg_log(struct pg_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void pg_log_access(struct pg_server *s, const struct pg_req *r, double ms);
 
+/* ---- hot.c (see there) -------------------------------------------------- */
+/* What answering a page needs; bodies by reference (pages.c). */
+struct pg_page_view {
+    struct pg_body *body[4];            /* json, json gz, html, html gz */
+    char hash[2][24];
+    time_t fetched_at, changed_at, fresh_until;
+    int64_t ttl;
+    int is_list;
+};
+/* What answering a cached file needs (files.c). */
+struct pg_file_view {
+    char sha[65];
+    char *filename, *upload_time;
+    int is_meta;
+    int page_hit;                       /* its decision loaded the page */
+    uint64_t size;
+    uint64_t cache_gen;                 /* LMDB generation it was read at */
+    time_t fresh_until;                 /* of the page it was decided on */
+    int64_t valid_until_ms;             /* segment age limit (hot.c) */
+    struct evbuffer_file_segment *seg;
+};
+int pg_hot_new(struct pg_server *s, struct pg_hot **out);
+void pg_hot_free(struct pg_hot *h);
+/* Drops every entry (main loop: whatever other loops answer may change). */
+void pg_hot_invalidate(struct pg_hot *h);
+void pg_hot_remove(struct pg_hot *h, const char *path);
+/* Main loop, after answering a hit from v (copied; references taken). */
+void pg_hot_publish_page(struct pg_hot *h, const char *path,
+    const struct pg_page_view *v);
+void pg_hot_publish_file(struct pg_hot *h, const char *path,
+    const struct pg_file_view *v);
+/* Any loop: 1 if r was answered (and finished) from a valid entry. */
+int pg_hot_serve(struct pg_hot *h, struct pg_req *r);
+
+/* ---- loops.c, relay.c ---------------------------------------------------- */
+/* Creates the listening socket, loops[0] on s->base and the serving
+ * threads' loops (not started); -1 with msg. */
+int pg_loops_setup(struct pg_server *s, char *msg, size_t mlen);
+int pg_loops_start(struct pg_server *s, char *msg, size_t mlen);
+/* Main loop: stop accepting everywhere; serving threads finish their
+ * requests and end (ev_thread_done tells the main loop). */
+void pg_loops_stop(struct pg_server *s);
+/* Joins the threads (breaking their loops first) and frees the loops. */
+void pg_loops_free(struct pg_server *s);
+/* Counts lp's closed connections out (lp's thread). */
+void pg_loops_sweep(struct pg_loop *lp);
+/* The main loop's base, libevent set up for threads first; NULL if not. */
+struct event_base *pg_loops_main_base(void);
+/* The evhttp limits and timeouts every client-facing server shares. */
+void pg_loops_http_setup(struct evhttp *http, const struct pg_config *cfg);
+void pg_loops_free_main(struct pg_server *s);
+/* After a request of lp ended: ends a stopping loop with nothing left. */
+void pg_loop_idle_check(struct pg_loop *lp);
+long pg_loops_inflight(struct pg_server *s);
+/* Serving loop: relays r to the main loop and streams the answer back. */
+void pg_relay_start(struct pg_loop *lp, struct pg_req *r);
+/* Main loop: the listener relayed requests arrive on. */
+int pg_relay_listen(struct pg_server *s, char *msg, size_t mlen);
+/* evhttp callbacks shared by every loop (server.c). */
+void pg_server_on_request(struct evhttp_request *ereq, void *arg);
+void pg_server_on_relayed(struct evhttp_request *ereq, void *arg);
+struct bufferevent *pg_server_on_new_bev(struct event_base *base,
+    void *arg);
+
 /* ---- pages.c ----------------------------------------------------------- */
 struct pg_page;
+void pg_page_view_ref(struct pg_page_view *v);
+void pg_page_view_unref(struct pg_page_view *v);
+/* Answers r (any loop) from v: negotiation, validators, 304, gzip. */
+void pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v);
 int pg_pages_new(struct pg_server *s, struct pg_pages **out);
 void pg_pages_free(struct pg_pages *p);
 void pg_pages_handle_list(struct pg_req *r);
@@ -212,6 +322,8 @@ typedef void (*pg_page_ready_fn)(struct pg_req *r, struct pg_page *page,
 void pg_pages_load(struct pg_req *r, const char *project,
     pg_page_ready_fn cb);
 json_t *pg_page_model(struct pg_page *page);
+/* When the page stops being fresh (fetched_at + its TTL). */
+time_t pg_page_fresh_until(struct pg_page *page);
 /* Drops every page (policy reload, pins change); a busy one is marked and
  * dropped once its waiters are answered. */
 void pg_pages_invalidate(struct pg_pages *p);
@@ -222,6 +334,8 @@ int pg_files_new(struct pg_server *s, struct pg_files **out);
 void pg_files_free(struct pg_files *f);
 void pg_files_handle(struct pg_req *r);
 size_t pg_files_active(struct pg_files *f);
+/* Answers r (any loop) from a cached file's view: 304, Range, HEAD. */
+void pg_files_serve_view(struct pg_req *r, const struct pg_file_view *v);
 
 /* ---- server.c ----------------------------------------------------------- */
 /* Counts an upstream request's outcome (kind: "page", "list", "file",

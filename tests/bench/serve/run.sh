@@ -30,6 +30,8 @@
 #                  enough of them to pick its 1 MiB and 50 MiB files)
 #   ROWS           subset of: small_json big_json big_json_gzip file_10k file_1m
 #   PG_SETS        extra "name=value ..." passed to provgate as --set
+#                  (default access log: a file in the run directory;
+#                  serve_loops: provgate's default, one loop per core)
 #   PG_POLICY      policy file for provgate (default: one with "mode = off":
 #                  gen_data.py's provenance documents are placeholders that
 #                  cannot verify, and this measures the caching data path)
@@ -189,6 +191,13 @@ upstream_requests() { curl -s --max-time 5 "$UP/nginx_status" | awk 'NR==3 {prin
 # ------------------------------------------------------------ provgate
 start_provgate() {                     # start_provgate CACHE_DIR
     local sets=() kv
+    # provgate always writes its access log; as in production it goes to a
+    # file (buffered, like nginx's "access_log … buffer="), not a terminal.
+    # nginx runs with access_log off: that is nginx's advantage.
+    case " $PG_SETS " in
+        *" access_log="*) ;;
+        *) sets+=(--set "access_log=$RUN/provgate-access.log") ;;
+    esac
     for kv in $PG_SETS; do sets+=(--set "$kv"); done
     : > "$RUN/provgate.conf"
     "$PROVGATE" serve --config "$RUN/provgate.conf" --listen "127.0.0.1:$PG_PORT" \
@@ -334,7 +343,8 @@ label() {
 {
 echo
 echo "provgate vs nginx (static, sendfile, gzip_static), same run, loopback, $(nproc) cores shared with wrk"
-echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; median of $REPEATS; provgate $PROVGATE (ASan: $SANITIZED), policy $(basename "$POLICY"); load average before: $LOAD0; $(date -u +%Y-%m-%dT%H:%MZ)"
+LOOPS=$(cat "$RUN"/provgate*.log 2>/dev/null | grep -o '([0-9]* serving loops\?)' | head -1)
+echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; median of $REPEATS; provgate $PROVGATE (ASan: $SANITIZED) $LOOPS, policy $(basename "$POLICY"); load average before: $LOAD0; $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "| row | nginx req/s | provgate req/s | provgate/nginx | nginx p99 ms | provgate p99 ms | errors (nginx/provgate) |"
 echo "|---|---:|---:|---:|---:|---:|---:|"

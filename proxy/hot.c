@@ -1,0 +1,357 @@
+/* proxy/hot.c — the hot table: cache hits any serving loop may answer.
+ *
+ * The main loop owns every decision: page freshness, the provenance
+ * verdict, the policy, the blob store.  When it answers a cache hit it
+ * also publishes what it answered with here, keyed by the request path:
+ * for a page, its rendered bodies (shared by reference count) and the
+ * times its headers are made from; for a file, its record and a file
+ * segment of its blob.  A serving loop (loops.c) looks the path up and, if
+ * the entry is still valid, answers with the same code the main loop uses
+ * (pg_pages_serve_view, pg_files_serve_view), so a hit is byte for byte
+ * the answer the main loop would give.  Anything else — a miss, a stale
+ * page, a refusal, a 301 — is relayed to the main loop (relay.c), which
+ * then publishes the entry again.  This is nginx's worker model for the
+ * hot path with one owner for the state (no cross-loop fetch
+ * coordination is needed: misses only ever happen on the main loop).
+ *
+ * An entry is valid while:
+ *   - the table's generation is the one it was published under: it moves
+ *     (and every entry is dropped) whenever the main loop's view may
+ *     change — pages re-annotated (policy reload, pins, verdicts), a page
+ *     installed from upstream or LMDB;
+ *   - a page (and the page a file's decision was made from) is fresh:
+ *     time(NULL) < fresh_until (after it the main loop revalidates);
+ *   - a file's LMDB generation is unchanged (records, evictions, pins by
+ *     another process all move it), and its segment is younger than
+ *     PG_FILECACHE_FD_VALID_MS (as the main loop's open blobs: a blob file
+ *     removed behind provgate's back stops being served).
+ * A dropped page (pages.c's memory cap) drops its entry, so the table
+ * never holds bodies the pages module let go of.  At most PG_HOT_MAX
+ * entries: beyond, the table is emptied (the main loop republishes).
+ *
+ * Lookups take one mutex for a hash and a compare, then hold the entry by
+ * reference count while its answer is built, outside the lock.
+ *
+ * Owns: the entries, their body references and file segments.
+ * Borrows: the server (cache, for the LMDB generation).
+ * Runs on: any loop thread.  Spec: issue 2 benchmark (cached serving).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "filecache_int.h"
+#include "pg_cache.h"
+#include "server_int.h"
+
+#define PG_HOT_BUCKETS 4096
+#define PG_HOT_MAX 16384
+
+struct pg_hot_entry {
+    struct pg_hot_entry *next;          /* bucket chain */
+    char *path;
+    unsigned hash;
+    int refs;                           /* table + lookups; mu held */
+    int linked;
+    uint64_t gen;
+    int is_page;
+    struct pg_page_view page;           /* bodies referenced */
+    struct pg_file_view file;           /* strings and segment owned */
+};
+
+struct pg_hot {
+    pthread_mutex_t mu;
+    struct pg_server *s;
+    uint64_t gen;
+    size_t count;
+    struct pg_hot_entry *buckets[PG_HOT_BUCKETS];
+};
+
+static unsigned
+path_hash(const char *p)
+{
+    unsigned h = 2166136261u;
+
+    while (*p != '\0') {
+        h = (h ^ (unsigned char)*p++) * 16777619u;
+    }
+    return h;
+}
+
+static void
+entry_free(struct pg_hot_entry *e)
+{
+    if (e->is_page) {
+        pg_page_view_unref(&e->page);
+    } else {
+        free(e->file.filename);
+        free(e->file.upload_time);
+        if (e->file.seg != NULL) {
+            evbuffer_file_segment_free(e->file.seg);
+        }
+    }
+    free(e->path);
+    free(e);
+}
+
+/* mu held */
+static void
+entry_put(struct pg_hot_entry *e)
+{
+    if (--e->refs == 0) {
+        entry_free(e);
+    }
+}
+
+/* mu held: unlinks e (the table's reference goes). */
+static void
+unlink_entry(struct pg_hot *h, struct pg_hot_entry **link)
+{
+    struct pg_hot_entry *e = *link;
+
+    *link = e->next;
+    e->next = NULL;
+    e->linked = 0;
+    h->count--;
+    entry_put(e);
+}
+
+/* mu held */
+static void
+clear_locked(struct pg_hot *h)
+{
+    size_t i;
+
+    for (i = 0; i < PG_HOT_BUCKETS; i++) {
+        while (h->buckets[i] != NULL) {
+            unlink_entry(h, &h->buckets[i]);
+        }
+    }
+}
+
+int
+pg_hot_new(struct pg_server *s, struct pg_hot **out)
+{
+    struct pg_hot *h = calloc(1, sizeof(*h));
+
+    *out = h;
+    if (h == NULL) {
+        return -1;
+    }
+    pthread_mutex_init(&h->mu, NULL);
+    h->s = s;
+    h->gen = 1;
+    return 0;
+}
+
+void
+pg_hot_free(struct pg_hot *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&h->mu);
+    clear_locked(h);
+    pthread_mutex_unlock(&h->mu);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+void
+pg_hot_invalidate(struct pg_hot *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&h->mu);
+    h->gen++;
+    clear_locked(h);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void
+pg_hot_remove(struct pg_hot *h, const char *path)
+{
+    struct pg_hot_entry **link;
+    unsigned hash;
+
+    if (h == NULL) {
+        return;
+    }
+    hash = path_hash(path);
+    pthread_mutex_lock(&h->mu);
+    for (link = &h->buckets[hash % PG_HOT_BUCKETS]; *link != NULL;
+        link = &(*link)->next)
+    {
+        if ((*link)->hash == hash && strcmp((*link)->path, path) == 0) {
+            unlink_entry(h, link);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Links e (one reference: the table's) under the current generation,
+ * replacing an entry for the same path.  Publications and invalidations
+ * both happen on the main loop, so the generation cannot move between the
+ * main loop's answer and this. */
+static void
+insert(struct pg_hot *h, struct pg_hot_entry *e)
+{
+    struct pg_hot_entry **link;
+
+    e->hash = path_hash(e->path);
+    e->refs = 1;
+    pthread_mutex_lock(&h->mu);
+    for (link = &h->buckets[e->hash % PG_HOT_BUCKETS]; *link != NULL;
+        link = &(*link)->next)
+    {
+        if ((*link)->hash == e->hash && strcmp((*link)->path, e->path) == 0)
+        {
+            unlink_entry(h, link);
+            break;
+        }
+    }
+    if (h->count >= PG_HOT_MAX) {
+        clear_locked(h);
+    }
+    e->gen = h->gen;
+    e->linked = 1;
+    e->next = h->buckets[e->hash % PG_HOT_BUCKETS];
+    h->buckets[e->hash % PG_HOT_BUCKETS] = e;
+    h->count++;
+    pthread_mutex_unlock(&h->mu);
+}
+
+void
+pg_hot_publish_page(struct pg_hot *h, const char *path,
+    const struct pg_page_view *v)
+{
+    struct pg_hot_entry *e;
+
+    if (h == NULL || h->s->nloops < 2) {
+        return;
+    }
+    e = calloc(1, sizeof(*e));
+    if (e == NULL || (e->path = strdup(path)) == NULL) {
+        free(e);
+        return;
+    }
+    e->is_page = 1;
+    e->page = *v;
+    pg_page_view_ref(&e->page);
+    insert(h, e);
+}
+
+void
+pg_hot_publish_file(struct pg_hot *h, const char *path,
+    const struct pg_file_view *v)
+{
+    struct pg_hot_entry *e;
+    struct pg_cache_err err;
+    uint64_t size = 0;
+    int fd = -1;
+
+    if (h == NULL || h->s->nloops < 2) {
+        return;
+    }
+    e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        return;
+    }
+    e->file = *v;
+    e->file.filename = strdup(v->filename);
+    e->file.upload_time = v->upload_time != NULL ? strdup(v->upload_time)
+        : NULL;
+    e->file.seg = NULL;
+    /* Like the main loop's open blobs (filecache.c): a blob removed behind
+     * our back stops being served within PG_FILECACHE_FD_VALID_MS. */
+    e->file.valid_until_ms = pg_now_ms() + PG_FILECACHE_FD_VALID_MS;
+    e->path = strdup(path);
+    memset(&err, 0, sizeof(err));
+    /* The entry's own segment (libevent has no way to share a reference
+     * to another): one open per publication, not per hit. */
+    if (e->path != NULL && e->file.filename != NULL
+        && (v->upload_time == NULL || e->file.upload_time != NULL)
+        && pg_blob_open(h->s->cache, v->sha, &fd, &size, &err)
+            == PG_CACHE_OK)
+    {
+        if (size == v->size) {
+            e->file.seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)size,
+                EVBUF_FS_CLOSE_ON_FREE);
+        }
+        if (e->file.seg == NULL) {
+            close(fd);
+        }
+    }
+    if (e->file.seg == NULL) {
+        free(e->file.filename);
+        free(e->file.upload_time);
+        free(e->path);
+        free(e);
+        return;
+    }
+    insert(h, e);
+}
+
+int
+pg_hot_serve(struct pg_hot *h, struct pg_req *r)
+{
+    struct pg_hot_entry *e;
+    unsigned hash;
+    time_t now;
+    uint64_t cgen = 0;
+    int64_t now_ms;
+
+    if (h == NULL || r->path == NULL) {
+        return 0;
+    }
+    hash = path_hash(r->path);
+    now = time(NULL);
+    now_ms = 0;
+    if (strncmp(r->path, "/packages/", 10) == 0) {
+        now_ms = pg_now_ms();
+        /* Read before the entry: a file published under this LMDB
+         * generation is what LMDB held while it is unchanged. */
+        cgen = pg_cache_generation(h->s->cache);
+    }
+    pthread_mutex_lock(&h->mu);
+    for (e = h->buckets[hash % PG_HOT_BUCKETS]; e != NULL; e = e->next) {
+        if (e->hash == hash && strcmp(e->path, r->path) == 0) {
+            break;
+        }
+    }
+    if (e != NULL && (e->gen != h->gen
+        || (e->is_page && now >= e->page.fresh_until)
+        || (!e->is_page && (now >= e->file.fresh_until
+            || now_ms >= e->file.valid_until_ms
+            || e->file.cache_gen != cgen))))
+    {
+        e = NULL;
+    }
+    if (e != NULL) {
+        e->refs++;
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (e == NULL) {
+        return 0;
+    }
+    if (e->is_page) {
+        /* As the main loop counts a page answered from memory. */
+        r->cache = "hit";
+        pg_server_cache_event(h->s, e->page.is_list ? "list" : "page",
+            "hit");
+        pg_pages_serve_view(r, &e->page);
+    } else {
+        pg_files_serve_view(r, &e->file);
+    }
+    pthread_mutex_lock(&h->mu);
+    entry_put(e);
+    pthread_mutex_unlock(&h->mu);
+    return 1;
+}

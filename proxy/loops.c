@@ -1,0 +1,543 @@
+/* proxy/loops.c — the serving loops: one listening socket, several loops.
+ *
+ * One libevent loop saturates one core long before the kernel does: on a
+ * cached hit provgate's own code is a few per cent of the CPU, the rest is
+ * evhttp, libc and the TCP stack.  nginx answers the same way, with one
+ * worker process per core.  provgate does it with threads: loops[0] is the
+ * main loop, which owns all state (cache, upstream, pages, downloads,
+ * provenance) and serves clients as before; serve_loops - 1 serving
+ * threads each run their own event_base and evhttp on a dup of the same
+ * listening socket (the kernel hands each new connection to one of them).
+ * A serving loop answers what the hot table (hot.c) holds — fresh pages,
+ * cached files the main loop allowed — and relays everything else to the
+ * main loop over loopback (relay.c), so every decision, every upstream
+ * fetch and every "one fetch for concurrent misses" stays in one place.
+ * libevent is set up for threads (evthread_use_pthreads) so that the main
+ * loop may wake a serving loop (event_active) and the log may add a timer
+ * to the main loop from any thread.
+ *
+ * Connections (max_connections) are counted per loop and in total: each
+ * loop keeps its own list (only its thread touches it); the total is
+ * atomic and compared with the cap at accept.
+ *
+ * Stopping (SIGTERM, main loop): every loop stops accepting; a serving
+ * loop ends once its requests finished (or after PG_STOP_GRACE_S) and
+ * tells the main loop; the main loop ends once its own requests finished
+ * and every serving loop ended (or after its own grace period).
+ *
+ * Owns: the loops, their bases, evhttp servers, connection lists and
+ * threads.  Borrows: the server.  Runs on: the main loop (setup, stop,
+ * free) and each loop's thread (its connections).
+ * Spec: issue 2 items 2, 6 ("max_connections"), benchmark.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+
+#include "config_int.h"
+#include "metrics_int.h"
+#include "server_int.h"
+
+#define PG_LOOPS_MAX 64
+
+/* ---- connections: max_connections ------------------------------------- */
+
+/* evhttp (libevent 2.1) has no connection cap and no hook when it frees a
+ * connection (the close callback slot is req.c's, per request), but it
+ * asks us for each accepted connection's bufferevent (evhttp_set_bevcb).
+ * pg_server_on_new_bev counts the connection, keeps a reference on its
+ * bufferevent and links it on its loop's list.  When evhttp frees the
+ * connection it clears the bufferevent's callbacks and drops its
+ * reference; ours keeps the object alive, so the sweep (every
+ * PG_CONN_SWEEP_MS while connections are open, before refusing one, and
+ * before a /metrics scrape) sees the cleared callbacks, drops our
+ * reference (which closes the socket) and counts the connection out.
+ *
+ * Over the cap a new connection is closed at once, unanswered, like
+ * nginx's worker_connections: no request is read, so no status is sent
+ * (a 503 would make clients retry; a refusal is never 5xx).  It is done by
+ * handing evhttp a bufferevent that cannot take a socket (one end of a
+ * pair): evhttp then frees the connection and closes the socket itself
+ * (libevent logs "evhttp_get_request: cannot get connection").  Each
+ * refusal counts in provgate_http_connections_refused_total; one log line
+ * per second at most (per loop) says the cap was reached. */
+
+static void
+conn_unlink(struct pg_loop *lp, struct pg_conn *c)
+{
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        lp->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    lp->nconns--;
+    atomic_fetch_sub(&lp->s->nconns_total, 1);
+}
+
+void
+pg_loops_sweep(struct pg_loop *lp)
+{
+    struct pg_conn *c = lp->conns, *next;
+    bufferevent_event_cb ecb;
+
+    while (c != NULL) {
+        next = c->next;
+        ecb = NULL;
+        bufferevent_getcb(c->bev, NULL, NULL, &ecb, NULL);
+        if (ecb == NULL) {
+            /* evhttp let go (it sets its error callback on every live
+             * connection): ours is the last reference. */
+            conn_unlink(lp, c);
+            bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+            bufferevent_decref(c->bev);
+            free(c);
+        }
+        c = next;
+    }
+    pg_metric_set(lp->s->m_conns, (double)atomic_load(&lp->s->nconns_total),
+        NULL);
+    if (lp->nconns == 0 && lp->ev_sweep != NULL) {
+        event_del(lp->ev_sweep);
+    }
+}
+
+static void
+on_sweep_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    pg_loops_sweep(arg);
+}
+
+static void
+conns_free(struct pg_loop *lp)
+{
+    struct pg_conn *c;
+
+    while (lp->conns != NULL) {
+        c = lp->conns;
+        conn_unlink(lp, c);
+        bufferevent_decref(c->bev);
+        free(c);
+    }
+}
+
+/* A bufferevent evhttp cannot set a socket on: it closes the connection
+ * at once (see above). */
+static struct bufferevent *
+refuse_bev(struct pg_loop *lp, struct event_base *base)
+{
+    struct bufferevent *pair[2];
+    time_t now = time(NULL);
+
+    pg_metric_inc(lp->s->m_conns_refused, 1, NULL);
+    if (now != lp->refused_logged) {
+        lp->refused_logged = now;
+        pg_log(lp->s, "max_connections (%d) reached: closing new "
+            "connections", lp->s->cfg->max_connections);
+    }
+    /* BEV_OPT_CLOSE_ON_FREE: evhttp then leaves the close to
+     * evhttp_get_request, which closes the socket exactly once. */
+    if (bufferevent_pair_new(base, BEV_OPT_CLOSE_ON_FREE, pair) != 0) {
+        return NULL;
+    }
+    bufferevent_free(pair[1]);
+    return pair[0];
+}
+
+/* evhttp asks for each accepted connection's bufferevent: a socket one,
+ * or a server-side OpenSSL one when tls_cert/tls_key are configured. */
+struct bufferevent *
+pg_server_on_new_bev(struct event_base *base, void *arg)
+{
+    struct pg_loop *lp = arg;
+    struct pg_server *s = lp->s;
+    struct bufferevent *bev = NULL;
+    struct pg_conn *c;
+    struct timeval tv;
+    SSL *ssl;
+
+    if (atomic_load(&s->nconns_total) >= s->cfg->max_connections) {
+        pg_loops_sweep(lp);
+    }
+    if (atomic_load(&s->nconns_total) >= s->cfg->max_connections) {
+        return refuse_bev(lp, base);
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return refuse_bev(lp, base);
+    }
+    if (s->tls != NULL) {
+        ssl = SSL_new(s->tls);
+        if (ssl != NULL) {
+            bev = bufferevent_openssl_socket_new(base, -1, ssl,
+                BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+        }
+    } else {
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+    if (bev == NULL) {
+        free(c);
+        return refuse_bev(lp, base);
+    }
+    bufferevent_incref(bev);
+    c->bev = bev;
+    c->next = lp->conns;
+    if (lp->conns != NULL) {
+        lp->conns->prev = c;
+    }
+    lp->conns = c;
+    lp->nconns++;
+    atomic_fetch_add(&s->nconns_total, 1);
+    if (lp->nconns == 1 && lp->ev_sweep != NULL) {
+        tv.tv_sec = PG_CONN_SWEEP_MS / 1000;
+        tv.tv_usec = (PG_CONN_SWEEP_MS % 1000) * 1000;
+        event_add(lp->ev_sweep, &tv);
+    }
+    return bev;
+}
+
+/* ---- loops --------------------------------------------------------------- */
+
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+static int threads_ok;
+
+static void
+threads_init(void)
+{
+    threads_ok = evthread_use_pthreads() == 0;
+}
+
+static struct event_base *
+base_new(void)
+{
+    struct event_config *ecfg = event_config_new();
+    struct event_base *base = NULL;
+
+    /* The epoll changelist folds the add/del pairs a request makes in one
+     * loop turn into one epoll_ctl: 4 calls per cached hit became 1. */
+    if (ecfg != NULL) {
+        event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+        base = event_base_new_with_config(ecfg);
+        event_config_free(ecfg);
+    }
+    return base;
+}
+
+/* The evhttp settings every client-facing server shares. */
+static void
+http_setup(struct evhttp *http, const struct pg_config *cfg)
+{
+    evhttp_set_max_headers_size(http, PG_MAX_HEADERS_BYTES);
+    evhttp_set_max_body_size(http, PG_MAX_REQ_BODY);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST
+        | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE
+        | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
+    evhttp_set_timeout(http, (int)((cfg->client_timeout_ms + 999) / 1000));
+}
+
+static int
+count_loops(const struct pg_config *cfg)
+{
+    long n = cfg->serve_loops;
+
+    if (n <= 0) {
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    if (n < 1) {
+        n = 1;
+    }
+    return n > PG_LOOPS_MAX ? PG_LOOPS_MAX : (int)n;
+}
+
+static struct event_base *
+main_base_new(void)
+{
+    pthread_once(&threads_once, threads_init);
+    return threads_ok ? base_new() : NULL;
+}
+
+int
+pg_loops_setup(struct pg_server *s, char *msg, size_t mlen)
+{
+    const struct pg_config *cfg = s->cfg;
+    struct pg_loop *lp;
+    int i;
+
+    s->nloops = count_loops(cfg);
+    s->loops = calloc((size_t)s->nloops, sizeof(*s->loops));
+    if (s->loops == NULL) {
+        snprintf(msg, mlen, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < s->nloops; i++) {
+        lp = &s->loops[i];
+        lp->s = s;
+        lp->index = i;
+        snprintf(lp->name, sizeof(lp->name), "%d", i);
+        atomic_init(&lp->inflight, 0);
+        if (i == 0) {
+            lp->base = s->base;
+            lp->http = s->http;
+            lp->bound = s->bound;
+        } else {
+            lp->base = base_new();
+            lp->http = lp->base != NULL ? evhttp_new(lp->base) : NULL;
+            if (lp->http == NULL) {
+                snprintf(msg, mlen, "serving loop %d: out of memory", i);
+                return -1;
+            }
+            http_setup(lp->http, cfg);
+            evhttp_set_gencb(lp->http, pg_server_on_request, lp);
+            evhttp_set_bevcb(lp->http, pg_server_on_new_bev, lp);
+        }
+        lp->ev_sweep = event_new(lp->base, -1, EV_PERSIST, on_sweep_timer,
+            lp);
+        if (lp->ev_sweep == NULL) {
+            snprintf(msg, mlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The main loop's base, with libevent set up for threads first. */
+struct event_base *
+pg_loops_main_base(void)
+{
+    return main_base_new();
+}
+
+void
+pg_loops_http_setup(struct evhttp *http, const struct pg_config *cfg)
+{
+    http_setup(http, cfg);
+}
+
+static void
+on_loop_stop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct pg_loop *lp = arg;
+
+    (void) fd;
+    (void) what;
+    event_base_loopexit(lp->base, NULL);
+}
+
+/* Serving loop (its thread): stop accepting, end when idle. */
+static void
+on_loop_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct pg_loop *lp = arg;
+    struct timeval tv = { PG_STOP_GRACE_S, 0 };
+
+    (void) fd;
+    (void) what;
+    if (lp->stopping) {
+        return;
+    }
+    lp->stopping = 1;
+    if (lp->bound != NULL) {
+        evhttp_del_accept_socket(lp->http, lp->bound);
+        lp->bound = NULL;
+    }
+    if (atomic_load(&lp->inflight) == 0) {
+        event_base_loopexit(lp->base, NULL);
+        return;
+    }
+    lp->ev_stop_timeout = evtimer_new(lp->base, on_loop_stop_timeout, lp);
+    if (lp->ev_stop_timeout != NULL) {
+        evtimer_add(lp->ev_stop_timeout, &tv);
+    }
+}
+
+void
+pg_loop_idle_check(struct pg_loop *lp)
+{
+    struct pg_server *s = lp->s;
+
+    if (lp->index > 0) {
+        if (lp->stopping && atomic_load(&lp->inflight) == 0) {
+            event_base_loopexit(lp->base, NULL);
+        }
+        return;
+    }
+    if (s->stopping && atomic_load(&lp->inflight) == 0
+        && atomic_load(&s->threads_running) == 0)
+    {
+        event_base_loopexit(s->base, NULL);
+    }
+}
+
+static void
+on_thread_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct pg_server *s = arg;
+
+    (void) fd;
+    (void) what;
+    pg_loop_idle_check(&s->loops[0]);
+}
+
+static void *
+loop_thread(void *arg)
+{
+    struct pg_loop *lp = arg;
+    struct pg_server *s = lp->s;
+
+    event_base_dispatch(lp->base);
+    atomic_fetch_sub(&s->threads_running, 1);
+    event_active(s->ev_thread_done, EV_TIMEOUT, 0);
+    return NULL;
+}
+
+int
+pg_loops_start(struct pg_server *s, char *msg, size_t mlen)
+{
+    evutil_socket_t lfd;
+    struct pg_loop *lp;
+    int i, fd;
+
+    if (s->nloops < 2) {
+        return 0;
+    }
+    s->ev_thread_done = event_new(s->base, -1, 0, on_thread_done, s);
+    if (s->ev_thread_done == NULL) {
+        snprintf(msg, mlen, "out of memory");
+        return -1;
+    }
+    lfd = evhttp_bound_socket_get_fd(s->bound);
+    for (i = 1; i < s->nloops; i++) {
+        lp = &s->loops[i];
+        lp->ev_stop = event_new(lp->base, -1, 0, on_loop_stop, lp);
+        fd = dup(lfd);
+        if (lp->ev_stop == NULL || fd < 0) {
+            snprintf(msg, mlen, "serving loop %d: %s", i, strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+            }
+            return -1;
+        }
+        evutil_make_socket_nonblocking(fd);
+        evutil_make_socket_closeonexec(fd);
+        lp->bound = evhttp_accept_socket_with_handle(lp->http, fd);
+        if (lp->bound == NULL) {
+            close(fd);
+            snprintf(msg, mlen, "serving loop %d: cannot accept", i);
+            return -1;
+        }
+        atomic_fetch_add(&s->threads_running, 1);
+        if (pthread_create(&lp->thread, NULL, loop_thread, lp) != 0) {
+            atomic_fetch_sub(&s->threads_running, 1);
+            snprintf(msg, mlen, "serving loop %d: cannot start a thread",
+                i);
+            return -1;
+        }
+        lp->started = 1;
+    }
+    return 0;
+}
+
+void
+pg_loops_stop(struct pg_server *s)
+{
+    int i;
+
+    for (i = 1; i < s->nloops; i++) {
+        if (s->loops[i].started && s->loops[i].ev_stop != NULL) {
+            event_active(s->loops[i].ev_stop, EV_TIMEOUT, 0);
+        }
+    }
+}
+
+long
+pg_loops_inflight(struct pg_server *s)
+{
+    long n = 0;
+    int i;
+
+    for (i = 0; i < s->nloops; i++) {
+        n += atomic_load(&s->loops[i].inflight);
+    }
+    return n;
+}
+
+/* Serving loops first (threads joined: nothing runs on their bases any
+ * more), then the main loop's connection list.  The main loop's base and
+ * evhttp are the server's (freed by pg_server_free). */
+void
+pg_loops_free(struct pg_server *s)
+{
+    struct pg_loop *lp;
+    int i;
+
+    if (s->loops == NULL) {
+        return;
+    }
+    for (i = 1; i < s->nloops; i++) {
+        lp = &s->loops[i];
+        if (lp->started) {
+            event_base_loopbreak(lp->base);
+            pthread_join(lp->thread, NULL);
+            lp->started = 0;
+        }
+    }
+    for (i = 1; i < s->nloops; i++) {
+        lp = &s->loops[i];
+        if (lp->http != NULL) {
+            evhttp_free(lp->http);
+        }
+        conns_free(lp);
+        if (lp->ev_sweep != NULL) {
+            event_free(lp->ev_sweep);
+        }
+        if (lp->ev_stop != NULL) {
+            event_free(lp->ev_stop);
+        }
+        if (lp->ev_stop_timeout != NULL) {
+            event_free(lp->ev_stop_timeout);
+        }
+        if (lp->base != NULL) {
+            event_base_free(lp->base);
+        }
+    }
+    if (s->ev_thread_done != NULL) {
+        event_free(s->ev_thread_done);
+        s->ev_thread_done = NULL;
+    }
+}
+
+/* The main loop's part, after its evhttp was freed. */
+void
+pg_loops_free_main(struct pg_server *s)
+{
+    struct pg_loop *lp;
+
+    if (s->loops == NULL) {
+        return;
+    }
+    lp = &s->loops[0];
+    conns_free(lp);
+    if (lp->ev_sweep != NULL) {
+        event_free(lp->ev_sweep);
+    }
+    free(s->loops);
+    s->loops = NULL;
+}

@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""tests/server/test_loops.py — several serving loops (serve_loops = 2)
+answer like one: a serving thread answers cached hits from the hot table
+and relays everything else to the main loop, and a client cannot tell
+which loop it reached.
+
+Each request below goes over its own TCP connection, so the kernel spreads
+them over both loops (all of 16 on the same loop has odds 2^-15; the tests
+also check in the metrics that both loops took requests and that the
+serving thread both answered hits and relayed).
+
+  loops_answer_alike        pages (JSON, HTML, gzip, HEAD, 304) and files
+                            (GET, HEAD, Range, 304): the same status,
+                            reason, body and headers on every connection;
+                            one access-log line per request, none twice
+  loops_mismatch_resets     a hash mismatch resets the client connection
+                            on either loop (never a complete wrong file)
+  loops_policy_reload       after SIGHUP with a policy that denies the
+                            file, no loop serves it from its hot table
+  loops_one_fetch           concurrent misses on both loops: one upstream
+                            request
+
+Uses test_server.py's harness.  Run one: test_loops.py <name>.
+Environment: PG_PROVGATE = the provgate executable.
+"""
+
+import os
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_server as ts  # noqa: E402
+
+check = ts.check
+rnd = ts.rnd
+N = 16
+KEEP = ("content-type", "content-length", "content-range", "etag",
+        "last-modified", "vary", "content-encoding", "accept-ranges")
+
+
+def metric(text, name, labels=""):
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + labels + " ") or (
+                not labels and line.startswith(name + "{")):
+            total += float(line.split()[-1])
+    return total
+
+
+def loops_spread(e):
+    m = e.get("/metrics").body.decode()
+    check(metric(m, "provgate_loop_requests_total", '{loop="0"}') > 0,
+          "loop 0 took requests")
+    check(metric(m, "provgate_loop_requests_total", '{loop="1"}') > 0,
+          "loop 1 took requests")
+    return m
+
+
+def shape(r):
+    cc = r.h("cache-control", "")
+    if cc.startswith("max-age=") and "immutable" not in cc:
+        cc = "max-age=N"        # a page's remaining TTL counts down
+    return (r.status, r.reason, r.body, r.complete, cc,
+            tuple((k, r.h(k)) for k in KEEP))
+
+
+def t_loops_answer_alike(e):
+    e.start_fixture()
+    data = rnd(200000, "la")
+    e.add("la-1.0.tar.gz", data)
+    e.add("la-1.0-py3-none-any.whl", rnd(3000, "lw"))
+    alog = os.path.join(e.tmp, "access.log")
+    e.start_pg(sets={"serve_loops": "2", "access_log": alog})
+    path = e.file_url_path("la", "la-1.0.tar.gz")
+    first = e.get(path)
+    check(first.status == 200 and first.body == data, "file: %r" % first)
+    etag = first.h("etag")
+    page_etag = e.get("/simple/la/", headers={
+        "Accept": ts.JSON_TYPE}).h("etag")
+    cases = [
+        ("GET", "/simple/la/", {"Accept": ts.JSON_TYPE}),
+        ("GET", "/simple/la/", {"Accept": "text/html"}),
+        ("GET", "/simple/la/", {"Accept": ts.JSON_TYPE,
+                                "Accept-Encoding": "gzip"}),
+        ("HEAD", "/simple/la/", {"Accept": ts.JSON_TYPE}),
+        ("GET", "/simple/la/", {"Accept": ts.JSON_TYPE,
+                                "If-None-Match": page_etag}),
+        ("GET", "/simple/", {"Accept": ts.JSON_TYPE}),
+        ("GET", path, {}),
+        ("HEAD", path, {}),
+        ("GET", path, {"Range": "bytes=100-199"}),
+        ("GET", path, {"Range": "bytes=100-", "If-Range": etag}),
+        ("GET", path, {"Range": "bytes=999999-"}),
+        ("GET", path, {"If-None-Match": etag}),
+        ("GET", "/simple/LA/", {}),
+        ("GET", "/packages/nope/nope-1.0.tar.gz", {}),
+    ]
+    sent = 0
+    for method, p, h in cases:
+        seen = set()
+        for _ in range(N):
+            r = e.get(p, method=method, headers=h)
+            sent += 1
+            seen.add(shape(r))
+        check(len(seen) == 1, "%s %s %r: answers differ between "
+              "connections: %r" % (method, p, h, [s[:2] + (len(s[2]),)
+                                                   + s[4:] for s in seen]))
+        st = next(iter(seen))
+        check(st[0] in (200, 206, 301, 304, 404, 416),
+              "%s %s: %r" % (method, p, st[:2]))
+    m = loops_spread(e)
+    check(metric(m, "provgate_loop_hot_hits_total", '{loop="1"}') > 0,
+          "the serving thread answered hits itself")
+    check(metric(m, "provgate_loop_relayed_requests_total") > 0,
+          "the serving thread relayed what it could not answer")
+    e.stop_pg()
+    with open(alog, "rb") as f:
+        lines = f.read().decode().splitlines()
+    req_lines = [ln for ln in lines if " provgate: " not in ln
+                 and (" /simple/" in ln or " /packages/" in ln)]
+    # every request above plus the 3 before the loop (file_url_path's
+    # page, the first file GET, the page ETag GET): one line each
+    check(len(req_lines) == sent + 3,
+          "one access-log line per request: %d lines, %d requests"
+          % (len(req_lines), sent + 3))
+
+
+def t_loops_mismatch_resets(e):
+    e.start_fixture()
+    names = []
+    for i in range(12):
+        fn = "mm%d-1.0.tar.gz" % i
+        e.add(fn, rnd(300000, "mm%d" % i))
+        e.control("flip", filename=fn, on=True)
+        names.append(fn)
+    e.start_pg(sets={"serve_loops": "2", "mismatch_hold": "120s"})
+    for i, fn in enumerate(names):
+        path = e.file_url_path("mm%d" % i, fn)
+        r = e.get(path)
+        check(r.status in (0, 200) and not r.complete
+              and len(r.body) < 300000,
+              "%s: the client must not get a complete file: %r" % (fn, r))
+    check(e.blobs() == [], "nothing cached")
+    loops_spread(e)
+
+
+def t_loops_policy_reload(e):
+    e.start_fixture()
+    data = rnd(5000, "pr")
+    e.add("pr-1.0.tar.gz", data)
+    pol = os.path.join(e.tmp, "policy.ini")
+    with open(pol, "w") as f:
+        f.write("[defaults]\nmode = off\n")
+    e.start_pg(sets={"serve_loops": "2", "policy": pol})
+    path = e.file_url_path("pr", "pr-1.0.tar.gz")
+    for _ in range(N):
+        r = e.get(path)
+        check(r.status == 200 and r.body == data, "allowed: %r" % r)
+    m = loops_spread(e)
+    check(metric(m, "provgate_loop_hot_hits_total", '{loop="1"}') > 0,
+          "hot hits before the reload")
+    with open(pol, "w") as f:
+        f.write("[defaults]\nmode = off\n\n[project:pr]\nmode = require\n"
+                "publisher = github:example/pr:release.yml\n"
+                "on_violation = deny\n")
+    e.pg.send_signal(signal.SIGHUP)
+    check(ts.wait_until(lambda: "policy: reloaded" in e.log(), 20),
+          "reloaded: " + e.log()[-2000:])
+    time.sleep(0.5)
+    for _ in range(N):
+        r = e.get(path)
+        check(r.status == 403, "denied on every loop after the reload: "
+              "%r" % r)
+
+
+def t_loops_one_fetch(e):
+    e.start_fixture()
+    data = rnd(3000000, "of")
+    e.add("of-1.0.tar.gz", data)
+    e.start_pg(sets={"serve_loops": "2"})
+    path = e.file_url_path("of", "of-1.0.tar.gz")
+    e.control("reset")
+    out = []
+
+    def one():
+        out.append(e.get(path))
+    ths = [threading.Thread(target=one) for _ in range(8)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(120)
+    check(len(out) == 8 and all(r.status == 200 and r.body == data
+                                for r in out), "all served")
+    check(e.counts("file") == 1, "one upstream fetch, got %d"
+          % e.counts("file"))
+    loops_spread(e)
+
+
+TESTS = {
+    "loops_answer_alike": t_loops_answer_alike,
+    "loops_mismatch_resets": t_loops_mismatch_resets,
+    "loops_policy_reload": t_loops_policy_reload,
+    "loops_one_fetch": t_loops_one_fetch,
+}
+
+
+if __name__ == "__main__":
+    ts.TESTS.clear()
+    ts.TESTS.update(TESTS)
+    sys.exit(ts.main())
