@@ -246,25 +246,97 @@ pg_sig_hex(const unsigned char *in, size_t len, char *out)
 
 /* --------------------------------------------------------------- JSON */
 
-/* 1 if brackets outside strings nest at most max_depth deep, else 0. */
+/* Bulk strings.  jansson lexes a string a byte at a time (a stream read,
+ * a UTF-8 check and a one-byte buffer append per byte, about 150
+ * instructions a byte), and most bytes of a Sigstore document are long
+ * base64 values (certificate, log body, verifier, signatures) that need
+ * none of that: no escapes, no control characters, no UTF-8.  The pre-scan
+ * that checks the depth also notes every string value (not key) of at least
+ * PG_SIG_JSON_BULK_MIN bytes made only of base64, base64url and hex
+ * characters, up to PG_SIG_JSON_BULK_MAX of them; jansson then parses a copy
+ * in which each one's text is a short stand-in "\u0001<index>", and the
+ * stand-ins are replaced by the real text afterwards.
+ *
+ * Same result as parsing the document itself: the copy differs only inside
+ * strings the scan delimits by the JSON rules (opening quote outside a
+ * string, closing at the first quote after an even run of backslashes;
+ * noted strings hold no backslash or quote at all), so jansson sees the
+ * same tokens in both, and a value's text never affects parsing (keys,
+ * which duplicate detection compares, are never replaced).  A stand-in
+ * cannot be confused with the document's own text: a document containing
+ * the escape \u0001 in any string is parsed as it is.  Every doubt (copy not
+ * parsed, stand-in count wrong, nesting deeper than the walk's stack) means
+ * parsing the document itself, which also gives jansson's own error text. */
+static const unsigned char bulk_char[256] = {
+    ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1,
+    ['+'] = 1, ['/'] = 1, ['='] = 1, ['-'] = 1, ['_'] = 1
+};
+
+struct json_scan {
+    size_t n;                               /* bulk strings noted */
+    size_t bulk_bytes;                      /* their total length */
+    int u0001;                              /* a string holds "\u0001" */
+    size_t off[PG_SIG_JSON_BULK_MAX];       /* first byte of the text */
+    size_t len[PG_SIG_JSON_BULK_MAX];
+};
+
+/* Notes buf[start, end) (a string's text) if it is a bulk value. */
+static void
+note_bulk(const char *buf, size_t len, size_t start, size_t end,
+    struct json_scan *sc)
+{
+    const unsigned char *p = (const unsigned char *) buf;
+    unsigned char all = 1;
+    size_t k;
+
+    if (sc->n >= PG_SIG_JSON_BULK_MAX || end - start < PG_SIG_JSON_BULK_MIN) {
+        return;
+    }
+    for (k = end + 1; k < len && (p[k] == ' ' || p[k] == '\t'
+        || p[k] == '\n' || p[k] == '\r'); k++) {
+    }
+    if (k < len && p[k] == ':') {
+        return;                             /* a key */
+    }
+    for (k = start; k < end; k++) {
+        all &= bulk_char[p[k]];     /* no early exit: bulk text is the rule */
+    }
+    if (!all) {
+        return;
+    }
+    sc->off[sc->n] = start;
+    sc->len[sc->n] = end - start;
+    sc->bulk_bytes += end - start;
+    sc->n++;
+}
+
+/* 1 if brackets outside strings nest at most max_depth deep, else 0; notes
+ * bulk strings in *sc on the way. */
 static int
-json_depth_ok(const char *buf, size_t len, int max_depth)
+json_scan(const char *buf, size_t len, int max_depth, struct json_scan *sc)
 {
     size_t i;
     int depth = 0;
 
+    sc->n = 0;
+    sc->bulk_bytes = 0;
+    sc->u0001 = 0;
     for (i = 0; i < len; i++) {
         char c = buf[i];
 
         if (c == '"') {
             /* skip the string: it ends at the first quote preceded by an
              * even run of backslashes (memchr: strings are most bytes) */
+            size_t open = i;
+            int escaped = 0;
+
             for (;;) {
                 const char *q = memchr(buf + i + 1, '"', len - i - 1);
                 size_t k, bs = 0;
 
                 if (q == NULL) {
-                    return 1;       /* unterminated: jansson rejects it */
+                    sc->n = 0;
+                    return 1;   /* unterminated: jansson rejects it */
                 }
                 k = (size_t) (q - buf);
                 while (k - bs > i + 1 && buf[k - bs - 1] == '\\') {
@@ -274,6 +346,12 @@ json_depth_ok(const char *buf, size_t len, int max_depth)
                 if (bs % 2 == 0) {
                     break;
                 }
+                escaped = 1;
+            }
+            if (!escaped) {
+                note_bulk(buf, len, open + 1, i, sc);
+            } else if (memmem(buf + open, i - open, "\\u0001", 6) != NULL) {
+                sc->u0001 = 1;
             }
         } else if (c == '{' || c == '[') {
             depth++;
@@ -287,6 +365,121 @@ json_depth_ok(const char *buf, size_t len, int max_depth)
     return 1;
 }
 
+/* The copy jansson parses: buf with each bulk string's text replaced by
+ * "\u0001<index>" (at most 9 bytes; a bulk text has at least
+ * PG_SIG_JSON_BULK_MIN).  NULL if out of memory. */
+static char *
+bulk_skeleton(const char *buf, size_t len, const struct json_scan *sc,
+    size_t *outlen)
+{
+    size_t cap = len - sc->bulk_bytes + 9 * sc->n + 1;
+    char *s = malloc(cap);
+    size_t i, from = 0, o = 0;
+
+    if (s == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < sc->n; i++) {
+        memcpy(s + o, buf + from, sc->off[i] - from);
+        o += sc->off[i] - from;
+        o += (size_t) snprintf(s + o, cap - o, "\\u0001%zu", i);
+        from = sc->off[i] + sc->len[i];
+    }
+    memcpy(s + o, buf + from, len - from);
+    o += len - from;
+    *outlen = o;
+    return s;
+}
+
+/* Puts the bulk texts back in place of the stand-ins of tree j.  0 if every
+ * stand-in was found exactly once, -1 otherwise. */
+static int
+bulk_restore(json_t *j, const char *buf, const struct json_scan *sc)
+{
+    struct {
+        json_t *c;
+        size_t i;
+        void *it;
+    } st[PG_SIG_MAX_JSON_DEPTH + 1];
+    unsigned char seen[PG_SIG_JSON_BULK_MAX];
+    size_t top = 0, found = 0;
+
+    memset(seen, 0, sizeof(seen));
+    st[0].c = j;
+    st[0].i = 0;
+    st[0].it = json_object_iter(j);
+    for (;;) {
+        json_t *c = st[top].c, *v = NULL;
+
+        if (json_is_object(c)) {
+            if (st[top].it != NULL) {
+                v = json_object_iter_value(st[top].it);
+                st[top].it = json_object_iter_next(c, st[top].it);
+            }
+        } else if (st[top].i < json_array_size(c)) {
+            v = json_array_get(c, st[top].i++);
+        }
+        if (v == NULL) {
+            if (top == 0) {
+                break;
+            }
+            top--;
+            continue;
+        }
+        if (json_is_object(v) || json_is_array(v)) {
+            if (top + 1 >= sizeof(st) / sizeof(st[0])) {
+                return -1;
+            }
+            top++;
+            st[top].c = v;
+            st[top].i = 0;
+            st[top].it = json_is_object(v) ? json_object_iter(v) : NULL;
+        } else if (json_is_string(v) && json_string_length(v) >= 2
+            && json_string_length(v) <= 3
+            && json_string_value(v)[0] == '\001') {
+            const char *t = json_string_value(v) + 1;
+            size_t k = 0;
+
+            for (; *t >= '0' && *t <= '9'; t++) {
+                k = k * 10 + (size_t) (*t - '0');
+            }
+            if (*t != '\0' || k >= sc->n || seen[k]
+                || json_string_setn_nocheck(v, buf + sc->off[k],
+                    sc->len[k]) != 0) {
+                return -1;
+            }
+            seen[k] = 1;
+            found++;
+        }
+    }
+    return found == sc->n ? 0 : -1;
+}
+
+/* jansson on the bulk-string copy when there is something to gain, NULL if
+ * that did not work out (the caller then parses buf itself). */
+static json_t *
+json_load_bulk(const char *buf, size_t len, const struct json_scan *sc)
+{
+    json_t *j;
+    char *s;
+    size_t slen;
+
+    if (sc->n == 0 || sc->u0001) {
+        return NULL;
+    }
+    s = bulk_skeleton(buf, len, sc, &slen);
+    if (s == NULL) {
+        return NULL;
+    }
+    j = json_loadb(s, slen, JSON_REJECT_DUPLICATES, NULL);
+    free(s);
+    if (j != NULL && bulk_restore(j, buf, sc) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
 json_t *
 pg_sig_json_load(const char *buf, size_t len,
     const struct pg_sig_limits *limits, const char *step,
@@ -294,6 +487,7 @@ pg_sig_json_load(const char *buf, size_t len,
 {
     json_error_t jerr;
     json_t *j;
+    struct json_scan sc;
 
     if (len > limits->json_bytes) {
         pg_sig_fail(err, PG_SIG_ELIMIT, step,
@@ -301,12 +495,15 @@ pg_sig_json_load(const char *buf, size_t len,
             limits->json_bytes);
         return NULL;
     }
-    if (!json_depth_ok(buf, len, limits->json_depth)) {
+    if (!json_scan(buf, len, limits->json_depth, &sc)) {
         pg_sig_fail(err, PG_SIG_ELIMIT, step,
             "JSON nesting deeper than %d", limits->json_depth);
         return NULL;
     }
-    j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    j = json_load_bulk(buf, len, &sc);
+    if (j == NULL) {
+        j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    }
     if (j == NULL) {
         pg_sig_fail(err, PG_SIG_EPARSE, step, "malformed JSON: %s (line %d)",
             jerr.text, jerr.line);

@@ -187,6 +187,15 @@ int pg_sig_b64_decode_fixed(const char *in, size_t inlen,
 char *pg_sig_b64_encode(const unsigned char *in, size_t len);
 void pg_sig_hex(const unsigned char *in, size_t len, char *out);
 
+/* pg_sig_json_load hands jansson a copy in which string values of at least
+ * PG_SIG_JSON_BULK_MIN base64/hex characters (the first
+ * PG_SIG_JSON_BULK_MAX of them) are short stand-ins, and puts the texts back
+ * after parsing (encoding.c); the tree is the same as parsing the document
+ * itself.  Not limits on input: longer documents or more strings just take
+ * jansson's own byte-at-a-time path for the rest. */
+#define PG_SIG_JSON_BULK_MIN 128
+#define PG_SIG_JSON_BULK_MAX 64
+
 /* JSON helpers: null counts as absent. */
 json_t *pg_sig_jget(const json_t *obj, const char *key);
 const char *pg_sig_jstr(const json_t *obj, const char *key);
