@@ -193,7 +193,7 @@ void pg_sig_hex(const unsigned char *in, size_t len, char *out);
  * after parsing (encoding.c); the tree is the same as parsing the document
  * itself.  Not limits on input: longer documents or more strings just take
  * jansson's own byte-at-a-time path for the rest. */
-#define PG_SIG_JSON_BULK_MIN 128
+#define PG_SIG_JSON_BULK_MIN 64
 #define PG_SIG_JSON_BULK_MAX 64
 
 /* JSON helpers: null counts as absent. */
