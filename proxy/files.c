@@ -75,6 +75,8 @@ struct file_rec {
     char *project, *filename, *url, *upload_time;
     int64_t size;
     int is_meta;
+    const char *lm_pre;             /* Last-Modified made at publication
+                                       (hot.c; "" none), NULL: compute */
 };
 
 struct file_req;
@@ -322,7 +324,7 @@ set_file_headers(struct pg_req *r, const struct file_rec *rec, char *lm,
     size_t lmlen)
 {
     char etag[80];
-    time_t ut = upload_time(rec);
+    time_t ut;
 
     snprintf(etag, sizeof(etag), "\"%s\"", rec->sha);
     pg_req_set_header(r, "Content-Type", "application/octet-stream");
@@ -330,7 +332,15 @@ set_file_headers(struct pg_req *r, const struct file_rec *rec, char *lm,
     pg_req_set_header(r, "Cache-Control", "max-age=365000000, immutable");
     pg_req_set_header(r, "Accept-Ranges", "bytes");
     lm[0] = '\0';
-    if (ut != (time_t)-1 && pg_http_date(ut, lm, lmlen) == 0) {
+    if (rec->lm_pre != NULL) {
+        snprintf(lm, lmlen, "%s", rec->lm_pre);
+    } else {
+        ut = upload_time(rec);
+        if (ut == (time_t)-1 || pg_http_date(ut, lm, lmlen) != 0) {
+            lm[0] = '\0';
+        }
+    }
+    if (lm[0] != '\0') {
         pg_req_set_header(r, "Last-Modified", lm);
     }
 }
@@ -489,7 +499,8 @@ not_modified(struct pg_req *r, const struct file_rec *rec, const char *etag)
     if (ims == NULL) {
         return 0;
     }
-    ut = upload_time(rec);
+    ut = rec->lm_pre != NULL ? (rec->lm_pre[0] != '\0'
+        ? pg_http_date_parse(rec->lm_pre) : (time_t)-1) : upload_time(rec);
     t = pg_http_date_parse(ims);
     return ut != (time_t)-1 && t != (time_t)-1 && t >= ut;
 }
@@ -936,6 +947,7 @@ publish(struct file_req *fr, uint64_t size)
 {
     struct pg_req *r = fr->r;
     struct pg_file_view v;
+    time_t ut;
 
     if (r->client_gone || r->path == NULL || fr->cache_gen == 0
         || (fr->decided && fr->fresh_until <= time(NULL))
@@ -952,6 +964,10 @@ publish(struct file_req *fr, uint64_t size)
     v.size = size;
     v.cache_gen = fr->cache_gen;
     v.fresh_until = fr->decided ? fr->fresh_until : PG_FILE_NO_PAGE;
+    ut = upload_time(&fr->rec);
+    if (ut == (time_t)-1 || pg_http_date(ut, v.lm, sizeof(v.lm)) != 0) {
+        v.lm[0] = '\0';
+    }
     pg_hot_publish_file(r->s->hot, r->path, &v);
 }
 
@@ -973,6 +989,7 @@ pg_files_serve_view(struct pg_req *r, const struct pg_file_view *v)
     fr->rec.upload_time = v->upload_time;
     fr->rec.is_meta = v->is_meta;
     fr->rec.size = (int64_t)v->size;
+    fr->rec.lm_pre = v->lm;
     if (v->page_hit) {
         r->cache = "hit";
         pg_server_cache_event(r->s, "page", "hit");
@@ -985,7 +1002,6 @@ pg_files_serve_view(struct pg_req *r, const struct pg_file_view *v)
     }
     r->cache = "hit";
     pg_server_cache_event(r->s, rec_kind(&fr->rec), "hit");
-    pg_cache_touch(r->s->cache, v->sha);
     serve_blob(fr, v->seg, v->size);
 }
 

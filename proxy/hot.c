@@ -272,6 +272,7 @@ pg_hot_publish_file(struct pg_hot *h, const char *path,
     /* Like the main loop's open blobs (filecache.c): a blob removed behind
      * our back stops being served within PG_FILECACHE_FD_VALID_MS. */
     e->file.valid_until_ms = pg_now_ms() + PG_FILECACHE_FD_VALID_MS;
+    e->file.touched_ms = pg_now_ms();   /* pg_blob_open touched it */
     e->path = strdup(path);
     memset(&err, 0, sizeof(err));
     /* The entry's own segment (libevent has no way to share a reference
@@ -307,6 +308,7 @@ pg_hot_serve(struct pg_hot *h, struct pg_req *r)
     time_t now;
     uint64_t cgen = 0;
     int64_t now_ms;
+    int touch;
 
     if (h == NULL || r->path == NULL) {
         return 0;
@@ -334,12 +336,21 @@ pg_hot_serve(struct pg_hot *h, struct pg_req *r)
     {
         e = NULL;
     }
+    touch = 0;
     if (e != NULL) {
         e->refs++;
+        /* The LRU needs a blob's use, not every use: once a second. */
+        if (!e->is_page && now_ms - e->file.touched_ms >= 1000) {
+            e->file.touched_ms = now_ms;
+            touch = 1;
+        }
     }
     pthread_mutex_unlock(&h->mu);
     if (e == NULL) {
         return 0;
+    }
+    if (touch) {
+        pg_cache_touch(h->s->cache, e->file.sha);
     }
     if (e->is_page) {
         /* As the main loop counts a page answered from memory. */

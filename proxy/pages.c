@@ -1512,7 +1512,9 @@ pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
     pg_req_set_header(r, "Vary", "Accept, Accept-Encoding");
     pg_req_set_header(r, "ETag", etag);
     pg_req_set_header(r, "Cache-Control", cc);
-    if (pg_http_date(v->changed_at, lm, sizeof(lm)) == 0) {
+    if (v->lm[0] != '\0') {
+        pg_req_set_header(r, "Last-Modified", v->lm);
+    } else if (pg_http_date(v->changed_at, lm, sizeof(lm)) == 0) {
         pg_req_set_header(r, "Last-Modified", lm);
     }
     inm = pg_req_header(r, "If-None-Match");
@@ -1565,6 +1567,9 @@ serve_page(struct pg_req *r, struct pg_page *pg)
     v.ttl = page_ttl(pg);
     v.fresh_until = pg->fetched_at + (time_t)v.ttl;
     v.is_list = pg->is_list;
+    if (pg_http_date(pg->changed_at, v.lm, sizeof(v.lm)) != 0) {
+        v.lm[0] = '\0';
+    }
     /* A fresh, settled page may be answered by every loop until it
      * expires (hot.c); a stale one is the main loop's to revalidate. */
     if (!r->client_gone && r->ereq != NULL && pg->ready && !pg->invalid

@@ -47,6 +47,10 @@ struct pg_arena_chunk {
     unsigned char data[];
 };
 
+/* The first arena chunk lives in the request's own allocation: most
+ * requests (a path, a file lookup) never need another malloc. */
+#define PG_REQ_INLINE 1024
+
 static void on_close(struct evhttp_connection *evcon, void *arg);
 
 int64_t
@@ -117,13 +121,20 @@ struct pg_req *
 pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq)
 {
     struct pg_server *s = lp->s;
-    struct pg_req *r = calloc(1, sizeof(*r));
+    struct pg_req *r = malloc(sizeof(*r) + sizeof(struct pg_arena_chunk)
+        + PG_REQ_INLINE);
     const char *host = NULL;
     ev_uint16_t port = 0;
 
     if (r == NULL) {
         return NULL;
     }
+    memset(r, 0, sizeof(*r));
+    r->arena = (struct pg_arena_chunk *)(void *)(r + 1);
+    r->arena->next = NULL;
+    r->arena->size = PG_REQ_INLINE;
+    r->arena->used = 0;
+    r->arena_total = PG_REQ_INLINE;
     r->s = s;
     r->loop = lp;
     r->ereq = ereq;
@@ -208,7 +219,9 @@ pg_req_finish(struct pg_req *r)
     while (r->arena != NULL) {
         c = r->arena;
         r->arena = c->next;
-        free(c);
+        if (c != (struct pg_arena_chunk *)(void *)(r + 1)) {
+            free(c);
+        }
     }
     free(r);
     pg_loop_idle_check(lp);

@@ -99,6 +99,8 @@ struct pg_loop {
     struct event *ev_stop;              /* loops[1..]: the main loop asks */
     struct event *ev_stop_timeout;
     atomic_long inflight;               /* requests of this loop */
+    atomic_ulong nreq, nhot;            /* requests taken, hot hits */
+    unsigned long nreq_seen, nhot_seen; /* counted in the metrics (main) */
     int stopping;
     time_t refused_logged;              /* last "max_connections" line */
     time_t clients_refused_logged;      /* last "allow_clients" line */
@@ -248,6 +250,7 @@ struct pg_page_view {
     time_t fetched_at, changed_at, fresh_until;
     int64_t ttl;
     int is_list;
+    char lm[32];                        /* Last-Modified, made once */
 };
 /* What answering a cached file needs (files.c). */
 struct pg_file_view {
@@ -259,6 +262,8 @@ struct pg_file_view {
     uint64_t cache_gen;                 /* LMDB generation it was read at */
     time_t fresh_until;                 /* of the page it was decided on */
     int64_t valid_until_ms;             /* segment age limit (hot.c) */
+    int64_t touched_ms;                 /* last LRU touch (hot.c) */
+    char lm[32];                        /* Last-Modified ("" none) */
     struct evbuffer_file_segment *seg;
 };
 int pg_hot_new(struct pg_server *s, struct pg_hot **out);
