@@ -26,7 +26,8 @@ pg_sig_merkle_leaf_hash(const unsigned char *leaf, size_t len,
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     unsigned char z = 0x00;
 
-    if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1
+    if (c == NULL
+        || EVP_DigestInit_ex(c, pg_sig_md_fetched(EVP_sha256()), NULL) != 1
         || EVP_DigestUpdate(c, &z, 1) != 1
         || EVP_DigestUpdate(c, leaf, len) != 1
         || EVP_DigestFinal_ex(c, out, NULL) != 1)
@@ -49,7 +50,7 @@ node_hash(EVP_MD_CTX *c, const unsigned char *l, const unsigned char *r,
     buf[0] = 0x01;
     memcpy(buf + 1, l, 32);
     memcpy(buf + 33, r, 32);
-    if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1
+    if (EVP_DigestInit_ex(c, pg_sig_md_fetched(EVP_sha256()), NULL) != 1
         || EVP_DigestUpdate(c, buf, sizeof(buf)) != 1
         || EVP_DigestFinal_ex(c, out, NULL) != 1)
     {

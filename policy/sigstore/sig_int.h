@@ -226,6 +226,9 @@ int pg_sig_pkey_verify(EVP_PKEY *key, const EVP_MD *md,
 void pg_sig_vctx_init(struct pg_sig_vctx *v, EVP_PKEY *key,
     const EVP_MD *md);
 void pg_sig_vctx_clear(struct pg_sig_vctx *v);
+/* md itself, or for EVP_sha256()/EVP_sha384() the same digest fetched once
+ * per process (no implementation lookup per digest; encoding.c). */
+const EVP_MD *pg_sig_md_fetched(const EVP_MD *md);
 /* pg_sig_pkey_verify through the first of v[0..nv) prepared for md (same
  * result, less set-up); without one, pg_sig_pkey_verify itself. */
 int pg_sig_pkey_verify_v(const struct pg_sig_vctx *v, size_t nv,
