@@ -2,12 +2,15 @@
  *
  * The small pieces every step needs to read untrusted input the same way:
  * strict base64 (verification §7.5), bounded JSON loading (size and depth
- * are checked by a pre-scan before jansson builds anything), protobuf-JSON
- * int64 fields (§7.3), RFC 3339 and ASN.1 times at full precision (§7.2),
- * the first-failure-wins error record, and one signature helper per form.
+ * are checked by a pre-scan before jansson builds anything; the same scan
+ * lets long base64 values skip jansson's byte-at-a-time lexer, see "Bulk
+ * strings"), protobuf-JSON int64 fields (§7.3), RFC 3339 and ASN.1 times at
+ * full precision (§7.2), the first-failure-wins error record, and one
+ * signature helper per form.
  *
  * Owns: the buffers it returns (caller frees).  Borrows: its inputs.
- * Runs on: either (no state).  Spec: sigstore-verification §7.
+ * Runs on: either (no state but the SHA-256/384 implementations fetched
+ * once per process).  Spec: sigstore-verification §7.
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -195,8 +195,8 @@ real_vectors(void)
 static char *
 put_b64(char *p, size_t n, unsigned seed)
 {
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-        "0123456789+/-_";
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        "abcdefghijklmnopqrstuvwxyz0123456789+/-_";
     size_t i;
 
     for (i = 0; i < n; i++) {
