@@ -17,8 +17,9 @@
  * to the main loop from any thread.
  *
  * Connections (max_connections) are counted per loop and in total: each
- * loop keeps its own list (only its thread touches it); the total is
- * atomic and compared with the cap at accept.
+ * loop keeps its own list under its own mutex; the total is atomic and
+ * compared with the cap at accept, after counting out every loop's closed
+ * connections.
  *
  * Stopping (SIGTERM, main loop): every loop stops accepting; a serving
  * loop ends once its requests finished (or after PG_STOP_GRACE_S) and
@@ -91,8 +92,9 @@ conn_unlink(struct pg_loop *lp, struct pg_conn *c)
     atomic_fetch_sub(&lp->s->nconns_total, 1);
 }
 
-void
-pg_loops_sweep(struct pg_loop *lp)
+/* lp->conns_mu held. */
+static void
+sweep_locked(struct pg_loop *lp)
 {
     struct pg_conn *c = lp->conns, *next;
     bufferevent_event_cb ecb;
@@ -111,10 +113,34 @@ pg_loops_sweep(struct pg_loop *lp)
         }
         c = next;
     }
-    pg_metric_set(lp->s->m_conns, (double)atomic_load(&lp->s->nconns_total),
-        NULL);
     if (lp->nconns == 0 && lp->ev_sweep != NULL) {
         event_del(lp->ev_sweep);
+    }
+}
+
+void
+pg_loops_sweep(struct pg_loop *lp)
+{
+    pthread_mutex_lock(&lp->conns_mu);
+    sweep_locked(lp);
+    pthread_mutex_unlock(&lp->conns_mu);
+    pg_metric_set(lp->s->m_conns, (double)atomic_load(&lp->s->nconns_total),
+        NULL);
+}
+
+/* At the cap: connections other loops' clients closed are counted out
+ * now, not at those loops' next sweep (a connection closed a moment ago
+ * on another loop must not make this one refuse).  Their evhttp let go of
+ * those bufferevents, so only the list (under its mutex) is shared;
+ * reading a live one's callbacks races only with its own loop setting
+ * them, which it does not do once it freed the connection. */
+static void
+sweep_all(struct pg_server *s)
+{
+    int i;
+
+    for (i = 0; i < s->nloops; i++) {
+        pg_loops_sweep(&s->loops[i]);
     }
 }
 
@@ -175,7 +201,7 @@ pg_server_on_new_bev(struct event_base *base, void *arg)
     SSL *ssl;
 
     if (atomic_load(&s->nconns_total) >= s->cfg->max_connections) {
-        pg_loops_sweep(lp);
+        sweep_all(s);
     }
     if (atomic_load(&s->nconns_total) >= s->cfg->max_connections) {
         return refuse_bev(lp, base);
@@ -199,6 +225,7 @@ pg_server_on_new_bev(struct event_base *base, void *arg)
     }
     bufferevent_incref(bev);
     c->bev = bev;
+    pthread_mutex_lock(&lp->conns_mu);
     c->next = lp->conns;
     if (lp->conns != NULL) {
         lp->conns->prev = c;
@@ -211,6 +238,7 @@ pg_server_on_new_bev(struct event_base *base, void *arg)
         tv.tv_usec = (PG_CONN_SWEEP_MS % 1000) * 1000;
         event_add(lp->ev_sweep, &tv);
     }
+    pthread_mutex_unlock(&lp->conns_mu);
     return bev;
 }
 
@@ -293,6 +321,7 @@ pg_loops_setup(struct pg_server *s, char *msg, size_t mlen)
         lp->index = i;
         snprintf(lp->name, sizeof(lp->name), "%d", i);
         atomic_init(&lp->inflight, 0);
+        pthread_mutex_init(&lp->conns_mu, NULL);
         if (i == 0) {
             lp->base = s->base;
             lp->http = s->http;
@@ -505,6 +534,7 @@ pg_loops_free(struct pg_server *s)
             evhttp_free(lp->http);
         }
         conns_free(lp);
+        pthread_mutex_destroy(&lp->conns_mu);
         if (lp->ev_sweep != NULL) {
             event_free(lp->ev_sweep);
         }
@@ -535,6 +565,7 @@ pg_loops_free_main(struct pg_server *s)
     }
     lp = &s->loops[0];
     conns_free(lp);
+    pthread_mutex_destroy(&lp->conns_mu);
     if (lp->ev_sweep != NULL) {
         event_free(lp->ev_sweep);
     }

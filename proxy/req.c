@@ -244,6 +244,28 @@ sanitize_reason(const char *in, char *out, size_t outlen)
     }
 }
 
+/* The Date header from a string made once a second per thread (evhttp
+ * would format it with strftime for every reply; it adds one only when
+ * none is set). */
+static void
+add_date(struct pg_req *r)
+{
+    static __thread time_t sec = (time_t)-1;
+    static __thread char date[40];
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ereq);
+    time_t now = time(NULL);
+
+    if (now != sec) {
+        if (pg_http_date(now, date, sizeof(date)) != 0) {
+            return;
+        }
+        sec = now;
+    }
+    if (evhttp_find_header(h, "Date") == NULL) {
+        evhttp_add_header(h, "Date", date);
+    }
+}
+
 /* Hands the evhttp request back to evhttp for its last call (a reply or
  * the end of a stream): from here evhttp frees it, possibly at once (a
  * closing connection), so the close callback is removed first and the
@@ -293,6 +315,7 @@ pg_req_send(struct pg_req *r, int code, const char *reason,
         len = 0;
     }
     r->bytes += len;
+    add_date(r);
     ereq = release(r);
     evhttp_send_reply(ereq, code, phrase, body);
     if (body != NULL) {

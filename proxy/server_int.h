@@ -93,6 +93,8 @@ struct pg_loop {
     struct evhttp_bound_socket *bound;
     pthread_t thread;                   /* loops[1..] */
     int started;
+    pthread_mutex_t conns_mu;           /* conns, nconns (sweeps at the cap
+                                           come from other loops) */
     struct pg_conn *conns;              /* accepted, not yet swept */
     long nconns;
     struct event *ev_sweep;             /* counts closed connections out */
