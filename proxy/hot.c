@@ -228,13 +228,49 @@ insert(struct pg_hot *h, struct pg_hot_entry *e)
     pthread_mutex_unlock(&h->mu);
 }
 
+/* Whether the table already holds an entry for path that answers as the
+ * view would: then publishing again (an allocation, for a file an open and
+ * a mapping, and unmapping the old one) is skipped.  Every hit the main
+ * loop answers calls publish, so this is the common case. */
+static int
+current(struct pg_hot *h, const char *path, const struct pg_page_view *pv,
+    const struct pg_file_view *fv)
+{
+    struct pg_hot_entry *e;
+    unsigned hash = path_hash(path);
+    int same = 0;
+
+    pthread_mutex_lock(&h->mu);
+    for (e = h->buckets[hash % PG_HOT_BUCKETS]; e != NULL; e = e->next) {
+        if (e->hash == hash && strcmp(e->path, path) == 0) {
+            break;
+        }
+    }
+    if (e != NULL && e->gen == h->gen) {
+        if (pv != NULL) {
+            same = e->is_page
+                && memcmp(e->page.body, pv->body, sizeof(pv->body)) == 0
+                && e->page.fetched_at == pv->fetched_at
+                && e->page.changed_at == pv->changed_at
+                && e->page.fresh_until == pv->fresh_until;
+        } else {
+            same = !e->is_page && strcmp(e->file.sha, fv->sha) == 0
+                && e->file.cache_gen == fv->cache_gen
+                && e->file.fresh_until == fv->fresh_until
+                && e->file.valid_until_ms > pg_now_ms();
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    return same;
+}
+
 void
 pg_hot_publish_page(struct pg_hot *h, const char *path,
     const struct pg_page_view *v)
 {
     struct pg_hot_entry *e;
 
-    if (h == NULL || h->s->nloops < 2) {
+    if (h == NULL || h->s->nloops < 2 || current(h, path, v, NULL)) {
         return;
     }
     e = calloc(1, sizeof(*e));
@@ -257,7 +293,7 @@ pg_hot_publish_file(struct pg_hot *h, const char *path,
     uint64_t size = 0;
     int fd = -1;
 
-    if (h == NULL || h->s->nloops < 2) {
+    if (h == NULL || h->s->nloops < 2 || current(h, path, NULL, v)) {
         return;
     }
     e = calloc(1, sizeof(*e));
