@@ -34,6 +34,7 @@
  * the worker jobs on a worker.
  * Spec: design §5, §8; issue 2 items 3, 5, 7, 8; PEP 503, 691.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,6 +44,8 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -72,8 +75,13 @@ enum page_outcome { OUT_HIT, OUT_MISS, OUT_REVALIDATED, OUT_STALE };
 struct pg_body {
     atomic_int refs;            /* replies on any loop hold references */
     size_t len;
+    struct evbuffer_file_segment *seg; /* len >= PG_BODY_FILE_MIN: the
+                                   bytes are in a memfd instead of data[]
+                                   and go out with sendfile */
     char data[];
 };
+
+#define PG_BODY_FILE_MIN (64 * 1024) /* as files.c's sendfile threshold */
 
 struct pg_page_wait {
     struct pg_req *r;
@@ -160,16 +168,65 @@ struct page_job {
 
 /* ---- bodies ------------------------------------------------------------ */
 
+/* A large body (a big project's page and its gzip) is kept in an
+ * anonymous memory file and served like a cached file, with sendfile:
+ * nginx serves the same bytes from the page cache without copying them
+ * through user space, and so does this.  Runs on a worker (the render
+ * job).  NULL if the memory file cannot be made (then data[] is used). */
+static struct pg_body *
+body_new_file(const char *data, size_t len)
+{
+    struct pg_body *b;
+    size_t off = 0;
+    ssize_t w;
+    int fd = memfd_create("provgate-page", MFD_CLOEXEC);
+
+    if (fd < 0) {
+        return NULL;
+    }
+    while (off < len) {
+        w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            close(fd);
+            return NULL;
+        }
+        off += (size_t)w;
+    }
+    b = malloc(sizeof(*b) + 1);
+    if (b == NULL) {
+        close(fd);
+        return NULL;
+    }
+    b->seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)len,
+        EVBUF_FS_CLOSE_ON_FREE);
+    if (b->seg == NULL) {
+        close(fd);
+        free(b);
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    return b;
+}
+
 static struct pg_body *
 body_new(const char *data, size_t len)
 {
-    struct pg_body *b = malloc(sizeof(*b) + (len > 0 ? len : 1));
+    struct pg_body *b;
 
+    if (len >= PG_BODY_FILE_MIN && (b = body_new_file(data, len)) != NULL) {
+        return b;
+    }
+    b = malloc(sizeof(*b) + (len > 0 ? len : 1));
     if (b == NULL) {
         return NULL;
     }
     atomic_init(&b->refs, 1);
     b->len = len;
+    b->seg = NULL;
     memcpy(b->data, data, len);
     return b;
 }
@@ -178,6 +235,10 @@ static void
 body_unref(struct pg_body *b)
 {
     if (b != NULL && atomic_fetch_sub(&b->refs, 1) == 1) {
+        if (b->seg != NULL) {
+            /* replies still sending it hold their own references */
+            evbuffer_file_segment_free(b->seg);
+        }
         free(b);
     }
 }
@@ -1540,6 +1601,19 @@ pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
 
         snprintf(cl, sizeof(cl), "%zu", b->len);
         pg_req_set_header(r, "Content-Length", cl);
+    } else if (b->seg != NULL) {
+        /* Over TLS the bufferevent reads the bytes itself: libevent then
+         * maps the memory file instead of using sendfile. */
+        if (r->s->tls == NULL) {
+            evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
+        }
+        if (evbuffer_add_file_segment(out, b->seg, 0, (ev_off_t)b->len)
+            != 0)
+        {
+            evbuffer_free(out);
+            pg_req_problem(r, 503, "Unavailable", "cannot send the page");
+            return;
+        }
     } else {
         atomic_fetch_add(&b->refs, 1);
         if (evbuffer_add_reference(out, b->data, b->len, on_body_done, b)

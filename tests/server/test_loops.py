@@ -19,6 +19,9 @@ serving thread both answered hits and relayed).
                             file, no loop serves it from its hot table
   loops_one_fetch           concurrent misses on both loops: one upstream
                             request
+  loops_big_page_bodies     page bodies of 64 KiB or more (sent from a
+                            memory file with sendfile) arrive whole and
+                            alike in every format
 
 Uses test_server.py's harness.  Run one: test_loops.py <name>.
 Environment: PG_PROVGATE = the provgate executable.
@@ -198,7 +201,52 @@ def t_loops_one_fetch(e):
     loops_spread(e)
 
 
+def t_loops_big_page_bodies(e):
+    """A page body of 64 KiB or more is kept in a memory file and sent
+    with sendfile: the same bytes as the small-body path, in every
+    format, on every loop, HEAD with its length, 304 on its ETag."""
+    import gzip
+    import json
+    e.start_fixture()
+    names = []
+    for i in range(700):
+        fn = "bigpage_with_a_long_name-1.0.%d.tar.gz" % i
+        e.add(fn, rnd(64, "bp%d" % i))
+        names.append(fn)
+    e.start_pg(sets={"serve_loops": "2"})
+    first = e.get("/simple/bigpage-with-a-long-name/",
+                  headers={"Accept": ts.JSON_TYPE})
+    check(first.status == 200, "page: %r" % first)
+    check(len(first.body) >= 64 * 1024, "big enough: %d" % len(first.body))
+    got = sorted(f["filename"] for f in json.loads(first.body)["files"])
+    check(got == sorted(names), "every file listed")
+    for _ in range(N):
+        r = e.get("/simple/bigpage-with-a-long-name/",
+                  headers={"Accept": ts.JSON_TYPE})
+        check(r.status == 200 and r.body == first.body and r.complete,
+              "same JSON bytes")
+        z = e.get("/simple/bigpage-with-a-long-name/",
+                  headers={"Accept": ts.JSON_TYPE,
+                           "Accept-Encoding": "gzip"})
+        check(z.h("content-encoding") == "gzip"
+              and gzip.decompress(z.body) == first.body, "gzip body")
+        h = e.get("/simple/bigpage-with-a-long-name/",
+                  headers={"Accept": "text/html"})
+        check(h.status == 200 and len(h.body) == int(h.h("content-length"))
+              and all(n.encode() in h.body for n in names[:5]), "HTML")
+        hd = e.get("/simple/bigpage-with-a-long-name/", method="HEAD",
+                   headers={"Accept": ts.JSON_TYPE})
+        check(hd.status == 200 and hd.body == b""
+              and int(hd.h("content-length")) == len(first.body), "HEAD")
+        nm = e.get("/simple/bigpage-with-a-long-name/",
+                   headers={"Accept": ts.JSON_TYPE,
+                            "If-None-Match": first.h("etag")})
+        check(nm.status == 304 and nm.body == b"", "304")
+    loops_spread(e)
+
+
 TESTS = {
+    "loops_big_page_bodies": t_loops_big_page_bodies,
     "loops_answer_alike": t_loops_answer_alike,
     "loops_mismatch_resets": t_loops_mismatch_resets,
     "loops_policy_reload": t_loops_policy_reload,
