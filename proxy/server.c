@@ -137,8 +137,8 @@ add_metrics(struct pg_server *s)
         "took (serve_loops > 1; loop 0 is the main loop)", "loop", NULL,
         0);
     s->m_hot_hits = pg_metrics_add(m, PG_METRIC_COUNTER,
-        "provgate_loop_hot_hits_total", "Requests a serving thread answered "
-        "from the hot table (cached hits the main loop published), by loop",
+        "provgate_loop_hot_hits_total", "Requests answered from the hot "
+        "table (cached hits the main loop published), by loop",
         "loop", NULL, 0);
     s->m_relayed = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_loop_relayed_requests_total", "Requests serving threads "
@@ -220,9 +220,7 @@ handle_metrics(struct pg_req *r)
         const char *lv[1] = { lp->name };
 
         pg_metric_inc(s->m_loop_requests, (double)(n - lp->nreq_seen), lv);
-        if (i > 0) {
-            pg_metric_inc(s->m_hot_hits, (double)(h - lp->nhot_seen), lv);
-        }
+        pg_metric_inc(s->m_hot_hits, (double)(h - lp->nhot_seen), lv);
         lp->nreq_seen = n;
         lp->nhot_seen = h;
     }
@@ -441,12 +439,15 @@ pg_server_on_request(struct evhttp_request *ereq, void *arg)
     /* Counted here, added to the metrics at a scrape (handle_metrics):
      * an atomic add instead of a labelled lookup per request. */
     atomic_fetch_add_explicit(&lp->nreq, 1, memory_order_relaxed);
-    if (lp->index == 0) {
-        route(s, r, path);
+    /* Every loop, the main one too, answers a hit the hot table holds the
+     * same way: the main loop's own full path costs more per hit, and
+     * connections are spread evenly over the loops. */
+    if (s->nloops > 1 && pg_hot_serve(s->hot, r)) {
+        atomic_fetch_add_explicit(&lp->nhot, 1, memory_order_relaxed);
         return;
     }
-    if (pg_hot_serve(s->hot, r)) {
-        atomic_fetch_add_explicit(&lp->nhot, 1, memory_order_relaxed);
+    if (lp->index == 0) {
+        route(s, r, path);
         return;
     }
     pg_relay_start(lp, r);
