@@ -1,4 +1,4 @@
-/* tests/bench/verify/test_json_bulk.c — pg_sig_json_load parses like jansson.
+/* tests/sigstore/test_json_bulk.c — pg_sig_json_load parses like jansson.
  *
  * pg_sig_json_load hands jansson a copy of the document with long base64
  * string values replaced by stand-ins and puts the texts back afterwards
