@@ -473,7 +473,12 @@ put_metadata_attr(struct pg_ibuf *b, const char *attr, const json_t *v)
 static void
 put_publisher(struct pg_ibuf *b, const json_t *pub)
 {
-    const char *kind, *parts[3] = { "repository", "workflow", "environment" };
+    /* PEP 740 names a GitLab workflow "workflow_filepath"; kinds are
+     * spelled "GitHub", "GitLab", "Google" (the spec form is lower case). */
+    const char *kind, *parts[4] = { "repository", "workflow",
+        "workflow_filepath", "environment" };
+    char lk[16];
+    size_t n;
     int i;
 
     if (json_is_object(pub) && json_is_string(json_object_get(pub, "spec")))
@@ -487,15 +492,18 @@ put_publisher(struct pg_ibuf *b, const json_t *pub)
     if (!json_is_object(pub))
         return;
     kind = json_string_value(json_object_get(pub, "kind"));
-    if (kind == NULL)
+    if (kind == NULL || (n = strlen(kind)) == 0 || n >= sizeof(lk))
         return;
+    for (i = 0; i < (int)n; i++)
+        lk[i] = (char)tolower((unsigned char)kind[i]);
+    lk[n] = '\0';
     pg_ibuf_puts(b, " data-publisher=\"");
-    pg_ibuf_put_html(b, kind);
+    pg_ibuf_put_html(b, lk);
     if (json_is_string(json_object_get(pub, "email"))) {
         pg_ibuf_puts(b, ":");
         pg_ibuf_put_html(b, json_string_value(json_object_get(pub, "email")));
     }
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         const char *s = json_string_value(json_object_get(pub, parts[i]));
 
         if (s == NULL || s[0] == '\0')

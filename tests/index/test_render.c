@@ -400,6 +400,28 @@ publisher_object_is_shown_in_spec_form(void **state)
     json_decref(m);
 }
 
+/* A PEP 740 publisher object as PyPI spells it (mixed-case kind, GitLab's
+ * workflow_filepath) is shown in the lower-case spec form. */
+static void
+pep740_gitlab_publisher_is_shown_in_spec_form(void **state)
+{
+    json_t *m = json_pack("{s:s,s:[{s:s,s:s,s:{},s:{s:s,s:{s:s,s:s,s:s,"
+        "s:s}}}]}", "name", "x", "files", "filename", "x-1.0.tar.gz", "url",
+        "https://h/packages/x-1.0.tar.gz", "hashes", "_provenance", "status",
+        "verified", "publisher", "kind", "GitLab", "repository", "ns/proj",
+        "workflow_filepath", ".gitlab-ci.yml", "environment", "release");
+    char *out;
+    size_t len;
+
+    (void) state;
+    assert_int_equal(pg_index_render_project(m, PG_FMT_HTML, PROXY "/", &out,
+        &len), 0);
+    assert_non_null(strstr(out, "data-publisher=\"gitlab:ns/proj:"
+        ".gitlab-ci.yml:release\">"));
+    free(out);
+    json_decref(m);
+}
+
 static void
 bad_arguments_are_refused(void **state)
 {
@@ -430,6 +452,7 @@ main(void)
         cmocka_unit_test(provenance_urls_point_at_integrity_route),
         cmocka_unit_test(hostile_values_are_escaped_and_survive),
         cmocka_unit_test(publisher_object_is_shown_in_spec_form),
+        cmocka_unit_test(pep740_gitlab_publisher_is_shown_in_spec_form),
         cmocka_unit_test(provenance_annotation_becomes_data_attributes),
         cmocka_unit_test(bad_arguments_are_refused),
     };
