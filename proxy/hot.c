@@ -14,11 +14,10 @@
  * hot path with one owner for the state (no cross-loop fetch
  * coordination is needed: misses only ever happen on the main loop).
  *
- * An entry is valid while:
- *   - the table's generation is the one it was published under: it moves
- *     (and every entry is dropped) whenever the main loop's view may
- *     change — pages re-annotated (policy reload, pins, verdicts), a page
- *     installed from upstream or LMDB;
+ * Every entry is dropped (pg_hot_invalidate) whenever the main loop's
+ * view may change: pages re-annotated (policy reload, pins, verdicts), a
+ * page installed from upstream or LMDB.  An entry in the table is valid
+ * while:
  *   - a page (and the page a file's decision was made from) is fresh:
  *     time(NULL) < fresh_until (after it the main loop revalidates);
  *   - a file's LMDB generation is unchanged (records, evictions, pins by
@@ -57,8 +56,6 @@ struct pg_hot_entry {
     char *path;
     unsigned hash;
     int refs;                           /* table + lookups; mu held */
-    int linked;
-    uint64_t gen;
     int is_page;
     struct pg_page_view page;           /* bodies referenced */
     struct pg_file_view file;           /* strings and segment owned */
@@ -67,7 +64,6 @@ struct pg_hot_entry {
 struct pg_hot {
     pthread_mutex_t mu;
     struct pg_server *s;
-    uint64_t gen;
     size_t count;
     struct pg_hot_entry *buckets[PG_HOT_BUCKETS];
 };
@@ -116,7 +112,6 @@ unlink_entry(struct pg_hot *h, struct pg_hot_entry **link)
 
     *link = e->next;
     e->next = NULL;
-    e->linked = 0;
     h->count--;
     entry_put(e);
 }
@@ -145,7 +140,6 @@ pg_hot_new(struct pg_server *s, struct pg_hot **out)
     }
     pthread_mutex_init(&h->mu, NULL);
     h->s = s;
-    h->gen = 1;
     return 0;
 }
 
@@ -169,7 +163,6 @@ pg_hot_invalidate(struct pg_hot *h)
         return;
     }
     pthread_mutex_lock(&h->mu);
-    h->gen++;
     clear_locked(h);
     pthread_mutex_unlock(&h->mu);
 }
@@ -196,10 +189,9 @@ pg_hot_remove(struct pg_hot *h, const char *path)
     pthread_mutex_unlock(&h->mu);
 }
 
-/* Links e (one reference: the table's) under the current generation,
- * replacing an entry for the same path.  Publications and invalidations
- * both happen on the main loop, so the generation cannot move between the
- * main loop's answer and this. */
+/* Links e (one reference: the table's), replacing an entry for the same
+ * path.  Publications and invalidations both happen on the main loop, so
+ * nothing can be invalidated between the main loop's answer and this. */
 static void
 insert(struct pg_hot *h, struct pg_hot_entry *e)
 {
@@ -220,8 +212,6 @@ insert(struct pg_hot *h, struct pg_hot_entry *e)
     if (h->count >= PG_HOT_MAX) {
         clear_locked(h);
     }
-    e->gen = h->gen;
-    e->linked = 1;
     e->next = h->buckets[e->hash % PG_HOT_BUCKETS];
     h->buckets[e->hash % PG_HOT_BUCKETS] = e;
     h->count++;
@@ -246,7 +236,7 @@ current(struct pg_hot *h, const char *path, const struct pg_page_view *pv,
             break;
         }
     }
-    if (e != NULL && e->gen == h->gen) {
+    if (e != NULL) {
         if (pv != NULL) {
             same = e->is_page
                 && memcmp(e->page.body, pv->body, sizeof(pv->body)) == 0
@@ -364,8 +354,7 @@ pg_hot_serve(struct pg_hot *h, struct pg_req *r)
             break;
         }
     }
-    if (e != NULL && (e->gen != h->gen
-        || (e->is_page && now >= e->page.fresh_until)
+    if (e != NULL && ((e->is_page && now >= e->page.fresh_until)
         || (!e->is_page && (now >= e->file.fresh_until
             || now_ms >= e->file.valid_until_ms
             || e->file.cache_gen != cgen))))

@@ -260,19 +260,12 @@ pg_log_access(struct pg_server *s, const struct pg_req *r, double ms)
     if (tenths < 0) {
         tenths = 0;
     }
-    if (r->note[0] != '\0') {
-        n = snprintf(line, sizeof(line),
-            "%s %s %s %.400s %d %llu %lld.%lldms %s \"%s\"", timestamp(),
-            r->client, r->method, r->path != NULL ? r->path : "-",
-            r->status, (unsigned long long)r->bytes, tenths / 10,
-            tenths % 10, r->cache, r->note);
-    } else {
-        n = snprintf(line, sizeof(line),
-            "%s %s %s %.400s %d %llu %lld.%lldms %s", timestamp(),
-            r->client, r->method, r->path != NULL ? r->path : "-",
-            r->status, (unsigned long long)r->bytes, tenths / 10,
-            tenths % 10, r->cache);
-    }
+    n = snprintf(line, sizeof(line),
+        "%s %s %s %.400s %d %llu %lld.%lldms %s%s%s%s", timestamp(),
+        r->client, r->method, r->path != NULL ? r->path : "-", r->status,
+        (unsigned long long)r->bytes, tenths / 10, tenths % 10, r->cache,
+        r->note[0] != '\0' ? " \"" : "", r->note,
+        r->note[0] != '\0' ? "\"" : "");
     len = end_line(line, sizeof(line), n);
     pthread_mutex_lock(&a->mu);
     alog_line(s, a, line, len);

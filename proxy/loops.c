@@ -270,8 +270,8 @@ base_new(void)
 }
 
 /* The evhttp settings every client-facing server shares. */
-static void
-http_setup(struct evhttp *http, const struct pg_config *cfg)
+void
+pg_loops_http_setup(struct evhttp *http, const struct pg_config *cfg)
 {
     evhttp_set_max_headers_size(http, PG_MAX_HEADERS_BYTES);
     evhttp_set_max_body_size(http, PG_MAX_REQ_BODY);
@@ -295,13 +295,6 @@ count_loops(const struct pg_config *cfg)
     return n > PG_LOOPS_MAX ? PG_LOOPS_MAX : (int)n;
 }
 
-static struct event_base *
-main_base_new(void)
-{
-    pthread_once(&threads_once, threads_init);
-    return threads_ok ? base_new() : NULL;
-}
-
 int
 pg_loops_setup(struct pg_server *s, char *msg, size_t mlen)
 {
@@ -321,11 +314,10 @@ pg_loops_setup(struct pg_server *s, char *msg, size_t mlen)
         lp->index = i;
         snprintf(lp->name, sizeof(lp->name), "%d", i);
         atomic_init(&lp->inflight, 0);
+        atomic_init(&lp->relaying, 0);
         pthread_mutex_init(&lp->conns_mu, NULL);
         if (i == 0) {
-            lp->base = s->base;
-            lp->http = s->http;
-            lp->bound = s->bound;
+            lp->base = s->base;     /* its evhttp is s->http */
         } else {
             lp->base = base_new();
             lp->http = lp->base != NULL ? evhttp_new(lp->base) : NULL;
@@ -333,7 +325,7 @@ pg_loops_setup(struct pg_server *s, char *msg, size_t mlen)
                 snprintf(msg, mlen, "serving loop %d: out of memory", i);
                 return -1;
             }
-            http_setup(lp->http, cfg);
+            pg_loops_http_setup(lp->http, cfg);
             evhttp_set_gencb(lp->http, pg_server_on_request, lp);
             evhttp_set_bevcb(lp->http, pg_server_on_new_bev, lp);
         }
@@ -351,13 +343,8 @@ pg_loops_setup(struct pg_server *s, char *msg, size_t mlen)
 struct event_base *
 pg_loops_main_base(void)
 {
-    return main_base_new();
-}
-
-void
-pg_loops_http_setup(struct evhttp *http, const struct pg_config *cfg)
-{
-    http_setup(http, cfg);
+    pthread_once(&threads_once, threads_init);
+    return threads_ok ? base_new() : NULL;
 }
 
 static void
@@ -503,7 +490,8 @@ pg_loops_inflight(struct pg_server *s)
     int i;
 
     for (i = 0; i < s->nloops; i++) {
-        n += atomic_load(&s->loops[i].inflight);
+        n += atomic_load(&s->loops[i].inflight)
+            - atomic_load(&s->loops[i].relaying);
     }
     return n;
 }

@@ -97,6 +97,7 @@ struct pg_page {
     struct pg_body *body[B_COUNT];
     char hash[2][24];           /* per plain body (json, html) */
     time_t fetched_at, changed_at;
+    char lm[32];                /* changed_at as Last-Modified ("" none) */
     char *up_etag, *up_lastmod; /* upstream validators */
     int ready;
     /* busy states */
@@ -1014,6 +1015,9 @@ render_done(struct page_job *j)
         || strcmp(pg->hash[1], j->nh[1]) != 0)
     {
         pg->changed_at = j->changed;
+        if (pg_http_date(pg->changed_at, pg->lm, sizeof(pg->lm)) != 0) {
+            pg->lm[0] = '\0';
+        }
     }
     memcpy(pg->hash, j->nh, sizeof(j->nh));
     model_drop(pg, pg->model);
@@ -1534,7 +1538,7 @@ pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
     struct pg_body *b;
     struct evbuffer *out;
     int gz, k;
-    char etag[48], cc[64], lm[64];
+    char etag[48], cc[64];
     int64_t remaining;
     const char *suffix;
 
@@ -1575,8 +1579,6 @@ pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
     pg_req_set_header(r, "Cache-Control", cc);
     if (v->lm[0] != '\0') {
         pg_req_set_header(r, "Last-Modified", v->lm);
-    } else if (pg_http_date(v->changed_at, lm, sizeof(lm)) == 0) {
-        pg_req_set_header(r, "Last-Modified", lm);
     }
     inm = pg_req_header(r, "If-None-Match");
     ims = pg_req_header(r, "If-Modified-Since");
@@ -1641,9 +1643,7 @@ serve_page(struct pg_req *r, struct pg_page *pg)
     v.ttl = page_ttl(pg);
     v.fresh_until = pg->fetched_at + (time_t)v.ttl;
     v.is_list = pg->is_list;
-    if (pg_http_date(pg->changed_at, v.lm, sizeof(v.lm)) != 0) {
-        v.lm[0] = '\0';
-    }
+    memcpy(v.lm, pg->lm, sizeof(v.lm));
     /* A fresh, settled page may be answered by every loop until it
      * expires (hot.c); a stale one is the main loop's to revalidate. */
     if (!r->client_gone && r->ereq != NULL && pg->ready && !pg->invalid

@@ -35,6 +35,7 @@
  * Runs on: a serving loop (pg_relay_start and its callbacks); the main
  * loop (pg_relay_listen).  Spec: issue 2 benchmark; design §5.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,6 @@
 #include <event2/keyvalq_struct.h>
 
 #include "config_int.h"
-#include "metrics_int.h"
 #include "server_int.h"
 
 #define PG_RELAY_TIMEOUT_S 3600     /* the main loop bounds its requests
@@ -60,7 +60,6 @@
                                        budget); this only catches a hang */
 
 struct pg_relay {
-    struct pg_loop *lp;
     struct pg_req *r;               /* NULL once the client request ended */
     struct evhttp_connection *evcon;
     struct evhttp_request *ireq;    /* NULL once libevent let it go */
@@ -290,12 +289,11 @@ pg_relay_start(struct pg_loop *lp, struct pg_req *r)
     r->route = "relay";
     /* The main loop counts it in flight while it serves it. */
     r->relayed = 1;
-    pg_metric_inc(s->m_inflight, -1, NULL);
+    atomic_fetch_add(&lp->relaying, 1);
     if (rl == NULL) {
         pg_req_problem(r, 503, "Out of memory", "out of memory");
         return;
     }
-    rl->lp = lp;
     rl->r = r;
     rl->evcon = evhttp_connection_base_new(lp->base, NULL, "127.0.0.1",
         (ev_uint16_t)s->iport);

@@ -150,7 +150,6 @@ pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq)
     snprintf(r->client, sizeof(r->client), "%s",
         host != NULL ? host : "-");
     atomic_fetch_add(&lp->inflight, 1);
-    pg_metric_inc(s->m_inflight, 1, NULL);
     return r;
 }
 
@@ -205,8 +204,8 @@ pg_req_finish(struct pg_req *r)
             pg_metric_inc(s->m_bytes, (double)r->bytes, lv);
         }
     }
-    if (!r->relayed) {
-        pg_metric_inc(s->m_inflight, -1, NULL);
+    if (r->relayed) {
+        atomic_fetch_sub(&lp->relaying, 1);
     }
     atomic_fetch_sub(&lp->inflight, 1);
 

@@ -214,6 +214,7 @@ handle_metrics(struct pg_req *r)
 
     r->route = "metrics";
     pg_loops_sweep(r->loop);
+    pg_metric_set(s->m_inflight, (double)pg_loops_inflight(s), NULL);
     for (i = 0; s->nloops > 1 && i < s->nloops; i++) {
         struct pg_loop *lp = &s->loops[i];
         unsigned long n = atomic_load(&lp->nreq), h = atomic_load(&lp->nhot);
@@ -550,7 +551,6 @@ on_term(evutil_socket_t sig, short what, void *arg)
     if (s->http != NULL && s->bound != NULL) {
         evhttp_del_accept_socket(s->http, s->bound);
         s->bound = NULL;
-        s->loops[0].bound = NULL;
     }
     pg_loops_stop(s);
     if (atomic_load(&s->loops[0].inflight) == 0

@@ -89,8 +89,8 @@ struct pg_loop {
     int index;
     char name[12];                      /* "0", "1", … (metric label) */
     struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
+    struct evhttp *http;                /* loops[1..] (the main: s->http) */
+    struct evhttp_bound_socket *bound;  /* loops[1..] (the main: s->bound) */
     pthread_t thread;                   /* loops[1..] */
     int started;
     pthread_mutex_t conns_mu;           /* conns, nconns (sweeps at the cap
@@ -101,6 +101,8 @@ struct pg_loop {
     struct event *ev_stop;              /* loops[1..]: the main loop asks */
     struct event *ev_stop_timeout;
     atomic_long inflight;               /* requests of this loop */
+    atomic_long relaying;               /* of them, relayed to the main
+                                           loop (in flight there too) */
     atomic_ulong nreq, nhot;            /* requests taken, hot hits */
     unsigned long nreq_seen, nhot_seen; /* counted in the metrics (main) */
     int stopping;
@@ -193,8 +195,7 @@ struct pg_req {
     void *route_state;                  /* files.c per-request state */
     int quiet;                          /* relayed: the main loop logs and
                                            counts it, not this loop */
-    int relayed;                        /* in flight on the main loop: not
-                                           in this loop's in-flight gauge */
+    int relayed;                        /* counted in loop->relaying */
     char note[PG_MAX_REASON];           /* why, for the access line */
     struct pg_arena_chunk *arena;
     size_t arena_total;
@@ -300,6 +301,7 @@ void pg_loops_http_setup(struct evhttp *http, const struct pg_config *cfg);
 void pg_loops_free_main(struct pg_server *s);
 /* After a request of lp ended: ends a stopping loop with nothing left. */
 void pg_loop_idle_check(struct pg_loop *lp);
+/* Requests in flight, each once (a relayed one counts on the main loop). */
 long pg_loops_inflight(struct pg_server *s);
 /* Serving loop: relays r to the main loop and streams the answer back. */
 void pg_relay_start(struct pg_loop *lp, struct pg_req *r);
