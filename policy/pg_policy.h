@@ -46,6 +46,9 @@ int pg_publisher_parse(const char *spec, struct pg_publisher *out,
     char *reason, size_t rlen);
 /* The same spec form; returns the length written (truncated like snprintf). */
 int pg_publisher_format(const struct pg_publisher *p, char *buf, size_t len);
+/* The n publishers in that form, joined by ", ", cut to fit buf. */
+void pg_publisher_format_list(const struct pg_publisher *const *p, size_t n,
+    char *buf, size_t len);
 /* 1 if seen satisfies expected: kinds equal; GitHub owner/repo compared
  * case-insensitively; environment compared only when expected names one. */
 int pg_publisher_match(const struct pg_publisher *expected,

@@ -368,24 +368,14 @@ pg_pins_since(const struct pg_pin_set *set)
 void
 pg_pins_format(const struct pg_pin_set *set, char *buf, size_t len)
 {
-    size_t i, off = 0;
-    int w;
+    const struct pg_publisher *p[PG_PINS_MAX_PUBLISHERS];
+    size_t i, n = set->n < PG_PINS_MAX_PUBLISHERS ? set->n
+        : PG_PINS_MAX_PUBLISHERS;
 
-    if (len == 0) {
-        return;
+    for (i = 0; i < n; i++) {
+        p[i] = &set->e[i].publisher;
     }
-    buf[0] = '\0';
-    for (i = 0; i < set->n && off + 1 < len; i++) {
-        if (i > 0) {
-            w = snprintf(buf + off, len - off, ", ");
-            off += w > 0 ? (size_t) w : 0;
-            if (off >= len) {
-                break;
-            }
-        }
-        w = pg_publisher_format(&set->e[i].publisher, buf + off, len - off);
-        off += w > 0 ? (size_t) w : 0;
-    }
+    pg_publisher_format_list(p, n, buf, len);
 }
 
 /* ---- store -------------------------------------------------------------- */

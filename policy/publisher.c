@@ -131,6 +131,30 @@ pg_publisher_format(const struct pg_publisher *p, char *buf, size_t len)
     return snprintf(buf, len, "%s:%s:%s", kind, p->repository, p->workflow);
 }
 
+void
+pg_publisher_format_list(const struct pg_publisher *const *p, size_t n,
+    char *buf, size_t len)
+{
+    size_t i, off = 0;
+    int w;
+
+    if (len == 0) {
+        return;
+    }
+    buf[0] = '\0';
+    for (i = 0; i < n && off + 1 < len; i++) {
+        if (i > 0) {
+            w = snprintf(buf + off, len - off, ", ");
+            off += w > 0 ? (size_t) w : 0;
+            if (off >= len) {
+                break;
+            }
+        }
+        w = pg_publisher_format(p[i], buf + off, len - off);
+        off += w > 0 ? (size_t) w : 0;
+    }
+}
+
 int
 pg_publisher_match(const struct pg_publisher *expected,
     const struct pg_publisher *seen)

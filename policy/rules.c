@@ -194,28 +194,6 @@ accepted_add(struct rules_ctx *ctx, const struct pg_publisher *p)
     }
 }
 
-static void
-format_expected(struct rules_ctx *ctx)
-{
-    size_t i, off = 0;
-    int w;
-
-    ctx->expected[0] = '\0';
-    for (i = 0; i < ctx->n_accepted && off + 1 < sizeof(ctx->expected); i++) {
-        if (i > 0) {
-            w = snprintf(ctx->expected + off, sizeof(ctx->expected) - off,
-                ", ");
-            off += w > 0 ? (size_t) w : 0;
-            if (off >= sizeof(ctx->expected)) {
-                break;
-            }
-        }
-        w = pg_publisher_format(ctx->accepted[i], ctx->expected + off,
-            sizeof(ctx->expected) - off);
-        off += w > 0 ? (size_t) w : 0;
-    }
-}
-
 /* Step 3 for tofu: pin from the earliest verified file, or wait. */
 static void
 tofu_pin(struct rules_ctx *ctx, const struct pg_rules_file *files, size_t n,
@@ -437,7 +415,8 @@ pg_rules_decide(const char *project, const struct pg_policy_rules *rules,
             tofu_pin(&ctx, files, n, newpin);
         }
     }
-    format_expected(&ctx);
+    pg_publisher_format_list(ctx.accepted, ctx.n_accepted, ctx.expected,
+        sizeof(ctx.expected));
     for (i = 0; i < n; i++) {
         decide_one(&ctx, &files[i], &out[i]);
         hold_recent(&ctx, &files[i], &out[i], now);
