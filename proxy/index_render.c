@@ -135,6 +135,13 @@ static const unsigned char json_special[256] = {
     ['"'] = 1, ['\\'] = 1
 };
 
+/* The two-character escape of a special byte, if it has one (else
+ * \u00XX). */
+static const char json_short[256] = {
+    ['"'] = '"', ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+    ['\b'] = 'b', ['\f'] = 'f'
+};
+
 /* JSON string literal of n bytes of s (valid UTF-8, as jansson keeps
  * it): only '"', '\\' and control characters are escaped. */
 static void
@@ -147,45 +154,21 @@ put_json_str(struct pg_ibuf *b, const char *s, size_t n)
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char) s[i];
         char esc[6];
-        size_t el = 2;
 
         if (!json_special[c])
             continue;
         pg_ibuf_put(b, s + run, i - run);
         run = i + 1;
         esc[0] = '\\';
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            el = 6;
-            break;
+        esc[1] = json_short[c];
+        if (esc[1] != '\0') {
+            pg_ibuf_put(b, esc, 2);
+            continue;
         }
-        pg_ibuf_put(b, esc, el);
+        memcpy(esc + 1, "u00", 3);
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+        pg_ibuf_put(b, esc, 6);
     }
     pg_ibuf_put(b, s + run, n - run);
     pg_ibuf_put(b, "\"", 1);
