@@ -246,36 +246,61 @@ read_uint(const char *s, uint64_t *n, const char **end)
     return 0;
 }
 
+struct conf_unit {
+    const char *suffix;
+    uint64_t mul;
+};
+
+/* value as a decimal number followed by one of the n units' suffixes,
+ * scaled and within d's range, into *out; NULL, or why not: bad_number,
+ * bad_unit or pg_conf_erange. */
+static const char *
+read_scaled(const struct pg_directive *d, const char *value,
+    const struct conf_unit *units, size_t n, const char *bad_number,
+    const char *bad_unit, uint64_t *out)
+{
+    const char *end;
+    uint64_t v;
+    size_t i;
+
+    if (read_uint(value, &v, &end) != 0) {
+        return bad_number;
+    }
+    i = 0;
+    while (i < n && strcmp(end, units[i].suffix) != 0) {
+        i++;
+    }
+    if (i == n) {
+        return bad_unit;
+    }
+    if (v > UINT64_MAX / units[i].mul || v * units[i].mul > INT64_MAX) {
+        return pg_conf_erange;
+    }
+    v *= units[i].mul;
+    if ((int64_t)v < d->min || (int64_t)v > d->max) {
+        return pg_conf_erange;
+    }
+    *out = v;
+    return NULL;
+}
+
 const char *
 pg_conf_duration(const struct pg_directive *d, void *field,
     const char *value)
 {
-    static const struct { const char *suffix; uint64_t ms; } units[] = {
+    static const struct conf_unit units[] = {
         { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
         { "d", 86400000 }, { "", 1000 },
     };
-    const char *end;
-    uint64_t n, ms;
+    uint64_t ms;
     int64_t unit = d->unit > 0 ? d->unit : 1;
-    size_t i;
+    const char *why;
 
-    if (read_uint(value, &n, &end) != 0) {
-        return "expected a duration such as 500ms, 30s, 10m, 1h or 1d";
-    }
-    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].suffix) == 0) {
-            break;
-        }
-    }
-    if (i == sizeof(units) / sizeof(units[0])) {
-        return "unknown duration unit (use ms, s, m, h or d)";
-    }
-    if (n > UINT64_MAX / units[i].ms || n * units[i].ms > INT64_MAX) {
-        return pg_conf_erange;
-    }
-    ms = n * units[i].ms;
-    if ((int64_t)ms < d->min || (int64_t)ms > d->max) {
-        return pg_conf_erange;
+    why = read_scaled(d, value, units, sizeof(units) / sizeof(units[0]),
+        "expected a duration such as 500ms, 30s, 10m, 1h or 1d",
+        "unknown duration unit (use ms, s, m, h or d)", &ms);
+    if (why != NULL) {
+        return why;
     }
     if (ms % (uint64_t)unit != 0) {
         return "must be a whole number of seconds";
@@ -287,35 +312,16 @@ pg_conf_duration(const struct pg_directive *d, void *field,
 const char *
 pg_conf_bytes(const struct pg_directive *d, void *field, const char *value)
 {
-    static const struct { const char *suffix; uint64_t mul; } units[] = {
+    static const struct conf_unit units[] = {
         { "", 1 }, { "K", 1000 }, { "M", 1000000 }, { "G", 1000000000 },
         { "T", 1000000000000ULL }, { "KiB", 1ULL << 10 },
         { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 }, { "TiB", 1ULL << 40 },
     };
-    const char *end;
-    uint64_t n;
-    size_t i;
 
-    if (read_uint(value, &n, &end) != 0) {
-        return "expected a size such as 512KiB, 64MiB or 10G";
-    }
-    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].suffix) == 0) {
-            break;
-        }
-    }
-    if (i == sizeof(units) / sizeof(units[0])) {
-        return "unknown size unit (use K, M, G, T or KiB, MiB, GiB, TiB)";
-    }
-    if (n > UINT64_MAX / units[i].mul || n * units[i].mul > INT64_MAX) {
-        return pg_conf_erange;
-    }
-    n *= units[i].mul;
-    if ((int64_t)n < d->min || (int64_t)n > d->max) {
-        return pg_conf_erange;
-    }
-    *(uint64_t *)field = n;
-    return NULL;
+    return read_scaled(d, value, units, sizeof(units) / sizeof(units[0]),
+        "expected a size such as 512KiB, 64MiB or 10G",
+        "unknown size unit (use K, M, G, T or KiB, MiB, GiB, TiB)",
+        (uint64_t *)field);
 }
 
 const char *
