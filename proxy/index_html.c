@@ -83,6 +83,7 @@ static const char *find_close(const char *p, const char *end,
     const char *name);
 static int add_hash_spec(json_t *obj, const char *key, const char *spec);
 static int fail_pg(struct html_page *pg, const char *m);
+static char *trim(char *s);
 static int on_anchor(struct html_page *pg, const struct html_tag *t,
     const char *text, size_t tlen);
 static void on_meta(struct html_page *pg, const struct html_tag *t);
@@ -344,6 +345,20 @@ fail_pg(struct html_page *pg, const char *m)
     return -1;
 }
 
+/* s without its leading and trailing white space (cut in place). */
+static char *
+trim(char *s)
+{
+    size_t n;
+
+    while (isspace((unsigned char) *s))
+        s++;
+    n = strlen(s);
+    while (n > 0 && isspace((unsigned char) s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
 static int
 on_anchor(struct html_page *pg, const struct html_tag *t, const char *text,
     size_t tlen)
@@ -412,12 +427,7 @@ on_anchor(struct html_page *pg, const struct html_tag *t, const char *text,
         r = unescape(text, tlen, 1, v, vsz);
         if (r < 0 || (size_t) r > PG_INDEX_MAX_FILENAME)
             return fail_pg(pg, "link text longer than the filename cap");
-        for (seg = v; isspace((unsigned char) *seg); seg++)
-            ;
-        for (i = strlen(seg); i > 0 && isspace((unsigned char) seg[i - 1]);
-            i--)
-            seg[i - 1] = '\0';
-        snprintf(fname, sizeof(fname), "%s", seg);
+        snprintf(fname, sizeof(fname), "%s", trim(v));
     }
     if (json_object_set_new(f, "filename", json_string(fname)) != 0
         || json_object_set_new(f, "url", json_string(href)) != 0)
@@ -531,17 +541,12 @@ walk(const char *buf, size_t len, struct html_page *pg, int list)
             if (list) {
                 json_t *o;
                 int r = unescape(p, (size_t) (te - p), 1, text, sizeof(text));
-                char *s = text;
-                size_t n;
+                const char *s;
 
                 if (r < 0)
                     return fail_pg(pg, "project name longer than the cap");
-                while (isspace((unsigned char) *s))
-                    s++;
-                n = strlen(s);
-                while (n > 0 && isspace((unsigned char) s[n - 1]))
-                    s[--n] = '\0';
-                if (n > 0) {
+                s = trim(text);
+                if (s[0] != '\0') {
                     if (json_array_size(pg->files) >= PG_INDEX_MAX_PROJECTS)
                         return fail_pg(pg, "more projects than the cap");
                     o = json_pack("{s:s}", "name", s);
