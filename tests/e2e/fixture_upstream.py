@@ -383,11 +383,18 @@ class State:
         self.html_only = False
         self.page_bodies = {}   # normalized project -> bytes
 
-    def count(self, kind, path, status, method, headers):
+    def arrive(self, kind, path):
+        """Counts a request when it arrives, before any byte of the answer:
+        a client that holds the whole answer sees it counted."""
         with self.lock:
-            for k in (kind, "%s:%d" % (kind, status)):
-                self.kinds[k] = self.kinds.get(k, 0) + 1
+            self.kinds[kind] = self.kinds.get(kind, 0) + 1
             self.paths[path] = self.paths.get(path, 0) + 1
+
+    def count(self, kind, path, status, method, headers):
+        """Records how an arrived request was answered."""
+        with self.lock:
+            k = "%s:%d" % (kind, status)
+            self.kinds[k] = self.kinds.get(k, 0) + 1
             self.log.append({
                 "method": method, "path": path, "status": status,
                 "kind": kind, "time": time.time(),
@@ -500,6 +507,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(body).encode(),
                        [("Content-Type", "application/json")], head)
             return
+        st.arrive(kind, path)
         if st.down:
             st.count(kind, path, 0, self.command, self.headers)
             self._close_now()
