@@ -178,24 +178,60 @@ def t_loops_policy_reload(e):
               "%r" % r)
 
 
+def loop_counts(e):
+    m = e.get("/metrics").body.decode()
+    return [metric(m, "provgate_loop_requests_total", '{loop="%d"}' % i)
+            for i in (0, 1)]
+
+
+def connections_on_both_loops(e, n):
+    """n open keep-alive connections, at least one accepted by each loop.
+    A loop is chosen when a connection is accepted, by whichever loop takes
+    it first; they are opened while both loops are idle (a /healthz on
+    each), and a set that landed on one loop only is closed and made
+    again."""
+    import http.client
+    for _ in range(20):
+        before = loop_counts(e)
+        conns = []
+        for _ in range(n):
+            c = http.client.HTTPConnection("127.0.0.1", e.port, timeout=120)
+            c.request("GET", "/healthz")
+            r = c.getresponse()
+            check(r.status == 200 and r.read() == b"ok\n", "healthz")
+            conns.append(c)
+        after = loop_counts(e)
+        # the healthz requests, plus the second scrape on one of the loops
+        d = [a - b for a, b in zip(after, before)]
+        if sum(d) == n + 1 and min(d) >= 2:
+            return conns
+        for c in conns:
+            c.close()
+    raise ts.Fail("20 sets of %d connections all landed on one loop" % n)
+
+
 def t_loops_one_fetch(e):
     e.start_fixture()
     data = rnd(3000000, "of")
     e.add("of-1.0.tar.gz", data)
     e.start_pg(sets={"serve_loops": "2"})
     path = e.file_url_path("of", "of-1.0.tar.gz")
+    conns = connections_on_both_loops(e, 8)
     e.control("reset")
     out = []
 
-    def one():
-        out.append(e.get(path))
-    ths = [threading.Thread(target=one) for _ in range(8)]
+    def one(c):
+        c.request("GET", path)
+        r = c.getresponse()
+        out.append((r.status, r.read()))
+        c.close()
+    ths = [threading.Thread(target=one, args=(c,)) for c in conns]
     for t in ths:
         t.start()
     for t in ths:
         t.join(120)
-    check(len(out) == 8 and all(r.status == 200 and r.body == data
-                                for r in out), "all served")
+    check(len(out) == 8 and all(st == 200 and body == data
+                                for st, body in out), "all served")
     check(e.counts("file") == 1, "one upstream fetch, got %d"
           % e.counts("file"))
     loops_spread(e)
