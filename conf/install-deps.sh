@@ -9,6 +9,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config libevent-dev libssl-dev liblmdb-dev
       libjansson-dev libcurl4-openssl-dev libinih-dev zlib1g-dev
+      libh2o-evloop-dev
       ca-certificates"
 if [ "${1:-}" = "--test" ]; then
     pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev python3 python3-pip

@@ -470,7 +470,7 @@ serve_blob(struct file_req *fr, struct evbuffer_file_segment *seg,
         /* A buffer that only drains to the socket may hold a sendfile
          * segment (else libevent mmaps the file); not over TLS, whose
          * bufferevent reads the bytes itself. */
-        if (r->s->tls == NULL && len >= PG_FILE_SENDFILE_MIN) {
+        if (pg_req_sendfile_ok(r) && len >= PG_FILE_SENDFILE_MIN) {
             evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
         }
         if (evbuffer_add_file_segment(out, seg, (ev_off_t)a,

@@ -1,35 +1,32 @@
 /* proxy/loops.c — the serving loops: one listening socket, several loops.
  *
- * One libevent loop saturates one core long before the kernel does: on a
- * cached hit provgate's own code is a few per cent of the CPU, the rest is
- * evhttp, libc and the TCP stack.  nginx answers the same way, with one
- * worker process per core.  provgate does it with threads: loops[0] is the
- * main loop, which owns all state (cache, upstream, pages, downloads,
- * provenance) and serves clients as before; serve_loops - 1 serving
- * threads each run their own event_base and evhttp on a dup of the same
- * listening socket (the kernel hands each new connection to one of them).
- * A serving loop answers what the hot table (hot.c) holds — fresh pages,
- * cached files the main loop allowed — and relays everything else to the
- * main loop over loopback (relay.c), so every decision, every upstream
- * fetch and every "one fetch for concurrent misses" stays in one place.
- * libevent is set up for threads (evthread_use_pthreads) so that the main
- * loop may wake a serving loop (event_active) and the log may add a timer
- * to the main loop from any thread.
+ * One event loop saturates one core long before the kernel does.  nginx
+ * answers with one worker process per core; provgate with threads:
+ * loops[0] is the main loop, which owns all state (cache, upstream, pages,
+ * downloads, provenance).  With serve_loops = 1 it also serves clients
+ * itself (evhttp on the listening socket).  With serve_loops = N >= 2, N
+ * serving threads (front.c: h2o on a dup of the listening socket each, the
+ * kernel handing each new connection to one of them) serve the clients:
+ * they answer what the hot table (hot.c) holds — fresh pages, cached files
+ * the main loop allowed — and relay everything else to the main loop over
+ * loopback (relay.c), so every decision, every upstream fetch and every
+ * "one fetch for concurrent misses" stays in one place; the main loop then
+ * stops accepting clients itself.  libevent is set up for threads
+ * (evthread_use_pthreads) so that a serving thread may wake the main loop
+ * (event_active) and the log may add a timer to it from any thread.
  *
- * Connections (max_connections) are counted per loop and in total: each
- * loop keeps its own list under its own mutex; the total is atomic and
- * compared with the cap at accept, after counting out every loop's closed
- * connections.
+ * Connections (max_connections) are counted in total (atomic): the main
+ * loop's evhttp connections by the list and sweep below, a serving
+ * thread's by its own accept and close hooks (front.c).
  *
  * Stopping (SIGTERM, main loop): every loop stops accepting; a serving
- * loop ends once its requests finished (or after PG_STOP_GRACE_S) and
+ * thread ends once its requests finished (or after PG_STOP_GRACE_S) and
  * tells the main loop; the main loop ends once its own requests finished
- * and every serving loop ended (or after its own grace period).
+ * and every serving thread ended (or after its own grace period).
  *
- * Owns: the loops, their bases, evhttp servers, connection lists and
- * threads.  Borrows: the server.  Runs on: the main loop (setup, stop,
- * free) and each loop's thread (its connections).
- * Spec: issue 2 items 2, 6 ("max_connections"), benchmark.
+ * Owns: the loops, the main loop's connection list.  Borrows: the server.
+ * Runs on: the main loop (setup, stop, free), each loop's thread (its
+ * counters).  Spec: issue 2 items 2, 6 ("max_connections"), benchmark.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -47,6 +44,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include "config_int.h"
@@ -281,6 +279,9 @@ pg_loops_http_setup(struct evhttp *http, const struct pg_config *cfg)
     evhttp_set_timeout(http, (int)((cfg->client_timeout_ms + 999) / 1000));
 }
 
+/* serve_loops: 1, the main loop alone; N >= 2, N serving threads in
+ * front of it; 0, one serving thread per core (one core: the main loop
+ * alone). */
 static int
 count_loops(const struct pg_config *cfg)
 {
@@ -289,20 +290,19 @@ count_loops(const struct pg_config *cfg)
     if (n <= 0) {
         n = sysconf(_SC_NPROCESSORS_ONLN);
     }
-    if (n < 1) {
-        n = 1;
+    if (n <= 1) {
+        return 1;
     }
-    return n > PG_LOOPS_MAX ? PG_LOOPS_MAX : (int)n;
+    return n >= PG_LOOPS_MAX ? PG_LOOPS_MAX : (int)n + 1;
 }
 
 int
 pg_loops_setup(struct pg_server *s, char *msg, size_t mlen)
 {
-    const struct pg_config *cfg = s->cfg;
     struct pg_loop *lp;
     int i;
 
-    s->nloops = count_loops(cfg);
+    s->nloops = count_loops(s->cfg);
     s->loops = calloc((size_t)s->nloops, sizeof(*s->loops));
     if (s->loops == NULL) {
         snprintf(msg, mlen, "out of memory");
@@ -316,27 +316,15 @@ pg_loops_setup(struct pg_server *s, char *msg, size_t mlen)
         atomic_init(&lp->inflight, 0);
         atomic_init(&lp->relaying, 0);
         pthread_mutex_init(&lp->conns_mu, NULL);
-        if (i == 0) {
-            lp->base = s->base;     /* its evhttp is s->http */
-        } else {
-            lp->base = base_new();
-            lp->http = lp->base != NULL ? evhttp_new(lp->base) : NULL;
-            if (lp->http == NULL) {
-                snprintf(msg, mlen, "serving loop %d: out of memory", i);
-                return -1;
-            }
-            pg_loops_http_setup(lp->http, cfg);
-            evhttp_set_gencb(lp->http, pg_server_on_request, lp);
-            evhttp_set_bevcb(lp->http, pg_server_on_new_bev, lp);
-        }
-        lp->ev_sweep = event_new(lp->base, -1, EV_PERSIST, on_sweep_timer,
-            lp);
-        if (lp->ev_sweep == NULL) {
-            snprintf(msg, mlen, "out of memory");
-            return -1;
-        }
     }
-    return 0;
+    lp = &s->loops[0];
+    lp->base = s->base;                 /* its evhttp is s->http */
+    lp->ev_sweep = event_new(lp->base, -1, EV_PERSIST, on_sweep_timer, lp);
+    if (lp->ev_sweep == NULL) {
+        snprintf(msg, mlen, "out of memory");
+        return -1;
+    }
+    return s->nloops > 1 ? pg_front_setup(s, msg, mlen) : 0;
 }
 
 /* The main loop's base, with libevent set up for threads first. */
@@ -347,52 +335,13 @@ pg_loops_main_base(void)
     return threads_ok ? base_new() : NULL;
 }
 
-static void
-on_loop_stop_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    struct pg_loop *lp = arg;
-
-    (void) fd;
-    (void) what;
-    event_base_loopexit(lp->base, NULL);
-}
-
-/* Serving loop (its thread): stop accepting, end when idle. */
-static void
-on_loop_stop(evutil_socket_t fd, short what, void *arg)
-{
-    struct pg_loop *lp = arg;
-    struct timeval tv = { PG_STOP_GRACE_S, 0 };
-
-    (void) fd;
-    (void) what;
-    if (lp->stopping) {
-        return;
-    }
-    lp->stopping = 1;
-    if (lp->bound != NULL) {
-        evhttp_del_accept_socket(lp->http, lp->bound);
-        lp->bound = NULL;
-    }
-    if (atomic_load(&lp->inflight) == 0) {
-        event_base_loopexit(lp->base, NULL);
-        return;
-    }
-    lp->ev_stop_timeout = evtimer_new(lp->base, on_loop_stop_timeout, lp);
-    if (lp->ev_stop_timeout != NULL) {
-        evtimer_add(lp->ev_stop_timeout, &tv);
-    }
-}
-
 void
 pg_loop_idle_check(struct pg_loop *lp)
 {
     struct pg_server *s = lp->s;
 
     if (lp->index > 0) {
-        if (lp->stopping && atomic_load(&lp->inflight) == 0) {
-            event_base_loopexit(lp->base, NULL);
-        }
+        pg_front_idle_check(lp);
         return;
     }
     if (s->stopping && atomic_load(&lp->inflight) == 0
@@ -412,24 +361,11 @@ on_thread_done(evutil_socket_t fd, short what, void *arg)
     pg_loop_idle_check(&s->loops[0]);
 }
 
-static void *
-loop_thread(void *arg)
-{
-    struct pg_loop *lp = arg;
-    struct pg_server *s = lp->s;
-
-    event_base_dispatch(lp->base);
-    atomic_fetch_sub(&s->threads_running, 1);
-    event_active(s->ev_thread_done, EV_TIMEOUT, 0);
-    return NULL;
-}
-
 int
 pg_loops_start(struct pg_server *s, char *msg, size_t mlen)
 {
     evutil_socket_t lfd;
-    struct pg_loop *lp;
-    int i, fd;
+    int i;
 
     if (s->nloops < 2) {
         return 0;
@@ -441,33 +377,12 @@ pg_loops_start(struct pg_server *s, char *msg, size_t mlen)
     }
     lfd = evhttp_bound_socket_get_fd(s->bound);
     for (i = 1; i < s->nloops; i++) {
-        lp = &s->loops[i];
-        lp->ev_stop = event_new(lp->base, -1, 0, on_loop_stop, lp);
-        fd = dup(lfd);
-        if (lp->ev_stop == NULL || fd < 0) {
-            snprintf(msg, mlen, "serving loop %d: %s", i, strerror(errno));
-            if (fd >= 0) {
-                close(fd);
-            }
+        if (pg_front_start(&s->loops[i], lfd, msg, mlen) != 0) {
             return -1;
         }
-        evutil_make_socket_nonblocking(fd);
-        evutil_make_socket_closeonexec(fd);
-        lp->bound = evhttp_accept_socket_with_handle(lp->http, fd);
-        if (lp->bound == NULL) {
-            close(fd);
-            snprintf(msg, mlen, "serving loop %d: cannot accept", i);
-            return -1;
-        }
-        atomic_fetch_add(&s->threads_running, 1);
-        if (pthread_create(&lp->thread, NULL, loop_thread, lp) != 0) {
-            atomic_fetch_sub(&s->threads_running, 1);
-            snprintf(msg, mlen, "serving loop %d: cannot start a thread",
-                i);
-            return -1;
-        }
-        lp->started = 1;
     }
+    /* The serving threads take every client from here. */
+    evconnlistener_disable(evhttp_bound_socket_get_listener(s->bound));
     return 0;
 }
 
@@ -477,8 +392,8 @@ pg_loops_stop(struct pg_server *s)
     int i;
 
     for (i = 1; i < s->nloops; i++) {
-        if (s->loops[i].started && s->loops[i].ev_stop != NULL) {
-            event_active(s->loops[i].ev_stop, EV_TIMEOUT, 0);
+        if (s->loops[i].started) {
+            pg_front_stop(&s->loops[i]);
         }
     }
 }
@@ -496,45 +411,18 @@ pg_loops_inflight(struct pg_server *s)
     return n;
 }
 
-/* Serving loops first (threads joined: nothing runs on their bases any
- * more), then the main loop's connection list.  The main loop's base and
- * evhttp are the server's (freed by pg_server_free). */
+/* Serving threads first (joined: nothing runs on their loops any more). */
 void
 pg_loops_free(struct pg_server *s)
 {
-    struct pg_loop *lp;
     int i;
 
     if (s->loops == NULL) {
         return;
     }
+    pg_front_free(s);
     for (i = 1; i < s->nloops; i++) {
-        lp = &s->loops[i];
-        if (lp->started) {
-            event_base_loopbreak(lp->base);
-            pthread_join(lp->thread, NULL);
-            lp->started = 0;
-        }
-    }
-    for (i = 1; i < s->nloops; i++) {
-        lp = &s->loops[i];
-        if (lp->http != NULL) {
-            evhttp_free(lp->http);
-        }
-        conns_free(lp);
-        pthread_mutex_destroy(&lp->conns_mu);
-        if (lp->ev_sweep != NULL) {
-            event_free(lp->ev_sweep);
-        }
-        if (lp->ev_stop != NULL) {
-            event_free(lp->ev_stop);
-        }
-        if (lp->ev_stop_timeout != NULL) {
-            event_free(lp->ev_stop_timeout);
-        }
-        if (lp->base != NULL) {
-            event_base_free(lp->base);
-        }
+        pthread_mutex_destroy(&s->loops[i].conns_mu);
     }
     if (s->ev_thread_done != NULL) {
         event_free(s->ev_thread_done);

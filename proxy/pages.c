@@ -1530,7 +1530,6 @@ pg_page_view_unref(struct pg_page_view *v)
 void
 pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
 {
-    const struct evhttp_uri *uri;
     const char *q;
     const char *fparam = NULL, *inm, *ims;
     struct evkeyvalq params;
@@ -1542,13 +1541,12 @@ pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
     int64_t remaining;
     const char *suffix;
 
-    if (r->client_gone || r->ereq == NULL) {
+    if (!pg_req_live(r)) {
         pg_req_finish(r);
         return;
     }
     r->route = v->is_list ? "list" : "project";
-    uri = evhttp_request_get_evhttp_uri(r->ereq);
-    q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    q = pg_req_query(r);
     TAILQ_INIT(&params);
     if (q != NULL && evhttp_parse_query_str(q, &params) == 0) {
         fparam = evhttp_find_header(&params, "format");
@@ -1606,7 +1604,7 @@ pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
     } else if (b->seg != NULL) {
         /* Over TLS the bufferevent reads the bytes itself: libevent then
          * maps the memory file instead of using sendfile. */
-        if (r->s->tls == NULL) {
+        if (pg_req_sendfile_ok(r)) {
             evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
         }
         if (evbuffer_add_file_segment(out, b->seg, 0, (ev_off_t)b->len)

@@ -1,340 +1,396 @@
-/* proxy/relay.c — serving loops hand what they cannot answer to the main
+/* proxy/relay.c — serving threads hand what they cannot answer to the main
  * loop, and stream its answer back.
  *
- * A serving loop (loops.c) answers hot-table hits itself.  Every other
+ * A serving thread (front.c) answers hot-table hits itself.  Every other
  * request — a miss, a stale page, a refusal, /metrics — must be answered by
- * the main loop, which owns the state.  libevent cannot move an evhttp
- * request or connection between loops, so the serving loop forwards the
- * request over loopback HTTP to a listener only the main loop serves
+ * the main loop, which owns the state.  The thread forwards the request
+ * over loopback HTTP/1.1 to a listener only the main loop serves
  * (pg_relay_listen: 127.0.0.1, ephemeral port), the way nginx forwards to
- * an upstream:
+ * an upstream, with h2o's HTTP/1 client on the thread's own loop:
  *
  *   - the request line and the client's headers are sent as they came
  *     (hop-by-hop headers dropped), plus "X-Provgate-Relay: <token>
  *     <client address>": a random per-process token (so no other local
  *     process can pass for a relay) and the address the main loop logs and
  *     audits.  allow_clients, the method and the target were checked by
- *     the serving loop already, exactly as the main loop checks them.
+ *     the thread already, exactly as the main loop checks them;
+ *   - connections to the main loop are kept alive and reused (a socket
+ *     pool per thread), so a miss costs no connect;
  *   - the answer's status, reason phrase (pip prints it) and headers are
- *     copied to the client; a body is streamed chunk by chunk as it comes
- *     (a download from upstream reaches the client as it arrives);
- *   - back-pressure: while the client's output holds more than
- *     PG_FILE_CLIENT_HIGH bytes, the relay connection is not read; the
- *     main loop's output towards it then fills, and it pauses its upstream
- *     transfer as for any slow client — memory stays bounded;
- *   - a reset from the main loop (a hash mismatch: pg_req_abort) resets
- *     the client connection: the client never holds a complete wrong file;
+ *     copied to the client; a body is streamed as it comes (a download
+ *     from upstream reaches the client as it arrives);
+ *   - back-pressure: while more than PG_FILE_CLIENT_HIGH bytes wait for the
+ *     client, the relay connection is not read; the main loop's output
+ *     towards it then fills, and it pauses its upstream transfer as for
+ *     any slow client — memory stays bounded;
+ *   - a reset from the main loop (a hash mismatch: pg_req_abort) or any
+ *     failure mid-body resets the client connection: the client never
+ *     holds a complete wrong file;
  *   - a client that goes away cancels the relayed request: the main loop
  *     sees its client (the relay connection) go.
  * The main loop writes the access-log line and counts the request (with
- * the client's address); the serving loop stays quiet about it unless the
- * relay itself fails before the main loop answered.
+ * the client's address); the thread stays quiet about it unless the relay
+ * itself fails before the main loop answered.
  *
- * Owns: struct pg_relay and its outgoing evhttp connection (freed on
- * completion by libevent).  Borrows: the client request until it ends.
- * Runs on: a serving loop (pg_relay_start and its callbacks); the main
- * loop (pg_relay_listen).  Spec: issue 2 benchmark; design §5.
+ * Owns: struct relay (in the h2o request's pool) and its client.
+ * Borrows: the client request until it ends.  Runs on: a serving thread
+ * (pg_relay_start and its callbacks); the main loop (pg_relay_listen).
+ * Spec: issue 2 benchmark; design §5.
  */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/queue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <openssl/rand.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "config_int.h"
-#include "server_int.h"
+#include "front_int.h"
 
-#define PG_RELAY_TIMEOUT_S 3600     /* the main loop bounds its requests
-                                       (upstream timeouts, provenance
-                                       budget); this only catches a hang */
-
-struct pg_relay {
-    struct pg_req *r;               /* NULL once the client request ended */
-    struct evhttp_connection *evcon;
-    struct evhttp_request *ireq;    /* NULL once libevent let it go */
-    int started, paused;
-    enum evhttp_request_error error;
-    int failed;
+struct relay {
+    h2o_generator_t gen;                /* first: h2o hands it back */
+    h2o_req_t *req;
+    struct pg_req *r;                   /* NULL once it was finished */
+    h2o_http1client_t *client;          /* NULL once done with it */
+    h2o_iovec_t head;                   /* the request we send */
+    h2o_doublebuffer_t sending;
+    h2o_buffer_t *last;                 /* body left when the client
+                                           ended */
+    h2o_socket_cb paused_cb;            /* non-NULL: not reading */
+    int failed;                         /* the body ended in an error */
+    int final_sent;
 };
 
 static const char *const hop_by_hop[] = {
-    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
-    "Transfer-Encoding", "Upgrade", "Content-Length", "Expect",
-    "X-Provgate-Relay", NULL
+    "connection", "keep-alive", "proxy-connection", "te", "trailer",
+    "transfer-encoding", "upgrade", "content-length", "expect",
+    "x-provgate-relay", "date", NULL
 };
 
 static int
-is_hop(const char *name, int response)
+is_hop(const char *name, size_t len)
 {
     int i;
 
     for (i = 0; hop_by_hop[i] != NULL; i++) {
-        /* A response's Content-Length is the body's: keep it. */
-        if (response && strcasecmp(hop_by_hop[i], "Content-Length") == 0) {
-            continue;
-        }
-        if (strcasecmp(name, hop_by_hop[i]) == 0) {
+        if (h2o_lcstris(name, len, hop_by_hop[i], strlen(hop_by_hop[i]))) {
             return 1;
         }
     }
     return 0;
 }
 
+/* The client request ends: logged (unless quiet) and freed. */
 static void
-copy_headers(struct evkeyvalq *to, const struct evkeyvalq *from,
-    int response)
+relay_finish(struct relay *rl)
 {
-    const struct evkeyval *kv;
+    struct pg_req *r = rl->r;
 
-    TAILQ_FOREACH(kv, from, next) {
-        if (!is_hop(kv->key, response)) {
-            evhttp_add_header(to, kv->key, kv->value);
-        }
-    }
-}
-
-/* The client request ends (any path): the relay forgets it. */
-static void
-relay_detach(struct pg_relay *rl)
-{
-    if (rl->r != NULL) {
-        rl->r->on_gone = NULL;
-        rl->r->route_state = NULL;
+    if (r != NULL) {
         rl->r = NULL;
+        r->front = NULL;
+        pg_req_finish(r);
     }
 }
 
 static void
-relay_free_if_done(struct pg_relay *rl)
+relay_cancel(struct relay *rl)
 {
-    if (rl->r == NULL && rl->ireq == NULL) {
-        free(rl);
+    if (rl->client != NULL) {
+        h2o_http1client_cancel(rl->client);
+        rl->client = NULL;
     }
 }
 
-/* The client went away: cancel the relayed request (libevent then frees
- * its connection; the main loop sees its client go). */
 static void
-on_client_gone(struct pg_req *r)
+on_dispose(void *p)
 {
-    struct pg_relay *rl = r->route_state;
-    struct evhttp_request *ireq;
+    struct relay *rl = p;
 
-    if (rl == NULL) {
+    relay_cancel(rl);
+    h2o_doublebuffer_dispose(&rl->sending);
+    h2o_buffer_dispose(&rl->last);
+    if (rl->r != NULL) {
+        rl->r->client_gone = 1;
+        relay_finish(rl);
+    }
+}
+
+/* Before the main loop answered.  It reset the relay (a hash mismatch
+ * found before its answer's head left: a reset drops what the socket
+ * held), or it could not be reached: the client's connection is reset the
+ * same way, so it never holds a complete wrong file. */
+static void
+relay_fail(struct relay *rl, const char *why)
+{
+    struct pg_req *r = rl->r;
+    char note[PG_MAX_REASON];
+
+    relay_cancel(rl);
+    if (r == NULL) {
         return;
     }
-    relay_detach(rl);
-    ireq = rl->ireq;
-    if (ireq != NULL) {
-        rl->ireq = NULL;
-        rl->failed = 1;
-        evhttp_cancel_request(ireq);
-    }
-    pg_req_finish(r);
-    relay_free_if_done(rl);
+    rl->r = NULL;
+    r->quiet = 0;
+    r->status = 502;
+    snprintf(note, sizeof(note), "relay to the main loop: %s", why);
+    pg_req_abort(r, note);
 }
 
 static void
-on_client_drained(struct evhttp_connection *evcon, void *arg)
+reset_client(struct relay *rl)
 {
-    struct pg_relay *rl = arg;
-    struct bufferevent *bev;
+    h2o_req_t *req = rl->req;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL
+        ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    struct linger lg = { 1, 0 };
 
-    (void) evcon;
-    if (rl->paused && rl->ireq != NULL && rl->evcon != NULL) {
-        bev = evhttp_connection_get_bufferevent(rl->evcon);
-        rl->paused = 0;
-        if (bev != NULL) {
-            bufferevent_enable(bev, EV_READ);
+    if (sock != NULL) {
+        setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_LINGER, &lg,
+            sizeof(lg));
+    }
+    req->http1_is_persistent = 0;
+}
+
+static void
+resume(struct relay *rl)
+{
+    h2o_socket_cb cb = rl->paused_cb;
+
+    if (cb != NULL && rl->client != NULL
+        && rl->client->sock->input->size < PG_FILE_CLIENT_HIGH)
+    {
+        rl->paused_cb = NULL;
+        h2o_socket_read_start(rl->client->sock, cb);
+    }
+}
+
+static void
+do_send(struct relay *rl)
+{
+    h2o_iovec_t vec;
+    h2o_send_state_t state;
+
+    if (rl->final_sent || rl->sending.bytes_inflight != 0) {
+        return;
+    }
+    vec = h2o_doublebuffer_prepare(&rl->sending, rl->client != NULL
+        ? &rl->client->sock->input : &rl->last,
+        rl->req->preferred_chunk_size);
+    if (rl->client == NULL && vec.len == rl->sending.buf->size
+        && rl->last->size == 0)
+    {
+        state = rl->failed ? H2O_SEND_STATE_ERROR : H2O_SEND_STATE_FINAL;
+        rl->final_sent = 1;
+        if (rl->failed) {
+            reset_client(rl);
         }
+    } else {
+        if (vec.len == 0) {
+            return;
+        }
+        state = H2O_SEND_STATE_IN_PROGRESS;
+    }
+    if (rl->r != NULL) {
+        rl->r->bytes += vec.len;
+    }
+    if (rl->final_sent) {
+        relay_finish(rl);
+    }
+    h2o_send(rl->req, &vec, vec.len != 0 ? 1 : 0, state);
+    resume(rl);
+}
+
+static void
+on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    struct relay *rl = (struct relay *)gen;
+
+    (void) req;
+    h2o_doublebuffer_consume(&rl->sending);
+    resume(rl);
+    do_send(rl);
+}
+
+/* The client went away before the end. */
+static void
+on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    struct relay *rl = (struct relay *)gen;
+
+    (void) req;
+    relay_cancel(rl);
+    if (rl->r != NULL) {
+        rl->r->client_gone = 1;
+        if (rl->r->note[0] == '\0') {
+            snprintf(rl->r->note, sizeof(rl->r->note),
+                "client closed the connection");
+        }
+        relay_finish(rl);
     }
 }
 
 static int
-on_headers(struct evhttp_request *ireq, void *arg)
+on_body(h2o_http1client_t *client, const char *errstr)
 {
-    struct pg_relay *rl = arg;
-    struct pg_req *r = rl->r;
-    int code = evhttp_request_get_response_code(ireq);
+    struct relay *rl = client->data;
+    h2o_socket_t *sock = client->sock;
 
-    if (r == NULL || r->ereq == NULL || r->client_gone) {
-        return -1;
+    if (errstr != NULL) {
+        /* The client (and its socket) ends after this call. */
+        h2o_buffer_dispose(&rl->last);
+        rl->last = sock->input;
+        h2o_buffer_init(&sock->input, &h2o_socket_buffer_prototype);
+        rl->client = NULL;
+        rl->paused_cb = NULL;
+        if (errstr != h2o_http1client_error_is_eos) {
+            rl->failed = 1;     /* a reset (hash mismatch) or a failure */
+        }
+    } else if (rl->paused_cb == NULL
+        && sock->input->size >= PG_FILE_CLIENT_HIGH)
+    {
+        rl->paused_cb = sock->_cb.read;
+        h2o_socket_read_stop(sock);
     }
-    copy_headers(evhttp_request_get_output_headers(r->ereq),
-        evhttp_request_get_input_headers(ireq), 1);
-    r->quiet = 1;       /* the main loop logs and counts it */
-    r->status = code;
-    if (r->is_head || code == 304 || code == 204 || code < 200) {
-        return 0;       /* no body: answered when it completes */
-    }
-    evhttp_send_reply_start(r->ereq, code,
-        evhttp_request_get_response_code_line(ireq));
-    r->started = 1;
-    rl->started = 1;
+    do_send(rl);
     return 0;
 }
 
-static void
-on_chunk(struct evhttp_request *ireq, void *arg)
+static h2o_http1client_body_cb
+on_head(h2o_http1client_t *client, const char *errstr, int minor_version,
+    int status, h2o_iovec_t msg, h2o_header_t *headers, size_t num_headers,
+    int rlen)
 {
-    struct pg_relay *rl = arg;
-    struct pg_req *r = rl->r;
-    struct evbuffer *in = evhttp_request_get_input_buffer(ireq);
-    struct bufferevent *bev;
+    struct relay *rl = client->data;
+    h2o_req_t *req = rl->req;
+    size_t i;
 
-    if (r == NULL || r->ereq == NULL || r->client_gone) {
-        evbuffer_drain(in, evbuffer_get_length(in));
-        return;
+    (void) minor_version;
+    (void) rlen;
+    if (errstr != NULL && errstr != h2o_http1client_error_is_eos) {
+        rl->client = NULL;
+        relay_fail(rl, errstr);
+        return NULL;
     }
-    if (!rl->started) {
-        evhttp_send_reply_start(r->ereq, evhttp_request_get_response_code(
-            ireq), evhttp_request_get_response_code_line(ireq));
-        r->started = 1;
-        rl->started = 1;
+    if (rl->r == NULL) {
+        return NULL;
     }
-    r->bytes += evbuffer_get_length(in);
-    evhttp_send_reply_chunk_with_cb(r->ereq, in, on_client_drained, rl);
-    if (!rl->paused && pg_req_output_pending(r) > PG_FILE_CLIENT_HIGH) {
-        /* libevent 2.1 does not re-enable reading while a body is read
-         * (evhttp_read_body), so this holds until the client drained. */
-        bev = evhttp_connection_get_bufferevent(rl->evcon);
-        if (bev != NULL) {
-            bufferevent_disable(bev, EV_READ);
-            rl->paused = 1;
+    rl->r->quiet = 1;           /* the main loop logs and counts it */
+    rl->r->status = status;
+    req->res.status = status;
+    req->res.reason = h2o_strdup(&req->pool, msg.base, msg.len).base;
+    for (i = 0; i != num_headers; i++) {
+        const h2o_iovec_t *nm = headers[i].name;
+
+        if (h2o_lcstris(nm->base, nm->len, H2O_STRLIT("content-length"))) {
+            req->res.content_length = h2o_strtosize(headers[i].value.base,
+                headers[i].value.len);
+            continue;
         }
-    }
-}
-
-static void
-on_error(enum evhttp_request_error error, void *arg)
-{
-    struct pg_relay *rl = arg;
-
-    rl->failed = 1;
-    rl->error = error;
-}
-
-static const char *
-error_text(enum evhttp_request_error e)
-{
-    switch (e) {
-    case EVREQ_HTTP_TIMEOUT: return "timed out";
-    case EVREQ_HTTP_EOF: return "connection closed";
-    case EVREQ_HTTP_INVALID_HEADER: return "invalid header";
-    case EVREQ_HTTP_BUFFER_ERROR: return "buffer error";
-    case EVREQ_HTTP_REQUEST_CANCEL: return "cancelled";
-    case EVREQ_HTTP_DATA_TOO_LONG: return "body too long";
-    }
-    return "failed";
-}
-
-/* The relayed request completed (ireq != NULL) or failed (NULL): libevent
- * frees ireq and, on completion or failure, the connection
- * (evhttp_connection_free_on_completion). */
-static void
-on_done(struct evhttp_request *ireq, void *arg)
-{
-    struct pg_relay *rl = arg;
-    struct pg_req *r = rl->r;
-    char why[PG_MAX_REASON];
-
-    rl->ireq = NULL;
-    rl->evcon = NULL;
-    if (r == NULL) {
-        relay_free_if_done(rl);
-        return;
-    }
-    relay_detach(rl);
-    if (ireq == NULL || rl->failed
-        || evhttp_request_get_response_code(ireq) == 0)
-    {
-        /* The main loop reset the relay (a hash mismatch), or it could
-         * not be reached: the client's connection is reset the same way,
-         * so it never holds a complete wrong file. */
-        snprintf(why, sizeof(why), "relay to the main loop: %s",
-            error_text(rl->error));
-        if (!r->quiet) {
-            r->status = 502;
+        if (is_hop(nm->base, nm->len)) {
+            continue;
         }
-        pg_req_abort(r, why);
-    } else if (rl->started) {
-        pg_req_end_stream(r);
-    } else {
-        pg_req_send(r, evhttp_request_get_response_code(ireq),
-            evhttp_request_get_response_code_line(ireq), NULL);
+        h2o_add_header_by_str(&req->pool, &req->res.headers,
+            h2o_strdup(&req->pool, nm->base, nm->len).base, nm->len, 1,
+            headers[i].orig_name != NULL ? h2o_strdup(&req->pool,
+                headers[i].orig_name, nm->len).base : NULL,
+            h2o_strdup(&req->pool, headers[i].value.base,
+                headers[i].value.len).base, headers[i].value.len);
     }
-    relay_free_if_done(rl);
+    rl->r->front = NULL;        /* the reply is under way */
+    h2o_start_response(req, &rl->gen);
+    if (errstr == h2o_http1client_error_is_eos) {
+        rl->client = NULL;
+        do_send(rl);
+        return NULL;
+    }
+    return on_body;
+}
+
+static h2o_http1client_head_cb
+on_connect(h2o_http1client_t *client, const char *errstr,
+    h2o_iovec_t **reqbufs, size_t *reqbufcnt, int *method_is_head)
+{
+    struct relay *rl = client->data;
+
+    if (errstr != NULL) {
+        rl->client = NULL;
+        relay_fail(rl, errstr);
+        return NULL;
+    }
+    *reqbufs = &rl->head;
+    *reqbufcnt = 1;
+    *method_is_head = rl->r != NULL && rl->r->is_head;
+    return on_head;
+}
+
+/* The request line and headers for the main loop. */
+static h2o_iovec_t
+build_head(struct pg_server *s, struct pg_req *r, h2o_req_t *req)
+{
+    size_t cap = req->input.method.len + req->input.path.len
+        + req->input.authority.len + 128 + sizeof(r->client), i, n = 0;
+    char *p;
+
+    for (i = 0; i != req->headers.size; i++) {
+        cap += req->headers.entries[i].name->len
+            + req->headers.entries[i].value.len + 4;
+    }
+    p = h2o_mem_alloc_pool(&req->pool, cap);
+    n += (size_t)snprintf(p + n, cap - n, "%.*s %.*s HTTP/1.1\r\n"
+        "Host: %.*s\r\n", (int)req->input.method.len,
+        req->input.method.base, (int)req->input.path.len,
+        req->input.path.base, (int)req->input.authority.len,
+        req->input.authority.base);
+    for (i = 0; i != req->headers.size; i++) {
+        const h2o_header_t *h = req->headers.entries + i;
+
+        if (is_hop(h->name->base, h->name->len)) {
+            continue;
+        }
+        memcpy(p + n, h->orig_name != NULL ? h->orig_name : h->name->base,
+            h->name->len);
+        n += h->name->len;
+        memcpy(p + n, ": ", 2);
+        n += 2;
+        memcpy(p + n, h->value.base, h->value.len);
+        n += h->value.len;
+        memcpy(p + n, "\r\n", 2);
+        n += 2;
+    }
+    n += (size_t)snprintf(p + n, cap - n, "X-Provgate-Relay: %s %s\r\n\r\n",
+        s->relay_token, r->client);
+    return h2o_iovec_init(p, n);
 }
 
 void
 pg_relay_start(struct pg_loop *lp, struct pg_req *r)
 {
-    struct pg_server *s = lp->s;
-    struct pg_relay *rl = calloc(1, sizeof(*rl));
-    struct evkeyvalq *out;
-    char tag[33 + sizeof(r->client) + 1];
-    const char *uri = evhttp_request_get_uri(r->ereq);
+    struct pg_front_loop *fl = lp->front;
+    h2o_req_t *req = pg_front_req(r);
+    struct relay *rl;
 
     r->route = "relay";
     /* The main loop counts it in flight while it serves it. */
     r->relayed = 1;
     atomic_fetch_add(&lp->relaying, 1);
-    if (rl == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
-        return;
-    }
+    rl = h2o_mem_alloc_shared(&req->pool, sizeof(*rl), on_dispose);
+    memset(rl, 0, sizeof(*rl));
+    rl->gen.proceed = on_proceed;
+    rl->gen.stop = on_stop;
+    rl->req = req;
     rl->r = r;
-    rl->evcon = evhttp_connection_base_new(lp->base, NULL, "127.0.0.1",
-        (ev_uint16_t)s->iport);
-    rl->ireq = evhttp_request_new(on_done, rl);
-    if (rl->evcon == NULL || rl->ireq == NULL) {
-        if (rl->ireq != NULL) {
-            evhttp_request_free(rl->ireq);
-        }
-        if (rl->evcon != NULL) {
-            evhttp_connection_free(rl->evcon);
-        }
-        free(rl);
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
-        return;
-    }
-    evhttp_connection_set_timeout(rl->evcon, PG_RELAY_TIMEOUT_S);
-    evhttp_connection_free_on_completion(rl->evcon);
-    evhttp_request_set_header_cb(rl->ireq, on_headers);
-    evhttp_request_set_chunked_cb(rl->ireq, on_chunk);
-    evhttp_request_set_error_cb(rl->ireq, on_error);
-    out = evhttp_request_get_output_headers(rl->ireq);
-    copy_headers(out, evhttp_request_get_input_headers(r->ereq), 0);
-    snprintf(tag, sizeof(tag), "%s %s", s->relay_token, r->client);
-    evhttp_add_header(out, "X-Provgate-Relay", tag);
-    /* One request per relay connection: libevent frees it on completion
-     * only when it closes (evhttp_connection_free_on_completion). */
-    evhttp_add_header(out, "Connection", "close");
-    r->route_state = rl;
-    r->on_gone = on_client_gone;
-    if (evhttp_make_request(rl->evcon, rl->ireq, r->is_head
-            ? EVHTTP_REQ_HEAD : EVHTTP_REQ_GET, uri != NULL ? uri : "/")
-        != 0)
-    {
-        /* libevent freed the request; the connection is ours. */
-        rl->ireq = NULL;
-        evhttp_connection_free(rl->evcon);
-        rl->evcon = NULL;
-        relay_detach(rl);
-        free(rl);
-        pg_req_problem(r, 503, "Unavailable", "cannot relay the request");
-    }
+    h2o_doublebuffer_init(&rl->sending, &h2o_socket_buffer_prototype);
+    h2o_buffer_init(&rl->last, &h2o_socket_buffer_prototype);
+    rl->head = build_head(lp->s, r, req);
+    h2o_http1client_connect_with_pool(&rl->client, rl, &fl->client_ctx,
+        &fl->relay_pool, on_connect);
 }
 
 /* ---- main loop: the relay listener --------------------------------------- */

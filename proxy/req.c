@@ -117,14 +117,11 @@ pg_req_cleanup_add(struct pg_req *r, void (*fn)(void *), void *arg)
     return 0;
 }
 
-struct pg_req *
-pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq)
+static struct pg_req *
+req_alloc(struct pg_loop *lp)
 {
-    struct pg_server *s = lp->s;
     struct pg_req *r = malloc(sizeof(*r) + sizeof(struct pg_arena_chunk)
         + PG_REQ_INLINE);
-    const char *host = NULL;
-    ev_uint16_t port = 0;
 
     if (r == NULL) {
         return NULL;
@@ -135,22 +132,71 @@ pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq)
     r->arena->size = PG_REQ_INLINE;
     r->arena->used = 0;
     r->arena_total = PG_REQ_INLINE;
-    r->s = s;
+    r->s = lp->s;
     r->loop = lp;
-    r->ereq = ereq;
-    r->evcon = evhttp_request_get_connection(ereq);
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
     r->route = "other";
     r->cache = "-";
     r->method = "-";
+    atomic_fetch_add(&lp->inflight, 1);
+    return r;
+}
+
+struct pg_req *
+pg_req_new_front(struct pg_loop *lp, void *hreq)
+{
+    struct pg_req *r = req_alloc(lp);
+
+    if (r != NULL) {
+        r->front = hreq;
+        memcpy(r->client, "-", 2);
+    }
+    return r;
+}
+
+struct pg_req *
+pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq)
+{
+    struct pg_req *r = req_alloc(lp);
+    const char *host = NULL;
+    ev_uint16_t port = 0;
+
+    if (r == NULL) {
+        return NULL;
+    }
+    r->ereq = ereq;
+    r->evcon = evhttp_request_get_connection(ereq);
     if (r->evcon != NULL) {
         evhttp_connection_get_peer(r->evcon, (char **)&host, &port);
         evhttp_connection_set_closecb(r->evcon, on_close, r);
     }
     snprintf(r->client, sizeof(r->client), "%s",
         host != NULL ? host : "-");
-    atomic_fetch_add(&lp->inflight, 1);
     return r;
+}
+
+int
+pg_req_live(const struct pg_req *r)
+{
+    return !r->client_gone && (r->ereq != NULL || r->front != NULL);
+}
+
+int
+pg_req_sendfile_ok(const struct pg_req *r)
+{
+    return r->s->tls == NULL && r->front == NULL;
+}
+
+const char *
+pg_req_query(struct pg_req *r)
+{
+    const struct evhttp_uri *uri;
+
+    if (r->front != NULL || r->ereq == NULL) {
+        return r->front != NULL ? r->query : NULL;
+    }
+    uri = evhttp_request_get_evhttp_uri(r->ereq);
+    return uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 }
 
 static void
@@ -299,7 +345,7 @@ pg_req_send(struct pg_req *r, int code, const char *reason,
     struct evhttp_request *ereq;
 
     r->status = code;
-    if (r->client_gone || r->ereq == NULL) {
+    if (!pg_req_live(r)) {
         if (body != NULL) {
             evbuffer_free(body);
         }
@@ -314,6 +360,11 @@ pg_req_send(struct pg_req *r, int code, const char *reason,
         len = 0;
     }
     r->bytes += len;
+    if (r->front != NULL) {
+        pg_front_reply(r, code, phrase, body);     /* takes body */
+        pg_req_finish(r);
+        return;
+    }
     add_date(r);
     ereq = release(r);
     evhttp_send_reply(ereq, code, phrase, body);
@@ -360,20 +411,18 @@ pg_req_problem(struct pg_req *r, int code, const char *title,
     }
     free(js);
     json_decref(o);
-    if (!r->client_gone && r->ereq != NULL) {
-        struct evkeyvalq *h = evhttp_request_get_output_headers(r->ereq);
-
-        evhttp_remove_header(h, "Content-Type");
-        evhttp_add_header(h, "Content-Type", "application/problem+json");
+    if (pg_req_live(r)) {
+        pg_req_set_header(r, "Content-Type", "application/problem+json");
         /* Refusals are not cached, unless the caller said otherwise (a
          * 301 to the normalized name may be kept). */
-        if (evhttp_find_header(h, "Cache-Control") == NULL)
-            evhttp_add_header(h, "Cache-Control", "no-store");
+        if (!pg_req_has_out_header(r, "Cache-Control")) {
+            pg_req_set_header(r, "Cache-Control", "no-store");
+        }
         if (r->is_head && body != NULL) {
             char cl[32];
 
             snprintf(cl, sizeof(cl), "%zu", evbuffer_get_length(body));
-            evhttp_add_header(h, "Content-Length", cl);
+            pg_req_set_header(r, "Content-Length", cl);
         }
     }
     pg_req_send(r, code, phrase, body);
@@ -392,6 +441,11 @@ pg_req_abort(struct pg_req *r, const char *why)
     }
     if (r->status == 0) {
         r->status = 200;
+    }
+    if (r->front != NULL && !r->client_gone) {
+        pg_front_abort(r);
+        r->client_gone = 1;
+        r->front = NULL;
     }
     if (!r->client_gone && r->ereq != NULL && r->evcon != NULL) {
         evcon = r->evcon;
@@ -414,6 +468,9 @@ pg_req_abort(struct pg_req *r, const char *why)
 const char *
 pg_req_header(struct pg_req *r, const char *name)
 {
+    if (r->front != NULL) {
+        return pg_front_header(r, name);
+    }
     if (r->ereq == NULL) {
         return NULL;
     }
@@ -426,6 +483,10 @@ pg_req_set_header(struct pg_req *r, const char *name, const char *v)
 {
     struct evkeyvalq *h;
 
+    if (r->front != NULL && !r->client_gone) {
+        pg_front_set_header(r, name, v);
+        return;
+    }
     if (r->ereq == NULL || r->client_gone) {
         return;
     }
@@ -434,13 +495,26 @@ pg_req_set_header(struct pg_req *r, const char *name, const char *v)
     evhttp_add_header(h, name, v);
 }
 
+int
+pg_req_has_out_header(struct pg_req *r, const char *name)
+{
+    if (r->front != NULL) {
+        return pg_front_has_out_header(r, name);
+    }
+    if (r->ereq == NULL) {
+        return 0;
+    }
+    return evhttp_find_header(evhttp_request_get_output_headers(r->ereq),
+        name) != NULL;
+}
+
 size_t
 pg_req_output_pending(struct pg_req *r)
 {
     struct bufferevent *bev;
 
     if (r->client_gone || r->evcon == NULL) {
-        return 0;
+        return 0;                       /* front: h2o paces itself */
     }
     bev = evhttp_connection_get_bufferevent(r->evcon);
     return bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev))

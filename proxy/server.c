@@ -278,17 +278,14 @@ handle_text(struct pg_req *r, int code, const char *reason, const char *txt)
  * provgate_http_clients_refused_total; one log line per second at most
  * names a refused client.  Returns 1 when r was refused (and finished). */
 static int
-client_refused(struct pg_loop *lp, struct pg_req *r, const char *path)
+client_refused(struct pg_loop *lp, struct pg_req *r, const char *path,
+    const struct sockaddr *sa)
 {
     struct pg_server *s = lp->s;
-    const struct sockaddr *sa = NULL;
     time_t now;
 
     if (s->cfg->allow_clients.n == 0) {
         return 0;
-    }
-    if (r->evcon != NULL) {
-        sa = evhttp_connection_get_addr(r->evcon);
     }
     if (pg_config_client_allowed(&s->cfg->allow_clients, sa)) {
         return 0;
@@ -330,11 +327,8 @@ method_name(enum evhttp_cmd_type cmd)
 /* The checks every loop makes before routing: target, length, method.
  * Returns the path, or NULL when r was answered (and finished). */
 static const char *
-check_target(struct pg_req *r, struct evhttp_request *ereq)
+check_target(struct pg_req *r, const char *path, int get_or_head)
 {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(ereq);
-    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
     size_t plen;
 
     if (path == NULL || path[0] != '/') {
@@ -354,7 +348,7 @@ check_target(struct pg_req *r, struct evhttp_request *ereq)
         pg_req_problem(r, 503, "Out of memory", "out of memory");
         return NULL;
     }
-    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+    if (!get_or_head) {
         pg_req_set_header(r, "Allow", "GET, HEAD");
         pg_req_problem(r, 405, "Method not allowed",
             "method not allowed: provgate serves GET and HEAD only");
@@ -410,15 +404,31 @@ route(struct pg_server *s, struct pg_req *r, const char *path)
     pg_req_problem(r, 404, "Not found", "no such route: %s", path);
 }
 
-/* A client request on any loop.  The main loop routes it; a serving loop
- * answers it from the hot table or relays it to the main loop. */
+int
+pg_server_admit(struct pg_loop *lp, struct pg_req *r,
+    const struct sockaddr *peer, const char *path, int get_or_head)
+{
+    if (client_refused(lp, r, path, peer)) {
+        return 0;
+    }
+    if (check_target(r, path, get_or_head) == NULL) {
+        return 0;
+    }
+    /* Counted here, added to the metrics at a scrape (handle_metrics):
+     * an atomic add instead of a labelled lookup per request. */
+    atomic_fetch_add_explicit(&lp->nreq, 1, memory_order_relaxed);
+    return 1;
+}
+
+/* A client request on the main loop's own listener (serve_loops = 1: with
+ * serving threads, clients reach them instead, front.c). */
 void
 pg_server_on_request(struct evhttp_request *ereq, void *arg)
 {
     struct pg_loop *lp = arg;
     struct pg_server *s = lp->s;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
-    const char *path;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(ereq);
     struct pg_req *r;
 
     r = pg_req_new(lp, ereq);
@@ -426,32 +436,15 @@ pg_server_on_request(struct evhttp_request *ereq, void *arg)
         evhttp_send_error(ereq, 503, "out of memory");
         return;
     }
-    r->method = method_name(evhttp_request_get_command(ereq));
-    r->is_head = evhttp_request_get_command(ereq) == EVHTTP_REQ_HEAD;
-    if (client_refused(lp, r, uri != NULL ? evhttp_uri_get_path(uri)
-            : NULL))
+    r->method = method_name(cmd);
+    r->is_head = cmd == EVHTTP_REQ_HEAD;
+    if (pg_server_admit(lp, r, r->evcon != NULL
+            ? evhttp_connection_get_addr(r->evcon) : NULL,
+            uri != NULL ? evhttp_uri_get_path(uri) : NULL,
+            cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD))
     {
-        return;
+        route(s, r, r->path);
     }
-    path = check_target(r, ereq);
-    if (path == NULL) {
-        return;
-    }
-    /* Counted here, added to the metrics at a scrape (handle_metrics):
-     * an atomic add instead of a labelled lookup per request. */
-    atomic_fetch_add_explicit(&lp->nreq, 1, memory_order_relaxed);
-    /* Every loop, the main one too, answers a hit the hot table holds the
-     * same way: the main loop's own full path costs more per hit, and
-     * connections are spread evenly over the loops. */
-    if (s->nloops > 1 && pg_hot_serve(s->hot, r)) {
-        atomic_fetch_add_explicit(&lp->nhot, 1, memory_order_relaxed);
-        return;
-    }
-    if (lp->index == 0) {
-        route(s, r, path);
-        return;
-    }
-    pg_relay_start(lp, r);
 }
 
 /* A request a serving loop relayed (the internal listener, main loop).
@@ -463,6 +456,8 @@ pg_server_on_relayed(struct evhttp_request *ereq, void *arg)
     struct pg_server *s = arg;
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(
         ereq), "X-Provgate-Relay");
+    const struct evhttp_uri *uri;
+    enum evhttp_cmd_type cmd;
     const char *path;
     struct pg_req *r;
 
@@ -478,10 +473,13 @@ pg_server_on_relayed(struct evhttp_request *ereq, void *arg)
         return;
     }
     snprintf(r->client, sizeof(r->client), "%s", h + 33);
-    r->method = method_name(evhttp_request_get_command(ereq));
-    r->is_head = evhttp_request_get_command(ereq) == EVHTTP_REQ_HEAD;
+    cmd = evhttp_request_get_command(ereq);
+    uri = evhttp_request_get_evhttp_uri(ereq);
+    r->method = method_name(cmd);
+    r->is_head = cmd == EVHTTP_REQ_HEAD;
     pg_metric_inc(s->m_relayed, 1, NULL);
-    path = check_target(r, ereq);
+    path = check_target(r, uri != NULL ? evhttp_uri_get_path(uri) : NULL,
+        cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD);
     if (path != NULL) {
         route(s, r, path);
     }

@@ -46,6 +46,7 @@ struct pg_files;
 struct pg_hot;
 struct pg_body;
 struct evbuffer_file_segment;
+struct sockaddr;
 
 /* ---- limits on untrusted input (each tested at limit and limit + 1) ---- */
 #define PG_MAX_PATH 1024            /* request path bytes (else 414) */
@@ -63,6 +64,9 @@ struct evbuffer_file_segment;
 #define PG_FILE_CLIENT_HIGH (1024 * 1024) /* client output above this
                                        pauses the upstream transfer */
 #define PG_HOLD_SLOTS 1024          /* remembered hash mismatches */
+#define PG_RELAY_TIMEOUT_S 3600     /* a relayed request's silence (the
+                                       main loop bounds its requests; this
+                                       only catches a hang) */
 #define PG_STOP_GRACE_S 10          /* SIGTERM: wait this long for requests */
 #define PG_FLUSH_INTERVAL_S 30      /* pg_cache_flush period (worker) */
 #define PG_CONN_SWEEP_MS 100        /* closed client connections are
@@ -106,6 +110,8 @@ struct pg_loop {
     atomic_ulong nreq, nhot;            /* requests taken, hot hits */
     unsigned long nreq_seen, nhot_seen; /* counted in the metrics (main) */
     int stopping;
+    struct pg_front_loop *front;        /* loops[1..]: the h2o side
+                                           (front.c) */
     time_t refused_logged;              /* last "max_connections" line */
     time_t clients_refused_logged;      /* last "allow_clients" line */
 };
@@ -124,6 +130,8 @@ struct pg_server {
     char relay_token[33];
     struct event *ev_thread_done;       /* a serving thread ended */
     struct pg_hot *hot;
+    struct pg_front *front;             /* h2o config of the serving
+                                           threads (front.c) */
     void *tls;                          /* SSL_CTX * of the TLS listener */
     const struct pg_config *cfg;        /* borrowed from cmd_serve */
     struct pg_cache *cache;
@@ -179,11 +187,18 @@ struct pg_req {
     struct pg_loop *loop;               /* the loop it arrived on */
     struct evhttp_request *ereq;        /* NULL once libevent freed it */
     struct evhttp_connection *evcon;
+    void *front;                        /* h2o_req_t * when a serving
+                                           thread took it (front.c); then
+                                           ereq and evcon are NULL */
+    uint64_t front_clen;                /* Content-Length set (front) */
+    int front_has_clen;
     struct timespec t0;
     const char *route;                  /* static: "project", "file", … */
     const char *cache;                  /* static: "hit", "miss", "-", … */
     const char *method;
     char *path;                         /* arena copy of the raw path */
+    char *query;                        /* front: arena copy of the raw
+                                           query (NULL: none) */
     char client[64];                    /* peer address */
     int is_head;
     int status;                         /* what we answered */
@@ -211,6 +226,17 @@ char *pg_req_strdup(struct pg_req *r, const char *s);
 /* Registers fn(arg) to run at pg_req_finish (reverse order); -1 if full. */
 int pg_req_cleanup_add(struct pg_req *r, void (*fn)(void *), void *arg);
 struct pg_req *pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq);
+/* A request a serving thread's h2o server took (front.c). */
+struct pg_req *pg_req_new_front(struct pg_loop *lp, void *hreq);
+/* Whether r can still be answered (client there, request not handed
+ * back). */
+int pg_req_live(const struct pg_req *r);
+/* Whether a reply body may hold a sendfile segment (plain evhttp). */
+int pg_req_sendfile_ok(const struct pg_req *r);
+/* The raw query string of the target (NULL if none). */
+const char *pg_req_query(struct pg_req *r);
+/* Whether a response header name was set. */
+int pg_req_has_out_header(struct pg_req *r, const char *name);
 /* Ends the request: cleanups, access line, metrics, frees r. */
 void pg_req_finish(struct pg_req *r);
 /* Sends a complete reply (body may be NULL; consumed) and finishes. */
@@ -303,8 +329,37 @@ void pg_loops_free_main(struct pg_server *s);
 void pg_loop_idle_check(struct pg_loop *lp);
 /* Requests in flight, each once (a relayed one counts on the main loop). */
 long pg_loops_inflight(struct pg_server *s);
-/* Serving loop: relays r to the main loop and streams the answer back. */
+/* Serving thread: relays r to the main loop and streams the answer back
+ * (relay.c). */
 void pg_relay_start(struct pg_loop *lp, struct pg_req *r);
+
+/* ---- front.c: the serving threads' h2o side --------------------------- */
+struct pg_front;
+struct pg_front_loop;
+/* Shared h2o configuration, and each serving loop's side (not started). */
+int pg_front_setup(struct pg_server *s, char *msg, size_t mlen);
+/* Starts serving loop lp's thread on a dup of the listening socket. */
+int pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen);
+/* Main loop: asks lp's thread to stop (it ends by itself). */
+void pg_front_stop(struct pg_loop *lp);
+/* lp's thread, after one of its requests ended (pg_loop_idle_check). */
+void pg_front_idle_check(struct pg_loop *lp);
+/* After the threads were joined. */
+void pg_front_free(struct pg_server *s);
+/* The h2o side of struct pg_req's helpers (req.c calls them). */
+const char *pg_front_header(struct pg_req *r, const char *name);
+void pg_front_set_header(struct pg_req *r, const char *name,
+    const char *v);
+int pg_front_has_out_header(struct pg_req *r, const char *name);
+/* Sends the whole reply (body consumed; NULL or empty for none). */
+void pg_front_reply(struct pg_req *r, int code, const char *phrase,
+    struct evbuffer *body);
+/* Resets the client connection (SO_LINGER 0). */
+void pg_front_abort(struct pg_req *r);
+/* The first checks every loop makes (allow_clients, target, method);
+ * 1 when r may go on (r->path set), 0 when r was answered (server.c). */
+int pg_server_admit(struct pg_loop *lp, struct pg_req *r,
+    const struct sockaddr *peer, const char *path, int get_or_head);
 /* Main loop: the listener relayed requests arrive on. */
 int pg_relay_listen(struct pg_server *s, char *msg, size_t mlen);
 /* evhttp callbacks shared by every loop (server.c). */

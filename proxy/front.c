@@ -1,0 +1,774 @@
+/* proxy/front.c — the serving threads: h2o in front, the main loop behind.
+ *
+ * A profile of a cached hit put evhttp itself (an allocation and a printf
+ * per header, sscanf per request line, a loop turn per write) at two thirds
+ * of provgate's user time: 13-16 µs a request where nginx spends 5-6.  h2o
+ * (Debian's libh2o-evloop: picohttpparser, headers flattened with memcpy,
+ * writes done at once) answers the same bytes in about 2 µs.  So with
+ * serve_loops >= 2 each serving thread runs an h2o event loop on a dup of
+ * the listening socket, and the main loop stops accepting clients itself:
+ * it owns the state and does all upstream work, like an nginx worker's
+ * upstream, and serves the threads only.
+ *
+ * A serving thread takes a request through the same steps the main loop
+ * would (server.c's pg_server_admit: allow_clients, target, method), then
+ * answers a hot-table hit (hot.c) with the very functions the main loop
+ * uses (pg_pages_serve_view, pg_files_serve_view) through struct pg_req,
+ * whose helpers (req.c) call the h2o side here: request headers, response
+ * headers, the reply.  Anything else is relayed to the main loop
+ * (relay.c).  The access line and the metrics come from pg_req_finish as
+ * for any request.
+ *
+ * Replies.  A reply body is an evbuffer (memory pages by reference, blob
+ * file segments mapped by libevent): it is handed to h2o as iovecs and
+ * kept alive, linked to the h2o request's pool, until h2o wrote it.  h2o
+ * makes Date, Connection and Content-Length itself (from what req.c set),
+ * and writes header names as we spelled them.
+ *
+ * Connections.  Each accepted socket is counted against max_connections
+ * (s->nconns_total, shared with the main loop) until h2o closes it (the
+ * socket's on_close hook); over the cap a new connection is closed at
+ * once, unanswered, as loops.c does for evhttp.
+ *
+ * Stopping (SIGTERM, via a pipe from the main loop).  The listener is
+ * closed and h2o told to end keep-alive; once the thread's requests
+ * finished (or after PG_STOP_GRACE_S) every connection is shut down,
+ * h2o closes them, and the thread leaves its loop.
+ *
+ * Owns: the shared h2o configuration (struct pg_front), each thread's
+ * context, loop, listener and connection list.  Borrows: the server.
+ * Runs on: the main loop (setup, start, stop, free) and each serving
+ * thread (everything else).  Spec: issue 2 benchmark; design §5.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "config_int.h"
+#include "front_int.h"
+#include "metrics_int.h"
+
+struct pg_front {
+    h2o_globalconf_t conf;
+    h2o_hostconf_t *host;
+    h2o_pathconf_t *path;
+};
+
+#define PG_RELAY_IDLE_MS 2000      /* a kept-alive relay connection */
+
+struct pg_front_conn {
+    struct pg_front_loop *fl;
+    h2o_socket_t *sock;
+    struct pg_front_conn *prev, *next;
+};
+
+/* A reply body kept until h2o is done with the request. */
+struct front_body {
+    struct evbuffer *buf;
+};
+
+static h2o_generator_t front_done_gen = { NULL, NULL };
+
+static void front_idle(struct pg_front_loop *fl);
+
+/* ---- request helpers (req.c calls these) --------------------------------- */
+
+/* h2o keeps header names in lower case. */
+static size_t
+lower_name(const char *name, char *out, size_t outlen)
+{
+    size_t i;
+
+    for (i = 0; name[i] != '\0'; i++) {
+        if (i + 1 >= outlen) {
+            return 0;
+        }
+        out[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32)
+            : name[i];
+    }
+    out[i] = '\0';
+    return i;
+}
+
+const char *
+pg_front_header(struct pg_req *r, const char *name)
+{
+    h2o_req_t *req = pg_front_req(r);
+    char lc[64], *v;
+    size_t n = lower_name(name, lc, sizeof(lc));
+    ssize_t i;
+    h2o_iovec_t val;
+
+    if (n == 0) {
+        return NULL;
+    }
+    if (n == 4 && memcmp(lc, "host", 4) == 0) {
+        val = req->input.authority;     /* h2o keeps Host apart */
+    } else {
+        i = h2o_find_header_by_str(&req->headers, lc, n, -1);
+        if (i < 0) {
+            return NULL;
+        }
+        val = req->headers.entries[i].value;
+    }
+    v = pg_req_alloc(r, val.len + 1);
+    if (v == NULL) {
+        return NULL;
+    }
+    memcpy(v, val.base, val.len);
+    v[val.len] = '\0';
+    return v;
+}
+
+static void
+delete_out_header(h2o_req_t *req, const char *lc, size_t n)
+{
+    ssize_t i;
+
+    while ((i = h2o_find_header_by_str(&req->res.headers, lc, n, -1)) >= 0)
+    {
+        h2o_delete_header(&req->res.headers, i);
+    }
+}
+
+void
+pg_front_set_header(struct pg_req *r, const char *name, const char *v)
+{
+    h2o_req_t *req = pg_front_req(r);
+    char lc[64];
+    size_t n = lower_name(name, lc, sizeof(lc));
+    h2o_iovec_t nm, on, val;
+    unsigned long long cl;
+    char *end;
+
+    if (n == 0) {
+        return;
+    }
+    /* h2o writes these three itself. */
+    if (strcmp(lc, "content-length") == 0) {
+        errno = 0;
+        cl = strtoull(v, &end, 10);
+        if (errno == 0 && end != v && *end == '\0') {
+            r->front_clen = cl;
+            r->front_has_clen = 1;
+        }
+        return;
+    }
+    if (strcmp(lc, "date") == 0) {
+        return;
+    }
+    if (strcmp(lc, "connection") == 0) {
+        if (strcasecmp(v, "close") == 0) {
+            req->http1_is_persistent = 0;
+        }
+        return;
+    }
+    delete_out_header(req, lc, n);
+    nm = h2o_strdup(&req->pool, lc, n);
+    on = h2o_strdup(&req->pool, name, n);
+    val = h2o_strdup(&req->pool, v, strlen(v));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, nm.base, n, 1,
+        on.base, val.base, val.len);
+}
+
+int
+pg_front_has_out_header(struct pg_req *r, const char *name)
+{
+    h2o_req_t *req = pg_front_req(r);
+    char lc[64];
+    size_t n = lower_name(name, lc, sizeof(lc));
+
+    return n > 0
+        && h2o_find_header_by_str(&req->res.headers, lc, n, -1) >= 0;
+}
+
+static void
+on_body_dispose(void *p)
+{
+    struct front_body *fb = p;
+
+    if (fb->buf != NULL) {
+        evbuffer_free(fb->buf);
+    }
+}
+
+void
+pg_front_reply(struct pg_req *r, int code, const char *phrase,
+    struct evbuffer *body)
+{
+    h2o_req_t *req = pg_front_req(r);
+    size_t len = body != NULL ? evbuffer_get_length(body) : 0;
+    struct front_body *fb;
+    struct evbuffer_iovec *ev = NULL;
+    h2o_iovec_t *vecs = NULL;
+    int n = 0, i;
+
+    req->res.status = code;
+    req->res.reason = h2o_strdup(&req->pool, phrase, strlen(phrase)).base;
+    if (r->front_has_clen) {
+        req->res.content_length = (size_t)r->front_clen;
+    } else if (code == 304 || code == 204) {
+        req->res.content_length = SIZE_MAX;
+    } else {
+        req->res.content_length = len;
+    }
+    if (len > 0) {
+        /* h2o writes from these bytes (no copy) until the request is
+         * disposed: the buffer lives as long, linked to its pool. */
+        fb = h2o_mem_alloc_shared(&req->pool, sizeof(*fb), on_body_dispose);
+        fb->buf = body;
+        body = NULL;
+        n = evbuffer_peek(fb->buf, -1, NULL, NULL, 0);
+        ev = h2o_mem_alloc_pool(&req->pool, sizeof(*ev) * (size_t)n);
+        vecs = h2o_mem_alloc_pool(&req->pool, sizeof(*vecs) * (size_t)n);
+        n = evbuffer_peek(fb->buf, -1, NULL, ev, n);
+        for (i = 0; i < n; i++) {
+            vecs[i] = h2o_iovec_init(ev[i].iov_base, ev[i].iov_len);
+        }
+    }
+    if (body != NULL) {
+        evbuffer_free(body);
+    }
+    h2o_start_response(req, &front_done_gen);
+    h2o_send(req, vecs, (size_t)n, H2O_SEND_STATE_FINAL);
+    r->front = NULL;            /* h2o's from here */
+}
+
+void
+pg_front_abort(struct pg_req *r)
+{
+    h2o_req_t *req = pg_front_req(r);
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL
+        ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    struct linger lg = { 1, 0 };
+
+    if (sock != NULL) {
+        setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_LINGER, &lg,
+            sizeof(lg));
+        /* Nothing more reaches the client (a reply not started is never
+         * started): h2o's writes fail and it closes the socket, which the
+         * linger turns into a reset. */
+        shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
+    }
+    req->http1_is_persistent = 0;
+    if (req->_generator == NULL) {
+        req->res.status = 502;
+        req->res.reason = "Bad Gateway";
+        req->res.content_length = SIZE_MAX;
+        h2o_start_response(req, &front_done_gen);
+    }
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static const char *
+method_name(h2o_iovec_t m)
+{
+    static const char *const names[] = {
+        "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE",
+        "CONNECT", "PATCH", NULL
+    };
+    int i;
+
+    for (i = 0; names[i] != NULL; i++) {
+        if (h2o_memis(m.base, m.len, names[i], strlen(names[i]))) {
+            return names[i];
+        }
+    }
+    return "-";
+}
+
+static void
+peer_name(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    const void *a = NULL;
+
+    if (sa->sa_family == AF_INET) {
+        a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    } else if (sa->sa_family == AF_INET6) {
+        a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    }
+    if (a == NULL || inet_ntop(sa->sa_family, a, out, (socklen_t)outlen)
+        == NULL)
+    {
+        snprintf(out, outlen, "-");
+    }
+}
+
+static char *
+arena_strndup(struct pg_req *r, const char *p, size_t n)
+{
+    char *s = pg_req_alloc(r, n + 1);
+
+    if (s != NULL) {
+        memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+/* The request line and header lines as evhttp counts them for
+ * PG_MAX_HEADERS_BYTES (CRLFs not counted); h2o's own limit is larger. */
+static size_t
+head_bytes(const h2o_req_t *req)
+{
+    size_t n = req->input.method.len + 1 + req->input.path.len + 9, i;
+
+    if (req->input.authority.len > 0) {
+        n += 6 + req->input.authority.len;
+    }
+    for (i = 0; i != req->headers.size; i++) {
+        n += req->headers.entries[i].name->len + 2
+            + req->headers.entries[i].value.len;
+    }
+    return n;
+}
+
+static int
+on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct pg_front_loop *fl = H2O_STRUCT_FROM_MEMBER(struct pg_front_loop,
+        ctx, req->conn->ctx);
+    struct pg_loop *lp = fl->lp;
+    struct pg_server *s = lp->s;
+    struct sockaddr_storage ss;
+    struct sockaddr *sa = (struct sockaddr *)&ss;
+    socklen_t sl;
+    size_t plen;
+    struct pg_req *r;
+    char *path;
+
+    (void) self;
+    r = pg_req_new_front(lp, req);
+    if (r == NULL) {
+        h2o_send_error_503(req, "Service Unavailable", "out of memory\n",
+            0);
+        return 0;
+    }
+    r->method = method_name(req->input.method);
+    r->is_head = strcmp(r->method, "HEAD") == 0;
+    memset(&ss, 0, sizeof(ss));
+    sl = req->conn->callbacks->get_peername(req->conn, sa);
+    if (sl > 0) {
+        peer_name(sa, r->client, sizeof(r->client));
+    }
+    plen = req->input.query_at != SIZE_MAX ? req->input.query_at
+        : req->input.path.len;
+    path = arena_strndup(r, req->input.path.base, plen);
+    if (req->input.query_at != SIZE_MAX) {
+        r->query = arena_strndup(r, req->input.path.base + plen + 1,
+            req->input.path.len - plen - 1);
+    }
+    if (head_bytes(req) > PG_MAX_HEADERS_BYTES) {
+        r->path = path;
+        pg_req_set_header(r, "Connection", "close");
+        pg_req_problem(r, 431, "Request header fields too large",
+            "request line and headers longer than %d bytes",
+            PG_MAX_HEADERS_BYTES);
+        return 0;
+    }
+    if (!pg_server_admit(lp, r, sl > 0 ? sa : NULL, path,
+            strcmp(r->method, "GET") == 0 || r->is_head))
+    {
+        return 0;
+    }
+    if (pg_hot_serve(s->hot, r)) {
+        atomic_fetch_add_explicit(&lp->nhot, 1, memory_order_relaxed);
+        return 0;
+    }
+    pg_relay_start(lp, r);
+    return 0;
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+static void
+on_conn_close(void *data)
+{
+    struct pg_front_conn *c = data;
+    struct pg_front_loop *fl = c->fl;
+
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        fl->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    fl->nconns--;
+    atomic_fetch_sub(&fl->lp->s->nconns_total, 1);
+    free(c);
+    front_idle(fl);
+}
+
+static void
+refuse(struct pg_front_loop *fl, h2o_socket_t *sock)
+{
+    struct pg_loop *lp = fl->lp;
+    time_t now = time(NULL);
+
+    pg_metric_inc(lp->s->m_conns_refused, 1, NULL);
+    if (now != lp->refused_logged) {
+        lp->refused_logged = now;
+        pg_log(lp->s, "max_connections (%d) reached: closing new "
+            "connections", lp->s->cfg->max_connections);
+    }
+    h2o_socket_close(sock);
+}
+
+static void
+on_accept(h2o_socket_t *listener, const char *err)
+{
+    struct pg_front_loop *fl = listener->data;
+    struct pg_server *s = fl->lp->s;
+    struct pg_front_conn *c;
+    h2o_socket_t *sock;
+    int i;
+
+    if (err != NULL) {
+        return;
+    }
+    /* A bounded batch per turn, as h2o's own server does. */
+    for (i = 0; i < 16; i++) {
+        sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL) {
+            break;
+        }
+        if (atomic_load(&s->nconns_total) >= s->cfg->max_connections) {
+            pg_loops_sweep(&s->loops[0]);
+        }
+        if (atomic_load(&s->nconns_total) >= s->cfg->max_connections
+            || (c = calloc(1, sizeof(*c))) == NULL)
+        {
+            refuse(fl, sock);
+            continue;
+        }
+        c->fl = fl;
+        c->sock = sock;
+        c->next = fl->conns;
+        if (fl->conns != NULL) {
+            fl->conns->prev = c;
+        }
+        fl->conns = c;
+        fl->nconns++;
+        atomic_fetch_add(&s->nconns_total, 1);
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = c;
+        h2o_accept(&fl->actx, sock);
+    }
+}
+
+/* ---- stopping ------------------------------------------------------------ */
+
+/* Every connection is shut down: h2o sees it fail and closes it. */
+static void
+shut_all(struct pg_front_loop *fl)
+{
+    struct pg_front_conn *c;
+
+    fl->shut = 1;
+    for (c = fl->conns; c != NULL; c = c->next) {
+        shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+    }
+}
+
+static void
+front_idle(struct pg_front_loop *fl)
+{
+    if (!fl->lp->stopping) {
+        return;
+    }
+    if (atomic_load(&fl->lp->inflight) == 0 && !fl->shut) {
+        shut_all(fl);
+    }
+    if (fl->nconns == 0) {
+        fl->done = 1;
+    }
+}
+
+void
+pg_front_idle_check(struct pg_loop *lp)
+{
+    if (lp->front != NULL) {
+        front_idle(lp->front);
+    }
+}
+
+static void
+on_grace_over(h2o_timeout_entry_t *entry)
+{
+    struct pg_front_loop *fl = H2O_STRUCT_FROM_MEMBER(struct pg_front_loop,
+        grace_entry, entry);
+
+    shut_all(fl);
+    front_idle(fl);
+}
+
+/* The main loop writes "s" (stop: pg_front_stop) or "x" (leave the loop
+ * now, whatever is open: pg_front_free). */
+static void
+on_stop(h2o_socket_t *sock, const char *err)
+{
+    struct pg_front_loop *fl = sock->data;
+    int leave = err != NULL || (sock->input->size > 0
+        && memchr(sock->input->bytes, 'x', sock->input->size) != NULL);
+
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    if (leave) {
+        fl->done = 1;
+    }
+    if (fl->lp->stopping) {
+        return;
+    }
+    fl->lp->stopping = 1;
+    if (fl->listener != NULL) {
+        h2o_socket_read_stop(fl->listener);
+        h2o_socket_close(fl->listener);
+        fl->listener = NULL;
+    }
+    /* No keep-alive from here (what h2o_context_request_shutdown does for
+     * HTTP/1; its HTTP/2 part would leave a timer behind). */
+    fl->ctx.shutdown_requested = 1;
+    h2o_timeout_link(fl->ctx.loop, &fl->grace, &fl->grace_entry);
+    front_idle(fl);
+}
+
+static void
+tell(struct pg_loop *lp, const char *what)
+{
+    ssize_t n;
+
+    if (lp->front != NULL && lp->front->stop_fds[1] >= 0) {
+        do {
+            n = write(lp->front->stop_fds[1], what, 1);
+        } while (n < 0 && errno == EINTR);
+    }
+}
+
+void
+pg_front_stop(struct pg_loop *lp)
+{
+    tell(lp, "s");
+}
+
+/* ---- threads ------------------------------------------------------------- */
+
+/* h2o keeps free lists per thread (socket buffers, memory-pool chunks)
+ * that only that thread reaches: a thread that exits orphans them.  So a
+ * serving thread, once its loop ended and its h2o state is gone, parks
+ * until the process exits (h2o's own server never joins its threads
+ * either); pg_front_free waits for it to park instead of joining it. */
+static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cv = PTHREAD_COND_INITIALIZER;
+
+/* The thread's h2o state, on the thread, once every connection closed
+ * (else it is left as is: the process is ending). */
+static void
+front_dispose(struct pg_front_loop *fl)
+{
+    h2o_evloop_t *loop = fl->ctx.loop;
+    h2o_multithread_queue_t *queue;
+
+    if (fl->nconns != 0) {
+        return;
+    }
+    if (fl->listener != NULL) {
+        h2o_socket_close(fl->listener);
+        fl->listener = NULL;
+    }
+    h2o_socket_close(fl->stop_sock);
+    fl->stop_sock = NULL;
+    fl->stop_fds[0] = -1;               /* closed with its socket */
+    if (fl->pool_ready) {
+        h2o_socketpool_dispose(&fl->relay_pool);
+    }
+    if (h2o_timeout_is_linked(&fl->grace_entry)) {
+        h2o_timeout_unlink(&fl->grace_entry);
+    }
+    h2o_timeout_dispose(loop, &fl->grace);
+    h2o_timeout_dispose(loop, &fl->relay_timeout);
+    queue = fl->ctx.queue;
+    h2o_context_dispose(&fl->ctx);
+#if H2O_VERSION_MAJOR == 2 && H2O_VERSION_MINOR == 2
+    /* h2o 2.2's evloop h2o_multithread_destroy_queue closes the queue's
+     * pipe but never frees the queue itself (its libuv twin does). */
+    free(queue);
+#endif
+    h2o_evloop_run(loop, 0);            /* frees the sockets closed above */
+    h2o_evloop_destroy(loop);
+    fl->disposed = 1;
+}
+
+static void *
+front_thread(void *arg)
+{
+    struct pg_front_loop *fl = arg;
+    struct pg_server *s = fl->lp->s;
+
+    while (!fl->done) {
+        h2o_evloop_run(fl->ctx.loop, INT32_MAX);
+    }
+    front_dispose(fl);
+    atomic_fetch_sub(&s->threads_running, 1);
+    event_active(s->ev_thread_done, EV_TIMEOUT, 0);
+    pthread_mutex_lock(&park_mu);
+    fl->parked = 1;
+    pthread_cond_broadcast(&park_cv);
+    for (;;) {
+        pthread_cond_wait(&park_cv, &park_mu);
+    }
+    return NULL;
+}
+
+int
+pg_front_setup(struct pg_server *s, char *msg, size_t mlen)
+{
+    const struct pg_config *cfg = s->cfg;
+    struct pg_front *f;
+    h2o_handler_t *h;
+
+    f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        snprintf(msg, mlen, "out of memory");
+        return -1;
+    }
+    s->front = f;
+    h2o_config_init(&f->conf);
+    f->conf.server_name = h2o_iovec_init("", 0);      /* no Server: */
+    f->conf.http1.req_timeout = (uint64_t)cfg->client_timeout_ms;
+    f->conf.http1.upgrade_to_http2 = 0;
+    /* provgate takes GET and HEAD: a body is refused, never buffered. */
+    f->conf.max_request_entity_size = PG_MAX_REQ_BODY;
+    f->host = h2o_config_register_host(&f->conf,
+        h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    f->path = h2o_config_register_path(f->host, "/", 0);
+    h = h2o_create_handler(f->path, sizeof(*h));
+    h->on_req = on_req;
+    return 0;
+}
+
+int
+pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen)
+{
+    struct pg_server *s = lp->s;
+    struct pg_front_loop *fl;
+    struct sockaddr_in sin;
+    h2o_evloop_t *loop;
+    int fd;
+
+    fl = calloc(1, sizeof(*fl));
+    if (fl == NULL) {
+        snprintf(msg, mlen, "out of memory");
+        return -1;
+    }
+    fl->stop_fds[0] = fl->stop_fds[1] = -1;
+    lp->front = fl;
+    fl->lp = lp;
+    if (pipe2(fl->stop_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+        snprintf(msg, mlen, "serving thread %d: %s", lp->index,
+            strerror(errno));
+        return -1;
+    }
+    fd = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(msg, mlen, "serving thread %d: %s", lp->index,
+            strerror(errno));
+        return -1;
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    loop = h2o_evloop_create();
+    h2o_context_init(&fl->ctx, loop, &s->front->conf);
+    fl->actx.ctx = &fl->ctx;
+    fl->actx.hosts = s->front->conf.hosts;
+    fl->actx.ssl_ctx = s->tls;
+    fl->listener = h2o_evloop_socket_create(loop, fd,
+        H2O_SOCKET_FLAG_DONT_READ);
+    fl->listener->data = fl;
+    h2o_socket_read_start(fl->listener, on_accept);
+    fl->stop_sock = h2o_evloop_socket_create(loop, fl->stop_fds[0],
+        H2O_SOCKET_FLAG_DONT_READ);
+    fl->stop_sock->data = fl;
+    h2o_socket_read_start(fl->stop_sock, on_stop);
+    h2o_timeout_init(loop, &fl->grace, PG_STOP_GRACE_S * 1000);
+    fl->grace_entry.cb = on_grace_over;
+    h2o_timeout_init(loop, &fl->relay_timeout,
+        (uint64_t)PG_RELAY_TIMEOUT_S * 1000);
+    fl->client_ctx.loop = loop;
+    fl->client_ctx.getaddr_receiver = &fl->ctx.receivers.hostinfo_getaddr;
+    fl->client_ctx.io_timeout = &fl->relay_timeout;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons((uint16_t)s->iport);
+    h2o_socketpool_init_by_address(&fl->relay_pool, (struct sockaddr *)&sin,
+        sizeof(sin), 0, SIZE_MAX);
+    h2o_socketpool_set_timeout(&fl->relay_pool, loop, PG_RELAY_IDLE_MS);
+    fl->pool_ready = 1;
+    atomic_fetch_add(&s->threads_running, 1);
+    if (pthread_create(&lp->thread, NULL, front_thread, fl) != 0) {
+        atomic_fetch_sub(&s->threads_running, 1);
+        snprintf(msg, mlen, "serving thread %d: cannot start a thread",
+            lp->index);
+        return -1;
+    }
+    lp->started = 1;
+    return 0;
+}
+
+/* Main loop, at the end: each thread is told to leave its loop (open
+ * connections or not) and waited for until it parked. */
+void
+pg_front_free(struct pg_server *s)
+{
+    struct pg_front_loop *fl;
+    int i;
+
+    if (s->loops == NULL) {
+        return;
+    }
+    for (i = 1; i < s->nloops; i++) {
+        fl = s->loops[i].front;
+        if (fl == NULL) {
+            continue;
+        }
+        if (s->loops[i].started) {
+            tell(&s->loops[i], "x");
+            pthread_mutex_lock(&park_mu);
+            while (!fl->parked) {
+                pthread_cond_wait(&park_cv, &park_mu);
+            }
+            pthread_mutex_unlock(&park_mu);
+            s->loops[i].started = 0;
+        }
+        if (fl->stop_fds[1] >= 0) {
+            close(fl->stop_fds[1]);
+        }
+        s->loops[i].front = NULL;
+        if (!fl->disposed && fl->ctx.loop != NULL) {
+            continue;   /* still referenced by what h2o left open */
+        }
+        if (fl->stop_fds[0] >= 0) {
+            close(fl->stop_fds[0]);
+        }
+        free(fl);
+    }
+    if (s->front != NULL) {
+        h2o_config_dispose(&s->front->conf);
+        free(s->front);
+        s->front = NULL;
+    }
+}

@@ -1,0 +1,49 @@
+/* proxy/front_int.h — what front.c and relay.c share: a serving thread's
+ * h2o side.
+ *
+ * Owns: nothing (declarations).  Runs on: the serving thread it belongs
+ * to (everything in struct pg_front_loop but stop_fds[1]).
+ * Spec: issue 2 benchmark (cached serving).
+ */
+#ifndef PG_FRONT_INT_H
+#define PG_FRONT_INT_H
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+#include <h2o/http1client.h>
+#include <h2o/socket/evloop.h>
+
+#include "server_int.h"
+
+struct pg_front_conn;
+
+struct pg_front_loop {
+    struct pg_loop *lp;
+    h2o_context_t ctx;                  /* its loop: ctx.loop */
+    h2o_accept_ctx_t actx;
+    h2o_socket_t *listener;             /* NULL once stopping */
+    int stop_fds[2];                    /* the main loop writes [1] */
+    h2o_socket_t *stop_sock;            /* reads stop_fds[0] */
+    h2o_timeout_t grace;                /* PG_STOP_GRACE_S */
+    h2o_timeout_entry_t grace_entry;
+    struct pg_front_conn *conns;        /* accepted, not yet closed */
+    long nconns;
+    int shut;                           /* every connection was shut */
+    int done;                           /* the thread leaves its loop */
+    int disposed;                       /* its h2o state is gone */
+    int parked;                         /* park_mu: the thread is done */
+    h2o_http1client_ctx_t client_ctx;   /* relay.c's connections */
+    h2o_timeout_t relay_timeout;
+    h2o_socketpool_t relay_pool;        /* kept-alive ones to the main
+                                           loop's relay listener */
+    int pool_ready;
+};
+
+/* The serving thread's side of a request (the h2o request). */
+static inline h2o_req_t *
+pg_front_req(const struct pg_req *r)
+{
+    return (h2o_req_t *)r->front;
+}
+
+#endif
