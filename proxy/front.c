@@ -72,6 +72,8 @@ struct pg_front_conn {
     struct pg_front_loop *fl;
     h2o_socket_t *sock;
     struct pg_front_conn *prev, *next;
+    size_t seen_written;                /* sock->bytes_written at ... */
+    uint64_t seen_ms;                   /* ... this time (watchdog) */
 };
 
 /* A reply body kept until h2o is done with the request. */
@@ -459,6 +461,7 @@ on_accept(h2o_socket_t *listener, const char *err)
         }
         c->fl = fl;
         c->sock = sock;
+        c->seen_ms = h2o_now(fl->ctx.loop);
         c->next = fl->conns;
         if (fl->conns != NULL) {
             fl->conns->prev = c;
@@ -470,6 +473,38 @@ on_accept(h2o_socket_t *listener, const char *err)
         sock->on_close.data = c;
         h2o_accept(&fl->actx, sock);
     }
+}
+
+/* ---- send timeout --------------------------------------------------------- */
+
+/* h2o 2.2 times out reading a request (http1.req_timeout) but not writing
+ * an answer: a client that stops reading would hold its connection for
+ * ever.  Once a second the thread looks at each connection that is
+ * writing; one whose written byte count has not moved for client_timeout
+ * is shut down (h2o then closes it), as evhttp's write timeout and nginx's
+ * send_timeout do. */
+static void
+on_watchdog(h2o_timeout_entry_t *entry)
+{
+    struct pg_front_loop *fl = H2O_STRUCT_FROM_MEMBER(struct pg_front_loop,
+        watchdog_entry, entry);
+    uint64_t now = h2o_now(fl->ctx.loop);
+    uint64_t limit = (uint64_t)fl->lp->s->cfg->client_timeout_ms;
+    struct pg_front_conn *c;
+
+    for (c = fl->conns; c != NULL; c = c->next) {
+        if (!h2o_socket_is_writing(c->sock)
+            || c->sock->bytes_written != c->seen_written)
+        {
+            c->seen_written = c->sock->bytes_written;
+            c->seen_ms = now;
+        } else if (now - c->seen_ms >= limit) {
+            pg_metric_inc(fl->lp->s->m_send_timeouts, 1, NULL);
+            shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+            c->seen_ms = now;
+        }
+    }
+    h2o_timeout_link(fl->ctx.loop, &fl->watchdog, &fl->watchdog_entry);
 }
 
 /* ---- stopping ------------------------------------------------------------ */
@@ -600,6 +635,8 @@ front_dispose(struct pg_front_loop *fl)
         h2o_timeout_unlink(&fl->grace_entry);
     }
     h2o_timeout_dispose(loop, &fl->grace);
+    h2o_timeout_unlink(&fl->watchdog_entry);
+    h2o_timeout_dispose(loop, &fl->watchdog);
     h2o_timeout_dispose(loop, &fl->relay_timeout);
     queue = fl->ctx.queue;
     h2o_context_dispose(&fl->ctx);
@@ -705,6 +742,9 @@ pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen)
     h2o_socket_read_start(fl->stop_sock, on_stop);
     h2o_timeout_init(loop, &fl->grace, PG_STOP_GRACE_S * 1000);
     fl->grace_entry.cb = on_grace_over;
+    h2o_timeout_init(loop, &fl->watchdog, 1000);
+    fl->watchdog_entry.cb = on_watchdog;
+    h2o_timeout_link(loop, &fl->watchdog, &fl->watchdog_entry);
     h2o_timeout_init(loop, &fl->relay_timeout,
         (uint64_t)PG_RELAY_TIMEOUT_S * 1000);
     fl->client_ctx.loop = loop;

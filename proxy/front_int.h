@@ -26,6 +26,8 @@ struct pg_front_loop {
     h2o_socket_t *stop_sock;            /* reads stop_fds[0] */
     h2o_timeout_t grace;                /* PG_STOP_GRACE_S */
     h2o_timeout_entry_t grace_entry;
+    h2o_timeout_t watchdog;             /* send timeout, once a second */
+    h2o_timeout_entry_t watchdog_entry;
     struct pg_front_conn *conns;        /* accepted, not yet closed */
     long nconns;
     int shut;                           /* every connection was shut */

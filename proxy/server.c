@@ -117,6 +117,10 @@ add_metrics(struct pg_server *s)
         "provgate_http_connections_refused_total", "Client connections "
         "closed at accept because max_connections were open", NULL, NULL,
         0);
+    s->m_send_timeouts = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_http_send_timeouts_total", "Client connections closed "
+        "because the client read nothing of its answer for client_timeout",
+        NULL, NULL, 0);
     s->m_clients_refused = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_http_clients_refused_total", "Requests refused (403) "
         "because the client address is not in allow_clients", NULL, NULL,
@@ -153,6 +157,7 @@ add_metrics(struct pg_server *s)
         || s->m_mismatch == NULL || s->m_pages_mem == NULL
         || s->m_downloads == NULL || s->m_conns == NULL
         || s->m_conns_refused == NULL || s->m_clients_refused == NULL
+        || s->m_send_timeouts == NULL
         || s->m_page_jobs == NULL || s->m_loop_requests == NULL
         || s->m_hot_hits == NULL || s->m_relayed == NULL
         || s->m_page_job_seconds == NULL)
@@ -165,6 +170,7 @@ add_metrics(struct pg_server *s)
     pg_metric_inc(s->m_evictions, 0, NULL);
     pg_metric_inc(s->m_conns, 0, NULL);
     pg_metric_inc(s->m_conns_refused, 0, NULL);
+    pg_metric_inc(s->m_send_timeouts, 0, NULL);
     pg_metric_inc(s->m_clients_refused, 0, NULL);
     pg_metric_inc(s->m_relayed, 0, NULL);
     return 0;

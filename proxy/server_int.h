@@ -167,6 +167,7 @@ struct pg_server {
     struct pg_metric *m_downloads;
     struct pg_metric *m_conns;          /* gauge: client connections */
     struct pg_metric *m_conns_refused;  /* closed at accept (cap) */
+    struct pg_metric *m_send_timeouts;  /* serving threads' send timeout */
     struct pg_metric *m_clients_refused; /* 403: not in allow_clients */
     struct pg_metric *m_page_jobs;      /* step, thread (pages.c) */
     struct pg_metric *m_loop_requests;  /* loop: requests each loop took */

@@ -24,6 +24,8 @@ hits and relayed).
   loops_big_page_bodies     page bodies of 64 KiB or more (sent from a
                             memory file with sendfile) arrive whole and
                             alike in every format
+  loops_send_timeout        a client that stops reading is cut off after
+                            client_timeout (h2o has no send timeout)
 
 Uses test_server.py's harness.  Run one: test_loops.py <name>.
 Environment: PG_PROVGATE = the provgate executable.
@@ -286,7 +288,52 @@ def t_loops_big_page_bodies(e):
     loops_spread(e)
 
 
+def t_loops_send_timeout(e):
+    """A client that stops reading its answer is disconnected once it has
+    read nothing for client_timeout (h2o has no send timeout of its own:
+    front.c's watchdog), and the connection is counted out."""
+    import socket
+    e.start_fixture()
+    data = rnd(24 * 1024 * 1024, "sto")
+    e.add("sto-1.0.tar.gz", data)
+    e.start_pg(sets={"serve_loops": "2", "client_timeout": "1s"})
+    path = e.file_url_path("sto", "sto-1.0.tar.gz")
+    for _ in range(3):          # cached, then published to the hot table
+        r = e.get(path)
+        check(r.status == 200 and r.body == data, "served: %r" % r)
+    hot0 = metric(e.get("/metrics").body.decode(),
+                  "provgate_loop_hot_hits_total")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", e.port))
+    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(3.5)             # reads nothing for over client_timeout
+    s.settimeout(10)
+    got = 0
+    try:
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            got += len(b)
+    except (ConnectionResetError, socket.timeout):
+        pass
+    s.close()
+    check(got < len(data), "the stalled answer was cut (%d of %d bytes)"
+          % (got, len(data)))
+    m = e.get("/metrics").body.decode()
+    check(metric(m, "provgate_loop_hot_hits_total") > hot0,
+          "it was answered from the hot table")
+    check(metric(m, "provgate_http_send_timeouts_total") >= 1,
+          "counted as a send timeout")
+    check(ts.wait_until(lambda: metric(
+        e.get("/metrics").body.decode(),
+        "provgate_http_connections_open") <= 1, 10),
+        "its connection was counted out")
+
+
 TESTS = {
+    "loops_send_timeout": t_loops_send_timeout,
     "loops_big_page_bodies": t_loops_big_page_bodies,
     "loops_answer_alike": t_loops_answer_alike,
     "loops_mismatch_resets": t_loops_mismatch_resets,
