@@ -425,7 +425,7 @@ if_range_ok(const char *ir, const char *etag, const char *lm)
 }
 
 static void
-serve_blob(struct file_req *fr, struct evbuffer_file_segment *seg,
+serve_blob(struct file_req *fr, struct evbuffer_file_segment *seg, int fd,
     uint64_t size)
 {
     struct pg_req *r = fr->r;
@@ -480,6 +480,8 @@ serve_blob(struct file_req *fr, struct evbuffer_file_segment *seg,
             pg_req_problem(r, 503, "Unavailable", "cannot read the blob");
             return;
         }
+        r->body_fd = fd;        /* a serving thread sends it itself */
+        r->body_off = a;
     }
     pg_req_send(r, code, code == 206 ? "Partial Content" : "OK", out);
 }
@@ -956,6 +958,7 @@ publish(struct file_req *fr, uint64_t size)
         return;
     }
     memset(&v, 0, sizeof(v));
+    v.fd = -1;
     memcpy(v.sha, fr->rec.sha, sizeof(v.sha));
     v.filename = fr->rec.filename;
     v.upload_time = fr->rec.upload_time;
@@ -1002,7 +1005,7 @@ pg_files_serve_view(struct pg_req *r, const struct pg_file_view *v)
     }
     r->cache = "hit";
     pg_server_cache_event(r->s, rec_kind(&fr->rec), "hit");
-    serve_blob(fr, v->seg, v->size);
+    serve_blob(fr, v->seg, v->fd, v->size);
 }
 
 /* ---- the route --------------------------------------------------------- */
@@ -1039,7 +1042,7 @@ proceed(struct file_req *fr)
             pg_server_cache_event(r->s, rec_kind(&fr->rec), "hit");
             publish(fr, size);
         }
-        serve_blob(fr, seg, size);
+        serve_blob(fr, seg, -1, size);
         return;
     }
     if (fr->after_commit) {

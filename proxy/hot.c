@@ -295,6 +295,7 @@ pg_hot_publish_file(struct pg_hot *h, const char *path,
     e->file.upload_time = v->upload_time != NULL ? strdup(v->upload_time)
         : NULL;
     e->file.seg = NULL;
+    e->file.fd = -1;
     /* Like the main loop's open blobs (filecache.c): a blob removed behind
      * our back stops being served within PG_FILECACHE_FD_VALID_MS. */
     e->file.valid_until_ms = pg_now_ms() + PG_FILECACHE_FD_VALID_MS;
@@ -311,6 +312,7 @@ pg_hot_publish_file(struct pg_hot *h, const char *path,
         if (size == v->size) {
             e->file.seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)size,
                 EVBUF_FS_CLOSE_ON_FREE);
+            e->file.fd = fd;
         }
         if (e->file.seg == NULL) {
             close(fd);

@@ -78,6 +78,7 @@ struct pg_body {
     struct evbuffer_file_segment *seg; /* len >= PG_BODY_FILE_MIN: the
                                    bytes are in a memfd instead of data[]
                                    and go out with sendfile */
+    int fd;                     /* seg's memfd (the segment owns it) */
     char data[];
 };
 
@@ -208,6 +209,7 @@ body_new_file(const char *data, size_t len)
         free(b);
         return NULL;
     }
+    b->fd = fd;
     atomic_init(&b->refs, 1);
     b->len = len;
     return b;
@@ -1607,6 +1609,8 @@ pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
         if (pg_req_sendfile_ok(r)) {
             evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
         }
+        r->body_fd = b->fd;     /* a serving thread sends it itself */
+        r->body_off = 0;
         if (evbuffer_add_file_segment(out, b->seg, 0, (ev_off_t)b->len)
             != 0)
         {

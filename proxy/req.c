@@ -138,6 +138,7 @@ req_alloc(struct pg_loop *lp)
     r->route = "other";
     r->cache = "-";
     r->method = "-";
+    r->body_fd = -1;
     atomic_fetch_add(&lp->inflight, 1);
     return r;
 }

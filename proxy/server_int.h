@@ -193,6 +193,11 @@ struct pg_req {
                                            ereq and evcon are NULL */
     uint64_t front_clen;                /* Content-Length set (front) */
     int front_has_clen;
+    int body_fd;                        /* >= 0: the reply body is the
+                                           file range [body_off, +len) of
+                                           this fd (the body's file
+                                           segment keeps it open) */
+    uint64_t body_off;
     struct timespec t0;
     const char *route;                  /* static: "project", "file", … */
     const char *cache;                  /* static: "hit", "miss", "-", … */
@@ -295,6 +300,7 @@ struct pg_file_view {
     int64_t touched_ms;                 /* last LRU touch (hot.c) */
     char lm[32];                        /* Last-Modified ("" none) */
     struct evbuffer_file_segment *seg;
+    int fd;                             /* seg's (hot.c; else -1) */
 };
 int pg_hot_new(struct pg_server *s, struct pg_hot **out);
 void pg_hot_free(struct pg_hot *h);
