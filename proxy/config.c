@@ -93,10 +93,10 @@ const struct pg_directive pg_config_directives[] = {
       "are closed at accept, unanswered",
       1, 100000, 0 },
     { "serve_loops", "server", pg_conf_int, F(serve_loops), "0",
-      "event loops serving clients (0 to 64): the main loop plus serving "
-      "threads that answer cached hits and relay the rest to it; 0 is one "
-      "per CPU core",
-      0, 64, 0 },
+      "threads serving clients (0 to 63): h2o loops that answer cached "
+      "hits and relay the rest to the main loop; 1 is the main loop "
+      "alone; 0 is one per CPU core",
+      0, 63, 0 },
     { "allow_clients", "server", pg_conf_cidrs, F(allow_clients), NULL,
       "client addresses and networks served (IPv4, IPv6, CIDR; comma-"
       "separated; the line may be repeated; at most 64 entries); others "

@@ -42,6 +42,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -228,6 +229,15 @@ on_body_dispose(void *p)
 
 static void sf_pump(struct front_body *fb);
 
+/* The head and the first part of the body leave in full packets (nginx's
+ * tcp_nopush): corked from the head until the body was sent. */
+static void
+cork(h2o_socket_t *sock, int on)
+{
+    setsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_CORK, &on,
+        sizeof(on));
+}
+
 static void
 sf_on_writable(h2o_socket_t *sock, const char *err)
 {
@@ -280,6 +290,7 @@ sf_pump(struct front_body *fb)
     if (fb->left == 0) {
         c->sending = NULL;
         fb->conn = NULL;
+        cork(c->sock, 0);
         h2o_send(fb->req, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
     }
@@ -357,6 +368,7 @@ pg_front_reply(struct pg_req *r, int code, const char *phrase,
         fb->off = (off_t)r->body_off;
         fb->left = len;
         c->sending = fb;
+        cork(c->sock, 1);
         h2o_start_response(req, &fb->gen);
         h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
         r->front = NULL;
@@ -584,11 +596,9 @@ on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL) {
         return;
     }
-    /* One connection per wake-up: every thread is woken for a new
-     * connection, and the one that accepted it goes back to its own
-     * clients while the next one takes the next (a batch here let one
-     * thread take most of a burst: two threads got 87% and 13% of 64). */
-    for (i = 0; i < 1; i++) {
+    /* A bounded batch per turn, as h2o's own server does (each thread
+     * has its own SO_REUSEPORT socket: loops.c). */
+    for (i = 0; i < 16; i++) {
         sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL) {
             break;
@@ -861,15 +871,10 @@ pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen)
     if (pipe2(fl->stop_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
         snprintf(msg, mlen, "serving thread %d: %s", lp->index,
             strerror(errno));
+        close(lfd);
         return -1;
     }
-    fd = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(msg, mlen, "serving thread %d: %s", lp->index,
-            strerror(errno));
-        return -1;
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
+    fd = lfd;
     loop = h2o_evloop_create();
     h2o_context_init(&fl->ctx, loop, &s->front->conf);
     fl->actx.ctx = &fl->ctx;

@@ -29,6 +29,10 @@
  * counters).  Spec: issue 2 items 2, 6 ("max_connections"), benchmark.
  */
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -44,7 +48,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include "config_int.h"
@@ -52,6 +55,7 @@
 #include "server_int.h"
 
 #define PG_LOOPS_MAX 64
+#define PG_LISTEN_BACKLOG 511        /* as nginx's default */
 
 /* ---- connections: max_connections ------------------------------------- */
 
@@ -293,7 +297,7 @@ count_loops(const struct pg_config *cfg)
     if (n <= 1) {
         return 1;
     }
-    return n >= PG_LOOPS_MAX ? PG_LOOPS_MAX : (int)n + 1;
+    return n >= PG_LOOPS_MAX ? PG_LOOPS_MAX : (int)n + 1;    /* + main */
 }
 
 int
@@ -361,11 +365,84 @@ on_thread_done(evutil_socket_t fd, short what, void *arg)
     pg_loop_idle_check(&s->loops[0]);
 }
 
+/* A listening socket on sa (TCP_NODELAY: accepted sockets inherit it on
+ * Linux, so headers and a sendfile body go out without a Nagle delay);
+ * SO_REUSEPORT when serving threads each have one.  -1 with errno. */
+static int
+listen_on(const struct sockaddr *sa, socklen_t sl, int reuseport)
+{
+    int fd, one = 1, e;
+
+    fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+        0);
+    if (fd < 0) {
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if ((reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+            sizeof(one)) != 0)
+        || bind(fd, sa, sl) != 0 || listen(fd, PG_LISTEN_BACKLOG) != 0)
+    {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* The client listener.  serve_loops = 1: one socket, the main loop's
+ * evhttp accepts on it.  Serving threads: one socket each, all bound to
+ * the same address with SO_REUSEPORT, so the kernel spreads connections
+ * evenly over them (on one shared socket, every thread woke for each
+ * connection and whichever came first took it: 30/70 splits under load,
+ * one thread saturated while the other idled).  The first is made here,
+ * so a bad address fails at start-up; the others in pg_loops_start. */
+int
+pg_loops_listen(struct pg_server *s, char *msg, size_t mlen)
+{
+    const struct pg_config *cfg = s->cfg;
+    struct addrinfo hints, *ai = NULL;
+    char port[16];
+    int fd, rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%d", cfg->listen_port);
+    rc = getaddrinfo(cfg->listen_host, port, &hints, &ai);
+    if (rc != 0 || ai == NULL) {
+        snprintf(msg, mlen, "listen %s: %s", cfg->listen,
+            rc != 0 ? gai_strerror(rc) : "no address");
+        return -1;
+    }
+    fd = listen_on(ai->ai_addr, ai->ai_addrlen, s->nloops > 1);
+    freeaddrinfo(ai);
+    if (fd < 0) {
+        snprintf(msg, mlen, "listen %s: %s", cfg->listen, strerror(errno));
+        return -1;
+    }
+    if (s->nloops > 1) {
+        s->listen_fd = fd;
+        return 0;
+    }
+    s->bound = evhttp_accept_socket_with_handle(s->http, fd);
+    if (s->bound == NULL) {
+        close(fd);
+        snprintf(msg, mlen, "listen %s: cannot accept", cfg->listen);
+        return -1;
+    }
+    return 0;
+}
+
 int
 pg_loops_start(struct pg_server *s, char *msg, size_t mlen)
 {
-    evutil_socket_t lfd;
-    int i;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int i, fd;
 
     if (s->nloops < 2) {
         return 0;
@@ -375,14 +452,27 @@ pg_loops_start(struct pg_server *s, char *msg, size_t mlen)
         snprintf(msg, mlen, "out of memory");
         return -1;
     }
-    lfd = evhttp_bound_socket_get_fd(s->bound);
+    if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &sl) != 0) {
+        snprintf(msg, mlen, "listen %s: %s", s->cfg->listen,
+            strerror(errno));
+        return -1;
+    }
     for (i = 1; i < s->nloops; i++) {
-        if (pg_front_start(&s->loops[i], lfd, msg, mlen) != 0) {
+        if (i == 1) {
+            fd = s->listen_fd;          /* the thread owns it from here */
+            s->listen_fd = -1;
+        } else {
+            fd = listen_on((struct sockaddr *)&ss, sl, 1);
+        }
+        if (fd < 0) {
+            snprintf(msg, mlen, "listen %s (serving thread %d): %s",
+                s->cfg->listen, i, strerror(errno));
+            return -1;
+        }
+        if (pg_front_start(&s->loops[i], fd, msg, mlen) != 0) {
             return -1;
         }
     }
-    /* The serving threads take every client from here. */
-    evconnlistener_disable(evhttp_bound_socket_get_listener(s->bound));
     return 0;
 }
 

@@ -640,6 +640,7 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
         return -1;
     }
     s->cfg = cfg;
+    s->listen_fd = -1;
     signal(SIGPIPE, SIG_IGN);
     if (pg_log_open(s, cfg->access_log) != 0) {
         snprintf(msg, mlen, "access_log %s: %s", cfg->access_log,
@@ -692,21 +693,8 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     {
         goto err;
     }
-    s->bound = evhttp_bind_socket_with_handle(s->http, cfg->listen_host,
-        (ev_uint16_t)cfg->listen_port);
-    if (s->bound == NULL) {
-        snprintf(msg, mlen, "listen %s: %s", cfg->listen, strerror(errno));
-        goto err;
-    }
-    {
-        /* Accepted sockets inherit TCP_NODELAY from the listener (Linux):
-         * headers and a sendfile body go out without a Nagle delay. */
-        int one = 1;
-
-        setsockopt(evhttp_bound_socket_get_fd(s->bound), IPPROTO_TCP,
-            TCP_NODELAY, &one, sizeof(one));
-    }
     if (pg_loops_setup(s, msg, mlen) != 0
+        || pg_loops_listen(s, msg, mlen) != 0
         || pg_relay_listen(s, msg, mlen) != 0)
     {
         goto err;
@@ -804,6 +792,9 @@ pg_server_free(struct pg_server *s)
      * then downloads and pages (they cancel transfers), then the upstream
      * client and the cache. */
     pg_loops_free(s);           /* serving threads joined first */
+    if (s->listen_fd >= 0) {
+        close(s->listen_fd);    /* no thread took it */
+    }
     if (s->ihttp != NULL) {
         evhttp_free(s->ihttp);
     }

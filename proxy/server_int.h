@@ -119,7 +119,9 @@ struct pg_loop {
 struct pg_server {
     struct event_base *base;
     struct evhttp *http;
-    struct evhttp_bound_socket *bound;
+    struct evhttp_bound_socket *bound;  /* serve_loops = 1 */
+    int listen_fd;                      /* serving thread 1's, until it
+                                           started */
     struct pg_loop *loops;              /* nloops; loops[0] is the main */
     int nloops;
     atomic_long nconns_total;           /* every loop's connections */
@@ -320,6 +322,8 @@ int pg_hot_serve(struct pg_hot *h, struct pg_req *r);
  * threads' loops (not started); -1 with msg. */
 int pg_loops_setup(struct pg_server *s, char *msg, size_t mlen);
 int pg_loops_start(struct pg_server *s, char *msg, size_t mlen);
+/* The client listener (after pg_loops_setup); -1 with msg. */
+int pg_loops_listen(struct pg_server *s, char *msg, size_t mlen);
 /* Main loop: stop accepting everywhere; serving threads finish their
  * requests and end (ev_thread_done tells the main loop). */
 void pg_loops_stop(struct pg_server *s);
@@ -345,7 +349,8 @@ struct pg_front;
 struct pg_front_loop;
 /* Shared h2o configuration, and each serving loop's side (not started). */
 int pg_front_setup(struct pg_server *s, char *msg, size_t mlen);
-/* Starts serving loop lp's thread on a dup of the listening socket. */
+/* Starts serving loop lp's thread on its listening socket (owned from
+ * here on). */
 int pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen);
 /* Main loop: asks lp's thread to stop (it ends by itself). */
 void pg_front_stop(struct pg_loop *lp);
