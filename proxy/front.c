@@ -101,6 +101,7 @@ struct front_body {
 static h2o_generator_t front_done_gen = { NULL, NULL };
 
 static void front_idle(struct pg_front_loop *fl);
+static void shut_conns(struct pg_front_loop *fl, int all);
 static void on_conn_close(void *data);
 
 /* ---- request helpers (req.c calls these) --------------------------------- */
@@ -332,7 +333,34 @@ req_conn(h2o_req_t *req)
         ? sock->on_close.data : NULL;
 }
 
-void
+/* A reply made, not yet sent (pg_front_send): req.c writes the access
+ * line in between, so the line is out before the client has the answer
+ * (as on the evhttp path, which writes on the next loop turn). */
+struct pg_front_reply {
+    h2o_req_t *req;
+    h2o_generator_t *gen;
+    h2o_iovec_t *vecs;
+    size_t n;
+    h2o_send_state_t state;
+};
+
+static struct pg_front_reply *
+prepared(struct pg_req *r, h2o_generator_t *gen, h2o_iovec_t *vecs,
+    size_t n, h2o_send_state_t state)
+{
+    h2o_req_t *req = pg_front_req(r);
+    struct pg_front_reply *fr = h2o_mem_alloc_pool(&req->pool, sizeof(*fr));
+
+    fr->req = req;
+    fr->gen = gen;
+    fr->vecs = vecs;
+    fr->n = n;
+    fr->state = state;
+    r->front = NULL;            /* h2o's from here */
+    return fr;
+}
+
+struct pg_front_reply *
 pg_front_reply(struct pg_req *r, int code, const char *phrase,
     struct evbuffer *body)
 {
@@ -369,10 +397,7 @@ pg_front_reply(struct pg_req *r, int code, const char *phrase,
         fb->left = len;
         c->sending = fb;
         cork(c->sock, 1);
-        h2o_start_response(req, &fb->gen);
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
-        r->front = NULL;
-        return;
+        return prepared(r, &fb->gen, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
     }
     if (len > 0) {
         /* h2o writes from these bytes (no copy) until the request is
@@ -392,9 +417,15 @@ pg_front_reply(struct pg_req *r, int code, const char *phrase,
     if (body != NULL) {
         evbuffer_free(body);
     }
-    h2o_start_response(req, &front_done_gen);
-    h2o_send(req, vecs, (size_t)n, H2O_SEND_STATE_FINAL);
-    r->front = NULL;            /* h2o's from here */
+    return prepared(r, &front_done_gen, vecs, (size_t)n,
+        H2O_SEND_STATE_FINAL);
+}
+
+void
+pg_front_send(struct pg_front_reply *fr)
+{
+    h2o_start_response(fr->req, fr->gen);
+    h2o_send(fr->req, fr->vecs, fr->n, fr->state);
 }
 
 void
@@ -657,20 +688,28 @@ on_watchdog(h2o_timeout_entry_t *entry)
             c->seen_ms = now;
         }
     }
+    if (fl->lp->stopping && atomic_load(&fl->lp->inflight) == 0) {
+        shut_conns(fl, 0);
+    }
     h2o_timeout_link(fl->ctx.loop, &fl->watchdog, &fl->watchdog_entry);
 }
 
 /* ---- stopping ------------------------------------------------------------ */
 
-/* Every connection is shut down: h2o sees it fail and closes it. */
+/* Connections are shut down (h2o sees it fail and closes them): idle ones
+ * (waiting for a request) once the thread's requests are done, so a reply
+ * being written is not cut; all of them when the grace period is over.
+ * A connection still writing closes after its reply or is shut by a later
+ * pass (the end of a request, the watchdog's second). */
 static void
-shut_all(struct pg_front_loop *fl)
+shut_conns(struct pg_front_loop *fl, int all)
 {
     struct pg_front_conn *c;
 
-    fl->shut = 1;
     for (c = fl->conns; c != NULL; c = c->next) {
-        shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+        if (all || (!h2o_socket_is_writing(c->sock) && c->sending == NULL)) {
+            shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+        }
     }
 }
 
@@ -680,8 +719,26 @@ front_idle(struct pg_front_loop *fl)
     if (!fl->lp->stopping) {
         return;
     }
-    if (atomic_load(&fl->lp->inflight) == 0 && !fl->shut) {
-        shut_all(fl);
+    if (atomic_load(&fl->lp->inflight) == 0
+        && !h2o_timeout_is_linked(&fl->idle_entry))
+    {
+        /* After this turn: the request that just ended is being sent. */
+        h2o_timeout_link(fl->ctx.loop, &fl->ctx.zero_timeout,
+            &fl->idle_entry);
+    }
+    if (fl->nconns == 0) {
+        fl->done = 1;
+    }
+}
+
+static void
+on_idle(h2o_timeout_entry_t *entry)
+{
+    struct pg_front_loop *fl = H2O_STRUCT_FROM_MEMBER(struct pg_front_loop,
+        idle_entry, entry);
+
+    if (atomic_load(&fl->lp->inflight) == 0) {
+        shut_conns(fl, 0);
     }
     if (fl->nconns == 0) {
         fl->done = 1;
@@ -702,7 +759,7 @@ on_grace_over(h2o_timeout_entry_t *entry)
     struct pg_front_loop *fl = H2O_STRUCT_FROM_MEMBER(struct pg_front_loop,
         grace_entry, entry);
 
-    shut_all(fl);
+    shut_conns(fl, 1);
     front_idle(fl);
 }
 
@@ -786,6 +843,9 @@ front_dispose(struct pg_front_loop *fl)
     }
     if (h2o_timeout_is_linked(&fl->grace_entry)) {
         h2o_timeout_unlink(&fl->grace_entry);
+    }
+    if (h2o_timeout_is_linked(&fl->idle_entry)) {
+        h2o_timeout_unlink(&fl->idle_entry);
     }
     h2o_timeout_dispose(loop, &fl->grace);
     h2o_timeout_unlink(&fl->watchdog_entry);
@@ -890,6 +950,7 @@ pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen)
     h2o_socket_read_start(fl->stop_sock, on_stop);
     h2o_timeout_init(loop, &fl->grace, PG_STOP_GRACE_S * 1000);
     fl->grace_entry.cb = on_grace_over;
+    fl->idle_entry.cb = on_idle;
     h2o_timeout_init(loop, &fl->watchdog, 1000);
     fl->watchdog_entry.cb = on_watchdog;
     h2o_timeout_link(loop, &fl->watchdog, &fl->watchdog_entry);

@@ -30,7 +30,7 @@ struct pg_front_loop {
     h2o_timeout_entry_t watchdog_entry;
     struct pg_front_conn *conns;        /* accepted, not yet closed */
     long nconns;
-    int shut;                           /* every connection was shut */
+    h2o_timeout_entry_t idle_entry;     /* stopping: shut idle ones */
     int done;                           /* the thread leaves its loop */
     int disposed;                       /* its h2o state is gone */
     int parked;                         /* park_mu: the thread is done */

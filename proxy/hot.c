@@ -5,7 +5,7 @@
  * also publishes what it answered with here, keyed by the request path:
  * for a page, its rendered bodies (shared by reference count) and the
  * times its headers are made from; for a file, its record and a file
- * segment of its blob.  A serving loop (loops.c) looks the path up and, if
+ * segment of its blob.  A serving thread (front.c) looks the path up and, if
  * the entry is still valid, answers with the same code the main loop uses
  * (pg_pages_serve_view, pg_files_serve_view), so a hit is byte for byte
  * the answer the main loop would give.  Anything else — a miss, a stale

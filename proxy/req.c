@@ -343,6 +343,7 @@ pg_req_send(struct pg_req *r, int code, const char *reason,
 {
     char phrase[PG_MAX_REASON];
     size_t len = body != NULL ? evbuffer_get_length(body) : 0;
+    struct pg_front_reply *fr;
     struct evhttp_request *ereq;
 
     r->status = code;
@@ -362,8 +363,9 @@ pg_req_send(struct pg_req *r, int code, const char *reason,
     }
     r->bytes += len;
     if (r->front != NULL) {
-        pg_front_reply(r, code, phrase, body);     /* takes body */
-        pg_req_finish(r);
+        fr = pg_front_reply(r, code, phrase, body);    /* takes body */
+        pg_req_finish(r);       /* the access line first, as evhttp */
+        pg_front_send(fr);
         return;
     }
     add_date(r);

@@ -83,11 +83,11 @@ struct pg_conn {
     struct pg_conn *prev, *next;
 };
 
-/* One event loop serving client connections (loops.c).  loops[0] is the
- * main loop (s->base, s->http), which also runs everything else; loops[1..]
- * are serving threads: they answer hot-table hits (hot.c) themselves and
- * relay every other request to the main loop (relay.c).  All of them
- * accept from the same listening socket. */
+/* One event loop (loops.c).  loops[0] is the main loop (s->base, s->http),
+ * which runs everything else and, with serve_loops = 1, serves clients;
+ * loops[1..] are serving threads (front.c: h2o, each on its own
+ * SO_REUSEPORT socket): they answer hot-table hits (hot.c) themselves and
+ * relay every other request to the main loop (relay.c). */
 struct pg_loop {
     struct pg_server *s;
     int index;
@@ -363,9 +363,12 @@ const char *pg_front_header(struct pg_req *r, const char *name);
 void pg_front_set_header(struct pg_req *r, const char *name,
     const char *v);
 int pg_front_has_out_header(struct pg_req *r, const char *name);
-/* Sends the whole reply (body consumed; NULL or empty for none). */
-void pg_front_reply(struct pg_req *r, int code, const char *phrase,
-    struct evbuffer *body);
+/* Makes the whole reply (body consumed; NULL or empty for none); r is
+ * done with h2o then; pg_front_send sends it. */
+struct pg_front_reply;
+struct pg_front_reply *pg_front_reply(struct pg_req *r, int code,
+    const char *phrase, struct evbuffer *body);
+void pg_front_send(struct pg_front_reply *fr);
 /* Resets the client connection (SO_LINGER 0). */
 void pg_front_abort(struct pg_req *r);
 /* The first checks every loop makes (allow_clients, target, method);
