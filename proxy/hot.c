@@ -21,9 +21,10 @@
  *   - a page (and the page a file's decision was made from) is fresh:
  *     time(NULL) < fresh_until (after it the main loop revalidates);
  *   - a file's LMDB generation is unchanged (records, evictions, pins by
- *     another process all move it), and its segment is younger than
- *     PG_FILECACHE_FD_VALID_MS (as the main loop's open blobs: a blob file
- *     removed behind provgate's back stops being served).
+ *     another process all move it), and its blob file is still linked in
+ *     the store, checked every PG_FILECACHE_FD_VALID_MS (as the main
+ *     loop's open blobs: a blob file removed behind provgate's back stops
+ *     being served).
  * A dropped page (pages.c's memory cap) drops its entry, so the table
  * never holds bodies the pages module let go of.  At most PG_HOT_MAX
  * entries: beyond, the table is emptied (the main loop republishes).
@@ -39,6 +40,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -328,6 +330,22 @@ pg_hot_publish_file(struct pg_hot *h, const char *path,
     insert(h, e);
 }
 
+/* mu held.  Once a second a file entry's blob is checked: still linked
+ * in the store, it stays (a relay to the main loop for every file every
+ * second cost the big-file rows of the benchmark); removed behind our
+ * back (st_nlink 0), the entry is no longer used. */
+static int
+still_linked(struct pg_hot_entry *e, int64_t now_ms)
+{
+    struct stat st;
+
+    if (e->file.fd < 0 || fstat(e->file.fd, &st) != 0 || st.st_nlink == 0) {
+        return 0;
+    }
+    e->file.valid_until_ms = now_ms + PG_FILECACHE_FD_VALID_MS;
+    return 1;
+}
+
 int
 pg_hot_serve(struct pg_hot *h, struct pg_req *r)
 {
@@ -358,8 +376,9 @@ pg_hot_serve(struct pg_hot *h, struct pg_req *r)
     }
     if (e != NULL && ((e->is_page && now >= e->page.fresh_until)
         || (!e->is_page && (now >= e->file.fresh_until
-            || now_ms >= e->file.valid_until_ms
-            || e->file.cache_gen != cgen))))
+            || e->file.cache_gen != cgen
+            || (now_ms >= e->file.valid_until_ms && !still_linked(e,
+                now_ms))))))
     {
         e = NULL;
     }
