@@ -137,8 +137,9 @@ add_metrics(struct pg_server *s)
         "provgate_hash_mismatches_total", "Upstream files whose sha256 did "
         "not match the index", NULL, NULL, 0);
     s->m_loop_requests = pg_metrics_add(m, PG_METRIC_COUNTER,
-        "provgate_loop_requests_total", "Client requests each serving loop "
-        "took (serve_loops > 1; loop 0 is the main loop)", "loop", NULL,
+        "provgate_loop_requests_total", "Client requests each loop took "
+        "(loop 0: the main loop, serve_loops = 1; 1 and up: serving "
+        "threads)", "loop", NULL,
         0);
     s->m_hot_hits = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_loop_hot_hits_total", "Requests answered from the hot "
@@ -453,7 +454,7 @@ pg_server_on_request(struct evhttp_request *ereq, void *arg)
     }
 }
 
-/* A request a serving loop relayed (the internal listener, main loop).
+/* A request a serving thread relayed (the internal listener, main loop).
  * Its first line and headers are the client's; X-Provgate-Relay carries
  * the per-process token and the client's address. */
 void
@@ -551,7 +552,7 @@ on_term(evutil_socket_t sig, short what, void *arg)
     pg_log(s, "signal %d: stopping (%ld requests in flight)", (int)sig,
         pg_loops_inflight(s));
     /* Stop accepting: close the listener, keep the connections.  The
-     * serving loops do the same and end when idle (loops.c). */
+     * serving threads do the same and end when idle (front.c). */
     if (s->http != NULL && s->bound != NULL) {
         evhttp_del_accept_socket(s->http, s->bound);
         s->bound = NULL;
@@ -739,9 +740,15 @@ pg_server_run(struct pg_server *s)
         pg_log(s, "%s", msg);
         return -1;
     }
-    pg_log(s, "listening on %s (%d serving loop%s), upstream %s, cache %s",
-        s->cfg->listen, s->nloops, s->nloops == 1 ? "" : "s",
-        s->cfg->upstream, s->cfg->cache_dir);
+    if (s->nloops == 1) {
+        pg_log(s, "listening on %s (the main loop serves clients), "
+            "upstream %s, cache %s", s->cfg->listen, s->cfg->upstream,
+            s->cfg->cache_dir);
+    } else {
+        pg_log(s, "listening on %s (%d serving threads), upstream %s, "
+            "cache %s", s->cfg->listen, s->nloops - 1, s->cfg->upstream,
+            s->cfg->cache_dir);
+    }
     if (event_base_dispatch(s->base) < 0) {
         return -1;
     }

@@ -7,8 +7,9 @@
 # ../shared/bench/gen_data.py.  It is both the upstream provgate fetches from
 # and the baseline it is compared with.  provgate runs in front of it with a
 # fresh cache, is warmed (every measured URL fetched once and checked), then
-# wrk loads both, interleaved (for each repeat, for each row: nginx, then
-# provgate), so drift in machine load hits both alike.  nginx's stub_status
+# wrk loads both, interleaved (for each repeat, for each row: one, then the
+# other; nginx first on odd repeats, provgate first on even ones), so drift
+# in machine load and the order hit both alike.  nginx's stub_status
 # counter proves that provgate did not go upstream while measured.
 #
 # Rows: small JSON page (smallpkg, 10 files), the 2,000-file JSON page
@@ -31,7 +32,8 @@
 #   ROWS           subset of: small_json big_json big_json_gzip file_10k file_1m
 #   PG_SETS        extra "name=value ..." passed to provgate as --set
 #                  (default access log: a file in the run directory;
-#                  serve_loops: provgate's default, one loop per core)
+#                  serve_loops: provgate's default, one serving thread
+#                  per core)
 #   PG_POLICY      policy file for provgate (default: one with "mode = off":
 #                  gen_data.py's provenance documents are placeholders that
 #                  cannot verify, and this measures the caching data path)
@@ -289,13 +291,24 @@ run_wrk() {                            # run_wrk TARGET ROW REP
     log "$t $row #$rep: ${RPS[$t.$row.$rep]} req/s, p99 ${P99[$t.$row.$rep]}, errors ${ERR[$t.$row.$rep]}"
 }
 pg_upstream_during=0
+run_pg() {                             # run_pg ROW REP (upstream counted)
+    local before after
+    before=$(upstream_requests)
+    run_wrk provgate "$1" "$2"
+    after=$(upstream_requests)
+    pg_upstream_during=$((pg_upstream_during + after - before - 1))
+}
+# Odd repeats measure nginx first, even ones provgate first, so whatever
+# favours the first (or the second) of a pair does not favour one server.
 for rep in $(seq 1 "$REPEATS"); do
     for row in $ROWS; do
-        run_wrk nginx "$row" "$rep"
-        before=$(upstream_requests)
-        run_wrk provgate "$row" "$rep"
-        after=$(upstream_requests)
-        pg_upstream_during=$((pg_upstream_during + after - before - 1))
+        if [ $((rep % 2)) = 1 ]; then
+            run_wrk nginx "$row" "$rep"
+            run_pg "$row" "$rep"
+        else
+            run_pg "$row" "$rep"
+            run_wrk nginx "$row" "$rep"
+        fi
     done
 done
 
@@ -343,7 +356,7 @@ label() {
 {
 echo
 echo "provgate vs nginx (static, sendfile, gzip_static), same run, loopback, $(nproc) cores shared with wrk"
-LOOPS=$(cat "$RUN"/provgate*.log 2>/dev/null | grep -o '([0-9]* serving loops\?)' | head -1)
+LOOPS=$(cat "$RUN"/provgate*.log 2>/dev/null | grep -o '([^)]*serv[^)]*)' | head -1)
 echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; median of $REPEATS; provgate $PROVGATE (ASan: $SANITIZED) $LOOPS, policy $(basename "$POLICY"); load average before: $LOAD0; $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "| row | nginx req/s | provgate req/s | provgate/nginx | nginx p99 ms | provgate p99 ms | errors (nginx/provgate) |"
