@@ -77,7 +77,7 @@ struct pg_front {
 struct pg_front_conn {
     struct pg_front_loop *fl;
     h2o_socket_t *sock;
-    struct pg_front_conn *prev, *next;
+    LIST_ENTRY(pg_front_conn) link;     /* fl->conns */
     struct front_body *sending;         /* a sendfile reply under way */
     size_t sent;                        /* its bytes so far */
     size_t seen_written;                /* sock->bytes_written at ... */
@@ -328,8 +328,7 @@ sf_stop(h2o_generator_t *gen, h2o_req_t *req)
 static struct pg_front_conn *
 req_conn(h2o_req_t *req)
 {
-    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL
-        ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    h2o_socket_t *sock = pg_front_req_socket(req);
 
     return sock != NULL && sock->on_close.cb == on_conn_close
         ? sock->on_close.data : NULL;
@@ -430,23 +429,39 @@ pg_front_send(struct pg_front_reply *fr)
     h2o_send(fr->req, fr->vecs, fr->n, fr->state);
 }
 
-void
-pg_front_abort(struct pg_req *r)
+h2o_socket_t *
+pg_front_req_socket(h2o_req_t *req)
 {
-    h2o_req_t *req = pg_front_req(r);
-    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL
+    return req->conn->callbacks->get_socket != NULL
         ? req->conn->callbacks->get_socket(req->conn) : NULL;
+}
+
+h2o_socket_t *
+pg_front_reset_on_close(h2o_req_t *req)
+{
+    h2o_socket_t *sock = pg_front_req_socket(req);
     struct linger lg = { 1, 0 };
 
     if (sock != NULL) {
         setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_LINGER, &lg,
             sizeof(lg));
+    }
+    req->http1_is_persistent = 0;
+    return sock;
+}
+
+void
+pg_front_abort(struct pg_req *r)
+{
+    h2o_req_t *req = pg_front_req(r);
+    h2o_socket_t *sock = pg_front_reset_on_close(req);
+
+    if (sock != NULL) {
         /* Nothing more reaches the client (a reply not started is never
          * started): h2o's writes fail and it closes the socket, which the
          * linger turns into a reset. */
         shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
     }
-    req->http1_is_persistent = 0;
     if (req->_generator == NULL) {
         req->res.status = 502;
         req->res.reason = "Bad Gateway";
@@ -588,14 +603,7 @@ on_conn_close(void *data)
     if (c->sending != NULL) {
         c->sending->conn = NULL;
     }
-    if (c->prev != NULL) {
-        c->prev->next = c->next;
-    } else {
-        fl->conns = c->next;
-    }
-    if (c->next != NULL) {
-        c->next->prev = c->prev;
-    }
+    LIST_REMOVE(c, link);
     fl->nconns--;
     atomic_fetch_sub(&fl->lp->s->nconns_total, 1);
     free(c);
@@ -605,15 +613,7 @@ on_conn_close(void *data)
 static void
 refuse(struct pg_front_loop *fl, h2o_socket_t *sock)
 {
-    struct pg_loop *lp = fl->lp;
-    time_t now = time(NULL);
-
-    pg_metric_inc(lp->s->m_conns_refused, 1, NULL);
-    if (now != lp->refused_logged) {
-        lp->refused_logged = now;
-        pg_log(lp->s, "max_connections (%d) reached: closing new "
-            "connections", lp->s->cfg->max_connections);
-    }
+    pg_loops_refused(fl->lp);
     h2o_socket_close(sock);
 }
 
@@ -648,11 +648,7 @@ on_accept(h2o_socket_t *listener, const char *err)
         c->fl = fl;
         c->sock = sock;
         c->seen_ms = h2o_now(fl->ctx.loop);
-        c->next = fl->conns;
-        if (fl->conns != NULL) {
-            fl->conns->prev = c;
-        }
-        fl->conns = c;
+        LIST_INSERT_HEAD(&fl->conns, c, link);
         fl->nconns++;
         atomic_fetch_add(&s->nconns_total, 1);
         sock->on_close.cb = on_conn_close;
@@ -678,7 +674,7 @@ on_watchdog(h2o_timeout_entry_t *entry)
     uint64_t limit = (uint64_t)fl->lp->s->cfg->client_timeout_ms;
     struct pg_front_conn *c;
 
-    for (c = fl->conns; c != NULL; c = c->next) {
+    LIST_FOREACH(c, &fl->conns, link) {
         if ((!h2o_socket_is_writing(c->sock) && c->sending == NULL)
             || c->sock->bytes_written + c->sent != c->seen_written)
         {
@@ -708,7 +704,7 @@ shut_conns(struct pg_front_loop *fl, int all)
 {
     struct pg_front_conn *c;
 
-    for (c = fl->conns; c != NULL; c = c->next) {
+    LIST_FOREACH(c, &fl->conns, link) {
         if (all || (!h2o_socket_is_writing(c->sock) && c->sending == NULL)) {
             shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
         }

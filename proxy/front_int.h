@@ -8,6 +8,8 @@
 #ifndef PG_FRONT_INT_H
 #define PG_FRONT_INT_H
 
+#include <sys/queue.h>
+
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
 #include <h2o/http1client.h>
@@ -28,7 +30,7 @@ struct pg_front_loop {
     h2o_timeout_entry_t grace_entry;
     h2o_timeout_t watchdog;             /* send timeout, once a second */
     h2o_timeout_entry_t watchdog_entry;
-    struct pg_front_conn *conns;        /* accepted, not yet closed */
+    LIST_HEAD(, pg_front_conn) conns;   /* accepted, not yet closed */
     long nconns;
     h2o_timeout_entry_t idle_entry;     /* stopping: shut idle ones */
     int done;                           /* the thread leaves its loop */
@@ -40,6 +42,12 @@ struct pg_front_loop {
                                            loop's relay listener */
     int pool_ready;
 };
+
+/* The client socket of a request (NULL if h2o has none to give). */
+h2o_socket_t *pg_front_req_socket(h2o_req_t *req);
+/* The client connection will be reset when it closes (SO_LINGER 0) and
+ * is not kept alive; returns its socket. */
+h2o_socket_t *pg_front_reset_on_close(h2o_req_t *req);
 
 /* The serving thread's side of a request (the h2o request). */
 static inline h2o_req_t *

@@ -169,10 +169,9 @@ conns_free(struct pg_loop *lp)
 
 /* A bufferevent evhttp cannot set a socket on: it closes the connection
  * at once (see above). */
-static struct bufferevent *
-refuse_bev(struct pg_loop *lp, struct event_base *base)
+void
+pg_loops_refused(struct pg_loop *lp)
 {
-    struct bufferevent *pair[2];
     time_t now = time(NULL);
 
     pg_metric_inc(lp->s->m_conns_refused, 1, NULL);
@@ -181,6 +180,14 @@ refuse_bev(struct pg_loop *lp, struct event_base *base)
         pg_log(lp->s, "max_connections (%d) reached: closing new "
             "connections", lp->s->cfg->max_connections);
     }
+}
+
+static struct bufferevent *
+refuse_bev(struct pg_loop *lp, struct event_base *base)
+{
+    struct bufferevent *pair[2];
+
+    pg_loops_refused(lp);
     /* BEV_OPT_CLOSE_ON_FREE: evhttp then leaves the close to
      * evhttp_get_request, which closes the socket exactly once. */
     if (bufferevent_pair_new(base, BEV_OPT_CLOSE_ON_FREE, pair) != 0) {

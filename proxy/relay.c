@@ -143,20 +143,6 @@ relay_fail(struct relay *rl, const char *why)
     pg_req_abort(r, note);
 }
 
-static void
-reset_client(struct relay *rl)
-{
-    h2o_req_t *req = rl->req;
-    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL
-        ? req->conn->callbacks->get_socket(req->conn) : NULL;
-    struct linger lg = { 1, 0 };
-
-    if (sock != NULL) {
-        setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_LINGER, &lg,
-            sizeof(lg));
-    }
-    req->http1_is_persistent = 0;
-}
 
 static void
 resume(struct relay *rl)
@@ -189,7 +175,7 @@ do_send(struct relay *rl)
         state = rl->failed ? H2O_SEND_STATE_ERROR : H2O_SEND_STATE_FINAL;
         rl->final_sent = 1;
         if (rl->failed) {
-            reset_client(rl);
+            pg_front_reset_on_close(rl->req);
         }
     } else {
         if (vec.len == 0) {

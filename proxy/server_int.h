@@ -329,6 +329,9 @@ int pg_loops_listen(struct pg_server *s, char *msg, size_t mlen);
 void pg_loops_stop(struct pg_server *s);
 /* Joins the threads (breaking their loops first) and frees the loops. */
 void pg_loops_free(struct pg_server *s);
+/* A connection closed at accept (max_connections): counted, and one log
+ * line a second at most per loop. */
+void pg_loops_refused(struct pg_loop *lp);
 /* Counts lp's closed connections out (lp's thread). */
 void pg_loops_sweep(struct pg_loop *lp);
 /* The main loop's base, libevent set up for threads first; NULL if not. */
