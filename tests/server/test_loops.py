@@ -26,11 +26,14 @@ hits and relayed).
                             alike in every format
   loops_send_timeout        a client that stops reading is cut off after
                             client_timeout (h2o has no send timeout)
+  loops_single_loop_alike   serve_loops = 1 (evhttp on the main loop) and
+                            serving threads (h2o) answer every case alike
 
 Uses test_server.py's harness.  Run one: test_loops.py <name>.
 Environment: PG_PROVGATE = the provgate executable.
 """
 
+import gzip
 import os
 import signal
 import sys
@@ -75,20 +78,16 @@ def shape(r):
             tuple((k, r.h(k)) for k in KEEP))
 
 
-def t_loops_answer_alike(e):
-    e.start_fixture()
-    data = rnd(200000, "la")
-    e.add("la-1.0.tar.gz", data)
-    e.add("la-1.0-py3-none-any.whl", rnd(3000, "lw"))
-    alog = os.path.join(e.tmp, "access.log")
-    e.start_pg(sets={"serve_loops": "2", "access_log": alog})
+def alike_cases(e, data):
+    """The file's URL path and the requests compared, after the file was
+    fetched once (3 requests)."""
     path = e.file_url_path("la", "la-1.0.tar.gz")
     first = e.get(path)
     check(first.status == 200 and first.body == data, "file: %r" % first)
     etag = first.h("etag")
     page_etag = e.get("/simple/la/", headers={
         "Accept": ts.JSON_TYPE}).h("etag")
-    cases = [
+    return [
         ("GET", "/simple/la/", {"Accept": ts.JSON_TYPE}),
         ("GET", "/simple/la/", {"Accept": "text/html"}),
         ("GET", "/simple/la/", {"Accept": ts.JSON_TYPE,
@@ -106,6 +105,16 @@ def t_loops_answer_alike(e):
         ("GET", "/simple/LA/", {}),
         ("GET", "/packages/nope/nope-1.0.tar.gz", {}),
     ]
+
+
+def t_loops_answer_alike(e):
+    e.start_fixture()
+    data = rnd(200000, "la")
+    e.add("la-1.0.tar.gz", data)
+    e.add("la-1.0-py3-none-any.whl", rnd(3000, "lw"))
+    alog = os.path.join(e.tmp, "access.log")
+    e.start_pg(sets={"serve_loops": "2", "access_log": alog})
+    cases = alike_cases(e, data)
     sent = 0
     for method, p, h in cases:
         seen = set()
@@ -135,6 +144,51 @@ def t_loops_answer_alike(e):
     check(len(req_lines) == sent + 3,
           "one access-log line per request: %d lines, %d requests"
           % (len(req_lines), sent + 3))
+
+
+def t_loops_single_loop_alike(e):
+    """serve_loops = 1 (the main loop serves clients with evhttp) and the
+    default serving threads (h2o) give every case of loops_answer_alike
+    the same status, reason, body and headers."""
+    e.start_fixture()
+    data = rnd(200000, "la")
+    e.add("la-1.0.tar.gz", data)
+    e.add("la-1.0-py3-none-any.whl", rnd(3000, "lw"))
+    got = {}
+    for loops in ("1", "2"):
+        e.start_pg(sets={"serve_loops": loops},
+                   cache=os.path.join(e.tmp, "cache-" + loops))
+        cases = alike_cases(e, data)
+        for i, (method, p, h) in enumerate(cases):
+            for _ in range(3):      # the main loop's answer, then hot ones
+                st = shape(e.get(p, method=method, headers=h))
+                if not p.startswith("/packages/"):
+                    # A page names this instance's address in its file
+                    # URLs (so its ETag and length differ), and its
+                    # Last-Modified is when this instance got it.
+                    body = st[2]
+                    if dict(st[5]).get("content-encoding") == "gzip":
+                        body = gzip.decompress(body)
+                    body = body.replace(b"127.0.0.1:%d" % e.port, b"PG")
+                    st = (st[:2] + (body,) + st[3:5] + (tuple(
+                        kv for kv in st[5] if kv[0] not in (
+                            "last-modified", "etag", "content-length")),))
+                got.setdefault((i, method, p.startswith("/packages/")),
+                               {}).setdefault(loops, set()).add(st)
+        m = e.get("/metrics").body.decode()
+        if loops == "1":
+            check("(the main loop serves clients)" in e.log()
+                  and metric(m, "provgate_loop_requests_total",
+                             '{loop="1"}') == 0,
+                  "the main loop served clients, no thread did")
+        else:
+            loops_spread(e)
+        e.stop_pg()
+    for key, by in sorted(got.items()):
+        check(len(by["1"]) == 1 and by["1"] == by["2"],
+              "case %r: serve_loops 1 %r, 2 %r" % (
+                  key, [x[:2] + x[4:] for x in by["1"]],
+                  [x[:2] + x[4:] for x in by["2"]]))
 
 
 def t_loops_mismatch_resets(e):
@@ -334,6 +388,7 @@ def t_loops_send_timeout(e):
 
 TESTS = {
     "loops_send_timeout": t_loops_send_timeout,
+    "loops_single_loop_alike": t_loops_single_loop_alike,
     "loops_big_page_bodies": t_loops_big_page_bodies,
     "loops_answer_alike": t_loops_answer_alike,
     "loops_mismatch_resets": t_loops_mismatch_resets,
