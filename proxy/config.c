@@ -86,7 +86,8 @@ const struct pg_directive pg_config_directives[] = {
     { "audit_log", "server", pg_conf_path, F(audit_log), "-",
       "policy decisions (JSON lines): - for stderr, or a file", 0, 0, 0 },
     { "client_timeout", "server", pg_conf_duration, F(client_timeout_ms),
-      "60s", "close a client connection idle for this long (1s to 1h)",
+      "60s", "close a client connection idle, or not reading its "
+      "answer, for this long (1s to 1h)",
       1000, 3600000, 1 },
     { "max_connections", "server", pg_conf_int, F(max_connections), "1024",
       "most client connections open at once (1 to 100000); further ones "
