@@ -64,11 +64,6 @@
 #include "worker_int.h"
 
 #define DL_BUCKETS 256
-#define PG_FILE_SENDFILE_MIN (64 * 1024) /* smaller replies: the blob is
-                                       mapped once (kept with its cached
-                                       segment) and goes out in the same
-                                       writev as the headers; larger ones
-                                       by sendfile */
 
 struct file_rec {
     char sha[65];
@@ -77,6 +72,7 @@ struct file_rec {
     int is_meta;
     const char *lm_pre;             /* Last-Modified made at publication
                                        (hot.c; "" none), NULL: compute */
+    time_t ut_pre;                  /* with lm_pre: its time (-1 none) */
 };
 
 struct file_req;
@@ -319,26 +315,38 @@ upload_time(const struct file_rec *rec)
     return timegm(&tm);
 }
 
+/* The upload time Last-Modified stands for ((time_t)-1: none), taken
+ * from the publication on other loops (no second parse). */
+static time_t
+rec_time(const struct file_rec *rec)
+{
+    return rec->lm_pre != NULL ? rec->ut_pre : upload_time(rec);
+}
+
+/* Last-Modified for ut ("" when there is none). */
+static void
+format_lm(time_t ut, char *lm, size_t lmlen)
+{
+    if (ut == (time_t)-1 || pg_http_date(ut, lm, lmlen) != 0) {
+        lm[0] = '\0';
+    }
+}
+
 static void
 set_file_headers(struct pg_req *r, const struct file_rec *rec, char *lm,
     size_t lmlen)
 {
     char etag[80];
-    time_t ut;
 
     snprintf(etag, sizeof(etag), "\"%s\"", rec->sha);
     pg_req_set_header(r, "Content-Type", "application/octet-stream");
     pg_req_set_header(r, "ETag", etag);
     pg_req_set_header(r, "Cache-Control", "max-age=365000000, immutable");
     pg_req_set_header(r, "Accept-Ranges", "bytes");
-    lm[0] = '\0';
     if (rec->lm_pre != NULL) {
         snprintf(lm, lmlen, "%s", rec->lm_pre);
     } else {
-        ut = upload_time(rec);
-        if (ut == (time_t)-1 || pg_http_date(ut, lm, lmlen) != 0) {
-            lm[0] = '\0';
-        }
+        format_lm(upload_time(rec), lm, lmlen);
     }
     if (lm[0] != '\0') {
         pg_req_set_header(r, "Last-Modified", lm);
@@ -470,7 +478,7 @@ serve_blob(struct file_req *fr, struct evbuffer_file_segment *seg, int fd,
         /* A buffer that only drains to the socket may hold a sendfile
          * segment (else libevent mmaps the file); not over TLS, whose
          * bufferevent reads the bytes itself. */
-        if (pg_req_sendfile_ok(r) && len >= PG_FILE_SENDFILE_MIN) {
+        if (pg_req_sendfile_ok(r) && len >= PG_SENDFILE_MIN) {
             evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
         }
         if (evbuffer_add_file_segment(out, seg, (ev_off_t)a,
@@ -501,8 +509,7 @@ not_modified(struct pg_req *r, const struct file_rec *rec, const char *etag)
     if (ims == NULL) {
         return 0;
     }
-    ut = rec->lm_pre != NULL ? (rec->lm_pre[0] != '\0'
-        ? pg_http_date_parse(rec->lm_pre) : (time_t)-1) : upload_time(rec);
+    ut = rec_time(rec);
     t = pg_http_date_parse(ims);
     return ut != (time_t)-1 && t != (time_t)-1 && t >= ut;
 }
@@ -949,7 +956,6 @@ publish(struct file_req *fr, uint64_t size)
 {
     struct pg_req *r = fr->r;
     struct pg_file_view v;
-    time_t ut;
 
     if (r->client_gone || r->path == NULL || fr->cache_gen == 0
         || (fr->decided && fr->fresh_until <= time(NULL))
@@ -967,32 +973,43 @@ publish(struct file_req *fr, uint64_t size)
     v.size = size;
     v.cache_gen = fr->cache_gen;
     v.fresh_until = fr->decided ? fr->fresh_until : PG_FILE_NO_PAGE;
-    ut = upload_time(&fr->rec);
-    if (ut == (time_t)-1 || pg_http_date(ut, v.lm, sizeof(v.lm)) != 0) {
-        v.lm[0] = '\0';
-    }
+    v.lm_time = upload_time(&fr->rec);
+    format_lm(v.lm_time, v.lm, sizeof(v.lm));
     pg_hot_publish_file(r->s->hot, r->path, &v);
+}
+
+/* r's file state, in its arena; NULL when r was answered (503). */
+static struct file_req *
+file_req_new(struct pg_req *r)
+{
+    struct file_req *fr = pg_req_alloc(r, sizeof(*fr));
+
+    r->route = "file";
+    if (fr == NULL) {
+        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        return NULL;
+    }
+    fr->r = r;
+    r->route_state = fr;
+    return fr;
 }
 
 void
 pg_files_serve_view(struct pg_req *r, const struct pg_file_view *v)
 {
-    struct file_req *fr = pg_req_alloc(r, sizeof(*fr));
+    struct file_req *fr = file_req_new(r);
     char etag[80], lm[64];
 
-    r->route = "file";
     if (fr == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
         return;
     }
-    fr->r = r;
-    r->route_state = fr;
     memcpy(fr->rec.sha, v->sha, sizeof(fr->rec.sha));
     fr->rec.filename = v->filename;         /* the entry outlives r's reply */
     fr->rec.upload_time = v->upload_time;
     fr->rec.is_meta = v->is_meta;
     fr->rec.size = (int64_t)v->size;
     fr->rec.lm_pre = v->lm;
+    fr->rec.ut_pre = v->lm_time;
     if (v->page_hit) {
         r->cache = "hit";
         pg_server_cache_event(r->s, "page", "hit");
@@ -1229,16 +1246,11 @@ found:
 void
 pg_files_handle(struct pg_req *r)
 {
-    struct file_req *fr = pg_req_alloc(r, sizeof(*fr));
+    struct file_req *fr = file_req_new(r);
 
-    r->route = "file";
-    if (fr == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
-        return;
+    if (fr != NULL) {
+        lookup(fr);
     }
-    fr->r = r;
-    r->route_state = fr;
-    lookup(fr);
 }
 
 int

@@ -40,7 +40,7 @@
  * Runs on: the main loop (setup, start, stop, free) and each serving
  * thread (everything else).  Spec: issue 2 benchmark; design §5.
  */
-#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
@@ -69,7 +69,6 @@ struct pg_front {
 };
 
 #define PG_RELAY_IDLE_MS 2000      /* a kept-alive relay connection */
-#define PG_FRONT_SENDFILE_MIN (64 * 1024) /* bodies sent with sendfile */
 #define PG_FRONT_SENDFILE_TURN (512 * 1024) /* per loop turn: one
                                         client does not hold the thread;
                                         4 MiB cost the big rows 10-20% */
@@ -112,24 +111,21 @@ static void on_conn_close(void *data);
 static size_t
 lower_name(const char *name, char *out, size_t outlen)
 {
-    size_t i;
+    size_t n = strlen(name);
 
-    for (i = 0; name[i] != '\0'; i++) {
-        if (i + 1 >= outlen) {
-            return 0;
-        }
-        out[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32)
-            : name[i];
+    if (n == 0 || n >= outlen) {
+        return 0;
     }
-    out[i] = '\0';
-    return i;
+    memcpy(out, name, n + 1);
+    h2o_strtolower(out, n);
+    return n;
 }
 
 const char *
 pg_front_header(struct pg_req *r, const char *name)
 {
     h2o_req_t *req = pg_front_req(r);
-    char lc[64], *v;
+    char lc[64];
     size_t n = lower_name(name, lc, sizeof(lc));
     ssize_t i;
     h2o_iovec_t val;
@@ -146,13 +142,7 @@ pg_front_header(struct pg_req *r, const char *name)
         }
         val = req->headers.entries[i].value;
     }
-    v = pg_req_alloc(r, val.len + 1);
-    if (v == NULL) {
-        return NULL;
-    }
-    memcpy(v, val.base, val.len);
-    v[val.len] = '\0';
-    return v;
+    return pg_req_strndup(r, val.base, val.len);
 }
 
 static void
@@ -173,19 +163,16 @@ pg_front_set_header(struct pg_req *r, const char *name, const char *v)
     char lc[64];
     size_t n = lower_name(name, lc, sizeof(lc));
     h2o_iovec_t nm, on, val;
-    unsigned long long cl;
-    char *end;
+    size_t cl;
 
     if (n == 0) {
         return;
     }
     /* h2o writes these three itself. */
     if (strcmp(lc, "content-length") == 0) {
-        errno = 0;
-        cl = strtoull(v, &end, 10);
-        if (errno == 0 && end != v && *end == '\0') {
-            r->front_clen = cl;
-            r->front_has_clen = 1;
+        cl = h2o_strtosize(v, strlen(v));
+        if (cl != SIZE_MAX) {
+            req->res.content_length = cl;   /* else h2o's SIZE_MAX: unset */
         }
         return;
     }
@@ -241,22 +228,32 @@ cork(h2o_socket_t *sock, int on)
         sizeof(on));
 }
 
+/* The reply ends (FINAL: all sent; ERROR: the client went or the file
+ * ended early). */
+static void
+sf_end(struct front_body *fb, h2o_send_state_t state)
+{
+    fb->conn->sending = NULL;
+    if (state == H2O_SEND_STATE_FINAL) {
+        cork(fb->conn->sock, 0);
+    }
+    fb->conn = NULL;
+    h2o_send(fb->req, NULL, 0, state);
+}
+
 static void
 sf_on_writable(h2o_socket_t *sock, const char *err)
 {
     struct pg_front_conn *c = sock->on_close.data;
-    struct front_body *fb = c->sending;
 
-    if (fb == NULL) {
+    if (c->sending == NULL) {
         return;
     }
     if (err != NULL) {
-        c->sending = NULL;
-        fb->conn = NULL;
-        h2o_send(fb->req, NULL, 0, H2O_SEND_STATE_ERROR);
+        sf_end(c->sending, H2O_SEND_STATE_ERROR);
         return;
     }
-    sf_pump(fb);
+    sf_pump(c->sending);
 }
 
 /* Sends what the socket takes, at most PG_FRONT_SENDFILE_TURN bytes a
@@ -285,16 +282,11 @@ sf_pump(struct front_body *fb)
             break;
         }
         /* The client went (EPIPE, reset) or the file ended early. */
-        c->sending = NULL;
-        fb->conn = NULL;
-        h2o_send(fb->req, NULL, 0, H2O_SEND_STATE_ERROR);
+        sf_end(fb, H2O_SEND_STATE_ERROR);
         return;
     }
     if (fb->left == 0) {
-        c->sending = NULL;
-        fb->conn = NULL;
-        cork(c->sock, 0);
-        h2o_send(fb->req, NULL, 0, H2O_SEND_STATE_FINAL);
+        sf_end(fb, H2O_SEND_STATE_FINAL);
         return;
     }
     h2o_socket_notify_write(c->sock, sf_on_writable);
@@ -375,14 +367,11 @@ pg_front_reply(struct pg_req *r, int code, const char *phrase,
 
     req->res.status = code;
     req->res.reason = h2o_strdup(&req->pool, phrase, strlen(phrase)).base;
-    if (r->front_has_clen) {
-        req->res.content_length = (size_t)r->front_clen;
-    } else if (code == 304 || code == 204) {
-        req->res.content_length = SIZE_MAX;
-    } else {
+    /* Content-Length set (HEAD) stays; a 304 or 204 has none. */
+    if (req->res.content_length == SIZE_MAX && code != 304 && code != 204) {
         req->res.content_length = len;
     }
-    if (len >= PG_FRONT_SENDFILE_MIN && r->body_fd >= 0
+    if (len >= PG_SENDFILE_MIN && r->body_fd >= 0
         && r->s->tls == NULL && (c = req_conn(req)) != NULL
         && c->sending == NULL)
     {
@@ -490,34 +479,6 @@ method_name(h2o_iovec_t m)
     return "-";
 }
 
-static void
-peer_name(const struct sockaddr *sa, char *out, size_t outlen)
-{
-    const void *a = NULL;
-
-    if (sa->sa_family == AF_INET) {
-        a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-    } else if (sa->sa_family == AF_INET6) {
-        a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-    }
-    if (a == NULL || inet_ntop(sa->sa_family, a, out, (socklen_t)outlen)
-        == NULL)
-    {
-        snprintf(out, outlen, "-");
-    }
-}
-
-static char *
-arena_strndup(struct pg_req *r, const char *p, size_t n)
-{
-    char *s = pg_req_alloc(r, n + 1);
-
-    if (s != NULL) {
-        memcpy(s, p, n);
-        s[n] = '\0';
-    }
-    return s;
-}
 
 /* The request line and header lines as evhttp counts them for
  * PG_MAX_HEADERS_BYTES (CRLFs not counted); h2o's own limit is larger. */
@@ -546,9 +507,9 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     struct sockaddr_storage ss;
     struct sockaddr *sa = (struct sockaddr *)&ss;
     socklen_t sl;
-    size_t plen;
+    size_t plen, hlen;
     struct pg_req *r;
-    char *path;
+    char *path, host[NI_MAXHOST];
 
     (void) self;
     r = pg_req_new_front(lp, req);
@@ -561,14 +522,15 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     r->is_head = strcmp(r->method, "HEAD") == 0;
     memset(&ss, 0, sizeof(ss));
     sl = req->conn->callbacks->get_peername(req->conn, sa);
-    if (sl > 0) {
-        peer_name(sa, r->client, sizeof(r->client));
+    hlen = sl > 0 ? h2o_socket_getnumerichost(sa, sl, host) : SIZE_MAX;
+    if (hlen < sizeof(r->client)) {
+        memcpy(r->client, host, hlen + 1);
     }
     plen = req->input.query_at != SIZE_MAX ? req->input.query_at
         : req->input.path.len;
-    path = arena_strndup(r, req->input.path.base, plen);
+    path = pg_req_strndup(r, req->input.path.base, plen);
     if (req->input.query_at != SIZE_MAX) {
-        r->query = arena_strndup(r, req->input.path.base + plen + 1,
+        r->query = pg_req_strndup(r, req->input.path.base + plen + 1,
             req->input.path.len - plen - 1);
     }
     if (head_bytes(req) > PG_MAX_HEADERS_BYTES) {
@@ -635,9 +597,6 @@ on_accept(h2o_socket_t *listener, const char *err)
         sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL) {
             break;
-        }
-        if (atomic_load(&s->nconns_total) >= s->cfg->max_connections) {
-            pg_loops_sweep(&s->loops[0]);
         }
         if (atomic_load(&s->nconns_total) >= s->cfg->max_connections
             || (c = calloc(1, sizeof(*c))) == NULL)
@@ -836,9 +795,7 @@ front_dispose(struct pg_front_loop *fl)
     h2o_socket_close(fl->stop_sock);
     fl->stop_sock = NULL;
     fl->stop_fds[0] = -1;               /* closed with its socket */
-    if (fl->pool_ready) {
-        h2o_socketpool_dispose(&fl->relay_pool);
-    }
+    h2o_socketpool_dispose(&fl->relay_pool);
     if (h2o_timeout_is_linked(&fl->grace_entry)) {
         h2o_timeout_unlink(&fl->grace_entry);
     }
@@ -916,7 +873,6 @@ pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen)
     struct pg_front_loop *fl;
     struct sockaddr_in sin;
     h2o_evloop_t *loop;
-    int fd;
 
     fl = calloc(1, sizeof(*fl));
     if (fl == NULL) {
@@ -932,13 +888,12 @@ pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen)
         close(lfd);
         return -1;
     }
-    fd = lfd;
     loop = h2o_evloop_create();
     h2o_context_init(&fl->ctx, loop, &s->front->conf);
     fl->actx.ctx = &fl->ctx;
     fl->actx.hosts = s->front->conf.hosts;
     fl->actx.ssl_ctx = s->tls;
-    fl->listener = h2o_evloop_socket_create(loop, fd,
+    fl->listener = h2o_evloop_socket_create(loop, lfd,
         H2O_SOCKET_FLAG_DONT_READ);
     fl->listener->data = fl;
     h2o_socket_read_start(fl->listener, on_accept);
@@ -964,7 +919,6 @@ pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen)
     h2o_socketpool_init_by_address(&fl->relay_pool, (struct sockaddr *)&sin,
         sizeof(sin), 0, SIZE_MAX);
     h2o_socketpool_set_timeout(&fl->relay_pool, loop, PG_RELAY_IDLE_MS);
-    fl->pool_ready = 1;
     atomic_fetch_add(&s->threads_running, 1);
     if (pthread_create(&lp->thread, NULL, front_thread, fl) != 0) {
         atomic_fetch_sub(&s->threads_running, 1);

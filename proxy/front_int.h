@@ -40,7 +40,6 @@ struct pg_front_loop {
     h2o_timeout_t relay_timeout;
     h2o_socketpool_t relay_pool;        /* kept-alive ones to the main
                                            loop's relay listener */
-    int pool_ready;
 };
 
 /* The client socket of a request (NULL if h2o has none to give). */

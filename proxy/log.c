@@ -17,7 +17,8 @@
  * ("-", the default: a terminal, journald or a test reading it) every line
  * is written at once.  Event lines are always written at once.
  *
- * Every serving loop (loops.c) writes here: lines are formatted outside
+ * Every loop thread (the main loop, the serving threads of front.c)
+ * writes here: lines are formatted outside
  * any lock (the once-a-second timestamp is cached per thread), then a
  * mutex in struct pg_alog guards the buffer and the writes, so lines from
  * two loops never interleave.  The flush timer is a one-shot event on the

@@ -16,8 +16,9 @@
  * (event_active) and the log may add a timer to it from any thread.
  *
  * Connections (max_connections) are counted in total (atomic): the main
- * loop's evhttp connections by the list and sweep below, a serving
- * thread's by its own accept and close hooks (front.c).
+ * loop's evhttp connections (serve_loops = 1 only) by the list and sweep
+ * below, on the main loop alone; a serving thread's by its own accept and
+ * close hooks (front.c).
  *
  * Stopping (SIGTERM, main loop): every loop stops accepting; a serving
  * thread ends once its requests finished (or after PG_STOP_GRACE_S) and
@@ -94,9 +95,8 @@ conn_unlink(struct pg_loop *lp, struct pg_conn *c)
     atomic_fetch_sub(&lp->s->nconns_total, 1);
 }
 
-/* lp->conns_mu held. */
 static void
-sweep_locked(struct pg_loop *lp)
+sweep(struct pg_loop *lp)
 {
     struct pg_conn *c = lp->conns, *next;
     bufferevent_event_cb ecb;
@@ -123,27 +123,9 @@ sweep_locked(struct pg_loop *lp)
 void
 pg_loops_sweep(struct pg_loop *lp)
 {
-    pthread_mutex_lock(&lp->conns_mu);
-    sweep_locked(lp);
-    pthread_mutex_unlock(&lp->conns_mu);
+    sweep(lp);
     pg_metric_set(lp->s->m_conns, (double)atomic_load(&lp->s->nconns_total),
         NULL);
-}
-
-/* At the cap: connections other loops' clients closed are counted out
- * now, not at those loops' next sweep (a connection closed a moment ago
- * on another loop must not make this one refuse).  Their evhttp let go of
- * those bufferevents, so only the list (under its mutex) is shared;
- * reading a live one's callbacks races only with its own loop setting
- * them, which it does not do once it freed the connection. */
-static void
-sweep_all(struct pg_server *s)
-{
-    int i;
-
-    for (i = 0; i < s->nloops; i++) {
-        pg_loops_sweep(&s->loops[i]);
-    }
 }
 
 static void
@@ -210,7 +192,7 @@ pg_server_on_new_bev(struct event_base *base, void *arg)
     SSL *ssl;
 
     if (atomic_load(&s->nconns_total) >= s->cfg->max_connections) {
-        sweep_all(s);
+        pg_loops_sweep(lp);
     }
     if (atomic_load(&s->nconns_total) >= s->cfg->max_connections) {
         return refuse_bev(lp, base);
@@ -234,7 +216,6 @@ pg_server_on_new_bev(struct event_base *base, void *arg)
     }
     bufferevent_incref(bev);
     c->bev = bev;
-    pthread_mutex_lock(&lp->conns_mu);
     c->next = lp->conns;
     if (lp->conns != NULL) {
         lp->conns->prev = c;
@@ -247,7 +228,6 @@ pg_server_on_new_bev(struct event_base *base, void *arg)
         tv.tv_usec = (PG_CONN_SWEEP_MS % 1000) * 1000;
         event_add(lp->ev_sweep, &tv);
     }
-    pthread_mutex_unlock(&lp->conns_mu);
     return bev;
 }
 
@@ -326,7 +306,6 @@ pg_loops_setup(struct pg_server *s, char *msg, size_t mlen)
         snprintf(lp->name, sizeof(lp->name), "%d", i);
         atomic_init(&lp->inflight, 0);
         atomic_init(&lp->relaying, 0);
-        pthread_mutex_init(&lp->conns_mu, NULL);
     }
     lp = &s->loops[0];
     lp->base = s->base;                 /* its evhttp is s->http */
@@ -508,19 +487,14 @@ pg_loops_inflight(struct pg_server *s)
     return n;
 }
 
-/* Serving threads first (joined: nothing runs on their loops any more). */
+/* Serving threads first (parked: nothing runs on their loops any more). */
 void
 pg_loops_free(struct pg_server *s)
 {
-    int i;
-
     if (s->loops == NULL) {
         return;
     }
     pg_front_free(s);
-    for (i = 1; i < s->nloops; i++) {
-        pthread_mutex_destroy(&s->loops[i].conns_mu);
-    }
     if (s->ev_thread_done != NULL) {
         event_free(s->ev_thread_done);
         s->ev_thread_done = NULL;
@@ -538,7 +512,6 @@ pg_loops_free_main(struct pg_server *s)
     }
     lp = &s->loops[0];
     conns_free(lp);
-    pthread_mutex_destroy(&lp->conns_mu);
     if (lp->ev_sweep != NULL) {
         event_free(lp->ev_sweep);
     }

@@ -17,7 +17,7 @@
  * _sum and _count.  Floats are printed with the fewest digits that read
  * back to the same double (%.15g, else %.17g), +Inf/-Inf/NaN as spelled.
  *
- * Updates and rendering may come from any serving loop (see loops.c): one
+ * Updates and rendering may come from any loop thread (loops.c): one
  * process-wide mutex guards every child lookup, update and the rendering.
  * It is held for a hash and a compare, so it is uncontended in practice;
  * registering families (pg_metrics_add) happens before any loop runs.

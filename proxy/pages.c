@@ -75,14 +75,13 @@ enum page_outcome { OUT_HIT, OUT_MISS, OUT_REVALIDATED, OUT_STALE };
 struct pg_body {
     atomic_int refs;            /* replies on any loop hold references */
     size_t len;
-    struct evbuffer_file_segment *seg; /* len >= PG_BODY_FILE_MIN: the
+    struct evbuffer_file_segment *seg; /* len >= PG_SENDFILE_MIN: the
                                    bytes are in a memfd instead of data[]
                                    and go out with sendfile */
     int fd;                     /* seg's memfd (the segment owns it) */
     char data[];
 };
 
-#define PG_BODY_FILE_MIN (64 * 1024) /* as files.c's sendfile threshold */
 
 struct pg_page_wait {
     struct pg_req *r;
@@ -220,7 +219,7 @@ body_new(const char *data, size_t len)
 {
     struct pg_body *b;
 
-    if (len >= PG_BODY_FILE_MIN && (b = body_new_file(data, len)) != NULL) {
+    if (len >= PG_SENDFILE_MIN && (b = body_new_file(data, len)) != NULL) {
         return b;
     }
     b = malloc(sizeof(*b) + (len > 0 ? len : 1));
@@ -1534,6 +1533,7 @@ pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
 {
     const char *q;
     const char *fparam = NULL, *inm, *ims;
+    time_t ims_t = (time_t)-1;
     struct evkeyvalq params;
     enum pg_index_format fmt;
     struct pg_body *b;
@@ -1582,10 +1582,11 @@ pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
     }
     inm = pg_req_header(r, "If-None-Match");
     ims = pg_req_header(r, "If-Modified-Since");
+    if (inm == NULL && ims != NULL) {
+        ims_t = pg_http_date_parse(ims);
+    }
     if ((inm != NULL && pg_etag_match_list(inm, etag))
-        || (inm == NULL && ims != NULL
-            && pg_http_date_parse(ims) != (time_t)-1
-            && pg_http_date_parse(ims) >= v->changed_at))
+        || (ims_t != (time_t)-1 && ims_t >= v->changed_at))
     {
         pg_req_send(r, 304, "Not Modified", NULL);
         return;

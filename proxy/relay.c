@@ -108,18 +108,30 @@ relay_cancel(struct relay *rl)
     }
 }
 
+/* The client went away before the end: the relayed request is cancelled
+ * (the main loop sees its client go) and the client request ends. */
+static void
+client_left(struct relay *rl)
+{
+    relay_cancel(rl);
+    if (rl->r != NULL) {
+        rl->r->client_gone = 1;
+        if (rl->r->note[0] == '\0') {
+            snprintf(rl->r->note, sizeof(rl->r->note),
+                "client closed the connection");
+        }
+        relay_finish(rl);
+    }
+}
+
 static void
 on_dispose(void *p)
 {
     struct relay *rl = p;
 
-    relay_cancel(rl);
+    client_left(rl);
     h2o_doublebuffer_dispose(&rl->sending);
     h2o_buffer_dispose(&rl->last);
-    if (rl->r != NULL) {
-        rl->r->client_gone = 1;
-        relay_finish(rl);
-    }
 }
 
 /* Before the main loop answered.  It reset the relay (a hash mismatch
@@ -204,22 +216,11 @@ on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     do_send(rl);
 }
 
-/* The client went away before the end. */
 static void
 on_stop(h2o_generator_t *gen, h2o_req_t *req)
 {
-    struct relay *rl = (struct relay *)gen;
-
     (void) req;
-    relay_cancel(rl);
-    if (rl->r != NULL) {
-        rl->r->client_gone = 1;
-        if (rl->r->note[0] == '\0') {
-            snprintf(rl->r->note, sizeof(rl->r->note),
-                "client closed the connection");
-        }
-        relay_finish(rl);
-    }
+    client_left((struct relay *)gen);
 }
 
 static int

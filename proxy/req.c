@@ -94,15 +94,21 @@ pg_req_alloc(struct pg_req *r, size_t n)
 }
 
 char *
-pg_req_strdup(struct pg_req *r, const char *s)
+pg_req_strndup(struct pg_req *r, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     char *p = pg_req_alloc(r, n + 1);
 
     if (p != NULL) {
-        memcpy(p, s, n + 1);
+        memcpy(p, s, n);
+        p[n] = '\0';
     }
     return p;
+}
+
+char *
+pg_req_strdup(struct pg_req *r, const char *s)
+{
+    return pg_req_strndup(r, s, strlen(s));
 }
 
 int
@@ -193,8 +199,11 @@ pg_req_query(struct pg_req *r)
 {
     const struct evhttp_uri *uri;
 
-    if (r->front != NULL || r->ereq == NULL) {
-        return r->front != NULL ? r->query : NULL;
+    if (r->front != NULL) {
+        return r->query;
+    }
+    if (r->ereq == NULL) {
+        return NULL;
     }
     uri = evhttp_request_get_evhttp_uri(r->ereq);
     return uri != NULL ? evhttp_uri_get_query(uri) : NULL;

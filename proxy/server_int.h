@@ -61,6 +61,11 @@ struct sockaddr;
 #define PG_PAGES_MAX_MEM 4096       /* rendered pages kept in memory */
 #define PG_FILE_HOLD_BYTES (64 * 1024) /* final bytes held back until the
                                        sha256 matched */
+#define PG_SENDFILE_MIN (64 * 1024) /* smaller bodies (a blob mapped once
+                                       with its cached segment, a page in
+                                       memory) go out in the same writev as
+                                       the headers; larger ones (blobs,
+                                       pages in a memfd) by sendfile */
 #define PG_FILE_CLIENT_HIGH (1024 * 1024) /* client output above this
                                        pauses the upstream transfer */
 #define PG_HOLD_SLOTS 1024          /* remembered hash mismatches */
@@ -97,9 +102,8 @@ struct pg_loop {
     struct evhttp_bound_socket *bound;  /* loops[1..] (the main: s->bound) */
     pthread_t thread;                   /* loops[1..] */
     int started;
-    pthread_mutex_t conns_mu;           /* conns, nconns (sweeps at the cap
-                                           come from other loops) */
-    struct pg_conn *conns;              /* accepted, not yet swept */
+    struct pg_conn *conns;              /* main loop, evhttp: accepted,
+                                           not yet swept */
     long nconns;
     struct event *ev_sweep;             /* counts closed connections out */
     struct event *ev_stop;              /* loops[1..]: the main loop asks */
@@ -193,8 +197,6 @@ struct pg_req {
     void *front;                        /* h2o_req_t * when a serving
                                            thread took it (front.c); then
                                            ereq and evcon are NULL */
-    uint64_t front_clen;                /* Content-Length set (front) */
-    int front_has_clen;
     int body_fd;                        /* >= 0: the reply body is the
                                            file range [body_off, +len) of
                                            this fd (the body's file
@@ -231,6 +233,7 @@ struct pg_req {
  * PG_ARENA_MAX.  Freed by pg_req_finish. */
 void *pg_req_alloc(struct pg_req *r, size_t n);
 char *pg_req_strdup(struct pg_req *r, const char *s);
+char *pg_req_strndup(struct pg_req *r, const char *s, size_t n);
 /* Registers fn(arg) to run at pg_req_finish (reverse order); -1 if full. */
 int pg_req_cleanup_add(struct pg_req *r, void (*fn)(void *), void *arg);
 struct pg_req *pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq);
@@ -301,6 +304,7 @@ struct pg_file_view {
     int64_t valid_until_ms;             /* segment age limit (hot.c) */
     int64_t touched_ms;                 /* last LRU touch (hot.c) */
     char lm[32];                        /* Last-Modified ("" none) */
+    time_t lm_time;                     /* its time ((time_t)-1 none) */
     struct evbuffer_file_segment *seg;
     int fd;                             /* seg's (hot.c; else -1) */
 };
