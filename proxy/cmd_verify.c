@@ -65,27 +65,51 @@ read_file(const char *path, size_t max, char **out, size_t *len)
 }
 
 /* SHA-256 of a file, streamed. */
+/* The file's SHA-256 and, when out384/out512 are not NULL, its SHA-384
+ * and SHA-512, in one read (a P-384 / P-521 message signature signs
+ * those). */
 static int
-sha256_file(const char *path, unsigned char out[32])
+digest_file(const char *path, unsigned char out256[32],
+    unsigned char out384[48], unsigned char out512[64])
 {
     unsigned char buf[65536];
-    EVP_MD_CTX *ctx;
+    EVP_MD_CTX *ctx[3] = { NULL, NULL, NULL };
+    const EVP_MD *md[3] = { EVP_sha256(), EVP_sha384(), EVP_sha512() };
+    unsigned char *out[3] = { out256, out384, out512 };
     FILE *f = fopen(path, "rb");
-    size_t n;
-    int ok;
+    size_t n, i;
+    int ok = 1;
 
     if (f == NULL) {
         return -1;
     }
-    ctx = EVP_MD_CTX_new();
-    ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
-    while (ok && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        ok = EVP_DigestUpdate(ctx, buf, n) == 1;
+    for (i = 0; i < 3; i++) {
+        if (out[i] != NULL) {
+            ctx[i] = EVP_MD_CTX_new();
+            ok = ok && ctx[i] != NULL
+                && EVP_DigestInit_ex(ctx[i], md[i], NULL) == 1;
+        }
     }
-    ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, out, NULL) == 1;
-    EVP_MD_CTX_free(ctx);
+    while (ok && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        for (i = 0; i < 3; i++) {
+            ok = ok && (ctx[i] == NULL
+                || EVP_DigestUpdate(ctx[i], buf, n) == 1);
+        }
+    }
+    ok = ok && !ferror(f);
+    for (i = 0; i < 3; i++) {
+        ok = ok && (ctx[i] == NULL
+            || EVP_DigestFinal_ex(ctx[i], out[i], NULL) == 1);
+        EVP_MD_CTX_free(ctx[i]);
+    }
     fclose(f);
     return ok ? 0 : -1;
+}
+
+static int
+sha256_file(const char *path, unsigned char out[32])
+{
+    return digest_file(path, out, NULL, NULL);
 }
 
 static int
@@ -177,8 +201,9 @@ pg_cmd_verify_bundle(int argc, char **argv)
     struct pg_sig_policy pol;
     struct pg_sig_limits lim;
     struct pg_sig_err err;
-    unsigned char digest[32];
+    unsigned char digest[32], d384[48], d512[64];
     char *json = NULL, *pem = NULL;
+    int whole = 0;
     size_t jlen, pemlen = 0;
     struct stat st;
     int i, staging = 0, rc;
@@ -238,7 +263,8 @@ pg_cmd_verify_bundle(int argc, char **argv)
     {
         rc = 0;
     } else {
-        rc = sha256_file(art, digest);
+        rc = digest_file(art, digest, d384, d512);
+        whole = 1;
     }
     if (rc != 0) {
         fprintf(stderr, "provgate: verify-bundle: %s: cannot read "
@@ -264,6 +290,8 @@ pg_cmd_verify_bundle(int argc, char **argv)
     o.limits = &lim;
     o.policy = &pol;
     o.artifact_sha256 = digest;
+    o.artifact_sha384 = whole ? d384 : NULL;
+    o.artifact_sha512 = whole ? d512 : NULL;
     o.now = (int64_t) time(NULL);
     rc = pg_sig_verify_bundle_json(&o, json, jlen, &err);
     if (rc != PG_SIG_OK) {

@@ -378,17 +378,20 @@ parse_content(const json_t *j, struct pg_sig_bundle *b,
         b->content = PG_SIG_CONTENT_MSG;
         md = pg_sig_jget(ms, "messageDigest");
         if (md != NULL) {
+            /* which one the signing key needs is V7's question */
             s = pg_sig_jstr(md, "algorithm");
-            if (s == NULL || strcmp(s, "SHA2_256") != 0) {
-                return bad(err, "%s algorithm is not SHA2_256",
-                    "messageDigest");
+            if (pg_sig_hash_from_name(s, &b->msg_hash) != 0) {
+                return pg_sig_fail(err, PG_SIG_EPARSE, STEP, "messageDigest "
+                    "algorithm %.40s is not SHA2_256, SHA2_384 or SHA2_512",
+                    s != NULL ? s : "(none)");
             }
+            b->msg_digest_len = pg_sig_hash_len(b->msg_hash);
             s = pg_sig_jstr(md, "digest");
             if (s == NULL || pg_sig_b64_decode_fixed(s, strlen(s),
-                    b->msg_digest, 32) != 0)
+                    b->msg_digest, b->msg_digest_len) != 0)
             {
-                return bad(err, "%s digest is not 32 bytes of base64",
-                    "messageDigest");
+                return pg_sig_fail(err, PG_SIG_EPARSE, STEP, "messageDigest "
+                    "digest is not %zu bytes of base64", b->msg_digest_len);
             }
             b->has_msg_digest = 1;
         }

@@ -185,10 +185,19 @@ struct pg_sig_verify_opts {
     /* SHA-256 of the artifact, or NULL.  messageSignature bundles need it;
      * for DSSE bundles, when given, some in-toto subject must carry it. */
     const unsigned char *artifact_sha256;
+    /* SHA-384 / SHA-512 of the artifact, or NULL: a messageSignature made
+     * with an ECDSA P-384 / P-521 key signs that digest (the algorithm
+     * registry's pairing), so verifying one needs it. */
+    const unsigned char *artifact_sha384;
+    const unsigned char *artifact_sha512;
     /* Unix seconds "now", from the caller: a signing time later than
      * now + PG_SIG_CLOCK_SKEW is rejected.  0 disables that check. */
     int64_t now;
-    /* 1: DSSE leaf must be ECDSA P-256 (PEP 740 v1 suite). */
+    /* 1: DSSE leaf must be ECDSA P-256 (PEP 740 v1 suite).  Otherwise
+     * any signing algorithm of the Sigstore algorithm registry (ECDSA
+     * P-256/384/521 with SHA-256/384/512, Ed25519, RSA 2048/3072/4096
+     * PKCS#1 v1.5 or PSS with SHA-256); the key decides, and a digest the
+     * bundle names must be the key's. */
     int require_p256;
 };
 

@@ -88,6 +88,52 @@ struct pg_sig_trust_root {
     char id[65];
 };
 
+/* ----------------------------------------------------------- algorithm */
+
+/* Digests the algorithm registry pairs with signing keys (algorithm.c). */
+enum pg_sig_hash {
+    PG_SIG_HASH_NONE = 0,   /* pure Ed25519: no digest is signed */
+    PG_SIG_SHA2_256,
+    PG_SIG_SHA2_384,
+    PG_SIG_SHA2_512
+};
+
+/* One entry of the Sigstore algorithm registry. */
+struct pg_sig_alg {
+    const char *name;       /* registry name, "ecdsa-sha2-384-nistp384" */
+    const char *details;    /* PublicKeyDetails, "PKIX_ECDSA_P384_SHA_384" */
+    const char *label;      /* for reasons, "ECDSA P-384" */
+    int key_id;             /* EVP_PKEY_EC, _ED25519, _RSA */
+    int key_param;          /* EC: curve NID; RSA: modulus bits; else 0 */
+    enum pg_sig_hash hash;  /* the digest signed (NONE: pure Ed25519) */
+    enum pg_sig_hash log_hash; /* the digest Rekor v2 hashedrekord logs */
+    int pss;                /* RSA: 1 PSS, 0 PKCS#1 v1.5 */
+};
+
+/* Entries one key can select (RSA: PKCS#1 v1.5 and PSS). */
+#define PG_SIG_MAX_KEY_ALGS 2
+
+/* The registry entries key may sign with (out has PG_SIG_MAX_KEY_ALGS
+ * slots, padding order: PKCS#1 v1.5 first); ESIG with step "signature"
+ * and the key named when the registry lists none. */
+int pg_sig_alg_for_key(EVP_PKEY *key, const struct pg_sig_alg **out,
+    size_t *nout, struct pg_sig_err *err);
+/* sig over msg (digested with alg's hash; pure Ed25519 over msg itself),
+ * and sig over an already computed digest.  1 valid, 0 not. */
+int pg_sig_alg_verify(const struct pg_sig_alg *alg, EVP_PKEY *key,
+    const unsigned char *msg, size_t msglen,
+    const unsigned char *sig, size_t siglen);
+int pg_sig_alg_verify_digest(const struct pg_sig_alg *alg, EVP_PKEY *key,
+    const unsigned char *dgst, size_t dlen,
+    const unsigned char *sig, size_t siglen);
+/* "SHA2_384" (protobuf HashAlgorithm), "sha384" (Rekor v1), EVP_MD, bytes. */
+const char *pg_sig_hash_name(enum pg_sig_hash h);
+const char *pg_sig_hash_rekor_name(enum pg_sig_hash h);
+const EVP_MD *pg_sig_hash_md(enum pg_sig_hash h);
+size_t pg_sig_hash_len(enum pg_sig_hash h);
+/* "SHA2_256" / "SHA2_384" / "SHA2_512" to the enum: 0, or -1 if another. */
+int pg_sig_hash_from_name(const char *s, enum pg_sig_hash *out);
+
 /* ---------------------------------------------------------------- leaf */
 
 /* A leaf certificate read by leaf.c: positions in the DER (borrowed) and
@@ -162,7 +208,9 @@ struct pg_sig_bundle {
     int has_public_key;
     enum pg_sig_content content;
     int has_msg_digest;
-    unsigned char msg_digest[32];
+    enum pg_sig_hash msg_hash;  /* messageDigest.algorithm */
+    unsigned char msg_digest[64];
+    size_t msg_digest_len;
     unsigned char *sig;
     size_t sig_len;
     unsigned char *payload;
@@ -273,9 +321,12 @@ int pg_sig_tlog_verify_set(const struct pg_sig_tlog_entry *e,
 int pg_sig_tlog_verify_proof(const struct pg_sig_tlog_entry *e,
     const struct pg_sig_log *log, const int64_t *times, size_t ntimes,
     const struct pg_sig_limits *limits, struct pg_sig_err *err);
-/* V8 tlog.c: the entry's body describes this bundle. */
+/* V8 tlog.c: the entry's body describes this bundle, signed with alg (the
+ * registry entry V7 verified); artifact_digest is the artifact's digest
+ * in alg's hash (messageSignature bundles; NULL for DSSE). */
 int pg_sig_tlog_verify_body(const struct pg_sig_bundle *b,
-    EVP_PKEY *signer, const unsigned char *artifact_sha256,
+    EVP_PKEY *signer, const struct pg_sig_alg *alg,
+    const unsigned char *artifact_digest,
     const struct pg_sig_limits *limits, struct pg_sig_err *err);
 
 /* V5b merkle.c: RFC 6962/9162 inclusion of leaf data. */
@@ -299,9 +350,12 @@ int pg_sig_checkpoint_verify(const char *note, size_t len,
 /* V7 dsse.c: PAE into a malloc'd buffer, and the envelope signature. */
 unsigned char *pg_sig_dsse_pae(const char *type, const unsigned char *payload,
     size_t payload_len, size_t *out_len);
-int pg_sig_verify_dsse(EVP_PKEY *key, const char *type,
-    const unsigned char *payload, size_t payload_len,
-    const unsigned char *sig, size_t sig_len, struct pg_sig_err *err);
+/* The signature over PAE with one of the key's registry entries (algs,
+ * nalgs from pg_sig_alg_for_key); *used is the one that verified. */
+int pg_sig_verify_dsse(EVP_PKEY *key, const struct pg_sig_alg *const *algs,
+    size_t nalgs, const char *type, const unsigned char *payload,
+    size_t payload_len, const unsigned char *sig, size_t sig_len,
+    const struct pg_sig_alg **used, struct pg_sig_err *err);
 
 /* identity.c helper shared with sct.c/tests: Fulcio extension by arc n. */
 int pg_sig_fulcio_ext(const struct pg_sig_cert *c, int n, char *buf,

@@ -253,10 +253,11 @@ pem_verifier_ok(const json_t *obj, const char *key,
     return ok;
 }
 
-/* The digest a hashedrekord entry must carry, and its hash. */
+/* The digest a hashedrekord entry must carry, in hash h: the artifact's
+ * (messageSignature; the caller's, checked in V7) or the PAE's (DSSE). */
 static int
 hashed_digest(const struct pg_sig_bundle *b,
-    const unsigned char *artifact_sha256, const EVP_MD *md,
+    const unsigned char *artifact_digest, enum pg_sig_hash h,
     unsigned char *out, unsigned int *outlen)
 {
     unsigned char *pae;
@@ -264,32 +265,36 @@ hashed_digest(const struct pg_sig_bundle *b,
     int ok;
 
     if (b->content == PG_SIG_CONTENT_MSG) {
-        if (artifact_sha256 == NULL || md != EVP_sha256()) {
+        if (artifact_digest == NULL || h == PG_SIG_HASH_NONE) {
             return 0;
         }
-        memcpy(out, artifact_sha256, 32);
-        *outlen = 32;
+        *outlen = (unsigned int) pg_sig_hash_len(h);
+        memcpy(out, artifact_digest, *outlen);
         return 1;
     }
     pae = pg_sig_dsse_pae(b->payload_type, b->payload, b->payload_len, &len);
     if (pae == NULL) {
         return 0;
     }
-    ok = EVP_Digest(pae, len, out, outlen, md, NULL) == 1;
+    ok = h != PG_SIG_HASH_NONE && EVP_Digest(pae, len, out, outlen,
+        pg_sig_hash_md(h), NULL) == 1;
     free(pae);
     return ok;
 }
 
+/* Rekor v1 hashedrekord: data.hash in the digest alg signs (Rekor v1
+ * takes sha256, sha384 and sha512). */
 static int
 body_hashedrekord_v1(const json_t *spec, const struct pg_sig_bundle *b,
-    EVP_PKEY *signer, const unsigned char *artifact_sha256,
+    EVP_PKEY *signer, const struct pg_sig_alg *alg,
+    const unsigned char *artifact_digest,
     const struct pg_sig_limits *limits, struct pg_sig_err *err)
 {
     json_t *sig = pg_sig_jget(spec, "signature");
     json_t *hash = pg_sig_jget(pg_sig_jget(spec, "data"), "hash");
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dlen;
-    const char *alg = pg_sig_jstr(hash, "algorithm");
+    const char *a = pg_sig_jstr(hash, "algorithm");
 
     if (!b64_equals(sig, "content", b->sig, b->sig_len, limits)) {
         return mismatch(err, "signature");
@@ -299,8 +304,8 @@ body_hashedrekord_v1(const json_t *spec, const struct pg_sig_bundle *b,
     {
         return mismatch(err, "public key");
     }
-    if (alg == NULL || strcmp(alg, "sha256") != 0
-        || !hashed_digest(b, artifact_sha256, EVP_sha256(), d, &dlen)
+    if (a == NULL || strcmp(a, pg_sig_hash_rekor_name(alg->hash)) != 0
+        || !hashed_digest(b, artifact_digest, alg->hash, d, &dlen)
         || !hex_equals(pg_sig_jstr(hash, "value"), d, dlen))
     {
         return mismatch(err, "artifact digest");
@@ -308,40 +313,18 @@ body_hashedrekord_v1(const json_t *spec, const struct pg_sig_bundle *b,
     return PG_SIG_OK;
 }
 
-static const char *
-key_details(EVP_PKEY *k, const EVP_MD **md)
-{
-    int id = EVP_PKEY_get_base_id(k), bits = EVP_PKEY_get_bits(k);
-
-    *md = EVP_sha256();
-    if (id == EVP_PKEY_EC && bits == 256) {
-        return "PKIX_ECDSA_P256_SHA_256";
-    }
-    if (id == EVP_PKEY_EC && bits == 384) {
-        *md = EVP_sha384();
-        return "PKIX_ECDSA_P384_SHA_384";
-    }
-    if (id == EVP_PKEY_EC && bits == 521) {
-        *md = EVP_sha512();
-        return "PKIX_ECDSA_P521_SHA_512";
-    }
-    if (id == EVP_PKEY_ED25519) {
-        *md = EVP_sha512();
-        return "PKIX_ED25519";
-    }
-    return NULL;
-}
-
+/* Rekor v2 hashedrekord: keyDetails names the registry entry that
+ * verified the signature, data the digest that entry logs. */
 static int
 body_hashedrekord_v2(const json_t *spec, const struct pg_sig_bundle *b,
-    EVP_PKEY *signer, const unsigned char *artifact_sha256,
+    EVP_PKEY *signer, const struct pg_sig_alg *alg,
+    const unsigned char *artifact_digest,
     const struct pg_sig_limits *limits, struct pg_sig_err *err)
 {
     json_t *h = pg_sig_jget(spec, "hashedRekordV002");
     json_t *data = pg_sig_jget(h, "data"), *sig = pg_sig_jget(h, "signature");
     json_t *ver = pg_sig_jget(sig, "verifier");
-    const EVP_MD *md;
-    const char *kd = key_details(signer, &md), *s;
+    const char *s;
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dlen;
 
@@ -352,7 +335,7 @@ body_hashedrekord_v2(const json_t *spec, const struct pg_sig_bundle *b,
         return mismatch(err, "signature");
     }
     s = pg_sig_jstr(ver, "keyDetails");
-    if (kd == NULL || s == NULL || strcmp(s, kd) != 0) {
+    if (s == NULL || strcmp(s, alg->details) != 0) {
         return mismatch(err, "key details");
     }
     if (b->leaf != NULL) {
@@ -373,9 +356,8 @@ body_hashedrekord_v2(const json_t *spec, const struct pg_sig_bundle *b,
         }
     }
     s = pg_sig_jstr(data, "algorithm");
-    if (s == NULL || strcmp(s, md == EVP_sha256() ? "SHA2_256"
-            : md == EVP_sha384() ? "SHA2_384" : "SHA2_512") != 0
-        || !hashed_digest(b, artifact_sha256, md, d, &dlen)
+    if (s == NULL || strcmp(s, pg_sig_hash_name(alg->log_hash)) != 0
+        || !hashed_digest(b, artifact_digest, alg->log_hash, d, &dlen)
         || !b64_equals(data, "digest", d, dlen, limits))
     {
         return mismatch(err, "artifact digest");
@@ -469,8 +451,8 @@ body_intoto_v2(const json_t *spec, const struct pg_sig_bundle *b,
 
 int
 pg_sig_tlog_verify_body(const struct pg_sig_bundle *b, EVP_PKEY *signer,
-    const unsigned char *artifact_sha256, const struct pg_sig_limits *limits,
-    struct pg_sig_err *err)
+    const struct pg_sig_alg *alg, const unsigned char *artifact_digest,
+    const struct pg_sig_limits *limits, struct pg_sig_err *err)
 {
     const struct pg_sig_tlog_entry *e = &b->tlog;
     const char *kind, *ver;
@@ -494,13 +476,13 @@ pg_sig_tlog_verify_body(const struct pg_sig_bundle *b, EVP_PKEY *signer,
     } else if (strcmp(kind, "hashedrekord") == 0
         && strcmp(ver, "0.0.1") == 0)
     {
-        rc = body_hashedrekord_v1(spec, b, signer, artifact_sha256, limits,
-            err);
+        rc = body_hashedrekord_v1(spec, b, signer, alg, artifact_digest,
+            limits, err);
     } else if (strcmp(kind, "hashedrekord") == 0
         && strcmp(ver, "0.0.2") == 0)
     {
-        rc = body_hashedrekord_v2(spec, b, signer, artifact_sha256, limits,
-            err);
+        rc = body_hashedrekord_v2(spec, b, signer, alg, artifact_digest,
+            limits, err);
     } else if (strcmp(kind, "dsse") == 0 && strcmp(ver, "0.0.1") == 0) {
         rc = body_dsse_v1(spec, b, signer, limits, err);
     } else if (strcmp(kind, "intoto") == 0 && strcmp(ver, "0.0.2") == 0) {

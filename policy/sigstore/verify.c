@@ -167,44 +167,109 @@ subject_has_digest(const struct pg_sig_verify_opts *o,
     return PG_SIG_OK;
 }
 
-/* V7: the signature over the content. */
-static int
-content_signature(const struct pg_sig_verify_opts *o,
-    const struct pg_sig_bundle *b, EVP_PKEY *key, struct pg_sig_err *err)
+/* The artifact's digest in hash h, if the caller gave it. */
+static const unsigned char *
+artifact_digest(const struct pg_sig_verify_opts *o, enum pg_sig_hash h)
 {
-    int rc;
+    switch (h) {
+    case PG_SIG_HASH_NONE:
+        return NULL;
+    case PG_SIG_SHA2_256:
+        return o->artifact_sha256;
+    case PG_SIG_SHA2_384:
+        return o->artifact_sha384;
+    case PG_SIG_SHA2_512:
+        return o->artifact_sha512;
+    }
+    return NULL;
+}
 
-    if (b->content == PG_SIG_CONTENT_DSSE) {
-        if (o->require_p256 && (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC
-                || EVP_PKEY_get_bits(key) != 256))
-        {
-            return pg_sig_fail(err, PG_SIG_ESIG, "signature", "signing key "
-                "is not ECDSA P-256");
-        }
-        rc = pg_sig_verify_dsse(key, b->payload_type, b->payload,
-            b->payload_len, b->sig, b->sig_len, err);
-        if (rc == PG_SIG_OK && o->artifact_sha256 != NULL) {
-            rc = subject_has_digest(o, b, err);
-        }
-        return rc;
+/* V7 (messageSignature): the signature over the artifact's digest, in
+ * the hash the key's registry entry signs; a messageDigest naming another
+ * hash is refused before any comparison. */
+static int
+message_signature(const struct pg_sig_verify_opts *o,
+    const struct pg_sig_bundle *b, EVP_PKEY *key,
+    const struct pg_sig_alg *const *algs, size_t nalgs,
+    const struct pg_sig_alg **used, struct pg_sig_err *err)
+{
+    enum pg_sig_hash h = algs[0]->hash;   /* same for every entry of a key */
+    const unsigned char *dgst;
+    size_t i;
+
+    if (h == PG_SIG_HASH_NONE) {
+        return pg_sig_fail(err, PG_SIG_ESIG, "signature", "%s message "
+            "signatures are not supported (pure Ed25519 signs the whole "
+            "artifact, Ed25519ph needs OpenSSL 3.2); use a DSSE envelope",
+            algs[0]->label);
+    }
+    if (b->has_msg_digest && b->msg_hash != h) {
+        return pg_sig_fail(err, PG_SIG_ESIG, "signature", "messageDigest "
+            "is %s but an %s key signs %s (Sigstore algorithm registry)",
+            pg_sig_hash_name(b->msg_hash), algs[0]->label,
+            pg_sig_hash_name(h));
     }
     if (o->artifact_sha256 == NULL) {
         return pg_sig_fail(err, PG_SIG_ESIG, "signature", "message "
             "signature needs the artifact");
     }
+    dgst = artifact_digest(o, h);
+    if (dgst == NULL) {
+        return pg_sig_fail(err, PG_SIG_ESIG, "signature", "message "
+            "signature by an %s key needs the artifact's %s, not only its "
+            "SHA2_256", algs[0]->label, pg_sig_hash_name(h));
+    }
     if (b->has_msg_digest
-        && CRYPTO_memcmp(b->msg_digest, o->artifact_sha256, 32) != 0)
+        && CRYPTO_memcmp(b->msg_digest, dgst, b->msg_digest_len) != 0)
     {
         return pg_sig_fail(err, PG_SIG_ESIG, "signature", "messageDigest "
-            "differs from the artifact's sha256");
+            "differs from the artifact's %s", pg_sig_hash_rekor_name(h));
     }
-    if (!pg_sig_pkey_verify_digest(key, EVP_sha256(), o->artifact_sha256, 32,
-            b->sig, b->sig_len))
-    {
+    for (i = 0; i < nalgs && *used == NULL; i++) {
+        if (pg_sig_alg_verify_digest(algs[i], key, dgst,
+                pg_sig_hash_len(h), b->sig, b->sig_len))
+        {
+            *used = algs[i];
+        }
+    }
+    if (*used == NULL) {
         return pg_sig_fail(err, PG_SIG_ESIG, "signature", "message "
             "signature does not verify over the artifact");
     }
     return PG_SIG_OK;
+}
+
+/* V7: the signature over the content, by a registry algorithm of the
+ * key; *used is the entry that verified (V8 checks the log names it). */
+static int
+content_signature(const struct pg_sig_verify_opts *o,
+    const struct pg_sig_bundle *b, EVP_PKEY *key,
+    const struct pg_sig_alg **used, struct pg_sig_err *err)
+{
+    const struct pg_sig_alg *algs[PG_SIG_MAX_KEY_ALGS];
+    size_t nalgs;
+    int rc;
+
+    *used = NULL;
+    rc = pg_sig_alg_for_key(key, algs, &nalgs, err);
+    if (rc != PG_SIG_OK) {
+        return rc;
+    }
+    if (b->content != PG_SIG_CONTENT_DSSE) {
+        return message_signature(o, b, key, algs, nalgs, used, err);
+    }
+    if (o->require_p256 && (algs[0]->key_id != EVP_PKEY_EC
+            || algs[0]->hash != PG_SIG_SHA2_256))
+    {
+        return pg_sig_fail(err, PG_SIG_ESIG, "signature", "signing key "
+            "is not ECDSA P-256");
+    }
+    rc = pg_sig_verify_dsse(key, algs, nalgs, b->payload_type, b->payload,
+        b->payload_len, b->sig, b->sig_len, used, err);
+    if (rc == PG_SIG_OK && o->artifact_sha256 != NULL) {
+        rc = subject_has_digest(o, b, err);
+    }
+    return rc;
 }
 
 int
@@ -215,6 +280,7 @@ pg_sig_verify(const struct pg_sig_verify_opts *o,
     int64_t times[1 + PG_SIG_MAX_TIMESTAMPS];
     const struct pg_sig_log *log = NULL;
     const struct pg_sig_ca *ca = NULL;
+    const struct pg_sig_alg *alg = NULL;
     EVP_PKEY *key, *owned;
     size_t ntimes = 0, i;
     int rc;
@@ -273,13 +339,15 @@ pg_sig_verify(const struct pg_sig_verify_opts *o,
     }
 
     /* V7: the signature over the content */
-    rc = content_signature(o, b, key, err);
+    rc = content_signature(o, b, key, &alg, err);
     if (rc != PG_SIG_OK) {
         goto done;
     }
 
     /* V8: the log body describes this bundle */
-    rc = pg_sig_tlog_verify_body(b, key, o->artifact_sha256, o->limits, err);
+    rc = pg_sig_tlog_verify_body(b, key, alg,
+        b->content == PG_SIG_CONTENT_DSSE ? NULL
+        : artifact_digest(o, alg->hash), o->limits, err);
     if (rc != PG_SIG_OK) {
         goto done;
     }

@@ -38,6 +38,25 @@
  *
  *   Options
  *     --time UNIX            signing time (default: now); leaf notBefore
+ *     --leaf-key ALG         leaf key and signing algorithm (Sigstore
+ *                            algorithm registry): p256 (default), p384,
+ *                            p521 (ECDSA with SHA-256/384/512), ed25519,
+ *                            rsa2048, rsa3072, rsa4096 (SHA-256, PKCS#1
+ *                            v1.5); not in the registry: rsa1024,
+ *                            secp256k1
+ *     --rsa-pss              RSA keys sign with PSS (MGF1-SHA-256, largest
+ *                            salt, as Go's signers do)
+ *     --message              bundle only: a messageSignature over the file
+ *                            (needs --file) with a Rekor v1 hashedrekord
+ *                            0.0.1 entry, messageDigest in the signing
+ *                            digest, instead of the DSSE attestation
+ *     --sign-digest MD       sign with sha256|sha384|sha512 instead of the
+ *                            key's registry digest (with the log entry and
+ *                            messageDigest consistent: only the pairing of
+ *                            key and digest is wrong)
+ *     --digest-label NAME    --message: messageDigest.algorithm written
+ *                            (e.g. SHA2_256, SHA1); the digest bytes are
+ *                            the file's in that hash when it is a SHA-2
  *     --ref REF              git ref in the certificate (refs/heads/main)
  *     --cert-publisher SPEC  identity put in the certificate when it must
  *                            differ from the provenance's publisher
@@ -57,7 +76,8 @@
  *     --unknown-ctlog        SCT from a CT log not in the root
  *     --untrusted-ca         leaf issued by a CA not in the root
  *     --no-codesign          leaf without the codeSigning EKU
- *     --leaf-p384            leaf key P-384 (PEP 740 v1 requires P-256)
+ *     --leaf-p384            leaf key P-384 (PEP 740 v1 requires P-256;
+ *                            same as --leaf-key p384)
  *     --tamper-signature     DSSE signature does not verify (logged as is)
  *     --body-mismatch        log body payloadHash is not the statement's
  *     --tamper-set           SET does not verify
@@ -105,6 +125,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -142,6 +163,10 @@ struct breakage {
     int expired, not_yet_valid, wrong_digest, two_subjects, no_sct;
     int tamper_sct, unknown_ctlog, untrusted_ca, no_codesign, leaf_p384;
     int tamper_signature, body_mismatch, tamper_set, no_promise;
+    const char *leaf_alg;       /* --leaf-key; NULL: p256 */
+    const char *sign_digest;    /* --sign-digest; NULL: the key's */
+    const char *digest_label;   /* --digest-label (--message) */
+    int rsa_pss, message;
     int tamper_proof, tamper_checkpoint, bad_keyhint, unknown_log;
     const char *subject_name;
 };
@@ -201,6 +226,8 @@ usage(void)
           " [--time UNIX] [--ref REF]\n"
           "               [--predicate-type URI] [--slsa]"
           " [negative options] [-o OUT]\n"
+          "               [--leaf-key ALG] [--rsa-pss] [--message]"
+          " [--sign-digest MD] [--digest-label NAME]\n"
           "       pg-mint combine PROVENANCE... [-o OUT]\n"
           "(see the comment at the top of tests/tools/pg_mint.c)\n",
           stderr);
@@ -274,7 +301,7 @@ write_file(const char *path, const void *data, size_t len, int mode)
 }
 
 static void
-file_sha256(const char *path, unsigned char out[32])
+file_digest(const char *path, const EVP_MD *md, unsigned char *out)
 {
     unsigned char buf[65536];
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -283,8 +310,8 @@ file_sha256(const char *path, unsigned char out[32])
 
     if (f == NULL)
         fail("%s: %s", path, strerror(errno));
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-        fail("sha256 init failed");
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, md, NULL) != 1)
+        fail("digest init failed");
     for (;;) {
         n = fread(buf, 1, sizeof buf, f);
         if (n == 0)
@@ -296,6 +323,12 @@ file_sha256(const char *path, unsigned char out[32])
     fclose(f);
     EVP_DigestFinal_ex(ctx, out, NULL);
     EVP_MD_CTX_free(ctx);
+}
+
+static void
+file_sha256(const char *path, unsigned char out[32])
+{
+    file_digest(path, EVP_sha256(), out);
 }
 
 static EVP_PKEY *
@@ -325,6 +358,122 @@ ec_sign(EVP_PKEY *key, const EVP_MD *md, const void *data, size_t len,
     if (EVP_DigestSign(ctx, sig, siglen, data, len) != 1)
         fail("signing failed");
     EVP_MD_CTX_free(ctx);
+    return sig;
+}
+
+/* The leaf key of --leaf-key ALG. */
+static EVP_PKEY *
+gen_leaf_key(const char *alg)
+{
+    static const struct {
+        const char *name, *curve;
+        size_t rsa_bits;
+    } keys[] = {
+        { "p256", "P-256", 0 }, { "p384", "P-384", 0 },
+        { "p521", "P-521", 0 }, { "secp256k1", "secp256k1", 0 },
+        { "ed25519", NULL, 0 }, { "rsa1024", NULL, 1024 },
+        { "rsa2048", NULL, 2048 }, { "rsa3072", NULL, 3072 },
+        { "rsa4096", NULL, 4096 },
+    };
+    EVP_PKEY *k = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcmp(alg, keys[i].name) != 0)
+            continue;
+        if (keys[i].curve != NULL)
+            return gen_ec(keys[i].curve);
+        if (keys[i].rsa_bits != 0)
+            k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", keys[i].rsa_bits);
+        else
+            k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        if (k == NULL)
+            fail("key generation (%s) failed", alg);
+        return k;
+    }
+    fail("--leaf-key %s: want p256, p384, p521, ed25519, rsa2048, rsa3072,"
+        " rsa4096, rsa1024 or secp256k1", alg);
+}
+
+/* The digest the registry pairs with the key (NULL: pure Ed25519), or
+ * --sign-digest. */
+static const EVP_MD *
+leaf_md(EVP_PKEY *key, const struct breakage *b)
+{
+    int bits = EVP_PKEY_get_bits(key);
+
+    if (b->sign_digest != NULL) {
+        const EVP_MD *md = EVP_get_digestbyname(b->sign_digest);
+
+        if (md == NULL)
+            fail("--sign-digest %s: unknown digest", b->sign_digest);
+        return md;
+    }
+    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519)
+        return NULL;
+    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && bits > 384)
+        return EVP_sha512();
+    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && bits > 256)
+        return EVP_sha384();
+    return EVP_sha256();
+}
+
+static void
+set_pss(EVP_PKEY_CTX *pctx, const struct breakage *b)
+{
+    if (b->rsa_pss
+        && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1
+            || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+                RSA_PSS_SALTLEN_MAX) != 1))
+        fail("--rsa-pss needs an RSA leaf key");
+}
+
+/* The leaf's signature over data (DSSE PAE, or the artifact itself for a
+ * pure Ed25519 message signature). */
+static unsigned char *
+leaf_sign(EVP_PKEY *key, const struct breakage *b, const void *data,
+    size_t len, size_t *siglen)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    unsigned char *sig;
+
+    if (ctx == NULL || EVP_DigestSignInit(ctx, &pctx, leaf_md(key, b), NULL,
+            key) != 1)
+        fail("signature setup failed");
+    set_pss(pctx, b);
+    if (EVP_DigestSign(ctx, NULL, siglen, data, len) != 1)
+        fail("signature setup failed");
+    sig = malloc(*siglen);
+    if (sig == NULL)
+        fail("out of memory");
+    if (EVP_DigestSign(ctx, sig, siglen, data, len) != 1)
+        fail("signing failed");
+    EVP_MD_CTX_free(ctx);
+    return sig;
+}
+
+/* The leaf's signature over a digest computed with leaf_md (a
+ * messageSignature signs the artifact's digest). */
+static unsigned char *
+leaf_sign_digest(EVP_PKEY *key, const struct breakage *b,
+    const unsigned char *dgst, size_t dlen, size_t *siglen)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
+    unsigned char *sig;
+
+    if (ctx == NULL || EVP_PKEY_sign_init(ctx) != 1
+        || EVP_PKEY_CTX_set_signature_md(ctx, leaf_md(key, b)) != 1)
+        fail("signature setup failed");
+    set_pss(ctx, b);
+    if (EVP_PKEY_sign(ctx, NULL, siglen, dgst, dlen) != 1)
+        fail("signature setup failed");
+    sig = malloc(*siglen);
+    if (sig == NULL)
+        fail("out of memory");
+    if (EVP_PKEY_sign(ctx, sig, siglen, dgst, dlen) != 1)
+        fail("signing failed");
+    EVP_PKEY_CTX_free(ctx);
     return sig;
 }
 
@@ -1214,94 +1363,21 @@ pae(const char *payload, size_t len, size_t *out_len)
     return buf;
 }
 
-/* One attestation object (PEP 740 v1).  The caller owns the result. */
+/* Appends body to the log and returns its TransparencyLogEntry (SET,
+ * inclusion proof, checkpoint), broken as b asks.  The caller owns it. */
 static json_t *
-mint_one(const struct mint_args *a, const struct root_keys *rk,
-    const unsigned char digest[32], const char *predicate,
-    const struct breakage *b)
+log_entry(const struct mint_args *a, const struct root_keys *rk,
+    const struct breakage *b, const char *body, const char *kind,
+    long long integrated)
 {
-    EVP_PKEY *leaf_key, *issuer_key, *ct_key, *log_key;
-    X509 *issuer, *leaf;
-    unsigned char dig[32], h[32], log_id[32], *sig, *p;
-    char digest_hex[65], hash_hex[65], *stmt, *pem, *pem64, *sig64, *body,
-        *body64, *set_text, *set64, *leaf64, *stmt64, *cp, *root64, *id64;
-    const char *name = b->subject_name != NULL ? b->subject_name : a->name;
-    size_t stmt_len, p_len, sig_len, set_len;
-    long long not_before = a->now, integrated = a->now + 3;
-    json_t *hashes, *entry, *att;
+    EVP_PKEY *log_key;
+    unsigned char log_id[32];
+    char *body64, *set_text, *set64, *cp, *root64, *id64;
+    size_t set_len, sig_len;
+    json_t *hashes, *entry;
     struct log_entry le;
     int i;
 
-    memcpy(dig, digest, 32);
-    if (b->wrong_digest)
-        dig[0] ^= 0x5a;
-    hex(dig, 32, digest_hex);
-    stmt = statement(name, digest_hex, predicate, b->two_subjects);
-    stmt_len = strlen(stmt);
-
-    /* Fulcio */
-    leaf_key = gen_ec(b->leaf_p384 ? "P-384" : "P-256");
-    issuer = rk->int_cert;
-    issuer_key = rk->int_key;
-    if (b->untrusted_ca) {
-        issuer_key = gen_ec("P-384");
-        issuer = make_ca("pg-mint-intermediate", issuer_key, NULL, NULL, 1);
-    }
-    ct_key = b->unknown_ctlog ? gen_ec("P-256") : rk->ct_key;
-    if (b->expired)
-        not_before = a->now - MINT_LEAF_LIFETIME - 600;
-    if (b->not_yet_valid)
-        not_before = a->now + 600;
-    leaf = make_leaf(a, rk, leaf_key, not_before, issuer, issuer_key, ct_key);
-
-    /* the signer: DSSE over the statement */
-    if (b->tamper_signature) {
-        char *other = strdup(stmt);
-
-        if (other == NULL)
-            fail("out of memory");
-        other[stmt_len - 2] ^= 1;   /* a different byte before the '}' */
-        p = pae(other, stmt_len, &p_len);
-        free(other);
-    } else {
-        p = pae(stmt, stmt_len, &p_len);
-    }
-    sig = ec_sign(leaf_key, EVP_sha256(), p, p_len, &sig_len);
-    free(p);
-    sig64 = b64(sig, sig_len);
-    stmt64 = b64((const unsigned char *) stmt, stmt_len);
-
-    /* Rekor: dsse 0.0.1 body */
-    pem = cert_pem(leaf);
-    pem64 = b64((const unsigned char *) pem, strlen(pem));
-    sha256(stmt, stmt_len, h);
-    if (b->body_mismatch)
-        h[31] ^= 1;
-    hex(h, 32, hash_hex);
-    {
-        json_t *env = json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "payload",
-            stmt64, "payloadType", PT_INTOTO, "signatures", "keyid", "",
-            "sig", sig64);
-        char *env_text = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
-        char env_hex[65];
-        json_t *bj;
-
-        if (env_text == NULL)
-            fail("cannot encode the envelope");
-        sha256(env_text, strlen(env_text), h);
-        hex(h, 32, env_hex);
-        free(env_text);
-        json_decref(env);
-        bj = json_pack("{s:s, s:s, s:{s:{s:s, s:s}, s:{s:s, s:s},"
-            " s:[{s:s, s:s}]}}", "apiVersion", "0.0.1", "kind", "dsse",
-            "spec", "envelopeHash", "algorithm", "sha256", "value", env_hex,
-            "payloadHash", "algorithm", "sha256", "value", hash_hex,
-            "signatures", "signature", sig64, "verifier", pem64);
-        body = json_dumps(bj, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(bj);
-        if (body == NULL)
-            fail("cannot encode the log body");
-    }
     log_key = b->unknown_log ? gen_ec("P-256") : rk->rekor_key;
     log_append(a->root_dir, (const unsigned char *) body, strlen(body), &le);
     body64 = b64((const unsigned char *) body, strlen(body));
@@ -1346,7 +1422,7 @@ mint_one(const struct mint_args *a, const struct root_keys *rk,
     root64 = b64(le.root, 32);
     id64 = b64(log_id, 32);
     entry = json_pack("{s:s, s:{s:s}, s:{s:s, s:s}, s:s}",
-        "logIndex", "", "logId", "keyId", id64, "kindVersion", "kind", "dsse",
+        "logIndex", "", "logId", "keyId", id64, "kindVersion", "kind", kind,
         "version", "0.0.1", "integratedTime", "");
     {
         char num[32];
@@ -1370,6 +1446,123 @@ mint_one(const struct mint_args *a, const struct root_keys *rk,
         }
     }
     json_object_set_new(entry, "canonicalizedBody", json_string(body64));
+    free(body64);
+    free(set_text);
+    free(set64);
+    free(cp);
+    free(root64);
+    free(id64);
+    if (b->unknown_log)
+        EVP_PKEY_free(log_key);
+    return entry;
+}
+
+/* The Fulcio part: a leaf for a fresh key (--leaf-key), issued as b
+ * asks; *leaf_key and the result are the caller's. */
+static X509 *
+mint_leaf(const struct mint_args *a, const struct root_keys *rk,
+    const struct breakage *b, EVP_PKEY **leaf_key)
+{
+    EVP_PKEY *issuer_key = rk->int_key, *ct_key;
+    X509 *issuer = rk->int_cert, *leaf;
+    long long not_before = a->now;
+
+    *leaf_key = gen_leaf_key(b->leaf_alg != NULL ? b->leaf_alg
+        : b->leaf_p384 ? "p384" : "p256");
+    if (b->untrusted_ca) {
+        issuer_key = gen_ec("P-384");
+        issuer = make_ca("pg-mint-intermediate", issuer_key, NULL, NULL, 1);
+    }
+    ct_key = b->unknown_ctlog ? gen_ec("P-256") : rk->ct_key;
+    if (b->expired)
+        not_before = a->now - MINT_LEAF_LIFETIME - 600;
+    if (b->not_yet_valid)
+        not_before = a->now + 600;
+    leaf = make_leaf(a, rk, *leaf_key, not_before, issuer, issuer_key,
+        ct_key);
+    if (b->untrusted_ca) {
+        X509_free(issuer);
+        EVP_PKEY_free(issuer_key);
+    }
+    if (b->unknown_ctlog)
+        EVP_PKEY_free(ct_key);
+    return leaf;
+}
+
+/* One attestation object (PEP 740 v1).  The caller owns the result. */
+static json_t *
+mint_one(const struct mint_args *a, const struct root_keys *rk,
+    const unsigned char digest[32], const char *predicate,
+    const struct breakage *b)
+{
+    EVP_PKEY *leaf_key;
+    X509 *leaf;
+    unsigned char dig[32], h[32], *sig, *p;
+    char digest_hex[65], hash_hex[65], *stmt, *pem, *pem64, *sig64, *body,
+        *leaf64, *stmt64;
+    const char *name = b->subject_name != NULL ? b->subject_name : a->name;
+    size_t stmt_len, p_len, sig_len;
+    long long integrated = a->now + 3;
+    json_t *entry, *att;
+
+    memcpy(dig, digest, 32);
+    if (b->wrong_digest)
+        dig[0] ^= 0x5a;
+    hex(dig, 32, digest_hex);
+    stmt = statement(name, digest_hex, predicate, b->two_subjects);
+    stmt_len = strlen(stmt);
+
+    leaf = mint_leaf(a, rk, b, &leaf_key);
+
+    /* the signer: DSSE over the statement */
+    if (b->tamper_signature) {
+        char *other = strdup(stmt);
+
+        if (other == NULL)
+            fail("out of memory");
+        other[stmt_len - 2] ^= 1;   /* a different byte before the '}' */
+        p = pae(other, stmt_len, &p_len);
+        free(other);
+    } else {
+        p = pae(stmt, stmt_len, &p_len);
+    }
+    sig = leaf_sign(leaf_key, b, p, p_len, &sig_len);
+    free(p);
+    sig64 = b64(sig, sig_len);
+    stmt64 = b64((const unsigned char *) stmt, stmt_len);
+
+    /* Rekor: dsse 0.0.1 body */
+    pem = cert_pem(leaf);
+    pem64 = b64((const unsigned char *) pem, strlen(pem));
+    sha256(stmt, stmt_len, h);
+    if (b->body_mismatch)
+        h[31] ^= 1;
+    hex(h, 32, hash_hex);
+    {
+        json_t *env = json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "payload",
+            stmt64, "payloadType", PT_INTOTO, "signatures", "keyid", "",
+            "sig", sig64);
+        char *env_text = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
+        char env_hex[65];
+        json_t *bj;
+
+        if (env_text == NULL)
+            fail("cannot encode the envelope");
+        sha256(env_text, strlen(env_text), h);
+        hex(h, 32, env_hex);
+        free(env_text);
+        json_decref(env);
+        bj = json_pack("{s:s, s:s, s:{s:{s:s, s:s}, s:{s:s, s:s},"
+            " s:[{s:s, s:s}]}}", "apiVersion", "0.0.1", "kind", "dsse",
+            "spec", "envelopeHash", "algorithm", "sha256", "value", env_hex,
+            "payloadHash", "algorithm", "sha256", "value", hash_hex,
+            "signatures", "signature", sig64, "verifier", pem64);
+        body = json_dumps(bj, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(bj);
+        if (body == NULL)
+            fail("cannot encode the log body");
+    }
+    entry = log_entry(a, rk, b, body, "dsse", integrated);
 
     leaf64 = cert_b64(leaf);
     att = json_pack("{s:i, s:{s:s, s:[o]}, s:{s:s, s:s}}", "version", 1,
@@ -1386,24 +1579,111 @@ mint_one(const struct mint_args *a, const struct root_keys *rk,
     free(pem);
     free(pem64);
     free(body);
-    free(body64);
-    free(set_text);
-    free(set64);
-    free(cp);
-    free(root64);
-    free(id64);
     free(leaf64);
     X509_free(leaf);
     EVP_PKEY_free(leaf_key);
-    if (b->untrusted_ca) {
-        X509_free(issuer);
-        EVP_PKEY_free(issuer_key);
-    }
-    if (b->unknown_ctlog)
-        EVP_PKEY_free(ct_key);
-    if (b->unknown_log)
-        EVP_PKEY_free(log_key);
     return att;
+}
+
+/* A Sigstore bundle v0.3 with a messageSignature over the file (--message):
+ * the leaf signs the file's digest in the key's registry hash (or
+ * --sign-digest), Rekor v1 logs a hashedrekord 0.0.1 entry with that
+ * digest.  The caller owns the result. */
+static json_t *
+mint_message(const struct mint_args *a, const struct root_keys *rk,
+    const struct breakage *b)
+{
+    EVP_PKEY *leaf_key;
+    X509 *leaf;
+    const EVP_MD *md, *label_md;
+    unsigned char dgst[EVP_MAX_MD_SIZE], label_dgst[EVP_MAX_MD_SIZE], *sig;
+    char hex_dgst[2 * EVP_MAX_MD_SIZE + 1], md_lower[16], *pem, *pem64,
+        *sig64, *body, *leaf64, *dgst64;
+    const char *label;
+    size_t sig_len, dlen, k;
+    json_t *entry, *bj, *bundle;
+
+    if (a->file == NULL)
+        fail("--message needs --file");
+    leaf = mint_leaf(a, rk, b, &leaf_key);
+    md = leaf_md(leaf_key, b);
+    if (md == NULL) {
+        /* pure Ed25519 signs the artifact itself; logged with SHA-512 */
+        FILE *f = fopen(a->file, "rb");
+        unsigned char *data = malloc(1 << 20);
+        size_t n;
+
+        if (f == NULL || data == NULL)
+            fail("%s: cannot read", a->file);
+        n = fread(data, 1, 1 << 20, f);
+        fclose(f);
+        sig = leaf_sign(leaf_key, b, data, n, &sig_len);
+        free(data);
+        md = EVP_sha512();
+        file_digest(a->file, md, dgst);
+    } else {
+        file_digest(a->file, md, dgst);
+        sig = leaf_sign_digest(leaf_key, b, dgst, (size_t) EVP_MD_get_size(md),
+            &sig_len);
+    }
+    dlen = (size_t) EVP_MD_get_size(md);
+    if (b->tamper_signature)
+        sig[sig_len / 2] ^= 1;
+    hex(dgst, dlen, hex_dgst);
+    snprintf(md_lower, sizeof md_lower, "%s", EVP_MD_get0_name(md));
+    for (k = 0; md_lower[k] != '\0'; k++) {
+        if (md_lower[k] >= 'A' && md_lower[k] <= 'Z')
+            md_lower[k] = (char) (md_lower[k] - 'A' + 'a');
+        if (md_lower[k] == '-') /* "SHA2-384" spellings */
+            memmove(md_lower + k, md_lower + k + 1, strlen(md_lower + k));
+    }
+    sig64 = b64(sig, sig_len);
+    pem = cert_pem(leaf);
+    pem64 = b64((const unsigned char *) pem, strlen(pem));
+    bj = json_pack("{s:s, s:s, s:{s:{s:{s:s, s:s}}, s:{s:s, s:{s:s}}}}",
+        "apiVersion", "0.0.1", "kind", "hashedrekord", "spec", "data", "hash",
+        "algorithm", md_lower, "value", hex_dgst, "signature", "content",
+        sig64, "publicKey", "content", pem64);
+    body = json_dumps(bj, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(bj);
+    if (body == NULL)
+        fail("cannot encode the log body");
+    entry = log_entry(a, rk, b, body, "hashedrekord", a->now + 3);
+
+    /* messageDigest: the signing digest, or --digest-label's */
+    label = md == EVP_sha384() || strcmp(md_lower, "sha384") == 0
+        ? "SHA2_384" : strcmp(md_lower, "sha512") == 0 ? "SHA2_512"
+        : "SHA2_256";
+    memcpy(label_dgst, dgst, dlen);
+    if (b->digest_label != NULL) {
+        label = b->digest_label;
+        label_md = strcmp(label, "SHA2_256") == 0 ? EVP_sha256()
+            : strcmp(label, "SHA2_384") == 0 ? EVP_sha384()
+            : strcmp(label, "SHA2_512") == 0 ? EVP_sha512() : NULL;
+        if (label_md != NULL) {
+            file_digest(a->file, label_md, label_dgst);
+            dlen = (size_t) EVP_MD_get_size(label_md);
+        }
+    }
+    dgst64 = b64(label_dgst, dlen);
+    leaf64 = cert_b64(leaf);
+    bundle = json_pack("{s:s, s:{s:{s:s}, s:[o]}, s:{s:{s:s, s:s}, s:s}}",
+        "mediaType", "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial", "certificate", "rawBytes", leaf64,
+        "tlogEntries", entry, "messageSignature", "messageDigest",
+        "algorithm", label, "digest", dgst64, "signature", sig64);
+    if (bundle == NULL)
+        fail("cannot build the bundle");
+    free(sig);
+    free(sig64);
+    free(pem);
+    free(pem64);
+    free(body);
+    free(dgst64);
+    free(leaf64);
+    X509_free(leaf);
+    EVP_PKEY_free(leaf_key);
+    return bundle;
 }
 
 static int
@@ -1529,6 +1809,16 @@ cmd_mint(int argc, char **argv, enum mint_output mode)
             flag = &b->no_codesign;
         else if (strcmp(o, "--leaf-p384") == 0)
             flag = &b->leaf_p384;
+        else if (strcmp(o, "--leaf-key") == 0)
+            val = &b->leaf_alg;
+        else if (strcmp(o, "--sign-digest") == 0)
+            val = &b->sign_digest;
+        else if (strcmp(o, "--digest-label") == 0)
+            val = &b->digest_label;
+        else if (strcmp(o, "--rsa-pss") == 0)
+            flag = &b->rsa_pss;
+        else if (strcmp(o, "--message") == 0)
+            flag = &b->message;
         else if (strcmp(o, "--tamper-signature") == 0)
             flag = &b->tamper_signature;
         else if (strcmp(o, "--body-mismatch") == 0)
@@ -1579,7 +1869,11 @@ cmd_mint(int argc, char **argv, enum mint_output mode)
     load_root(a.root_dir, &rk);
 
     atts = json_array();
-    if (a.slsa && mode == OUT_PROVENANCE) {
+    if (a.brk.message && mode != OUT_BUNDLE)
+        fail("--message makes a bundle only");
+    if (a.brk.message) {
+        json_array_append_new(atts, mint_message(&a, &rk, &a.brk));
+    } else if (a.slsa && mode == OUT_PROVENANCE) {
         json_array_append_new(atts, mint_one(&a, &rk, digest,
             a.predicate_type, &none));
         json_array_append_new(atts, mint_one(&a, &rk, digest, PRED_SLSA,
@@ -1592,6 +1886,9 @@ cmd_mint(int argc, char **argv, enum mint_output mode)
         doc = json_pack("{s:i, s:[{s:o, s:o}]}", "version", 1,
             "attestation_bundles", "publisher", publisher_json(&a.pub),
             "attestations", atts);
+    } else if (mode == OUT_BUNDLE && a.brk.message) {
+        doc = json_incref(json_array_get(atts, 0));
+        json_decref(atts);
     } else if (mode == OUT_BUNDLE) {
         doc = attestation_to_bundle(json_array_get(atts, 0));
         json_decref(atts);

@@ -108,6 +108,32 @@ accept "sigstore bundle v0.3 (dsse)" bundle --root "$root" --file "$dist" \
 reject "sigstore bundle, tampered signature" "signature verification failed" \
     bundle --root "$root" --file "$dist" --publisher $pub --tamper-signature
 
+# signing algorithms of the Sigstore algorithm registry, where sigstore-js
+# verifies them: it checks every DSSE signature with the key's default
+# digest (SHA-256; PKCS#1 v1.5 for RSA), so P-384/P-521 (SHA-384/512 by
+# the registry) and RSA-PSS DSSE bundles are provgate's alone
+# (tests/sigstore/test_algorithms.c)
+B="bundle --root $root --file $dist --publisher $pub"
+accept "Ed25519 leaf, DSSE" $B --leaf-key ed25519
+accept "RSA-2048 PKCS#1 v1.5 leaf, DSSE" $B --leaf-key rsa2048
+accept "RSA-3072 PKCS#1 v1.5 leaf, DSSE" $B --leaf-key rsa3072
+accept "RSA-4096 PKCS#1 v1.5 leaf, DSSE" $B --leaf-key rsa4096
+accept "P-256 message signature (hashedrekord)" $B --message
+accept "RSA-2048 PKCS#1 v1.5 message signature" $B --leaf-key rsa2048 \
+    --message
+reject "P-256 message signature, tampered" "signature verification failed" \
+    $B --message --tamper-signature
+# P-384/SHA2_384 and P-521/SHA2_512 message signatures: sigstore-js
+# verifies them (signature over the file with messageDigest's hash, the
+# hashedrekord entry, the chain); only sjs_verify's own last comparison,
+# messageDigest against the file's sha256, cannot hold for another hash
+reject "P-384 message signature (SHA2_384), verified by sigstore-js" \
+    "FAIL: messageDigest != sha256(DIST)" $B --leaf-key p384 --message
+reject "P-521 message signature (SHA2_512), verified by sigstore-js" \
+    "FAIL: messageDigest != sha256(DIST)" $B --leaf-key p521 --message
+reject "P-384 message signature, tampered" "signature verification failed" \
+    $B --leaf-key p384 --message --tamper-signature
+
 reject "expired leaf" "not valid or expired at the specified date" \
     $P --publisher $pub --expired
 reject "leaf not yet valid" "not valid or expired at the specified date" \

@@ -208,6 +208,52 @@ mint_obj bundle --root "$root" --file "$dist" --publisher $pub --expired &&
 vb "expired leaf" 1 --bundle "$obj" --certificate-identity "$san" \
     --certificate-oidc-issuer "$iss" --trusted-root "$tr" "$dist"
 
+# ---- signing algorithms (Sigstore algorithm registry) through the CLI: a
+# message signature by a P-384 / P-521 key signs the file's SHA-384 /
+# SHA-512, which verify-bundle computes from the path; a bare sha256:
+# digest cannot verify it, and the reason says so
+# vbr LABEL REASON_SUBSTRING|"" VERIFY_BUNDLE_ARGS... ("" = must verify)
+vbr() {
+    label=$1; want=$2; shift 2
+    n=$((n + 1))
+    "$pg" verify-bundle "$@" >"$work/out" 2>&1
+    rc=$?
+    if { [ -z "$want" ] && [ "$rc" -eq 0 ]; } || { [ -n "$want" ] \
+        && [ "$rc" -eq 1 ] && grep -F -q -- "$want" "$work/out"; }; then
+        echo "ok   verify-bundle $label: exit $rc $(cat "$work/out")"
+    else
+        echo "FAIL verify-bundle $label: exit $rc, want '${want:-0}':"
+        cat "$work/out"
+        failures=$((failures + 1))
+    fi
+}
+VB="--certificate-identity $san --certificate-oidc-issuer $iss"
+VB="$VB --trusted-root $tr"
+for alg in p384 p521 rsa2048; do
+    mint_obj bundle --root "$root" --file "$dist" --publisher $pub \
+        --leaf-key $alg --message || continue
+    # shellcheck disable=SC2086
+    vbr "$alg message signature, artifact path" "" --bundle "$obj" $VB \
+        "$dist"
+done
+# shellcheck disable=SC2086
+mint_obj bundle --root "$root" --file "$dist" --publisher $pub \
+    --leaf-key p384 --message &&
+vbr "p384 message signature, sha256: only" \
+    "needs the artifact's SHA2_384, not only its SHA2_256" \
+    --bundle "$obj" $VB "sha256:$sha"
+# shellcheck disable=SC2086
+mint_obj bundle --root "$root" --file "$dist" --publisher $pub \
+    --leaf-key p384 --message --digest-label SHA2_256 &&
+vbr "p384 key, messageDigest SHA2_256" \
+    "signature: messageDigest is SHA2_256 but an ECDSA P-384 key signs" \
+    --bundle "$obj" $VB "$dist"
+# shellcheck disable=SC2086
+mint_obj bundle --root "$root" --file "$dist" --publisher $pub \
+    --leaf-key rsa1024 &&
+vbr "RSA-1024 leaf" "signature: signing key (RSA 1024 bits) is not in" \
+    --bundle "$obj" $VB "$dist"
+
 # ---- usage errors exit 2
 n=$((n + 1))
 "$pg" verify --trusted-root "$tr" --provenance "$obj" >/dev/null 2>&1
