@@ -157,6 +157,11 @@ const struct pg_directive pg_config_directives[] = {
     { "mismatch_hold", "cache", pg_conf_duration, F(mismatch_hold_s), "60s",
       "after a hash mismatch, refuse to re-fetch that file for this long "
       "(whole seconds, 0 to 1d)", 0, 86400000, 1000 },
+    { "check_before_send", "cache", pg_conf_bytes, F(check_before_send),
+      "16MiB", "a cold file up to this size (by the index or the upstream's "
+      "Content-Length) is received whole and hash-checked before its "
+      "answer starts, so a mismatch is a clean 403; larger files stream "
+      "(0 to 1GiB; 0: every file streams)", 0, (int64_t)1 << 30, 0 },
 
     /* [policy] */
     { "policy", "policy", pg_conf_path, F(policy_file), NULL,

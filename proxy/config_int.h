@@ -81,6 +81,9 @@ struct pg_config {
     int stale_if_error;         /* default on */
     int64_t mismatch_hold_s;    /* refuse re-fetch after a hash mismatch,
                                    default 60 */
+    uint64_t check_before_send; /* cold files up to this size are
+                                   checked whole before the status line,
+                                   default 16 MiB; 0: all stream */
 
     /* [policy] */
     char *policy_file;          /* optional; default: built-in tofu */

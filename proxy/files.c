@@ -18,11 +18,16 @@
  * Content-Range (416 when unsatisfiable), If-Range (ETag or date) decides
  * whether the range applies, If-None-Match gets 304.  Never content-encoded.
  *
- * Uncached: one download per sha256 (struct pg_dl).  The request that
- * started it is the "live" client: bytes go to it as they arrive, with the
- * Content-Length from the index (or upstream), hashed and written to a temp
- * blob on the way, except the last PG_FILE_HOLD_BYTES, held back until the
- * download ended and its sha256 equals the index's.  Match: the held bytes
+ * Uncached: one download per sha256 (struct pg_dl).  A file of at most
+ * check_before_send bytes (the index's size, else the upstream's
+ * Content-Length) is received whole into its temp blob before any answer
+ * starts: every request for it waits (below), so a mismatch reaches even
+ * the first one as a 403 with the reason and a problem+json body, never
+ * as a reset after a 200 (issue 9 item 3).  Above it, the request that
+ * started the download is the "live" client: bytes go to it as they
+ * arrive, with the Content-Length from the index (or upstream), hashed and
+ * written to a temp blob on the way, except the last PG_FILE_HOLD_BYTES,
+ * held back until the download ended and its sha256 equals the index's.  Match: the held bytes
  * are sent, the blob is committed (fsync + rename) on a worker.  Mismatch:
  * the live client's connection is reset (it never holds a complete wrong
  * file), the temp blob is deleted, provgate_hash_mismatches_total counts it,
@@ -30,7 +35,8 @@
  * for that sha256 gets 403 with the reason instead of another fetch.  Every
  * other request for the same file while it downloads (and every Range,
  * HEAD without a known size, or request when no Content-Length is known)
- * waits and is served from the blob once committed: one upstream fetch,
+ * waits and is served from the blob once committed (or gets the same 403
+ * or 502 with the same reason): one upstream fetch,
  * memory bounded by the hold-back plus the live client's output threshold.
  * Back-pressure: when the live client's output buffer holds more than
  * PG_FILE_CLIENT_HIGH bytes the upstream transfer is paused until it
@@ -40,7 +46,8 @@
  * Owns: downloads, their temp blobs and transfers, the hold table, the
  * file cache.
  * Borrows: the server.  Runs on: loop (commit on a worker).
- * Spec: design §2, §5, §8; issue 2 items 4, 5, 7; PEP 658/714.
+ * Spec: design §2, §5, §8; issue 2 items 4, 5, 7; issue 9 item 3;
+ * PEP 658/714.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -649,6 +656,7 @@ dl_on_headers(void *arg, const struct pg_upstream_resp *resp)
     struct pg_dl *d = arg;
     struct pg_req *r;
     char lm[64], cl[32];
+    uint64_t check_first = d->fs->s->cfg->check_before_send;
 
     d->up_status = resp->status;
     if (resp->status != 200) {
@@ -669,12 +677,18 @@ dl_on_headers(void *arg, const struct pg_upstream_resp *resp)
     if (d->live == NULL) {
         return 0;
     }
-    if (d->declared < 0) {
-        /* No length to promise: the client waits for the blob. */
+    if (d->declared < 0 || (check_first > 0
+            && (uint64_t)d->declared <= check_first))
+    {
+        /* No length to promise, or small enough to check first (issue 9
+         * item 3): the client waits for the blob like any waiter, and a
+         * mismatch reaches it as a 403 with the reason, never as a
+         * reset after a 200. */
         struct file_req *fr = d->live;
 
         live_detach(d);
         dl_add_waiter(d, fr);
+        fr->r->cache = "miss";      /* it started the download */
         return 0;
     }
     r = d->live->r;

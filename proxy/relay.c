@@ -28,14 +28,19 @@
  *     holds a complete wrong file;
  *   - a client that goes away cancels the relayed request: the main loop
  *     sees its client (the relay connection) go.
- * The main loop writes the access-log line and counts the request (with
- * the client's address); the thread stays quiet about it unless the relay
- * itself fails before the main loop answered.
+ * One request, one answer, one log line (issue 9 item 4): once the
+ * request is handed to the main loop (connected), the main loop writes
+ * the access-log line and counts the request (with the client's address)
+ * whatever happens — its answer, its reset, the client going away — and
+ * the thread stays quiet.  Only a request that never reached the main
+ * loop (no connection to it) is the thread's to answer (502, which a
+ * client may retry), log and count.  (The socket pool drops pooled
+ * connections the main loop closed before it hands one out.)
  *
  * Owns: struct relay (in the h2o request's pool) and its client.
  * Borrows: the client request until it ends.  Runs on: a serving thread
  * (pg_relay_start and its callbacks); the main loop (pg_relay_listen).
- * Spec: issue 2 benchmark; design §5.
+ * Spec: issue 2 benchmark; issue 9 item 4; design §5.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -64,6 +69,8 @@ struct relay {
                                            ended */
     h2o_socket_cb paused_cb;            /* non-NULL: not reading */
     int failed;                         /* the body ended in an error */
+    int handed;                         /* connected: the main loop has
+                                           the request (and logs it) */
     int final_sent;
 };
 
@@ -134,25 +141,30 @@ on_dispose(void *p)
     h2o_buffer_dispose(&rl->last);
 }
 
-/* Before the main loop answered.  It reset the relay (a hash mismatch
- * found before its answer's head left: a reset drops what the socket
- * held), or it could not be reached: the client's connection is reset the
- * same way, so it never holds a complete wrong file. */
+/* Before the main loop's answer arrived.  Not handed over (no connection
+ * to the main loop): nothing was said yet, the client gets a 502 with the
+ * reason, logged here.  Handed over: the main loop reset the relay (a
+ * hash mismatch found before its answer's head left: a reset drops what
+ * the socket held) and has logged what it answered; the client's
+ * connection is reset the same way, so it never holds a complete wrong
+ * file, and nothing more is logged. */
 static void
 relay_fail(struct relay *rl, const char *why)
 {
     struct pg_req *r = rl->r;
-    char note[PG_MAX_REASON];
 
     relay_cancel(rl);
     if (r == NULL) {
         return;
     }
     rl->r = NULL;
-    r->quiet = 0;
-    r->status = 502;
-    snprintf(note, sizeof(note), "relay to the main loop: %s", why);
-    pg_req_abort(r, note);
+    if (!rl->handed) {
+        r->quiet = 0;
+        pg_req_problem(r, 502, "Bad gateway", "relay to the main loop: %s",
+            why);
+        return;
+    }
+    pg_req_abort(r, NULL);
 }
 
 
@@ -268,7 +280,6 @@ on_head(h2o_http1client_t *client, const char *errstr, int minor_version,
     if (rl->r == NULL) {
         return NULL;
     }
-    rl->r->quiet = 1;           /* the main loop logs and counts it */
     rl->r->status = status;
     req->res.status = status;
     req->res.reason = h2o_strdup(&req->pool, msg.base, msg.len).base;
@@ -310,6 +321,10 @@ on_connect(h2o_http1client_t *client, const char *errstr,
         rl->client = NULL;
         relay_fail(rl, errstr);
         return NULL;
+    }
+    rl->handed = 1;
+    if (rl->r != NULL) {
+        rl->r->quiet = 1;       /* the main loop logs and counts it */
     }
     *reqbufs = &rl->head;
     *reqbufcnt = 1;

@@ -448,8 +448,10 @@ pg_req_abort(struct pg_req *r, const char *why)
     struct linger lg;
     evutil_socket_t fd;
 
+    /* The access line says what the client got: the status it was sent
+     * (or was about to be), then a reset — never a 5xx nobody saw. */
     if (why != NULL) {
-        snprintf(r->note, sizeof(r->note), "%s", why);
+        snprintf(r->note, sizeof(r->note), "connection reset: %s", why);
     }
     if (r->status == 0) {
         r->status = 200;

@@ -260,7 +260,9 @@ void pg_req_end_stream(struct pg_req *r);
 void pg_req_problem(struct pg_req *r, int code, const char *title,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Resets the client connection (SO_LINGER 0): the client sees an
- * incomplete body.  Finishes the request. */
+ * incomplete body.  why (or NULL: the note stays) goes to the access line
+ * as "connection reset: why"; the status stays the one started (200 if
+ * none).  Finishes the request. */
 void pg_req_abort(struct pg_req *r, const char *why);
 /* Request header (NULL if absent). */
 const char *pg_req_header(struct pg_req *r, const char *name);

@@ -47,6 +47,12 @@ Control endpoints (JSON in, JSON out; never counted):
   POST /_control/flip               {"filename": NAME, "on": bool,
                                     "offset"?: N} serve that file with one
                                     byte flipped (the index keeps the hash)
+  POST /_control/cut                {"filename": NAME, "on": bool,
+                                    "length"?: N, "no_length"?: bool}
+                                    serve that file cut to N bytes (default
+                                    half; the index keeps hash and size),
+                                    with its own Content-Length, or with
+                                    none (body until close) if no_length
   POST /_control/latency            {"ms": N, "kinds"?: [...]}
   POST /_control/fail               {"mode": "none"|"500"|"close"|"truncate",
                                     "kinds"?: [...], "count"?: N}
@@ -217,7 +223,8 @@ class Store:
                 "provenance": prov,
                 "provpath": "/integrity/%s/%s/%s/provenance" % (
                     normalize(project), version, filename),
-                "flip": None, "seq": self.seq, "redirect": None,
+                "flip": None, "cut": None, "seq": self.seq,
+                "redirect": None,
                 "origin": origin or self.base,
             }
             key = normalize(project)
@@ -548,6 +555,9 @@ class Handler(BaseHTTPRequestHandler):
                             off = min(rec["flip"], len(data) - 1)
                             data = (data[:off] + bytes([data[off] ^ 0x01])
                                     + data[off + 1:])
+                        if rec["cut"] is not None:
+                            cut_len, no_length = rec["cut"]
+                            data = data[:cut_len]
             if rec is None or data is None:
                 self._send(404, b"not found\n", [("Content-Type",
                                                   "text/plain")], head)
@@ -557,6 +567,8 @@ class Handler(BaseHTTPRequestHandler):
                 return 302
             ctype = ("application/octet-stream" if kind == "file"
                      else "text/plain")
+            if kind == "file" and rec["cut"] is not None and rec["cut"][1]:
+                return self._serve_until_close(data, ctype, head)
             return self._serve_bytes(data, ctype, head, truncate,
                                      etag='"%s"' % rec["sha256"])
         if kind == "provenance":
@@ -571,6 +583,19 @@ class Handler(BaseHTTPRequestHandler):
         self._send(404, b"not found\n", [("Content-Type", "text/plain")],
                    head)
         return 404
+
+    def _serve_until_close(self, data, ctype, head):
+        """200 without Content-Length: the body ends when the connection
+        closes (what a truncated transfer of unknown length looks like)."""
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+            self.wfile.flush()
+        self.close_connection = True
+        return 200
 
     def _serve_bytes(self, data, ctype, head, truncate, etag=None):
         total = len(data)
@@ -724,6 +749,15 @@ class Server(ThreadingHTTPServer):
                     raise KeyError(a["filename"])
                 rec["flip"] = (int(a.get("offset", rec["size"] // 2))
                                if a.get("on", True) else None)
+            return {"ok": True}
+        if op == "cut":
+            with store.lock:
+                _, rec = store.find(a["filename"])
+                if rec is None:
+                    raise KeyError(a["filename"])
+                rec["cut"] = ((int(a.get("length", rec["size"] // 2)),
+                               bool(a.get("no_length", False)))
+                              if a.get("on", True) else None)
             return {"ok": True}
         if op == "latency":
             with st.lock:

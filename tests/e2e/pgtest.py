@@ -53,6 +53,7 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 DIRECTIVE_INDEX_TTL = "index_ttl"
 DIRECTIVE_MISMATCH_HOLD = "mismatch_hold"
 DIRECTIVE_STALE_IF_ERROR = "stale_if_error"
+DIRECTIVE_CHECK_BEFORE_SEND = "check_before_send"
 
 START_TIMEOUT_S = 90        # provgate under ASan on a loaded 2-core machine
 PIP_TIMEOUT_S = 240
@@ -232,6 +233,14 @@ class Fixture:
 
     def flip(self, filename, on=True):
         return self.control("flip", filename=filename, on=on)
+
+    def cut(self, filename, on=True, length=None, no_length=False):
+        """Serve filename cut to length bytes (default half), with its own
+        Content-Length, or none (body until close) if no_length."""
+        args = {"filename": filename, "on": on, "no_length": no_length}
+        if length is not None:
+            args["length"] = length
+        return self.control("cut", **args)
 
     def fail(self, mode, kinds=None, count=None):
         return self.control("fail", mode=mode, kinds=kinds, count=count)

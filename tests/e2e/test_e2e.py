@@ -11,12 +11,15 @@ Spec: issue 2 "Tests"; design §5; docs/clients.md.
 """
 
 import gzip
+import http.client
 import os
+import random
 import shutil
 import subprocess
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
@@ -524,6 +527,112 @@ class Mismatch(pgtest.Case):
         self.assertTrue(any(sha == good_sha for _p, sha in
                             self.blob_files(cache)),
                         "the good file is not in the cache")
+
+
+class FirstRefusal(pgtest.Case):
+    """issue 9 item 3: a tampered or truncated file is refused cleanly on
+    the first request (403 with the reason, which pip prints; no reset
+    after a 200, so no traceback), with either front end; a file above
+    check_before_send still streams."""
+
+    REASON = "does not match the index's sha256"
+    BROKEN = ("Traceback", "ConnectionResetError", "ProtocolError",
+              "Connection broken", "IncompleteRead")
+
+    def setUp(self):
+        super().setUp()
+        self.local = {}         # file name -> the wheel written here
+
+    def pips(self):
+        """(name, python) of each pip to drive: this Python's, and
+        Debian's own when it is there."""
+        out = [("pip", None)]
+        if pgtest.pip_version("/usr/bin/python3") is not None:
+            out.append(("Debian's pip", "/usr/bin/python3"))
+        return out
+
+    def wheel(self, up, name, size):
+        payload = random.Random(name).randbytes(size)
+        path = pgtest.make_wheel(self.new_dir("w-" + name), name, "1.0",
+                                 payload=payload)
+        up.add_file(path)
+        self.local[os.path.basename(path)] = path
+        return os.path.basename(path)
+
+    def assertRefusedCleanly(self, p, what):
+        self.assertNotEqual(p.returncode, 0, "%s: pip accepted it:\n%s"
+                            % (what, p.output))
+        self.assertIn("403", p.output, "%s:\n%s" % (what, p.output))
+        self.assertIn(self.REASON, p.output,
+                      "%s: pip does not show the reason:\n%s"
+                      % (what, p.output))
+        for mark in self.BROKEN:
+            self.assertNotIn(mark, p.output, "%s: %s in pip's output:\n%s"
+                             % (what, mark, p.output))
+
+    def test_tampered_and_truncated_refused_on_first_try(self):
+        up = self.start_fixture()
+        tampered = self.wheel(up, "tampered", 200000)
+        truncated = self.wheel(up, "truncated", 200000)
+        up.flip(tampered)
+        # The upstream sends half the file and closes: no Content-Length
+        # to compare, only the bytes tell.
+        up.cut(truncated, no_length=True)
+        for loops in ("1", "0"):        # evhttp alone; serving threads
+            for pipname, python in self.pips():
+                pg = self.start_provgate(up, cache_dir=self.new_dir(
+                    "cache-%s-%s" % (loops, pipname.replace(" ", ""))),
+                    sets={"serve_loops": loops})
+                for spec in ("tampered==1.0", "truncated==1.0"):
+                    p = self.pip_download(pg, spec, python=python)
+                    self.assertRefusedCleanly(
+                        p, "%s, serve_loops %s, %s" % (pipname, loops, spec))
+                pg.stop()
+
+    def test_concurrent_pips_get_the_same_refusal(self):
+        up = self.start_fixture()
+        fn = self.wheel(up, "conc", 200000)
+        up.flip(fn)
+        pg = self.start_provgate(up)
+        self.assertEqual(pg.page("conc").status, 200)
+        up.latency(3000, kinds=["file"])
+        up.reset()
+        ps = pgtest.run_concurrently([
+            lambda d=d: self.pip_download(pg, "conc==1.0", self.new_dir(d))
+            for d in ("a", "b", "c")])
+        for p in ps:
+            self.assertRefusedCleanly(p, "concurrent pip")
+        self.assertEqual(up.kind_count("file"), 1,
+                         "one upstream fetch: %s" % up.counts())
+
+    def test_file_above_threshold_streams(self):
+        up = self.start_fixture()
+        size = 3 << 20
+        good = self.wheel(up, "bigok", size)
+        bad = self.wheel(up, "bigbad", size)
+        up.flip(bad)
+        pg = self.start_provgate(up, sets={
+            pgtest.DIRECTIVE_CHECK_BEFORE_SEND: "1MiB"})
+        p = self.pip_download(pg, "bigok==1.0")
+        self.assertPipOK(p)
+        self.assertEqual(read(os.path.join(p.dest, good)),
+                         read(self.local[good]))
+        # The status line leaves before the hash is known: 200, then the
+        # connection is reset before the last bytes (never a complete
+        # wrong file).
+        u = urllib.parse.urlsplit(pg.file_urls("bigbad")[bad])
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        try:
+            conn.request("GET", u.path)
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200, resp.reason)
+            self.assertEqual(resp.getheader("Content-Length"), str(
+                up.file(bad)["size"]))
+            with self.assertRaises((http.client.IncompleteRead,
+                                    ConnectionError)):
+                resp.read()
+        finally:
+            conn.close()
 
 
 class Concurrency(pgtest.Case):

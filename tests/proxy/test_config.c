@@ -197,6 +197,13 @@ duration_parser_enforces_bounds_at_the_limit(void **state)
     /* mismatch_hold: 0 to 1d */
     assert_null(parse(&cfg, "mismatch_hold", "86400"));
     assert_non_null(parse(&cfg, "mismatch_hold", "86401"));
+    /* check_before_send: 0 (every file streams) to 1GiB */
+    assert_null(parse(&cfg, "check_before_send", "0"));
+    assert_int_equal(cfg.check_before_send, 0);
+    assert_null(parse(&cfg, "check_before_send", "1GiB"));
+    assert_int_equal(cfg.check_before_send, 1ULL << 30);
+    assert_string_equal(parse(&cfg, "check_before_send", "1073741825"),
+        "out of range");
     pg_config_free(&cfg);
 }
 
@@ -667,6 +674,7 @@ defaults_match_the_documented_values(void **state)
     assert_int_equal(cfg.list_ttl_s, 3600);
     assert_int_equal(cfg.stale_if_error, 1);
     assert_int_equal(cfg.mismatch_hold_s, 60);
+    assert_int_equal(cfg.check_before_send, 16ULL << 20);
     assert_null(cfg.policy_file);
     assert_null(cfg.trust_root);
     assert_int_equal(cfg.staging, 0);

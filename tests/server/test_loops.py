@@ -17,6 +17,9 @@ hits and relayed).
                             one access-log line per request, none twice
   loops_mismatch_resets     a hash mismatch resets the client connection
                             on either loop (never a complete wrong file)
+  loops_one_line_per_request  a reset, a refusal and a client gone before
+                            its answer each leave exactly one access-log
+                            line, and no 502 that no client saw is counted
   loops_policy_reload       after SIGHUP with a policy that denies the
                             file, no loop serves it from its hot table
   loops_one_fetch           concurrent misses on both loops: one upstream
@@ -36,6 +39,7 @@ Environment: PG_PROVGATE = the provgate executable.
 import gzip
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -199,7 +203,8 @@ def t_loops_mismatch_resets(e):
         e.add(fn, rnd(300000, "mm%d" % i))
         e.control("flip", filename=fn, on=True)
         names.append(fn)
-    e.start_pg(sets={"serve_loops": "2", "mismatch_hold": "120s"})
+    e.start_pg(sets={"serve_loops": "2", "mismatch_hold": "120s",
+                     "check_before_send": "0"})
     for i, fn in enumerate(names):
         path = e.file_url_path("mm%d" % i, fn)
         r = e.get(path)
@@ -207,6 +212,72 @@ def t_loops_mismatch_resets(e):
               and len(r.body) < 300000,
               "%s: the client must not get a complete file: %r" % (fn, r))
     check(e.blobs() == [], "nothing cached")
+    loops_spread(e)
+
+
+def relayed_502s(m):
+    return [ln for ln in m.splitlines()
+            if ln.startswith("provgate_http_requests_total")
+            and 'status="502"' in ln and float(ln.split()[-1]) > 0]
+
+
+def t_loops_one_line_per_request(e):
+    """issue 9 item 4: one request, one answer, one log line.  The main
+    loop logs every request a serving thread handed to it (its answer, its
+    reset, a client gone); the thread logs none of them again and counts
+    no 502 that no client saw."""
+    e.start_fixture()
+    resets, refusals = [], []
+    for i in range(12):
+        fn = "ol%d-1.0.tar.gz" % i
+        e.add(fn, rnd(2000, "ol%d" % i))
+        e.control("flip", filename=fn, on=True)
+        (resets if i < 8 else refusals).append(("ol%d" % i, fn))
+    e.add("gone-1.0.tar.gz", rnd(2000, "gone"))
+    # Resets: every file streams (check_before_send = 0), a small one
+    # arrives whole in one loop turn and the main loop resets the relay
+    # before its answer's head left.
+    e.start_pg(sets={"serve_loops": "2", "mismatch_hold": "120s",
+                     "check_before_send": "0"})
+    for proj, fn in resets:
+        path = e.file_url_path(proj, fn)
+        r = e.get(path)
+        check(r.status in (0, 200) and not r.complete,
+              "%s: reset, never a complete wrong file: %r" % (fn, r))
+        lines = ts.access_lines(e, path)
+        check(len(lines) == 1 and "connection reset" in lines[0],
+              "%s: one access line saying it was reset: %r" % (fn, lines))
+    m = e.get("/metrics").body.decode()
+    check(relayed_502s(m) == [], "no 502 counted: %r" % relayed_502s(m))
+    check("relay to the main loop" not in e.log(), e.log()[-3000:])
+    loops_spread(e)
+    e.stop_pg()
+    # Refusals (checked before the status line) and a client that leaves
+    # before its answer.
+    e.start_pg(sets={"serve_loops": "2", "mismatch_hold": "120s"},
+               cache=os.path.join(e.tmp, "cache2"))
+    for proj, fn in refusals:
+        path = e.file_url_path(proj, fn)
+        r = e.get(path)
+        check(r.status == 403, "%s: %r" % (fn, r))
+        lines = ts.access_lines(e, path)
+        check(len(lines) == 1 and " 403 " in lines[0],
+              "%s: one access line, 403: %r" % (fn, lines))
+    path = e.file_url_path("gone", "gone-1.0.tar.gz")
+    e.control("latency", ms=1500, kinds=["file"])
+    for _ in range(N):
+        with socket.create_connection(("127.0.0.1", e.port)) as so:
+            so.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+                        % path).encode())
+            time.sleep(0.05)
+    check(ts.wait_until(lambda: len(ts.access_lines(e, path, 0)) >= N,
+                        30), "every request logged: %r"
+          % ts.access_lines(e, path, 0))
+    lines = ts.access_lines(e, path, 1.0)
+    check(len(lines) == N, "one line per request, %d requests: %r"
+          % (N, lines))
+    m = e.get("/metrics").body.decode()
+    check(relayed_502s(m) == [], "no 502 counted: %r" % relayed_502s(m))
     loops_spread(e)
 
 
@@ -392,6 +463,7 @@ TESTS = {
     "loops_big_page_bodies": t_loops_big_page_bodies,
     "loops_answer_alike": t_loops_answer_alike,
     "loops_mismatch_resets": t_loops_mismatch_resets,
+    "loops_one_line_per_request": t_loops_one_line_per_request,
     "loops_policy_reload": t_loops_policy_reload,
     "loops_one_fetch": t_loops_one_fetch,
 }

@@ -458,7 +458,8 @@ def t_hash_mismatch_aborts_and_holds(e):
     data = rnd(300000, "m")
     e.add("bad-1.0.tar.gz", data)
     e.control("flip", filename="bad-1.0.tar.gz", on=True)
-    e.start_pg(sets={"mismatch_hold": "120s"})
+    # check_before_send = 0: every file streams (the path measured here).
+    e.start_pg(sets={"mismatch_hold": "120s", "check_before_send": "0"})
     path = e.file_url_path("bad", "bad-1.0.tar.gz")
     e.control("reset")
     r = e.get(path)
@@ -487,7 +488,7 @@ def t_mismatch_hold_expires(e):
     data = rnd(70000, "x")
     e.add("hx-1.0.tar.gz", data)
     e.control("flip", filename="hx-1.0.tar.gz", on=True)
-    e.start_pg(sets={"mismatch_hold": "2s"})
+    e.start_pg(sets={"mismatch_hold": "2s", "check_before_send": "0"})
     path = e.file_url_path("hx", "hx-1.0.tar.gz")
     r = e.get(path)
     check(not r.complete, "aborted")
@@ -496,6 +497,92 @@ def t_mismatch_hold_expires(e):
     r = e.get(path)
     check(r.status == 200 and r.body == data, "after the hold: %r" % r)
     check(wait_until(lambda: len(e.blobs()) == 1, 30), "cached now")
+
+
+def access_lines(e, path, settle=0.5):
+    """The access-log lines of GET path in the running provgate's log,
+    once at least one is there (the main loop may write its line just
+    after the client saw the end of its answer through a serving thread)
+    and no more came for settle seconds."""
+    def lines():
+        with open(e.logs[-1], "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        return [ln for ln in text.splitlines() if " GET %s " % path in ln]
+    wait_until(lambda: len(lines()) > 0, 20)
+    time.sleep(settle)
+    return lines()
+
+
+def t_small_mismatch_refused_first(e):
+    """issue 9 item 3: a tampered or truncated file up to
+    check_before_send is checked whole before the status line, so the
+    FIRST request already gets 403 with the reason (problem+json), on
+    either front end alike; concurrent requests for the same cold file get
+    the same answer from one upstream fetch; a file above the threshold
+    still streams (200, then a reset)."""
+    e.start_fixture()
+    size = 300000
+    cases = (("tamp", "flip", {}),
+             ("cutopen", "cut", {"no_length": True}),
+             ("cutlen", "cut", {}))
+    for name, op, args in cases:
+        e.add("%s-1.0.tar.gz" % name, rnd(size, name))
+        e.control(op, filename="%s-1.0.tar.gz" % name, on=True, **args)
+    e.add("conc-1.0.tar.gz", rnd(size, "conc"))
+    e.control("flip", filename="conc-1.0.tar.gz", on=True)
+    e.add("big-1.0.tar.gz", rnd(size, "big"))
+    e.control("flip", filename="big-1.0.tar.gz", on=True)
+    got = {}
+    for loops in ("1", "2"):
+        e.control("reset")
+        e.start_pg(sets={"serve_loops": loops, "mismatch_hold": "120s",
+                         "check_before_send": str(size)},
+                   cache=os.path.join(e.tmp, "cache" + loops))
+        for name, _op, _args in cases:
+            path = e.file_url_path(name, "%s-1.0.tar.gz" % name)
+            r = e.get(path)
+            problem_ok(r, 403)
+            check("%s-1.0.tar.gz" % name in r.reason, r.reason)
+            check(r.json()["detail"] == r.reason, r.body)
+            got.setdefault(name, []).append((r.status, r.reason, r.body))
+            lines = access_lines(e, path)
+            check(len(lines) == 1 and " 403 " in lines[0],
+                  "%s: one access line, 403: %r" % (name, lines))
+        check(e.blobs() == [], "nothing cached: %r" % e.blobs())
+        # Concurrent requests while the file downloads: the same answer.
+        path = e.file_url_path("conc", "conc-1.0.tar.gz")
+        e.control("latency", ms=1500, kinds=["file"])
+        before = e.counts("file")
+        out = [None] * 4
+
+        def one(i):
+            out[i] = e.get(path)
+        ths = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(60)
+        e.control("latency", ms=0)
+        for r in out:
+            problem_ok(r, 403)
+        check(len({(r.status, r.reason, r.body) for r in out}) == 1,
+              "concurrent requests got one answer: %r" % out)
+        check(e.counts("file") - before == 1, "one upstream fetch")
+        got.setdefault("conc", []).append((out[0].status, out[0].reason,
+                                           out[0].body))
+        # Above the threshold it streams: the status line leaves before
+        # the hash is known, and a mismatch resets the connection.
+        e.stop_pg()
+        e.start_pg(sets={"serve_loops": loops, "mismatch_hold": "120s",
+                         "check_before_send": str(size - 1)},
+                   cache=os.path.join(e.tmp, "cache-big" + loops))
+        r = e.get(e.file_url_path("big", "big-1.0.tar.gz"))
+        check(r.status in (0, 200) and not r.complete
+              and len(r.body) < size, "above the threshold: %r" % r)
+        e.stop_pg()
+    for name, by in sorted(got.items()):
+        check(by[0] == by[1], "%s: serve_loops 1 %r, 2 %r" % (name, by[0],
+                                                             by[1]))
 
 
 def t_stale_page_when_upstream_down(e):
@@ -1058,6 +1145,7 @@ TESTS = {
     "file_range_head_if_range": t_file_range_head_if_range,
     "hash_mismatch_aborts_and_holds": t_hash_mismatch_aborts_and_holds,
     "mismatch_hold_expires": t_mismatch_hold_expires,
+    "small_mismatch_refused_first": t_small_mismatch_refused_first,
     "stale_page_when_upstream_down": t_stale_page_when_upstream_down,
     "nothing_cached_upstream_down_502": t_nothing_cached_upstream_down_502,
     "restart_serves_cached_file": t_restart_serves_cached_file,
