@@ -214,7 +214,12 @@ do_send(struct relay *rl)
         relay_finish(rl);
     }
     h2o_send(rl->req, &vec, vec.len != 0 ? 1 : 0, state);
-    resume(rl);
+    if (state == H2O_SEND_STATE_IN_PROGRESS) {
+        /* After the last send h2o may have freed the request's pool, rl
+         * with it (an ERROR closes the connection at once); there is
+         * nothing left to read then anyway. */
+        resume(rl);
+    }
 }
 
 static void
