@@ -923,6 +923,8 @@ pg_pep740_verify_bundle(const struct pg_pep740_opts *o, const char *json,
     vo.now = o->now;
     /* messageSignature: the signature covers the file's digest itself */
     vo.artifact_sha256 = pg_sig_bundle_is_dsse(b) ? NULL : sha256;
+    vo.artifact_sha384 = pg_sig_bundle_is_dsse(b) ? NULL : o->sha384;
+    vo.artifact_sha512 = pg_sig_bundle_is_dsse(b) ? NULL : o->sha512;
     rc = pg_sig_verify(&vo, b, &res, err);
     if (rc == PG_SIG_OK && res.is_dsse) {
         rc = check_payload(&res, filename, sha256, l, err);

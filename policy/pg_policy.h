@@ -84,6 +84,10 @@ struct pg_pep740_opts {
                                               check on every leaf, or NULL */
     int64_t now;                           /* Unix seconds; 0: no check of
                                               signing times in the future */
+    const unsigned char *sha384;           /* bundle: the file's SHA-384 /
+                                              SHA-512 if known, or NULL */
+    const unsigned char *sha512;           /* (a P-384 / P-521 message
+                                              signature signs those) */
 };
 
 /* pg_pep740_verify_provenance with explicit options (no clock read).

@@ -107,12 +107,6 @@ digest_file(const char *path, unsigned char out256[32],
 }
 
 static int
-sha256_file(const char *path, unsigned char out[32])
-{
-    return digest_file(path, out, NULL, NULL);
-}
-
-static int
 parse_hex32(const char *s, unsigned char out[32])
 {
     size_t i;
@@ -328,7 +322,7 @@ pg_cmd_verify(int argc, char **argv)
     struct pg_pep740_opts o;
     struct pg_sig_policy pol, idpol;
     struct pg_sig_err err;
-    unsigned char sha[32];
+    unsigned char sha[32], d384[48], d512[64];
     char reason[160], out[600], *json = NULL;
     size_t jlen;
     int i, staging = 0, rc, inputs;
@@ -393,7 +387,7 @@ pg_cmd_verify(int argc, char **argv)
                 "digits\n");
             return 2;
         }
-    } else if (sha256_file(dist, sha) != 0) {
+    } else if (digest_file(dist, sha, d384, d512) != 0) {
         fprintf(stderr, "provgate: verify: %s: cannot read\n", dist);
         return 2;
     }
@@ -423,6 +417,8 @@ pg_cmd_verify(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     o.root = root;
     o.now = (int64_t) time(NULL);
+    o.sha384 = hex == NULL ? d384 : NULL;
+    o.sha512 = hex == NULL ? d512 : NULL;
     if (pubspec != NULL) {
         pg_publisher_policy(&pub, &pol);
     } else {

@@ -11,7 +11,9 @@
  * key (another curve, RSA of another size, DSA, …) or pairing (P-384 with
  * SHA-256, the registry's retired PKIX_ECDSA_P384_SHA_256) is refused.
  * Not supported although listed: Ed25519ph (OpenSSL 3.0 cannot verify it),
- * ML-DSA (experimental in the registry).
+ * ML-DSA (experimental in the registry).  An RSA key is an rsaEncryption
+ * SubjectPublicKeyInfo, as Fulcio (Go's x509) issues them; id-RSASSA-PSS
+ * keys are not among the registry's PKIX encodings and are refused.
  *
  * Owns: nothing (a read-only table).  Borrows: keys, for the call.
  * Runs on: either.  Spec: sigstore-verification V7, V8; issue 9 item 6.

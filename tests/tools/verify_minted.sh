@@ -242,6 +242,12 @@ mint_obj bundle --root "$root" --file "$dist" --publisher $pub \
 vbr "p384 message signature, sha256: only" \
     "needs the artifact's SHA2_384, not only its SHA2_256" \
     --bundle "$obj" $VB "sha256:$sha"
+# the same through provgate verify --bundle: DIST gives every digest
+ok "p384 message bundle, verify DIST" "" -- --trusted-root "$tr" \
+    --bundle "$obj" --identity "$san" --issuer "$iss" "$dist"
+bad "p384 message bundle, verify --sha256 only" "signature" -- \
+    --trusted-root "$tr" --bundle "$obj" --identity "$san" --issuer "$iss" \
+    --sha256 "$sha" --name demo_pkg-1.0.tar.gz
 # shellcheck disable=SC2086
 mint_obj bundle --root "$root" --file "$dist" --publisher $pub \
     --leaf-key p384 --message --digest-label SHA2_256 &&
