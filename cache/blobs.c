@@ -130,6 +130,12 @@ pg_blob_written(const struct pg_blob_writer *w)
     return w->written;
 }
 
+int
+pg_blob_reader(const struct pg_blob_writer *w)
+{
+    return open(w->path, O_RDONLY | O_CLOEXEC);
+}
+
 void
 pg_blob_digest(struct pg_blob_writer *w, char hex[65])
 {

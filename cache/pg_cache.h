@@ -200,6 +200,12 @@ int pg_blob_commit(struct pg_blob_writer *w, const char *sha256_hex,
 void pg_blob_abort(struct pg_blob_writer *w);
 /* Bytes written so far. */
 uint64_t pg_blob_written(const struct pg_blob_writer *w);
+/* A new read-only descriptor of the temp file (the bytes written so far),
+ * the caller's to close.  It stays valid whatever pg_blob_commit or
+ * pg_blob_abort do to the name (rename, unlink), so a checked blob can be
+ * served while it is committed.  -1 (errno set) on failure.
+ * Runs on: loop. */
+int pg_blob_reader(const struct pg_blob_writer *w);
 
 /* Marks a blob used now, as pg_blob_open does, for a blob already open
  * (a hit served from a descriptor opened earlier).  Batched in memory. */

@@ -35,9 +35,11 @@
  * for that sha256 gets 403 with the reason instead of another fetch.  Every
  * other request for the same file while it downloads (and every Range,
  * HEAD without a known size, or request when no Content-Length is known)
- * waits and is served from the blob once committed (or gets the same 403
- * or 502 with the same reason): one upstream fetch,
- * memory bounded by the hold-back plus the live client's output threshold.
+ * waits: once the hash matched it is served from the temp blob while the
+ * commit runs (pg_blob_reader; a request arriving during the commit, from
+ * the committed blob), or it gets the same 403 or 502 with the same
+ * reason.  One upstream fetch, memory bounded by the hold-back plus the
+ * live client's output threshold.
  * Back-pressure: when the live client's output buffer holds more than
  * PG_FILE_CLIENT_HIGH bytes the upstream transfer is paused until it
  * drained; a live client that goes away no longer paces the download,
@@ -777,6 +779,49 @@ commit_done(void *arg)
     dl_free(d);
 }
 
+/* The hash matched: the waiters are answered from the temp blob at once;
+ * the commit (fsync, rename, LMDB) need not delay them: a file checked
+ * before its status line waits for its bytes, not for the disk (issue 9
+ * item 3).  Unless the temp blob cannot be opened: then they wait for the
+ * commit.  A waiter's entry lives in its arena: next is read first. */
+static void
+dl_serve_checked(struct pg_dl *d)
+{
+    struct evbuffer_file_segment *seg;
+    struct dl_wait *w, *next;
+    char etag[80], lm[64];
+    int fd;
+
+    if (d->waiters == NULL) {
+        return;
+    }
+    fd = pg_blob_reader(d->w);
+    if (fd < 0) {
+        return;
+    }
+    seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)d->received,
+        EVBUF_FS_CLOSE_ON_FREE);
+    if (seg == NULL) {
+        close(fd);
+        return;
+    }
+    snprintf(etag, sizeof(etag), "\"%s\"", d->rec.sha);
+    w = d->waiters;
+    d->waiters = d->wtail = NULL;
+    for (; w != NULL; w = next) {
+        struct file_req *fr = w->fr;
+
+        next = w->next;
+        if (not_modified(fr->r, &fr->rec, etag)) {
+            set_file_headers(fr->r, &fr->rec, lm, sizeof(lm));
+            pg_req_send(fr->r, 304, "Not Modified", NULL);
+        } else {
+            serve_blob(fr, seg, -1, d->received);
+        }
+    }
+    evbuffer_file_segment_free(seg);
+}
+
 static void
 dl_mismatch(struct pg_dl *d)
 {
@@ -842,6 +887,7 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
             }
             pg_req_end_stream(r);
         }
+        dl_serve_checked(d);
         d->committing = 1;
         if (pg_workers_submit(s->workers, commit_work, commit_done, d) != 0)
         {

@@ -758,6 +758,41 @@ generation_changes_on_every_write(void **state)
     assert_true(g2 != g1 && g2 != g0 && g2 != 0);
 }
 
+/* pg_blob_reader: the temp file's bytes, readable while (and after) the
+ * blob is committed under its final name, or after it was aborted. */
+static void
+reader_reads_written_bytes_across_commit_and_abort(void **state)
+{
+    struct fx *f = *state;
+    struct pg_cache_err err = { 0 };
+    struct pg_blob_writer *w;
+    unsigned char buf[5000], back[6000];
+    char hex[65], got[65];
+    int fd, i;
+
+    for (i = 0; i < 2; i++) {
+        make_content(buf, sizeof(buf), 40 + (unsigned)i, hex);
+        assert_int_equal(pg_blob_begin(f->c, &w, &err), PG_CACHE_OK);
+        assert_int_equal(pg_blob_write(w, buf, sizeof(buf), &err),
+            PG_CACHE_OK);
+        pg_blob_digest(w, got);
+        assert_string_equal(got, hex);
+        fd = pg_blob_reader(w);
+        assert_true(fd >= 0);
+        if (i == 0) {
+            assert_int_equal(pg_blob_commit(w, hex, &err), PG_CACHE_OK);
+            assert_true(blob_file_exists(f, hex));
+        } else {
+            pg_blob_abort(w);
+            assert_int_equal(tmp_files(f), 0);
+        }
+        assert_int_equal(pread(fd, back, sizeof(back), 0), sizeof(buf));
+        assert_memory_equal(back, buf, sizeof(buf));
+        assert_int_equal(write(fd, "x", 1), -1);    /* read-only */
+        close(fd);
+    }
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -785,6 +820,7 @@ main(int argc, char **argv)
         T(gc_removes_stale_temps_orphans_and_dangling_records),
         T(commits_and_flushes_on_threads_while_opening),
         T(generation_changes_on_every_write),
+        T(reader_reads_written_bytes_across_commit_and_abort),
     };
 
     if (argc == 5 && strcmp(argv[1], "--populate") == 0) {
