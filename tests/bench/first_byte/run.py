@@ -212,18 +212,20 @@ def main():
                 shutil.rmtree(cache, ignore_errors=True)
         print()
         print("Cold file through provgate (%s), fixture upstream on "
-              "loopback, %d cores, median of %d, %s" % (
-                  os.path.basename(binary), os.cpu_count(), repeats,
+              "loopback, %d cores, %d repeats, load average %s, %s" % (
+                  binary, os.cpu_count(), repeats,
+                  " ".join(open("/proc/loadavg").read().split()[:3]),
                   time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())))
         print()
-        print("| file | check_before_send | first byte ms | total ms |")
+        print("| file | check_before_send | first byte ms, median "
+              "(best) | total ms, median (best) |")
         print("|---|---|---:|---:|")
         for label, _size, _n, _fn, _sha in files:
             for slabel, _v in SETTINGS:
-                print("| %s | %s | %.1f | %.1f |" % (
-                    label, slabel,
-                    statistics.median(ttfb[(slabel, label)]),
-                    statistics.median(total[(slabel, label)])))
+                a, b = ttfb[(slabel, label)], total[(slabel, label)]
+                print("| %s | %s | %.1f (%.1f) | %.1f (%.1f) |" % (
+                    label, slabel, statistics.median(a), min(a),
+                    statistics.median(b), min(b)))
         return 0
     finally:
         for p in reversed(procs):
