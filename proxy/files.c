@@ -27,10 +27,11 @@
  * started the download is the "live" client: bytes go to it as they
  * arrive, with the Content-Length from the index (or upstream), hashed and
  * written to a temp blob on the way, except the last PG_FILE_HOLD_BYTES,
- * held back until the download ended and its sha256 equals the index's.  Match: the held bytes
- * are sent, the blob is committed (fsync + rename) on a worker.  Mismatch:
- * the live client's connection is reset (it never holds a complete wrong
- * file), the temp blob is deleted, provgate_hash_mismatches_total counts it,
+ * held back until the download ended and its sha256 equals the index's.
+ * Match: the held bytes are sent, the blob is committed (fsync + rename)
+ * on a worker.  Mismatch: the live client's connection is reset (it never
+ * holds a complete wrong file), the temp blob is deleted,
+ * provgate_hash_mismatches_total counts it,
  * a log line names the file, and for mismatch_hold seconds every request
  * for that sha256 gets 403 with the reason instead of another fetch.  Every
  * other request for the same file while it downloads (and every Range,
