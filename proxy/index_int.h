@@ -41,8 +41,9 @@
  * repository-version meta tag, pypi:project-status(-reason) meta tags
  * and per link: href with one hash fragment (sha256 preferred),
  * data-requires-python, data-dist-info-metadata, data-core-metadata,
- * data-gpg-sig, data-yanked (always with a non-empty value: the reason
- * or "yanked", since pip reads a bare attribute as not yanked),
+ * data-gpg-sig, data-yanked (always with a value: the reason, or ""
+ * without one as PyPI writes it; pip reads a bare attribute as not
+ * yanked),
  * data-provenance, data-upload-time (read by uv), data-size (ours), and
  * from _provenance: data-publisher (its publisher's "spec", or the
  * publisher string) and data-provenance-<key> for each other string
@@ -82,22 +83,23 @@
  * and ending with a letter/digit); 0 otherwise. */
 int pg_index_normalize(const char *name, char *out, size_t outlen);
 
-/* Content negotiation (issue 2 item 3). */
+/* Content negotiation (issue 2 item 3, issue 9 item 2). */
 enum pg_index_format {
-    PG_FMT_NONE = 0,        /* nothing acceptable → 406 */
+    PG_FMT_NONE = 0,        /* ?format= selects nothing → 406 */
     PG_FMT_JSON,            /* application/vnd.pypi.simple.v1+json */
     PG_FMT_HTML_V1,         /* application/vnd.pypi.simple.v1+html */
     PG_FMT_HTML             /* text/html */
 };
-/* Picks the best format from an Accept header (q-values honoured, ties go
- * to the server's preference JSON > v1+html > text/html; "*" / "*",
- * "application/" "*", "text/" "*" and the ".latest+" aliases count; the
- * most specific range decides a format's q, so q=0 on an exact type
- * refuses it even under a wildcard) and an optional ?format= value, which
- * replaces Accept when present and non-empty (same syntax: media type
- * names, with " " accepted for a form-decoded "+").  A missing or empty
- * Accept means text/html; nothing acceptable gives PG_FMT_NONE (406).
- * Never allocates. */
+/* Picks the format as PyPI's Warehouse does (index_negotiate.c): the
+ * offers text/html, v1+html, v1+json in that order, each getting the q of
+ * its most specific matching Accept range; the highest q > 0 wins, ties
+ * go to the earlier offer.  No Accept, an invalid one, or one that
+ * accepts none of them gives text/html, so JSON comes only when the
+ * client names the JSON type (v1, or PEP 691's "latest" alias) at a
+ * higher q than the HTML types.  An optional ?format= value (present and
+ * non-empty) replaces Accept and is read the same way (" " between token
+ * characters read as a form-decoded "+"), except that a value selecting
+ * nothing gives PG_FMT_NONE (406).  Never allocates. */
 enum pg_index_format pg_index_negotiate(const char *accept,
     const char *format_param);
 const char *pg_index_content_type(enum pg_index_format fmt);

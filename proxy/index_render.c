@@ -583,14 +583,14 @@ render_file_html(struct pg_ibuf *b, const json_t *f, const char *base,
     if (json_is_boolean(v))
         pg_ibuf_puts(b, json_is_true(v) ? " data-gpg-sig=\"true\""
             : " data-gpg-sig=\"false\"");
-    /* PEP 592: the reason is the value; pip reads a bare attribute as not
-     * yanked, so a reason is always given. */
+    /* PEP 592: the reason is the value, "" when there is none (as PyPI
+     * writes it; pip and poetry read data-yanked="" as yanked without a
+     * reason).  Never a bare attribute: pip reads that as not yanked. */
     v = json_object_get(f, "yanked");
     if (json_is_true(v) || (json_is_string(v))) {
-        const char *r = json_is_string(v) ? json_string_value(v) : "";
-
         pg_ibuf_puts(b, " data-yanked=\"");
-        pg_ibuf_put_html(b, r[0] != '\0' ? r : "yanked");
+        if (json_is_string(v))
+            pg_ibuf_put_html(b, json_string_value(v));
         pg_ibuf_puts(b, "\"");
     }
     v = json_object_get(f, "provenance");

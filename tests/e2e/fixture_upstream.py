@@ -158,19 +158,33 @@ def parse_accept(value):
 
 
 def negotiate(accept, fmt):
-    """'json', 'html' (PEP 691 type) or 'text' (text/html), or None (406)."""
+    """'json', 'html' (PEP 691 type) or 'text' (text/html), as PyPI's
+    Warehouse chooses (WebOb's acceptable_offers over text/html, v1+html,
+    v1+json: each offer takes the q of its most specific range, the first
+    of equal ones; the highest q > 0 wins, ties in that order; nothing
+    acceptable is text/html), for well-formed headers; ?format= replaces
+    Accept (None: it selects nothing, 406)."""
     if fmt:
         accept = fmt
     if not accept:
         return "text"
-    offers = [(JSON_TYPE, "json"), (LATEST_JSON, "json"), (HTML_TYPE, "html"),
-              (LATEST_HTML, "html"), ("text/html", "text")]
+    offers = [("text", "text", ("html",)),
+              ("html", "application", (HTML_TYPE[12:], LATEST_HTML[12:])),
+              ("json", "application", (JSON_TYPE[12:], LATEST_JSON[12:]))]
     best, best_q = None, 0.0
-    for mtype, q in parse_accept(accept):
-        for offer, kind in offers:
-            if mtype == offer or mtype == "*/*":
-                if q > best_q:
-                    best, best_q = kind, q
+    for kind, otype, osubs in offers:
+        spec, q = 0, 0.0
+        for mtype, mq in parse_accept(accept):
+            t, _, sub = mtype.partition("/")
+            s = (3 if t == otype and sub in osubs else
+                 2 if t == otype and sub == "*" else
+                 1 if mtype == "*/*" else 0)
+            if s > spec:
+                spec, q = s, mq
+        if q > best_q:
+            best, best_q = kind, q
+    if best is None and not fmt:
+        return "text"
     return best
 
 

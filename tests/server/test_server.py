@@ -302,7 +302,25 @@ def t_negotiation_and_redirects(e):
     r = e.get("/simple/demo-pkg/?format=" + urllib.parse.quote(JSON_TYPE),
               headers={"Accept": "text/html"})
     check(r.h("content-type") == JSON_TYPE, repr(r.headers))
-    r = e.get("/simple/demo-pkg/", headers={"Accept": "image/png"})
+    # As PyPI (Warehouse): what does not name the JSON type above the HTML
+    # ones gets text/html, bad input included; never a 406 or a 5xx.
+    for accept in (None, "*/*", "text/*", "application/json", "image/png",
+                   "text/html,application/xhtml+xml,application/xml;q=0.9,"
+                   "*/*;q=0.8",
+                   JSON_TYPE + ";q=2", JSON_TYPE + ";q=0.5, " + JSON_TYPE
+                   + ", text/html;q=0.8", JSON_TYPE + ";;;,=,/",
+                   JSON_TYPE + ';a="x', '"\\;=,/ \xff' * 1000):
+        r = e.get("/simple/demo-pkg/", headers={} if accept is None
+                  else {"Accept": accept})
+        check(r.status == 200 and r.h("content-type")
+              == "text/html; charset=utf-8" and b"Demo_Pkg-1.0.tar.gz"
+              in r.body, "Accept %r: %r %r" % (accept and accept[:80], r,
+                                               r.headers))
+    r = e.get("/simple/demo-pkg/", headers={
+        "Accept": "application/vnd.pypi.simple.latest+json"})
+    check(r.status == 200 and r.h("content-type") == JSON_TYPE, repr(r))
+    r = e.get("/simple/demo-pkg/?format=application/pdf",
+              headers={"Accept": PIP_ACCEPT})
     problem_ok(r, 406)
     for raw in ("/simple/Demo_Pkg/", "/simple/demo.pkg/", "/simple/demo-pkg"):
         r = e.get(raw)
