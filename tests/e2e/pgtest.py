@@ -403,10 +403,11 @@ def metric_sum(text, name_re, **labels):
 
 
 def make_wheel(directory, name, version, requires_python=None,
-               payload=b""):
+               payload=b"", requires=()):
     """Writes a minimal, valid pure-Python wheel NAME-VERSION-py3-none-any
     (METADATA, WHEEL, RECORD and a module) into directory: returns its
-    path.  payload varies the bytes (and so the sha256)."""
+    path.  payload varies the bytes (and so the sha256); requires are
+    Requires-Dist lines ("beta>=1.0")."""
     import base64
     import zipfile
     dist = re.sub(r"[-_.]+", "_", name)
@@ -417,6 +418,8 @@ def make_wheel(directory, name, version, requires_python=None,
     meta = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)
     if requires_python:
         meta += "Requires-Python: %s\n" % requires_python
+    for r in requires:
+        meta += "Requires-Dist: %s\n" % r
     files = [
         ("%s/__init__.py" % dist,
          b"VERSION = %r\n" % version.encode() + payload),
@@ -490,6 +493,83 @@ def pip_version(python=None):
 def run_pip(workdir, args, timeout=PIP_TIMEOUT_S, python=None):
     cmd = [python or sys.executable, "-m", "pip"] + list(args)
     p = subprocess.run(cmd, env=pip_env(workdir), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=timeout)
+    p.output = p.stdout.decode(errors="replace")
+    p.cmd = " ".join(cmd)
+    return p
+
+
+class ProxyTrap:
+    """A listening socket given to a client as its HTTP(S) proxy, so that
+    any request to a host other than 127.0.0.1 (which no_proxy sends
+    straight) lands here: .hits lists the first line of each (e.g.
+    "CONNECT pypi.org:443 HTTP/1.1"); each connection is then closed."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.hits = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                c.settimeout(5)
+                line = c.recv(4096).split(b"\r\n", 1)[0]
+                self.hits.append(line.decode(errors="replace"))
+            except OSError:
+                self.hits.append("(connection without a request line)")
+            finally:
+                c.close()
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def client_env(workdir, proxy_url):
+    """pip_env(workdir) for an installer other than pip (poetry, pipenv):
+    its own home, config and caches under workdir, no keyring, no prompts,
+    and every host but 127.0.0.1 reached only through proxy_url (a
+    ProxyTrap)."""
+    env = pip_env(workdir)
+    env.update({
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "NO_COLOR": "1",
+        "XDG_DATA_HOME": os.path.join(workdir, "xdg-data"),
+        "POETRY_CACHE_DIR": os.path.join(workdir, "poetry-cache"),
+        "POETRY_VIRTUALENVS_IN_PROJECT": "true",
+        "POETRY_NO_INTERACTION": "1",
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        "PIPENV_VENV_IN_PROJECT": "1", "PIPENV_NOSPIN": "1",
+        "PIPENV_YES": "1", "PIPENV_IGNORE_VIRTUALENVS": "1",
+        "PIPENV_CACHE_DIR": os.path.join(workdir, "pipenv-cache"),
+        "VIRTUALENV_OVERRIDE_APP_DATA": os.path.join(workdir, "venv-data"),
+        "http_proxy": proxy_url, "https_proxy": proxy_url,
+        "HTTP_PROXY": proxy_url, "HTTPS_PROXY": proxy_url,
+        "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost",
+    })
+    for k in list(env):
+        if k.startswith("PYENV") or k == "VIRTUAL_ENV":
+            del env[k]      # pipenv would pick a pyenv Python, not Debian's
+    return env
+
+
+def run_client(cmd, cwd, env, timeout=PIP_TIMEOUT_S):
+    """Runs an installer command to completion: the CompletedProcess with
+    .output (stdout + stderr text) and .cmd."""
+    p = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=timeout)
     p.output = p.stdout.decode(errors="replace")

@@ -10,10 +10,12 @@ one test per entry:  test_e2e.py Class.test_name  (see CMakeLists.txt).
 Spec: issue 2 "Tests"; design §5; docs/clients.md.
 """
 
+import glob
 import gzip
 import http.client
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -423,6 +425,140 @@ class Clients(pgtest.Case):
             "--index-url", pg.index_url, "--target", target, "-r", req],
             python=py)
         self.assertPipOK(p)
+
+
+    # -- the other installers Debian ships (issue 9)
+    POETRY = "/usr/bin/poetry"
+    PIPENV = "/usr/bin/pipenv"
+    YANK_REASON = "Reason for being yanked"
+
+    def installer_index(self):
+        """provgate in front of a small tree: alpha 1.0 needs beta>=1.0
+        (1.0 and 2.0 listed), delta 1.1 is yanked without a reason, and
+        gamma 1.0 is refused by the policy (require, no provenance, deny).
+        Returns (provgate, gamma's refusal reason, a ProxyTrap)."""
+        up = self.start_fixture(vectors=False)
+        d = self.new_dir("dist")
+        up.add_file(pgtest.make_wheel(d, "alpha", "1.0",
+                                      requires=["beta>=1.0"]))
+        for v in ("1.0", "2.0"):
+            up.add_file(pgtest.make_wheel(d, "beta", v))
+        up.add_file(pgtest.make_wheel(d, "delta", "1.0"))
+        up.add_file(pgtest.make_wheel(d, "delta", "1.1"), yanked=True)
+        up.add_file(pgtest.make_wheel(d, "gamma", "1.0"))
+        policy = self.path("policy.ini")
+        with open(policy, "w") as f:
+            f.write("[project:gamma]\nmode = require\n"
+                    "publisher = github:org/gamma:release.yml\n"
+                    "on_violation = deny\n")
+        pg = self.start_provgate(up, extra_args=["--policy", policy])
+        gamma = pg.page("gamma", accept=JSON_TYPE).json()["files"][0]
+        self.assertEqual(gamma["_provenance"]["decision"], "deny")
+        trap = pgtest.ProxyTrap()
+        self.addCleanup(trap.close)
+        return pg, gamma["_provenance"]["reason"], trap
+
+    def assertClientOK(self, p):
+        if p.returncode != 0:
+            self.fail("%s failed (%d):\n%s" % (p.cmd, p.returncode,
+                                              p.output[-6000:]))
+
+    def installed(self, venv):
+        """name -> the version its module says, in a virtualenv."""
+        out = {}
+        for site in glob.glob(os.path.join(venv, "lib", "python3*",
+                                           "site-packages")):
+            for name in ("alpha", "beta", "delta", "gamma"):
+                init = os.path.join(site, name, "__init__.py")
+                if os.path.exists(init):
+                    m = re.search(r"VERSION = b?'([^']*)'", open(init).read())
+                    out[name] = m.group(1) if m else "?"
+        return out
+
+    def poetry_project(self, name, index_url, deps):
+        proj = self.new_dir(name)
+        with open(os.path.join(proj, "pyproject.toml"), "w") as f:
+            f.write('[tool.poetry]\nname = "%s"\nversion = "0.1.0"\n'
+                    'description = "provgate e2e"\n'
+                    'authors = ["test <test@example.invalid>"]\n\n'
+                    '[tool.poetry.dependencies]\npython = ">=3.8"\n' % name)
+            for dep, spec in deps.items():
+                f.write('%s = "%s"\n' % (dep, spec))
+            # default = true: the only source, PyPI is not used.
+            f.write('\n[[tool.poetry.source]]\nname = "provgate"\n'
+                    'url = "%s"\ndefault = true\n' % index_url)
+        return proj
+
+    def test_poetry_lock_install_and_refusal(self):
+        """Debian 12's poetry 1.3.2 (python3-poetry) through provgate.  It
+        sends "Accept: */*" and parses every page as HTML, so it resolves
+        only when "*/*" gets text/html, as on PyPI (issue 9 item 2); a yank
+        without a reason shows none (item 5); a refused file shows
+        provgate's reason; nothing but 127.0.0.1 is contacted."""
+        if not os.access(self.POETRY, os.X_OK):
+            self.skipTest("no %s (Debian package python3-poetry)"
+                          % self.POETRY)
+        import tomllib
+        pg, reason, trap = self.installer_index()
+        env = pgtest.client_env(self.tmp, trap.url)
+        proj = self.poetry_project("app", pg.index_url,
+                                   {"alpha": "*", "delta": "==1.1"})
+        p = pgtest.run_client([self.POETRY, "lock"], proj, env)
+        self.assertClientOK(p)
+        with open(os.path.join(proj, "poetry.lock"), "rb") as f:
+            lock = tomllib.load(f)
+        want = {"alpha": "1.0", "beta": "2.0", "delta": "1.1"}
+        self.assertEqual({k["name"]: k["version"] for k in lock["package"]},
+                         want)
+        self.assertIn("The locked version 1.1 for delta is a yanked "
+                      "version.", p.output)
+        self.assertNotIn(self.YANK_REASON, p.output)
+        p = pgtest.run_client([self.POETRY, "install", "--no-root"], proj,
+                              env)
+        self.assertClientOK(p)
+        self.assertIn("(delta-1.1-py3-none-any.whl) is yanked.", p.output)
+        self.assertNotIn(self.YANK_REASON, p.output)
+        self.assertEqual(self.installed(os.path.join(proj, ".venv")), want)
+        # A refused file: the lock fails with provgate's reason.
+        bad = self.poetry_project("refused", pg.index_url, {"gamma": "*"})
+        p = pgtest.run_client([self.POETRY, "lock"], bad, env)
+        self.assertNotEqual(p.returncode, 0, p.output)
+        self.assertIn("403", p.output)
+        self.assertIn(reason, p.output)
+        self.assertEqual(trap.hits, [])
+
+    def test_pipenv_install_and_refusal(self):
+        """Debian 12's pipenv 2022.12.19 through provgate: it resolves and
+        installs a small tree, a refused file fails with provgate's
+        reason, and nothing but 127.0.0.1 is contacted."""
+        if not os.access(self.PIPENV, os.X_OK):
+            self.skipTest("no %s (Debian package pipenv)" % self.PIPENV)
+        import json as json_mod
+        pg, reason, trap = self.installer_index()
+        env = pgtest.client_env(self.tmp, trap.url)
+        proj = self.new_dir("pipenv-app")
+        with open(os.path.join(proj, "Pipfile"), "w") as f:
+            f.write('[[source]]\nurl = "%s"\nverify_ssl = false\n'
+                    'name = "provgate"\n\n[packages]\nalpha = "*"\n'
+                    % pg.index_url)
+        p = pgtest.run_client([self.PIPENV, "--python", "/usr/bin/python3",
+                               "install"], proj, env)
+        self.assertClientOK(p)
+        with open(os.path.join(proj, "Pipfile.lock")) as f:
+            lock = json_mod.load(f)
+        self.assertEqual({k: v["version"] for k, v in
+                          lock["default"].items()},
+                         {"alpha": "==1.0", "beta": "==2.0"})
+        self.assertEqual(self.installed(os.path.join(proj, ".venv")),
+                         {"alpha": "1.0", "beta": "2.0"})
+        p = pgtest.run_client([self.PIPENV, "install", "gamma"], proj, env)
+        self.assertNotEqual(p.returncode, 0, p.output)
+        # pipenv wraps pip's message at the terminal width
+        self.assertIn("403 Client Error: " + reason, " ".join(
+            p.output.split()))
+        self.assertEqual(self.installed(os.path.join(proj, ".venv")),
+                         {"alpha": "1.0", "beta": "2.0"})
+        self.assertEqual(trap.hits, [])
 
 
 class Restart(pgtest.Case):
