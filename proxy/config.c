@@ -145,6 +145,12 @@ const struct pg_directive pg_config_directives[] = {
     { "cache_max_bytes", "cache", pg_conf_bytes, F(cache_max_bytes),
       "10GiB", "blob store size cap, least recently used evicted first "
       "(1MiB to 1PiB)", (int64_t)1 << 20, (int64_t)1 << 50, 0 },
+    { "page_cache_max_bytes", "cache", pg_conf_bytes,
+      F(page_cache_max_bytes), "256MiB",
+      "memory for index pages (parsed models and rendered bodies), least "
+      "recently used dropped first; a page larger alone is served from a "
+      "file in cache_dir (1MiB to 1TiB)", (int64_t)1 << 20,
+      (int64_t)1 << 40, 0 },
     { "index_ttl", "cache", pg_conf_duration, F(index_ttl_s), "10m",
       "project pages are revalidated upstream after this long "
       "(whole seconds, 0 to 30d)", 0, (int64_t)30 * 86400000, 1000 },

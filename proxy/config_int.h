@@ -76,6 +76,7 @@ struct pg_config {
     /* [cache] */
     char *cache_dir;            /* default ./var */
     uint64_t cache_max_bytes;   /* blob store cap, default 10 GiB */
+    uint64_t page_cache_max_bytes; /* index pages in memory, 256 MiB */
     int64_t index_ttl_s;        /* project pages, default 600 */
     int64_t list_ttl_s;         /* /simple/ list, default 3600 */
     int stale_if_error;         /* default on */

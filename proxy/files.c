@@ -365,8 +365,8 @@ set_file_headers(struct pg_req *r, const struct file_rec *rec, char *lm,
 
 /* Parses one "bytes=" range against size.  0: [*a, *b]; 1: unsatisfiable;
  * -1: ignore the header (malformed, or several ranges: serve it all). */
-static int
-parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
+int
+pg_http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
 {
     const char *p;
     char *end;
@@ -426,8 +426,8 @@ parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
     return 0;
 }
 
-static int
-if_range_ok(const char *ir, const char *etag, const char *lm)
+int
+pg_http_if_range_ok(const char *ir, const char *etag, const char *lm)
 {
     if (ir == NULL) {
         return 1;
@@ -455,9 +455,10 @@ serve_blob(struct file_req *fr, struct evbuffer_file_segment *seg, int fd,
 
     set_file_headers(r, &fr->rec, lm, sizeof(lm));
     snprintf(etag, sizeof(etag), "\"%s\"", fr->rec.sha);
-    if (range != NULL && if_range_ok(pg_req_header(r, "If-Range"), etag, lm))
+    if (range != NULL && pg_http_if_range_ok(pg_req_header(r, "If-Range"),
+            etag, lm))
     {
-        pr = parse_range(range, size, &a, &b);
+        pr = pg_http_parse_range(range, size, &a, &b);
     }
     if (pr == 1) {
         snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);

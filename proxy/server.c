@@ -107,6 +107,10 @@ add_metrics(struct pg_server *s)
     s->m_pages_mem = pg_metrics_add(m, PG_METRIC_GAUGE,
         "provgate_index_pages_in_memory", "Rendered index pages held in "
         "memory", NULL, NULL, 0);
+    s->m_pages_bytes = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_index_pages_memory_bytes", "Memory the index pages in "
+        "memory take (models and bodies not on disk; capped by "
+        "page_cache_max_bytes)", NULL, NULL, 0);
     s->m_downloads = pg_metrics_add(m, PG_METRIC_GAUGE,
         "provgate_file_downloads_in_flight", "Upstream file downloads in "
         "progress or being committed", NULL, NULL, 0);
@@ -156,6 +160,7 @@ add_metrics(struct pg_server *s)
         || s->m_up_duration == NULL || s->m_blob_bytes == NULL
         || s->m_blob_count == NULL || s->m_evictions == NULL
         || s->m_mismatch == NULL || s->m_pages_mem == NULL
+        || s->m_pages_bytes == NULL
         || s->m_downloads == NULL || s->m_conns == NULL
         || s->m_conns_refused == NULL || s->m_clients_refused == NULL
         || s->m_send_timeouts == NULL
@@ -236,6 +241,8 @@ handle_metrics(struct pg_req *r)
     pg_metric_set(r->s->m_blob_bytes, (double)st.blob_bytes, NULL);
     pg_metric_set(r->s->m_blob_count, (double)st.blob_count, NULL);
     pg_metric_set(r->s->m_pages_mem, (double)pg_pages_count(r->s->pages),
+        NULL);
+    pg_metric_set(r->s->m_pages_bytes, (double)pg_pages_bytes(r->s->pages),
         NULL);
     pg_metric_set(r->s->m_downloads, (double)pg_files_active(r->s->files),
         NULL);

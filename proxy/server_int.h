@@ -58,7 +58,6 @@ struct sockaddr;
 #define PG_ARENA_CHUNK 4096         /* arena grows by chunks of this */
 #define PG_ARENA_MAX (1024 * 1024)  /* per-request arena ceiling */
 #define PG_MAX_CLEANUPS 16          /* cleanups per request */
-#define PG_PAGES_MAX_MEM 4096       /* rendered pages kept in memory */
 #define PG_FILE_HOLD_BYTES (64 * 1024) /* final bytes held back until the
                                        sha256 matched */
 #define PG_SENDFILE_MIN (64 * 1024) /* smaller bodies (a blob mapped once
@@ -170,6 +169,7 @@ struct pg_server {
     struct pg_metric *m_evictions;
     struct pg_metric *m_mismatch;
     struct pg_metric *m_pages_mem;
+    struct pg_metric *m_pages_bytes;
     struct pg_metric *m_downloads;
     struct pg_metric *m_conns;          /* gauge: client connections */
     struct pg_metric *m_conns_refused;  /* closed at accept (cap) */
@@ -416,8 +416,19 @@ time_t pg_page_fresh_until(struct pg_page *page);
  * dropped once its waiters are answered. */
 void pg_pages_invalidate(struct pg_pages *p);
 size_t pg_pages_count(struct pg_pages *p);
+/* Memory the pages in memory take (counted against page_cache_max_bytes:
+ * models and the bodies not on disk). */
+size_t pg_pages_bytes(struct pg_pages *p);
 
 /* ---- files.c ----------------------------------------------------------- */
+/* One "bytes=" range of a representation of size bytes (RFC 9110 14.2):
+ * 0 and [*a, *b]; 1 unsatisfiable (416); -1 ignore the header (malformed,
+ * or several ranges: the whole body is sent). */
+int pg_http_parse_range(const char *h, uint64_t size, uint64_t *a,
+    uint64_t *b);
+/* Whether an If-Range value (NULL: none) lets the range apply: our strong
+ * etag, or the Last-Modified date lm ("" none). */
+int pg_http_if_range_ok(const char *ir, const char *etag, const char *lm);
 int pg_files_new(struct pg_server *s, struct pg_files **out);
 void pg_files_free(struct pg_files *f);
 void pg_files_handle(struct pg_req *r);
