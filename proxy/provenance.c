@@ -70,8 +70,9 @@ struct prov_file {
     char *url;                  /* upstream provenance URL or NULL */
     enum pf_state st;
     enum pg_vresult vres;
-    struct pg_publisher pub;
-    char reason[256];
+    struct pg_publisher *pub;   /* verified: who published it (else NULL;
+                                   ~900 bytes: most files have none) */
+    char *reason;               /* why not verified, or NULL */
     char *json;                 /* object being verified / to store */
     size_t jlen, jcap;
     int too_big;
@@ -352,6 +353,36 @@ publisher_json(const struct pg_publisher *pub)
 
 /* Rejections are audited once per (file, reason) while they stay in the
  * recent ring: a page re-annotated every TTL does not flood the log. */
+/* A file's publisher, copied (allocated on first use).  -1: no memory. */
+static int
+file_set_pub(struct prov_file *f, const struct pg_publisher *pub)
+{
+    if (f->pub == NULL && (f->pub = malloc(sizeof(*f->pub))) == NULL) {
+        return -1;
+    }
+    *f->pub = *pub;
+    return 0;
+}
+
+/* Why a file is not verified (printf-style, cut at 255 bytes).  Without
+ * memory for it the reason stays what it was (or unknown). */
+static void
+file_reason(struct prov_file *f, const char *fmt, ...)
+{
+    char buf[256];
+    char *r;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    r = strdup(buf);
+    if (r != NULL) {
+        free(f->reason);
+        f->reason = r;
+    }
+}
+
 static void
 audit_reject(struct pg_prov *p, const char *client, const char *project,
     const struct prov_file *f, const struct pg_rules_out *o, int dedupe,
@@ -373,7 +404,7 @@ audit_reject(struct pg_prov *p, const char *client, const char *project,
     }
     seen[0] = '\0';
     if (f->vres == PG_VRES_VERIFIED) {
-        pg_publisher_format(&f->pub, seen, sizeof(seen));
+        pg_publisher_format(f->pub, seen, sizeof(seen));
     }
     memset(&ev, 0, sizeof(ev));
     ev.event = event;
@@ -474,7 +505,7 @@ vcache_put(struct pg_prov *p, const struct prov_file *f)
         free(pub);
         return;
     }
-    *pub = f->pub;
+    *pub = *f->pub;
     free(e->filename);
     free(e->pub);
     memcpy(e->sha, f->shabin, 32);
@@ -492,7 +523,9 @@ vcache_get(struct pg_prov *p, struct prov_file *f)
     {
         return 0;
     }
-    f->pub = *e->pub;
+    if (file_set_pub(f, e->pub) != 0) {
+        return 0;
+    }
     f->vres = PG_VRES_VERIFIED;
     return 1;
 }
@@ -507,6 +540,7 @@ verdict_lookup(struct pg_prov *p, struct prov_file *f)
     size_t len = 0;
     json_t *o;
     const char *fn, *res, *pub;
+    struct pg_publisher seen;
     int klen, ok = 0;
 
     if (vcache_get(p, f)) {
@@ -526,7 +560,8 @@ verdict_lookup(struct pg_prov *p, struct prov_file *f)
     pub = json_string_value(json_object_get(o, "publisher"));
     if (fn != NULL && res != NULL && pub != NULL
         && strcmp(fn, f->filename) == 0 && strcmp(res, "verified") == 0
-        && pg_publisher_parse(pub, &f->pub, why, sizeof(why)) == 0)
+        && pg_publisher_parse(pub, &seen, why, sizeof(why)) == 0
+        && file_set_pub(f, &seen) == 0)
     {
         f->vres = PG_VRES_VERIFIED;
         vcache_put(p, f);
@@ -578,15 +613,21 @@ verify_done(void *arg)
     struct pg_prov *p = t->p;
     const char *lv[2];
 
-    if (t->rc == PG_SIG_OK) {
+    if (t->rc == PG_SIG_OK && file_set_pub(f, &t->seen) != 0) {
+        f->vres = PG_VRES_PENDING;
+        file_reason(f, "out of memory");
+        free(f->json);
+        f->json = NULL;
+        f->jlen = f->jcap = 0;
+        lv[0] = "invalid";
+    } else if (t->rc == PG_SIG_OK) {
         f->vres = PG_VRES_VERIFIED;
-        f->pub = t->seen;
         f->store = 1;
         vcache_put(p, f);
         lv[0] = "verified";
     } else {
         f->vres = PG_VRES_INVALID;
-        snprintf(f->reason, sizeof(f->reason), "%s: %s",
+        file_reason(f, "%s: %s",
             t->serr.step != NULL ? t->serr.step : "verify",
             t->serr.reason[0] != '\0' ? t->serr.reason
             : pg_sig_strerror((enum pg_sig_code) t->rc));
@@ -610,7 +651,7 @@ verify_submit(struct prov_file *f)
 
     if (t == NULL) {
         f->vres = PG_VRES_PENDING;
-        snprintf(f->reason, sizeof(f->reason), "out of memory");
+        file_reason(f, "out of memory");
         job_file_done(f);
         return;
     }
@@ -624,7 +665,7 @@ verify_submit(struct prov_file *f)
         task_free(t);
         f->job->refs--;
         f->vres = PG_VRES_PENDING;
-        snprintf(f->reason, sizeof(f->reason), "worker queue full");
+        file_reason(f, "worker queue full");
         job_file_done(f);
     }
 }
@@ -688,21 +729,21 @@ on_fetch_done(void *arg, enum pg_upstream_code code, const char *reason,
             /* The index advertises an object the upstream does not have:
              * not verifiable, so never served (not cached either). */
             f->vres = PG_VRES_INVALID;
-            snprintf(f->reason, sizeof(f->reason), "the index advertises "
+            file_reason(f, "the index advertises "
                 "provenance but the upstream answers 404");
             lv[0] = "not_found";
         } else if (code == PG_UP_ETOOBIG || f->too_big) {
             f->vres = PG_VRES_INVALID;
-            snprintf(f->reason, sizeof(f->reason), "provenance object "
+            file_reason(f, "provenance object "
                 "larger than %d bytes", PG_PROV_MAX_BYTES);
             lv[0] = "too_big";
         } else {
             f->vres = PG_VRES_PENDING;
             if (code == PG_UP_OK && resp != NULL) {
-                snprintf(f->reason, sizeof(f->reason), "provenance fetch: "
+                file_reason(f, "provenance fetch: "
                     "upstream status %ld", resp->status);
             } else {
-                snprintf(f->reason, sizeof(f->reason), "provenance fetch: "
+                file_reason(f, "provenance fetch: "
                     "%s", reason != NULL ? reason : pg_upstream_strerror(code));
             }
             lv[0] = code == PG_UP_ETIMEOUT ? "timeout" : "error";
@@ -738,7 +779,7 @@ fetch_start(struct pg_prov *p, struct prov_file *f)
         p->active_fetches--;
         f->job->refs--;
         f->vres = code == PG_UP_EHOST ? PG_VRES_INVALID : PG_VRES_PENDING;
-        snprintf(f->reason, sizeof(f->reason), "provenance URL %s",
+        file_reason(f, "provenance URL %s",
             code == PG_UP_EHOST ? "is on a host that is not allowed"
             : "could not be fetched");
         return -1;
@@ -853,7 +894,7 @@ job_store(struct prov_job *j, int reannotate, int wake)
         }
         f->store = 0;
         klen = verdict_key(p, f->sha, key, sizeof(key));
-        pg_publisher_format(&f->pub, spec, sizeof(spec));
+        pg_publisher_format(f->pub, spec, sizeof(spec));
         o = json_pack("{s:s, s:s, s:s, s:s}", "filename", f->filename,
             "result", "verified", "publisher", spec, "root", p->root_id);
         t->bufs[t->nbufs] = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -974,6 +1015,8 @@ job_free(struct prov_job *j)
         free(j->files[i].filename);
         free(j->files[i].url);
         free(j->files[i].json);
+        free(j->files[i].pub);
+        free(j->files[i].reason);
     }
     free(j->files);
     if (j->timer != NULL) {
@@ -1109,8 +1152,10 @@ job_answer(struct prov_job *j)
         rf[i].sha256 = f->sha;
         rf[i].upload_time = f->upload;
         rf[i].vres = f->st == PF_DONE ? f->vres : PG_VRES_PENDING;
-        rf[i].publisher = f->pub;
-        rf[i].invalid_reason = f->reason;
+        if (f->pub != NULL) {
+            rf[i].publisher = *f->pub;
+        }
+        rf[i].invalid_reason = f->reason != NULL ? f->reason : "";
     }
     pg_rules_decide(j->project, rules, pins, rf, j->n, (int64_t) now, out,
         &newpin);
@@ -1147,7 +1192,7 @@ job_answer(struct prov_job *j)
         json_object_set_new(pv, "status",
             json_string(pg_rules_status_name(o->status)));
         json_object_set_new(pv, "publisher", rf[i].vres == PG_VRES_VERIFIED
-            ? publisher_json(&f->pub) : json_null());
+            ? publisher_json(f->pub) : json_null());
         json_object_set_new(pv, "decision",
             json_string(pg_rules_decision_name(o->decision)));
         if (o->reason[0] != '\0') {
@@ -1287,7 +1332,8 @@ job_note_failures(struct prov_job *j)
         snprintf(x->project, sizeof(x->project), "%s", j->project);
         snprintf(x->filename, sizeof(x->filename), "%s", f->filename);
         cutf(x->reason, sizeof(x->reason), "provgate: provenance of %s "
-            "could not be verified: %s", f->filename, f->reason);
+            "could not be verified: %s", f->filename,
+            f->reason != NULL ? f->reason : "unknown");
         x->until = time(NULL) + PG_PROV_FAILED_HOLD_S;
     }
 }
@@ -1410,7 +1456,7 @@ on_annotate(void *arg, const char *project, json_t *model,
             != 0)
         {
             f->vres = PG_VRES_INVALID;
-            snprintf(f->reason, sizeof(f->reason), "the index gives no "
+            file_reason(f, "the index gives no "
                 "sha256 to bind the provenance to");
             continue;
         }
