@@ -4,8 +4,8 @@
  *  1. PEP 740: provenance and attestation objects, publisher identities
  *     (parse, format, match), and verification of a provenance object for a
  *     file against the trust root (built on policy/sigstore).
- *  2. The policy: the policy file (INI), TOFU pins (stored through
- *     cache/), and the rules that turn verdicts into decisions (design §7).
+ *  2. The policy: the policy file (INI), TOFU pins (in a pin store of
+ *     their own: LMDB or PostgreSQL), and the rules that turn verdicts into decisions (design §7).
  *
  * Owns: what its *_free functions free.  Borrows: input buffers.
  * Runs on: either.  Spec: design §6–§7, sigstore-verification §1, §4, §5.
@@ -126,13 +126,11 @@ int pg_pep740_filename_match(const char *a, const char *b);
 /* Part 2 in one paragraph.  A policy file (policy_file.c) is read once into
  * an immutable, refcounted struct pg_policy: [defaults] plus one merged
  * struct pg_policy_rules per [project:<normalized name>].  Pins
- * (pins.c) are the TOFU memory, one JSON value per project in the cache's
- * PG_CACHE_DB_PINS, with a pins generation in PG_CACHE_DB_META that changes
- * on every write.  The rules (rules.c) are a pure function from (merged
+ * (pins.c) are the TOFU memory, one JSON value per project in a pin store
+ * of their own (pinstore*.c: LMDB or PostgreSQL, never the cache), with a
+ * pins generation that changes on every write and an append-only history.  The rules (rules.c) are a pure function from (merged
  * rules, pin set, the project's files with their verification results,
  * now) to one decision per file, plus the pin to create, if any. */
-
-struct pg_cache;
 
 /* Errors of Part 2 (the policy file reports its own "FILE:LINE: message"
  * list through struct pg_policy_diag instead). */
@@ -141,7 +139,7 @@ enum pg_policy_code {
     PG_POLICY_ENOMEM,
     PG_POLICY_ECONFIG,      /* policy file invalid (see the diag) */
     PG_POLICY_EIO,          /* file could not be read */
-    PG_POLICY_ESTORE,       /* the cache failed (pins) */
+    PG_POLICY_ESTORE,       /* the pin store failed or is unreachable */
     PG_POLICY_EPARSE,       /* a stored or imported pin record is malformed */
     PG_POLICY_ELIMIT,       /* over a named limit */
     PG_POLICY_EINVAL        /* bad argument (project name, publisher spec) */
@@ -294,33 +292,134 @@ struct pg_pin_set {
 /* RFC 3339 UTC "YYYY-MM-DDTHH:MM:SS[.frac]" + "Z" or "+00:00" (pins' times,
  * the index's upload-time) to Unix seconds; -1 if NULL or malformed. */
 int64_t pg_policy_parse_time(const char *s);
+
+/* ---- the pin store (pinstore.c, pinstore_lmdb.c, pinstore_pq.c) -------- */
+
+/* Pins are the trust anchor, kept apart from the cache (design §11): a
+ * store is opened from a URI and answers through a small table of
+ * operations, one implementation per engine:
+ *   "lmdb:DIR"            an LMDB environment of its own (default
+ *                         "<cache_dir>/../pins.lmdb", see
+ *                         pg_pinstore_default_uri)
+ *   "postgresql://…", "postgres://…", or a libpq "key=value" string
+ *                         a PostgreSQL database shared by replicas.
+ * Every change (TOFU pin, approval, forget, import, migration) appends one
+ * event to the store's history in the same transaction as the change.
+ *
+ * Threads: every function may be called from any thread.  get and
+ * generation never touch the network or the disk's write path: LMDB reads
+ * its map; PostgreSQL answers from a local copy refreshed by
+ * pg_pinstore_refresh (notifications, a periodic re-read).  The writes
+ * (insert_if_absent, approve, forget, import) and refresh may block (an
+ * LMDB commit's fsync, a database round trip): "Runs on: worker or CLI". */
+
+#define PG_PINS_MAX_EVENT      (32 * 1024)  /* one stored history event */
+#define PG_PINS_MAX_WHY        256          /* why of an event */
+#define PG_PINS_MAX_URI        1024         /* pin_store value */
+
+struct pg_pinstore;
+
+/* One history event.  before/after are the publishers of the pin before
+ * and after the change, as pg_pins_format writes them ("" = no pin). */
+struct pg_pin_event {
+    uint64_t id;                    /* store order, from 1 */
+    int64_t time;                   /* Unix seconds */
+    char project[PG_POLICY_MAX_NAME + 1];
+    char what[16];                  /* tofu, approve, forget, import,
+                                       migrate */
+    char before[4096];
+    char after[4096];
+    char by[64];                    /* who: an administrator, or the
+                                       replica that pinned */
+    char why[PG_PINS_MAX_WHY];
+    char file[256];                 /* tofu: the file that caused it */
+};
+
+struct pg_pinstore_opts {
+    const char *uri;                /* required */
+    int create;                     /* create/upgrade the schema (server,
+                                       `pins migrate`, writing commands) */
+    int read_only;                  /* CLI reads: open nothing for write */
+};
+
+/* Opens a store.  PG_POLICY_EINVAL: a malformed URI; PG_POLICY_ESTORE:
+ * cannot open or connect (credentials are never in the reason);
+ * PG_POLICY_ECONFIG: the location holds something that is not a pin store
+ * of ours (e.g. a foreign table of the same name), or a newer schema.
+ * *out is the caller's (pg_pinstore_close).  Runs on: start-up, CLI. */
+int pg_pinstore_open(const struct pg_pinstore_opts *opt,
+    struct pg_pinstore **out, struct pg_policy_err *err);
+void pg_pinstore_close(struct pg_pinstore *s);
+/* "lmdb" or "postgresql". */
+const char *pg_pinstore_kind(const struct pg_pinstore *s);
+/* Where it is, for logs: "lmdb:DIR", or host/port/database of the
+ * connection (never a password). */
+const char *pg_pinstore_where(const struct pg_pinstore *s);
+/* 1 if the store can take writes now (PostgreSQL: the last round trip
+ * succeeded); 0 while it is unreachable.  LMDB: always 1. */
+int pg_pinstore_available(const struct pg_pinstore *s);
+/* The URI "lmdb" names for a cache directory: "lmdb:" + the directory
+ * beside it, "pins.lmdb" in the cache directory's parent.  Writes at most
+ * len bytes; -1 if it does not fit. */
+int pg_pinstore_default_uri(const char *cache_dir, char *out, size_t len);
+
 /* Reads a project's pin set (normalized name).  Absent: PG_POLICY_OK with
- * set->n == 0. */
-int pg_pins_get(struct pg_cache *c, const char *project,
+ * set->n == 0.  Never blocks on the network. */
+int pg_pins_get(struct pg_pinstore *s, const char *project,
     struct pg_pin_set *set, struct pg_policy_err *err);
-/* Adds one publisher to a project's set (creating it), unless an entry
- * with the same publisher is there already (*added = 0 then).  With
- * only_if_empty, adds only when the project has no pin (TOFU: a pin that
- * appeared meanwhile wins).  Bumps the pins generation in the same
- * transaction.  Runs on: worker or CLI (an LMDB commit). */
-int pg_pins_add(struct pg_cache *c, const char *project,
-    const struct pg_pin_entry *entry, int only_if_empty, int *added,
+/* TOFU: creates the project's pin with this one entry unless it has one.
+ * *created says whether this call created it; *winner (may be NULL) is
+ * the project's pin after the call (ours or the one that was there). */
+int pg_pins_insert_if_absent(struct pg_pinstore *s, const char *project,
+    const struct pg_pin_entry *entry, const char *by,
+    struct pg_pin_set *winner, int *created, struct pg_policy_err *err);
+/* Adds a publisher to a project's set (creating it) unless the same
+ * publisher is there (*added = 0 then).  Event "approve". */
+int pg_pins_approve(struct pg_pinstore *s, const char *project,
+    const struct pg_pin_entry *entry, const char *why, int *added,
     struct pg_policy_err *err);
 /* Removes a project's pin; *removed says whether there was one. */
-int pg_pins_forget(struct pg_cache *c, const char *project, int *removed,
+int pg_pins_forget(struct pg_pinstore *s, const char *project,
+    const char *by, const char *why, int *removed,
     struct pg_policy_err *err);
-/* Writes a whole set (import); n == 0 deletes.  Bumps the generation. */
-int pg_pins_put(struct pg_cache *c, const struct pg_pin_set *set,
-    struct pg_policy_err *err);
-/* The pins generation: changes (to a fresh random value) on every write by
- * any process; 0 when no pin was ever written. */
-int pg_pins_generation(struct pg_cache *c, uint64_t *gen,
+/* Replaces a project's whole set (n == 0 deletes).  what is "import" or
+ * "migrate" (the event's kind). */
+int pg_pins_import(struct pg_pinstore *s, const struct pg_pin_set *set,
+    const char *what, const char *by, const char *why,
     struct pg_policy_err *err);
 /* Calls fn for every pin set in project order; fn returns non-zero to
  * stop.  set is borrowed for the call. */
-int pg_pins_iter(struct pg_cache *c,
+int pg_pins_iter(struct pg_pinstore *s,
     int (*fn)(void *arg, const struct pg_pin_set *set), void *arg,
     struct pg_policy_err *err);
+/* Calls fn for every history event of project (NULL: all), oldest
+ * first.  Reads the store itself (PostgreSQL: a round trip).
+ * Runs on: worker or CLI. */
+int pg_pins_history(struct pg_pinstore *s, const char *project,
+    int (*fn)(void *arg, const struct pg_pin_event *ev), void *arg,
+    struct pg_policy_err *err);
+/* The pins generation: changes on every change by any process (and, for
+ * PostgreSQL, when the local copy learns of one); 0 when no pin was ever
+ * written. */
+int pg_pins_generation(struct pg_pinstore *s, uint64_t *gen,
+    struct pg_policy_err *err);
+/* PostgreSQL: re-reads every pin into the local copy (blocking; a worker).
+ * LMDB: nothing.  Reconnects (with back-off) when the connection broke. */
+int pg_pinstore_refresh(struct pg_pinstore *s, struct pg_policy_err *err);
+/* PostgreSQL: the descriptor of the connection that LISTENs for changes,
+ * -1 when there is none (LMDB, or not connected).  When it is readable,
+ * call pg_pinstore_on_notify (never blocks) on the same thread; it
+ * returns 1 if a change was announced (then refresh on a worker), 0 if
+ * not, -1 if the connection broke (drop the descriptor; refresh
+ * reconnects). */
+int pg_pinstore_notify_fd(struct pg_pinstore *s);
+int pg_pinstore_on_notify(struct pg_pinstore *s);
+
+/* JSON form of one event (an element of `pins export`'s "history"). */
+json_t *pg_pin_event_to_json(const struct pg_pin_event *ev);
+int pg_pin_event_from_json(const json_t *o, struct pg_pin_event *ev,
+    struct pg_policy_err *err);
+
 /* The stored JSON form of a set (also one element of `pins export`):
  * {"project": …, "publishers": [{"publisher": "github:o/r:wf.yml",
  *  "how": "tofu"|"approved", "time": "RFC 3339", "file"?, "sha256"?,
@@ -378,7 +477,9 @@ enum pg_rules_why {
     PG_WHY_DOWNGRADE,       /* no provenance after the first attested one */
     PG_WHY_LEGACY,          /* no provenance, before it, legacy = deny */
     PG_WHY_UNATTESTED,      /* require mode, project never attested */
-    PG_WHY_MIN_AGE          /* uploaded too recently (or time unknown) */
+    PG_WHY_MIN_AGE,         /* uploaded too recently (or time unknown) */
+    PG_WHY_PIN_STORE        /* first sight while the pin store cannot
+                               take the pin (set by the server) */
 };
 
 struct pg_rules_out {

@@ -87,6 +87,7 @@ pg_rules_why_name(enum pg_rules_why w)
     case PG_WHY_LEGACY: return "legacy";
     case PG_WHY_UNATTESTED: return "unattested";
     case PG_WHY_MIN_AGE: return "min_age";
+    case PG_WHY_PIN_STORE: return "pin_store_unavailable";
     }
     return "?";
 }

@@ -1,22 +1,27 @@
 /* proxy/cmd_pins.c — `provgate pins …`: administer TOFU pins.
  *
- *   provgate pins [--cache-dir DIR | --config FILE] [--audit-log DEST] CMD
+ *   provgate pins [--config FILE | --cache-dir DIR] [--pin-store URI]
+ *                 [--audit-log DEST] CMD
  *     list [--json]                       every project's accepted publishers
- *     show PROJECT                        one project's pin (exit 1: none)
- *     approve PROJECT --publisher SPEC [--by NAME]   accept a publisher
- *     forget PROJECT                      drop the pin (next sight re-pins)
- *     export                              all pins as JSON (stdout)
+ *     show PROJECT                        one project's pin and its history
+ *                                         (exit 1: no pin)
+ *     approve PROJECT --publisher SPEC [--by NAME] [--why TEXT]
+ *     forget PROJECT [--why TEXT]         drop the pin (next sight re-pins)
+ *     export                              pins and history as JSON (stdout)
  *     import FILE                         replace the pins of the projects
  *                                         named in FILE (export's format)
+ *     migrate                             create/upgrade the store and copy
+ *                                         an old cache's pins into it (once)
  *
- * The pins live in the cache directory's LMDB, which a running server has
- * open too: LMDB lets a second process read and write it, and every change
- * bumps the pins generation so the server stops reusing decisions made
- * under the old pins (design §7).  Changes are written to the audit log
- * (audit_log of the configuration, stderr by default).
+ * The pins live in the pin store (pin_store of the configuration: LMDB
+ * beside the cache by default, or PostgreSQL), which a running server has
+ * open too: every change bumps the pins generation and appends a history
+ * event, so servers stop reusing decisions made under the old pins
+ * (design §7, §11).  Changes are written to the audit log (audit_log of
+ * the configuration, stderr by default).
  *
- * Owns: the cache handle and audit log it opens.  Runs on: the CLI.
- * Spec: design §7, issue 4 item 3.
+ * Owns: the pin store, cache handle and audit log it opens.
+ * Runs on: the CLI.  Spec: design §7, issue 4 item 3, issue 12.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +35,15 @@
 #include "config_int.h"
 #include "pg_cache.h"
 #include "pg_policy.h"
+#include "provenance_int.h"
 
 struct pins_cli {
     struct pg_config cfg;
     const char *cache_dir;
     const char *audit_dest;
-    struct pg_cache *cache;
+    char uri[PG_PINS_MAX_URI + 1];
+    const char *why;
+    struct pg_pinstore *store;
     struct pg_audit *audit;
 };
 
@@ -43,26 +51,33 @@ static void
 pins_usage(FILE *out)
 {
     fprintf(out,
-        "usage: provgate pins [--cache-dir DIR | --config FILE] "
-        "[--audit-log DEST] COMMAND\n"
+        "usage: provgate pins [--config FILE | --cache-dir DIR] "
+        "[--pin-store URI]\n"
+        "                     [--audit-log DEST] COMMAND\n"
         "\n"
         "  list [--json]                          accepted publishers of "
         "every project\n"
-        "  show PROJECT                           one project's pin\n"
-        "  approve PROJECT --publisher SPEC [--by NAME]\n"
+        "  show PROJECT                           one project's pin and "
+        "its history\n"
+        "  approve PROJECT --publisher SPEC [--by NAME] [--why TEXT]\n"
         "                                         accept a publisher "
         "(--by defaults to $USER)\n"
-        "  forget PROJECT                         drop the pin; the next "
+        "  forget PROJECT [--why TEXT]            drop the pin; the next "
         "sight pins again\n"
-        "  export                                 all pins as JSON on "
-        "stdout\n"
+        "  export                                 all pins and their "
+        "history as JSON on stdout\n"
         "  import FILE                            replace the pins of the "
         "projects in FILE\n"
+        "  migrate                                create or upgrade the "
+        "pin store; copy an old\n"
+        "                                         cache's pins into it "
+        "(once)\n"
         "\n"
         "SPEC: github:OWNER/REPO:WORKFLOW[:ENV], gitlab:NS/PROJECT:PATH"
         "[:ENV], google:EMAIL.\n"
-        "The cache directory defaults to the configuration's cache_dir "
-        "(./var).  Works while\nthe server runs.\n");
+        "The pin store is the configuration's pin_store (default: "
+        "pins.lmdb beside\ncache_dir, ./var); URI: lmdb:DIR or "
+        "postgresql://….  Works while the server runs.\n");
 }
 
 static void
@@ -79,23 +94,22 @@ fmt_time(int64_t t, char *buf, size_t len)
 }
 
 static int
-pins_open(struct pins_cli *cli, int read_only)
+pins_open(struct pins_cli *cli, int write)
 {
-    struct pg_cache_options opt;
-    struct pg_cache_err cerr;
+    struct pg_pinstore_opts opt;
+    struct pg_policy_err err;
     char msg[256];
 
     memset(&opt, 0, sizeof(opt));
-    memset(&cerr, 0, sizeof(cerr));
-    opt.dir = cli->cache_dir;
-    opt.read_only = read_only;
-    if (pg_cache_open(&opt, &cli->cache, &cerr) != PG_CACHE_OK) {
-        fprintf(stderr, "provgate: pins: cache %s: %s: %s\n", cli->cache_dir,
-            cerr.step != NULL ? cerr.step : "open", cerr.reason[0] != '\0'
-            ? cerr.reason : pg_cache_strerror(cerr.code));
+    memset(&err, 0, sizeof(err));
+    opt.uri = cli->uri;
+    opt.create = write;
+    opt.read_only = !write;
+    if (pg_pinstore_open(&opt, &cli->store, &err) != PG_POLICY_OK) {
+        fprintf(stderr, "provgate: pins: pin store: %s\n", err.reason);
         return -1;
     }
-    if (!read_only && pg_audit_open(cli->audit_dest, &cli->audit, msg,
+    if (write && pg_audit_open(cli->audit_dest, &cli->audit, msg,
         sizeof(msg)) != 0)
     {
         fprintf(stderr, "provgate: pins: %s\n", msg);
@@ -189,42 +203,66 @@ on_list_json(void *arg, const struct pg_pin_set *set)
     return 0;
 }
 
+/* The pins as a JSON array (list --json, export). */
+static json_t *
+pins_array(struct pins_cli *cli, struct pg_policy_err *err, int *failed)
+{
+    struct list_ctx ctx;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.arr = json_array();
+    if (ctx.arr == NULL) {
+        *failed = 1;
+        return NULL;
+    }
+    if (pg_pins_iter(cli->store, on_list_json, &ctx, err) != PG_POLICY_OK
+        || ctx.failed)
+    {
+        *failed = ctx.failed;
+        json_decref(ctx.arr);
+        return NULL;
+    }
+    return ctx.arr;
+}
+
+static int
+print_json(json_t *v)
+{
+    char *out = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+    json_decref(v);
+    if (out == NULL) {
+        fprintf(stderr, "provgate: pins: out of memory\n");
+        return 2;
+    }
+    printf("%s\n", out);
+    free(out);
+    return 0;
+}
+
 static int
 pins_list(struct pins_cli *cli, int as_json)
 {
     struct list_ctx ctx;
     struct pg_policy_err err;
-    int rc;
+    json_t *arr;
+    int failed = 0;
 
     memset(&ctx, 0, sizeof(ctx));
     memset(&err, 0, sizeof(err));
     if (as_json) {
-        ctx.arr = json_array();
-        if (ctx.arr == NULL) {
-            fprintf(stderr, "provgate: pins: out of memory\n");
-            return 2;
-        }
-        rc = pg_pins_iter(cli->cache, on_list_json, &ctx, &err);
-        if (rc == PG_POLICY_OK && !ctx.failed) {
-            char *out = json_dumps(ctx.arr, JSON_INDENT(2)
-                | JSON_PRESERVE_ORDER);
-
-            if (out != NULL) {
-                printf("%s\n", out);
+        arr = pins_array(cli, &err, &failed);
+        if (arr == NULL) {
+            if (failed) {
+                fprintf(stderr, "provgate: pins: out of memory\n");
+                return 2;
             }
-            free(out);
-            json_decref(ctx.arr);
-            return out != NULL ? 0 : 2;
+            return pins_fail("list", &err);
         }
-        json_decref(ctx.arr);
-        if (ctx.failed) {
-            fprintf(stderr, "provgate: pins: out of memory\n");
-            return 2;
-        }
-        return pins_fail("list", &err);
+        return print_json(arr);
     }
-    rc = pg_pins_iter(cli->cache, on_list_text, &ctx, &err);
-    if (rc != PG_POLICY_OK) {
+    if (pg_pins_iter(cli->store, on_list_text, &ctx, &err) != PG_POLICY_OK)
+    {
         return pins_fail("list", &err);
     }
     if (ctx.n == 0) {
@@ -234,12 +272,79 @@ pins_list(struct pins_cli *cli, int as_json)
 }
 
 static int
+on_history_json(void *arg, const struct pg_pin_event *ev)
+{
+    json_t *arr = arg, *o = pg_pin_event_to_json(ev);
+
+    return o == NULL || json_array_append_new(arr, o) != 0;
+}
+
+static int
+pins_export(struct pins_cli *cli)
+{
+    struct pg_policy_err err;
+    json_t *root, *pins, *hist;
+    int failed = 0;
+
+    memset(&err, 0, sizeof(err));
+    pins = pins_array(cli, &err, &failed);
+    if (pins == NULL) {
+        if (failed) {
+            fprintf(stderr, "provgate: pins: out of memory\n");
+            return 2;
+        }
+        return pins_fail("export", &err);
+    }
+    hist = json_array();
+    if (hist == NULL || pg_pins_history(cli->store, NULL, on_history_json,
+        hist, &err) != PG_POLICY_OK)
+    {
+        json_decref(pins);
+        json_decref(hist);
+        return hist == NULL ? 2 : pins_fail("export", &err);
+    }
+    root = json_pack("{s:s, s:o, s:o}", "pin_store",
+        pg_pinstore_kind(cli->store), "pins", pins, "history", hist);
+    if (root == NULL) {
+        fprintf(stderr, "provgate: pins: out of memory\n");
+        return 2;
+    }
+    return print_json(root);
+}
+
+static int
+on_history_text(void *arg, const struct pg_pin_event *ev)
+{
+    char when[32];
+    size_t *n = arg;
+
+    if (*n == 0) {
+        printf("history:\n");
+    }
+    (*n)++;
+    fmt_time(ev->time, when, sizeof(when));
+    printf("  %s  %-8s by %s: %s -> %s", when, ev->what,
+        ev->by[0] != '\0' ? ev->by : "?",
+        ev->before[0] != '\0' ? ev->before : "(no pin)",
+        ev->after[0] != '\0' ? ev->after : "(no pin)");
+    if (ev->file[0] != '\0') {
+        printf("  file %s", ev->file);
+    }
+    if (ev->why[0] != '\0') {
+        printf("  why: %s", ev->why);
+    }
+    printf("\n");
+    return 0;
+}
+
+static int
 pins_show(struct pins_cli *cli, const char *name)
 {
     char project[PG_POLICY_MAX_NAME + 1];
     struct pg_pin_set *set;
     struct pg_policy_err err;
-    int rc;
+    size_t nhist = 0;
+    int rc, pinned;
 
     if (normalized(name, project, sizeof(project)) != 0) {
         return 2;
@@ -250,22 +355,36 @@ pins_show(struct pins_cli *cli, const char *name)
         return 2;
     }
     memset(&err, 0, sizeof(err));
-    rc = pg_pins_get(cli->cache, project, set, &err);
+    rc = pg_pins_get(cli->store, project, set, &err);
     if (rc != PG_POLICY_OK) {
         free(set);
         return pins_fail(project, &err);
     }
-    if (set->n == 0) {
+    pinned = set->n > 0;
+    if (pinned) {
+        print_set(set);
+    } else {
         printf("%s: no pin\n", project);
-        free(set);
-        return 1;
     }
-    print_set(set);
     free(set);
-    return 0;
+    if (pg_pins_history(cli->store, project, on_history_text, &nhist, &err)
+        != PG_POLICY_OK)
+    {
+        return pins_fail(project, &err);
+    }
+    return pinned ? 0 : 1;
 }
 
 /* ---- approve / forget / import ------------------------------------------- */
+
+static const char *
+actor(const char *by)
+{
+    if (by == NULL || by[0] == '\0') {
+        by = getenv("USER");
+    }
+    return by != NULL && by[0] != '\0' ? by : "unknown";
+}
 
 static int
 pins_approve(struct pins_cli *cli, const char *name, const char *spec,
@@ -286,21 +405,15 @@ pins_approve(struct pins_cli *cli, const char *name, const char *spec,
         fprintf(stderr, "provgate: pins: --publisher %s: %s\n", spec, why);
         return 2;
     }
-    if (by == NULL || by[0] == '\0') {
-        by = getenv("USER");
-    }
-    if (by == NULL || by[0] == '\0') {
-        by = "unknown";
-    }
     e.how = PG_PIN_APPROVED;
     e.time = (int64_t) time(NULL);
     e.upload_time = -1;
-    snprintf(e.by, sizeof(e.by), "%s", by);
-    if (pins_open(cli, 0) != 0) {
+    snprintf(e.by, sizeof(e.by), "%s", actor(by));
+    if (pins_open(cli, 1) != 0) {
         return 2;
     }
     memset(&err, 0, sizeof(err));
-    if (pg_pins_add(cli->cache, project, &e, 0, &added, &err)
+    if (pg_pins_approve(cli->store, project, &e, cli->why, &added, &err)
         != PG_POLICY_OK)
     {
         return pins_fail(project, &err);
@@ -316,6 +429,7 @@ pins_approve(struct pins_cli *cli, const char *name, const char *spec,
     ev.seen = canon;
     ev.decision = "approved";
     ev.actor = e.by;
+    ev.reason = cli->why;
     pg_audit_log(cli->audit, &ev);
     printf("%s: approved %s (by %s)\n", project, canon, e.by);
     return 0;
@@ -327,17 +441,17 @@ pins_forget(struct pins_cli *cli, const char *name)
     char project[PG_POLICY_MAX_NAME + 1];
     struct pg_policy_err err;
     struct pg_audit_event ev;
-    const char *by = getenv("USER");
+    const char *by = actor(NULL);
     int removed = 0;
 
     if (normalized(name, project, sizeof(project)) != 0) {
         return 2;
     }
-    if (pins_open(cli, 0) != 0) {
+    if (pins_open(cli, 1) != 0) {
         return 2;
     }
     memset(&err, 0, sizeof(err));
-    if (pg_pins_forget(cli->cache, project, &removed, &err)
+    if (pg_pins_forget(cli->store, project, by, cli->why, &removed, &err)
         != PG_POLICY_OK)
     {
         return pins_fail(project, &err);
@@ -351,6 +465,7 @@ pins_forget(struct pins_cli *cli, const char *name)
     ev.project = project;
     ev.decision = "forgotten";
     ev.actor = by;
+    ev.reason = cli->why;
     pg_audit_log(cli->audit, &ev);
     printf("%s: pin forgotten\n", project);
     return 0;
@@ -383,8 +498,8 @@ pins_import(struct pins_cli *cli, const char *path)
     struct pg_policy_err err;
     struct pg_audit_event ev;
     json_error_t jerr;
-    json_t *root = NULL;
-    char *buf;
+    json_t *root = NULL, *list;
+    char *buf, why[PG_PINS_MAX_WHY];
     size_t len = 0, i, n;
     int rc = 2;
 
@@ -399,13 +514,16 @@ pins_import(struct pins_cli *cli, const char *path)
         goto done;
     }
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL || !json_is_array(root)) {
+    /* `pins export` writes {"pins": [...], "history": [...]}; older
+     * versions wrote the array of pins alone. */
+    list = json_is_object(root) ? json_object_get(root, "pins") : root;
+    if (root == NULL || !json_is_array(list)) {
         fprintf(stderr, "provgate: pins: import: %s:%d: %s\n", path,
             root == NULL ? jerr.line : 1, root == NULL ? jerr.text
-            : "expected a JSON array (the output of `pins export`)");
+            : "expected the output of `pins export`");
         goto done;
     }
-    n = json_array_size(root);
+    n = json_array_size(list);
     sets = calloc(n > 0 ? n : 1, sizeof(*sets));
     if (sets == NULL) {
         fprintf(stderr, "provgate: pins: import: out of memory\n");
@@ -413,7 +531,7 @@ pins_import(struct pins_cli *cli, const char *path)
     }
     /* Check everything before writing anything. */
     for (i = 0; i < n; i++) {
-        char *one = json_dumps(json_array_get(root, i), JSON_COMPACT);
+        char *one = json_dumps(json_array_get(list, i), JSON_COMPACT);
 
         memset(&err, 0, sizeof(err));
         if (one == NULL || pg_pins_from_json(one, strlen(one), &sets[i],
@@ -426,12 +544,17 @@ pins_import(struct pins_cli *cli, const char *path)
         }
         free(one);
     }
-    if (pins_open(cli, 0) != 0) {
+    if (pins_open(cli, 1) != 0) {
         goto done;
     }
+    snprintf(why, sizeof(why), "%s%s%.200s", cli->why != NULL ? cli->why
+        : "", cli->why != NULL ? "; imported from " : "imported from ",
+        path);
     for (i = 0; i < n; i++) {
         memset(&err, 0, sizeof(err));
-        if (pg_pins_put(cli->cache, &sets[i], &err) != PG_POLICY_OK) {
+        if (pg_pins_import(cli->store, &sets[i], "import", actor(NULL), why,
+            &err) != PG_POLICY_OK)
+        {
             rc = pins_fail(sets[i].project, &err);
             goto done;
         }
@@ -439,7 +562,7 @@ pins_import(struct pins_cli *cli, const char *path)
         ev.event = "pin-import";
         ev.project = sets[i].project;
         ev.decision = "imported";
-        ev.actor = getenv("USER");
+        ev.actor = actor(NULL);
         ev.reason = path;
         pg_audit_log(cli->audit, &ev);
     }
@@ -453,6 +576,58 @@ done:
     return rc;
 }
 
+/* `pins migrate`: the store's schema is created or upgraded by opening it
+ * for write; then an old cache's pins are copied in (once). */
+static int
+pins_migrate(struct pins_cli *cli)
+{
+    struct pg_cache_options opt;
+    struct pg_cache_err cerr;
+    struct pg_cache *cache = NULL;
+    struct pg_policy_err err;
+    char state[PG_CACHE_MAX_DIR + 32];
+    size_t moved = 0, kept = 0;
+    FILE *f;
+    int rc;
+
+    if (pins_open(cli, 1) != 0) {
+        return 2;
+    }
+    printf("pin store %s is ready\n", pg_pinstore_where(cli->store));
+    snprintf(state, sizeof(state), "%s/state.lmdb/data.mdb", cli->cache_dir);
+    f = fopen(state, "rb");
+    if (f == NULL) {
+        printf("no cache at %s: nothing to migrate\n", cli->cache_dir);
+        return 0;
+    }
+    fclose(f);
+    memset(&opt, 0, sizeof(opt));
+    memset(&cerr, 0, sizeof(cerr));
+    opt.dir = cli->cache_dir;
+    opt.use_recorded_cap = 1;
+    if (pg_cache_open(&opt, &cache, &cerr) != PG_CACHE_OK) {
+        fprintf(stderr, "provgate: pins: cache %s: %s\n", cli->cache_dir,
+            cerr.reason[0] != '\0' ? cerr.reason
+            : pg_cache_strerror(cerr.code));
+        return 2;
+    }
+    memset(&err, 0, sizeof(err));
+    rc = pg_pins_migrate_cache(cache, cli->cache_dir, cli->store, &moved,
+        &kept, &err);
+    pg_cache_close(cache);
+    if (rc < 0) {
+        return pins_fail("migrate", &err);
+    }
+    if (rc == 1) {
+        printf("the pins of the cache %s were migrated before\n",
+            cli->cache_dir);
+    } else {
+        printf("migrated %zu pins from the cache %s (%zu already in the "
+            "store)\n", moved, cli->cache_dir, kept);
+    }
+    return 0;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 int
@@ -460,6 +635,7 @@ pg_cmd_pins(int argc, char **argv)
 {
     struct pins_cli cli;
     const char *config = NULL, *publisher = NULL, *by = NULL;
+    const char *store = NULL;
     const char *args[4];
     char msg[512];
     size_t nargs = 0;
@@ -477,12 +653,16 @@ pg_cmd_pins(int argc, char **argv)
             cli.cache_dir = argv[++i];
         } else if (strcmp(a, "--config") == 0 && has_next) {
             config = argv[++i];
+        } else if (strcmp(a, "--pin-store") == 0 && has_next) {
+            store = argv[++i];
         } else if (strcmp(a, "--audit-log") == 0 && has_next) {
             cli.audit_dest = argv[++i];
         } else if (strcmp(a, "--publisher") == 0 && has_next) {
             publisher = argv[++i];
         } else if (strcmp(a, "--by") == 0 && has_next) {
             by = argv[++i];
+        } else if (strcmp(a, "--why") == 0 && has_next) {
+            cli.why = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             as_json = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -516,13 +696,30 @@ pg_cmd_pins(int argc, char **argv)
     if (cli.audit_dest == NULL) {
         cli.audit_dest = cli.cfg.audit_log;
     }
+    if (store != NULL && strcmp(store, "lmdb") != 0) {
+        if (strlen(store) >= sizeof(cli.uri)) {
+            fprintf(stderr, "provgate: pins: --pin-store is longer than %d "
+                "bytes\n", PG_PINS_MAX_URI);
+            pg_config_free(&cli.cfg);
+            return 2;
+        }
+        memcpy(cli.uri, store, strlen(store) + 1);
+    } else if ((store != NULL ? pg_pinstore_default_uri(cli.cache_dir,
+        cli.uri, sizeof(cli.uri)) : pg_pins_store_uri(&cli.cfg,
+        cli.cache_dir, cli.uri, sizeof(cli.uri))) != 0)
+    {
+        fprintf(stderr, "provgate: pins: the pin store's path is too "
+            "long\n");
+        pg_config_free(&cli.cfg);
+        return 2;
+    }
 
     if (strcmp(args[0], "list") == 0 && nargs == 1) {
-        rc = pins_open(&cli, 1) == 0 ? pins_list(&cli, as_json) : 2;
+        rc = pins_open(&cli, 0) == 0 ? pins_list(&cli, as_json) : 2;
     } else if (strcmp(args[0], "export") == 0 && nargs == 1) {
-        rc = pins_open(&cli, 1) == 0 ? pins_list(&cli, 1) : 2;
+        rc = pins_open(&cli, 0) == 0 ? pins_export(&cli) : 2;
     } else if (strcmp(args[0], "show") == 0 && nargs == 2) {
-        rc = pins_open(&cli, 1) == 0 ? pins_show(&cli, args[1]) : 2;
+        rc = pins_open(&cli, 0) == 0 ? pins_show(&cli, args[1]) : 2;
     } else if (strcmp(args[0], "approve") == 0 && nargs == 2) {
         if (publisher == NULL) {
             fprintf(stderr, "provgate: pins: approve needs --publisher "
@@ -534,13 +731,13 @@ pg_cmd_pins(int argc, char **argv)
         rc = pins_forget(&cli, args[1]);
     } else if (strcmp(args[0], "import") == 0 && nargs == 2) {
         rc = pins_import(&cli, args[1]);
+    } else if (strcmp(args[0], "migrate") == 0 && nargs == 1) {
+        rc = pins_migrate(&cli);
     } else {
         pins_usage(stderr);
     }
     pg_audit_close(cli.audit);
-    if (cli.cache != NULL) {
-        pg_cache_close(cli.cache);
-    }
+    pg_pinstore_close(cli.store);
     pg_config_free(&cli.cfg);
     return rc;
 }

@@ -184,6 +184,11 @@ const struct pg_directive pg_config_directives[] = {
     { "provenance_concurrency", "policy", pg_conf_int,
       F(provenance_concurrency), "16",
       "provenance objects fetched at once per page (1 to 256)", 1, 256, 0 },
+    { "pin_store", "policy", pg_conf_pin_store, F(pin_store), "lmdb",
+      "where TOFU pins, approvals and their history live: lmdb (pins.lmdb "
+      "beside cache_dir), lmdb:DIR, or a PostgreSQL URI shared by "
+      "replicas (postgresql://HOST/DB; a password belongs in PGPASSFILE)",
+      0, 0, 0 },
 };
 
 #undef F
@@ -384,6 +389,21 @@ const char *
 pg_conf_string(const struct pg_directive *d, void *field, const char *value)
 {
     return set_string(field, value);
+}
+
+const char *
+pg_conf_pin_store(const struct pg_directive *d, void *field,
+    const char *value)
+{
+    (void) d;
+    if (strcmp(value, "lmdb") == 0
+        || (strncmp(value, "lmdb:", 5) == 0 && value[5] != '\0')
+        || strncmp(value, "postgresql://", 13) == 0
+        || strncmp(value, "postgres://", 11) == 0)
+    {
+        return set_string(field, value);
+    }
+    return "expected lmdb, lmdb:DIR or postgresql://…";
 }
 
 const char *
@@ -1262,7 +1282,8 @@ pg_config_free(struct pg_config *cfg)
 
         if (d->parse == pg_conf_string || d->parse == pg_conf_path
             || d->parse == pg_conf_hostport || d->parse == pg_conf_url
-            || d->parse == pg_conf_url_opt || d->parse == pg_conf_proxy)
+            || d->parse == pg_conf_url_opt || d->parse == pg_conf_proxy
+            || d->parse == pg_conf_pin_store)
         {
             free(*(char **)((char *)cfg + d->offset));
             *(char **)((char *)cfg + d->offset) = NULL;

@@ -92,6 +92,7 @@ struct pg_config {
     int staging;                /* use the compiled-in staging root */
     int64_t provenance_budget_ms;   /* default 5000 */
     int provenance_concurrency;     /* default 16 */
+    char *pin_store;            /* "lmdb", "lmdb:DIR" or a PostgreSQL URI */
 
     /* where the values came from, for messages */
     char *path;                 /* config file path or NULL */
@@ -158,6 +159,9 @@ const char *pg_conf_int(const struct pg_directive *d, void *field,
 const char *pg_conf_string(const struct pg_directive *d, void *field,
     const char *value);
 const char *pg_conf_path(const struct pg_directive *d, void *field,
+    const char *value);
+/* pin_store: lmdb, lmdb:DIR, postgresql://… or postgres://… -> char *. */
+const char *pg_conf_pin_store(const struct pg_directive *d, void *field,
     const char *value);
 const char *pg_conf_hostport(const struct pg_directive *d, void *field,
     const char *value);

@@ -11,8 +11,12 @@
  * background and, once complete, asks the server to re-annotate its pages.
  * New verdicts and provenance objects are written to LMDB in one
  * transaction per job, on a worker (LMDB commits fsync).  A TOFU pin the
- * rules ask for is written on a worker too (pg_pins_add with
- * only_if_empty: a pin that appeared meanwhile wins).
+ * rules ask for is written to the pin store on a worker too
+ * (pg_pins_insert_if_absent), and the job answers only once that returns,
+ * deciding against the winner's pin: with a pin store shared by replicas,
+ * a pin another replica made first wins.  If the store cannot take the
+ * pin, the project's attested files are refused ("pin store unavailable")
+ * rather than pinned locally.
  *
  * Only successful verifications are cached: an invalid object might be a
  * transient upstream fault, so it is fetched and checked again next time
@@ -31,6 +35,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -97,6 +102,10 @@ struct prov_job {
     int answered;
     int learned_late;           /* a result arrived after answering */
     int stopped;
+    int pinning;                /* a TOFU pin is being written: answer
+                                   when it returns */
+    int pin_tries;
+    int pin_failed;             /* the store could not take the pin */
     struct event *timer;
     struct prov_job *prev, *next;
 };
@@ -119,10 +128,11 @@ struct prov_task {
     int reannotate;
     int wake;
     struct pg_cache_err cerr;
-    /* T_PIN */
+    /* T_PIN (job: ref held) */
     char project[PG_POLICY_MAX_NAME + 1];
     struct pg_pin_entry entry;
     int added;
+    struct pg_pin_set *winner;
     struct pg_policy_err perr;
     struct prov_task *prev, *next;
 };
@@ -164,6 +174,8 @@ struct pg_prov {
     struct pg_server *s;
     const struct pg_config *cfg;
     struct pg_cache *cache;
+    struct pg_pinstore *pins;           /* the pin store (owned) */
+    char pin_by[96];                    /* who pins: provgate@HOST */
     struct pg_policy *policy;
     struct pg_sig_trust_root *root;
     const char *root_id;
@@ -305,6 +317,7 @@ task_free(struct prov_task *t)
     }
     free(t->bufs);
     free(t->ops);
+    free(t->winner);
     free(t);
 }
 
@@ -946,8 +959,8 @@ pin_work(void *arg)
     struct prov_task *t = arg;
 
     memset(&t->perr, 0, sizeof(t->perr));
-    t->rc = pg_pins_add(t->p->cache, t->project, &t->entry, 1, &t->added,
-        &t->perr);
+    t->rc = pg_pins_insert_if_absent(t->p->pins, t->project, &t->entry,
+        t->p->pin_by, t->winner, &t->added, &t->perr);
 }
 
 static void
@@ -955,8 +968,9 @@ pin_done(void *arg)
 {
     struct prov_task *t = arg;
     struct pg_prov *p = t->p;
+    struct prov_job *j = t->job;
     struct pg_audit_event ev;
-    char spec[1024];
+    char spec[1024], won[1024];
     const char *lv[1] = { "tofu" };
 
     pg_publisher_format(&t->entry.publisher, spec, sizeof(spec));
@@ -977,31 +991,58 @@ pin_done(void *arg)
         pg_audit_log(p->audit, &ev);
         pg_log(p->s, "provenance: pinned %s to %s (from %s)", t->project,
             spec, t->entry.file);
+    } else {
+        pg_pins_format(t->winner, won, sizeof(won));
+        pg_log(p->s, "provenance: %s was pinned meanwhile (to %s); "
+            "deciding against that pin", t->project, won);
+    }
+    t->job = NULL;
+    if (j != NULL) {
+        j->pinning = 0;
+        j->pin_failed = t->rc != PG_POLICY_OK;
+        if (!p->stopped && !j->answered) {
+            job_answer(j);
+        }
+        job_unref(j);
     }
     task_free(t);
 }
 
-static void
-pin_submit(struct pg_prov *p, const char *project, const struct prov_file *f,
+/* Writes the pin the rules asked for; the job answers in pin_done. */
+static int
+pin_submit(struct prov_job *j, const struct prov_file *f,
     const struct pg_publisher *pub)
 {
+    struct pg_prov *p = j->p;
     struct prov_task *t = calloc(1, sizeof(*t));
 
     if (t == NULL) {
-        return;
+        return -1;
+    }
+    t->winner = calloc(1, sizeof(*t->winner));
+    if (t->winner == NULL) {
+        free(t);
+        return -1;
     }
     t->kind = T_PIN;
-    snprintf(t->project, sizeof(t->project), "%s", project);
+    t->p = p;
+    snprintf(t->project, sizeof(t->project), "%s", j->project);
     t->entry.publisher = *pub;
     t->entry.how = PG_PIN_TOFU;
     t->entry.time = (int64_t) time(NULL);
     snprintf(t->entry.file, sizeof(t->entry.file), "%s", f->filename);
     snprintf(t->entry.sha256, sizeof(t->entry.sha256), "%s", f->sha);
     t->entry.upload_time = f->upload;
+    t->job = j;
+    j->refs++;
     task_link(p, t);
     if (pg_workers_submit(p->s->workers, pin_work, pin_done, t) != 0) {
+        t->job = NULL;
+        j->refs--;
         task_free(t);
+        return -1;
     }
+    return 0;
 }
 
 /* ---- jobs ---------------------------------------------------------------- */
@@ -1102,9 +1143,32 @@ on_budget(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
-    if (!j->answered) {
+    if (!j->answered && !j->pinning) {
         pg_metric_inc(j->p->m_pending, (double) j->outstanding, NULL);
         job_answer(j);
+    }
+}
+
+/* The project has no pin and the store could not take one: its attested
+ * files are refused until it can (pinning locally would let replicas
+ * diverge); unattested legacy files are decided as the rules said. */
+static void
+refuse_unpinned(const struct prov_job *j, const struct pg_rules_file *rf,
+    struct pg_rules_out *out)
+{
+    size_t i;
+
+    for (i = 0; i < j->n; i++) {
+        if (rf[i].vres == PG_VRES_NONE || out[i].status == PG_FS_NONE) {
+            continue;
+        }
+        out[i].status = PG_FS_REJECTED;
+        out[i].decision = PG_DEC_DENY;
+        out[i].why = PG_WHY_PIN_STORE;
+        out[i].expected[0] = '\0';
+        cutf(out[i].reason, sizeof(out[i].reason), "provgate: pin store "
+            "unavailable: %s has no pin yet and cannot be pinned now",
+            j->project);
     }
 }
 
@@ -1125,6 +1189,9 @@ job_answer(struct prov_job *j)
     size_t i;
     const char *fail = NULL;
 
+    if (j->pinning) {
+        return;                     /* pin_done answers */
+    }
     j->answered = 1;
     pins = calloc(1, sizeof(*pins));
     rf = calloc(j->n > 0 ? j->n : 1, sizeof(*rf));
@@ -1138,7 +1205,7 @@ job_answer(struct prov_job *j)
         goto done;
     }
     memset(&perr, 0, sizeof(perr));
-    if (pg_pins_get(p->cache, j->project, pins, &perr) != PG_POLICY_OK) {
+    if (pg_pins_get(p->pins, j->project, pins, &perr) != PG_POLICY_OK) {
         /* Fail closed: without the pins no file can be judged. */
         pg_log(p->s, "provenance: %s: reading pins: %s", j->project,
             perr.reason);
@@ -1159,8 +1226,26 @@ job_answer(struct prov_job *j)
     }
     pg_rules_decide(j->project, rules, pins, rf, j->n, (int64_t) now, out,
         &newpin);
+    if (newpin.needed && !j->pin_failed && j->pin_tries < 2) {
+        /* First sight: the decisions wait for the pin store's answer
+         * (ours, or the pin another replica made first). */
+        j->pin_tries++;
+        if (pin_submit(j, &j->files[newpin.file], &newpin.publisher)
+            == 0)
+        {
+            j->answered = 0;
+            j->pinning = 1;
+            free(pins);
+            free(rf);
+            free(out);
+            json_decref(kept);
+            json_decref(hidden);
+            return;
+        }
+        j->pin_failed = 1;
+    }
     if (newpin.needed) {
-        pin_submit(p, j->project, &j->files[newpin.file], &newpin.publisher);
+        refuse_unpinned(j, rf, out);
     }
     files = json_object_get(j->model, "files");
     for (i = 0; i < j->n && i < json_array_size(files); i++) {
@@ -1650,7 +1735,7 @@ on_poll(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
     memset(&err, 0, sizeof(err));
-    if (pg_pins_generation(p->cache, &g, &err) == PG_POLICY_OK
+    if (pg_pins_generation(p->pins, &g, &err) == PG_POLICY_OK
         && g != p->pins_gen)
     {
         p->pins_gen = g;
@@ -1820,6 +1905,52 @@ add_metrics(struct pg_prov *p, struct pg_metrics *m)
         || p->m_reloads == NULL || p->m_pending == NULL) ? -1 : 0;
 }
 
+/* Opens the pin store (creating or upgrading its schema) and, once per
+ * cache, moves an old cache's pins into it. */
+static int
+pins_open(struct pg_prov *p, char *msg, size_t mlen)
+{
+    struct pg_pinstore_opts opt;
+    struct pg_policy_err err;
+    char uri[PG_PINS_MAX_URI + 1], host[64];
+    size_t moved = 0, kept = 0;
+    int rc;
+
+    if (pg_pins_store_uri(p->cfg, p->cfg->cache_dir, uri, sizeof(uri))
+        != 0)
+    {
+        snprintf(msg, mlen, "pin_store: the path is too long");
+        return -1;
+    }
+    memset(&opt, 0, sizeof(opt));
+    memset(&err, 0, sizeof(err));
+    opt.uri = uri;
+    opt.create = 1;
+    if (pg_pinstore_open(&opt, &p->pins, &err) != PG_POLICY_OK) {
+        snprintf(msg, mlen, "pin_store: %s", err.reason);
+        return -1;
+    }
+    if (gethostname(host, sizeof(host)) != 0) {
+        snprintf(host, sizeof(host), "localhost");
+    }
+    host[sizeof(host) - 1] = '\0';
+    snprintf(p->pin_by, sizeof(p->pin_by), "provgate@%s", host);
+    rc = pg_pins_migrate_cache(p->cache, p->cfg->cache_dir, p->pins, &moved,
+        &kept, &err);
+    if (rc < 0) {
+        snprintf(msg, mlen, "pin_store: migrating the pins of the cache "
+            "%s: %s", p->cfg->cache_dir, err.reason);
+        return -1;
+    }
+    if (rc == 0) {
+        pg_log(p->s, "pins: migrated %zu pins from the cache %s to the pin "
+            "store %s (%zu were there already); this happens once",
+            moved, p->cfg->cache_dir, pg_pinstore_where(p->pins), kept);
+    }
+    pg_log(p->s, "pins: pin store %s", pg_pinstore_where(p->pins));
+    return 0;
+}
+
 int
 pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
     size_t mlen)
@@ -1898,7 +2029,10 @@ pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
         goto err;
     }
     memset(&perr, 0, sizeof(perr));
-    (void) pg_pins_generation(p->cache, &p->pins_gen, &perr);
+    if (pins_open(p, msg, mlen) != 0) {
+        goto err;
+    }
+    (void) pg_pins_generation(p->pins, &p->pins_gen, &perr);
     p->resume_ev = evtimer_new(pg_server_base(s), on_resume, p);
     if (p->resume_ev == NULL) {
         snprintf(msg, mlen, "out of memory (timer)");
@@ -1991,7 +2125,7 @@ pg_prov_free(struct pg_prov *p)
     while (p->tasks != NULL) {
         struct prov_task *t = p->tasks;
 
-        if (t->kind == T_VERIFY && t->job != NULL) {
+        if ((t->kind == T_VERIFY || t->kind == T_PIN) && t->job != NULL) {
             t->job->refs--;
         }
         task_free(t);
@@ -2015,5 +2149,6 @@ pg_prov_free(struct pg_prov *p)
         pg_sig_trust_root_free(p->root);
     }
     pg_policy_unref(p->policy);
+    pg_pinstore_close(p->pins);
     free(p);
 }

@@ -37,6 +37,10 @@
 struct pg_server;
 struct pg_req;
 struct pg_prov;
+struct pg_cache;
+struct pg_config;
+struct pg_pinstore;
+struct pg_policy_err;
 
 #define PG_PROV_MAX_BYTES (4 * 1024 * 1024) /* one provenance object */
 #define PG_PROV_POLL_MS 500         /* pins generation / min_age check */
@@ -64,5 +68,17 @@ void pg_prov_free(struct pg_prov *p);
  * provenance object (application/vnd.pypi.integrity.v1+json), 404 when
  * none is cached.  Finishes the request. */
 void pg_prov_handle_integrity(struct pg_req *r);
+
+/* pins_migrate.c: the pin store URI of a configuration (pin_store; "lmdb"
+ * is pins.lmdb beside cache_dir).  -1 if it does not fit in len. */
+int pg_pins_store_uri(const struct pg_config *cfg, const char *cache_dir,
+    char *out, size_t len);
+/* Copies the pins of an old cache (PG_CACHE_DB_PINS) into the store, once
+ * per cache: 0 when it did (counts in *moved, and *kept for projects the
+ * store had already), 1 when the cache was migrated before, -1 with err
+ * filled on failure (nothing is marked; the next start tries again). */
+int pg_pins_migrate_cache(struct pg_cache *c, const char *cache_dir,
+    struct pg_pinstore *store, size_t *moved, size_t *kept,
+    struct pg_policy_err *err);
 
 #endif

@@ -171,6 +171,100 @@ class PolicyCase(pgtest.Case):
         self.assertIn(needle, r.json()["detail"])
 
 
+def write_old_cache_pin(cache, project, publisher):
+    """A cache as provgate wrote it before issue 12: the pin in the
+    cache's own LMDB (named database "pins").  mdb_load -T reads key and
+    value lines."""
+    env = os.path.join(cache, "state.lmdb")
+    os.makedirs(env, exist_ok=True)
+    record = {"project": project, "publishers": [{
+        "publisher": publisher, "how": "tofu",
+        "time": "2025-06-01T00:00:00Z", "file": "%s-0.1.tar.gz" % project,
+        "upload_time": "2024-12-01T00:00:00Z"}]}
+    p = subprocess.run(["mdb_load", "-T", "-s", "pins", env],
+                       input=("%s\n%s\n" % (project, json.dumps(record)))
+                       .encode(), capture_output=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("mdb_load: %s" % p.stderr.decode())
+
+
+class PinStore(PolicyCase):
+    """Pins are their own store (issue 12 items 1-2): beside the cache,
+    migrated from an old cache once, kept when the cache is gone, with a
+    history."""
+
+    def test_pins_leave_an_old_cache_once_and_outlive_the_cache(self):
+        up = self.start_fixture(vectors=False)
+        self.release(up, "1.0", GOOD, month(1))
+        self.release(up, "1.1", EVIL, month(2))
+        cache = self.new_dir("cache-old")
+        write_old_cache_pin(cache, "demo", OTHER)
+        pg = self.serve(up, cache_dir=cache)
+        self.assertIn("pins: migrated 1 pins from the cache %s" % cache,
+                      pg.log_text())
+        self.assertIn("this happens once", pg.log_text())
+        # The migrated pin decides: neither file's publisher is accepted.
+        page = self.json_page(pg)
+        for f in page["files"]:
+            self.assertEqual(f["_provenance"]["status"], "rejected", f)
+            self.assertIn(OTHER, f["_provenance"]["expected"])
+        self.assertTrue(os.path.isdir(os.path.join(self.tmp, "pins.lmdb")))
+        r = self.pins(pg, "show", "demo")
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertIn("migrate  by provgate: (no pin) -> " + OTHER, r.output)
+        # Forgotten, then restarted on the same old cache: it is not
+        # migrated again, first sight pins the earliest publisher.
+        r = self.pins(pg, "forget", "demo", "--why", "wrong pin")
+        self.assertEqual(r.returncode, 0, r.output)
+        self.stop_provgate(pg)
+        pg = self.serve(up, cache_dir=cache)
+        self.assertIn("pins: pin store lmdb:", pg.log_text())
+        self.assertNotIn("pins: migrated", pg.log_text())
+        files = self.files_by_name(self.json_page(pg))
+        self.assertEqual(files["demo-1.0-py3-none-any.whl"]["_provenance"]
+                         ["status"], "verified")
+        self.assertEqual(files["demo-1.1-py3-none-any.whl"]["_provenance"]
+                         ["status"], "rejected")
+        self.stop_provgate(pg)
+        # The cache is thrown away (a rebuild): the pins stay.
+        subprocess.run(["rm", "-rf", cache], check=True)
+        os.makedirs(cache)
+        up.control("remove", filename="demo-1.0-py3-none-any.whl")
+        pg = self.serve(up, cache_dir=cache)
+        f = self.json_page(pg)["files"][0]
+        self.assertEqual(f["filename"], "demo-1.1-py3-none-any.whl")
+        self.assertEqual(f["_provenance"]["status"], "rejected")
+        self.assertIn(GOOD, f["_provenance"]["expected"])
+        r = self.pins(pg, "show", "demo")
+        self.assertEqual(r.returncode, 0, r.output)
+        hist = r.output.split("history:\n", 1)[1].splitlines()
+        self.assertEqual([h.split()[1] for h in hist],
+                         ["migrate", "forget", "tofu"], r.output)
+        self.assertIn("why: wrong pin", hist[1])
+        self.assertIn("tofu     by provgate@", hist[2])
+        self.assertIn("(no pin) -> " + GOOD, hist[2])
+        self.assertIn("file demo-1.0-py3-none-any.whl", hist[2])
+        exported = json.loads(self.pins(pg, "export").stdout)
+        self.assertEqual([e["what"] for e in exported["history"]],
+                         ["migrate", "forget", "tofu"])
+
+    def test_pins_migrate_command_on_an_old_cache(self):
+        cache = self.new_dir("cache-old")
+        write_old_cache_pin(cache, "demo", OTHER)
+        args = ["pins", "--cache-dir", cache, "--audit-log", self.audit]
+        r = pgtest.run_cli(args + ["migrate"])
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertIn("migrated 1 pins from the cache %s (0 already in the "
+                      "store)" % cache, r.output)
+        r = pgtest.run_cli(args + ["migrate"])
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertIn("were migrated before", r.output)
+        r = pgtest.run_cli(args + ["show", "demo"])
+        self.assertEqual(r.returncode, 0, r.output)
+        self.assertIn(OTHER, r.output)
+        self.assertEqual(r.output.count("migrate  by provgate"), 1, r.output)
+
+
 class RealData(PolicyCase):
 
     def test_abi3info_pins_first_publisher_and_installs_other_versions(self):

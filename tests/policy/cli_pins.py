@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """tests/policy/cli_pins.py — `provgate pins` as an administrator uses it.
 
-approve (with --by and with $USER), show, list, list --json, export, forget,
-import of the export, refusal of a bad publisher and of a malformed import
-file, and the audit lines each change writes.
+approve (with --by and with $USER), show (with the history), list,
+list --json, export (pins and history), forget, import of the export (and
+of the older array-only export), refusal of a bad publisher and of a
+malformed import file, and the audit lines each change writes.  The pins
+live in the pin store beside the cache directory (pins.lmdb), never in it;
+with PG_TEST_PIN_STORE=URI the same script runs against PostgreSQL through
+--pin-store.
 Usage: cli_pins.py PROVGATE
 """
 import json
@@ -20,9 +24,12 @@ def main():
         audit = os.path.join(d, "audit.log")
         env = dict(os.environ, USER="carol")
 
+        store = os.environ.get("PG_TEST_PIN_STORE")
+        where = ["--pin-store", store] if store else []
+
         def pins(*args, ok=(0,)):
             r = subprocess.run([exe, "pins", "--cache-dir", cache,
-                                "--audit-log", audit, *args],
+                                "--audit-log", audit, *where, *args],
                                capture_output=True, text=True, env=env,
                                timeout=60)
             assert r.returncode in ok, (args, r.returncode, r.stdout,
@@ -42,6 +49,14 @@ def main():
         r = pins("show", "demo.pkg")
         assert "github:Org/Demo:release.yml" in r.stdout
         assert "by alice" in r.stdout and "by carol" in r.stdout, r.stdout
+        # The history: who, from what to what.
+        hist = r.stdout.split("history:\n", 1)[1].splitlines()
+        assert len(hist) == 2, r.stdout
+        assert "approve  by alice: (no pin) -> github:Org/Demo:release.yml" \
+            in hist[0], hist
+        assert ("by carol: github:Org/Demo:release.yml -> "
+                "github:Org/Demo:release.yml, "
+                "github:org/demo2:release.yml:pypi") in hist[1], hist
         r = pins("show", "other", ok=(1,))
         assert "no pin" in r.stdout
 
@@ -54,17 +69,38 @@ def main():
         assert "--publisher nonsense" in r.stderr, r.stderr
 
         exported = pins("export").stdout
+        ex = json.loads(exported)
+        assert ex["pins"] == data, ex
+        assert [(e["what"], e["by"]) for e in ex["history"]] == [
+            ("approve", "alice"), ("approve", "carol")], ex["history"]
         path = os.path.join(d, "pins.json")
         with open(path, "w") as f:
             f.write(exported)
-        r = pins("forget", "demo-pkg")
+        r = pins("forget", "demo-pkg", "--why", "moved to a new org")
         assert "forgotten" in r.stdout
         assert "no pins" in pins("list").stdout
         pins("forget", "demo-pkg", ok=(1,))
+        r = pins("show", "demo-pkg", ok=(1,))
+        assert "no pin" in r.stdout and "forget   by carol" in r.stdout, \
+            r.stdout
+        assert "why: moved to a new org" in r.stdout, r.stdout
 
         r = pins("import", path)
         assert "1 projects" in r.stdout, r.stdout
-        assert json.loads(pins("export").stdout) == data
+        ex2 = json.loads(pins("export").stdout)
+        assert ex2["pins"] == data
+        assert [e["what"] for e in ex2["history"]] == [
+            "approve", "approve", "forget", "import"], ex2["history"]
+        # An export of an older provgate (the array alone) still imports.
+        old = os.path.join(d, "old.json")
+        with open(old, "w") as f:
+            json.dump(data, f)
+        assert "1 projects" in pins("import", old).stdout
+
+        # Nothing of it is in the cache directory: the store is beside it.
+        if not store:
+            assert not os.path.exists(cache), os.listdir(d)
+            assert os.path.isdir(os.path.join(d, "pins.lmdb"))
 
         bad = os.path.join(d, "bad.json")
         with open(bad, "w") as f:
@@ -76,7 +112,7 @@ def main():
             events = [json.loads(line) for line in f]
         kinds = [e["event"] for e in events]
         assert kinds == ["pin-approve", "pin-approve", "pin-forget",
-                         "pin-import"], kinds
+                         "pin-import", "pin-import"], kinds
         assert events[0]["actor"] == "alice"
         assert events[0]["project"] == "demo-pkg"
         assert events[0]["seen"] == "github:Org/Demo:release.yml"

@@ -1,11 +1,15 @@
-/* tests/policy/test_pins.c — TOFU pins in the LMDB cache.
+/* tests/policy/test_pins.c — TOFU pins in the pin store.
  *
- * Runs against a real cache in a fresh temporary directory: add, approve,
- * forget, the pins generation, another process changing pins while this one
- * has the store open, and the JSON form's checks on untrusted records
+ * Runs against a real pin store: by default a fresh LMDB one in a
+ * temporary directory; with PG_TEST_PIN_STORE=URI (tests/policy/
+ * CMakeLists.txt runs it so against a PostgreSQL the test starts) the
+ * same cases run against that database, emptied before each case.  TOFU
+ * insert-if-absent, approve, forget, import, the history each change
+ * appends, the pins generation, another process changing pins while this
+ * one has the store open, and the JSON form's checks on untrusted records
  * (limits at their value and one past it).
  *
- * Spec: design §7 (TOFU pins), issue 4 item 3.
+ * Spec: design §7 (TOFU pins), issue 4 item 3, issue 12 items 1–2.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,25 +28,56 @@
 
 struct fixture {
     char dir[64];
-    struct pg_cache *cache;
+    char uri[1100];
+    struct pg_pinstore *store;
     struct pg_pin_set set;
 };
+
+static struct pg_pinstore *
+store_open(const char *uri)
+{
+    struct pg_pinstore_opts opt;
+    struct pg_policy_err err;
+    struct pg_pinstore *s = NULL;
+
+    memset(&opt, 0, sizeof(opt));
+    memset(&err, 0, sizeof(err));
+    opt.uri = uri;
+    opt.create = 1;
+    if (pg_pinstore_open(&opt, &s, &err) != PG_POLICY_OK) {
+        fail_msg("pin store %s: %s", uri, err.reason);
+    }
+    return s;
+}
+
+/* PostgreSQL: an empty store for each case (the test empties it through
+ * psql, as an operator would). */
+static void
+store_wipe(const char *uri)
+{
+    char cmd[1400];
+
+    snprintf(cmd, sizeof(cmd), "psql -q -X -v ON_ERROR_STOP=1 '%s' -c "
+        "'DROP SCHEMA IF EXISTS provgate CASCADE' >/dev/null 2>&1", uri);
+    assert_int_equal(system(cmd), 0);
+}
 
 static int
 setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct pg_cache_options opt;
-    struct pg_cache_err cerr;
+    const char *pq = getenv("PG_TEST_PIN_STORE");
 
     assert_non_null(f);
     snprintf(f->dir, sizeof(f->dir), "/tmp/pg-pins-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    memset(&opt, 0, sizeof(opt));
-    opt.dir = f->dir;
-    opt.map_size = 64u << 20;
-    memset(&cerr, 0, sizeof(cerr));
-    assert_int_equal(pg_cache_open(&opt, &f->cache, &cerr), PG_CACHE_OK);
+    if (pq != NULL && pq[0] != '\0') {
+        snprintf(f->uri, sizeof(f->uri), "%s", pq);
+        store_wipe(f->uri);
+    } else {
+        snprintf(f->uri, sizeof(f->uri), "lmdb:%s/pins.lmdb", f->dir);
+    }
+    f->store = store_open(f->uri);
     *state = f;
     return 0;
 }
@@ -53,7 +88,7 @@ teardown(void **state)
     struct fixture *f = *state;
     char cmd[128];
 
-    pg_cache_close(f->cache);
+    pg_pinstore_close(f->store);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
     free(f);
@@ -100,7 +135,7 @@ generation(struct fixture *f)
     uint64_t g = 99;
 
     memset(&err, 0, sizeof(err));
-    assert_int_equal(pg_pins_generation(f->cache, &g, &err), PG_POLICY_OK);
+    assert_int_equal(pg_pins_generation(f->store, &g, &err), PG_POLICY_OK);
     return g;
 }
 
@@ -111,7 +146,7 @@ unknown_project_has_no_pin_and_generation_zero(void **state)
     struct pg_policy_err err;
 
     memset(&err, 0, sizeof(err));
-    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err),
+    assert_int_equal(pg_pins_get(f->store, "demo", &f->set, &err),
         PG_POLICY_OK);
     assert_int_equal(f->set.n, 0);
     assert_true(generation(f) == 0);
@@ -127,10 +162,10 @@ tofu_pin_is_stored_with_its_file_and_times(void **state)
     int added = 0;
 
     memset(&err, 0, sizeof(err));
-    assert_int_equal(pg_pins_add(f->cache, "demo", &e, 1, &added, &err),
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &e, "test", NULL, &added, &err),
         PG_POLICY_OK);
     assert_true(added);
-    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err),
+    assert_int_equal(pg_pins_get(f->store, "demo", &f->set, &err),
         PG_POLICY_OK);
     assert_int_equal(f->set.n, 1);
     assert_string_equal(f->set.project, "demo");
@@ -157,12 +192,12 @@ tofu_never_overwrites_an_existing_pin(void **state)
     int added = 0;
 
     memset(&err, 0, sizeof(err));
-    assert_int_equal(pg_pins_add(f->cache, "demo", &a, 1, &added, &err), 0);
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &a, "test", NULL, &added, &err), 0);
     g = generation(f);
-    assert_int_equal(pg_pins_add(f->cache, "demo", &b, 1, &added, &err), 0);
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &b, "test", NULL, &added, &err), 0);
     assert_false(added);
     assert_true(generation(f) == g);
-    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err), 0);
+    assert_int_equal(pg_pins_get(f->store, "demo", &f->set, &err), 0);
     assert_int_equal(f->set.n, 1);
     assert_string_equal(f->set.e[0].publisher.repository, "org/demo");
 }
@@ -181,17 +216,17 @@ approve_adds_to_the_set_and_changes_the_generation(void **state)
     int added = 0;
 
     memset(&err, 0, sizeof(err));
-    assert_int_equal(pg_pins_add(f->cache, "demo", &a, 1, &added, &err), 0);
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &a, "test", NULL, &added, &err), 0);
     g = generation(f);
-    assert_int_equal(pg_pins_add(f->cache, "demo", &b, 0, &added, &err), 0);
+    assert_int_equal(pg_pins_approve(f->store, "demo", &b, NULL, &added, &err), 0);
     assert_true(added);
     assert_true(generation(f) != g);
     g = generation(f);
     /* The same publisher again is no change. */
-    assert_int_equal(pg_pins_add(f->cache, "demo", &b, 0, &added, &err), 0);
+    assert_int_equal(pg_pins_approve(f->store, "demo", &b, NULL, &added, &err), 0);
     assert_false(added);
     assert_true(generation(f) == g);
-    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err), 0);
+    assert_int_equal(pg_pins_get(f->store, "demo", &f->set, &err), 0);
     assert_int_equal(f->set.n, 2);
     assert_int_equal(f->set.e[1].how, PG_PIN_APPROVED);
     assert_string_equal(f->set.e[1].by, "alice");
@@ -211,14 +246,14 @@ forget_removes_the_pin(void **state)
     int added = 0, removed = 0;
 
     memset(&err, 0, sizeof(err));
-    assert_int_equal(pg_pins_add(f->cache, "demo", &a, 1, &added, &err), 0);
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &a, "test", NULL, &added, &err), 0);
     g = generation(f);
-    assert_int_equal(pg_pins_forget(f->cache, "demo", &removed, &err), 0);
+    assert_int_equal(pg_pins_forget(f->store, "demo", "test", NULL, &removed, &err), 0);
     assert_true(removed);
     assert_true(generation(f) != g);
-    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err), 0);
+    assert_int_equal(pg_pins_get(f->store, "demo", &f->set, &err), 0);
     assert_int_equal(f->set.n, 0);
-    assert_int_equal(pg_pins_forget(f->cache, "demo", &removed, &err), 0);
+    assert_int_equal(pg_pins_forget(f->store, "demo", "test", NULL, &removed, &err), 0);
     assert_false(removed);
 }
 
@@ -236,7 +271,7 @@ publisher_limit_per_pin_is_enforced(void **state)
         snprintf(spec, sizeof(spec), "github:org/r%d:release.yml", i);
         e = approved_entry(spec, "bob");
         memset(&err, 0, sizeof(err));
-        assert_int_equal(pg_pins_add(f->cache, "demo", &e, 0, &added, &err),
+        assert_int_equal(pg_pins_approve(f->store, "demo", &e, NULL, &added, &err),
             PG_POLICY_OK);
         assert_true(added);
     }
@@ -245,7 +280,7 @@ publisher_limit_per_pin_is_enforced(void **state)
             "bob");
 
         memset(&err, 0, sizeof(err));
-        assert_int_equal(pg_pins_add(f->cache, "demo", &e, 0, &added, &err),
+        assert_int_equal(pg_pins_approve(f->store, "demo", &e, NULL, &added, &err),
             PG_POLICY_ELIMIT);
         assert_false(added);
     }
@@ -258,7 +293,7 @@ names_must_be_normalized(void **state)
     struct pg_policy_err err;
 
     memset(&err, 0, sizeof(err));
-    assert_int_equal(pg_pins_get(f->cache, "Demo_Pkg", &f->set, &err),
+    assert_int_equal(pg_pins_get(f->store, "Demo_Pkg", &f->set, &err),
         PG_POLICY_EINVAL);
     assert_non_null(strstr(err.reason, "normalized"));
 }
@@ -283,10 +318,10 @@ iter_visits_every_project_in_order(void **state)
     int added;
 
     memset(&err, 0, sizeof(err));
-    assert_int_equal(pg_pins_add(f->cache, "zeta", &e, 0, &added, &err), 0);
-    assert_int_equal(pg_pins_add(f->cache, "alpha", &e, 0, &added, &err), 0);
-    assert_int_equal(pg_pins_add(f->cache, "mid", &e, 0, &added, &err), 0);
-    assert_int_equal(pg_pins_iter(f->cache, collect, names, &err), 0);
+    assert_int_equal(pg_pins_approve(f->store, "zeta", &e, NULL, &added, &err), 0);
+    assert_int_equal(pg_pins_approve(f->store, "alpha", &e, NULL, &added, &err), 0);
+    assert_int_equal(pg_pins_approve(f->store, "mid", &e, NULL, &added, &err), 0);
+    assert_int_equal(pg_pins_iter(f->store, collect, names, &err), 0);
     assert_string_equal(names, "alpha mid zeta ");
 }
 
@@ -302,31 +337,33 @@ another_process_sees_and_changes_the_same_store(void **state)
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        struct pg_cache_options opt;
-        struct pg_cache_err cerr;
-        struct pg_cache *c = NULL;
+        struct pg_pinstore_opts opt;
+        struct pg_pinstore *c = NULL;
         struct pg_pin_entry e = approved_entry("github:org/demo:r.yml", "cli");
         int added = 0;
 
         memset(&opt, 0, sizeof(opt));
-        memset(&cerr, 0, sizeof(cerr));
-        opt.dir = f->dir;
-        opt.map_size = 64u << 20;
-        if (pg_cache_open(&opt, &c, &cerr) != PG_CACHE_OK) {
+        memset(&err, 0, sizeof(err));
+        opt.uri = f->uri;
+        if (pg_pinstore_open(&opt, &c, &err) != PG_POLICY_OK) {
             _exit(3);
         }
-        memset(&err, 0, sizeof(err));
-        if (pg_pins_add(c, "demo", &e, 0, &added, &err) != 0 || !added) {
+        if (pg_pins_approve(c, "demo", &e, NULL, &added, &err) != 0
+            || !added)
+        {
             _exit(4);
         }
-        pg_cache_close(c);
+        pg_pinstore_close(c);
         _exit(0);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     memset(&err, 0, sizeof(err));
-    assert_int_equal(pg_pins_get(f->cache, "demo", &f->set, &err), 0);
+    /* PostgreSQL answers from its local copy: the server refreshes it on a
+     * notification; here the test does. */
+    assert_int_equal(pg_pinstore_refresh(f->store, &err), PG_POLICY_OK);
+    assert_int_equal(pg_pins_get(f->store, "demo", &f->set, &err), 0);
     assert_int_equal(f->set.n, 1);
     assert_string_equal(f->set.e[0].by, "cli");
     assert_true(generation(f) != g);
@@ -445,6 +482,257 @@ record_limits_are_enforced(void **state)
     free(big);
 }
 
+/* ---- history (issue 12 item 2) ------------------------------------------ */
+
+struct events {
+    size_t n;
+    struct pg_pin_event ev[8];
+};
+
+static int
+collect_event(void *arg, const struct pg_pin_event *ev)
+{
+    struct events *e = arg;
+
+    if (e->n < 8) {
+        e->ev[e->n] = *ev;
+    }
+    e->n++;
+    return 0;
+}
+
+static void
+every_change_appends_a_history_event(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_entry a = tofu_entry("github:org/demo:release.yml",
+        "demo-1.0.tar.gz", 1700000000);
+    struct pg_pin_entry b = approved_entry("github:org/demo2:release.yml",
+        "alice");
+    struct pg_pin_entry o = approved_entry("github:org/other:r.yml", "bob");
+    struct pg_policy_err err;
+    struct events *h = calloc(1, sizeof(*h));
+    int added = 0, removed = 0;
+
+    assert_non_null(h);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &a,
+        "provgate@r1", NULL, &added, &err), 0);
+    assert_int_equal(pg_pins_approve(f->store, "demo", &b, "repo moved",
+        &added, &err), 0);
+    assert_int_equal(pg_pins_approve(f->store, "other", &o, NULL, &added,
+        &err), 0);
+    /* No change, no event. */
+    assert_int_equal(pg_pins_approve(f->store, "demo", &b, "again", &added,
+        &err), 0);
+    assert_false(added);
+    assert_int_equal(pg_pins_forget(f->store, "demo", "carol", "reset",
+        &removed, &err), 0);
+    assert_int_equal(pg_pins_history(f->store, "demo", collect_event, h,
+        &err), PG_POLICY_OK);
+    assert_int_equal(h->n, 3);
+    assert_string_equal(h->ev[0].what, "tofu");
+    assert_string_equal(h->ev[0].before, "");
+    assert_string_equal(h->ev[0].after, "github:org/demo:release.yml");
+    assert_string_equal(h->ev[0].by, "provgate@r1");
+    assert_string_equal(h->ev[0].file, "demo-1.0.tar.gz");
+    assert_non_null(strstr(h->ev[0].why, "tofu"));
+    assert_string_equal(h->ev[1].what, "approve");
+    assert_string_equal(h->ev[1].before, "github:org/demo:release.yml");
+    assert_string_equal(h->ev[1].after, "github:org/demo:release.yml, "
+        "github:org/demo2:release.yml");
+    assert_string_equal(h->ev[1].by, "alice");
+    assert_string_equal(h->ev[1].why, "repo moved");
+    assert_string_equal(h->ev[2].what, "forget");
+    assert_string_equal(h->ev[2].after, "");
+    assert_string_equal(h->ev[2].by, "carol");
+    assert_string_equal(h->ev[2].why, "reset");
+    assert_true(h->ev[0].id < h->ev[1].id && h->ev[1].id < h->ev[2].id);
+    assert_true(h->ev[0].time > 1700000000);
+    /* All projects: the other project's event sits between, in order. */
+    memset(h, 0, sizeof(*h));
+    assert_int_equal(pg_pins_history(f->store, NULL, collect_event, h,
+        &err), PG_POLICY_OK);
+    assert_int_equal(h->n, 4);
+    assert_string_equal(h->ev[2].project, "other");
+    free(h);
+}
+
+static void
+tofu_returns_the_winner_when_a_pin_exists(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_entry a = tofu_entry("github:org/demo:release.yml",
+        "demo-1.0.tar.gz", 1700000000);
+    struct pg_pin_entry b = tofu_entry("github:evil/demo:release.yml",
+        "demo-0.9.tar.gz", 1600000000);
+    struct pg_policy_err err;
+    int created = 0;
+
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &a, "r1",
+        &f->set, &created, &err), 0);
+    assert_true(created);
+    assert_int_equal(f->set.n, 1);
+    memset(&f->set, 0, sizeof(f->set));
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &b, "r2",
+        &f->set, &created, &err), 0);
+    assert_false(created);
+    assert_int_equal(f->set.n, 1);
+    assert_string_equal(f->set.e[0].publisher.repository, "org/demo");
+}
+
+static void
+import_replaces_the_set_and_records_it(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_entry a = tofu_entry("github:org/demo:release.yml",
+        "demo-1.0.tar.gz", 1700000000);
+    struct pg_policy_err err;
+    struct pg_pin_set *in = calloc(1, sizeof(*in));
+    struct events *h = calloc(1, sizeof(*h));
+    int added = 0;
+
+    assert_non_null(in);
+    assert_non_null(h);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &a, "r1",
+        NULL, &added, &err), 0);
+    snprintf(in->project, sizeof(in->project), "demo");
+    in->n = 1;
+    in->e[0] = approved_entry("github:org/new:r.yml", "dave");
+    assert_int_equal(pg_pins_import(f->store, in, "import", "dave",
+        "restore", &err), PG_POLICY_OK);
+    assert_int_equal(pg_pins_get(f->store, "demo", &f->set, &err), 0);
+    assert_int_equal(f->set.n, 1);
+    assert_string_equal(f->set.e[0].publisher.repository, "org/new");
+    assert_int_equal(pg_pins_history(f->store, "demo", collect_event, h,
+        &err), 0);
+    assert_int_equal(h->n, 2);
+    assert_string_equal(h->ev[1].what, "import");
+    assert_string_equal(h->ev[1].before, "github:org/demo:release.yml");
+    assert_string_equal(h->ev[1].after, "github:org/new:r.yml");
+    free(in);
+    free(h);
+}
+
+static void
+event_json_round_trip_and_bad_events_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_event ev, back;
+    struct pg_policy_err err;
+    json_t *o;
+
+    (void) f;
+    memset(&ev, 0, sizeof(ev));
+    ev.id = 7;
+    ev.time = 1760000000;
+    snprintf(ev.project, sizeof(ev.project), "demo");
+    snprintf(ev.what, sizeof(ev.what), "approve");
+    snprintf(ev.after, sizeof(ev.after), "github:o/r:w.yml");
+    snprintf(ev.by, sizeof(ev.by), "alice");
+    o = pg_pin_event_to_json(&ev);
+    assert_non_null(o);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pin_event_from_json(o, &back, &err), PG_POLICY_OK);
+    assert_memory_equal(&ev, &back, sizeof(ev));
+    json_object_set_new(o, "what", json_string("rewrite"));
+    assert_int_equal(pg_pin_event_from_json(o, &back, &err),
+        PG_POLICY_EPARSE);
+    assert_non_null(strstr(err.reason, "what"));
+    json_object_set_new(o, "what", json_string("approve"));
+    json_object_set_new(o, "project", json_string("Not Normal"));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pin_event_from_json(o, &back, &err),
+        PG_POLICY_EPARSE);
+    json_decref(o);
+}
+
+/* LMDB only: the store is an environment of its own and refuses one that
+ * holds other data (such as a cache's state.lmdb). */
+static void
+lmdb_store_refuses_a_foreign_environment(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_cache_options copt;
+    struct pg_cache_err cerr;
+    struct pg_cache *c = NULL;
+    struct pg_pinstore_opts opt;
+    struct pg_pinstore *s = NULL;
+    struct pg_policy_err err;
+    char dir[128], uri[160];
+
+    if (strncmp(f->uri, "lmdb:", 5) != 0) {
+        skip();
+    }
+    snprintf(dir, sizeof(dir), "%s/cache", f->dir);
+    memset(&copt, 0, sizeof(copt));
+    memset(&cerr, 0, sizeof(cerr));
+    copt.dir = dir;
+    copt.map_size = 64u << 20;
+    assert_int_equal(pg_cache_open(&copt, &c, &cerr), PG_CACHE_OK);
+    pg_cache_close(c);
+    snprintf(uri, sizeof(uri), "lmdb:%s/state.lmdb", dir);
+    memset(&opt, 0, sizeof(opt));
+    memset(&err, 0, sizeof(err));
+    opt.uri = uri;
+    opt.create = 1;
+    assert_int_equal(pg_pinstore_open(&opt, &s, &err), PG_POLICY_ECONFIG);
+    assert_null(s);
+    assert_non_null(strstr(err.reason, "not a provgate pin store"));
+}
+
+static void
+malformed_store_uris_are_refused(void **state)
+{
+    static const struct {
+        const char *uri;
+        const char *reason;
+    } cases[] = {
+        { "", "no pin store" },
+        { "lmdb:", "needs a directory" },
+        { "redis://localhost/", "expected lmdb" },
+    };
+    struct pg_pinstore_opts opt;
+    struct pg_pinstore *s = NULL;
+    struct pg_policy_err err;
+    size_t i;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&opt, 0, sizeof(opt));
+        memset(&err, 0, sizeof(err));
+        opt.uri = cases[i].uri;
+        assert_int_equal(pg_pinstore_open(&opt, &s, &err),
+            PG_POLICY_EINVAL);
+        assert_null(s);
+        if (strstr(err.reason, cases[i].reason) == NULL) {
+            fail_msg("%s: reason '%s'", cases[i].uri, err.reason);
+        }
+    }
+}
+
+static void
+default_uri_is_beside_the_cache(void **state)
+{
+    char out[64];
+
+    (void) state;
+    assert_int_equal(pg_pinstore_default_uri("/var/lib/pg/cache/", out,
+        sizeof(out)), 0);
+    assert_string_equal(out, "lmdb:/var/lib/pg/pins.lmdb");
+    assert_int_equal(pg_pinstore_default_uri("./var", out, sizeof(out)), 0);
+    assert_string_equal(out, "lmdb:./pins.lmdb");
+    assert_int_equal(pg_pinstore_default_uri("var", out, sizeof(out)), 0);
+    assert_string_equal(out, "lmdb:pins.lmdb");
+    assert_int_equal(pg_pinstore_default_uri("/cache", out, sizeof(out)),
+        0);
+    assert_string_equal(out, "lmdb:/pins.lmdb");
+    assert_int_equal(pg_pinstore_default_uri("/a/very/long/path/to/the/"
+        "cache/directory/here", out, 16), -1);
+}
+
 int
 main(void)
 {
@@ -462,6 +750,13 @@ main(void)
         T(json_round_trip_keeps_every_field),
         T(malformed_records_are_refused),
         T(record_limits_are_enforced),
+        T(every_change_appends_a_history_event),
+        T(tofu_returns_the_winner_when_a_pin_exists),
+        T(import_replaces_the_set_and_records_it),
+        T(event_json_round_trip_and_bad_events_refused),
+        T(lmdb_store_refuses_a_foreign_environment),
+        T(malformed_store_uris_are_refused),
+        T(default_uri_is_beside_the_cache),
 #undef T
     };
 
