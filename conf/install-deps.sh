@@ -9,12 +9,12 @@
 set -eu
 pkgs="build-essential cmake pkg-config libevent-dev libssl-dev liblmdb-dev
       libjansson-dev libcurl4-openssl-dev libinih-dev zlib1g-dev
-      libh2o-evloop-dev
+      libh2o-evloop-dev libpq-dev
       ca-certificates"
 if [ "${1:-}" = "--test" ]; then
     pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev python3 python3-pip
           prometheus nginx-light wrk lmdb-utils openssl python3-poetry
-          pipenv python3-webob"
+          pipenv python3-webob postgresql"
 fi
 missing=""
 for p in $pkgs; do

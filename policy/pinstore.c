@@ -86,9 +86,7 @@ pg_pinstore_open(const struct pg_pinstore_opts *opt,
         return pg_pinstore_lmdb_open(uri + 5, opt, out, err);
     }
     if (is_pq_uri(uri)) {
-        pg_pins_fail(err, PG_POLICY_EINVAL, "pin-store", "%s",
-            "PostgreSQL pin store: not available in this build");
-        return PG_POLICY_EINVAL;
+        return pg_pinstore_pq_open(uri, opt, out, err);
     }
     pg_pins_fail(err, PG_POLICY_EINVAL, "pin-store", "%s", "expected lmdb, "
         "lmdb:DIR or a PostgreSQL URI (postgresql://…)");

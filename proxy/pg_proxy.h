@@ -72,6 +72,11 @@ struct pg_proxy_hooks {
      * with the reason file_decision wrote.  Optional (NULL: refuse). */
     int (*file_wait)(void *arg, const char *project,
         void (*resume)(void *resume_arg), void *resume_arg);
+    /* Added by issue 12: /readyz asks it.  1 when nothing is degraded;
+     * 0 with a one-line why (e.g. the shared pin store is unreachable:
+     * known pins still work, so the answer stays 200 and says so).
+     * Optional. */
+    int (*ready)(void *arg, char *why, size_t len);
 };
 
 #define PG_PROXY_DECISION_WAIT 2

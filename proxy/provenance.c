@@ -176,6 +176,13 @@ struct pg_prov {
     struct pg_cache *cache;
     struct pg_pinstore *pins;           /* the pin store (owned) */
     char pin_by[96];                    /* who pins: provgate@HOST */
+    int shared_pins;                    /* PostgreSQL: refresh, listen */
+    struct event *pins_notify;          /* its LISTEN descriptor, or NULL */
+    int refresh_busy, refresh_again;    /* one refresh on a worker */
+    int refresh_rc;
+    struct pg_policy_err refresh_err;
+    int64_t refresh_last_ms;
+    int pins_up;                        /* last known availability */
     struct pg_policy *policy;
     struct pg_sig_trust_root *root;
     const char *root_id;
@@ -210,6 +217,8 @@ struct pg_prov {
     struct pg_metric *m_pending;
     struct pg_metric *m_waits;
     struct pg_metric *m_annotate_seconds;
+    struct pg_metric *m_pin_store_up;
+    struct pg_metric *m_pin_store_refreshes;    /* result */
 };
 
 static const double annotate_buckets[] = { 0.001, 0.005, 0.01, 0.025,
@@ -1723,8 +1732,142 @@ on_reload(void *arg)
     pg_server_reannotate(p->s);
 }
 
+/* ---- a pin store shared by replicas (PostgreSQL) -------------------------- */
+
+static void pins_refresh(struct pg_prov *p);
+
+static void
+on_pins_notify(evutil_socket_t fd, short what, void *arg)
+{
+    struct pg_prov *p = arg;
+    int rc;
+
+    (void) fd;
+    (void) what;
+    rc = pg_pinstore_on_notify(p->pins);
+    if (rc < 0 && p->pins_notify != NULL) {
+        /* The LISTEN connection broke: the next refresh makes another. */
+        event_free(p->pins_notify);
+        p->pins_notify = NULL;
+    }
+    if (rc != 0) {
+        pins_refresh(p);
+    }
+}
+
+static void
+pins_watch(struct pg_prov *p)
+{
+    int fd;
+
+    if (p->pins_notify != NULL || p->stopped) {
+        return;
+    }
+    fd = pg_pinstore_notify_fd(p->pins);
+    if (fd < 0) {
+        return;
+    }
+    p->pins_notify = event_new(pg_server_base(p->s), fd,
+        EV_READ | EV_PERSIST, on_pins_notify, p);
+    if (p->pins_notify != NULL && event_add(p->pins_notify, NULL) != 0) {
+        event_free(p->pins_notify);
+        p->pins_notify = NULL;
+    }
+    if (p->pins_notify != NULL) {
+        /* Notifications may have arrived before we watched. */
+        event_active(p->pins_notify, EV_READ, 0);
+    }
+}
+
+static void
+pins_up_set(struct pg_prov *p, int up, const char *why)
+{
+    pg_metric_set(p->m_pin_store_up, up ? 1 : 0, NULL);
+    if (up == p->pins_up) {
+        return;
+    }
+    p->pins_up = up;
+    if (up) {
+        pg_log(p->s, "pins: pin store %s is available again",
+            pg_pinstore_where(p->pins));
+        /* Projects refused while it was away can be pinned now. */
+        pg_server_reannotate(p->s);
+    } else {
+        pg_log(p->s, "pins: %s; known pins keep working, projects seen "
+            "for the first time are refused until it is back", why);
+    }
+}
+
+static void
+refresh_work(void *arg)
+{
+    struct pg_prov *p = arg;
+
+    memset(&p->refresh_err, 0, sizeof(p->refresh_err));
+    p->refresh_rc = pg_pinstore_refresh(p->pins, &p->refresh_err);
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg);
+
+static void
+refresh_done(void *arg)
+{
+    struct pg_prov *p = arg;
+    const char *lv[1];
+
+    p->refresh_busy = 0;
+    if (p->stopped) {
+        return;
+    }
+    lv[0] = p->refresh_rc == PG_POLICY_OK ? "ok" : "error";
+    pg_metric_inc(p->m_pin_store_refreshes, 1, lv);
+    pins_up_set(p, pg_pinstore_available(p->pins), p->refresh_err.reason);
+    pins_watch(p);
+    on_poll(-1, 0, p);              /* re-annotate now if pins changed */
+    if (p->refresh_again) {
+        p->refresh_again = 0;
+        pins_refresh(p);
+    }
+}
+
+/* Re-reads the shared pins on a worker (one at a time; asked again while
+ * one runs, it runs once more after it). */
+static void
+pins_refresh(struct pg_prov *p)
+{
+    if (!p->shared_pins || p->stopped) {
+        return;
+    }
+    if (p->refresh_busy) {
+        p->refresh_again = 1;
+        return;
+    }
+    p->refresh_busy = 1;
+    p->refresh_last_ms = pg_now_ms();
+    if (pg_workers_submit(p->s->workers, refresh_work, refresh_done, p)
+        != 0)
+    {
+        p->refresh_busy = 0;
+    }
+}
+
+/* /readyz: 1 when nothing is degraded; else 0 with why. */
+static int
+on_ready(void *arg, char *why, size_t len)
+{
+    struct pg_prov *p = arg;
+
+    if (p->shared_pins && !pg_pinstore_available(p->pins)) {
+        snprintf(why, len, "pin store unavailable: known pins are served, "
+            "projects seen for the first time are refused");
+        return 0;
+    }
+    return 1;
+}
+
 /* Every PG_PROV_POLL_MS: a pins change by anyone, or the end of a min_age
- * hold, re-annotates the pages. */
+ * hold, re-annotates the pages; every PG_PROV_PINS_REFRESH_MS a shared
+ * pin store is re-read (the safety net under its notifications). */
 static void
 on_poll(evutil_socket_t fd, short what, void *arg)
 {
@@ -1732,8 +1875,14 @@ on_poll(evutil_socket_t fd, short what, void *arg)
     struct pg_policy_err err;
     uint64_t g = 0;
 
-    (void) fd;
     (void) what;
+    if (fd != -1 || what != 0) {
+        if (p->shared_pins && pg_now_ms() - p->refresh_last_ms
+            >= PG_PROV_PINS_REFRESH_MS)
+        {
+            pins_refresh(p);
+        }
+    }
     memset(&err, 0, sizeof(err));
     if (pg_pins_generation(p->pins, &g, &err) == PG_POLICY_OK
         && g != p->pins_gen)
@@ -1891,6 +2040,13 @@ add_metrics(struct pg_prov *p, struct pg_metrics *m)
         "provgate_provenance_download_waits_total",
         "Downloads that waited for their file's pending verification", NULL,
         NULL, 0);
+    p->m_pin_store_up = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_pin_store_up", "1 while the pin store can take new pins "
+        "(PostgreSQL reachable; always 1 for lmdb), 0 while it cannot",
+        NULL, NULL, 0);
+    p->m_pin_store_refreshes = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_pin_store_refreshes_total", "Re-reads of a shared pin "
+        "store (notification or periodic), by result", "result", NULL, 0);
     p->m_annotate_seconds = pg_metrics_add(m, PG_METRIC_HISTOGRAM,
         "provgate_provenance_annotation_duration_seconds",
         "From the start of a page's annotation to its answer (verdict "
@@ -1898,6 +2054,7 @@ add_metrics(struct pg_prov *p, struct pg_metrics *m)
         annotate_buckets, sizeof(annotate_buckets)
         / sizeof(annotate_buckets[0]));
     return (p->m_waits == NULL || p->m_annotate_seconds == NULL
+        || p->m_pin_store_up == NULL || p->m_pin_store_refreshes == NULL
         || p->m_fetches == NULL
         || p->m_fetch_seconds == NULL
         || p->m_verdicts == NULL || p->m_decisions == NULL
@@ -1942,7 +2099,7 @@ pins_open(struct pg_prov *p, char *msg, size_t mlen)
             "%s: %s", p->cfg->cache_dir, err.reason);
         return -1;
     }
-    if (rc == 0) {
+    if (rc == 0 && moved + kept > 0) {
         pg_log(p->s, "pins: migrated %zu pins from the cache %s to the pin "
             "store %s (%zu were there already); this happens once",
             moved, p->cfg->cache_dir, pg_pinstore_where(p->pins), kept);
@@ -2033,6 +2190,10 @@ pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
         goto err;
     }
     (void) pg_pins_generation(p->pins, &p->pins_gen, &perr);
+    p->shared_pins = strcmp(pg_pinstore_kind(p->pins), "lmdb") != 0;
+    p->pins_up = 1;
+    pg_metric_set(p->m_pin_store_up, 1, NULL);
+    p->refresh_last_ms = pg_now_ms();
     p->resume_ev = evtimer_new(pg_server_base(s), on_resume, p);
     if (p->resume_ev == NULL) {
         snprintf(msg, mlen, "out of memory (timer)");
@@ -2050,8 +2211,10 @@ pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
     hooks.file_decision = on_file_decision;
     hooks.file_wait = on_file_wait;
     hooks.reload = on_reload;
+    hooks.ready = on_ready;
     hooks.arg = p;
     pg_server_set_hooks(s, &hooks);
+    pins_watch(p);
     pg_log(s, "policy: %s (generation %016llx, default mode %s); trust root "
         "%s", pg_policy_source(p->policy), (unsigned long long)
         pg_policy_generation(p->policy),
@@ -2082,6 +2245,10 @@ pg_prov_stop(struct pg_prov *p)
     if (p->poll != NULL) {
         event_free(p->poll);
         p->poll = NULL;
+    }
+    if (p->pins_notify != NULL) {
+        event_free(p->pins_notify);
+        p->pins_notify = NULL;
     }
     if (p->resume_ev != NULL) {
         event_free(p->resume_ev);

@@ -44,6 +44,8 @@ struct pg_policy_err;
 
 #define PG_PROV_MAX_BYTES (4 * 1024 * 1024) /* one provenance object */
 #define PG_PROV_POLL_MS 500         /* pins generation / min_age check */
+#define PG_PROV_PINS_REFRESH_MS 2000 /* shared pin store re-read (besides
+                                       its notifications) */
 #define PG_PROV_HIDDEN_MAX 4096     /* projects whose hidden files we keep */
 #define PG_PROV_AUDIT_SEEN 4096     /* recent rejections not re-audited */
 #define PG_PROV_MAX_JOBS 1024       /* page annotations in flight */

@@ -407,9 +407,21 @@ route(struct pg_server *s, struct pg_req *r, const char *path)
         return;
     }
     if (strcmp(path, "/readyz") == 0) {
+        char why[256];
+
+        why[0] = '\0';
         r->route = "health";
         if (s->stopping) {
             handle_text(r, 503, "Stopping", "stopping\n");
+        } else if (s->hooks.ready != NULL
+            && !s->hooks.ready(s->hooks.arg, why, sizeof(why) - 1))
+        {
+            /* Degraded, still serving: said in the body (and metrics). */
+            size_t n = strnlen(why, sizeof(why) - 2);
+
+            why[n] = '\n';
+            why[n + 1] = '\0';
+            handle_text(r, 200, "OK", why);
         } else {
             handle_text(r, 200, "OK", "ready\n");
         }

@@ -7,8 +7,13 @@ as they are), runs the real pip with an environment that cannot reach
 anything but the given index, and stops every process it started by its
 PID (TERM, then KILL).
 
+Also a private PostgreSQL (class PostgreSQL) for the pin-store tests:
+initdb into a temporary directory, a Unix socket there, run as nobody
+when the tests run as root (PostgreSQL refuses root), stopped by its PID.
+
 Environment:
   PG_PROVGATE    path of the provgate executable (ctest passes it)
+  PG_PGBIN       PostgreSQL's binaries (default /usr/lib/postgresql/15/bin)
   PG_SHARED_DIR  ../shared; without it the tests exit 77 (skipped)
   PG_E2E_KEEP=1  keep the temporary directories (for debugging)
 
@@ -151,6 +156,17 @@ def _die_with_parent():
         pass
 
 
+def _die_with_parent_preloaded():
+    """_die_with_parent for a child that changes user: libc is loaded in
+    the parent, as the child may no longer read Python's modules."""
+    try:
+        import ctypes
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
 def _stop_process(proc, grace=15.0):
     """TERM, wait, KILL: returns the exit status."""
     if proc.poll() is None:
@@ -166,11 +182,123 @@ def _stop_process(proc, grace=15.0):
     return proc.returncode
 
 
+PG_BIN = os.environ.get("PG_PGBIN", "/usr/lib/postgresql/15/bin")
+PG_PORT = 5432          # only names the socket file in our own directory
+PG_PIN_USER = "pinuser"
+PG_PIN_PASSWORD = "pin-secret-7f3a"
+
+
+class PostgreSQL:
+    """A private PostgreSQL cluster: initdb into a temporary directory
+    under /tmp, listening only on a Unix socket in that directory (no TCP),
+    run as nobody when the tests run as root (CI does; PostgreSQL refuses
+    root), stopped by its PID (SIGINT: fast shutdown).  The superuser
+    "postgres" connects without a password (trust, socket only); the role
+    PG_PIN_USER needs PG_PIN_PASSWORD (scram), for the credential tests."""
+
+    def __init__(self):
+        if not os.access(os.path.join(PG_BIN, "postgres"), os.X_OK):
+            raise unittest.SkipTest(
+                "PostgreSQL is not installed (%s/postgres): run "
+                "conf/install-deps.sh --test" % PG_BIN)
+        self.base = tempfile.mkdtemp(prefix="pg-db-")
+        self.data = os.path.join(self.base, "data")
+        self.log_path = os.path.join(self.base, "postgres.log")
+        self.proc = None
+        self.uid = self.gid = None
+        if os.geteuid() == 0:
+            import pwd
+            pw = pwd.getpwnam("nobody")
+            self.uid, self.gid = pw.pw_uid, pw.pw_gid
+            os.chown(self.base, self.uid, self.gid)
+        os.chmod(self.base, 0o755)
+        self._run([os.path.join(PG_BIN, "initdb"), "-D", self.data,
+                   "-U", "postgres", "--auth-local=trust",
+                   "--auth-host=reject", "-E", "UTF8", "--no-sync"])
+        hba = os.path.join(self.data, "pg_hba.conf")
+        with open(hba) as f:
+            rest = f.read()
+        with open(hba, "w") as f:
+            f.write("local all %s scram-sha-256\n" % PG_PIN_USER + rest)
+        self.started = False
+
+    def _run(self, cmd):
+        p = subprocess.run(cmd, cwd=self.base, user=self.uid,
+                           group=self.gid, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=120)
+        if p.returncode != 0:
+            raise RuntimeError("%s: %s" % (" ".join(cmd),
+                                           (p.stdout + p.stderr).decode()))
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(PG_BIN, "postgres"), "-D", self.data,
+             "-c", "listen_addresses=", "-c",
+             "unix_socket_directories=" + self.base,
+             "-c", "port=%d" % PG_PORT, "-c", "fsync=off",
+             "-c", "synchronous_commit=off", "-c", "max_connections=60",
+             "-c", "shared_buffers=16MB"],
+            cwd=self.base, user=self.uid, group=self.gid,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            preexec_fn=_die_with_parent_preloaded())
+        log.close()
+        if not wait_until(lambda: self.proc.poll() is not None
+                          or self.psql("SELECT 1", check=False)
+                          .returncode == 0, 60, 0.1) \
+                or self.proc.poll() is not None:
+            raise RuntimeError("postgres did not start:\n" + self.log_tail())
+        if not self.started:
+            self.started = True
+            self.psql("CREATE ROLE %s LOGIN PASSWORD '%s'"
+                      % (PG_PIN_USER, PG_PIN_PASSWORD))
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def uri(self, db="postgres", user="postgres", password=None):
+        q = "host=%s&port=%d&user=%s" % (self.base, PG_PORT, user)
+        if password is not None:
+            q += "&password=" + urllib.parse.quote(password)
+        return "postgresql:///%s?%s" % (db, q)
+
+    def psql(self, sql, db="postgres", check=True):
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v",
+                            "ON_ERROR_STOP=1", self.uri(db), "-c", sql],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=60)
+        if check and p.returncode != 0:
+            raise RuntimeError("psql %r: %s" % (sql, p.stderr))
+        return p
+
+    def log_tail(self, n=4000):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-n:]
+        except OSError:
+            return ""
+
+
 class Fixture:
     """A running fixture_upstream.py."""
 
     def __init__(self, workdir, args=(), vectors=True):
         self.log_path = os.path.join(workdir, "fixture.log")
+        n = 1
+        while os.path.exists(self.log_path):        # a second upstream
+            n += 1
+            self.log_path = os.path.join(workdir, "fixture%d.log" % n)
         cmd = [sys.executable, FIXTURE]
         if vectors:
             cmd += ["--vectors", vectors_dir()]
@@ -587,6 +715,7 @@ class Case(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="pg-e2e-")
         self._fixtures = []
         self._provgates = []
+        self._databases = []
         self._n = 0
 
     def tearDown(self):
@@ -602,6 +731,8 @@ class Case(unittest.TestCase):
                     break
         for fx in self._fixtures:
             fx.stop()
+        for db in self._databases:
+            db.stop()
         failed = self._outcome_failed()
         if failed or reports:
             for pg in self._provgates:
@@ -610,10 +741,15 @@ class Case(unittest.TestCase):
             for fx in self._fixtures:
                 sys.stderr.write("\n--- %s (tail) ---\n%s\n"
                                  % (fx.log_path, fx.log_tail()))
+            for db in self._databases:
+                sys.stderr.write("\n--- %s (tail) ---\n%s\n"
+                                 % (db.log_path, db.log_tail()))
         if os.environ.get("PG_E2E_KEEP") == "1":
             sys.stderr.write("kept %s\n" % self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            for db in self._databases:
+                shutil.rmtree(db.base, ignore_errors=True)
         if reports:
             self.fail("sanitizer report in provgate's log:\n"
                       + "\n".join(reports))
@@ -639,6 +775,14 @@ class Case(unittest.TestCase):
         fx = Fixture(self.tmp, args, vectors)
         self._fixtures.append(fx)
         return fx
+
+    def start_postgres(self):
+        """A private PostgreSQL, stopped (by PID) at the end of the test;
+        skips the test when PostgreSQL is not installed."""
+        db = PostgreSQL()
+        self._databases.append(db)
+        db.start()
+        return db
 
     def start_provgate(self, upstream, cache_dir=None, sets=None,
                        extra_args=(), config_text=""):

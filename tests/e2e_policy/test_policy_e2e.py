@@ -9,7 +9,10 @@ trust root (passed with --trust-root) and PEP 740 provenance for small
 wheels of a project "demo" under any publisher, so that publisher changes,
 downgrades, foreign provenance and tampered files can be staged.
 
-Environment (ctest passes them): PG_PROVGATE, PG_MINT, PG_SHARED_DIR.
+Environment (ctest passes them): PG_PROVGATE, PG_MINT, PG_SHARED_DIR;
+PG_E2E_PIN_STORE=postgresql runs the same test with its pins in a private
+PostgreSQL (pin_store = postgresql://…, `pins --pin-store`) instead of the
+default LMDB store (issue 12).
 Spec: issue 4 "Tests"; design §5–§7.
 """
 
@@ -41,17 +44,17 @@ def record_line(name, data):
     return "%s,sha256=%s,%d" % (name, digest.rstrip(b"=").decode(), len(data))
 
 
-def make_wheel(directory, version, salt=""):
-    """A minimal pure-Python wheel demo-VERSION-py3-none-any.whl."""
-    fn = "demo-%s-py3-none-any.whl" % version
+def make_wheel(directory, version, salt="", name="demo"):
+    """A minimal pure-Python wheel NAME-VERSION-py3-none-any.whl."""
+    fn = "%s-%s-py3-none-any.whl" % (name, version)
     path = os.path.join(directory, fn)
-    di = "demo-%s.dist-info" % version
+    di = "%s-%s.dist-info" % (name, version)
     files = {
-        "demo/__init__.py": ("__version__ = %r\n# %s\n"
-                             % (version, salt)).encode(),
-        di + "/METADATA": ("Metadata-Version: 2.1\nName: demo\nVersion: %s\n"
-                           "Summary: provgate test project\n\n" % version
-                           ).encode(),
+        name + "/__init__.py": ("__version__ = %r\n# %s\n"
+                                % (version, salt)).encode(),
+        di + "/METADATA": ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n"
+                           "Summary: provgate test project\n\n"
+                           % (name, version)).encode(),
         di + "/WHEEL": (b"Wheel-Version: 1.0\nGenerator: pgtest\n"
                         b"Root-Is-Purelib: true\nTag: py3-none-any\n"),
     }
@@ -101,9 +104,10 @@ class PolicyCase(pgtest.Case):
         self.run_mint(*args)
         return out
 
-    def release(self, up, version, publisher, upload, salt=""):
+    def release(self, up, version, publisher, upload, salt="",
+                name="demo", dist=None):
         """A wheel with provenance minted for publisher (None: none)."""
-        whl = make_wheel(self.dist, version, salt)
+        whl = make_wheel(dist or self.dist, version, salt, name)
         prov = self.provenance(whl, publisher) if publisher else None
         return up.add_file(whl, provenance=prov, upload_time=upload)
 
@@ -121,6 +125,8 @@ class PolicyCase(pgtest.Case):
         if not real_root:
             args += ["--trust-root", self.trust_root]
         s = {"audit_log": self.audit}
+        if os.environ.get("PG_E2E_PIN_STORE") == "postgresql":
+            s["pin_store"] = self.pin_db().uri()
         s.update(sets or {})
         return self.start_provgate(up, cache_dir=cache_dir, sets=s,
                                    extra_args=args)
@@ -148,9 +154,19 @@ class PolicyCase(pgtest.Case):
     def downloaded(self, p):
         return sorted(os.listdir(p.dest))
 
+    def pin_db(self):
+        """The test's PostgreSQL (PG_E2E_PIN_STORE=postgresql), started
+        once."""
+        if getattr(self, "_pin_db", None) is None:
+            self._pin_db = self.start_postgres()
+        return self._pin_db
+
     def pins(self, pg, *args):
-        return pgtest.run_cli(["pins", "--cache-dir", pg.cache_dir,
-                               "--audit-log", self.audit] + list(args))
+        where = ["--cache-dir", pg.cache_dir]
+        if os.environ.get("PG_E2E_PIN_STORE") == "postgresql":
+            where = ["--pin-store", self.pin_db().uri()]
+        return pgtest.run_cli(["pins"] + where + ["--audit-log", self.audit]
+                              + list(args))
 
     def audit_events(self):
         try:

@@ -649,6 +649,115 @@ event_json_round_trip_and_bad_events_refused(void **state)
     json_decref(o);
 }
 
+/* Eight processes, each with its own store handle (its own connection
+ * for PostgreSQL), race to pin the same projects to eight different
+ * publishers, round after round: every round exactly one creates the pin
+ * and every one of them is told the same winner. */
+static void
+tofu_race_between_processes_makes_exactly_one_pin(void **state)
+{
+    struct fixture *f = *state;
+    enum { PROCS = 8, ROUNDS = 10 };
+    int fds[PROCS][2];
+    pid_t pids[PROCS];
+    int i, r;
+
+    for (i = 0; i < PROCS; i++) {
+        assert_int_equal(pipe(fds[i]), 0);
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            struct pg_pinstore_opts opt;
+            struct pg_pinstore *c = NULL;
+            struct pg_policy_err err;
+            struct pg_pin_set *won = calloc(1, sizeof(*won));
+            char spec[64], project[32], line[128];
+            int created = 0;
+
+            close(fds[i][0]);
+            memset(&opt, 0, sizeof(opt));
+            memset(&err, 0, sizeof(err));
+            opt.uri = f->uri;
+            if (won == NULL || pg_pinstore_open(&opt, &c, &err) != 0) {
+                _exit(3);
+            }
+            for (r = 0; r < ROUNDS; r++) {
+                struct pg_pin_entry e;
+
+                snprintf(spec, sizeof(spec), "github:org/r%d:release.yml", i);
+                snprintf(project, sizeof(project), "race-%d", r);
+                e = tofu_entry(spec, "race-1.0.tar.gz", 1700000000);
+                if (pg_pins_insert_if_absent(c, project, &e, "racer", won,
+                    &created, &err) != 0 || won->n != 1)
+                {
+                    _exit(4);
+                }
+                snprintf(line, sizeof(line), "%d %.60s\n", created,
+                    won->e[0].publisher.repository);
+                if (write(fds[i][1], line, strlen(line)) < 0) {
+                    _exit(5);
+                }
+            }
+            pg_pinstore_close(c);
+            free(won);
+            _exit(0);
+        }
+        close(fds[i][1]);
+    }
+    {
+        char winners[ROUNDS][64];
+        int creators[ROUNDS];
+
+        memset(winners, 0, sizeof(winners));
+        memset(creators, 0, sizeof(creators));
+        for (i = 0; i < PROCS; i++) {
+            char buf[4096];
+            ssize_t n, got = 0;
+            char *line, *nl;
+            int status = 0;
+
+            while ((n = read(fds[i][0], buf + got, sizeof(buf) - 1
+                - (size_t) got)) > 0)
+            {
+                got += n;
+            }
+            buf[got] = '\0';
+            close(fds[i][0]);
+            assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+            assert_true(WIFEXITED(status));
+            assert_int_equal(WEXITSTATUS(status), 0);
+            r = 0;
+            for (line = buf; (nl = strchr(line, '\n')) != NULL;
+                line = nl + 1)
+            {
+                *nl = '\0';
+                assert_true(r < ROUNDS);
+                creators[r] += line[0] == '1';
+                if (winners[r][0] == '\0') {
+                    snprintf(winners[r], sizeof(winners[r]), "%s", line + 2);
+                }
+                assert_string_equal(winners[r], line + 2);
+                r++;
+            }
+            assert_int_equal(r, ROUNDS);
+        }
+        for (r = 0; r < ROUNDS; r++) {
+            char project[32];
+            struct pg_policy_err err;
+
+            assert_int_equal(creators[r], 1);
+            snprintf(project, sizeof(project), "race-%d", r);
+            memset(&err, 0, sizeof(err));
+            assert_int_equal(pg_pinstore_refresh(f->store, &err), 0);
+            assert_int_equal(pg_pins_get(f->store, project, &f->set, &err),
+                0);
+            assert_int_equal(f->set.n, 1);
+            assert_string_equal(f->set.e[0].publisher.repository,
+                winners[r]);
+        }
+    }
+}
+
 /* LMDB only: the store is an environment of its own and refuses one that
  * holds other data (such as a cache's state.lmdb). */
 static void
@@ -752,6 +861,7 @@ main(void)
         T(record_limits_are_enforced),
         T(every_change_appends_a_history_event),
         T(tofu_returns_the_winner_when_a_pin_exists),
+        T(tofu_race_between_processes_makes_exactly_one_pin),
         T(import_replaces_the_set_and_records_it),
         T(event_json_round_trip_and_bad_events_refused),
         T(lmdb_store_refuses_a_foreign_environment),
