@@ -548,7 +548,7 @@ fail:
 
 /* The LISTEN connection, made when there is none.  Not under any lock
  * while connecting. */
-static void
+static int
 pq_listen_ensure(struct pq_store *ps)
 {
     PGconn *l;
@@ -559,18 +559,18 @@ pq_listen_ensure(struct pq_store *ps)
     have = ps->listen != NULL;
     pthread_mutex_unlock(&ps->copy_mu);
     if (have || ps->read_only) {
-        return;
+        return 0;
     }
     l = pq_connect(ps->conninfo);
     if (l == NULL || PQstatus(l) != CONNECTION_OK) {
         PQfinish(l);
-        return;
+        return 0;
     }
     r = PQexec(l, "LISTEN " PQ_CHANNEL);
     if (!pq_ok(r) || PQsetnonblocking(l, 1) != 0) {
         PQclear(r);
         PQfinish(l);
-        return;
+        return 0;
     }
     PQclear(r);
     pthread_mutex_lock(&ps->copy_mu);
@@ -579,7 +579,9 @@ pq_listen_ensure(struct pq_store *ps)
         l = NULL;
     }
     pthread_mutex_unlock(&ps->copy_mu);
+    have = l == NULL;
     PQfinish(l);
+    return have;
 }
 
 static int
@@ -589,7 +591,6 @@ pq_refresh(struct pg_pinstore *s, struct pg_policy_err *err)
     PGconn *c;
     int rc;
 
-    pq_listen_ensure(ps);
     pthread_mutex_lock(&ps->conn_mu);
     c = pq_work(ps, err);
     if (c == NULL) {
@@ -598,6 +599,15 @@ pq_refresh(struct pg_pinstore *s, struct pg_policy_err *err)
     }
     rc = pq_reload(ps, c, 0, err);
     pthread_mutex_unlock(&ps->conn_mu);
+    if (rc == PG_POLICY_OK && pq_listen_ensure(ps)) {
+        /* Listening again (only once the database answers, within the
+         * work connection's back-off): what changed between the reload
+         * and the LISTEN is read now. */
+        pthread_mutex_lock(&ps->conn_mu);
+        c = pq_work(ps, err);
+        rc = c != NULL ? pq_reload(ps, c, 0, err) : PG_POLICY_ESTORE;
+        pthread_mutex_unlock(&ps->conn_mu);
+    }
     return rc;
 }
 
@@ -1114,7 +1124,7 @@ pg_pinstore_pq_open(const char *conninfo, const struct pg_pinstore_opts *o,
         pq_close(&ps->head);
         return rc;
     }
-    pq_listen_ensure(ps);
+    (void) pq_listen_ensure(ps);
     atomic_store(&ps->up, 1);
     *out = &ps->head;
     return PG_POLICY_OK;
