@@ -408,6 +408,16 @@ pq_copy_set(struct pq_store *ps, const char *project, const char *json,
     }
     pthread_mutex_lock(&ps->copy_mu);
     at = pq_find(ps, project, &found);
+    if ((!found && json == NULL) || (found && json != NULL
+        && ps->pins[at].len == len
+        && memcmp(ps->pins[at].json, json, len) == 0))
+    {
+        /* The copy holds it already: no change, same generation. */
+        pthread_mutex_unlock(&ps->copy_mu);
+        free(pcopy);
+        free(jcopy);
+        return 0;
+    }
     if (found && json != NULL) {
         free(ps->pins[at].json);
         ps->pins[at].json = jcopy;
@@ -717,10 +727,34 @@ pq_available(const struct pg_pinstore *s)
 struct pq_tx {
     struct pg_pin_set *cur, *next;
     struct pg_pin_event *ev;
-    char *json;
+    char *json;                         /* next, as we wrote it */
     size_t jlen;
+    char *raw;                          /* the row as the database holds it
+                                           (record::text, the form a
+                                           refresh reads), NULL: no row */
+    size_t rawlen;
     int64_t gen;
 };
+
+/* Keeps the database's text of the row (the local copy stores that form,
+ * so that an unchanged row compares equal). */
+static int
+pq_tx_raw(struct pq_tx *tx, const PGresult *r)
+{
+    free(tx->raw);
+    tx->raw = NULL;
+    tx->rawlen = 0;
+    if (PQntuples(r) != 1) {
+        return 0;
+    }
+    tx->rawlen = (size_t) PQgetlength(r, 0, 0);
+    tx->raw = malloc(tx->rawlen + 1);
+    if (tx->raw == NULL) {
+        return -1;
+    }
+    memcpy(tx->raw, PQgetvalue(r, 0, 0), tx->rawlen + 1);
+    return 0;
+}
 
 /* One attempt: 1 done (changed or not in *changed), 0 lost the race for a
  * first pin (retry), or -code. */
@@ -748,6 +782,13 @@ pq_update_once(struct pq_store *ps, PGconn *c, const char *project,
     }
     memset(tx->cur, 0, sizeof(*tx->cur));
     snprintf(tx->cur->project, sizeof(tx->cur->project), "%s", project);
+    if (pq_tx_raw(tx, r) != 0) {
+        PQclear(r);
+        PQclear(PQexec(c, "ROLLBACK"));
+        pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-put", "%s",
+            "out of memory");
+        return -PG_POLICY_ENOMEM;
+    }
     if (PQntuples(r) == 1) {
         rc = pg_pins_from_json(PQgetvalue(r, 0, 0),
             (size_t) PQgetlength(r, 0, 0), tx->cur, err);
@@ -779,9 +820,9 @@ pq_update_once(struct pq_store *ps, PGconn *c, const char *project,
         p9[1] = tx->json;
         if (tx->cur->n == 0) {
             r = PQexecParams(c, "INSERT INTO provgate.pins (project, record)"
-                " VALUES ($1, $2::jsonb) ON CONFLICT (project) DO NOTHING",
-                2, NULL, p9, NULL, NULL, 0);
-            if (pq_ok(r) && strcmp(PQcmdTuples(r), "0") == 0) {
+                " VALUES ($1, $2::jsonb) ON CONFLICT (project) DO NOTHING"
+                " RETURNING record::text", 2, NULL, p9, NULL, NULL, 0);
+            if (pq_ok(r) && PQntuples(r) == 0) {
                 /* Another replica pinned it first: decide again. */
                 PQclear(r);
                 PQclear(PQexec(c, "ROLLBACK"));
@@ -789,8 +830,15 @@ pq_update_once(struct pq_store *ps, PGconn *c, const char *project,
             }
         } else {
             r = PQexecParams(c, "UPDATE provgate.pins SET record = $2::jsonb,"
-                " updated_at = now() WHERE project = $1", 2, NULL, p9, NULL,
-                NULL, 0);
+                " updated_at = now() WHERE project = $1"
+                " RETURNING record::text", 2, NULL, p9, NULL, NULL, 0);
+        }
+        if (pq_ok(r) && pq_tx_raw(tx, r) != 0) {
+            PQclear(r);
+            PQclear(PQexec(c, "ROLLBACK"));
+            pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-put", "%s",
+                "out of memory");
+            return -PG_POLICY_ENOMEM;
         }
     } else {
         r = PQexecParams(c, "DELETE FROM provgate.pins WHERE project = $1",
@@ -908,8 +956,8 @@ pq_update(struct pg_pinstore *s, const char *project,
     rc = PG_POLICY_OK;
     atomic_store(&ps->up, 1);
     if (*changed) {
-        if (pq_copy_set(ps, project, tx.next->n > 0 ? tx.json : NULL,
-            tx.jlen, tx.gen) != 0)
+        if (pq_copy_set(ps, project, tx.next->n > 0 ? tx.raw : NULL,
+            tx.rawlen, tx.gen) != 0)
         {
             pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-put", "%s",
                 "out of memory");
@@ -922,17 +970,8 @@ pq_update(struct pg_pinstore *s, const char *project,
         /* Nothing to do: the database holds something else than our
          * copy (a first pin another replica made meanwhile, say); the
          * copy learns it now, before the caller decides against it. */
-        free(tx.json);
-        tx.json = NULL;
-        tx.jlen = 0;
-        if (tx.cur->n > 0 && pg_pins_to_json(tx.cur, &tx.json, &tx.jlen,
-            NULL) != PG_POLICY_OK)
-        {
-            tx.json = NULL;
-        }
-        if (tx.cur->n == 0 || tx.json != NULL) {
-            (void) pq_copy_set(ps, project, tx.json, tx.jlen, 0);
-        }
+        (void) pq_copy_set(ps, project, tx.cur->n > 0 ? tx.raw : NULL,
+            tx.rawlen, 0);
         if (after != NULL) {
             *after = *tx.cur;
         }
@@ -943,6 +982,7 @@ done:
     free(tx.next);
     free(tx.ev);
     free(tx.json);
+    free(tx.raw);
     return rc;
 }
 
