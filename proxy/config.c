@@ -34,6 +34,7 @@
 #include <ini.h>
 
 #include "config_int.h"
+#include "origin_int.h"
 
 #define PG_CONF_INI_LINE 200        /* inih's line buffer, see ini.h */
 #define PG_CONF_MAX_NAME 64
@@ -111,7 +112,9 @@ const struct pg_directive pg_config_directives[] = {
       0, 0, 0 },
     { "file_hosts", "upstream", pg_conf_hosts, F(file_hosts), NULL,
       "hosts files and redirects may come from besides the upstream's "
-      "own, comma-separated (default: files.pythonhosted.org)",
+      "own origin, comma-separated; HOST means port 443 (https) or 80 "
+      "(http, with allow_http), HOST:PORT that port only (default: "
+      "files.pythonhosted.org)",
       0, 0, 0 },
     { "allow_http", "upstream", pg_conf_bool, F(allow_http), "off",
       "allow plain-HTTP upstream and file URLs (tests, trusted networks)",
@@ -456,6 +459,58 @@ host_ok(const char *s, size_t len)
     return 1;
 }
 
+/* A file_hosts entry: host_ok's host, optionally ":PORT" (1-65535), and
+ * libcurl's URL parser reads it the same way (origin.c); len bytes of s. */
+static int
+host_entry_ok(const char *s, size_t len)
+{
+    char buf[PG_CONF_MAX_HOSTNAME + 8];
+    struct pg_origin o;
+    const char *colon = NULL;
+    size_t hlen = len, i;
+    uint64_t port = 0;
+
+    if (len == 0 || len >= sizeof(buf)) {
+        return 0;
+    }
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+
+        if (close == NULL) {
+            return 0;
+        }
+        hlen = (size_t)(close - s) + 1;
+        if (hlen < len) {
+            colon = s + hlen;
+        }
+    } else {
+        colon = memchr(s, ':', len);
+        if (colon != NULL) {
+            hlen = (size_t)(colon - s);
+        }
+    }
+    if (!host_ok(s, hlen)) {
+        return 0;
+    }
+    if (colon != NULL) {
+        if (*colon != ':' || colon + 1 == s + len) {
+            return 0;
+        }
+        for (i = 1; colon + i < s + len; i++) {
+            if (!isdigit((unsigned char)colon[i]) || port > 65535) {
+                return 0;
+            }
+            port = port * 10 + (uint64_t)(colon[i] - '0');
+        }
+        if (port < 1 || port > 65535) {
+            return 0;
+        }
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return pg_origin_from_host_entry(buf, &o) == 0;
+}
+
 const char *
 pg_conf_hostport(const struct pg_directive *d, void *field,
     const char *value)
@@ -597,7 +652,7 @@ pg_conf_hosts(const struct pg_directive *d, void *field, const char *value)
             break;
         }
         len = strcspn(p, ", \t");
-        if (!host_ok(p, len)) {
+        if (!host_entry_ok(p, len)) {
             goto bad;
         }
         if (n == PG_CONFIG_MAX_HOSTS) {
@@ -630,7 +685,8 @@ bad:
     for (i = 0; i < n; i++) {
         free(tmp[i]);
     }
-    return "bad host name";
+    return "bad host (a name, an IPv4 address or [IPv6], optionally "
+        ":PORT)";
 nomem:
     for (i = 0; i < n; i++) {
         free(tmp[i]);
@@ -1168,37 +1224,12 @@ finish_error(const struct pg_config *cfg, const char *name, char *msg,
     return -1;
 }
 
-/* *out = lower-cased host of url (with brackets for IPv6), malloc'd. */
-static int
-url_host(const char *url, char **out)
-{
-    CURLU *u = curl_url();
-    char *host = NULL;
-    size_t i;
-    int rc = -1;
-
-    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK
-        && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-    {
-        *out = strdup(host);
-        if (*out != NULL) {
-            for (i = 0; (*out)[i] != '\0'; i++) {
-                (*out)[i] = (char)tolower((unsigned char)(*out)[i]);
-            }
-            rc = 0;
-        }
-    }
-    curl_free(host);
-    curl_url_cleanup(u);
-    return rc;
-}
-
 int
 pg_config_finish(struct pg_config *cfg, char *msg, size_t mlen)
 {
     const char *colon, *h;
     size_t hlen, i;
-    char *host = NULL;
+    struct pg_origin origin;
     char buf[PG_CONFIG_MAX_VALUE + 32];
 
     if (cfg->upstream == NULL || cfg->listen == NULL
@@ -1248,21 +1279,19 @@ pg_config_finish(struct pg_config *cfg, char *msg, size_t mlen)
         }
     }
 
+    /* The upstream's own origin is always allowed (upstream.c); the
+     * default adds PyPI's file host. */
+    if (pg_origin_from_url(cfg->upstream, &origin, NULL) != 0) {
+        return finish_error(cfg, "upstream", msg, mlen,
+            "cannot read the URL's origin");
+    }
     if (cfg->n_file_hosts == 0) {
-        if (url_host(cfg->upstream, &host) != 0) {
-            return finish_error(cfg, "upstream", msg, mlen,
-                "cannot read the URL's host");
+        cfg->file_hosts[0] = strdup("files.pythonhosted.org");
+        if (cfg->file_hosts[0] == NULL) {
+            return finish_error(cfg, "file_hosts", msg, mlen,
+                "out of memory");
         }
-        cfg->file_hosts[cfg->n_file_hosts++] = host;
-        if (strcmp(host, "files.pythonhosted.org") != 0) {
-            cfg->file_hosts[cfg->n_file_hosts] =
-                strdup("files.pythonhosted.org");
-            if (cfg->file_hosts[cfg->n_file_hosts] == NULL) {
-                return finish_error(cfg, "file_hosts", msg, mlen,
-                    "out of memory");
-            }
-            cfg->n_file_hosts++;
-        }
+        cfg->n_file_hosts = 1;
     }
     for (i = 0; i < cfg->n_file_hosts; i++) {
         if (cfg->file_hosts[i] == NULL) {

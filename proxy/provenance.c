@@ -802,7 +802,7 @@ fetch_start(struct pg_prov *p, struct prov_file *f)
         f->job->refs--;
         f->vres = code == PG_UP_EHOST ? PG_VRES_INVALID : PG_VRES_PENDING;
         file_reason(f, "provenance URL %s",
-            code == PG_UP_EHOST ? "is on a host that is not allowed"
+            code == PG_UP_EHOST ? "is on an origin that is not allowed"
             : "could not be fetched");
         return -1;
     }

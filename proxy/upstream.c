@@ -11,13 +11,19 @@
  * know whether to act now or defer (a deferred op also activates the
  * "kick" event, so it runs on the next loop turn at the latest).
  *
+ * Allowed origins: every URL (a request's, each redirect's) is reduced
+ * to its exact origin, scheme + canonical host + effective port
+ * (origin.c), and must equal the upstream's own or one made from a
+ * file_hosts entry: "host" allows https on 443 and, with allow_http, http
+ * on 80; "host:port" allows that port (https, or http with allow_http).
+ * libcurl is handed the URL as the same parser normalised it.
+ *
  * libcurl never follows redirects (CURLOPT_FOLLOWLOCATION is 0): at the end
- * of a 301/302/303/307/308 response's headers we take libcurl's resolved
- * CURLINFO_REDIRECT_URL, and when the transfer completes we check that
- * URL's scheme and host like any other (pg_upstream_url_allowed), then
- * re-add the same easy handle with the new URL, at most
- * PG_UPSTREAM_MAX_REDIRECTS times.  A disallowed Location therefore never
- * causes a connection.
+ * of a 301/302/303/307/308 response's headers we resolve its Location
+ * against the current URL, and when the transfer completes we check that
+ * URL's origin like any other (origin_allowed), then re-add the same easy
+ * handle with the new URL, at most PG_UPSTREAM_MAX_REDIRECTS times.  A
+ * disallowed Location therefore never causes a connection.
  *
  * A transfer reports its headers once, at the end of the final response's
  * header block (the blank line libcurl passes to the header callback; as a
@@ -45,10 +51,13 @@
 #include <event2/event_struct.h>
 
 #include "config_int.h"
+#include "origin_int.h"
 #include "upstream_int.h"
 
 #define PG_UP_USER_AGENT "provgate/0.1"
 #define PG_UP_REASON 256
+#define PG_UP_MAX_ORIGINS (1 + 2 * PG_CONFIG_MAX_HOSTS) /* the upstream's,
+                                   then up to two per file_hosts entry */
 
 enum pg_xfer_state {
     XFER_PENDING,       /* created inside a callback, not yet added */
@@ -108,7 +117,8 @@ struct pg_upstream {
     CURLM *multi;
     struct event timer_ev;
     struct event kick_ev;
-    char *upstream_host;            /* lower-case host of cfg->upstream */
+    struct pg_origin origins[PG_UP_MAX_ORIGINS]; /* allowed, exact */
+    size_t n_origins;
     int in_curl;                    /* depth inside libcurl calls */
     struct pg_upstream_xfer *cb_xfer;   /* whose callback runs now */
     struct pg_upstream_xfer *xfers;
@@ -133,7 +143,8 @@ static void xfer_destroy(struct pg_upstream_xfer *x);
 static void xfer_finish(struct pg_upstream_xfer *x,
     enum pg_upstream_code code, const char *reason);
 static int xfer_add(struct pg_upstream_xfer *x);
-static int host_allowed(const struct pg_upstream *up, const char *url);
+static char *origin_allowed(const struct pg_upstream *up, const char *url);
+static int origins_init(struct pg_upstream *up);
 
 static int64_t
 now_ms(void)
@@ -157,7 +168,7 @@ pg_upstream_strerror(enum pg_upstream_code code)
     case PG_UP_ETOOBIG:
         return "upstream response too large";
     case PG_UP_EHOST:
-        return "host not allowed";
+        return "origin not allowed";
     case PG_UP_EABORTED:
         return "transfer aborted";
     case PG_UP_EPROTO:
@@ -180,59 +191,80 @@ pg_upstream_describe(char *out, size_t olen)
 
 /* ---- allowed URLs ---- */
 
-/* 1 if url is http(s) (http only when allowed) on the upstream's host or
- * a configured file host. */
-static int
-host_allowed(const struct pg_upstream *up, const char *url)
+/* The URL as libcurl's parser normalised it (malloc'd), if it is http(s)
+ * (http only when allowed) on an allowed origin; NULL otherwise. */
+static char *
+origin_allowed(const struct pg_upstream *up, const char *url)
 {
-    CURLU *u;
-    char *scheme = NULL, *host = NULL;
+    struct pg_origin o;
+    char *canon = NULL;
     size_t i;
-    int ok = 0;
 
-    if (strlen(url) > PG_UPSTREAM_MAX_URL) {
-        return 0;
-    }
-    u = curl_url();
-    if (u == NULL) {
-        return 0;
-    }
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK
-        || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK
-        || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+    if (strlen(url) > PG_UPSTREAM_MAX_URL
+        || pg_origin_from_url(url, &o, &canon) != 0)
     {
-        goto done;
+        return NULL;
     }
-    if (strcasecmp(scheme, "https") != 0
-        && !(strcasecmp(scheme, "http") == 0 && up->cfg->allow_http))
-    {
-        goto done;
+    if (strcmp(o.scheme, "http") == 0 && !up->cfg->allow_http) {
+        free(canon);
+        return NULL;
     }
-    if (up->upstream_host != NULL
-        && strcasecmp(host, up->upstream_host) == 0)
-    {
-        ok = 1;
-        goto done;
-    }
-    for (i = 0; i < up->cfg->n_file_hosts && i < PG_CONFIG_MAX_HOSTS; i++) {
-        if (up->cfg->file_hosts[i] != NULL
-            && strcasecmp(host, up->cfg->file_hosts[i]) == 0)
-        {
-            ok = 1;
-            break;
+    for (i = 0; i < up->n_origins; i++) {
+        if (pg_origin_equal(&o, &up->origins[i])) {
+            return canon;
         }
     }
-done:
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return ok;
+    free(canon);
+    return NULL;
+}
+
+/* up->origins: the upstream's, then each file_hosts entry's (https, and
+ * http when allow_http; the scheme's default port unless the entry names
+ * one).  -1 if one does not parse (the config parsers checked them). */
+static int
+origins_init(struct pg_upstream *up)
+{
+    static const struct { const char *scheme; int port; } schemes[] = {
+        { "https", 443 }, { "http", 80 }
+    };
+    const struct pg_config *cfg = up->cfg;
+    struct pg_origin o;
+    size_t i, k;
+
+    up->n_origins = 0;
+    if (cfg->upstream != NULL) {
+        if (pg_origin_from_url(cfg->upstream, &o, NULL) != 0) {
+            return -1;
+        }
+        up->origins[up->n_origins++] = o;
+    }
+    for (i = 0; i < cfg->n_file_hosts && i < PG_CONFIG_MAX_HOSTS; i++) {
+        if (cfg->file_hosts[i] == NULL
+            || pg_origin_from_host_entry(cfg->file_hosts[i], &o) != 0)
+        {
+            return -1;
+        }
+        for (k = 0; k < 2 && (k == 0 || cfg->allow_http); k++) {
+            struct pg_origin *d = &up->origins[up->n_origins++];
+
+            *d = o;
+            memcpy(d->scheme, schemes[k].scheme,
+                strlen(schemes[k].scheme) + 1);
+            if (o.port == 0) {
+                d->port = schemes[k].port;
+            }
+        }
+    }
+    return 0;
 }
 
 int
 pg_upstream_url_allowed(const struct pg_upstream *up, const char *url)
 {
-    return host_allowed(up, url);
+    char *canon = origin_allowed(up, url);
+
+    free(canon);
+    return canon != NULL;
 }
 
 /* ---- life of the client ---- */
@@ -243,8 +275,6 @@ pg_upstream_new(struct event_base *base, const struct pg_config *cfg,
 {
     const curl_version_info_data *v;
     struct pg_upstream *up;
-    CURLU *u;
-    char *host = NULL;
 
     *out = NULL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -264,19 +294,8 @@ pg_upstream_new(struct event_base *base, const struct pg_config *cfg,
     }
     up->base = base;
     up->cfg = cfg;
-    u = curl_url();
-    if (u != NULL && cfg->upstream != NULL
-        && curl_url_set(u, CURLUPART_URL, cfg->upstream, 0) == CURLUE_OK
-        && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-    {
-        up->upstream_host = strdup(host);
-    }
-    curl_free(host);
-    curl_url_cleanup(u);
     up->multi = curl_multi_init();
-    if (up->multi == NULL || (cfg->upstream != NULL
-        && up->upstream_host == NULL))
-    {
+    if (up->multi == NULL || origins_init(up) != 0) {
         goto fail;
     }
     evtimer_assign(&up->timer_ev, base, on_timer_event, up);
@@ -295,7 +314,6 @@ fail:
     if (up->multi != NULL) {
         curl_multi_cleanup(up->multi);
     }
-    free(up->upstream_host);
     free(up);
     curl_global_cleanup();
     return -1;
@@ -326,7 +344,6 @@ pg_upstream_free(struct pg_upstream *up)
     }
     event_del(&up->timer_ev);
     event_del(&up->kick_ev);
-    free(up->upstream_host);
     free(up);
     curl_global_cleanup();
 }
@@ -704,26 +721,30 @@ pg_upstream_start(struct pg_upstream *up, const struct pg_upstream_req *req,
     enum pg_upstream_code *code)
 {
     struct pg_upstream_xfer *x;
+    char *canon;
 
     *code = PG_UP_OK;
-    if (req->url == NULL || !host_allowed(up, req->url)) {
+    canon = req->url != NULL ? origin_allowed(up, req->url) : NULL;
+    if (canon == NULL) {
         *code = PG_UP_EHOST;
         return NULL;
     }
     *code = PG_UP_EPROTO;
     x = calloc(1, sizeof(*x));
     if (x == NULL) {
+        free(canon);
         return NULL;
     }
     x->up = up;
     /* the request's strings are borrowed only for this call: the URL is
-     * copied, the header values go into x->headers (xfer_configure) */
+     * kept as checked (canonical), the header values go into x->headers
+     * (xfer_configure) */
     x->req = *req;
     x->req.url = NULL;
     x->state = XFER_PENDING;
     x->resp.content_length = -1;
     evtimer_assign(&x->idle_ev, up->base, on_idle_event, x);
-    x->url = strdup(req->url);
+    x->url = canon;
     x->easy = curl_easy_init();
     if (x->url == NULL || x->easy == NULL || xfer_configure(x) != 0) {
         goto fail;
@@ -1119,7 +1140,7 @@ static void
 follow_redirect(struct pg_upstream_xfer *x)
 {
     char reason[PG_UP_REASON];
-    char *next = x->redirect;
+    char *next = x->redirect, *canon;
 
     x->redirect = NULL;
     if (x->hops >= PG_UPSTREAM_MAX_REDIRECTS) {
@@ -1129,14 +1150,17 @@ follow_redirect(struct pg_upstream_xfer *x)
         xfer_finish(x, PG_UP_EPROTO, reason);
         return;
     }
-    if (!host_allowed(x->up, next)) {
+    canon = origin_allowed(x->up, next);
+    if (canon == NULL) {
         snprintf(reason, sizeof(reason),
-            "redirect from %.96s to %.96s refused: host not allowed",
+            "origin not allowed: redirect from %.96s to %.96s",
             x->url, next);
         free(next);
         xfer_finish(x, PG_UP_EHOST, reason);
         return;
     }
+    free(next);
+    next = canon;
     if (x->deadline_ms > 0 && now_ms() >= x->deadline_ms) {
         free(next);
         xfer_finish(x, PG_UP_ETIMEOUT, "timed out following redirects");

@@ -41,8 +41,17 @@ Control endpoints (JSON in, JSON out; never counted):
                                     serve TEXT as the project's page (in
                                     the negotiated type) instead of the
                                     rendering, e.g. malformed JSON
-  POST /_control/redirect           {"filename": NAME, "to": URL|null}
-                                    answer the file with 302 to URL
+  POST /_control/redirect           {"filename": NAME, "to": URL|null,
+                                    "code"?: 301|302|303|307|308}
+                                    answer the file with a redirect (302)
+                                    to URL
+  POST /_control/raw                {"path": PATH, "status"?: N (200),
+                                    "body"?: TEXT, "content_type"?: T|null,
+                                    "location"?: URL} answer GET/HEAD of
+                                    PATH exactly so (no Content-Type when
+                                    null), e.g. a project page that
+                                    redirects, or a bare "PWNED";
+                                    {"path": PATH, "clear": true} undoes it
   POST /_control/remove             {"filename": NAME}
   POST /_control/flip               {"filename": NAME, "on": bool,
                                     "offset"?: N} serve that file with one
@@ -238,7 +247,7 @@ class Store:
                 "provpath": "/integrity/%s/%s/%s/provenance" % (
                     normalize(project), version, filename),
                 "flip": None, "cut": None, "seq": self.seq,
-                "redirect": None,
+                "redirect": None, "redirect_code": None,
                 "origin": origin or self.base,
             }
             key = normalize(project)
@@ -403,6 +412,7 @@ class State:
         self.down = False
         self.html_only = False
         self.page_bodies = {}   # normalized project -> bytes
+        self.raw = {}           # URL path -> (status, body, headers)
 
     def arrive(self, kind, path):
         """Counts a request when it arrives, before any byte of the answer:
@@ -546,6 +556,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(500, b"injected failure\n",
                        [("Content-Type", "text/plain")], head)
             return
+        with st.lock:
+            raw = st.raw.get(path)
+        if raw is not None:
+            self._send(raw[0], raw[1], raw[2], head)
+            st.count(kind, path, raw[0], self.command, self.headers)
+            return
         status = self._serve(kind, path, url.query, head,
                              truncate=(failure == "truncate"))
         st.count(kind, path, status, self.command, self.headers)
@@ -577,8 +593,9 @@ class Handler(BaseHTTPRequestHandler):
                                                   "text/plain")], head)
                 return 404
             if to and kind == "file":
-                self._send(302, b"", [("Location", to)], head)
-                return 302
+                code = rec["redirect_code"] or 302
+                self._send(code, b"", [("Location", to)], head)
+                return code
             ctype = ("application/octet-stream" if kind == "file"
                      else "text/plain")
             if kind == "file" and rec["cut"] is not None and rec["cut"][1]:
@@ -755,6 +772,20 @@ class Server(ThreadingHTTPServer):
                 if rec is None:
                     raise KeyError(a["filename"])
                 rec["redirect"] = a.get("to")
+                rec["redirect_code"] = int(a.get("code", 302))
+            return {"ok": True}
+        if op == "raw":
+            with st.lock:
+                if a.get("clear"):
+                    st.raw.pop(a["path"], None)
+                    return {"ok": True}
+                hdrs = []
+                if a.get("content_type") is not None:
+                    hdrs.append(("Content-Type", a["content_type"]))
+                if a.get("location") is not None:
+                    hdrs.append(("Location", a["location"]))
+                st.raw[a["path"]] = (int(a.get("status", 200)),
+                                     a.get("body", "").encode(), hdrs)
             return {"ok": True}
         if op == "flip":
             with store.lock:

@@ -349,6 +349,12 @@ url_parser_accepts_http_and_https_only(void **state)
 static void
 hosts_parser_holds_sixteen_hosts_and_refuses_seventeen(void **state)
 {
+    static const char *const bad_entries[] = {
+        "a.example:0", "a.example:65536", "a.example:", ":443",
+        "a.example:8x", "a.example:-1", "a@b.example", "a.example/x",
+        "[::1]x", "[::1]:", "[::1", "a.example:443:1", "a%2e.example",
+        "a.example:99999999999999999999",
+    };
     struct pg_config cfg;
     char list[1024];
     size_t i, off = 0;
@@ -370,7 +376,19 @@ hosts_parser_holds_sixteen_hosts_and_refuses_seventeen(void **state)
         "too many hosts (at most 16)");
     assert_int_equal(cfg.n_file_hosts, PG_CONFIG_MAX_HOSTS);
     assert_string_equal(parse(&cfg, "file_hosts", "ok.example,bad_host"),
-        "bad host name");
+        "bad host (a name, an IPv4 address or [IPv6], optionally :PORT)");
+    /* an entry may name its port (then only that port is allowed) */
+    assert_null(parse(&cfg, "file_hosts",
+        "Mirror.Example:8443, [::1]:1, [::1], 10.0.0.1:65535"));
+    assert_int_equal(cfg.n_file_hosts, 4);
+    assert_string_equal(cfg.file_hosts[0], "mirror.example:8443");
+    assert_string_equal(cfg.file_hosts[1], "[::1]:1");
+    for (i = 0; i < sizeof(bad_entries) / sizeof(bad_entries[0]); i++) {
+        if (parse(&cfg, "file_hosts", bad_entries[i]) == NULL) {
+            fail_msg("file_hosts = %s accepted", bad_entries[i]);
+        }
+    }
+    assert_int_equal(cfg.n_file_hosts, 4);
     assert_non_null(parse(&cfg, "file_hosts", " , "));
     /* a DNS label holds 63 characters, not 64 */
     memset(list, 'a', 63);
@@ -904,9 +922,8 @@ http_upstream_is_refused_unless_allowed(void **state)
     assert_int_equal(pg_config_set(&cfg, "allow_http", "on", msg,
         sizeof(msg)), 0);
     assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
-    assert_int_equal(cfg.n_file_hosts, 2);
-    assert_string_equal(cfg.file_hosts[0], "127.0.0.1");
-    assert_string_equal(cfg.file_hosts[1], "files.pythonhosted.org");
+    assert_int_equal(cfg.n_file_hosts, 1);
+    assert_string_equal(cfg.file_hosts[0], "files.pythonhosted.org");
     pg_config_free(&cfg);
 }
 
@@ -940,9 +957,9 @@ finish_derives_listen_and_default_file_hosts(void **state)
     assert_string_equal(cfg.listen_host, "127.0.0.1");
     assert_int_equal(cfg.listen_port, 3141);
     assert_string_equal(cfg.public_url, "http://127.0.0.1:3141/");
-    assert_int_equal(cfg.n_file_hosts, 2);
-    assert_string_equal(cfg.file_hosts[0], "pypi.org");
-    assert_string_equal(cfg.file_hosts[1], "files.pythonhosted.org");
+    /* the upstream's own origin is allowed without being listed */
+    assert_int_equal(cfg.n_file_hosts, 1);
+    assert_string_equal(cfg.file_hosts[0], "files.pythonhosted.org");
     pg_config_free(&cfg);
 
     pg_config_defaults(&cfg);

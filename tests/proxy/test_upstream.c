@@ -498,7 +498,7 @@ upstream_connection_refused_is_reported(void **state)
     struct sockaddr_in sin;
     socklen_t slen = sizeof(sin);
     struct res s;
-    char url[128];
+    char url[128], hosts[64];
     int fd;
 
     /* a port that was free a moment ago: bind, learn it, close */
@@ -512,7 +512,9 @@ upstream_connection_refused_is_reported(void **state)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/x",
         ntohs(sin.sin_port));
 
-    make_config(&cfg, NULL);
+    /* that origin must be allowed, or nothing would be tried */
+    snprintf(hosts, sizeof(hosts), "127.0.0.1:%d", ntohs(sin.sin_port));
+    make_config(&cfg, hosts);
     fetch(&cfg, &s, url, NULL);
     assert_int_equal(s.code, PG_UP_ECONNECT);
     assert_int_equal(s.done, 1);
@@ -563,9 +565,10 @@ upstream_redirect_to_allowed_host_is_followed(void **state)
 {
     struct pg_config cfg;
     struct res s;
-    char path[256], target[128];
+    char path[256], target[128], hosts[64];
 
-    make_config(&cfg, "127.0.0.1, localhost");
+    snprintf(hosts, sizeof(hosts), "localhost:%d", port);
+    make_config(&cfg, hosts);
     snprintf(target, sizeof(target), "http://localhost:%d/etag", port);
     snprintf(path, sizeof(path), "/redirect?to=%s&code=301", target);
     fetch(&cfg, &s, path, NULL);
@@ -608,7 +611,7 @@ upstream_redirect_to_disallowed_host_is_refused_without_connecting(
     assert_int_equal(s.code, PG_UP_EHOST);
     assert_int_equal(s.headers, 0);
     assert_int_equal(s.data_calls, 0);
-    assert_non_null(strstr(s.reason, "host not allowed"));
+    assert_non_null(strstr(s.reason, "origin not allowed"));
     free(s.body);
     server_hits(&cfg, "/evil-target", &hits, &conns);
     assert_int_equal(hits, 0);
@@ -617,6 +620,79 @@ upstream_redirect_to_disallowed_host_is_refused_without_connecting(
     fetch(&cfg, &s, "/redirect?to=ftp://127.0.0.1/x", NULL);
     assert_int_equal(s.code, PG_UP_EHOST);
     free(s.body);
+    pg_config_free(&cfg);
+}
+
+/* A listening socket on another port of 127.0.0.1; *port_out its port. */
+static int
+canary_listen(int *port_out)
+{
+    struct sockaddr_in sin;
+    socklen_t slen = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+    assert_true(fd >= 0);
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+    *port_out = ntohs(sin.sin_port);
+    return fd;
+}
+
+/* Number of connections the canary received (accepts them all). */
+static int
+canary_connections(int fd)
+{
+    int n = 0, c;
+
+    while ((c = accept(fd, NULL, NULL)) >= 0) {
+        close(c);
+        n++;
+    }
+    return n;
+}
+
+static void
+redirect_to_another_port_of_an_allowed_host_never_connects(void **state)
+{
+    static const char *const forms[] = {
+        "http://127.0.0.1:%d/x",
+        "HTTP://127.0.0.1:%d/x",
+        "http://2130706433:%d/x",
+        "http://0x7f.1:%d/x",
+        "//127.0.0.1:%d/x",
+        "https://127.0.0.1:%d/x",
+    };
+    static const int codes[] = { 301, 302, 307 };
+    struct pg_config cfg;
+    struct res s;
+    char to[128], path[256];
+    size_t i, k;
+    int canary, cport;
+
+    canary = canary_listen(&cport);
+    /* the upstream's own origin and 127.0.0.1 (port 80) are allowed */
+    make_config(&cfg, "127.0.0.1");
+    for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        for (k = 0; k < sizeof(codes) / sizeof(codes[0]); k++) {
+            snprintf(to, sizeof(to), forms[i], cport);
+            snprintf(path, sizeof(path), "/redirect?to=%s&code=%d", to,
+                codes[k]);
+            fetch(&cfg, &s, path, NULL);
+            if (s.code != PG_UP_EHOST) {
+                fail_msg("%s (%d): code %d, want EHOST", to, codes[k],
+                    (int)s.code);
+            }
+            assert_int_equal(s.headers, 0);
+            assert_non_null(strstr(s.reason, "origin not allowed"));
+            free(s.body);
+        }
+    }
+    assert_int_equal(canary_connections(canary), 0);
+    close(canary);
     pg_config_free(&cfg);
 }
 
@@ -630,17 +706,57 @@ urls_on_disallowed_hosts_or_schemes_are_never_started(void **state)
     enum pg_upstream_code code;
     char url[256];
     char msg[256];
+    size_t i;
+    static const char *const own[] = {
+        "http://127.0.0.1:%d/x", "HTTP://127.0.0.1:%d/x",
+        "http://2130706433:%d/x", "http://127.1:%d/x",
+    };
+    /* An origin is exact: scheme, canonical host, effective port. */
+    static const struct { const char *url; int allowed; } table[] = {
+        { "https://FILES.example/packages/a.whl", 1 },
+        { "https://files.example:443/a.whl", 1 },
+        { "http://files.example/a.whl", 1 },        /* allow_http: 80 */
+        { "https://files.example:8443/a.whl", 0 },
+        { "http://files.example:443/a.whl", 0 },
+        { "https://127.0.0.1/x", 1 },
+        { "http://127.0.0.1/x", 1 },
+        { "http://127.0.0.1:80/x", 1 },
+        { "http://127.0.0.1:1/x", 0 },               /* another port */
+        { "http://2130706433:1/x", 0 },
+        { "http://0177.0.0.1:22/x", 0 },
+        { "http://localhost/x", 0 },
+        { "https://[::1]:8443/x", 1 },
+        { "https://[0:0::1]:8443/x", 1 },
+        { "https://[::1]/x", 0 },
+        { "https://mirror.example:8080/x", 1 },
+        { "http://mirror.example:8080/x", 1 },
+        { "https://mirror.example/x", 0 },
+        { "https://mirror.example:8081/x", 0 },
+        { "//127.0.0.1:1/x", 0 },                    /* not absolute */
+        { "127.0.0.1:80/x", 0 },
+    };
 
-    make_config(&cfg, "127.0.0.1, files.example");
+    make_config(&cfg, "127.0.0.1, files.example, [::1]:8443, "
+        "mirror.example:8080");
     assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
     snprintf(url, sizeof(url), "http://localhost:%d/etag", port);
     req.url = url;
     assert_null(pg_upstream_start(up, &req, &code));
     assert_int_equal(code, PG_UP_EHOST);
     assert_false(pg_upstream_url_allowed(up, url));
-    assert_true(pg_upstream_url_allowed(up,
-        "https://FILES.example/packages/a.whl"));
-    assert_true(pg_upstream_url_allowed(up, "http://127.0.0.1:1/x"));
+    /* the upstream's own origin, in every spelling of it */
+    for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        snprintf(url, sizeof(url), own[i], port);
+        if (!pg_upstream_url_allowed(up, url)) {
+            fail_msg("%s: refused", url);
+        }
+    }
+    for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        if (pg_upstream_url_allowed(up, table[i].url) != table[i].allowed) {
+            fail_msg("%s: want %s", table[i].url,
+                table[i].allowed ? "allowed" : "refused");
+        }
+    }
     assert_false(pg_upstream_url_allowed(up, "ftp://files.example/x"));
     assert_false(pg_upstream_url_allowed(up, "file:///etc/passwd"));
     assert_false(pg_upstream_url_allowed(up,
@@ -660,7 +776,10 @@ urls_on_disallowed_hosts_or_schemes_are_never_started(void **state)
     assert_null(pg_upstream_start(up, &req, &code));
     assert_int_equal(code, PG_UP_EHOST);
     assert_true(pg_upstream_url_allowed(up, "https://127.0.0.1/x"));
+    assert_false(pg_upstream_url_allowed(up, "http://127.0.0.1/x"));
+    assert_false(pg_upstream_url_allowed(up, "https://127.0.0.1:8443/x"));
     assert_true(pg_upstream_url_allowed(up, "https://pypi.org/simple/x/"));
+    assert_false(pg_upstream_url_allowed(up, "https://pypi.org:8443/x/"));
     pg_upstream_free(up);
     pg_config_free(&cfg);
     event_base_free(base);
@@ -1374,6 +1493,8 @@ main(int argc, char **argv)
         cmocka_unit_test(
             upstream_redirect_to_disallowed_host_is_refused_without_connecting),
         cmocka_unit_test(urls_on_disallowed_hosts_or_schemes_are_never_started),
+        cmocka_unit_test(
+            redirect_to_another_port_of_an_allowed_host_never_connects),
         cmocka_unit_test(upstream_pause_holds_data_until_resume),
         cmocka_unit_test(upstream_pause_and_resume_from_outside_callbacks),
         cmocka_unit_test(upstream_pause_after_every_chunk_loses_nothing),

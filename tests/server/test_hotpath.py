@@ -116,7 +116,7 @@ def t_redirect_to_unlisted_host_is_refused(e):
     files = e.control("files")
     url = [f for f in files if f["filename"] == "rd-1.0.tar.gz"][0]["url"]
     # The upstream answers the file with a redirect to a host that
-    # file_hosts (default: the upstream's own) does not allow.
+    # file_hosts (default: files.pythonhosted.org) does not allow.
     e.control("redirect", filename="rd-1.0.tar.gz",
               to=url.replace("127.0.0.1", "localhost"))
     r = e.get(path)

@@ -778,7 +778,7 @@ def t_file_on_unlisted_host_is_refused(e):
     origin = e.start_fixture()
     e.add("host-1.0.tar.gz", rnd(1000, "h"))
     # The index is reached as "localhost"; its file URLs name 127.0.0.1,
-    # which file_hosts (default: the upstream's host) does not allow.
+    # which file_hosts (default: files.pythonhosted.org) does not allow.
     up = origin.replace("127.0.0.1", "localhost") + "/simple/"
     e.start_pg(upstream=up)
     path = e.file_url_path("host", "host-1.0.tar.gz")
@@ -787,8 +787,8 @@ def t_file_on_unlisted_host_is_refused(e):
     problem_ok(r, 403)
     check(e.counts("file") == 0, "never fetched")
     e.stop_pg()
-    e.start_pg(upstream=up, sets={"file_hosts": "localhost, 127.0.0.1"},
-               cache=e.cache)
+    e.start_pg(upstream=up, cache=e.cache, sets={
+        "file_hosts": "127.0.0.1:%s" % origin.rsplit(":", 1)[1]})
     r = e.get(path)
     check(r.status == 200, "allowed once configured: %r" % r)
 
