@@ -10,7 +10,9 @@
  * writes a space before ">", odd spacing, <meta> and <title> on one line)
  * and bounded: one pass, no recursion, each decoded value at most
  * PG_INDEX_MAX_ATTR bytes, at most PG_INDEX_MAX_FILES links, at most
- * PG_INDEX_MAX_HTML_ATTRS attributes per tag.
+ * PG_INDEX_MAX_HTML_ATTRS attributes per tag.  Text without a single tag
+ * or declaration is not an HTML page and is refused (a bare "PWNED" is
+ * not an empty index).
  *
  * Mapping (PEP 503/592/629/658/714/740/792 and uv's data-upload-time):
  * href → url (fragment "#<hash>=<hex>" → hashes); the filename is the URL's
@@ -68,6 +70,7 @@ struct html_page {
     char *err;
     size_t elen;
     int failed;
+    size_t tags;                /* start tags and declarations seen */
 };
 
 static const char *parse_tag(const char *p, const char *end,
@@ -519,6 +522,7 @@ walk(const char *buf, size_t len, struct html_page *pg, int list)
         }
         q = lt + 1;
         if (q < end && (*q == '/' || *q == '!' || *q == '?')) {
+            pg->tags += *q == '!';
             q = memchr(q, '>', (size_t) (end - q));
             p = q != NULL ? q + 1 : end;
             continue;
@@ -534,6 +538,7 @@ walk(const char *buf, size_t len, struct html_page *pg, int list)
         p = parse_tag(q, end, &t);
         if (p == NULL)
             break;
+        pg->tags++;
         if (nl == 1 && (*ns == 'a' || *ns == 'A')) {
             const char *close = find_close(p, end, "a");
             const char *te = close != NULL ? close : end;
@@ -577,6 +582,8 @@ walk(const char *buf, size_t len, struct html_page *pg, int list)
                 pg->title[0] = '\0';
         }
     }
+    if (!pg->failed && pg->tags == 0)
+        return fail_pg(pg, "not an HTML page (no tags)");
     return pg->failed ? -1 : 0;
 }
 

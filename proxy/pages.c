@@ -25,7 +25,8 @@
  * the page's waiter list (concurrent misses cost one upstream request).
  * The fetch asks for PEP 691 JSON and sends the stored validators
  * (If-None-Match / If-Modified-Since): a 304 only refreshes fetched_at.  A
- * 200 is parsed (JSON or HTML by Content-Type), stored in LMDB (INDEX:
+ * 200 is parsed (JSON or HTML by Content-Type; any other type, or none,
+ * is a failed fetch like a malformed page), stored in LMDB (INDEX:
  * upstream model + validators + times; FILES: sha256 → file record; PATHS:
  * proxy path → sha256; the .metadata file of each file that has one too),
  * then annotated, rendered and installed.  On an upstream error, timeout,
@@ -1498,13 +1499,34 @@ on_page_data(void *arg, const void *buf, size_t len)
     return evbuffer_add(pg->acc, buf, len) == 0 ? 0 : 1;
 }
 
+/* What an upstream answer's Content-Type says it is: 1 a PEP 691 JSON
+ * page, 0 an HTML page (PEP 503 / 691), -1 anything else (absent too).
+ * The media type is compared whole; parameters (charset) are ignored. */
 static int
-is_json_type(const char *ct)
+page_type(const char *ct)
 {
-    return ct != NULL && (strncasecmp(ct, "application/vnd.pypi.simple.v1"
-        "+json", 35) == 0 || strncasecmp(ct, "application/json", 16) == 0
-        || strncasecmp(ct, "application/vnd.pypi.simple.latest+json",
-        39) == 0);
+    static const struct { const char *type; int json; } types[] = {
+        { "application/vnd.pypi.simple.v1+json", 1 },
+        { "application/vnd.pypi.simple.latest+json", 1 },
+        { "application/vnd.pypi.simple.v1+html", 0 },
+        { "application/vnd.pypi.simple.latest+html", 0 },
+        { "text/html", 0 },
+    };
+    size_t i, n;
+
+    if (ct == NULL) {
+        return -1;
+    }
+    ct += strspn(ct, " \t");
+    n = strcspn(ct, "; \t");
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strlen(types[i].type) == n
+            && strncasecmp(ct, types[i].type, n) == 0)
+        {
+            return types[i].json;
+        }
+    }
+    return -1;
 }
 
 /* The page could not be fetched: stale copy or an error to the waiters. */
@@ -1598,6 +1620,18 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
         page_fetch_failed(pg, 502, why);
         return;
     }
+    /* Only a page is parsed as a page: a body of another (or no) type,
+     * wherever a redirect found it, is not an empty index. */
+    if (page_type(resp->content_type) < 0) {
+        snprintf(why, sizeof(why), "upstream %s %.60s is not an index "
+            "page: Content-Type %.60s (want PEP 691 JSON or HTML)",
+            page_kind(pg), pg->key, resp->content_type != NULL
+            ? resp->content_type : "absent");
+        pg_server_upstream_done(s, page_kind(pg), "malformed", pg->t0);
+        evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
+        page_fetch_failed(pg, 502, why);
+        return;
+    }
     /* Parse and store on a worker (parse_done continues). */
     base = resp->effective_url;
     j = job_new(pg, JOB_PARSE);
@@ -1616,7 +1650,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
         page_fetch_failed(pg, 502, "out of memory");
         return;
     }
-    j->is_json = is_json_type(resp->content_type);
+    j->is_json = page_type(resp->content_type) == 1;
     j->max_bytes = s->cfg->max_json_bytes;
     set_str(&j->etag, resp->etag);
     set_str(&j->lastmod, resp->last_modified);
