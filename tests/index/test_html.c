@@ -351,6 +351,8 @@ struct bad_case {
 };
 
 static const struct bad_case bad[] = {
+    { "plain text is not a page", "PWNED", "not an HTML page" },
+    { "empty body is not a page", "", "not an HTML page" },
     { "major api-version 2",
       "<meta name=\"pypi:repository-version\" content=\"2.0\">",
       "unsupported" },
