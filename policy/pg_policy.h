@@ -450,6 +450,10 @@ struct pg_rules_file {
     enum pg_vresult vres;
     struct pg_publisher publisher;  /* VERIFIED: the verified publisher */
     const char *invalid_reason;     /* INVALID: why (may be NULL) */
+    int no_sha256;                  /* the index gives no sha256 for it:
+                                       it can never be checked, so it is
+                                       refused (on_violation) in every
+                                       mode but off */
 };
 
 enum pg_file_status {
@@ -478,8 +482,9 @@ enum pg_rules_why {
     PG_WHY_LEGACY,          /* no provenance, before it, legacy = deny */
     PG_WHY_UNATTESTED,      /* require mode, project never attested */
     PG_WHY_MIN_AGE,         /* uploaded too recently (or time unknown) */
-    PG_WHY_PIN_STORE        /* first sight while the pin store cannot
+    PG_WHY_PIN_STORE,       /* first sight while the pin store cannot
                                take the pin (set by the server) */
+    PG_WHY_NO_SHA256        /* the index gives no sha256: never servable */
 };
 
 struct pg_rules_out {

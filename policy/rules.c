@@ -6,7 +6,8 @@
  * provenance uploaded after the first attested upload).  In order:
  *
  *  1. mode off: nothing is decided or annotated.
- *  2. Provenance that does not verify is rejected in every other mode.
+ *  2. A file the index gives no sha256 for, and provenance that does not
+ *     verify, are rejected in every other mode.
  *  3. The accepted publishers: require → the policy's publisher lines;
  *     tofu → the pin set plus any publisher lines.  A tofu project with
  *     neither is pinned now to the publisher of its earliest-uploaded
@@ -88,6 +89,7 @@ pg_rules_why_name(enum pg_rules_why w)
     case PG_WHY_UNATTESTED: return "unattested";
     case PG_WHY_MIN_AGE: return "min_age";
     case PG_WHY_PIN_STORE: return "pin_store_unavailable";
+    case PG_WHY_NO_SHA256: return "no_sha256";
     }
     return "?";
 }
@@ -288,6 +290,14 @@ decide_one(struct rules_ctx *ctx, const struct pg_rules_file *f,
 
     if (mode != PG_MODE_ALLOW) {
         snprintf(o->expected, sizeof(o->expected), "%s", ctx->expected);
+    }
+    if (f->no_sha256) {
+        /* files.c serves a file only when its sha256 equals the index's:
+         * without one it would only ever 404, so say why instead */
+        reject(ctx, o, PG_WHY_NO_SHA256);
+        reasonf(o, "provgate: the index gives no sha256 for %s, so it "
+            "cannot be checked and is never served", f->filename);
+        return;
     }
     switch (f->vres) {
     case PG_VRES_INVALID:

@@ -1005,6 +1005,32 @@ ctx_error(struct pg_conf_ctx *c, int line, const char *fmt, ...)
     return 0;
 }
 
+/* A NUL byte ends a line early for fgets and inih: the rest of that line,
+ * or all of a file that starts with one, would be lost without a word and
+ * provgate would run on defaults.  So a file holding one is refused
+ * ("FILE:LINE: NUL byte"), before anything is parsed.  -1 if refused. */
+static int
+conf_refuse_nul(struct pg_conf_ctx *c)
+{
+    int ch, line = 1;
+
+    while ((ch = getc(c->fp)) != EOF) {
+        if (ch == '\0') {
+            ctx_error(c, line, "NUL byte in the file (not a text file?)");
+            return -1;
+        }
+        if (ch == '\n') {
+            line++;
+        }
+    }
+    if (ferror(c->fp) || fseek(c->fp, 0, SEEK_SET) != 0) {
+        snprintf(c->msg, c->mlen, "%s: read error", c->path);
+        c->err_line = -1;
+        return -1;
+    }
+    return 0;
+}
+
 /* fgets for inih that counts lines, refuses over-long ones and checks
  * section headers. */
 static char *
@@ -1127,6 +1153,10 @@ pg_config_load(struct pg_config *cfg, const char *path, char *msg,
     if (cfg->path == NULL) {
         fclose(c.fp);
         snprintf(msg, mlen, "%s: out of memory", path);
+        return -1;
+    }
+    if (conf_refuse_nul(&c) != 0) {
+        fclose(c.fp);
         return -1;
     }
     rc = ini_parse_stream(conf_reader, &c, on_directive, &c);

@@ -31,9 +31,10 @@
  * Match: the held bytes are sent, the blob is committed (fsync + rename)
  * on a worker.  Mismatch: the live client's connection is reset (it never
  * holds a complete wrong file), the temp blob is deleted,
- * provgate_hash_mismatches_total counts it,
- * a log line names the file, and for mismatch_hold seconds every request
- * for that sha256 gets 403 with the reason instead of another fetch.  Every
+ * provgate_hash_mismatches_total counts it, a log line names the file and
+ * which check failed (size or sha256), and for mismatch_hold seconds every
+ * request for that sha256 gets 403 with the reason (naming the file it
+ * asked for) instead of another fetch.  Every
  * other request for the same file while it downloads (and every Range,
  * HEAD without a known size, or request when no Content-Length is known)
  * waits: once the hash matched it is served from the temp blob while the
@@ -104,6 +105,7 @@ struct pg_dl {
     uint64_t received;
     long up_status;
     int paused, committing, mismatch;
+    int size_mismatch;              /* the mismatch is of the size */
     int64_t t0;
     char reason[PG_MAX_REASON];
     struct pg_cache_err cerr;       /* commit result (worker) */
@@ -123,10 +125,13 @@ struct file_req {
 
 #define PG_FILE_NO_PAGE ((time_t)INT64_MAX) /* no decision hook: no page */
 
+/* A held sha256: what did not match, not which file (several projects
+ * may list the same bytes under other names: a refusal names the file
+ * the client asked for). */
 struct hold_slot {
     char sha[65];
     time_t until;
-    char reason[PG_MAX_REASON];
+    int size;                       /* 1 size, 0 sha256 */
 };
 
 struct pg_files {
@@ -168,13 +173,13 @@ hold_find(struct pg_files *fs, const char *sha)
 }
 
 static void
-hold_add(struct pg_files *fs, const char *sha, const char *reason)
+hold_add(struct pg_files *fs, const char *sha, int size)
 {
     struct hold_slot *h = &fs->hold[fs->hold_next];
 
     fs->hold_next = (fs->hold_next + 1) % PG_HOLD_SLOTS;
     snprintf(h->sha, sizeof(h->sha), "%s", sha);
-    snprintf(h->reason, sizeof(h->reason), "%s", reason);
+    h->size = size;
     h->until = time(NULL) + (time_t)fs->s->cfg->mismatch_hold_s;
     if (h->until > fs->hold_until_max) {
         fs->hold_until_max = h->until;
@@ -672,6 +677,7 @@ dl_on_headers(void *arg, const struct pg_upstream_resp *resp)
         && resp->content_length != d->rec.size)
     {
         d->mismatch = 1;
+        d->size_mismatch = 1;
         snprintf(d->reason, sizeof(d->reason), "upstream sent %lld bytes "
             "for %s, the index lists %lld", (long long)resp->content_length,
             d->rec.filename, (long long)d->rec.size);
@@ -725,6 +731,7 @@ dl_on_data(void *arg, const void *buf, size_t len)
     d->received += len;
     if (d->declared >= 0 && d->received > (uint64_t)d->declared) {
         d->mismatch = 1;
+        d->size_mismatch = 1;
         snprintf(d->reason, sizeof(d->reason), "upstream sent more than "
             "the %lld bytes listed for %s", (long long)d->declared,
             d->rec.filename);
@@ -824,6 +831,22 @@ dl_serve_checked(struct pg_dl *d)
     evbuffer_file_segment_free(seg);
 }
 
+/* The refusal of a file whose download did not match: which check
+ * failed, named after the file the client asked for (the last segment of
+ * its path: the record of the sha256 may name another project's file). */
+static void
+mismatch_reason(int size, const struct pg_req *r, const char *dflt,
+    char *out, size_t olen)
+{
+    const char *filename = r != NULL && r->path != NULL
+        ? strrchr(r->path, '/') : NULL;
+
+    filename = filename != NULL ? filename + 1 : dflt;
+    snprintf(out, olen, size ? "upstream sent a file whose size does not "
+        "match the index's for %s" : "upstream sent a file that does not "
+        "match the index's sha256 for %s", filename);
+}
+
 static void
 dl_mismatch(struct pg_dl *d)
 {
@@ -831,16 +854,19 @@ dl_mismatch(struct pg_dl *d)
     char why[PG_MAX_REASON];
 
     pg_metric_inc(s->m_mismatch, 1, NULL);
-    pg_log(s, "hash mismatch: %s %s from %s: %s; refusing it for %lld s",
-        d->rec.project, d->rec.filename, d->rec.url, d->reason,
+    pg_log(s, "%s mismatch: %s %s from %s: %s; refusing it for %lld s",
+        d->size_mismatch ? "size" : "sha256", d->rec.project,
+        d->rec.filename, d->rec.url, d->reason,
         (long long)s->cfg->mismatch_hold_s);
-    snprintf(why, sizeof(why), "upstream sent a file that does not match "
-        "the index's sha256 for %s", d->rec.filename);
-    hold_add(d->fs, d->rec.sha, why);
+    mismatch_reason(d->size_mismatch, NULL, d->rec.filename, why,
+        sizeof(why));
+    hold_add(d->fs, d->rec.sha, d->size_mismatch);
     if (d->live != NULL) {
         struct pg_req *r = d->live->r;
 
         live_detach(d);
+        mismatch_reason(d->size_mismatch, r, d->rec.filename, why,
+            sizeof(why));
         if (r->started) {
             pg_req_abort(r, d->reason);
         } else {
@@ -870,9 +896,15 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
     if (code == PG_UP_OK && d->up_status == 200) {
         pg_server_upstream_done(s, rec_kind(&d->rec), NULL, d->t0);
         pg_blob_digest(d->w, hex);
-        if (strcmp(hex, d->rec.sha) != 0
-            || (d->declared >= 0 && d->received != (uint64_t)d->declared))
-        {
+        if (d->declared >= 0 && d->received != (uint64_t)d->declared) {
+            d->size_mismatch = 1;
+            snprintf(d->reason, sizeof(d->reason), "upstream sent %llu "
+                "bytes, the index lists %lld", (unsigned long long)
+                d->received, (long long)d->declared);
+            dl_mismatch(d);
+            return;
+        }
+        if (strcmp(hex, d->rec.sha) != 0) {
             snprintf(d->reason, sizeof(d->reason), "sha256 %s, index says "
                 "%s (%llu bytes)", hex, d->rec.sha,
                 (unsigned long long)d->received);
@@ -1104,7 +1136,10 @@ proceed(struct file_req *fr)
 
     h = hold_find(fs, fr->rec.sha);
     if (h != NULL) {
-        pg_req_problem(r, 403, "Forbidden", "%s", h->reason);
+        char why[PG_MAX_REASON];
+
+        mismatch_reason(h->size, r, fr->rec.filename, why, sizeof(why));
+        pg_req_problem(r, 403, "Forbidden", "%s", why);
         return;
     }
     snprintf(etag, sizeof(etag), "\"%s\"", fr->rec.sha);

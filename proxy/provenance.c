@@ -81,6 +81,7 @@ struct prov_file {
     char *json;                 /* object being verified / to store */
     size_t jlen, jcap;
     int too_big;
+    int no_sha;                 /* the index gives no (valid) sha256 */
     int store;                  /* newly verified: write to LMDB */
     struct pg_upstream_xfer *xfer;
     int64_t t0;
@@ -1232,6 +1233,7 @@ job_answer(struct prov_job *j)
             rf[i].publisher = *f->pub;
         }
         rf[i].invalid_reason = f->reason != NULL ? f->reason : "";
+        rf[i].no_sha256 = f->no_sha;
     }
     pg_rules_decide(j->project, rules, pins, rf, j->n, (int64_t) now, out,
         &newpin);
@@ -1543,18 +1545,22 @@ on_annotate(void *arg, const char *project, json_t *model,
             f->vres = PG_VRES_PENDING;
             continue;
         }
+        if (sha != NULL && strlen(sha) == 64
+            && hex_to_bin(sha, f->shabin) == 0)
+        {
+            memcpy(f->sha, sha, 65);
+        } else {
+            f->no_sha = 1;                      /* refused by the rules */
+        }
         if (url == NULL) {
             continue;                           /* unattested */
         }
-        if (sha == NULL || strlen(sha) != 64 || hex_to_bin(sha, f->shabin)
-            != 0)
-        {
+        if (f->no_sha) {
             f->vres = PG_VRES_INVALID;
             file_reason(f, "the index gives no "
                 "sha256 to bind the provenance to");
             continue;
         }
-        memcpy(f->sha, sha, 65);
         if (verdict_lookup(p, f)) {
             const char *lv[2] = { "verified", "cache" };
 

@@ -62,6 +62,9 @@ Control endpoints (JSON in, JSON out; never counted):
                                     half; the index keeps hash and size),
                                     with its own Content-Length, or with
                                     none (body until close) if no_length
+  POST /_control/extra              {"filename": NAME, "bytes": N} serve
+                                    that file with N more bytes (the index
+                                    keeps its size and hash); 0 undoes it
   POST /_control/latency            {"ms": N, "kinds"?: [...]}
   POST /_control/fail               {"mode": "none"|"500"|"close"|"truncate",
                                     "kinds"?: [...], "count"?: N}
@@ -247,7 +250,7 @@ class Store:
                 "provpath": "/integrity/%s/%s/%s/provenance" % (
                     normalize(project), version, filename),
                 "flip": None, "cut": None, "seq": self.seq,
-                "redirect": None, "redirect_code": None,
+                "redirect": None, "redirect_code": None, "extra": 0,
                 "origin": origin or self.base,
             }
             key = normalize(project)
@@ -588,6 +591,8 @@ class Handler(BaseHTTPRequestHandler):
                         if rec["cut"] is not None:
                             cut_len, no_length = rec["cut"]
                             data = data[:cut_len]
+                        if rec["extra"]:
+                            data = data + b"x" * rec["extra"]
             if rec is None or data is None:
                 self._send(404, b"not found\n", [("Content-Type",
                                                   "text/plain")], head)
@@ -803,6 +808,13 @@ class Server(ThreadingHTTPServer):
                 rec["cut"] = ((int(a.get("length", rec["size"] // 2)),
                                bool(a.get("no_length", False)))
                               if a.get("on", True) else None)
+            return {"ok": True}
+        if op == "extra":
+            with store.lock:
+                _, rec = store.find(a["filename"])
+                if rec is None:
+                    raise KeyError(a["filename"])
+                rec["extra"] = int(a.get("bytes", 0))
             return {"ok": True}
         if op == "latency":
             with st.lock:

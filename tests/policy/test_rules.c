@@ -461,10 +461,80 @@ empty_project_decides_nothing_and_pins_nothing(void **state)
     assert_int_equal(newpin.needed, 0);
 }
 
+/* A file the index gives no sha256 for can never be served (files are
+ * served only when their sha256 equals the index's): refused with the
+ * reason, as on_violation says, in every mode but off, whatever its
+ * provenance; the other files are decided as without it. */
+static void
+file_without_sha256_is_refused_with_the_reason_in_every_mode_but_off(
+    void **state)
+{
+    static const struct {
+        enum pg_policy_mode mode;
+        enum pg_policy_violation viol;
+        enum pg_vresult vres;
+        enum pg_file_status st;
+        enum pg_decision d;
+    } rows[] = {
+        { PG_MODE_ALLOW, PG_VIOL_YANK, PG_VRES_NONE, PG_FS_REJECTED,
+          PG_DEC_YANK },
+        { PG_MODE_TOFU, PG_VIOL_HIDE, PG_VRES_NONE, PG_FS_REJECTED,
+          PG_DEC_HIDE },
+        { PG_MODE_TOFU, PG_VIOL_DENY, PG_VRES_VERIFIED, PG_FS_REJECTED,
+          PG_DEC_DENY },
+        { PG_MODE_REQUIRE, PG_VIOL_YANK, PG_VRES_INVALID, PG_FS_REJECTED,
+          PG_DEC_YANK },
+        { PG_MODE_OFF, PG_VIOL_YANK, PG_VRES_NONE, PG_FS_NONE, PG_DEC_NONE },
+    };
+    struct pg_policy_rules rules;
+    struct pg_rules_file f[2];
+    struct pg_rules_out out[2];
+    struct pg_rules_pin newpin;
+    struct pg_publisher good;
+    size_t i;
+
+    (void) state;
+    parse(GOOD, &good);
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        memset(&rules, 0, sizeof(rules));
+        rules.mode = rows[i].mode;
+        rules.on_violation = rows[i].viol;
+        rules.legacy = PG_LEGACY_ALLOW;
+        rules.publishers = &good;
+        rules.n_publishers = 1;
+        memset(f, 0, sizeof(f));
+        f[0].filename = "demo-0.9.tar.gz";
+        f[0].upload_time = T0 - DAY;
+        f[0].vres = PG_VRES_NONE;
+        f[1].filename = "demo-1.0.tar.gz";
+        f[1].upload_time = T0;
+        f[1].vres = rows[i].vres;
+        f[1].publisher = good;
+        f[1].no_sha256 = 1;
+        pg_rules_decide("demo", &rules, NULL, f, 2, NOW, out, &newpin);
+        if (out[1].status != rows[i].st || out[1].decision != rows[i].d) {
+            fail_msg("row %zu: got %s/%s", i,
+                pg_rules_status_name(out[1].status),
+                pg_rules_decision_name(out[1].decision));
+        }
+        if (rows[i].mode == PG_MODE_OFF) {
+            assert_string_equal(out[1].reason, "");
+            continue;
+        }
+        assert_int_equal(out[1].why, PG_WHY_NO_SHA256);
+        assert_string_equal(pg_rules_why_name(out[1].why), "no_sha256");
+        assert_string_equal(out[1].reason, "provgate: the index gives no "
+            "sha256 for demo-1.0.tar.gz, so it cannot be checked and is "
+            "never served");
+        /* the other file has its sha256 and is judged on its own */
+        assert_true(out[0].why != PG_WHY_NO_SHA256);
+    }
+}
+
 int
 main(void)
 {
-    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 2];
+    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 3];
     size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -480,6 +550,12 @@ main(void)
     memset(&tests[i], 0, sizeof(tests[i]));
     tests[i].name = "empty_project_decides_nothing_and_pins_nothing";
     tests[i].test_func = empty_project_decides_nothing_and_pins_nothing;
+    i++;
+    memset(&tests[i], 0, sizeof(tests[i]));
+    tests[i].name = "file_without_sha256_is_refused_with_the_reason_in_every_"
+        "mode_but_off";
+    tests[i].test_func =
+        file_without_sha256_is_refused_with_the_reason_in_every_mode_but_off;
     i++;
     return _cmocka_run_group_tests("rules", tests, i, NULL, NULL);
 }

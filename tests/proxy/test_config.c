@@ -822,6 +822,39 @@ loader_accepts_line_at_limit_and_refuses_limit_plus_one(void **state)
     expect_load_error(text, 2, "line too long (at most 196 characters)");
 }
 
+/* A NUL byte would cut its line (or the whole file) short without a
+ * word: the file is refused at the NUL's line. */
+static void
+loader_refuses_a_nul_byte_with_its_line(void **state)
+{
+    static const struct { const char *bytes; size_t len; int line; } t[] = {
+        { "\0", 1, 1 },
+        { "\0[server]\nlisten = 127.0.0.1:1\n", 31, 1 },
+        { "[server]\nlisten = 127.0.0.1:1\0junk\n", 35, 2 },
+        { "[server]\n\n\n\0", 12, 4 },
+    };
+    struct pg_config cfg;
+    char msg[512], want[512];
+    size_t i;
+    FILE *f;
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        write_file("");
+        f = fopen(tmp_path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(t[i].bytes, 1, t[i].len, f), t[i].len);
+        fclose(f);
+        pg_config_defaults(&cfg);
+        assert_int_equal(pg_config_load(&cfg, tmp_path, msg, sizeof(msg)),
+            -1);
+        snprintf(want, sizeof(want), "%s:%d: NUL byte in the file (not a "
+            "text file?)", tmp_path, t[i].line);
+        assert_string_equal(msg, want);
+        unlink(tmp_path);
+        pg_config_free(&cfg);
+    }
+}
+
 static void
 loader_reports_missing_file(void **state)
 {
@@ -1122,6 +1155,7 @@ main(int argc, char **argv)
         cmocka_unit_test(loader_reports_directive_in_wrong_section_or_outside),
         cmocka_unit_test(loader_reports_syntax_errors),
         cmocka_unit_test(loader_keeps_the_first_error),
+        cmocka_unit_test(loader_refuses_a_nul_byte_with_its_line),
         cmocka_unit_test(
             loader_accepts_line_at_limit_and_refuses_limit_plus_one),
         cmocka_unit_test(loader_reports_missing_file),

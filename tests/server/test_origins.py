@@ -219,7 +219,78 @@ def t_only_index_pages_are_pages(e):
     check(r.status == 200 and len(r.json()["files"]) == 1, repr(r))
 
 
+def t_file_without_sha256_is_marked_not_servable(e):
+    e.start_fixture()
+    e.add("nosha-1.0.tar.gz", rnd(700, "ns1"))
+    e.add("nosha-2.0.tar.gz", rnd(700, "ns2"))
+    files = {f["filename"]: f for f in e.control("files")}
+    page = {"meta": {"api-version": "1.1"}, "name": "nosha",
+            "files": [{"filename": fn, "url": files[fn]["url"],
+                       "hashes": ({} if fn == "nosha-1.0.tar.gz"
+                                  else {"sha256": files[fn]["sha256"]})}
+                      for fn in sorted(files)]}
+    e.control("raw", path="/simple/nosha/", body=ts.json.dumps(page),
+              content_type=JSON_TYPE)
+    e.start_pg()
+    r = e.get("/simple/nosha/", headers={"Accept": JSON_TYPE})
+    check(r.status == 200, repr(r))
+    got = {f["filename"]: f for f in r.json()["files"]}
+    bad, good = got["nosha-1.0.tar.gz"], got["nosha-2.0.tar.gz"]
+    why = ("provgate: the index gives no sha256 for nosha-1.0.tar.gz, so it "
+           "cannot be checked and is never served")
+    # on_violation = yank (the default): listed, yanked with the reason
+    check(bad["_provenance"]["decision"] == "yank", repr(bad))
+    check(bad["yanked"] == why, repr(bad))
+    check(good["_provenance"]["decision"] == "allow"
+          and good.get("yanked") in (None, False), repr(good))
+    r = e.get("/simple/nosha/", headers={"Accept": "text/html"})
+    check(('data-yanked="%s"' % why).encode() in r.body, r.body[:600])
+    path = ts.urllib.parse.urlsplit(good["url"]).path
+    r = e.get(path)
+    check(r.status == 200 and r.body == rnd(700, "ns2"), repr(r))
+
+
+def t_mismatch_says_which_and_names_the_asked_file(e):
+    e.start_fixture()
+    same = rnd(5000, "same")
+    e.add("aa-1.0.tar.gz", same)
+    e.add("bb-1.0.tar.gz", same)        # other project, same bytes
+    e.add("sz-1.0.tar.gz", rnd(5000, "sz"))
+    e.control("flip", filename="aa-1.0.tar.gz", on=True)
+    e.control("flip", filename="bb-1.0.tar.gz", on=True)
+    e.control("extra", filename="sz-1.0.tar.gz", bytes=10)
+    e.start_pg(sets={"mismatch_hold": "60s"})
+    # A size mismatch is reported as one (not as a sha256 mismatch).
+    path = e.file_url_path("sz", "sz-1.0.tar.gz")
+    r = e.get(path)
+    ts.problem_ok(r, 403)
+    check("size does not match" in r.reason and "sz-1.0.tar.gz" in r.reason
+          and "sha256" not in r.reason, repr(r.reason))
+    r = e.get(path)
+    ts.problem_ok(r, 403)
+    check("size does not match" in r.reason, "held: %r" % r.reason)
+    check("size mismatch: sz sz-1.0.tar.gz" in e.log(), "log names it")
+    # A sha256 mismatch of aa's bytes holds them; bb lists the same bytes
+    # under its own name: each refusal names the file asked for.
+    pa = e.file_url_path("aa", "aa-1.0.tar.gz")
+    pb = e.file_url_path("bb", "bb-1.0.tar.gz")
+    r = e.get(pa)
+    check(r.status in (0, 403) or not r.complete, "aa refused: %r" % r)
+    r = e.get(pa)
+    ts.problem_ok(r, 403)
+    check("sha256" in r.reason and "aa-1.0.tar.gz" in r.reason
+          and "bb-1.0.tar.gz" not in r.reason, r.reason)
+    r = e.get(pb)
+    ts.problem_ok(r, 403)
+    check("bb-1.0.tar.gz" in r.reason and "aa-1.0.tar.gz" not in r.reason,
+          "refusal names the asked file: %r" % r.reason)
+
+
 TESTS = {
+    "file_without_sha256_is_marked_not_servable":
+        t_file_without_sha256_is_marked_not_servable,
+    "mismatch_says_which_and_names_the_asked_file":
+        t_mismatch_says_which_and_names_the_asked_file,
     "only_index_pages_are_pages": t_only_index_pages_are_pages,
     "other_origins_are_never_connected": t_other_origins_are_never_connected,
     "file_hosts_port_is_exact": t_file_hosts_port_is_exact,
