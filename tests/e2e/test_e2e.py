@@ -672,6 +672,7 @@ class FirstRefusal(pgtest.Case):
     check_before_send still streams."""
 
     REASON = "does not match the index's sha256"
+    SIZE_REASON = "whose size does not match the index's"   # truncated
     BROKEN = ("Traceback", "ConnectionResetError", "ProtocolError",
               "Connection broken", "IncompleteRead")
 
@@ -695,11 +696,12 @@ class FirstRefusal(pgtest.Case):
         self.local[os.path.basename(path)] = path
         return os.path.basename(path)
 
-    def assertRefusedCleanly(self, p, what):
+    def assertRefusedCleanly(self, p, what, reason=None):
+        reason = reason or self.REASON
         self.assertNotEqual(p.returncode, 0, "%s: pip accepted it:\n%s"
                             % (what, p.output))
         self.assertIn("403", p.output, "%s:\n%s" % (what, p.output))
-        self.assertIn(self.REASON, p.output,
+        self.assertIn(reason, p.output,
                       "%s: pip does not show the reason:\n%s"
                       % (what, p.output))
         for mark in self.BROKEN:
@@ -719,10 +721,12 @@ class FirstRefusal(pgtest.Case):
                 pg = self.start_provgate(up, cache_dir=self.new_dir(
                     "cache-%s-%s" % (loops, pipname.replace(" ", ""))),
                     sets={"serve_loops": loops})
-                for spec in ("tampered==1.0", "truncated==1.0"):
+                for spec, reason in (("tampered==1.0", self.REASON),
+                                     ("truncated==1.0", self.SIZE_REASON)):
                     p = self.pip_download(pg, spec, python=python)
                     self.assertRefusedCleanly(
-                        p, "%s, serve_loops %s, %s" % (pipname, loops, spec))
+                        p, "%s, serve_loops %s, %s" % (pipname, loops, spec),
+                        reason)
                 pg.stop()
 
     def test_concurrent_pips_get_the_same_refusal(self):
