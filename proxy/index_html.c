@@ -71,6 +71,9 @@ struct html_page {
     size_t elen;
     int failed;
     size_t tags;                /* start tags and declarations seen */
+    size_t links;               /* file links seen (dropped ones too) */
+    size_t dropped;             /* malformed links left out */
+    char drop_first[160];       /* why the first one was */
 };
 
 static const char *parse_tag(const char *p, const char *end,
@@ -348,6 +351,19 @@ fail_pg(struct html_page *pg, const char *m)
     return -1;
 }
 
+/* A link that is malformed on its own is left out (appended: its file
+ * object is the last one) and noted; the page goes on.  Returns 0. */
+static int
+drop_link(struct html_page *pg, int appended, const char *m)
+{
+    if (appended)
+        json_array_remove(pg->files, json_array_size(pg->files) - 1);
+    if (pg->dropped++ == 0)
+        snprintf(pg->drop_first, sizeof(pg->drop_first), "link %zu: %s",
+            pg->links - 1, m);
+    return 0;
+}
+
 /* s without its leading and trailing white space (cut in place). */
 static char *
 trim(char *s)
@@ -375,10 +391,11 @@ on_anchor(struct html_page *pg, const struct html_tag *t, const char *text,
     size_t i, o;
 
     r = attr_text(t, "href", href, sizeof(href));
-    if (r < 0)
-        return fail_pg(pg, "href longer than the URL cap");
-    if (r == 0 || href[0] == '\0')
+    if (r == 0 || (r > 0 && href[0] == '\0'))
         return 0;
+    pg->links++;
+    if (r < 0)
+        return drop_link(pg, 0, "href longer than the URL cap");
     if (json_array_size(pg->files) >= PG_INDEX_MAX_FILES)
         return fail_pg(pg, "more links than the files cap");
     f = json_object();
@@ -417,55 +434,55 @@ on_anchor(struct html_page *pg, const struct html_tag *t, const char *text,
 
             fname[o] = (char) strtol(hx, NULL, 16);
             if (fname[o++] == '\0')
-                return fail_pg(pg, "filename with an encoded NUL");
+                return drop_link(pg, 1, "filename with an encoded NUL");
             i += 2;
         } else {
             fname[o++] = seg[i];
         }
     }
     if (seg + i < qs)
-        return fail_pg(pg, "filename longer than the cap");
+        return drop_link(pg, 1, "filename longer than the cap");
     fname[o] = '\0';
     if (o == 0) {
         r = unescape(text, tlen, 1, v, vsz);
         if (r < 0 || (size_t) r > PG_INDEX_MAX_FILENAME)
-            return fail_pg(pg, "link text longer than the filename cap");
+            return drop_link(pg, 1, "link text longer than the filename cap");
         snprintf(fname, sizeof(fname), "%s", trim(v));
     }
     if (json_object_set_new(f, "filename", json_string(fname)) != 0
         || json_object_set_new(f, "url", json_string(href)) != 0)
-        return fail_pg(pg, "bad filename or URL (not UTF-8?)");
+        return drop_link(pg, 1, "bad filename or URL (not UTF-8?)");
 
     r = attr_text(t, "data-requires-python", v, vsz);
     if (r < 0)
-        return fail_pg(pg, "data-requires-python longer than the cap");
+        return drop_link(pg, 1, "data-requires-python longer than the cap");
     if (r > 0 && json_object_set_new(f, "requires-python", json_string(v)))
-        return fail_pg(pg, "data-requires-python is not UTF-8");
+        return drop_link(pg, 1, "data-requires-python is not UTF-8");
 
     if (attr(t, "data-yanked") != NULL) {
         r = attr_text(t, "data-yanked", v, vsz);
         if (r < 0)
-            return fail_pg(pg, "data-yanked longer than the cap");
+            return drop_link(pg, 1, "data-yanked longer than the cap");
         if (json_object_set_new(f, "yanked",
             v[0] != '\0' ? json_string(v) : json_true()) != 0)
-            return fail_pg(pg, "data-yanked is not UTF-8");
+            return drop_link(pg, 1, "data-yanked is not UTF-8");
     }
     r = attr_text(t, "data-core-metadata", v, vsz);
     if (r < 0 || (r > 0 && add_hash_spec(f, "core-metadata", v) != 0))
-        return fail_pg(pg, "bad data-core-metadata");
+        return drop_link(pg, 1, "bad data-core-metadata");
     r = attr_text(t, "data-dist-info-metadata", v, vsz);
     if (r < 0 || (r > 0 && add_hash_spec(f, "dist-info-metadata", v) != 0))
-        return fail_pg(pg, "bad data-dist-info-metadata");
+        return drop_link(pg, 1, "bad data-dist-info-metadata");
     r = attr_text(t, "data-gpg-sig", v, vsz);
     if (r > 0 && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
         && json_object_set_new(f, "gpg-sig", json_boolean(v[0] == 't')) != 0)
         return fail_pg(pg, "out of memory");
     r = attr_text(t, "data-provenance", v, vsz);
     if (r < 0)
-        return fail_pg(pg, "data-provenance longer than the cap");
+        return drop_link(pg, 1, "data-provenance longer than the cap");
     if (r > 0 && v[0] != '\0'
         && json_object_set_new(f, "provenance", json_string(v)) != 0)
-        return fail_pg(pg, "data-provenance is not UTF-8");
+        return drop_link(pg, 1, "data-provenance is not UTF-8");
     r = attr_text(t, "data-upload-time", v, vsz);
     if (r > 0) {
         char tm[64];
@@ -711,6 +728,11 @@ pg_index_parse_project_html(const char *buf, size_t len,
     if (pg_index_finish_project(model, pg.base[0] != '\0' ? pg.base
         : base_url, msg, mlen) != 0)
         goto err;
+    if (pg.dropped > 0
+        && pg_index_note_dropped(model, pg.dropped, pg.drop_first) != 0) {
+        fail_pg(&pg, "out of memory");
+        goto err;
+    }
     json_decref(pg.files);
     free(pg.status_reason);
     free(pg.v);

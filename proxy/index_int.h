@@ -114,8 +114,14 @@ int pg_index_accepts_gzip(const char *accept_encoding);
  * PG_INDEX_MAX_DEPTH (JSON, checked on the bytes before parsing),
  * PG_INDEX_MAX_FILES, PG_INDEX_MAX_URL, PG_INDEX_MAX_FILENAME,
  * PG_INDEX_MAX_HASHES, PG_INDEX_MAX_ATTR (HTML).  Wrong types for known
- * keys, a missing name or files, bad digests or times refuse the page.
+ * page keys, a missing name or files, or a cap refuse the page.  A file
+ * entry that is malformed on its own (bad filename, an encoded NUL, bad
+ * digest, time or type of one of its keys) is dropped and the rest kept:
+ * the model then holds PG_INDEX_DROPPED, {"count": N, "first": reason},
+ * which the caller takes out (json_object_del) after logging and counting
+ * it, before storing or rendering the model.
  * Returns the model or NULL with a one-line reason in msg. */
+#define PG_INDEX_DROPPED "_provgate_dropped"
 json_t *pg_index_parse_project_json(const char *buf, size_t len,
     const char *base_url, size_t max_bytes, char *msg, size_t mlen);
 json_t *pg_index_parse_project_html(const char *buf, size_t len,

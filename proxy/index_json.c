@@ -6,9 +6,12 @@
  * without building it), then jansson parses it (duplicate keys refused)
  * and pg_index_finish_project() checks every key the model knows.  The
  * HTML parser ends in the same function, so both upstream forms give the
- * same model.  Wrong types for known keys, a missing name or files, an
- * unsupported major api-version, bad hashes or times refuse the whole
- * page with a reason: the caller answers 502 and caches nothing.
+ * same model.  Wrong types for page keys, a missing name or files, an
+ * unsupported major api-version or a cap refuse the whole page with a
+ * reason: the caller answers 502 and caches nothing.  A file entry that is
+ * wrong on its own (bad filename, hashes, time, a key of the wrong type)
+ * is dropped and noted (PG_INDEX_DROPPED): one bad entry does not cost
+ * the project its page.
  *
  * Choices: "_" keys from upstream are dropped at every level we walk (top,
  * meta, files, projects) except meta["_last-serial"] (PyPI's serial, an
@@ -56,6 +59,51 @@ fail(char *msg, size_t mlen, const char *fmt, ...)
         va_end(ap);
     }
     return -1;
+}
+
+/* 1 if a string value or object key anywhere in v holds a NUL byte (the
+ * parser allows them so that one such entry can be dropped rather than
+ * the page refused; C code would read them cut short).  Recursion is
+ * bounded by the depth pre-scan (PG_INDEX_MAX_DEPTH). */
+static int
+has_nul(json_t *v)
+{
+    const char *k;
+    size_t kl, i;
+    json_t *x;
+
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return strlen(json_string_value(v)) != json_string_length(v);
+    case JSON_OBJECT:
+        json_object_keylen_foreach(v, k, kl, x) {
+            if (strlen(k) != kl || has_nul(x))
+                return 1;
+        }
+        return 0;
+    case JSON_ARRAY:
+        json_array_foreach(v, i, x) {
+            if (has_nul(x))
+                return 1;
+        }
+        return 0;
+    case JSON_INTEGER:
+    case JSON_REAL:
+    case JSON_TRUE:
+    case JSON_FALSE:
+    case JSON_NULL:
+        return 0;
+    }
+    return 0;
+}
+
+/* Out of memory inside a file entry: the page's failure, not the
+ * entry's (-2 tells check_file's caller which). */
+static int
+nomem(char *msg, size_t mlen)
+{
+    fail(msg, mlen, "out of memory");
+    return -2;
 }
 
 /* Removes keys beginning with "_" except keep (may be NULL). */
@@ -144,7 +192,7 @@ check_hashes(json_t *h, char *msg, size_t mlen, size_t i, const char *key)
             return fail(msg, mlen, "files[%zu].%s.sha256: not 64 hex digits",
                 i, key);
         if (json_string_set(v, low) != 0)
-            return fail(msg, mlen, "out of memory");
+            return nomem(msg, mlen);
     }
     return 0;
 }
@@ -188,20 +236,24 @@ check_url(json_t *f, const char *key, const char *base_url, int nullable,
             key, PG_INDEX_MAX_URL);
     if (pg_index_resolve_url(base_url, s, abs, sizeof(abs)) == 0) {
         if (strcmp(abs, s) != 0 && json_string_set(v, abs) != 0)
-            return fail(msg, mlen, "out of memory");
+            return nomem(msg, mlen);
     }
     return 0;
 }
 
+/* 0, -1 (the entry is malformed: reason in msg) or -2 (out of memory). */
 static int
 check_file(json_t *f, const char *base_url, char *msg, size_t mlen, size_t i)
 {
     json_t *v, *cm, *dm, *src;
     const char *s;
     size_t n;
+    int rc;
 
     if (!json_is_object(f))
         return fail(msg, mlen, "files[%zu]: not an object", i);
+    if (has_nul(f))
+        return fail(msg, mlen, "files[%zu]: NUL byte in a string", i);
     drop_private(f, NULL);
 
     v = json_object_get(f, "filename");
@@ -223,17 +275,20 @@ check_file(json_t *f, const char *base_url, char *msg, size_t mlen, size_t i)
 
     if (!json_is_string(json_object_get(f, "url")))
         return fail(msg, mlen, "files[%zu].url: missing or not a string", i);
-    if (check_url(f, "url", base_url, 0, msg, mlen, i) != 0)
-        return -1;
-    if (check_url(f, "provenance", base_url, 1, msg, mlen, i) != 0)
-        return -1;
+    rc = check_url(f, "url", base_url, 0, msg, mlen, i);
+    if (rc == 0)
+        rc = check_url(f, "provenance", base_url, 1, msg, mlen, i);
+    if (rc != 0)
+        return rc;
 
     v = json_object_get(f, "hashes");
     if (v == NULL) {
         if (json_object_set_new(f, "hashes", json_object()) != 0)
-            return fail(msg, mlen, "out of memory");
-    } else if (check_hashes(v, msg, mlen, i, "hashes") != 0) {
-        return -1;
+            return nomem(msg, mlen);
+    } else {
+        rc = check_hashes(v, msg, mlen, i, "hashes");
+        if (rc != 0)
+            return rc;
     }
 
     v = json_object_get(f, "requires-python");
@@ -265,13 +320,16 @@ check_file(json_t *f, const char *base_url, char *msg, size_t mlen, size_t i)
             || pg_index_norm_time(json_string_value(v), t, sizeof(t)) != 0)
             return fail(msg, mlen, "files[%zu].upload-time: not RFC 3339", i);
         if (json_string_set(v, t) != 0)
-            return fail(msg, mlen, "out of memory");
+            return nomem(msg, mlen);
     }
 
-    if (check_metadata(f, "core-metadata", msg, mlen, i) != 0
-        || check_metadata(f, "dist-info-metadata", msg, mlen, i) != 0
-        || check_metadata(f, "data-dist-info-metadata", msg, mlen, i) != 0)
-        return -1;
+    rc = check_metadata(f, "core-metadata", msg, mlen, i);
+    if (rc == 0)
+        rc = check_metadata(f, "dist-info-metadata", msg, mlen, i);
+    if (rc == 0)
+        rc = check_metadata(f, "data-dist-info-metadata", msg, mlen, i);
+    if (rc != 0)
+        return rc;
     cm = json_object_get(f, "core-metadata");
     dm = json_object_get(f, "dist-info-metadata");
     src = cm != NULL ? cm : dm;
@@ -279,11 +337,11 @@ check_file(json_t *f, const char *base_url, char *msg, size_t mlen, size_t i)
         src = json_object_get(f, "data-dist-info-metadata");
     if (src != NULL && cm == NULL
         && json_object_set_new(f, "core-metadata", json_deep_copy(src)) != 0)
-        return fail(msg, mlen, "out of memory");
+        return nomem(msg, mlen);
     if (src != NULL && dm == NULL
         && json_object_set_new(f, "dist-info-metadata", json_deep_copy(src))
         != 0)
-        return fail(msg, mlen, "out of memory");
+        return nomem(msg, mlen);
     return 0;
 }
 
@@ -325,12 +383,19 @@ pg_index_finish_project(json_t *model, const char *base_url, char *msg,
     size_t mlen)
 {
     char norm[PG_INDEX_MAX_NAME + 1];
+    char emsg[160], first[160];
     json_t *v, *files;
-    size_t i;
+    const char *k;
+    size_t i, at, dropped = 0;
+    int rc;
 
     if (!json_is_object(model))
         return fail(msg, mlen, "page: not a JSON object");
     drop_private(model, NULL);
+    json_object_foreach(model, k, v) {
+        if (strcmp(k, "files") != 0 && has_nul(v))
+            return fail(msg, mlen, "%s: NUL byte in a string", k);
+    }
     if (check_meta(model, msg, mlen) != 0)
         return -1;
 
@@ -375,10 +440,42 @@ pg_index_finish_project(json_t *model, const char *base_url, char *msg,
         return fail(msg, mlen, "files: missing or not an array");
     if (json_array_size(files) > PG_INDEX_MAX_FILES)
         return fail(msg, mlen, "files: more than %d", PG_INDEX_MAX_FILES);
-    for (i = 0; i < json_array_size(files); i++)
-        if (check_file(json_array_get(files, i), base_url, msg, mlen, i) != 0)
-            return -1;
+    /* One malformed entry is dropped, not the page (it is logged and
+     * counted by the caller from the PG_INDEX_DROPPED note). */
+    for (i = 0, at = 0; i < json_array_size(files); at++) {
+        rc = check_file(json_array_get(files, i), base_url, emsg,
+            sizeof(emsg), at);
+        if (rc == -2)
+            return fail(msg, mlen, "out of memory");
+        if (rc == 0) {
+            i++;
+            continue;
+        }
+        if (dropped++ == 0)
+            memcpy(first, emsg, sizeof(first));
+        if (json_array_remove(files, i) != 0)
+            return fail(msg, mlen, "out of memory");
+    }
+    if (dropped > 0 && pg_index_note_dropped(model, dropped, first) != 0)
+        return fail(msg, mlen, "out of memory");
     return 0;
+}
+
+int
+pg_index_note_dropped(json_t *model, size_t n, const char *first)
+{
+    json_t *note = json_object_get(model, PG_INDEX_DROPPED);
+    json_int_t had = json_integer_value(json_object_get(note, "count"));
+
+    if (note == NULL) {
+        note = json_pack("{s:I,s:s}", "count", (json_int_t) 0, "first",
+            first);
+        if (note == NULL
+            || json_object_set_new(model, PG_INDEX_DROPPED, note) != 0)
+            return -1;
+    }
+    return json_object_set_new(note, "count", json_integer(had
+        + (json_int_t) n));
 }
 
 /* Size cap, depth pre-scan, then jansson. */
@@ -401,7 +498,10 @@ load(const char *buf, size_t len, size_t max_bytes, char *msg, size_t mlen)
         fail(msg, mlen, "JSON nested deeper than %d", PG_INDEX_MAX_DEPTH);
         return NULL;
     }
-    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* NULs are allowed here and refused per entry (has_nul): a \u0000 in
+     * one file's name drops that file, not the page */
+    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+        &jerr);
     if (root == NULL) {
         fail(msg, mlen, "malformed JSON at line %d column %d: %s", jerr.line,
             jerr.column, jerr.text);
@@ -439,6 +539,10 @@ pg_index_parse_list_json(const char *buf, size_t len, size_t max_bytes,
         goto err;
     }
     drop_private(root, NULL);
+    if (has_nul(root)) {
+        fail(msg, mlen, "NUL byte in a string");
+        goto err;
+    }
     if (check_meta(root, msg, mlen) != 0)
         goto err;
     projects = json_object_get(root, "projects");

@@ -68,9 +68,14 @@ int pg_index_json_depth_ok(const char *buf, size_t len, int max_depth);
  * and HTML parsers): known keys' types, name, api-version, files cap,
  * hashes, URLs resolved against base_url, upload-time to UTC "Z",
  * core-metadata and dist-info-metadata both present, upstream "_" keys
- * dropped.  Returns 0 or -1 with a reason in msg. */
+ * dropped; a malformed file entry is dropped and noted (see
+ * PG_INDEX_DROPPED).  Returns 0 or -1 with a reason in msg. */
 int pg_index_finish_project(json_t *model, const char *base_url,
     char *msg, size_t mlen);
+
+/* Adds n dropped file entries to model's PG_INDEX_DROPPED note (first:
+ * the reason of the first one noted).  0, or -1 out of memory. */
+int pg_index_note_dropped(json_t *model, size_t n, const char *first);
 
 /* Highest 1.x minor version provgate renders ("1.4" → 4). */
 #define PG_INDEX_OUR_MINOR 4

@@ -195,6 +195,9 @@ struct page_job {
     struct pg_cache_err err;
     int64_t up_ms;                  /* JOB_PARSE: the upstream request's
                                        own duration (metrics) */
+    size_t dropped;                 /* JOB_PARSE: malformed file entries
+                                       left out (PG_INDEX_DROPPED) */
+    char drop_first[160];
     int off_loop;                   /* work ran on another thread */
     int64_t work_ms;
     struct page_job *prev, *next;
@@ -1043,7 +1046,7 @@ parse_work(struct page_job *j)
 {
     size_t len = evbuffer_get_length(j->body);
     const char *buf = (const char *)evbuffer_pullup(j->body, -1);
-    json_t *model;
+    json_t *model, *dropped;
 
     j->msg[0] = '\0';
     if (j->is_list) {
@@ -1064,6 +1067,16 @@ parse_work(struct page_job *j)
     if (model == NULL) {
         j->rc = -1;
         return;
+    }
+    /* the parser's note of dropped entries is not part of the page */
+    dropped = json_object_get(model, PG_INDEX_DROPPED);
+    if (dropped != NULL) {
+        j->dropped = (size_t)json_integer_value(json_object_get(dropped,
+            "count"));
+        snprintf(j->drop_first, sizeof(j->drop_first), "%s",
+            json_string_value(json_object_get(dropped, "first")) != NULL
+            ? json_string_value(json_object_get(dropped, "first")) : "?");
+        json_object_del(model, PG_INDEX_DROPPED);
     }
     j->model = model;
     j->rc = 0;
@@ -1191,6 +1204,12 @@ parse_done(struct page_job *j)
         return;
     }
     pg_server_upstream_done(s, page_kind(pg), NULL, pg_now_ms() - j->up_ms);
+    if (j->dropped > 0) {
+        pg_log(s, "%s %s: left out %zu malformed file entr%s (first: %s)",
+            page_kind(pg), pg->key, j->dropped, j->dropped == 1 ? "y"
+            : "ies", j->drop_first);
+        pg_metric_inc(s->m_entries_dropped, (double)j->dropped, NULL);
+    }
     set_str(&pg->up_etag, j->etag);
     set_str(&pg->up_lastmod, j->lastmod);
     if (j->err.code != PG_CACHE_OK) {

@@ -1708,10 +1708,14 @@ on_reload(void *arg)
     rc = pg_policy_load(p->cfg->policy_file, &np, diag);
     memset(&ev, 0, sizeof(ev));
     if (rc != PG_POLICY_OK) {
-        for (i = 0; i < diag->n; i++) {
+        /* the main log says it as well as the audit log, at least once
+         * (a failure may come without a line-numbered message) */
+        for (i = 0; i < diag->n || i == 0; i++) {
             pg_log(p->s, "policy: reload failed, keeping generation "
-                "%016llx: %s", (unsigned long long)
-                pg_policy_generation(p->policy), diag->msg[i]);
+                "%016llx: %s%s%s", (unsigned long long)
+                pg_policy_generation(p->policy), diag->n > 0 ? diag->msg[i]
+                : p->cfg->policy_file, diag->n > 0 ? "" : ": ",
+                diag->n > 0 ? "" : pg_policy_strerror(rc));
         }
         lv[0] = "error";
         pg_metric_inc(p->m_reloads, 1, lv);

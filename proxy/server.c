@@ -140,6 +140,10 @@ add_metrics(struct pg_server *s)
     s->m_mismatch = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_hash_mismatches_total", "Upstream files whose sha256 did "
         "not match the index", NULL, NULL, 0);
+    s->m_entries_dropped = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_index_entries_dropped_total", "Malformed file entries "
+        "left out of upstream project pages (the rest was served)", NULL,
+        NULL, 0);
     s->m_loop_requests = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_loop_requests_total", "Client requests each loop took "
         "(loop 0: the main loop, serve_loops = 1; 1 and up: serving "
@@ -160,7 +164,7 @@ add_metrics(struct pg_server *s)
         || s->m_up_duration == NULL || s->m_blob_bytes == NULL
         || s->m_blob_count == NULL || s->m_evictions == NULL
         || s->m_mismatch == NULL || s->m_pages_mem == NULL
-        || s->m_pages_bytes == NULL
+        || s->m_pages_bytes == NULL || s->m_entries_dropped == NULL
         || s->m_downloads == NULL || s->m_conns == NULL
         || s->m_conns_refused == NULL || s->m_clients_refused == NULL
         || s->m_send_timeouts == NULL
@@ -172,6 +176,7 @@ add_metrics(struct pg_server *s)
     }
     /* Label-less families exist from the start (a scrape shows 0). */
     pg_metric_inc(s->m_mismatch, 0, NULL);
+    pg_metric_inc(s->m_entries_dropped, 0, NULL);
     pg_metric_inc(s->m_inflight, 0, NULL);
     pg_metric_inc(s->m_evictions, 0, NULL);
     pg_metric_inc(s->m_conns, 0, NULL);

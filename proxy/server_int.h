@@ -168,6 +168,7 @@ struct pg_server {
     struct pg_metric *m_blob_count;
     struct pg_metric *m_evictions;
     struct pg_metric *m_mismatch;
+    struct pg_metric *m_entries_dropped; /* malformed page file entries */
     struct pg_metric *m_pages_mem;
     struct pg_metric *m_pages_bytes;
     struct pg_metric *m_downloads;

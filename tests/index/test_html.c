@@ -356,6 +356,10 @@ static const struct bad_case bad[] = {
     { "major api-version 2",
       "<meta name=\"pypi:repository-version\" content=\"2.0\">",
       "unsupported" },
+};
+
+/* A link malformed on its own is dropped and noted, the page kept. */
+static const struct bad_case bad_link[] = {
     { "encoded slash in filename",
       "<a href=\"https://h/packages/a%2Fb.tar.gz\">x</a>", "not a file name" },
     { "encoded NUL in filename",
@@ -364,6 +368,36 @@ static const struct bad_case bad[] = {
       "<a href=\"https://h/packages/x-1.tar.gz#sha256=abcd\">x</a>",
       "not 64 hex" },
 };
+
+static void
+malformed_links_are_dropped_and_the_page_kept(void **state)
+{
+    char page[512], msg[200];
+    size_t i;
+    json_t *m, *note;
+
+    (void) state;
+    for (i = 0; i < sizeof(bad_link) / sizeof(bad_link[0]); i++) {
+        snprintf(page, sizeof(page), "%s<a href=\"https://h/packages/"
+            "x-2.tar.gz\">x-2.tar.gz</a>", bad_link[i].page);
+        msg[0] = '\0';
+        m = pg_index_parse_project_html(page, strlen(page),
+            "https://h/simple/x/", CAP, msg, sizeof(msg));
+        if (m == NULL)
+            fail_msg("%s: page refused: %s", bad_link[i].name, msg);
+        assert_int_equal(json_array_size(json_object_get(m, "files")), 1);
+        assert_string_equal(str(file_at(m, 0), "filename"), "x-2.tar.gz");
+        note = json_object_get(m, PG_INDEX_DROPPED);
+        assert_int_equal(json_integer_value(json_object_get(note, "count")),
+            1);
+        if (strstr(json_string_value(json_object_get(note, "first")),
+            bad_link[i].reason) == NULL)
+            fail_msg("%s: note '%s' lacks '%s'", bad_link[i].name,
+                json_string_value(json_object_get(note, "first")),
+                bad_link[i].reason);
+        json_decref(m);
+    }
+}
 
 static void
 malformed_pages_are_refused_with_a_reason(void **state)
@@ -399,6 +433,7 @@ main(void)
         cmocka_unit_test(relative_urls_follow_base_element),
         cmocka_unit_test(name_comes_from_url_or_title),
         cmocka_unit_test(malformed_pages_are_refused_with_a_reason),
+        cmocka_unit_test(malformed_links_are_dropped_and_the_page_kept),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

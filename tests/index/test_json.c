@@ -240,6 +240,29 @@ static const struct bad_case bad[] = {
     { "missing files", "{\"name\":\"x\"}", "files: missing" },
     { "files not an array", "{\"name\":\"x\",\"files\":{}}",
       "files: missing or not an array" },
+    { "versions not an array", "{\"name\":\"x\",\"files\":[],"
+      "\"versions\":\"1.0\"}", "versions" },
+    { "version not a string", "{\"name\":\"x\",\"files\":[],"
+      "\"versions\":[1]}", "versions[0]" },
+    { "project-status a string", "{\"name\":\"x\",\"files\":[],"
+      "\"project-status\":\"archived\"}", "project-status" },
+    { "project-status.status a number", "{\"name\":\"x\",\"files\":[],"
+      "\"project-status\":{\"status\":1}}", "project-status.status" },
+    { "meta not an object", "{\"name\":\"x\",\"files\":[],\"meta\":1}",
+      "meta: not an object" },
+    { "api-version 2.0", "{\"name\":\"x\",\"files\":[],\"meta\":"
+      "{\"api-version\":\"2.0\"}}", "unsupported" },
+    { "api-version a number", "{\"name\":\"x\",\"files\":[],\"meta\":"
+      "{\"api-version\":1.0}}", "api-version" },
+    { "duplicate keys", "{\"name\":\"x\",\"name\":\"y\",\"files\":[]}",
+      "duplicate" },
+    { "empty body", "", "malformed JSON" },
+    { "hashes not an object", F0(",\"hashes\":\"abc\""), "hashes" },
+};
+
+/* A file entry malformed on its own: the entry is dropped and noted
+ * (PG_INDEX_DROPPED), the page kept. */
+static const struct bad_case bad_entry[] = {
     { "file not an object", "{\"name\":\"x\",\"files\":[1]}",
       "files[0]: not an object" },
     { "filename missing", "{\"name\":\"x\",\"files\":[{\"url\":\"u\"}]}",
@@ -253,7 +276,6 @@ static const struct bad_case bad[] = {
       "files[0].url" },
     { "url not a string", "{\"name\":\"x\",\"files\":[{\"filename\":"
       "\"x.whl\",\"url\":[]}]}", "files[0].url" },
-    { "hashes not an object", F0(",\"hashes\":\"abc\""), "hashes" },
     { "sha256 too short", "{\"name\":\"x\",\"files\":[{\"filename\":"
       "\"x.whl\",\"url\":\"https://h/x.whl\",\"hashes\":{\"sha256\":"
       "\"abcd\"}}]}", "not 64 hex" },
@@ -281,24 +303,54 @@ static const struct bad_case bad[] = {
     { "requires-python a number", F0(",\"requires-python\":3"),
       "requires-python" },
     { "provenance a number", F0(",\"provenance\":3"), "provenance" },
-    { "versions not an array", "{\"name\":\"x\",\"files\":[],"
-      "\"versions\":\"1.0\"}", "versions" },
-    { "version not a string", "{\"name\":\"x\",\"files\":[],"
-      "\"versions\":[1]}", "versions[0]" },
-    { "project-status a string", "{\"name\":\"x\",\"files\":[],"
-      "\"project-status\":\"archived\"}", "project-status" },
-    { "project-status.status a number", "{\"name\":\"x\",\"files\":[],"
-      "\"project-status\":{\"status\":1}}", "project-status.status" },
-    { "meta not an object", "{\"name\":\"x\",\"files\":[],\"meta\":1}",
-      "meta: not an object" },
-    { "api-version 2.0", "{\"name\":\"x\",\"files\":[],\"meta\":"
-      "{\"api-version\":\"2.0\"}}", "unsupported" },
-    { "api-version a number", "{\"name\":\"x\",\"files\":[],\"meta\":"
-      "{\"api-version\":1.0}}", "api-version" },
-    { "duplicate keys", "{\"name\":\"x\",\"name\":\"y\",\"files\":[]}",
-      "duplicate" },
-    { "empty body", "", "malformed JSON" },
+    { "filename with a NUL", "{\"name\":\"x\",\"files\":[{\"filename\":"
+      "\"x\\u0000.whl\",\"url\":\"https://h/x.whl\"}]}", "NUL byte" },
+    { "metadata hash with a NUL", F0(",\"core-metadata\":{\"md5\":"
+      "\"ab\\u0000\"}"), "NUL" },
 };
+
+static void
+malformed_entries_are_dropped_and_the_page_kept(void **state)
+{
+    static const char good[] = "{\"filename\":\"x-2.tar.gz\",\"url\":"
+        "\"https://h/packages/x-2.tar.gz\"}";
+    char page[1024], msg[200];
+    size_t i, n;
+    json_t *m, *note;
+
+    (void) state;
+    for (i = 0; i < sizeof(bad_entry) / sizeof(bad_entry[0]); i++) {
+        /* the bad entry, then a good one after it */
+        n = strlen(bad_entry[i].page);
+        assert_true(n > 2 && n + sizeof(good) + 2 < sizeof(page));
+        memcpy(page, bad_entry[i].page, n - 2);
+        snprintf(page + n - 2, sizeof(page) - (n - 2), ",%s]}", good);
+        msg[0] = '\0';
+        m = pg_index_parse_project_json(page, strlen(page), PAGE_URL, CAP,
+            msg, sizeof(msg));
+        if (m == NULL)
+            fail_msg("%s: page refused: %s", bad_entry[i].name, msg);
+        assert_int_equal(json_array_size(json_object_get(m, "files")), 1);
+        assert_string_equal(json_string_value(json_object_get(file_at(m, 0),
+            "filename")), "x-2.tar.gz");
+        note = json_object_get(m, PG_INDEX_DROPPED);
+        assert_int_equal(json_integer_value(json_object_get(note, "count")),
+            1);
+        if (strstr(json_string_value(json_object_get(note, "first")),
+            bad_entry[i].reason) == NULL
+            || strstr(json_string_value(json_object_get(note, "first")),
+            "files[0]") == NULL)
+            fail_msg("%s: note '%s' lacks '%s'", bad_entry[i].name,
+                json_string_value(json_object_get(note, "first")),
+                bad_entry[i].reason);
+        json_decref(m);
+    }
+    /* a NUL outside the files still refuses the page */
+    m = pg_index_parse_project_json("{\"name\":\"x\\u0000y\",\"files\":[]}",
+        30, PAGE_URL, CAP, msg, sizeof(msg));
+    assert_null(m);
+    assert_non_null(strstr(msg, "name: NUL byte"));
+}
 
 static void
 malformed_pages_are_refused_with_a_reason(void **state)
@@ -398,6 +450,7 @@ main(void)
         cmocka_unit_test(json_round_trip_keeps_every_field),
         cmocka_unit_test(annotations_are_rendered),
         cmocka_unit_test(malformed_pages_are_refused_with_a_reason),
+        cmocka_unit_test(malformed_entries_are_dropped_and_the_page_kept),
         cmocka_unit_test(minimal_page_is_accepted),
         cmocka_unit_test(project_list_round_trip),
     };

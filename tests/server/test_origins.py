@@ -286,7 +286,52 @@ def t_mismatch_says_which_and_names_the_asked_file(e):
           "refusal names the asked file: %r" % r.reason)
 
 
+def t_malformed_entry_is_dropped_not_the_page(e):
+    e.start_fixture()
+    e.add("drop-1.0.tar.gz", rnd(600, "drop"))
+    good = [f for f in e.control("files")
+            if f["filename"] == "drop-1.0.tar.gz"][0]
+    entry = {"url": good["url"], "hashes": {"sha256": good["sha256"]}}
+    page = {"meta": {"api-version": "1.1"}, "name": "drop", "files": [
+        dict(entry, filename="../drop-0.9.tar.gz"),      # not a file name
+        dict(entry, filename="drop-0.8\u0000.tar.gz"),   # a NUL in it
+        dict(entry, filename="drop-1.0.tar.gz")]}
+    body = ts.json.dumps(page)
+    check("\\u0000" in body, "test bug: %r" % body)
+    e.control("raw", path="/simple/drop/", body=body, content_type=JSON_TYPE)
+    # The same in HTML: a link with an encoded NUL, then a good one.
+    e.add("droph-1.0.tar.gz", rnd(600, "droph"))
+    gh = [f for f in e.control("files")
+          if f["filename"] == "droph-1.0.tar.gz"][0]
+    html = ('<!DOCTYPE html><html><body>'
+            '<a href="%s/packages/aa/droph-0.9%%00.tar.gz">bad</a>'
+            '<a href="%s#sha256=%s">droph-1.0.tar.gz</a></body></html>'
+            % (e.fx_origin, gh["url"], gh["sha256"]))
+    e.control("raw", path="/simple/droph/", body=html,
+              content_type="text/html")
+    e.start_pg()
+    r = e.get("/simple/drop/", headers={"Accept": JSON_TYPE})
+    check(r.status == 200, "one bad entry costs the page: %r" % r)
+    check([f["filename"] for f in r.json()["files"]] == ["drop-1.0.tar.gz"],
+          repr(r.body))
+    r = e.get(ts.urllib.parse.urlsplit(r.json()["files"][0]["url"]).path)
+    check(r.status == 200 and r.body == rnd(600, "drop"), repr(r))
+    r = e.get("/simple/droph/", headers={"Accept": JSON_TYPE})
+    check(r.status == 200 and [f["filename"] for f in r.json()["files"]]
+          == ["droph-1.0.tar.gz"], repr(r))
+    m = e.get("/metrics").body.decode()
+    check("provgate_index_entries_dropped_total 3" in m,
+          [ln for ln in m.splitlines() if "dropped" in ln])
+    log = e.log()
+    check("page drop: left out 2 malformed file entries (first: files[0]"
+          in log, log[-2000:])
+    check("page droph: left out 1 malformed file entry (first: link 0: "
+          "filename with an encoded NUL)" in log, log[-2000:])
+
+
 TESTS = {
+    "malformed_entry_is_dropped_not_the_page":
+        t_malformed_entry_is_dropped_not_the_page,
     "file_without_sha256_is_marked_not_servable":
         t_file_without_sha256_is_marked_not_servable,
     "mismatch_says_which_and_names_the_asked_file":
