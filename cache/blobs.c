@@ -228,6 +228,9 @@ pg_blob_commit(struct pg_blob_writer *w, const char *sha256_hex,
     if (rc == PG_CACHE_OK) {
         rc = pg_cache_blob_record_locked(c, got, size, err);
     }
+    if (rc == PG_CACHE_OK) {
+        pg_cache_verified_mark(c, got, 1);     /* hashed as it was written */
+    }
     /* On failure the file stays unrecorded: never served, gc removes it. */
     pthread_mutex_unlock(&c->flush_mu);
     return rc;
@@ -370,6 +373,7 @@ pg_blob_remove(struct pg_cache *c, const char *sha256_hex,
         return pg_cache_fail(err, PG_CACHE_EINVAL, "remove",
             "sha256 is not 64 lower-case hex digits");
     }
+    pg_cache_verified_mark(c, sha256_hex, 0);
     rc = pg_cache_blob_unrecord(c, sha256_hex, &found, err);
     if (rc != PG_CACHE_OK) {
         return rc;

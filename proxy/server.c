@@ -672,6 +672,14 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     copt.dir = cfg->cache_dir;
     copt.max_bytes = cfg->cache_max_bytes;
     if (pg_cache_open(&copt, &s->cache, &cerr) != PG_CACHE_OK) {
+        if (cerr.code == PG_CACHE_EDAMAGED) {
+            /* issue 10: refused, never mapped; the operator decides. */
+            snprintf(msg, mlen, "%s; check it with `provgate cache check "
+                "--cache-dir %s`, move it aside with `provgate cache "
+                "rebuild`", cerr.reason, cfg->cache_dir);
+            pg_server_free(s);
+            return PG_SERVER_EDAMAGED;
+        }
         snprintf(msg, mlen, "cache %s: %s: %s", cfg->cache_dir,
             pg_cache_strerror(cerr.code), cerr.reason);
         goto err;
