@@ -18,6 +18,10 @@
  * Content-Range (416 when unsatisfiable), If-Range (ETag or date) decides
  * whether the range applies, If-None-Match gets 304.  Never content-encoded.
  *
+ * A cached blob is re-hashed (rehash.c, on a worker) before this process
+ * first serves it: a damaged one is removed and fetched again, never
+ * served (issue 10 item 3).
+ *
  * Uncached: one download per sha256 (struct pg_dl).  A file of at most
  * check_before_send bytes (the index's size, else the upstream's
  * Content-Length) is received whole into its temp blob before any answer
@@ -69,6 +73,7 @@
 #include "index_int.h"
 #include "metrics_int.h"
 #include "pg_cache.h"
+#include "rehash_int.h"
 #include "server_int.h"
 #include "upstream_int.h"
 #include "worker_int.h"
@@ -115,6 +120,7 @@ struct file_req {
     struct pg_req *r;
     struct file_rec rec;            /* strings in the arena */
     int page_tried, decided, after_commit;
+    int rehashed;                   /* the blob's re-hash was asked for */
     struct pg_dl *dl;               /* when live */
     uint64_t cache_gen;             /* LMDB generation of the lookup */
     time_t fresh_until;             /* of the page decided on (hot.c) */
@@ -137,10 +143,12 @@ struct pg_files {
     size_t hold_next;
     time_t hold_until_max;          /* no slot holds anything after this */
     struct pg_filecache *fc;        /* records and open blobs */
+    struct pg_rehash *rh;           /* re-hash before first serve, scrub */
 };
 
 static void lookup(struct file_req *fr);
 static void proceed(struct file_req *fr);
+static void rehash(struct file_req *fr);
 
 static const char *
 rec_kind(const struct file_rec *rec)
@@ -1115,6 +1123,10 @@ proceed(struct file_req *fr)
     }
     memset(&err, 0, sizeof(err));
     rc = pg_filecache_blob(fs->fc, fr->rec.sha, &seg, &size, &err);
+    if (rc == PG_CACHE_OK && !pg_blob_verified(r->s->cache, fr->rec.sha)) {
+        rehash(fr);
+        return;
+    }
     if (rc == PG_CACHE_OK) {
         if (!fr->after_commit) {
             r->cache = "hit";
@@ -1149,6 +1161,38 @@ proceed(struct file_req *fr)
         return;
     }
     dl_start(fr, !r->is_head && pg_req_header(r, "Range") == NULL);
+}
+
+static void
+on_rehashed(void *arg, int rc)
+{
+    struct file_req *fr = arg;
+
+    if (rc == PG_REHASH_STOPPING) {
+        pg_req_problem(fr->r, 503, "Stopping", "stopping");
+        return;
+    }
+    proceed(fr);    /* verified: served; damaged: removed, fetched again */
+}
+
+/* The blob is cached but this process never hashed it: hash it on a
+ * worker first (issue 10 item 3). */
+static void
+rehash(struct file_req *fr)
+{
+    struct pg_req *r = fr->r;
+
+    if (fr->rehashed) {
+        pg_req_problem(r, 502, "Bad gateway", "the cached %s could not be "
+            "verified", fr->rec.filename);
+        return;
+    }
+    fr->rehashed = 1;
+    if (pg_rehash_blob(r->s->files->rh, fr->rec.sha, on_rehashed, fr) != 0)
+    {
+        pg_req_problem(r, 503, "Unavailable", "cannot verify the cached %s "
+            "now", fr->rec.filename);
+    }
 }
 
 static json_t *
@@ -1315,6 +1359,16 @@ pg_files_handle(struct pg_req *r)
     }
 }
 
+/* A blob was found damaged and removed: no open descriptor of it is
+ * served again (hot.c's entries go with the LMDB generation). */
+static void
+on_blob_damaged(void *arg, const char *sha)
+{
+    struct pg_files *fs = arg;
+
+    pg_filecache_forget(fs->fc, sha);
+}
+
 int
 pg_files_new(struct pg_server *s, struct pg_files **out)
 {
@@ -1325,7 +1379,10 @@ pg_files_new(struct pg_server *s, struct pg_files **out)
         return -1;
     }
     fs->s = s;
-    if (pg_filecache_new(s->cache, &fs->fc) != 0) {
+    if (pg_filecache_new(s->cache, &fs->fc) != 0
+        || pg_rehash_new(s, on_blob_damaged, fs, &fs->rh) != 0)
+    {
+        pg_filecache_free(fs->fc);
         free(fs);
         *out = NULL;
         return -1;
@@ -1356,6 +1413,7 @@ pg_files_free(struct pg_files *fs)
             dl_free(d);
         }
     }
+    pg_rehash_free(fs->rh);
     pg_filecache_free(fs->fc);
     free(fs);
 }

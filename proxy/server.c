@@ -153,6 +153,24 @@ add_metrics(struct pg_server *s)
         "provgate_loop_relayed_requests_total", "Requests serving threads "
         "relayed to the main loop (misses, stale pages, refusals, metrics)",
         NULL, NULL, 0);
+    s->m_blob_damaged = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_blob_damaged_total", "Cached files whose bytes on disk "
+        "were not their sha256, removed (fetched again), by what found "
+        "them (serve: the re-hash before first serve, scrub)", "found",
+        NULL, 0);
+    s->m_rehash_bytes = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_blob_rehash_bytes_total", "Bytes of cached files "
+        "re-hashed, by what for (serve: before first serve, scrub)", "by",
+        NULL, 0);
+    s->m_rehash_seconds = pg_metrics_add(m, PG_METRIC_HISTOGRAM,
+        "provgate_blob_rehash_duration_seconds", "Time a request waited "
+        "for the re-hash of a cached file before this process first "
+        "served it", NULL, pg_latency_buckets, N_BUCKETS);
+    if (s->m_blob_damaged == NULL || s->m_rehash_bytes == NULL
+        || s->m_rehash_seconds == NULL)
+    {
+        return -1;
+    }
     if (s->m_requests == NULL || s->m_duration == NULL
         || s->m_inflight == NULL || s->m_bytes == NULL || s->m_hits == NULL
         || s->m_misses == NULL || s->m_stale == NULL

@@ -180,6 +180,9 @@ struct pg_server {
     struct pg_metric *m_hot_hits;       /* loop: answered from hot.c */
     struct pg_metric *m_relayed;        /* relayed to the main loop */
     struct pg_metric *m_page_job_seconds; /* step */
+    struct pg_metric *m_blob_damaged;   /* found: serve, scrub */
+    struct pg_metric *m_rehash_bytes;   /* by: serve, scrub */
+    struct pg_metric *m_rehash_seconds; /* re-hash before first serve */
 };
 
 struct pg_arena_chunk;

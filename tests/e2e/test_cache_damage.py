@@ -235,5 +235,90 @@ class DamagedState(pgtest.Case):
         self.assertIn(0, outcomes.values())
 
 
+class DamagedBlob(pgtest.Case):
+    """A cached file with one byte flipped on disk is never served."""
+
+    def download(self, pg, name=WHEEL):
+        urls = pg.file_urls("abi3info")
+        return pg.get("/" + urls[name].split("//", 1)[-1].split("/", 1)[-1])
+
+    def damaged_cache(self):
+        """A cache holding WHEEL, then a byte of its blob flipped."""
+        up = self.start_fixture()
+        cache = self.new_dir("cache")
+        pg = self.start_provgate(up, cache_dir=cache)
+        r = self.download(pg)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(pg.stop(), 0)
+        good = read(pgtest.vector(WHEEL))
+        sha = hashlib.sha256(good).hexdigest()
+        flip_byte(blob_path(cache, sha), len(good) // 2)
+        return up, cache, good, sha
+
+    def damaged_count(self, pg, found):
+        return pgtest.metric_sum(pg.metrics(), r"provgate_blob_damaged_total",
+                                 found=found)
+
+    def test_flipped_blob_byte_never_served_then_fetched_again(self):
+        up, cache, good, sha = self.damaged_cache()
+        fetched = up.kind_count("file")
+        pg = self.start_provgate(up, cache_dir=cache,
+                                 sets={"scrub_rate": "0"})
+        r = self.download(pg)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(hashlib.sha256(r.body).hexdigest(), sha,
+                         "the damaged blob was served")
+        self.assertEqual(up.kind_count("file"), fetched + 1,
+                         "the damaged file was not fetched again")
+        self.assertEqual(self.damaged_count(pg, "serve"), 1)
+        self.assertIn("blob %s damaged on disk" % sha, pg.log_text())
+        self.assertEqual(read(blob_path(cache, sha)), good,
+                         "the blob was not replaced by good bytes")
+        # Verified once in this process: served again without a re-hash.
+        rehashed = pgtest.metric_sum(pg.metrics(),
+                                     r"provgate_blob_rehash_bytes_total",
+                                     by="serve")
+        r = self.download(pg)
+        self.assertEqual(r.body, good)
+        self.assertEqual(pgtest.metric_sum(
+            pg.metrics(), r"provgate_blob_rehash_bytes_total", by="serve"),
+            rehashed, "a verified blob was hashed again")
+        self.assertEqual(up.kind_count("file"), fetched + 1)
+        # After a restart, a good blob is re-hashed once and served.
+        self.assertEqual(pg.stop(), 0)
+        pg = self.start_provgate(up, cache_dir=cache,
+                                 sets={"scrub_rate": "0"})
+        r = self.download(pg)
+        self.assertEqual(r.body, good)
+        self.assertEqual(up.kind_count("file"), fetched + 1)
+        self.assertEqual(pgtest.metric_sum(
+            pg.metrics(), r"provgate_blob_rehash_bytes_total", by="serve"),
+            len(good))
+        self.assertEqual(self.damaged_count(pg, "serve"), 0)
+
+    def test_scrub_removes_a_flipped_blob_before_any_request(self):
+        up, cache, good, sha = self.damaged_cache()
+        pg = self.start_provgate(up, cache_dir=cache,
+                                 sets={"scrub_rate": "64MiB"})
+        ok = pgtest.wait_until(lambda: self.damaged_count(pg, "scrub") == 1,
+                               30)
+        self.assertTrue(ok, "the scrub did not find the damaged blob:\n"
+                        + pg.log_tail())
+        self.assertFalse(os.path.exists(blob_path(cache, sha)))
+        r = self.download(pg)
+        self.assertEqual(r.body, good)
+
+    def test_cache_verify_removes_damaged_blobs_offline(self):
+        up, cache, good, sha = self.damaged_cache()
+        c = pgtest.run_cli(["cache", "verify", "--cache-dir", cache])
+        self.assertEqual(c.returncode, 1, c.output)
+        self.assertIn("damaged (blob %s" % sha, c.output)
+        self.assertIn("damaged: 1", c.output)
+        self.assertFalse(os.path.exists(blob_path(cache, sha)))
+        c = pgtest.run_cli(["cache", "verify", "--cache-dir", cache])
+        self.assertEqual(c.returncode, 0, c.output)
+        self.assertIn("damaged: 0", c.output)
+
+
 if __name__ == "__main__":
     sys.exit(pgtest.main())
