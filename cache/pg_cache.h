@@ -201,9 +201,17 @@ struct pg_blob_writer;
  * pg_blob_commit or pg_blob_abort.  PG_CACHE_EINVAL on a read-only cache. */
 int pg_blob_begin(struct pg_cache *c, struct pg_blob_writer **w,
     struct pg_cache_err *err);
+/* Added (issue 10 item 7): a writer that only hashes (nothing on disk),
+ * for a file the store cannot take (disk full): write and digest work,
+ * commit checks the digest and returns PG_CACHE_EFULL on a match. */
+int pg_blob_begin_hash_only(struct pg_cache *c, struct pg_blob_writer **w,
+    struct pg_cache_err *err);
 /* Appends bytes and feeds the running sha256.  PG_CACHE_EFULL when the blob
- * would exceed max_bytes (it could never be kept: abort it) or the disk is
- * full.  After any failure only pg_blob_abort may follow. */
+ * would exceed max_bytes (it could never be kept; err->step "blob") or the
+ * disk is full (err->step "disk"): the temp file is dropped and the writer
+ * goes on hashing only (every later write returns PG_CACHE_OK; commit
+ * then checks the digest and returns PG_CACHE_EFULL, or PG_CACHE_EHASH).
+ * After any other failure only pg_blob_abort may follow. */
 int pg_blob_write(struct pg_blob_writer *w, const void *buf, size_t len,
     struct pg_cache_err *err);
 /* The digest of everything written so far, as 64 lower-case hex + NUL.
@@ -212,7 +220,9 @@ void pg_blob_digest(struct pg_blob_writer *w, char hex[65]);
 /* Checks the digest against sha256_hex; on a match fsyncs, renames to
  * blobs/<2 hex>/<sha256>, records size and access time, then evicts least
  * recently used blobs beyond max_bytes.  On a mismatch deletes the temp
- * file and returns PG_CACHE_EHASH.  Frees w in every case.
+ * file and returns PG_CACHE_EHASH.  A hash-only writer (see above) is
+ * PG_CACHE_EFULL on a match; so is a disk that fills during the commit.
+ * Frees w in every case.
  * Runs on: worker (fsync). */
 int pg_blob_commit(struct pg_blob_writer *w, const char *sha256_hex,
     struct pg_cache_err *err);

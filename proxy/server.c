@@ -166,8 +166,12 @@ add_metrics(struct pg_server *s)
         "provgate_blob_rehash_duration_seconds", "Time a request waited "
         "for the re-hash of a cached file before this process first "
         "served it", NULL, pg_latency_buckets, N_BUCKETS);
+    s->m_cache_full = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_cache_full", "1 while the cache disk cannot take files "
+        "(they are served hash-checked, not cached), else 0", NULL, NULL,
+        0);
     if (s->m_blob_damaged == NULL || s->m_rehash_bytes == NULL
-        || s->m_rehash_seconds == NULL)
+        || s->m_rehash_seconds == NULL || s->m_cache_full == NULL)
     {
         return -1;
     }

@@ -13,6 +13,7 @@ server, never a signal, never a damaged file served.
 """
 
 import hashlib
+import http.client
 import os
 import random
 import shutil
@@ -318,6 +319,100 @@ class DamagedBlob(pgtest.Case):
         c = pgtest.run_cli(["cache", "verify", "--cache-dir", cache])
         self.assertEqual(c.returncode, 0, c.output)
         self.assertIn("damaged: 0", c.output)
+
+
+class DiskFull(pgtest.Case):
+    """The cache's file system is full: files are served hash-checked,
+    not cached; a page that is served is usable for its files; the
+    "cache full" state is a gauge and a log line and clears when space
+    returns.  Needs a small tmpfs (root); skipped when it cannot mount."""
+
+    FS_BYTES = 8 << 20
+    FILE_BYTES = 3 << 20
+
+    def setUp(self):
+        super().setUp()
+        self.mnt = self.new_dir("smallfs")
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                            "size=%d" % self.FS_BYTES, "tmpfs", self.mnt],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            self.skipTest("cannot mount a small tmpfs for the disk-full "
+                          "test (needs root): %s" % p.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", self.mnt],
+                        capture_output=True)
+
+    def fill(self):
+        """Fills the file system; returns the filler's path."""
+        path = os.path.join(self.mnt, "filler")
+        with open(path, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        return path
+
+    def full_gauge(self, pg):
+        return pgtest.metric_sum(pg.metrics(), r"^provgate_cache_full$")
+
+    def test_full_disk_serves_verified_pass_through(self):
+        up = self.start_fixture()
+        payload = random.Random(7).randbytes(self.FILE_BYTES)
+        wheel = pgtest.make_wheel(self.path("wheels", "x"), "bigproj",
+                                  "1.0", payload=payload)
+        good = read(wheel)
+        sha = hashlib.sha256(good).hexdigest()
+        up.add_file(wheel)
+        cache = os.path.join(self.mnt, "cache")
+        pg = self.start_provgate(up, cache_dir=cache, sets={
+            "scrub_rate": "0", pgtest.DIRECTIVE_MISMATCH_HOLD: "0s"})
+        self.assertEqual(self.full_gauge(pg), 0)
+        filler = self.fill()
+        # The page cannot be committed: it is served, and so are its files.
+        urls = pg.file_urls("bigproj")
+        name = os.path.basename(wheel)
+        path = "/" + urls[name].split("//", 1)[-1].split("/", 1)[-1]
+        r = pg.get(path)
+        if r.status == 503:
+            # The request that discovers the full disk while receiving a
+            # file to check before sending gets a clean 503 (pip retries
+            # it); from then on every download streams pass-through.
+            self.assertIn("cache is full", r.reason)
+            self.assertEqual(r.header("Retry-After"), "5")
+            r = pg.get(path)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r.body), len(good))
+        self.assertEqual(hashlib.sha256(r.body).hexdigest(), sha)
+        self.assertFalse(os.path.exists(blob_path(cache, sha)))
+        self.assertEqual(self.full_gauge(pg), 1)
+        self.assertIn("cache full: ", pg.log_text())
+        # Again: fetched again, served whole again (nothing was cached).
+        fetched = up.kind_count("file")
+        r = pg.get(path)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, good)
+        self.assertEqual(up.kind_count("file"), fetched + 1)
+        # A tampered upstream is still refused (reset), never served whole.
+        up.flip(name)
+        try:
+            r = pg.get(path)
+            got = (r.status, r.body)
+        except (OSError, http.client.HTTPException):
+            got = None
+        self.assertIsNone(got, "a tampered file was answered whole")
+        up.flip(name, on=False)
+        # Space returns: the state clears, and the file is cached again.
+        os.unlink(filler)
+        self.assertTrue(pgtest.wait_until(lambda: self.full_gauge(pg) == 0,
+                                          30), pg.log_tail())
+        self.assertIn("cache full: cleared", pg.log_text())
+        r = pg.get(path)
+        self.assertEqual(r.body, good)
+        self.assertTrue(pgtest.wait_until(
+            lambda: os.path.exists(blob_path(cache, sha)), 30))
+        self.assertEqual(read(blob_path(cache, sha)), good)
 
 
 if __name__ == "__main__":
