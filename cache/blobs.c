@@ -32,6 +32,7 @@ struct pg_blob_writer {
     struct pg_cache *c;
     int fd;
     int failed;                 /* a write failed: only abort may follow */
+    int hash_only;              /* the store cannot take it: hash only */
     int finished;               /* digest computed */
     EVP_MD_CTX *md;
     uint64_t written;
@@ -40,7 +41,52 @@ struct pg_blob_writer {
 };
 
 static void writer_free(struct pg_blob_writer *w, int unlink_temp);
+static struct pg_blob_writer *writer_new(struct pg_cache *c);
 static int fsync_dir(const char *path, struct pg_cache_err *err);
+
+static struct pg_blob_writer *
+writer_new(struct pg_cache *c)
+{
+    struct pg_blob_writer *w = calloc(1, sizeof(*w));
+
+    if (w == NULL) {
+        return NULL;
+    }
+    w->c = c;
+    w->fd = -1;
+    w->md = EVP_MD_CTX_new();
+    if (w->md == NULL || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
+        writer_free(w, 0);
+        return NULL;
+    }
+    return w;
+}
+
+int
+pg_blob_begin_hash_only(struct pg_cache *c, struct pg_blob_writer **out,
+    struct pg_cache_err *err)
+{
+    *out = writer_new(c);
+    if (*out == NULL) {
+        return pg_cache_fail(err, PG_CACHE_ENOMEM, "blob", "out of memory");
+    }
+    (*out)->hash_only = 1;
+    return PG_CACHE_OK;
+}
+
+/* The store cannot take w's blob: drop its temp file, keep hashing. */
+static int
+become_hash_only(struct pg_blob_writer *w, const char *step,
+    struct pg_cache_err *err, const char *why)
+{
+    if (w->fd >= 0) {
+        close(w->fd);
+        unlink(w->path);
+        w->fd = -1;
+    }
+    w->hash_only = 1;
+    return pg_cache_fail(err, PG_CACHE_EFULL, step, "%s", why);
+}
 
 int
 pg_blob_begin(struct pg_cache *c, struct pg_blob_writer **out,
@@ -53,15 +99,8 @@ pg_blob_begin(struct pg_cache *c, struct pg_blob_writer **out,
         return pg_cache_fail(err, PG_CACHE_EINVAL, "blob",
             "cache opened read-only");
     }
-    w = calloc(1, sizeof(*w));
+    w = writer_new(c);
     if (w == NULL) {
-        return pg_cache_fail(err, PG_CACHE_ENOMEM, "blob", "out of memory");
-    }
-    w->c = c;
-    w->fd = -1;
-    w->md = EVP_MD_CTX_new();
-    if (w->md == NULL || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
-        writer_free(w, 0);
         return pg_cache_fail(err, PG_CACHE_ENOMEM, "blob",
             "cannot start sha256");
     }
@@ -90,18 +129,23 @@ pg_blob_write(struct pg_blob_writer *w, const void *buf, size_t len,
         return pg_cache_fail(err, PG_CACHE_EINVAL, "blob",
             "write after a failure or after the digest");
     }
-    pthread_mutex_lock(&w->c->mu);
-    cap = w->c->max_bytes;
-    pthread_mutex_unlock(&w->c->mu);
-    if (cap != 0 && (len > cap || w->written > cap - len)) {
-        w->failed = 1;
-        return pg_cache_fail(err, PG_CACHE_EFULL, "blob",
-            "blob larger than the cache cap of %llu bytes",
-            (unsigned long long) cap);
-    }
     if (EVP_DigestUpdate(w->md, buf, len) != 1) {
         w->failed = 1;
         return pg_cache_fail(err, PG_CACHE_EIO, "blob", "sha256 update");
+    }
+    w->written += len;
+    if (w->hash_only) {
+        return PG_CACHE_OK;
+    }
+    pthread_mutex_lock(&w->c->mu);
+    cap = w->c->max_bytes;
+    pthread_mutex_unlock(&w->c->mu);
+    if (cap != 0 && w->written > cap) {
+        char why[96];
+
+        snprintf(why, sizeof(why), "blob larger than the cache cap of "
+            "%llu bytes", (unsigned long long) cap);
+        return become_hash_only(w, "blob", err, why);
     }
     while (left > 0) {
         ssize_t n = write(w->fd, p, left);
@@ -112,15 +156,16 @@ pg_blob_write(struct pg_blob_writer *w, const void *buf, size_t len,
             if (e == EINTR) {
                 continue;
             }
+            if (e == ENOSPC || e == EDQUOT) {
+                return become_hash_only(w, "disk", err, strerror(e));
+            }
             w->failed = 1;
-            return pg_cache_fail(err, e == ENOSPC || e == EDQUOT
-                ? PG_CACHE_EFULL : PG_CACHE_EIO, "blob", "write %.100s: %s",
-                w->path, strerror(e));
+            return pg_cache_fail(err, PG_CACHE_EIO, "blob",
+                "write %.100s: %s", w->path, strerror(e));
         }
         p += n;
         left -= (size_t) n;
     }
-    w->written += len;
     return PG_CACHE_OK;
 }
 
@@ -133,6 +178,9 @@ pg_blob_written(const struct pg_blob_writer *w)
 int
 pg_blob_reader(const struct pg_blob_writer *w)
 {
+    if (w->hash_only) {
+        return -1;              /* nothing on disk */
+    }
     return open(w->path, O_RDONLY | O_CLOEXEC);
 }
 
@@ -189,12 +237,17 @@ pg_blob_commit(struct pg_blob_writer *w, const char *sha256_hex,
         return pg_cache_fail(err, PG_CACHE_EHASH, "commit",
             "sha256 %.64s, expected %.64s", got, sha256_hex);
     }
+    if (w->hash_only) {
+        writer_free(w, 0);
+        return pg_cache_fail(err, PG_CACHE_EFULL, "commit",
+            "the bytes match, but the store could not take them");
+    }
     if (fsync(w->fd) != 0) {
         int e = errno;
 
         writer_free(w, 1);
-        return pg_cache_fail(err, PG_CACHE_EIO, "commit", "fsync: %s",
-            strerror(e));
+        return pg_cache_fail(err, e == ENOSPC || e == EDQUOT ? PG_CACHE_EFULL
+            : PG_CACHE_EIO, "commit", "fsync: %s", strerror(e));
     }
     fchmod(w->fd, 0644);
     snprintf(sub, sizeof(sub), "%s/%.2s", c->blobs, got);
@@ -227,6 +280,9 @@ pg_blob_commit(struct pg_blob_writer *w, const char *sha256_hex,
     rc = fsync_dir(sub, err);
     if (rc == PG_CACHE_OK) {
         rc = pg_cache_blob_record_locked(c, got, size, err);
+    }
+    if (rc == PG_CACHE_OK) {
+        pg_cache_verified_mark(c, got, 1);     /* hashed as it was written */
     }
     /* On failure the file stays unrecorded: never served, gc removes it. */
     pthread_mutex_unlock(&c->flush_mu);
@@ -370,6 +426,7 @@ pg_blob_remove(struct pg_cache *c, const char *sha256_hex,
         return pg_cache_fail(err, PG_CACHE_EINVAL, "remove",
             "sha256 is not 64 lower-case hex digits");
     }
+    pg_cache_verified_mark(c, sha256_hex, 0);
     rc = pg_cache_blob_unrecord(c, sha256_hex, &found, err);
     if (rc != PG_CACHE_OK) {
         return rc;

@@ -60,6 +60,12 @@ struct pg_cache {
     struct pg_cache_atime *atimes;      /* PG_CACHE_ATIME_SLOTS slots */
     size_t n_atimes;
 
+    /* Blobs this process hashed (verify.c): 32-byte digests, open
+     * addressing; allocated on first use.  Guarded by mu. */
+    unsigned char *vset;
+    unsigned char *vset_used;
+    size_t vset_n;
+
     /* flush_mu serializes the writers of blob records in this process
      * (commit, flush, remove, gc), so only one owns the spare batch. */
     pthread_mutex_t flush_mu;
@@ -96,6 +102,14 @@ int pg_cache_blob_totals(struct pg_cache *c, uint64_t *bytes,
 int pg_cache_clean_tmp_stale(struct pg_cache *c, uint64_t *removed,
     struct pg_cache_err *err);
 
+
+/* Checks <env_dir>/data.mdb with pread before LMDB maps it (datafile.c):
+ * PG_CACHE_OK (also when it is missing or empty: a new environment),
+ * PG_CACHE_EDAMAGED with "FILE: damaged (...)", or PG_CACHE_EIO. */
+int pg_cache_check_file(const char *env_dir, struct pg_cache_err *err);
+
+/* Marks (on) or forgets a blob as hashed by this process (verify.c). */
+void pg_cache_verified_mark(struct pg_cache *c, const char *hex, int on);
 
 void pg_cache_blob_path(const struct pg_cache *c, const char *hex,
     char *out, size_t outlen);

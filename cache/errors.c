@@ -12,6 +12,7 @@ pg_cache_strerror(enum pg_cache_code code)
     case PG_CACHE_EFULL: return "cache full";
     case PG_CACHE_EHASH: return "hash mismatch";
     case PG_CACHE_EINVAL: return "invalid argument";
+    case PG_CACHE_EDAMAGED: return "damaged";
     }
     return "unknown";
 }

@@ -60,7 +60,9 @@ enum pg_cache_code {
     PG_CACHE_EIO,           /* file system or LMDB failure */
     PG_CACHE_EFULL,         /* map full / over a limit */
     PG_CACHE_EHASH,         /* blob bytes do not have the expected sha256 */
-    PG_CACHE_EINVAL         /* bad argument (key too long, bad hex) */
+    PG_CACHE_EINVAL,        /* bad argument (key too long, bad hex) */
+    PG_CACHE_EDAMAGED       /* the state file or a blob on disk is damaged:
+                               refuse it (state) or drop it (blob) */
 };
 
 /* First failure wins: a function fills this only if code is still OK. */
@@ -125,6 +127,24 @@ int pg_cache_open(const struct pg_cache_options *opt, struct pg_cache **out,
  * No other call may run on c meanwhile. */
 void pg_cache_close(struct pg_cache *c);
 
+/* Added (issue 10): checks the state of the cache in dir without
+ * changing it: the data file's meta pages against its size (as every open
+ * does), then every key and value of every database is read.  Returns
+ * PG_CACHE_OK (and the number of entries read), PG_CACHE_EDAMAGED with
+ * "FILE: damaged (...)" in err, or another code if it cannot be read.
+ * A damaged file may still fault while it is read: the CLI runs this in a
+ * child process.  Runs on: the CLI. */
+int pg_cache_check(const char *dir, uint64_t *entries,
+    struct pg_cache_err *err);
+
+/* Added (issue 10): moves <dir>/state.lmdb aside to
+ * <dir>/state.lmdb.damaged-<UTC time> (written to moved_to) so the next
+ * open starts with an empty state; blob files stay (unrecorded: gc removes
+ * them).  Refuses (PG_CACHE_EINVAL) while another process has the cache
+ * open; PG_CACHE_NOTFOUND when there is no state.  Runs on: the CLI. */
+int pg_cache_rebuild(const char *dir, char *moved_to, size_t mlen,
+    struct pg_cache_err *err);
+
 /* Added: the database's name ("index", "files", …), for tools. */
 const char *pg_cache_db_name(enum pg_cache_db db);
 
@@ -181,9 +201,17 @@ struct pg_blob_writer;
  * pg_blob_commit or pg_blob_abort.  PG_CACHE_EINVAL on a read-only cache. */
 int pg_blob_begin(struct pg_cache *c, struct pg_blob_writer **w,
     struct pg_cache_err *err);
+/* Added (issue 10 item 7): a writer that only hashes (nothing on disk),
+ * for a file the store cannot take (disk full): write and digest work,
+ * commit checks the digest and returns PG_CACHE_EFULL on a match. */
+int pg_blob_begin_hash_only(struct pg_cache *c, struct pg_blob_writer **w,
+    struct pg_cache_err *err);
 /* Appends bytes and feeds the running sha256.  PG_CACHE_EFULL when the blob
- * would exceed max_bytes (it could never be kept: abort it) or the disk is
- * full.  After any failure only pg_blob_abort may follow. */
+ * would exceed max_bytes (it could never be kept; err->step "blob") or the
+ * disk is full (err->step "disk"): the temp file is dropped and the writer
+ * goes on hashing only (every later write returns PG_CACHE_OK; commit
+ * then checks the digest and returns PG_CACHE_EFULL, or PG_CACHE_EHASH).
+ * After any other failure only pg_blob_abort may follow. */
 int pg_blob_write(struct pg_blob_writer *w, const void *buf, size_t len,
     struct pg_cache_err *err);
 /* The digest of everything written so far, as 64 lower-case hex + NUL.
@@ -192,7 +220,9 @@ void pg_blob_digest(struct pg_blob_writer *w, char hex[65]);
 /* Checks the digest against sha256_hex; on a match fsyncs, renames to
  * blobs/<2 hex>/<sha256>, records size and access time, then evicts least
  * recently used blobs beyond max_bytes.  On a mismatch deletes the temp
- * file and returns PG_CACHE_EHASH.  Frees w in every case.
+ * file and returns PG_CACHE_EHASH.  A hash-only writer (see above) is
+ * PG_CACHE_EFULL on a match; so is a disk that fills during the commit.
+ * Frees w in every case.
  * Runs on: worker (fsync). */
 int pg_blob_commit(struct pg_blob_writer *w, const char *sha256_hex,
     struct pg_cache_err *err);
@@ -228,6 +258,46 @@ uint64_t pg_cache_generation(struct pg_cache *c);
 
 /* Whether a blob is present (no access-time update). */
 int pg_blob_exists(struct pg_cache *c, const char *sha256_hex);
+
+/* ---- re-hashing blobs on disk (verify.c; issue 10 item 3) ------------- */
+
+#define PG_CACHE_VERIFIED_MAX   65536   /* blobs remembered as verified */
+
+/* Whether this process hashed the blob's file since it opened the cache
+ * (pg_blob_verify, a scrub, or its own pg_blob_commit).  A blob that is
+ * not verified must be verified before it is served.  Cheap (a mutex, no
+ * I/O).  Runs on: any thread. */
+int pg_blob_verified(struct pg_cache *c, const char *sha256_hex);
+
+/* Re-hashes the blob's file.  Match: it is marked verified, PG_CACHE_OK.
+ * Mismatch: the blob is removed (record, then file; not on a read-only
+ * cache) and PG_CACHE_EDAMAGED is returned with the reason.
+ * PG_CACHE_NOTFOUND (err not filled) when there is no such blob.  *bytes
+ * (may be NULL): bytes read.  Runs on: worker (reads the whole file). */
+int pg_blob_verify(struct pg_cache *c, const char *sha256_hex,
+    uint64_t *bytes, struct pg_cache_err *err);
+
+/* A walk over every recorded blob, in key order, a budget of bytes per
+ * step; at the end of the store it starts over (pass_done).  Each blob is
+ * hashed as pg_blob_verify does (a damaged one is removed).  One scrub
+ * per caller; one thread at a time on it. */
+struct pg_blob_scrub;
+struct pg_blob_scrub_result {
+    uint64_t bytes;             /* read this step */
+    uint64_t checked;           /* blobs finished this step */
+    uint64_t damaged;           /* of them, damaged (and removed): 0, 1 */
+    char damaged_hex[65];       /* the damaged one */
+    char reason[160];           /* and why */
+    int pass_done;              /* the walk reached the end of the store */
+};
+int pg_blob_scrub_new(struct pg_blob_scrub **out);
+void pg_blob_scrub_free(struct pg_blob_scrub *s);
+/* Hashes up to budget bytes (more than 0), continuing where the last step
+ * stopped; returns early after a damaged blob (so each one is reported).
+ * Runs on: worker. */
+int pg_blob_scrub_step(struct pg_cache *c, struct pg_blob_scrub *s,
+    uint64_t budget, struct pg_blob_scrub_result *res,
+    struct pg_cache_err *err);
 
 /* Removes one blob (e.g. operator `cache gc`): its record, then its file.
  * PG_CACHE_NOTFOUND (err not filled) when neither existed.

@@ -7,6 +7,15 @@
  * environment is opened with MDB_NOTLS (read transactions are not bound to
  * a thread) and without MDB_NOSYNC (a committed write is durable).
  *
+ * Damage (issue 10 item 3).  Before LMDB maps data.mdb,
+ * pg_cache_check_file (datafile.c) reads its structure with pread and
+ * refuses a damaged file with PG_CACHE_EDAMAGED ("FILE: damaged (...)").
+ * LMDB's own corruption codes
+ * (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID, ...) map to the same
+ * code wherever they surface.  pg_cache_check walks every database
+ * (cursors over every key and every value byte); pg_cache_rebuild moves
+ * a state directory aside so the next open starts empty.
+ *
  * Opening also claims <dir>/cache.lock: every read-write opener holds a
  * shared flock for its lifetime; the one that can first take it exclusively
  * knows no other process is writing temp files and empties <dir>/tmp.
@@ -93,6 +102,14 @@ pg_cache_fail_mdb(struct pg_cache_err *err, int rc, const char *step,
     case MDB_BAD_VALSIZE:
         code = PG_CACHE_EINVAL;
         break;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INCOMPATIBLE:
+    case MDB_BAD_DBI:
+        code = PG_CACHE_EDAMAGED;
+        break;
     default:
         code = PG_CACHE_EIO;
         break;
@@ -160,6 +177,32 @@ pg_cache_db_name(enum pg_cache_db db)
 }
 
 /* ---- open / close ------------------------------------------------------ */
+
+/* An EDAMAGED reason from LMDB ("index: MDB_CORRUPTED: ...") becomes
+ * "DIR/state.lmdb/data.mdb: damaged (index: ...)", the form every edge
+ * prints. */
+static void
+name_damage(struct pg_cache_err *err, const char *dir)
+{
+    char was[sizeof(err->reason)];
+    int n;
+
+    if (err == NULL || err->code != PG_CACHE_EDAMAGED
+        || strstr(err->reason, "damaged (") != NULL)
+    {
+        return;
+    }
+    memcpy(was, err->reason, sizeof(was));
+    n = snprintf(err->reason, sizeof(err->reason),
+        "%.80s/state.lmdb/data.mdb: damaged (", dir);
+    if (n > 0 && (size_t) n < sizeof(err->reason) - 2) {
+        size_t room = sizeof(err->reason) - (size_t) n - 2;
+        size_t wl = strnlen(was, room);
+
+        memcpy(err->reason + n, was, wl);
+        memcpy(err->reason + n + wl, ")", 2);
+    }
+}
 
 int
 pg_cache_open(const struct pg_cache_options *opt, struct pg_cache **out,
@@ -231,6 +274,10 @@ pg_cache_open(const struct pg_cache_options *opt, struct pg_cache **out,
             goto fail;
         }
     }
+    rc = pg_cache_check_file(env_dir, err);
+    if (rc != PG_CACHE_OK) {
+        goto fail;
+    }
     rc = open_env(c, opt->map_size, err);
     if (rc != PG_CACHE_OK) {
         goto fail;
@@ -258,8 +305,159 @@ pg_cache_open(const struct pg_cache_options *opt, struct pg_cache **out,
     return PG_CACHE_OK;
 
 fail:
+    name_damage(err, c->dir);
     pg_cache_close(c);
     return rc;
+}
+
+/* Reads every byte of v (so a value on a damaged overflow page faults
+ * here, in the checker, not in a server). */
+static unsigned
+touch_bytes(const MDB_val *v)
+{
+    const unsigned char *p = v->mv_data;
+    unsigned x = 0;
+    size_t i;
+
+    for (i = 0; i < v->mv_size; i++) {
+        x += p[i];
+    }
+    return x;
+}
+
+/* Walks one database: every key and value. */
+static int
+walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t limit,
+    uint64_t *entries, struct pg_cache_err *err)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    volatile unsigned sink = 0;
+    int rc;
+
+    rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0) {
+        return pg_cache_fail_mdb(err, rc, "check", name);
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (v.mv_size > limit || k.mv_size > PG_CACHE_MAX_KEY) {
+            mdb_cursor_close(cur);
+            return pg_cache_fail(err, PG_CACHE_EDAMAGED, "check",
+                "%s: an entry of %zu bytes in a %llu-byte file", name,
+                v.mv_size, (unsigned long long) limit);
+        }
+        sink += touch_bytes(&k) + touch_bytes(&v);
+        (*entries)++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    (void) sink;
+    if (rc != MDB_NOTFOUND) {
+        return pg_cache_fail_mdb(err, rc, "check", name);
+    }
+    return PG_CACHE_OK;
+}
+
+int
+pg_cache_check(const char *dir, uint64_t *entries, struct pg_cache_err *err)
+{
+    struct pg_cache_options opt = { 0 };
+    struct pg_cache *c = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi main_dbi;
+    MDB_envinfo info;
+    MDB_stat st;
+    uint64_t limit;
+    int i, rc;
+
+    *entries = 0;
+    opt.dir = dir;
+    opt.read_only = 1;
+    opt.use_recorded_cap = 1;
+    rc = pg_cache_open(&opt, &c, err);
+    if (rc != PG_CACHE_OK) {
+        return rc;
+    }
+    if (mdb_env_info(c->env, &info) != 0 || mdb_env_stat(c->env, &st) != 0)
+    {
+        pg_cache_close(c);
+        return pg_cache_fail(err, PG_CACHE_EIO, "check", "mdb_env_info");
+    }
+    limit = ((uint64_t) info.me_last_pgno + 1) * st.ms_psize;
+    rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        rc = pg_cache_fail_mdb(err, rc, "check", "mdb_txn_begin");
+        goto done;
+    }
+    rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+    if (rc != 0) {
+        rc = pg_cache_fail_mdb(err, rc, "check", "main");
+        goto done;
+    }
+    rc = walk_db(txn, main_dbi, "main", limit, entries, err);
+    for (i = 0; rc == PG_CACHE_OK && i < PG_CACHE_DBI_TOTAL; i++) {
+        if (c->has_dbi[i]) {
+            rc = walk_db(txn, c->dbi[i], pg_cache_db_names[i], limit,
+                entries, err);
+        }
+    }
+done:
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    name_damage(err, c->dir);
+    pg_cache_close(c);
+    return rc;
+}
+
+int
+pg_cache_rebuild(const char *dir, char *moved_to, size_t mlen,
+    struct pg_cache_err *err)
+{
+    char lock[PG_CACHE_MAX_DIR + 32], state[PG_CACHE_MAX_DIR + 32];
+    char stamp[32];
+    struct stat st;
+    struct tm tm;
+    time_t now = time(NULL);
+    int fd, n;
+
+    moved_to[0] = '\0';
+    if (dir == NULL || strlen(dir) > PG_CACHE_MAX_DIR) {
+        return pg_cache_fail(err, PG_CACHE_EINVAL, "rebuild",
+            "no usable cache directory");
+    }
+    snprintf(state, sizeof(state), "%s/state.lmdb", dir);
+    if (stat(state, &st) != 0) {
+        return pg_cache_fail(err, PG_CACHE_NOTFOUND, "rebuild",
+            "no cache in %.100s (missing state.lmdb)", dir);
+    }
+    snprintf(lock, sizeof(lock), "%s/cache.lock", dir);
+    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return pg_cache_fail(err, PG_CACHE_EIO, "rebuild", "%.100s: %s",
+            lock, strerror(errno));
+    }
+    /* A server or CLI with the cache open holds the lock shared. */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return pg_cache_fail(err, PG_CACHE_EINVAL, "rebuild",
+            "%.100s is in use by another process (stop the server first)",
+            dir);
+    }
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    n = snprintf(moved_to, mlen, "%s/state.lmdb.damaged-%s", dir, stamp);
+    if (n < 0 || (size_t) n >= mlen || rename(state, moved_to) != 0) {
+        int e = n < 0 || (size_t) n >= mlen ? ENAMETOOLONG : errno;
+
+        close(fd);
+        moved_to[0] = '\0';
+        return pg_cache_fail(err, PG_CACHE_EIO, "rebuild",
+            "cannot move %.100s aside: %s", state, strerror(e));
+    }
+    close(fd);
+    return PG_CACHE_OK;
 }
 
 void
@@ -283,6 +481,8 @@ pg_cache_close(struct pg_cache *c)
     pthread_mutex_destroy(&c->flush_mu);
     free(c->atimes);
     free(c->spare);
+    free(c->vset);
+    free(c->vset_used);
     free(c);
 }
 
@@ -343,6 +543,13 @@ open_env(struct pg_cache *c, uint64_t map_size, struct pg_cache_err *err)
     }
     rc = mdb_env_open(c->env, env_dir, flags, 0644);
     if (rc != 0) {
+        struct pg_cache_err e = { 0 };
+
+        pg_cache_fail_mdb(&e, rc, "open", "");
+        if (e.code == PG_CACHE_EDAMAGED) {
+            return pg_cache_fail(err, PG_CACHE_EDAMAGED, "open",
+                "%.200s/data.mdb: damaged (%s)", env_dir, mdb_strerror(rc));
+        }
         return pg_cache_fail(err, PG_CACHE_EIO, "open", "lmdb %.100s: %s",
             env_dir, mdb_strerror(rc));
     }

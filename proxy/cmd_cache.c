@@ -1,4 +1,5 @@
-/* proxy/cmd_cache.c — `provgate cache stats|gc`: inspect and tidy a cache.
+/* proxy/cmd_cache.c — `provgate cache stats|gc|check|rebuild|verify`:
+ * inspect, tidy and repair a cache.
  *
  * stats opens the cache directory read-only (safe while the server runs)
  * and prints the blob count, bytes and cap and the entry count of every
@@ -8,16 +9,26 @@
  * gone (pg_cache_gc).  The cap is the one the server recorded in the cache
  * (its cache_max_bytes) unless --max-bytes gives another.
  *
- * Exit status: 0 done, 1 the cache could not be read or changed, 2 usage.
+ * check reads every page of state.lmdb (pg_cache_check) in a child
+ * process: a damaged file that makes the reader fault is reported as
+ * damaged, not as a crash of the tool.  rebuild moves a damaged state aside
+ * (pg_cache_rebuild; refused while a server has the cache open) so the
+ * next start is empty.  verify re-hashes every blob and removes those
+ * whose bytes are not their sha256 (fetched again on the next request).
+ *
+ * Exit status: 0 done (check: not damaged; verify: no damaged blob), 1 the
+ * cache is damaged or could not be read or changed, 2 usage.
  *
  * Owns: the cache handle it opens.  Runs on: the CLI process.
- * Spec: design §8–9; issue 2 item 5.
+ * Spec: design §8–9; issue 2 item 5; issue 10 item 3.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cmd_int.h"
 #include "config_int.h"
@@ -35,10 +46,16 @@ cache_usage(FILE *out)
     fprintf(out,
         "usage: provgate cache stats [--cache-dir DIR] [--max-bytes SIZE]\n"
         "       provgate cache gc [--cache-dir DIR] [--max-bytes SIZE]\n"
+        "       provgate cache check|rebuild|verify [--cache-dir DIR]\n"
         "\n"
         "  stats   blob count, bytes and cap; entries per database\n"
         "  gc      evict least recently used blobs down to the cap; delete\n"
         "          stale temp files, unrecorded blob files, dangling records\n"
+        "  check   read every page of state.lmdb; exit 1 if it is damaged\n"
+        "  rebuild move state.lmdb aside (state.lmdb.damaged-TIME) so the\n"
+        "          next start is empty; refused while a server runs\n"
+        "  verify  re-hash every blob; remove those whose bytes are not\n"
+        "          their sha256 (exit 1 if any)\n"
         "\n"
         "  --cache-dir DIR   the cache directory (default ./var)\n"
         "  --max-bytes SIZE  cap to report/enforce instead of the one the\n"
@@ -208,10 +225,160 @@ run_gc(const struct cache_args *a)
     return 0;
 }
 
+/* pg_cache_check in a child: a fault while reading is damage too. */
+static int
+run_check(const struct cache_args *a)
+{
+    struct pg_cache_err err = { 0 };
+    uint64_t entries = 0;
+    int fds[2], status;
+    pid_t pid;
+    char msg[256];
+    ssize_t n;
+
+    if (pipe(fds) != 0) {
+        fprintf(stderr, "provgate: cache: check: pipe: %s\n",
+            strerror(errno));
+        return 1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "provgate: cache: check: fork: %s\n",
+            strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return 1;
+    }
+    if (pid == 0) {
+        int rc;
+
+        close(fds[0]);
+        rc = pg_cache_check(a->dir, &entries, &err);
+        if (rc == PG_CACHE_OK) {
+            n = snprintf(msg, sizeof(msg), "%llu",
+                (unsigned long long) entries);
+        } else {
+            n = snprintf(msg, sizeof(msg), "%s", err.reason);
+        }
+        if (write(fds[1], msg, n > 0 ? (size_t) n : 0) < 0) {
+            _exit(3);
+        }
+        _exit(rc == PG_CACHE_OK ? 0 : rc == PG_CACHE_EDAMAGED ? 1 : 2);
+    }
+    close(fds[1]);
+    n = read(fds[0], msg, sizeof(msg) - 1);
+    msg[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "provgate: cache: check: wait: %s\n",
+                strerror(errno));
+            return 1;
+        }
+    }
+    if (WIFSIGNALED(status)) {
+        fprintf(stderr, "provgate: cache: %s/state.lmdb/data.mdb: damaged "
+            "(reading it faulted with signal %d)\n", a->dir,
+            WTERMSIG(status));
+        return 1;
+    }
+    if (WEXITSTATUS(status) == 0) {
+        printf("cache: %s\nstate: ok (%s entries read)\n", a->dir, msg);
+        return 0;
+    }
+    fprintf(stderr, "provgate: cache: %s\n", msg[0] != '\0' ? msg
+        : "check failed");
+    return 1;
+}
+
+static int
+run_rebuild(const struct cache_args *a)
+{
+    struct pg_cache_err err = { 0 };
+    struct pg_cache_options opt = { 0 };
+    struct pg_cache *c = NULL;
+    char moved[PG_CACHE_MAX_DIR + 64];
+
+    if (pg_cache_rebuild(a->dir, moved, sizeof(moved), &err)
+        != PG_CACHE_OK)
+    {
+        fprintf(stderr, "provgate: cache: rebuild: %s\n", err.reason);
+        return 1;
+    }
+    printf("moved: %s\n", moved);
+    opt.dir = a->dir;
+    opt.use_recorded_cap = 1;
+    if (pg_cache_open(&opt, &c, &err) != PG_CACHE_OK) {
+        fprintf(stderr, "provgate: cache: %s: %s: %s\n", a->dir,
+            err.step != NULL ? err.step : "open", err.reason);
+        return 1;
+    }
+    pg_cache_close(c);
+    printf("state: new and empty (blob files stay; `provgate cache gc` "
+        "removes them once unrecorded for an hour)\n");
+    return 0;
+}
+
+static int
+run_verify(const struct cache_args *a)
+{
+    struct pg_cache *c;
+    struct pg_blob_scrub *sc = NULL;
+    struct pg_blob_scrub_result res;
+    struct pg_cache_err err = { 0 };
+    uint64_t checked = 0, damaged = 0, bytes = 0;
+    int rc = 0;
+
+    if (open_cache(a, 0, &c) != 0) {
+        return 1;
+    }
+    if (pg_blob_scrub_new(&sc) != PG_CACHE_OK) {
+        fprintf(stderr, "provgate: cache: verify: out of memory\n");
+        pg_cache_close(c);
+        return 1;
+    }
+    do {
+        if (pg_blob_scrub_step(c, sc, UINT64_MAX, &res, &err)
+            != PG_CACHE_OK)
+        {
+            fprintf(stderr, "provgate: cache: verify: %s\n", err.reason);
+            rc = 1;
+            break;
+        }
+        checked += res.checked;
+        damaged += res.damaged;
+        bytes += res.bytes;
+        if (res.damaged > 0) {
+            fprintf(stderr, "provgate: cache: %s: damaged (%s)\n", a->dir,
+                res.reason);
+        }
+    } while (!res.pass_done);
+    pg_blob_scrub_free(sc);
+    pg_cache_close(c);
+    printf("checked: %llu blobs, %llu bytes\ndamaged: %llu (removed)\n",
+        (unsigned long long) checked, (unsigned long long) bytes,
+        (unsigned long long) damaged);
+    return rc != 0 || damaged > 0 ? 1 : 0;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(const struct cache_args *a);
+} cache_actions[] = {
+    { "stats", run_stats },
+    { "gc", run_gc },
+    { "check", run_check },
+    { "rebuild", run_rebuild },
+    { "verify", run_verify },
+};
+
 int
 pg_cmd_cache(int argc, char **argv)
 {
     struct cache_args a;
+    size_t i, n = sizeof(cache_actions) / sizeof(cache_actions[0]);
     int rc;
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0
@@ -220,9 +387,12 @@ pg_cmd_cache(int argc, char **argv)
         cache_usage(stdout);
         return 0;
     }
-    if (argc < 2 || (strcmp(argv[1], "stats") != 0
-        && strcmp(argv[1], "gc") != 0))
-    {
+    for (i = 0; argc >= 2 && i < n; i++) {
+        if (strcmp(argv[1], cache_actions[i].name) == 0) {
+            break;
+        }
+    }
+    if (argc < 2 || i == n) {
         if (argc >= 2) {
             fprintf(stderr, "provgate: cache: unknown action '%s'\n",
                 argv[1]);
@@ -235,8 +405,5 @@ pg_cmd_cache(int argc, char **argv)
         cache_usage(stderr);
         return rc;
     }
-    if (strcmp(argv[1], "stats") == 0) {
-        return run_stats(&a);
-    }
-    return run_gc(&a);
+    return cache_actions[i].run(&a);
 }

@@ -4,7 +4,8 @@
  * read first, then every other flag is applied with pg_config_set (the
  * same parsers as the file, "--name" as the location in messages).
  * Bad configuration prints "FILE:LINE: message" (or "--flag: message") on
- * stderr and exits 2; a server that cannot start (port busy, cache
+ * stderr and exits 2, as does a damaged cache state ("FILE: damaged
+ * (...)", issue 10); a server that cannot start (port busy, cache
  * directory unusable) exits 1.
  *
  * Owns: the config and the server for the process's life.
@@ -154,10 +155,11 @@ pg_cmd_serve(int argc, char **argv)
         pg_config_free(&cfg);
         return 2;
     }
-    if (pg_server_new(&cfg, &s, msg, sizeof(msg)) != 0) {
+    rc = pg_server_new(&cfg, &s, msg, sizeof(msg));
+    if (rc != 0) {
         fprintf(stderr, "provgate: serve: %s\n", msg);
         pg_config_free(&cfg);
-        return 1;
+        return rc == PG_SERVER_EDAMAGED ? 2 : 1;
     }
     /* Provenance (issue "Serve only verified files") installs its hooks
      * here: pg_server_set_hooks(s, &hooks) — see pg_proxy.h. */

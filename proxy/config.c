@@ -171,6 +171,10 @@ const struct pg_directive pg_config_directives[] = {
       "Content-Length) is received whole and hash-checked before its "
       "answer starts, so a mismatch is a clean 403; larger files stream "
       "(0 to 1GiB; 0: every file streams)", 0, (int64_t)1 << 30, 0 },
+    { "scrub_rate", "cache", pg_conf_bytes, F(scrub_rate), "8MiB",
+      "bytes per second the background scrub re-hashes cached files at "
+      "(a pass at most hourly; damaged ones are removed; 0 = off, "
+      "up to 1GiB)", 0, (int64_t)1 << 30, 0 },
 
     /* [policy] */
     { "policy", "policy", pg_conf_path, F(policy_file), NULL,

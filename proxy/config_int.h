@@ -85,6 +85,8 @@ struct pg_config {
     uint64_t check_before_send; /* cold files up to this size are
                                    checked whole before the status line,
                                    default 16 MiB; 0: all stream */
+    uint64_t scrub_rate;        /* blob bytes re-hashed per second by the
+                                   background scrub, 0 = off */
 
     /* [policy] */
     char *policy_file;          /* optional; default: built-in tofu */

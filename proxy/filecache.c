@@ -408,3 +408,14 @@ pg_filecache_blob(struct pg_filecache *fc, const char *sha256_hex,
     *size = b->size;
     return PG_CACHE_OK;
 }
+
+void
+pg_filecache_forget(struct pg_filecache *fc, const char *sha256_hex)
+{
+    struct fc_node *n = table_find(&fc->blobs, sha256_hex,
+        fnv1a(sha256_hex));
+
+    if (n != NULL) {
+        table_remove(&fc->blobs, n);
+    }
+}

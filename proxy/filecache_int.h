@@ -71,4 +71,7 @@ int pg_filecache_blob(struct pg_filecache *fc, const char *sha256_hex,
     struct evbuffer_file_segment **seg, uint64_t *size,
     struct pg_cache_err *err);
 
+/* Drops the open blob sha256 (removed from the store: damaged). */
+void pg_filecache_forget(struct pg_filecache *fc, const char *sha256_hex);
+
 #endif

@@ -18,6 +18,22 @@
  * Content-Range (416 when unsatisfiable), If-Range (ETag or date) decides
  * whether the range applies, If-None-Match gets 304.  Never content-encoded.
  *
+ * A cached blob is re-hashed (rehash.c, on a worker) before this process
+ * first serves it: a damaged one is removed and fetched again, never
+ * served (issue 10 item 3).
+ *
+ * Disk full (issue 10 item 7): when the store cannot take a file (no
+ * space for its temp file or its bytes, over the cap, or the commit
+ * fails), the download goes on as a verified pass-through: hashed with
+ * the same hold-back, served to the live client, not cached; waiters get
+ * 503 with Retry-After.  The cache is then "full" (a log line, the
+ * provgate_cache_full gauge) until a commit succeeds or a probe (statvfs,
+ * on a worker, every PG_FULL_PROBE_S) sees room for the file that did
+ * not fit; meanwhile every download streams this way (check_before_send
+ * needs a blob to wait for).  A page whose file records could not be committed is still
+ * usable for its files: a path LMDB does not know is looked up in the
+ * page just loaded.
+ *
  * Uncached: one download per sha256 (struct pg_dl).  A file of at most
  * check_before_send bytes (the index's size, else the upstream's
  * Content-Length) is received whole into its temp blob before any answer
@@ -59,10 +75,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 
 #include "config_int.h"
@@ -70,11 +88,14 @@
 #include "index_int.h"
 #include "metrics_int.h"
 #include "pg_cache.h"
+#include "rehash_int.h"
 #include "server_int.h"
 #include "upstream_int.h"
 #include "worker_int.h"
 
 #define DL_BUCKETS 256
+#define PG_FULL_PROBE_S 5           /* while full, look for space this often */
+#define PG_FULL_MIN_FREE (1u << 20) /* room a probe wants at least */
 
 struct file_rec {
     char sha[65];
@@ -106,6 +127,7 @@ struct pg_dl {
     long up_status;
     int paused, committing, mismatch;
     int size_mismatch;              /* the mismatch is of the size */
+    int passthrough;                /* the store cannot take it */
     int64_t t0;
     char reason[PG_MAX_REASON];
     struct pg_cache_err cerr;       /* commit result (worker) */
@@ -117,8 +139,11 @@ struct file_req {
     struct pg_req *r;
     struct file_rec rec;            /* strings in the arena */
     int page_tried, decided, after_commit;
+    int rehashed;                   /* the blob's re-hash was asked for */
     struct pg_dl *dl;               /* when live */
     uint64_t cache_gen;             /* LMDB generation of the lookup */
+    struct pg_page *page;           /* set by on_page_for_file for the
+                                       lookup it calls (borrowed) */
     time_t fresh_until;             /* of the page decided on (hot.c) */
     int page_hit;
 };
@@ -142,10 +167,18 @@ struct pg_files {
     size_t hold_next;
     time_t hold_until_max;          /* no slot holds anything after this */
     struct pg_filecache *fc;        /* records and open blobs */
+    struct pg_rehash *rh;           /* re-hash before first serve, scrub */
+    /* cache full (issue 10 item 7) */
+    int full;
+    uint64_t full_need;             /* bytes a probe wants free */
+    struct event *ev_probe;
+    int probing;
+    uint64_t probe_free;            /* written by the probe job */
 };
 
 static void lookup(struct file_req *fr);
 static void proceed(struct file_req *fr);
+static void rehash(struct file_req *fr);
 
 static const char *
 rec_kind(const struct file_rec *rec)
@@ -530,6 +563,87 @@ not_modified(struct pg_req *r, const struct file_rec *rec, const char *etag)
     return ut != (time_t)-1 && t != (time_t)-1 && t >= ut;
 }
 
+/* ---- cache full (issue 10 item 7) ------------------------------------- */
+
+void
+pg_files_cache_full(struct pg_files *fs, const char *why, uint64_t need)
+{
+    struct timeval tv = { PG_FULL_PROBE_S, 0 };
+
+    if (need < PG_FULL_MIN_FREE) {
+        need = PG_FULL_MIN_FREE;
+    }
+    if (need > fs->full_need) {
+        fs->full_need = need;
+    }
+    if (fs->full) {
+        return;
+    }
+    fs->full = 1;
+    pg_metric_set(fs->s->m_cache_full, 1, NULL);
+    pg_log(fs->s, "cache full: %s; files are served pass-through "
+        "(hash-checked, not cached) until space returns", why);
+    if (fs->ev_probe != NULL) {
+        event_add(fs->ev_probe, &tv);
+    }
+}
+
+static void
+full_clear(struct pg_files *fs, const char *how)
+{
+    if (!fs->full) {
+        return;
+    }
+    fs->full = 0;
+    fs->full_need = 0;
+    pg_metric_set(fs->s->m_cache_full, 0, NULL);
+    pg_log(fs->s, "cache full: cleared (%s)", how);
+    if (fs->ev_probe != NULL) {
+        event_del(fs->ev_probe);
+    }
+}
+
+static void
+probe_work(void *arg)
+{
+    struct pg_files *fs = arg;
+    struct statvfs st;
+
+    fs->probe_free = statvfs(fs->s->cfg->cache_dir, &st) == 0
+        ? (uint64_t)st.f_bavail * st.f_frsize : 0;
+}
+
+static void
+probe_done(void *arg)
+{
+    struct pg_files *fs = arg;
+    char how[96];
+
+    fs->probing = 0;
+    if (fs->full && fs->probe_free >= fs->full_need) {
+        snprintf(how, sizeof(how), "%llu bytes free",
+            (unsigned long long)fs->probe_free);
+        full_clear(fs, how);
+    }
+}
+
+static void
+on_probe_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct pg_files *fs = arg;
+
+    (void) fd;
+    (void) what;
+    if (!fs->probing && fs->full) {
+        fs->probing = 1;
+        if (pg_workers_submit(fs->s->workers, probe_work, probe_done, fs)
+            != 0)
+        {
+            fs->probing = 0;
+        }
+    }
+}
+
 /* ---- downloads --------------------------------------------------------- */
 
 static unsigned
@@ -615,6 +729,9 @@ dl_end_waiters(struct pg_dl *d, int code, const char *title)
             w->fr->after_commit = 1;
             proceed(w->fr);
         } else {
+            if (code == 503) {
+                pg_req_set_header(w->fr->r, "Retry-After", "5");
+            }
             pg_req_problem(w->fr->r, code, title, "%s", d->reason);
         }
         w = next;
@@ -687,7 +804,7 @@ dl_on_headers(void *arg, const struct pg_upstream_resp *resp)
     if (d->live == NULL) {
         return 0;
     }
-    if (d->declared < 0 || (check_first > 0
+    if (d->declared < 0 || (check_first > 0 && !d->passthrough
             && (uint64_t)d->declared <= check_first))
     {
         /* No length to promise, or small enough to check first (issue 9
@@ -721,9 +838,18 @@ dl_on_data(void *arg, const void *buf, size_t len)
     struct pg_req *r;
     size_t hl;
     struct pg_cache_err err;
+    int rc;
 
     memset(&err, 0, sizeof(err));
-    if (pg_blob_write(d->w, buf, len, &err) != PG_CACHE_OK) {
+    rc = pg_blob_write(d->w, buf, len, &err);
+    if (rc == PG_CACHE_EFULL) {
+        /* The writer goes on hashing: a verified pass-through. */
+        d->passthrough = 1;
+        if (strcmp(err.step, "disk") == 0) {
+            pg_files_cache_full(d->fs, err.reason,
+                d->declared > 0 ? (uint64_t)d->declared : 0);
+        }
+    } else if (rc != PG_CACHE_OK) {
         snprintf(d->reason, sizeof(d->reason), "cannot store %s: %s",
             d->rec.filename, err.reason);
         return 1;
@@ -776,13 +902,19 @@ commit_done(void *arg)
 
     d->w = NULL;
     d->committing = 0;
-    if (d->commit_rc != PG_CACHE_OK) {
+    if (d->commit_rc == PG_CACHE_EFULL) {
+        pg_files_cache_full(d->fs, d->cerr.reason, d->received);
+        snprintf(d->reason, sizeof(d->reason), "the cache is full: %s "
+            "could not be stored; retry", d->rec.filename);
+        dl_end_waiters(d, 503, "Service unavailable");
+    } else if (d->commit_rc != PG_CACHE_OK) {
         pg_log(s, "file %s (%s): not cached: %s: %s", d->rec.filename,
             d->rec.sha, pg_cache_strerror(d->cerr.code), d->cerr.reason);
         snprintf(d->reason, sizeof(d->reason), "cannot store %s: %s",
             d->rec.filename, pg_cache_strerror(d->cerr.code));
         dl_end_waiters(d, 502, "Bad gateway");
     } else {
+        full_clear(d->fs, "a file was stored");
         dl_end_waiters(d, 200, NULL);
     }
     dl_free(d);
@@ -921,6 +1053,17 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
             }
             pg_req_end_stream(r);
         }
+        if (d->passthrough) {
+            /* Served to the live client, hash-checked; not cached. */
+            pg_blob_abort(d->w);
+            d->w = NULL;
+            snprintf(d->reason, sizeof(d->reason), "the cache is full: %s "
+                "could not be kept for this request; retry",
+                d->rec.filename);
+            dl_end_waiters(d, 503, "Service unavailable");
+            dl_free(d);
+            return;
+        }
         dl_serve_checked(d);
         d->committing = 1;
         if (pg_workers_submit(s->workers, commit_work, commit_done, d) != 0)
@@ -996,12 +1139,32 @@ dl_start(struct file_req *fr, int live)
         pg_req_problem(r, 503, "Out of memory", "out of memory");
         return;
     }
-    if (pg_blob_begin(r->s->cache, &d->w, &err) != PG_CACHE_OK) {
+    if (fs->full) {
+        /* Nothing is stored while the cache is full: stream it with the
+         * hold-back (no check_before_send: there is no blob to wait
+         * for). */
+        err.code = PG_CACHE_EFULL;
+        snprintf(err.reason, sizeof(err.reason), "cache full");
+    } else if (pg_blob_begin(r->s->cache, &d->w, &err) != PG_CACHE_OK) {
         d->w = NULL;
-        dl_free(d);
-        pg_req_problem(r, 502, "Bad gateway", "cannot store %s: %s",
-            fr->rec.filename, err.reason);
-        return;
+    }
+    if (err.code != PG_CACHE_OK) {
+        if (err.code == PG_CACHE_EFULL) {
+            pg_files_cache_full(fs, err.reason,
+                fr->rec.size > 0 ? (uint64_t)fr->rec.size : 0);
+            memset(&err, 0, sizeof(err));
+            d->passthrough = 1;
+        }
+        if (!d->passthrough
+            || pg_blob_begin_hash_only(r->s->cache, &d->w, &err)
+            != PG_CACHE_OK)
+        {
+            d->w = NULL;
+            dl_free(d);
+            pg_req_problem(r, 502, "Bad gateway", "cannot store %s: %s",
+                fr->rec.filename, err.reason);
+            return;
+        }
     }
     if (live) {
         d->live = fr;
@@ -1150,6 +1313,10 @@ proceed(struct file_req *fr)
     }
     memset(&err, 0, sizeof(err));
     rc = pg_filecache_blob(fs->fc, fr->rec.sha, &seg, &size, &err);
+    if (rc == PG_CACHE_OK && !pg_blob_verified(r->s->cache, fr->rec.sha)) {
+        rehash(fr);
+        return;
+    }
     if (rc == PG_CACHE_OK) {
         if (!fr->after_commit) {
             r->cache = "hit";
@@ -1184,6 +1351,38 @@ proceed(struct file_req *fr)
         return;
     }
     dl_start(fr, !r->is_head && pg_req_header(r, "Range") == NULL);
+}
+
+static void
+on_rehashed(void *arg, int rc)
+{
+    struct file_req *fr = arg;
+
+    if (rc == PG_REHASH_STOPPING) {
+        pg_req_problem(fr->r, 503, "Stopping", "stopping");
+        return;
+    }
+    proceed(fr);    /* verified: served; damaged: removed, fetched again */
+}
+
+/* The blob is cached but this process never hashed it: hash it on a
+ * worker first (issue 10 item 3). */
+static void
+rehash(struct file_req *fr)
+{
+    struct pg_req *r = fr->r;
+
+    if (fr->rehashed) {
+        pg_req_problem(r, 502, "Bad gateway", "the cached %s could not be "
+            "verified", fr->rec.filename);
+        return;
+    }
+    fr->rehashed = 1;
+    if (pg_rehash_blob(r->s->files->rh, fr->rec.sha, on_rehashed, fr) != 0)
+    {
+        pg_req_problem(r, 503, "Unavailable", "cannot verify the cached %s "
+            "now", fr->rec.filename);
+    }
 }
 
 static json_t *
@@ -1272,7 +1471,73 @@ on_page_for_file(struct pg_req *r, struct pg_page *page, int status,
             : "index page unavailable");
         return;
     }
+    fr->page = page;        /* borrowed: lookup takes it at once */
     lookup(fr);
+}
+
+/* The sha256 of a hashes object, if it is 64 lower-case hex. */
+static const char *
+model_sha256(json_t *hashes)
+{
+    const char *h = json_string_value(json_object_get(hashes, "sha256"));
+
+    return h != NULL && strlen(h) == 64
+        && strspn(h, "0123456789abcdef") == 64 ? h : NULL;
+}
+
+/* issue 10 item 7: r's file in the page just loaded (its records may not
+ * be in LMDB: a commit that failed on a full disk).  0 found, -1 not. */
+static int
+rec_from_page(struct file_req *fr, struct pg_page *page, const char *project)
+{
+    struct pg_req *r = fr->r;
+    json_t *files = json_object_get(pg_page_model(page), "files"), *f;
+    size_t i, plen = strlen(r->path);
+    int is_meta = plen > 9 && strcmp(r->path + plen - 9, ".metadata") == 0;
+    char path[PG_MAX_PATH + 16];
+
+    json_array_foreach(files, i, f) {
+        const char *url = json_string_value(json_object_get(f, "url"));
+        const char *fn = json_string_value(json_object_get(f, "filename"));
+        const char *sha, *ut;
+        json_t *size = json_object_get(f, "size");
+
+        if (url == NULL || fn == NULL
+            || pg_index_file_path(url, path, sizeof(path)) != 0
+            || strlen(path) != (is_meta ? plen - 9 : plen)
+            || strncmp(path, r->path, strlen(path)) != 0)
+        {
+            continue;
+        }
+        sha = model_sha256(is_meta ? json_object_get(f, "core-metadata")
+            : json_object_get(f, "hashes"));
+        if (sha == NULL) {
+            return -1;
+        }
+        ut = json_string_value(json_object_get(f, "upload-time"));
+        memcpy(fr->rec.sha, sha, 65);
+        fr->rec.project = pg_req_strdup(r, project);
+        fr->rec.filename = is_meta ? pg_req_alloc(r, strlen(fn) + 10)
+            : pg_req_strdup(r, fn);
+        fr->rec.url = is_meta ? pg_req_alloc(r, strlen(url) + 10)
+            : pg_req_strdup(r, url);
+        if (fr->rec.project == NULL || fr->rec.filename == NULL
+            || fr->rec.url == NULL)
+        {
+            return -1;
+        }
+        if (is_meta) {
+            snprintf(fr->rec.filename, strlen(fn) + 10, "%s.metadata", fn);
+            snprintf(fr->rec.url, strlen(url) + 10, "%s.metadata", url);
+        }
+        fr->rec.upload_time = !is_meta && ut != NULL
+            ? pg_req_strdup(r, ut) : NULL;
+        fr->rec.size = !is_meta && json_is_integer(size)
+            ? (int64_t)json_integer_value(size) : -1;
+        fr->rec.is_meta = is_meta;
+        return 0;
+    }
+    return -1;
 }
 
 static void
@@ -1284,9 +1549,11 @@ lookup(struct file_req *fr)
     size_t len = 0;
     char sha[65], project[PG_INDEX_MAX_NAME + 2];
     const struct pg_filecache_rec *cached;
+    struct pg_page *page = fr->page;    /* only during on_page_for_file */
     uint64_t gen;
     int rc;
 
+    fr->page = NULL;
     /* The generation is read before any LMDB read: a record cached with it
      * is what LMDB holds while it is unchanged. */
     gen = pg_cache_generation(r->s->cache);
@@ -1303,6 +1570,12 @@ lookup(struct file_req *fr)
     rc = pg_cache_get(r->s->cache, PG_CACHE_DB_PATHS, r->path,
         strlen(r->path), &val, &len, &err);
     if (rc != PG_CACHE_OK) {
+        if (fr->page_tried && page != NULL
+            && project_of(r->path, project, sizeof(project)) == 0
+            && rec_from_page(fr, page, project) == 0)
+        {
+            goto found;     /* the page is served: so are its files */
+        }
         if (fr->page_tried) {
             pg_req_problem(r, 404, "Not found", "%s is not listed by any "
                 "index page", r->path);
@@ -1350,6 +1623,16 @@ pg_files_handle(struct pg_req *r)
     }
 }
 
+/* A blob was found damaged and removed: no open descriptor of it is
+ * served again (hot.c's entries go with the LMDB generation). */
+static void
+on_blob_damaged(void *arg, const char *sha)
+{
+    struct pg_files *fs = arg;
+
+    pg_filecache_forget(fs->fc, sha);
+}
+
 int
 pg_files_new(struct pg_server *s, struct pg_files **out)
 {
@@ -1360,11 +1643,19 @@ pg_files_new(struct pg_server *s, struct pg_files **out)
         return -1;
     }
     fs->s = s;
-    if (pg_filecache_new(s->cache, &fs->fc) != 0) {
+    fs->ev_probe = event_new(s->base, -1, EV_PERSIST, on_probe_timer, fs);
+    if (fs->ev_probe == NULL || pg_filecache_new(s->cache, &fs->fc) != 0
+        || pg_rehash_new(s, on_blob_damaged, fs, &fs->rh) != 0)
+    {
+        if (fs->ev_probe != NULL) {
+            event_free(fs->ev_probe);
+        }
+        pg_filecache_free(fs->fc);
         free(fs);
         *out = NULL;
         return -1;
     }
+    pg_metric_set(s->m_cache_full, 0, NULL);
     return 0;
 }
 
@@ -1390,6 +1681,10 @@ pg_files_free(struct pg_files *fs)
             dl_end_waiters(d, 503, "Stopping");
             dl_free(d);
         }
+    }
+    pg_rehash_free(fs->rh);
+    if (fs->ev_probe != NULL) {
+        event_free(fs->ev_probe);
     }
     pg_filecache_free(fs->fc);
     free(fs);

@@ -1213,9 +1213,13 @@ parse_done(struct page_job *j)
     set_str(&pg->up_etag, j->etag);
     set_str(&pg->up_lastmod, j->lastmod);
     if (j->err.code != PG_CACHE_OK) {
-        /* Serve what we got; the next request fetches again. */
+        /* Serve what we got; the next request fetches again.  Its files
+         * stay servable from the page (files.c). */
         pg_log(s, "%s %s: not cached: %s: %s", page_kind(pg), pg->key,
             pg_cache_strerror(j->err.code), j->err.reason);
+        if (j->err.code == PG_CACHE_EFULL) {
+            pg_files_cache_full(s->files, j->err.reason, 0);
+        }
     }
     model_drop(pg, pg->stored, 0);
     pg->stored = NULL;

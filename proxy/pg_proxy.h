@@ -83,7 +83,9 @@ struct pg_proxy_hooks {
 
 /* Opens the cache, the upstream client and the listener (binds now, so a
  * busy port fails here).  On failure writes a one-line reason into msg and
- * returns -1. */
+ * returns -1, or PG_SERVER_EDAMAGED when the cache state on disk is
+ * damaged (msg: "FILE: damaged (...)"; nothing was mapped). */
+#define PG_SERVER_EDAMAGED (-2)
 int pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     char *msg, size_t mlen);
 /* Installs the provenance hooks (copied).  Before pg_server_run. */

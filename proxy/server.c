@@ -157,6 +157,28 @@ add_metrics(struct pg_server *s)
         "provgate_loop_relayed_requests_total", "Requests serving threads "
         "relayed to the main loop (misses, stale pages, refusals, metrics)",
         NULL, NULL, 0);
+    s->m_blob_damaged = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_blob_damaged_total", "Cached files whose bytes on disk "
+        "were not their sha256, removed (fetched again), by what found "
+        "them (serve: the re-hash before first serve, scrub)", "found",
+        NULL, 0);
+    s->m_rehash_bytes = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_blob_rehash_bytes_total", "Bytes of cached files "
+        "re-hashed, by what for (serve: before first serve, scrub)", "by",
+        NULL, 0);
+    s->m_rehash_seconds = pg_metrics_add(m, PG_METRIC_HISTOGRAM,
+        "provgate_blob_rehash_duration_seconds", "Time a request waited "
+        "for the re-hash of a cached file before this process first "
+        "served it", NULL, pg_latency_buckets, N_BUCKETS);
+    s->m_cache_full = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_cache_full", "1 while the cache disk cannot take files "
+        "(they are served hash-checked, not cached), else 0", NULL, NULL,
+        0);
+    if (s->m_blob_damaged == NULL || s->m_rehash_bytes == NULL
+        || s->m_rehash_seconds == NULL || s->m_cache_full == NULL)
+    {
+        return -1;
+    }
     if (s->m_requests == NULL || s->m_duration == NULL
         || s->m_inflight == NULL || s->m_bytes == NULL || s->m_hits == NULL
         || s->m_misses == NULL || s->m_stale == NULL
@@ -689,6 +711,14 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     copt.dir = cfg->cache_dir;
     copt.max_bytes = cfg->cache_max_bytes;
     if (pg_cache_open(&copt, &s->cache, &cerr) != PG_CACHE_OK) {
+        if (cerr.code == PG_CACHE_EDAMAGED) {
+            /* issue 10: refused, never mapped; the operator decides. */
+            snprintf(msg, mlen, "%s; check it with `provgate cache check "
+                "--cache-dir %s`, move it aside with `provgate cache "
+                "rebuild`", cerr.reason, cfg->cache_dir);
+            pg_server_free(s);
+            return PG_SERVER_EDAMAGED;
+        }
         snprintf(msg, mlen, "cache %s: %s: %s", cfg->cache_dir,
             pg_cache_strerror(cerr.code), cerr.reason);
         goto err;

@@ -181,6 +181,10 @@ struct pg_server {
     struct pg_metric *m_hot_hits;       /* loop: answered from hot.c */
     struct pg_metric *m_relayed;        /* relayed to the main loop */
     struct pg_metric *m_page_job_seconds; /* step */
+    struct pg_metric *m_blob_damaged;   /* found: serve, scrub */
+    struct pg_metric *m_rehash_bytes;   /* by: serve, scrub */
+    struct pg_metric *m_rehash_seconds; /* re-hash before first serve */
+    struct pg_metric *m_cache_full;     /* gauge: the store is full */
 };
 
 struct pg_arena_chunk;
@@ -434,6 +438,10 @@ int pg_files_new(struct pg_server *s, struct pg_files **out);
 void pg_files_free(struct pg_files *f);
 void pg_files_handle(struct pg_req *r);
 size_t pg_files_active(struct pg_files *f);
+/* The store could not take something (why); the cache is "full" until a
+ * file is stored or need bytes are free (issue 10 item 7).  Loop only. */
+void pg_files_cache_full(struct pg_files *f, const char *why,
+    uint64_t need);
 /* Answers r (any loop) from a cached file's view: 304, Range, HEAD. */
 void pg_files_serve_view(struct pg_req *r, const struct pg_file_view *v);
 

@@ -793,6 +793,129 @@ reader_reads_written_bytes_across_commit_and_abort(void **state)
     }
 }
 
+/* Flips one byte of a committed blob's file. */
+static void
+flip_blob_byte(const struct fx *f, const char *hex, off_t at)
+{
+    char path[4096];
+    unsigned char b;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/blobs/%.2s/%s", f->dir, hex, hex);
+    fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &b, 1, at), 1);
+    b ^= 0x01;
+    assert_int_equal(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+}
+
+static void
+committed_blob_is_verified_reopened_blob_is_not(void **state)
+{
+    struct fx *f = *state;
+    struct pg_cache_err err = { 0 };
+    char hex[65];
+    uint64_t bytes;
+
+    assert_int_equal(put_blob(f->c, 5000, 1, hex), PG_CACHE_OK);
+    assert_true(pg_blob_verified(f->c, hex));
+    reopen(f, 0);
+    assert_false(pg_blob_verified(f->c, hex));
+    assert_int_equal(pg_blob_verify(f->c, hex, &bytes, &err), PG_CACHE_OK);
+    assert_int_equal(bytes, 5000);
+    assert_true(pg_blob_verified(f->c, hex));
+}
+
+static void
+verify_removes_a_flipped_blob(void **state)
+{
+    struct fx *f = *state;
+    struct pg_cache_err err = { 0 };
+    char hex[65], other[65];
+
+    assert_int_equal(put_blob(f->c, 70000, 2, hex), PG_CACHE_OK);
+    assert_int_equal(put_blob(f->c, 3000, 3, other), PG_CACHE_OK);
+    reopen(f, 0);
+    flip_blob_byte(f, hex, 65000);
+    assert_int_equal(pg_blob_verify(f->c, hex, NULL, &err),
+        PG_CACHE_EDAMAGED);
+    assert_non_null(strstr(err.reason, hex));
+    assert_false(pg_blob_verified(f->c, hex));
+    assert_false(pg_blob_exists(f->c, hex));
+    assert_false(blob_file_exists(f, hex));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_blob_verify(f->c, hex, NULL, &err),
+        PG_CACHE_NOTFOUND);
+    assert_int_equal(pg_blob_verify(f->c, other, NULL, &err), PG_CACHE_OK);
+}
+
+static void
+verified_set_forgets_one_and_keeps_the_rest(void **state)
+{
+    struct fx *f = *state;
+    struct pg_cache_err err = { 0 };
+    char hex[40][65];
+    int i;
+
+    for (i = 0; i < 40; i++) {
+        assert_int_equal(put_blob(f->c, 100 + (size_t) i, 10 + (unsigned) i,
+            hex[i]), PG_CACHE_OK);
+    }
+    for (i = 0; i < 40; i += 3) {
+        assert_int_equal(pg_blob_remove(f->c, hex[i], &err), PG_CACHE_OK);
+    }
+    for (i = 0; i < 40; i++) {
+        assert_int_equal(pg_blob_verified(f->c, hex[i]), i % 3 != 0);
+    }
+}
+
+static void
+scrub_walks_every_blob_in_steps_and_removes_damaged_ones(void **state)
+{
+    struct fx *f = *state;
+    struct pg_cache_err err = { 0 };
+    struct pg_blob_scrub *sc;
+    struct pg_blob_scrub_result res;
+    char hex[6][65];
+    uint64_t checked = 0, damaged = 0, bytes = 0, steps = 0;
+    int i;
+
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(put_blob(f->c, 40000, 20 + (unsigned) i, hex[i]),
+            PG_CACHE_OK);
+    }
+    reopen(f, 0);
+    flip_blob_byte(f, hex[1], 0);
+    flip_blob_byte(f, hex[4], 39999);
+    assert_int_equal(pg_blob_scrub_new(&sc), PG_CACHE_OK);
+    do {
+        assert_int_equal(pg_blob_scrub_step(f->c, sc, 10000, &res, &err),
+            PG_CACHE_OK);
+        assert_true(res.bytes <= 10000);
+        assert_true(res.damaged <= 1);
+        if (res.damaged) {
+            assert_true(strcmp(res.damaged_hex, hex[1]) == 0
+                || strcmp(res.damaged_hex, hex[4]) == 0);
+        }
+        checked += res.checked;
+        damaged += res.damaged;
+        bytes += res.bytes;
+        steps++;
+    } while (!res.pass_done && steps < 1000);
+    pg_blob_scrub_free(sc);
+    assert_int_equal(checked, 6);
+    assert_int_equal(damaged, 2);
+    assert_int_equal(bytes, 6 * 40000);
+    assert_true(steps >= 24);
+    for (i = 0; i < 6; i++) {
+        int bad = i == 1 || i == 4;
+
+        assert_int_equal(pg_blob_exists(f->c, hex[i]), !bad);
+        assert_int_equal(pg_blob_verified(f->c, hex[i]), !bad);
+    }
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -821,6 +944,10 @@ main(int argc, char **argv)
         T(commits_and_flushes_on_threads_while_opening),
         T(generation_changes_on_every_write),
         T(reader_reads_written_bytes_across_commit_and_abort),
+        T(committed_blob_is_verified_reopened_blob_is_not),
+        T(verify_removes_a_flipped_blob),
+        T(verified_set_forgets_one_and_keeps_the_rest),
+        T(scrub_walks_every_blob_in_steps_and_removes_damaged_ones),
     };
 
     if (argc == 5 && strcmp(argv[1], "--populate") == 0) {
