@@ -497,6 +497,31 @@ head_bytes(const h2o_req_t *req)
     return n;
 }
 
+/* h2o read a body for req (a Content-Length or Transfer-Encoding field
+ * came; h2o keeps neither in req->headers): framing.c judges the raw head,
+ * still at the start of the socket's input until the answer is sent.
+ * 1 when r was answered. */
+static int
+framing_refused(struct pg_req *r, h2o_req_t *req)
+{
+    h2o_socket_t *sock = pg_front_req_socket(req);
+    struct pg_framing f;
+    enum pg_framing_verdict v;
+    const char *why;
+
+    memset(&f, 0, sizeof(f));
+    if (sock != NULL && sock->input != NULL) {
+        pg_framing_scan(&f, sock->input->bytes, sock->input->size);
+    }
+    f.body = req->entity.len > 0 || (f.cl == 0 && f.te == 0);
+    v = pg_framing_judge(&f, &why);
+    if (v == PG_FRAMING_OK) {
+        return 0;
+    }
+    pg_framing_answer(r, v, why);
+    return 1;
+}
+
 static int
 on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -507,7 +532,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     struct sockaddr_storage ss;
     struct sockaddr *sa = (struct sockaddr *)&ss;
     socklen_t sl;
-    size_t plen, hlen;
+    size_t plen, hlen, at;
     struct pg_req *r;
     char *path, host[NI_MAXHOST];
 
@@ -528,18 +553,33 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     plen = req->input.query_at != SIZE_MAX ? req->input.query_at
         : req->input.path.len;
-    path = pg_req_strndup(r, req->input.path.base, plen);
-    if (req->input.query_at != SIZE_MAX) {
-        r->query = pg_req_strndup(r, req->input.path.base + plen + 1,
-            req->input.path.len - plen - 1);
-    }
     if (head_bytes(req) > PG_MAX_HEADERS_BYTES) {
-        r->path = path;
+        r->path = pg_req_strdup(r, "(too long)");
         pg_req_set_header(r, "Connection", "close");
         pg_req_problem(r, 431, "Request header fields too large",
             "request line and headers longer than %d bytes",
             PG_MAX_HEADERS_BYTES);
         return 0;
+    }
+    if (req->entity.base != NULL && framing_refused(r, req)) {
+        return 0;
+    }
+    switch (pg_framing_target(r, req->input.path.base, plen, &at)) {
+    case PG_TARGET_ORIGIN:
+    case PG_TARGET_MALFORMED:           /* pg_server_admit answers */
+        at = 0;
+        break;
+    case PG_TARGET_ORIGIN_ABSOLUTE:
+        break;
+    case PG_TARGET_OTHER:
+        pg_framing_answer(r, PG_FRAMING_REFUSED,
+            "request target names another origin: provgate is no proxy");
+        return 0;
+    }
+    path = pg_req_strndup(r, req->input.path.base + at, plen - at);
+    if (req->input.query_at != SIZE_MAX) {
+        r->query = pg_req_strndup(r, req->input.path.base + plen + 1,
+            req->input.path.len - plen - 1);
     }
     if (!pg_server_admit(lp, r, sl > 0 ? sa : NULL, path,
             strcmp(r->method, "GET") == 0 || r->is_head))

@@ -262,11 +262,14 @@ base_new(void)
 void
 pg_loops_http_setup(struct evhttp *http, const struct pg_config *cfg)
 {
-    evhttp_set_max_headers_size(http, PG_MAX_HEADERS_BYTES);
+    /* Read a head up to PG_MAX_HEAD_READ: one over PG_MAX_HEADERS_BYTES
+     * then gets the 431 server.c gives, as on the serving threads. */
+    evhttp_set_max_headers_size(http, PG_MAX_HEAD_READ);
     evhttp_set_max_body_size(http, PG_MAX_REQ_BODY);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST
         | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE
-        | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
+        | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH
+        | EVHTTP_REQ_CONNECT);
     evhttp_set_timeout(http, (int)((cfg->client_timeout_ms + 999) / 1000));
 }
 

@@ -344,9 +344,14 @@ def t_refusals_are_problem_json(e):
     e.start_pg()
     problem_ok(e.get("/nowhere"), 404)
     problem_ok(e.get("/simple/nonexistent-project/"), 404)
-    r = e.get("/simple/", method="POST", body=b"x")
+    # a POST without a body (Content-Length: 0): 405; with one, the body
+    # itself is refused (400, connection closed: framing.c)
+    r = e.get("/simple/", method="POST")
     problem_ok(r, 405)
     check(r.h("allow") == "GET, HEAD", repr(r.headers))
+    r = e.get("/simple/", method="POST", body=b"x")
+    problem_ok(r, 400)
+    check(r.h("connection") == "close", repr(r.headers))
     problem_ok(e.get("/packages/aa/bb/nothing-1.0.tar.gz"), 404)
     problem_ok(e.get("/packages/aa/bb/README"), 404)
     # path length: at the limit it is routed (404), one over is 414
