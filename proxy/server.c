@@ -123,6 +123,18 @@ add_metrics(struct pg_server *s)
         "provgate_http_send_timeouts_total", "Client connections closed "
         "because the client read nothing of its answer for client_timeout",
         NULL, NULL, 0);
+    s->m_client_limit = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_http_client_limit_refused_total", "Client connections "
+        "closed at accept because their address had "
+        "max_client_connections open", NULL, NULL, 0);
+    s->m_header_timeouts = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_http_header_timeouts_total", "Client connections closed "
+        "because a request head did not all arrive within "
+        "client_header_timeout", NULL, NULL, 0);
+    s->m_idle_closed = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_http_idle_closed_total", "Idle keep-alive client "
+        "connections closed to make room at max_connections", NULL, NULL,
+        0);
     s->m_clients_refused = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_http_clients_refused_total", "Requests refused (403) "
         "because the client address is not in allow_clients", NULL, NULL,
@@ -160,7 +172,8 @@ add_metrics(struct pg_server *s)
         || s->m_mismatch == NULL || s->m_pages_mem == NULL
         || s->m_downloads == NULL || s->m_conns == NULL
         || s->m_conns_refused == NULL || s->m_clients_refused == NULL
-        || s->m_send_timeouts == NULL
+        || s->m_send_timeouts == NULL || s->m_client_limit == NULL
+        || s->m_header_timeouts == NULL || s->m_idle_closed == NULL
         || s->m_page_jobs == NULL || s->m_loop_requests == NULL
         || s->m_hot_hits == NULL || s->m_relayed == NULL
         || s->m_page_job_seconds == NULL)
@@ -174,6 +187,9 @@ add_metrics(struct pg_server *s)
     pg_metric_inc(s->m_conns, 0, NULL);
     pg_metric_inc(s->m_conns_refused, 0, NULL);
     pg_metric_inc(s->m_send_timeouts, 0, NULL);
+    pg_metric_inc(s->m_client_limit, 0, NULL);
+    pg_metric_inc(s->m_header_timeouts, 0, NULL);
+    pg_metric_inc(s->m_idle_closed, 0, NULL);
     pg_metric_inc(s->m_clients_refused, 0, NULL);
     pg_metric_inc(s->m_relayed, 0, NULL);
     return 0;
@@ -766,7 +782,8 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
         snprintf(msg, mlen, "worker threads: cannot start");
         goto err;
     }
-    if (pg_hot_new(s, &s->hot) != 0 || pg_pages_new(s, &s->pages) != 0
+    if (pg_peers_new(2 * (size_t)cfg->max_connections, &s->peers) != 0
+        || pg_hot_new(s, &s->hot) != 0 || pg_pages_new(s, &s->pages) != 0
         || pg_files_new(s, &s->files) != 0)
     {
         snprintf(msg, mlen, "out of memory");
@@ -910,6 +927,8 @@ pg_server_free(struct pg_server *s)
     }
     pg_hot_free(s->hot);
     s->hot = NULL;
+    pg_peers_free(s->peers);
+    s->peers = NULL;
     if (s->up != NULL) {
         pg_upstream_free(s->up);
     }

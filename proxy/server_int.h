@@ -84,6 +84,12 @@ struct sockaddr;
                                        counted out (and their sockets
                                        closed) within this long */
 
+/* A client address as peers.c counts it (IPv4-mapped IPv6 as IPv4). */
+struct pg_peer_key {
+    unsigned char family;               /* 0: none (not counted) */
+    unsigned char addr[16];
+};
+
 /* One accepted client connection (server.c), counted against
  * max_connections from accept until evhttp freed it.  bev holds our own
  * reference (bufferevent_incref), so the bufferevent outlives evhttp's
@@ -92,6 +98,13 @@ struct sockaddr;
 struct pg_conn {
     struct bufferevent *bev;
     struct pg_conn *prev, *next;
+    struct pg_peer_key peer;            /* counted in s->peers */
+    int checked;                        /* its address was looked at */
+    int closing;                        /* shut down by us (idle at the
+                                           cap, header timeout, limit):
+                                           out of nconns_total already */
+    int64_t head_ms;                    /* a request head is awaited
+                                           since (0: none) */
 };
 
 /* One event loop (loops.c).  loops[0] is the main loop (s->base, s->http),
@@ -112,6 +125,8 @@ struct pg_loop {
                                            not yet swept */
     long nconns;
     struct event *ev_sweep;             /* counts closed connections out */
+    struct event *ev_admit;             /* checks new connections' client
+                                           addresses (evhttp) */
     struct event *ev_stop;              /* loops[1..]: the main loop asks */
     struct event *ev_stop_timeout;
     atomic_long inflight;               /* requests of this loop */
@@ -123,6 +138,7 @@ struct pg_loop {
     struct pg_front_loop *front;        /* loops[1..]: the h2o side
                                            (front.c) */
     time_t refused_logged;              /* last "max_connections" line */
+    time_t client_limit_logged;         /* last "max_client_connections" */
     time_t clients_refused_logged;      /* last "allow_clients" line */
 };
 
@@ -135,6 +151,7 @@ struct pg_server {
     struct pg_loop *loops;              /* nloops; loops[0] is the main */
     int nloops;
     atomic_long nconns_total;           /* every loop's connections */
+    struct pg_peers *peers;             /* per client address (peers.c) */
     atomic_int threads_running;         /* serving threads not yet done */
     struct evhttp *ihttp;               /* relay listener (main loop) */
     struct evhttp_bound_socket *ibound;
@@ -180,6 +197,10 @@ struct pg_server {
     struct pg_metric *m_conns;          /* gauge: client connections */
     struct pg_metric *m_conns_refused;  /* closed at accept (cap) */
     struct pg_metric *m_send_timeouts;  /* serving threads' send timeout */
+    struct pg_metric *m_client_limit;   /* closed at accept: the address
+                                           had max_client_connections */
+    struct pg_metric *m_header_timeouts; /* client_header_timeout */
+    struct pg_metric *m_idle_closed;    /* idle, closed at the cap */
     struct pg_metric *m_clients_refused; /* 403: not in allow_clients */
     struct pg_metric *m_page_jobs;      /* step, thread (pages.c) */
     struct pg_metric *m_loop_requests;  /* loop: requests each loop took */
@@ -281,6 +302,30 @@ time_t pg_http_date_parse(const char *s);
 /* 1 if the If-None-Match value lists etag (weak comparison) or "*". */
 int pg_etag_match_list(const char *inm, const char *etag);
 int64_t pg_now_ms(void);
+
+/* ---- peers.c: connections per client address (see there) ------------- */
+struct pg_peers;
+/* A table for connections from up to max_addresses addresses at once. */
+int pg_peers_new(size_t max_addresses, struct pg_peers **out);
+void pg_peers_free(struct pg_peers *p);
+/* The key of sa's address; -1 (key zeroed) for another family. */
+int pg_peer_key_of(const struct sockaddr *sa, struct pg_peer_key *key);
+/* Counts a connection from key in: 0, or -1 (not counted) when key has
+ * limit open already (or the table is full). */
+int pg_peers_take(struct pg_peers *p, const struct pg_peer_key *key,
+    int limit);
+/* Counts one of key's connections out. */
+void pg_peers_release(struct pg_peers *p, const struct pg_peer_key *key);
+/* Connections key has open. */
+int pg_peers_count(struct pg_peers *p, const struct pg_peer_key *key);
+
+/* ---- loops.c: per-client limit, shared by both front ends --------------- */
+/* Counts a new connection from sa against max_client_connections
+ * (key filled); 0, or -1 when it must be closed (counted and logged). */
+int pg_loops_client_admit(struct pg_loop *lp, const struct sockaddr *sa,
+    struct pg_peer_key *key);
+/* Counts a connection admitted so out. */
+void pg_loops_client_gone(struct pg_loop *lp, struct pg_peer_key *key);
 
 /* ---- framing.c: strict HTTP/1.1 framing (see there) -------------------- */
 /* What a request head says about its framing. */
