@@ -99,8 +99,11 @@ struct pg_front_conn {
     _Atomic uint64_t idle_ms;           /* idle keep-alive since (accept
                                            or its last request's end); 0:
                                            busy, or claimed by close_idle */
-    atomic_int drain;                   /* another thread's close_idle
-                                           claimed it (counted out) */
+    atomic_int out;                     /* counted out of nconns_total
+                                           (whoever sets it, once: this
+                                           thread closing it, or another
+                                           thread's close_idle claiming
+                                           it) */
     uint64_t head_ms;                   /* a request head is awaited since
                                            (0: none; watchdog) */
 };
@@ -361,7 +364,7 @@ on_mark_dispose(void *p)
     struct front_mark *m = p;
 
     m->c->active--;
-    if (m->c->active == 0 && !m->c->closing && !atomic_load(&m->c->drain))
+    if (m->c->active == 0 && !m->c->closing && !atomic_load(&m->c->out))
     {
         atomic_store(&m->c->idle_ms, h2o_now(m->c->fl->ctx.loop));
     }
@@ -668,7 +671,7 @@ on_conn_close(void *data)
     LIST_REMOVE(c, link);
     pthread_mutex_unlock(&fl->conns_mu);
     fl->nconns--;
-    if (!c->closing && !atomic_load(&c->drain)) {
+    if (atomic_exchange(&c->out, 1) == 0) {
         atomic_fetch_sub(&fl->lp->s->nconns_total, 1);
     }
     pg_loops_client_gone(fl->lp, &c->peer);
@@ -688,7 +691,7 @@ refuse(struct pg_front_loop *fl, h2o_socket_t *sock)
 static void
 conn_shut(struct pg_front_conn *c)
 {
-    if (!c->closing && !atomic_load(&c->drain)) {
+    if (atomic_exchange(&c->out, 1) == 0) {
         atomic_fetch_sub(&c->fl->lp->s->nconns_total, 1);
     }
     atomic_store(&c->idle_ms, 0);
@@ -702,9 +705,10 @@ static void tell(struct pg_loop *lp, const char *what);
 /* At max_connections: the keep-alive connection idle the longest, on any
  * serving thread (no request under way or begun, nothing being written),
  * is closed to make room, as nginx reuses its oldest idle connections;
- * the new one takes its slot at once.  A connection of another thread is
- * claimed (its idle time swapped for 0 under that thread's conns_mu, so
- * no two claim it) and that thread told to shut it ("d" on its pipe): a
+ * the new one takes its slot at once.  A connection is claimed by setting
+ * its "out" flag (under its thread's conns_mu, which keeps it listed and
+ * alive; the flag makes sure it is counted out once, whoever closes it);
+ * another thread's is shut by that thread, told by "d" on its pipe: a
  * thread touches only its own sockets.  1 if one was. */
 static int
 close_idle(struct pg_front_loop *fl)
@@ -737,18 +741,15 @@ close_idle(struct pg_front_loop *fl)
     pthread_mutex_lock(&o->conns_mu);
     LIST_FOREACH(c, &o->conns, link) {
         v = atomic_load(&c->idle_ms);
-        if (v != 0 && v <= best
-            && atomic_compare_exchange_strong(&c->idle_ms, &v, 0))
-        {
+        if (v != 0 && v <= best && atomic_exchange(&c->out, 1) == 0) {
+            atomic_store(&c->idle_ms, 0);
+            atomic_fetch_sub(&s->nconns_total, 1);
             got = c;
             break;
         }
     }
-    if (got != NULL && o != fl) {
-        atomic_fetch_sub(&s->nconns_total, 1);
-        atomic_store(&got->drain, 1);
-    } else if (got != NULL) {
-        conn_shut(got);
+    if (got != NULL && o == fl) {
+        conn_shut(got);                 /* counted out above */
     }
     pthread_mutex_unlock(&o->conns_mu);
     if (got == NULL) {
@@ -768,7 +769,7 @@ drain_claimed(struct pg_front_loop *fl)
     struct pg_front_conn *c;
 
     LIST_FOREACH(c, &fl->conns, link) {
-        if (atomic_load(&c->drain) && !c->closing) {
+        if (atomic_load(&c->out) && !c->closing) {
             c->closing = 1;
             c->head_ms = 0;
             shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
@@ -818,7 +819,7 @@ on_accept(h2o_socket_t *listener, const char *err)
         c->peer = peer;
         c->seen_ms = h2o_now(fl->ctx.loop);
         atomic_init(&c->idle_ms, c->seen_ms);
-        atomic_init(&c->drain, 0);
+        atomic_init(&c->out, 0);
         c->head_ms = c->seen_ms;        /* the first head is awaited */
         pthread_mutex_lock(&fl->conns_mu);
         LIST_INSERT_HEAD(&fl->conns, c, link);
