@@ -94,6 +94,16 @@ const struct pg_directive pg_config_directives[] = {
       "most client connections open at once (1 to 100000); further ones "
       "are closed at accept, unanswered",
       1, 100000, 0 },
+    { "max_client_connections", "server", pg_conf_int,
+      F(max_client_connections), "128",
+      "most connections one client address may hold open (0 to 100000; "
+      "0: no limit); its further ones are closed at accept, unanswered",
+      0, 100000, 0 },
+    { "client_header_timeout", "server", pg_conf_duration,
+      F(client_header_timeout_ms), "10s",
+      "close a connection whose request head has not all arrived this "
+      "long after it opened, or after the head's first byte (1s to 1h)",
+      1000, 3600000, 1 },
     { "serve_loops", "server", pg_conf_int, F(serve_loops), "0",
       "threads serving clients (0 to 63): h2o loops that answer cached "
       "hits and relay the rest to the main loop; 1 is the main loop "

@@ -52,6 +52,9 @@ struct pg_config {
     char *audit_log;            /* "-" = stderr (default) or a file */
     int64_t client_timeout_ms;  /* idle client connection, default 60 s */
     int max_connections;        /* default 1024 */
+    int max_client_connections; /* per client address, default 128 (0:
+                                   no limit) */
+    int64_t client_header_timeout_ms; /* a request head, default 10 s */
     int serve_loops;            /* event loops serving clients; 0 (the
                                    default) = one per CPU core */
     struct pg_client_nets allow_clients; /* default empty = all */

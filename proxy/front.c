@@ -26,9 +26,15 @@
  * and writes header names as we spelled them.
  *
  * Connections.  Each accepted socket is counted against max_connections
- * (s->nconns_total, shared with the main loop) until h2o closes it (the
- * socket's on_close hook); over the cap a new connection is closed at
- * once, unanswered, as loops.c does for evhttp.
+ * (s->nconns_total, shared with the main loop) and its client address
+ * against max_client_connections (peers.c, shared by every thread) until
+ * h2o closes it (the socket's on_close hook).  Over its address's limit a
+ * new connection is closed at once, unanswered.  At max_connections the
+ * keep-alive connection idle the longest, on any thread, is closed to make
+ * room (close_idle); with none idle the new one is closed unanswered, as
+ * loops.c does for evhttp.  A watchdog (every PG_FRONT_WATCHDOG_MS) closes
+ * connections whose request head takes longer than client_header_timeout
+ * and those that read nothing of their answer for client_timeout.
  *
  * Stopping (SIGTERM, via a pipe from the main loop).  The listener is
  * closed and h2o told to end keep-alive; once the thread's requests
@@ -38,7 +44,9 @@
  * Owns: the shared h2o configuration (struct pg_front), each thread's
  * context, loop, listener and connection list.  Borrows: the server.
  * Runs on: the main loop (setup, start, stop, free) and each serving
- * thread (everything else).  Spec: issue 2 benchmark; design §5.
+ * thread (everything else; close_idle reads other threads' lists under
+ * their conns_mu).  Spec: issue 2 benchmark; design §5; issue 10 items 4
+ * and 5.
  */
 #include <netdb.h>
 #include <netinet/in.h>
@@ -69,6 +77,8 @@ struct pg_front {
 };
 
 #define PG_RELAY_IDLE_MS 2000      /* a kept-alive relay connection */
+#define PG_FRONT_WATCHDOG_MS 250   /* send and header timeouts, idle
+                                      marks: checked this often */
 #define PG_FRONT_SENDFILE_TURN (512 * 1024) /* per loop turn: one
                                         client does not hold the thread;
                                         4 MiB cost the big rows 10-20% */
@@ -81,6 +91,21 @@ struct pg_front_conn {
     size_t sent;                        /* its bytes so far */
     size_t seen_written;                /* sock->bytes_written at ... */
     uint64_t seen_ms;                   /* ... this time (watchdog) */
+    struct pg_peer_key peer;            /* counted in s->peers */
+    int active;                         /* requests h2o has not disposed */
+    int nreq;                           /* requests it took */
+    int closing;                        /* shut down by us: out of
+                                           nconns_total already */
+    _Atomic uint64_t idle_ms;           /* idle keep-alive since (accept
+                                           or its last request's end); 0:
+                                           busy, or claimed by close_idle */
+    atomic_int out;                     /* counted out of nconns_total
+                                           (whoever sets it, once: this
+                                           thread closing it, or another
+                                           thread's close_idle claiming
+                                           it) */
+    uint64_t head_ms;                   /* a request head is awaited since
+                                           (0: none; watchdog) */
 };
 
 /* A reply body kept until h2o is done with the request.  A file range
@@ -326,6 +351,42 @@ req_conn(h2o_req_t *req)
         ? sock->on_close.data : NULL;
 }
 
+/* A request is under way on its connection from on_req until h2o
+ * disposes of it (its answer was sent, or the connection closes: h2o
+ * disposes of the request before it closes the socket, so c is alive). */
+struct front_mark {
+    struct pg_front_conn *c;
+};
+
+static void
+on_mark_dispose(void *p)
+{
+    struct front_mark *m = p;
+
+    m->c->active--;
+    if (m->c->active == 0 && !m->c->closing && !atomic_load(&m->c->out))
+    {
+        atomic_store(&m->c->idle_ms, h2o_now(m->c->fl->ctx.loop));
+    }
+}
+
+static void
+mark_active(h2o_req_t *req)
+{
+    struct pg_front_conn *c = req_conn(req);
+    struct front_mark *m;
+
+    if (c == NULL) {
+        return;
+    }
+    m = h2o_mem_alloc_shared(&req->pool, sizeof(*m), on_mark_dispose);
+    m->c = c;
+    c->active++;
+    c->nreq++;
+    c->head_ms = 0;
+    atomic_store(&c->idle_ms, 0);
+}
+
 /* A reply made, not yet sent (pg_front_send): req.c writes the access
  * line in between, so the line is out before the client has the answer
  * (as on the evhttp path, which writes on the next loop turn). */
@@ -497,6 +558,31 @@ head_bytes(const h2o_req_t *req)
     return n;
 }
 
+/* h2o read a body for req (a Content-Length or Transfer-Encoding field
+ * came; h2o keeps neither in req->headers): framing.c judges the raw head,
+ * still at the start of the socket's input until the answer is sent.
+ * 1 when r was answered. */
+static int
+framing_refused(struct pg_req *r, h2o_req_t *req)
+{
+    h2o_socket_t *sock = pg_front_req_socket(req);
+    struct pg_framing f;
+    enum pg_framing_verdict v;
+    const char *why;
+
+    memset(&f, 0, sizeof(f));
+    if (sock != NULL && sock->input != NULL) {
+        pg_framing_scan(&f, sock->input->bytes, sock->input->size);
+    }
+    f.body = req->entity.len > 0 || (f.cl == 0 && f.te == 0);
+    v = pg_framing_judge(&f, &why);
+    if (v == PG_FRAMING_OK) {
+        return 0;
+    }
+    pg_framing_answer(r, v, why);
+    return 1;
+}
+
 static int
 on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -507,11 +593,12 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     struct sockaddr_storage ss;
     struct sockaddr *sa = (struct sockaddr *)&ss;
     socklen_t sl;
-    size_t plen, hlen;
+    size_t plen, hlen, at;
     struct pg_req *r;
     char *path, host[NI_MAXHOST];
 
     (void) self;
+    mark_active(req);
     r = pg_req_new_front(lp, req);
     if (r == NULL) {
         h2o_send_error_503(req, "Service Unavailable", "out of memory\n",
@@ -528,18 +615,33 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     plen = req->input.query_at != SIZE_MAX ? req->input.query_at
         : req->input.path.len;
-    path = pg_req_strndup(r, req->input.path.base, plen);
-    if (req->input.query_at != SIZE_MAX) {
-        r->query = pg_req_strndup(r, req->input.path.base + plen + 1,
-            req->input.path.len - plen - 1);
-    }
     if (head_bytes(req) > PG_MAX_HEADERS_BYTES) {
-        r->path = path;
+        r->path = pg_req_strdup(r, "(too long)");
         pg_req_set_header(r, "Connection", "close");
         pg_req_problem(r, 431, "Request header fields too large",
             "request line and headers longer than %d bytes",
             PG_MAX_HEADERS_BYTES);
         return 0;
+    }
+    if (req->entity.base != NULL && framing_refused(r, req)) {
+        return 0;
+    }
+    switch (pg_framing_target(r, req->input.path.base, plen, &at)) {
+    case PG_TARGET_ORIGIN:
+    case PG_TARGET_MALFORMED:           /* pg_server_admit answers */
+        at = 0;
+        break;
+    case PG_TARGET_ORIGIN_ABSOLUTE:
+        break;
+    case PG_TARGET_OTHER:
+        pg_framing_answer(r, PG_FRAMING_REFUSED,
+            "request target names another origin: provgate is no proxy");
+        return 0;
+    }
+    path = pg_req_strndup(r, req->input.path.base + at, plen - at);
+    if (req->input.query_at != SIZE_MAX) {
+        r->query = pg_req_strndup(r, req->input.path.base + plen + 1,
+            req->input.path.len - plen - 1);
     }
     if (!pg_server_admit(lp, r, sl > 0 ? sa : NULL, path,
             strcmp(r->method, "GET") == 0 || r->is_head))
@@ -565,9 +667,14 @@ on_conn_close(void *data)
     if (c->sending != NULL) {
         c->sending->conn = NULL;
     }
+    pthread_mutex_lock(&fl->conns_mu);
     LIST_REMOVE(c, link);
+    pthread_mutex_unlock(&fl->conns_mu);
     fl->nconns--;
-    atomic_fetch_sub(&fl->lp->s->nconns_total, 1);
+    if (atomic_exchange(&c->out, 1) == 0) {
+        atomic_fetch_sub(&fl->lp->s->nconns_total, 1);
+    }
+    pg_loops_client_gone(fl->lp, &c->peer);
     free(c);
     front_idle(fl);
 }
@@ -579,11 +686,104 @@ refuse(struct pg_front_loop *fl, h2o_socket_t *sock)
     h2o_socket_close(sock);
 }
 
+/* h2o sees the end and closes the connection (on_conn_close).  It
+ * leaves max_connections' count at once: a new one may take its slot. */
+static void
+conn_shut(struct pg_front_conn *c)
+{
+    if (atomic_exchange(&c->out, 1) == 0) {
+        atomic_fetch_sub(&c->fl->lp->s->nconns_total, 1);
+    }
+    atomic_store(&c->idle_ms, 0);
+    c->closing = 1;
+    c->head_ms = 0;
+    shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+}
+
+static void tell(struct pg_loop *lp, const char *what);
+
+/* At max_connections: the keep-alive connection idle the longest, on any
+ * serving thread (no request under way or begun, nothing being written),
+ * is closed to make room, as nginx reuses its oldest idle connections;
+ * the new one takes its slot at once.  A connection is claimed by setting
+ * its "out" flag (under its thread's conns_mu, which keeps it listed and
+ * alive; the flag makes sure it is counted out once, whoever closes it);
+ * another thread's is shut by that thread, told by "d" on its pipe: a
+ * thread touches only its own sockets.  1 if one was. */
+static int
+close_idle(struct pg_front_loop *fl)
+{
+    struct pg_server *s = fl->lp->s;
+    struct pg_front_loop *o;
+    struct pg_front_conn *c, *got = NULL;
+    uint64_t best = UINT64_MAX, v;
+    int i, bi = -1;
+
+    for (i = 1; i < s->nloops; i++) {
+        o = s->loops[i].front;
+        if (o == NULL) {
+            continue;
+        }
+        pthread_mutex_lock(&o->conns_mu);
+        LIST_FOREACH(c, &o->conns, link) {
+            v = atomic_load(&c->idle_ms);
+            if (v != 0 && v < best) {
+                best = v;
+                bi = i;
+            }
+        }
+        pthread_mutex_unlock(&o->conns_mu);
+    }
+    if (bi < 0) {
+        return 0;
+    }
+    o = s->loops[bi].front;
+    pthread_mutex_lock(&o->conns_mu);
+    LIST_FOREACH(c, &o->conns, link) {
+        v = atomic_load(&c->idle_ms);
+        if (v != 0 && v <= best && atomic_exchange(&c->out, 1) == 0) {
+            atomic_store(&c->idle_ms, 0);
+            atomic_fetch_sub(&s->nconns_total, 1);
+            got = c;
+            break;
+        }
+    }
+    if (got != NULL && o == fl) {
+        conn_shut(got);                 /* counted out above */
+    }
+    pthread_mutex_unlock(&o->conns_mu);
+    if (got == NULL) {
+        return 0;
+    }
+    pg_metric_inc(s->m_idle_closed, 1, NULL);
+    if (o != fl) {
+        tell(&s->loops[bi], "d");
+    }
+    return 1;
+}
+
+/* Shuts down this thread's connections another thread claimed. */
+static void
+drain_claimed(struct pg_front_loop *fl)
+{
+    struct pg_front_conn *c;
+
+    LIST_FOREACH(c, &fl->conns, link) {
+        if (atomic_load(&c->out) && !c->closing) {
+            c->closing = 1;
+            c->head_ms = 0;
+            shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+        }
+    }
+}
+
 static void
 on_accept(h2o_socket_t *listener, const char *err)
 {
     struct pg_front_loop *fl = listener->data;
     struct pg_server *s = fl->lp->s;
+    struct sockaddr_storage ss;
+    struct pg_peer_key peer;
     struct pg_front_conn *c;
     h2o_socket_t *sock;
     int i;
@@ -598,16 +798,32 @@ on_accept(h2o_socket_t *listener, const char *err)
         if (sock == NULL) {
             break;
         }
-        if (atomic_load(&s->nconns_total) >= s->cfg->max_connections
+        memset(&ss, 0, sizeof(ss));
+        if (h2o_socket_getpeername(sock, (struct sockaddr *)&ss) == 0
+            || pg_loops_client_admit(fl->lp, (struct sockaddr *)&ss, &peer)
+                != 0)
+        {
+            h2o_socket_close(sock);     /* over max_client_connections */
+            continue;
+        }
+        if ((atomic_load(&s->nconns_total) >= s->cfg->max_connections
+                && !close_idle(fl))
             || (c = calloc(1, sizeof(*c))) == NULL)
         {
+            pg_loops_client_gone(fl->lp, &peer);
             refuse(fl, sock);
             continue;
         }
         c->fl = fl;
         c->sock = sock;
+        c->peer = peer;
         c->seen_ms = h2o_now(fl->ctx.loop);
+        atomic_init(&c->idle_ms, c->seen_ms);
+        atomic_init(&c->out, 0);
+        c->head_ms = c->seen_ms;        /* the first head is awaited */
+        pthread_mutex_lock(&fl->conns_mu);
         LIST_INSERT_HEAD(&fl->conns, c, link);
+        pthread_mutex_unlock(&fl->conns_mu);
         fl->nconns++;
         atomic_fetch_add(&s->nconns_total, 1);
         sock->on_close.cb = on_conn_close;
@@ -618,12 +834,46 @@ on_accept(h2o_socket_t *listener, const char *err)
 
 /* ---- send timeout --------------------------------------------------------- */
 
+/* client_header_timeout.  h2o's one request timer (http1.req_timeout,
+ * client_timeout here) runs from the moment it waits for a request, idle
+ * keep-alive time included, so it cannot be shorter than the idle limit.
+ * A head is awaited from the accept, and on a kept-alive connection from
+ * the first of its bytes the watchdog sees (h2o keeps an unparsed head in
+ * the socket's input) until on_req took the request; past the timeout the
+ * connection is shut down.  Checked every PG_FRONT_WATCHDOG_MS, which
+ * also marks such a connection not idle for close_idle (so one whose
+ * head began within that time may still be taken for idle). */
+static void
+header_check(struct pg_front_loop *fl, struct pg_front_conn *c,
+    uint64_t now)
+{
+    struct pg_server *s = fl->lp->s;
+
+    if (c->closing || c->active > 0) {
+        return;
+    }
+    if (c->sock->input->size > 0) {
+        atomic_store(&c->idle_ms, 0);   /* a head begun: not idle */
+    }
+    if (c->head_ms == 0 && c->sock->input->size > 0) {
+        c->head_ms = now;
+    } else if (c->nreq > 0 && c->sock->input->size == 0) {
+        c->head_ms = 0;                 /* idle between requests */
+    }
+    if (c->head_ms != 0
+        && now - c->head_ms >= (uint64_t)s->cfg->client_header_timeout_ms)
+    {
+        pg_metric_inc(s->m_header_timeouts, 1, NULL);
+        conn_shut(c);
+    }
+}
+
 /* h2o 2.2 times out reading a request (http1.req_timeout) but not writing
  * an answer: a client that stops reading would hold its connection for
- * ever.  Once a second the thread looks at each connection that is
- * writing; one whose written byte count has not moved for client_timeout
- * is shut down (h2o then closes it), as evhttp's write timeout and nginx's
- * send_timeout do. */
+ * ever.  Every PG_FRONT_WATCHDOG_MS the thread looks at each connection
+ * that is writing; one whose written byte count has not moved for
+ * client_timeout is shut down (h2o then closes it), as evhttp's write
+ * timeout and nginx's send_timeout do. */
 static void
 on_watchdog(h2o_timeout_entry_t *entry)
 {
@@ -634,6 +884,7 @@ on_watchdog(h2o_timeout_entry_t *entry)
     struct pg_front_conn *c;
 
     LIST_FOREACH(c, &fl->conns, link) {
+        header_check(fl, c, now);
         if ((!h2o_socket_is_writing(c->sock) && c->sending == NULL)
             || c->sock->bytes_written + c->sent != c->seen_written)
         {
@@ -720,20 +971,38 @@ on_grace_over(h2o_timeout_entry_t *entry)
     front_idle(fl);
 }
 
-/* The main loop writes "s" (stop: pg_front_stop) or "x" (leave the loop
- * now, whatever is open: pg_front_free). */
+/* The main loop writes "s" (stop: pg_front_stop) or "x" (pg_front_free);
+ * another serving thread "d" (shut the connections it claimed:
+ * close_idle).  The pipe is read here (h2o only says it is readable):
+ * any byte but "d", or an error, stops the thread as before. */
 static void
 on_stop(h2o_socket_t *sock, const char *err)
 {
     struct pg_front_loop *fl = sock->data;
-    int leave = err != NULL || (sock->input->size > 0
-        && memchr(sock->input->bytes, 'x', sock->input->size) != NULL);
+    char buf[64];
+    ssize_t n, i;
+    int stop = err != NULL, drain = 0;
 
-    h2o_buffer_consume(&sock->input, sock->input->size);
-    if (leave) {
+    do {
+        n = read(fl->stop_fds[0], buf, sizeof(buf));
+        for (i = 0; i < n; i++) {
+            if (buf[i] == 'd') {
+                drain = 1;
+            } else {
+                stop = 1;
+            }
+        }
+    } while (n == (ssize_t)sizeof(buf) || (n < 0 && errno == EINTR));
+    if (n == 0) {
+        stop = 1;                       /* the main loop closed its end */
+    }
+    if (drain) {
+        drain_claimed(fl);
+    }
+    if (err != NULL) {
         fl->done = 1;
     }
-    if (fl->lp->stopping) {
+    if (!stop || fl->lp->stopping) {
         return;
     }
     fl->lp->stopping = 1;
@@ -880,6 +1149,7 @@ pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen)
         return -1;
     }
     fl->stop_fds[0] = fl->stop_fds[1] = -1;
+    pthread_mutex_init(&fl->conns_mu, NULL);
     lp->front = fl;
     fl->lp = lp;
     if (pipe2(fl->stop_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -904,7 +1174,7 @@ pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen)
     h2o_timeout_init(loop, &fl->grace, PG_STOP_GRACE_S * 1000);
     fl->grace_entry.cb = on_grace_over;
     fl->idle_entry.cb = on_idle;
-    h2o_timeout_init(loop, &fl->watchdog, 1000);
+    h2o_timeout_init(loop, &fl->watchdog, PG_FRONT_WATCHDOG_MS);
     fl->watchdog_entry.cb = on_watchdog;
     h2o_timeout_link(loop, &fl->watchdog, &fl->watchdog_entry);
     h2o_timeout_init(loop, &fl->relay_timeout,
@@ -941,19 +1211,25 @@ pg_front_free(struct pg_server *s)
     if (s->loops == NULL) {
         return;
     }
+    /* Every thread parked before any is freed: a thread's close_idle
+     * looks at the others' connection lists. */
+    for (i = 1; i < s->nloops; i++) {
+        fl = s->loops[i].front;
+        if (fl == NULL || !s->loops[i].started) {
+            continue;
+        }
+        tell(&s->loops[i], "x");
+        pthread_mutex_lock(&park_mu);
+        while (!fl->parked) {
+            pthread_cond_wait(&park_cv, &park_mu);
+        }
+        pthread_mutex_unlock(&park_mu);
+        s->loops[i].started = 0;
+    }
     for (i = 1; i < s->nloops; i++) {
         fl = s->loops[i].front;
         if (fl == NULL) {
             continue;
-        }
-        if (s->loops[i].started) {
-            tell(&s->loops[i], "x");
-            pthread_mutex_lock(&park_mu);
-            while (!fl->parked) {
-                pthread_cond_wait(&park_cv, &park_mu);
-            }
-            pthread_mutex_unlock(&park_mu);
-            s->loops[i].started = 0;
         }
         if (fl->stop_fds[1] >= 0) {
             close(fl->stop_fds[1]);
@@ -965,6 +1241,7 @@ pg_front_free(struct pg_server *s)
         if (fl->stop_fds[0] >= 0) {
             close(fl->stop_fds[0]);
         }
+        pthread_mutex_destroy(&fl->conns_mu);
         free(fl);
     }
     if (s->front != NULL) {

@@ -2,7 +2,8 @@
  * h2o side.
  *
  * Owns: nothing (declarations).  Runs on: the serving thread it belongs
- * to (everything in struct pg_front_loop but stop_fds[1]).
+ * to (everything in struct pg_front_loop but stop_fds[1] and, under
+ * conns_mu, the conns list).
  * Spec: issue 2 benchmark (cached serving).
  */
 #ifndef PG_FRONT_INT_H
@@ -31,6 +32,9 @@ struct pg_front_loop {
     h2o_timeout_t watchdog;             /* send timeout, once a second */
     h2o_timeout_entry_t watchdog_entry;
     LIST_HEAD(, pg_front_conn) conns;   /* accepted, not yet closed */
+    pthread_mutex_t conns_mu;           /* conns' membership: other
+                                           threads look for idle ones
+                                           (front.c close_idle) */
     long nconns;
     h2o_timeout_entry_t idle_entry;     /* stopping: shut idle ones */
     int done;                           /* the thread leaves its loop */

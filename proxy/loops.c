@@ -18,7 +18,11 @@
  * Connections (max_connections) are counted in total (atomic): the main
  * loop's evhttp connections (serve_loops = 1 only) by the list and sweep
  * below, on the main loop alone; a serving thread's by its own accept and
- * close hooks (front.c).
+ * close hooks (front.c).  Their client addresses are counted against
+ * max_client_connections in one table for the process (peers.c), by
+ * pg_loops_client_admit for both kinds of loop; client_header_timeout and
+ * closing idle connections at the cap are done here for evhttp and in
+ * front.c for the threads.
  *
  * Stopping (SIGTERM, main loop): every loop stops accepting; a serving
  * thread ends once its requests finished (or after PG_STOP_GRACE_S) and
@@ -27,7 +31,8 @@
  *
  * Owns: the loops, the main loop's connection list.  Borrows: the server.
  * Runs on: the main loop (setup, stop, free), each loop's thread (its
- * counters).  Spec: issue 2 items 2, 6 ("max_connections"), benchmark.
+ * counters).  Spec: issue 2 items 2, 6 ("max_connections"), benchmark;
+ * issue 10 item 4.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -80,6 +85,11 @@
  * refusal counts in provgate_http_connections_refused_total; one log line
  * per second at most (per loop) says the cap was reached. */
 
+static void on_conn_input(struct evbuffer *buf,
+    const struct evbuffer_cb_info *info, void *arg);
+static void on_conn_output(struct evbuffer *buf,
+    const struct evbuffer_cb_info *info, void *arg);
+
 static void
 conn_unlink(struct pg_loop *lp, struct pg_conn *c)
 {
@@ -92,7 +102,57 @@ conn_unlink(struct pg_loop *lp, struct pg_conn *c)
         c->next->prev = c->prev;
     }
     lp->nconns--;
-    atomic_fetch_sub(&lp->s->nconns_total, 1);
+    if (!c->closing) {
+        atomic_fetch_sub(&lp->s->nconns_total, 1);
+    }
+    pg_loops_client_gone(lp, &c->peer);
+}
+
+/* Shuts a live connection down: evhttp reads the end and frees the
+ * connection.  It leaves max_connections' count at once (a new one may
+ * take its slot while it closes); the sweep unlinks it. */
+static void
+conn_shut(struct pg_loop *lp, struct pg_conn *c)
+{
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+    if (!c->closing) {
+        atomic_fetch_sub(&lp->s->nconns_total, 1);
+    }
+    c->closing = 1;
+    c->head_ms = 0;
+    if (fd >= 0) {
+        shutdown(fd, SHUT_RDWR);
+    }
+}
+
+/* client_header_timeout on evhttp (it has only one timeout, reset by
+ * every read, which a client trickling its head keeps alive).  A head is
+ * awaited from the accept, and again from the first byte after an answer
+ * (on_conn_input; on_conn_output clears it when an answer is written);
+ * bytes left unparsed while evhttp reads start it too. */
+static void
+header_check(struct pg_loop *lp, struct pg_conn *c, int64_t now)
+{
+    const struct pg_config *cfg = lp->s->cfg;
+
+    if (c->closing) {
+        return;
+    }
+    if (!(bufferevent_get_enabled(c->bev) & EV_READ)) {
+        c->head_ms = 0;                 /* a request is being answered */
+        return;
+    }
+    if (c->head_ms == 0
+        && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+    {
+        c->head_ms = now;
+    }
+    if (c->head_ms != 0 && now - c->head_ms >= cfg->client_header_timeout_ms)
+    {
+        pg_metric_inc(lp->s->m_header_timeouts, 1, NULL);
+        conn_shut(lp, c);
+    }
 }
 
 static void
@@ -100,6 +160,7 @@ sweep(struct pg_loop *lp)
 {
     struct pg_conn *c = lp->conns, *next;
     bufferevent_event_cb ecb;
+    int64_t now = pg_now_ms();
 
     while (c != NULL) {
         next = c->next;
@@ -110,8 +171,14 @@ sweep(struct pg_loop *lp)
              * connection): ours is the last reference. */
             conn_unlink(lp, c);
             bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+            evbuffer_remove_cb(bufferevent_get_input(c->bev),
+                on_conn_input, c);
+            evbuffer_remove_cb(bufferevent_get_output(c->bev),
+                on_conn_output, c);
             bufferevent_decref(c->bev);
             free(c);
+        } else {
+            header_check(lp, c, now);
         }
         c = next;
     }
@@ -147,6 +214,144 @@ conns_free(struct pg_loop *lp)
         bufferevent_decref(c->bev);
         free(c);
     }
+}
+
+/* Bytes arrived: a request head begins, unless one is being read. */
+static void
+on_conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+    struct pg_conn *c = arg;
+
+    (void) buf;
+    if (info->n_added > 0 && c->head_ms == 0 && !c->closing) {
+        c->head_ms = pg_now_ms();
+    }
+}
+
+/* An answer is being written: its request's head had arrived. */
+static void
+on_conn_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+    struct pg_conn *c = arg;
+
+    (void) buf;
+    if (info->n_added > 0) {
+        c->head_ms = 0;
+    }
+}
+
+/* ---- clients: max_client_connections ------------------------------------ */
+
+int
+pg_loops_client_admit(struct pg_loop *lp, const struct sockaddr *sa,
+    struct pg_peer_key *key)
+{
+    struct pg_server *s = lp->s;
+    char host[NI_MAXHOST];
+    time_t now;
+
+    memset(key, 0, sizeof(*key));
+    if (s->cfg->max_client_connections == 0
+        || pg_peer_key_of(sa, key) != 0)
+    {
+        memset(key, 0, sizeof(*key));  /* not counted (no limit, AF_UNIX) */
+        return 0;
+    }
+    if (pg_peers_take(s->peers, key, s->cfg->max_client_connections) == 0)
+    {
+        return 0;
+    }
+    memset(key, 0, sizeof(*key));
+    pg_metric_inc(s->m_client_limit, 1, NULL);
+    now = time(NULL);
+    if (now != lp->client_limit_logged) {
+        lp->client_limit_logged = now;
+        if (getnameinfo(sa, sa->sa_family == AF_INET
+                ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6),
+                host, sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+        {
+            snprintf(host, sizeof(host), "?");
+        }
+        pg_log(s, "client %s has max_client_connections (%d) open: "
+            "closing its new connections (at most one such line per "
+            "second)", host, s->cfg->max_client_connections);
+    }
+    return -1;
+}
+
+void
+pg_loops_client_gone(struct pg_loop *lp, struct pg_peer_key *key)
+{
+    if (key->family != 0) {
+        pg_peers_release(lp->s->peers, key);
+        key->family = 0;
+    }
+}
+
+/* evhttp does not tell pg_server_on_new_bev the peer (it sets the socket
+ * on the bufferevent after): the connections it linked are looked at on
+ * the next one's accept, or right after the accepts, in the same loop
+ * turn (ev_admit), before their socket can be read (a new socket's read
+ * event is armed only at the next poll).  One over its address's limit is
+ * shut down: evhttp reads the end and closes it, unanswered. */
+static void
+admit_pending(struct pg_loop *lp)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    struct pg_conn *c;
+
+    for (c = lp->conns; c != NULL && !c->checked; c = c->next) {
+        c->checked = 1;
+        sl = sizeof(ss);
+        if (getpeername(bufferevent_getfd(c->bev), (struct sockaddr *)&ss,
+                &sl) != 0)
+        {
+            continue;
+        }
+        if (pg_loops_client_admit(lp, (struct sockaddr *)&ss, &c->peer)
+            != 0)
+        {
+            conn_shut(lp, c);
+        }
+    }
+}
+
+static void
+on_admit(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    admit_pending(arg);
+}
+
+/* At max_connections: the oldest idle keep-alive connection (waiting
+ * for a request, nothing of one received, nothing being written) is shut
+ * down to make room, as nginx reuses its oldest idle connections.  evhttp
+ * keeps no idle time, so "oldest" is the oldest connection (the list's
+ * tail).  1 if one was. */
+static int
+close_idle(struct pg_loop *lp)
+{
+    struct pg_conn *c, *oldest = NULL;
+
+    for (c = lp->conns; c != NULL; c = c->next) {
+        if (!c->closing && c->checked
+            && (bufferevent_get_enabled(c->bev) & EV_READ)
+            && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0
+            && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        {
+            oldest = c;
+        }
+    }
+    if (oldest == NULL) {
+        return 0;
+    }
+    pg_metric_inc(lp->s->m_idle_closed, 1, NULL);
+    conn_shut(lp, oldest);
+    return 1;
 }
 
 /* A bufferevent evhttp cannot set a socket on: it closes the connection
@@ -191,10 +396,13 @@ pg_server_on_new_bev(struct event_base *base, void *arg)
     struct timeval tv;
     SSL *ssl;
 
+    admit_pending(lp);
     if (atomic_load(&s->nconns_total) >= s->cfg->max_connections) {
         pg_loops_sweep(lp);
     }
-    if (atomic_load(&s->nconns_total) >= s->cfg->max_connections) {
+    if (atomic_load(&s->nconns_total) >= s->cfg->max_connections
+        && !close_idle(lp))
+    {
         return refuse_bev(lp, base);
     }
     c = calloc(1, sizeof(*c));
@@ -216,6 +424,12 @@ pg_server_on_new_bev(struct event_base *base, void *arg)
     }
     bufferevent_incref(bev);
     c->bev = bev;
+    c->head_ms = pg_now_ms();           /* the first head is awaited */
+    evbuffer_add_cb(bufferevent_get_input(bev), on_conn_input, c);
+    evbuffer_add_cb(bufferevent_get_output(bev), on_conn_output, c);
+    if (lp->ev_admit != NULL) {
+        event_active(lp->ev_admit, EV_TIMEOUT, 0);
+    }
     c->next = lp->conns;
     if (lp->conns != NULL) {
         lp->conns->prev = c;
@@ -262,11 +476,14 @@ base_new(void)
 void
 pg_loops_http_setup(struct evhttp *http, const struct pg_config *cfg)
 {
-    evhttp_set_max_headers_size(http, PG_MAX_HEADERS_BYTES);
+    /* Read a head up to PG_MAX_HEAD_READ: one over PG_MAX_HEADERS_BYTES
+     * then gets the 431 server.c gives, as on the serving threads. */
+    evhttp_set_max_headers_size(http, PG_MAX_HEAD_READ);
     evhttp_set_max_body_size(http, PG_MAX_REQ_BODY);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST
         | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE
-        | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
+        | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH
+        | EVHTTP_REQ_CONNECT);
     evhttp_set_timeout(http, (int)((cfg->client_timeout_ms + 999) / 1000));
 }
 
@@ -310,7 +527,8 @@ pg_loops_setup(struct pg_server *s, char *msg, size_t mlen)
     lp = &s->loops[0];
     lp->base = s->base;                 /* its evhttp is s->http */
     lp->ev_sweep = event_new(lp->base, -1, EV_PERSIST, on_sweep_timer, lp);
-    if (lp->ev_sweep == NULL) {
+    lp->ev_admit = event_new(lp->base, -1, 0, on_admit, lp);
+    if (lp->ev_sweep == NULL || lp->ev_admit == NULL) {
         snprintf(msg, mlen, "out of memory");
         return -1;
     }
@@ -514,6 +732,9 @@ pg_loops_free_main(struct pg_server *s)
     conns_free(lp);
     if (lp->ev_sweep != NULL) {
         event_free(lp->ev_sweep);
+    }
+    if (lp->ev_admit != NULL) {
+        event_free(lp->ev_admit);
     }
     free(s->loops);
     s->loops = NULL;

@@ -35,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -125,6 +127,18 @@ add_metrics(struct pg_server *s)
         "provgate_http_send_timeouts_total", "Client connections closed "
         "because the client read nothing of its answer for client_timeout",
         NULL, NULL, 0);
+    s->m_client_limit = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_http_client_limit_refused_total", "Client connections "
+        "closed at accept because their address had "
+        "max_client_connections open", NULL, NULL, 0);
+    s->m_header_timeouts = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_http_header_timeouts_total", "Client connections closed "
+        "because a request head did not all arrive within "
+        "client_header_timeout", NULL, NULL, 0);
+    s->m_idle_closed = pg_metrics_add(m, PG_METRIC_COUNTER,
+        "provgate_http_idle_closed_total", "Idle keep-alive client "
+        "connections closed to make room at max_connections", NULL, NULL,
+        0);
     s->m_clients_refused = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_http_clients_refused_total", "Requests refused (403) "
         "because the client address is not in allow_clients", NULL, NULL,
@@ -189,7 +203,8 @@ add_metrics(struct pg_server *s)
         || s->m_pages_bytes == NULL || s->m_entries_dropped == NULL
         || s->m_downloads == NULL || s->m_conns == NULL
         || s->m_conns_refused == NULL || s->m_clients_refused == NULL
-        || s->m_send_timeouts == NULL
+        || s->m_send_timeouts == NULL || s->m_client_limit == NULL
+        || s->m_header_timeouts == NULL || s->m_idle_closed == NULL
         || s->m_page_jobs == NULL || s->m_loop_requests == NULL
         || s->m_hot_hits == NULL || s->m_relayed == NULL
         || s->m_page_job_seconds == NULL)
@@ -204,6 +219,9 @@ add_metrics(struct pg_server *s)
     pg_metric_inc(s->m_conns, 0, NULL);
     pg_metric_inc(s->m_conns_refused, 0, NULL);
     pg_metric_inc(s->m_send_timeouts, 0, NULL);
+    pg_metric_inc(s->m_client_limit, 0, NULL);
+    pg_metric_inc(s->m_header_timeouts, 0, NULL);
+    pg_metric_inc(s->m_idle_closed, 0, NULL);
     pg_metric_inc(s->m_clients_refused, 0, NULL);
     pg_metric_inc(s->m_relayed, 0, NULL);
     return 0;
@@ -374,6 +392,7 @@ check_target(struct pg_req *r, const char *path, int get_or_head)
 
     if (path == NULL || path[0] != '/') {
         r->path = pg_req_strdup(r, "-");
+        pg_req_set_header(r, "Connection", "close");
         pg_req_problem(r, 400, "Bad request", "malformed request target");
         return NULL;
     }
@@ -473,6 +492,90 @@ pg_server_admit(struct pg_loop *lp, struct pg_req *r,
     return 1;
 }
 
+/* evhttp keeps a CONNECT's connection open after any answer and sends
+ * that answer without a length (libevent 2.1: the tunnel would follow).
+ * So nothing more is read from it: what the client sent after the head
+ * is dropped and the socket's read side shut, and evhttp, which reads for
+ * the next request once the answer (400: CONNECT's target is no path) is
+ * written, sees the end and closes the connection, as the threads do. */
+static void
+connect_no_more(struct evhttp_request *ereq)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ereq);
+    struct bufferevent *bev = evcon != NULL
+        ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    struct evbuffer *in = bev != NULL ? bufferevent_get_input(bev) : NULL;
+
+    if (in != NULL) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        shutdown(bufferevent_getfd(bev), SHUT_RD);
+    }
+}
+
+/* evhttp parsed the head its own way (framing.c): what h2o's parser
+ * would have refused, and what framing.c refuses, is answered as on the
+ * serving threads, in their order (h2o's parser, size, framing, target).
+ * Sets *path to the target's path (NULL: malformed).  1 when r was
+ * answered. */
+static int
+evhttp_framing_refused(struct pg_req *r, struct evhttp_request *ereq,
+    const char **path)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
+    const char *target = evhttp_request_get_uri(ereq), *why;
+    struct pg_framing f;
+    struct evkeyval *kv;
+    enum pg_framing_verdict v;
+    size_t at;
+
+    if (evhttp_request_get_command(ereq) == EVHTTP_REQ_CONNECT) {
+        connect_no_more(ereq);
+    }
+    memset(&f, 0, sizeof(f));
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ereq), next) {
+        pg_framing_add(&f, kv->key, strlen(kv->key), kv->value,
+            strlen(kv->value));
+    }
+    f.body = evbuffer_get_length(evhttp_request_get_input_buffer(ereq)) > 0;
+    *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    v = pg_framing_judge(&f, &why);
+    if (v == PG_FRAMING_UNPARSABLE || v == PG_FRAMING_TE_UNKNOWN
+        || v == PG_FRAMING_TE_AND_CL)
+    {
+        pg_framing_answer(r, v, why);
+        return 1;
+    }
+    if (strlen(r->method) + 1 + (target != NULL ? strlen(target) : 0) + 9
+        + f.bytes > PG_MAX_HEADERS_BYTES)
+    {
+        r->path = pg_req_strdup(r, "(too long)");
+        pg_req_set_header(r, "Connection", "close");
+        pg_req_problem(r, 431, "Request header fields too large",
+            "request line and headers longer than %d bytes",
+            PG_MAX_HEADERS_BYTES);
+        return 1;
+    }
+    if (v != PG_FRAMING_OK) {
+        pg_framing_answer(r, v, why);
+        return 1;
+    }
+    switch (pg_framing_target(r, target != NULL ? target : "",
+        target != NULL ? strlen(target) : 0, &at))
+    {
+    case PG_TARGET_ORIGIN:
+    case PG_TARGET_ORIGIN_ABSOLUTE:     /* evhttp's path is the path */
+        return 0;
+    case PG_TARGET_OTHER:
+        pg_framing_answer(r, PG_FRAMING_REFUSED,
+            "request target names another origin: provgate is no proxy");
+        return 1;
+    case PG_TARGET_MALFORMED:
+        *path = NULL;
+        return 0;
+    }
+    return 0;
+}
+
 /* A client request on the main loop's own listener (serve_loops = 1: with
  * serving threads, clients reach them instead, front.c). */
 void
@@ -480,8 +583,8 @@ pg_server_on_request(struct evhttp_request *ereq, void *arg)
 {
     struct pg_loop *lp = arg;
     struct pg_server *s = lp->s;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ereq);
     enum evhttp_cmd_type cmd = evhttp_request_get_command(ereq);
+    const char *path;
     struct pg_req *r;
 
     r = pg_req_new(lp, ereq);
@@ -491,9 +594,11 @@ pg_server_on_request(struct evhttp_request *ereq, void *arg)
     }
     r->method = method_name(cmd);
     r->is_head = cmd == EVHTTP_REQ_HEAD;
+    if (evhttp_framing_refused(r, ereq, &path)) {
+        return;
+    }
     if (pg_server_admit(lp, r, r->evcon != NULL
-            ? evhttp_connection_get_addr(r->evcon) : NULL,
-            uri != NULL ? evhttp_uri_get_path(uri) : NULL,
+            ? evhttp_connection_get_addr(r->evcon) : NULL, path,
             cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD))
     {
         route(s, r, r->path);
@@ -731,7 +836,8 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
         snprintf(msg, mlen, "worker threads: cannot start");
         goto err;
     }
-    if (pg_hot_new(s, &s->hot) != 0 || pg_pages_new(s, &s->pages) != 0
+    if (pg_peers_new(2 * (size_t)cfg->max_connections, &s->peers) != 0
+        || pg_hot_new(s, &s->hot) != 0 || pg_pages_new(s, &s->pages) != 0
         || pg_files_new(s, &s->files) != 0)
     {
         snprintf(msg, mlen, "out of memory");
@@ -875,6 +981,8 @@ pg_server_free(struct pg_server *s)
     }
     pg_hot_free(s->hot);
     s->hot = NULL;
+    pg_peers_free(s->peers);
+    s->peers = NULL;
     if (s->up != NULL) {
         pg_upstream_free(s->up);
     }

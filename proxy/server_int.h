@@ -53,6 +53,12 @@ struct sockaddr;
 #define PG_MAX_HEADERS_BYTES 16384  /* request line + header lines, CRLFs
                                        not counted (else evhttp's 4xx) */
 #define PG_MAX_REQ_BODY 4096        /* request body bytes (else 413) */
+#define PG_MAX_HEADER_FIELDS 100    /* header fields (h2o's H2O_MAX_HEADERS:
+                                       over it both front ends answer 400) */
+#define PG_MAX_HEAD_READ (8192 + 4096 * 100) /* evhttp reads a head this
+                                       long (h2o's H2O_MAX_REQLEN), so one
+                                       over PG_MAX_HEADERS_BYTES gets the
+                                       same 431 as on the threads */
 #define PG_MAX_REASON 200           /* reason phrase bytes we emit */
 /* ---- resource bounds ---------------------------------------------------- */
 #define PG_ARENA_CHUNK 4096         /* arena grows by chunks of this */
@@ -77,6 +83,12 @@ struct sockaddr;
                                        counted out (and their sockets
                                        closed) within this long */
 
+/* A client address as peers.c counts it (IPv4-mapped IPv6 as IPv4). */
+struct pg_peer_key {
+    unsigned char family;               /* 0: none (not counted) */
+    unsigned char addr[16];
+};
+
 /* One accepted client connection (server.c), counted against
  * max_connections from accept until evhttp freed it.  bev holds our own
  * reference (bufferevent_incref), so the bufferevent outlives evhttp's
@@ -85,6 +97,13 @@ struct sockaddr;
 struct pg_conn {
     struct bufferevent *bev;
     struct pg_conn *prev, *next;
+    struct pg_peer_key peer;            /* counted in s->peers */
+    int checked;                        /* its address was looked at */
+    int closing;                        /* shut down by us (idle at the
+                                           cap, header timeout, limit):
+                                           out of nconns_total already */
+    int64_t head_ms;                    /* a request head is awaited
+                                           since (0: none) */
 };
 
 /* One event loop (loops.c).  loops[0] is the main loop (s->base, s->http),
@@ -105,6 +124,8 @@ struct pg_loop {
                                            not yet swept */
     long nconns;
     struct event *ev_sweep;             /* counts closed connections out */
+    struct event *ev_admit;             /* checks new connections' client
+                                           addresses (evhttp) */
     struct event *ev_stop;              /* loops[1..]: the main loop asks */
     struct event *ev_stop_timeout;
     atomic_long inflight;               /* requests of this loop */
@@ -116,6 +137,7 @@ struct pg_loop {
     struct pg_front_loop *front;        /* loops[1..]: the h2o side
                                            (front.c) */
     time_t refused_logged;              /* last "max_connections" line */
+    time_t client_limit_logged;         /* last "max_client_connections" */
     time_t clients_refused_logged;      /* last "allow_clients" line */
 };
 
@@ -128,6 +150,7 @@ struct pg_server {
     struct pg_loop *loops;              /* nloops; loops[0] is the main */
     int nloops;
     atomic_long nconns_total;           /* every loop's connections */
+    struct pg_peers *peers;             /* per client address (peers.c) */
     atomic_int threads_running;         /* serving threads not yet done */
     struct evhttp *ihttp;               /* relay listener (main loop) */
     struct evhttp_bound_socket *ibound;
@@ -175,6 +198,10 @@ struct pg_server {
     struct pg_metric *m_conns;          /* gauge: client connections */
     struct pg_metric *m_conns_refused;  /* closed at accept (cap) */
     struct pg_metric *m_send_timeouts;  /* serving threads' send timeout */
+    struct pg_metric *m_client_limit;   /* closed at accept: the address
+                                           had max_client_connections */
+    struct pg_metric *m_header_timeouts; /* client_header_timeout */
+    struct pg_metric *m_idle_closed;    /* idle, closed at the cap */
     struct pg_metric *m_clients_refused; /* 403: not in allow_clients */
     struct pg_metric *m_page_jobs;      /* step, thread (pages.c) */
     struct pg_metric *m_loop_requests;  /* loop: requests each loop took */
@@ -280,6 +307,74 @@ time_t pg_http_date_parse(const char *s);
 /* 1 if the If-None-Match value lists etag (weak comparison) or "*". */
 int pg_etag_match_list(const char *inm, const char *etag);
 int64_t pg_now_ms(void);
+
+/* ---- peers.c: connections per client address (see there) ------------- */
+struct pg_peers;
+/* A table for connections from up to max_addresses addresses at once. */
+int pg_peers_new(size_t max_addresses, struct pg_peers **out);
+void pg_peers_free(struct pg_peers *p);
+/* The key of sa's address; -1 (key zeroed) for another family. */
+int pg_peer_key_of(const struct sockaddr *sa, struct pg_peer_key *key);
+/* Counts a connection from key in: 0, or -1 (not counted) when key has
+ * limit open already (or the table is full). */
+int pg_peers_take(struct pg_peers *p, const struct pg_peer_key *key,
+    int limit);
+/* Counts one of key's connections out. */
+void pg_peers_release(struct pg_peers *p, const struct pg_peer_key *key);
+/* Connections key has open. */
+int pg_peers_count(struct pg_peers *p, const struct pg_peer_key *key);
+
+/* ---- loops.c: per-client limit, shared by both front ends --------------- */
+/* Counts a new connection from sa against max_client_connections
+ * (key filled); 0, or -1 when it must be closed (counted and logged). */
+int pg_loops_client_admit(struct pg_loop *lp, const struct sockaddr *sa,
+    struct pg_peer_key *key);
+/* Counts a connection admitted so out. */
+void pg_loops_client_gone(struct pg_loop *lp, struct pg_peer_key *key);
+
+/* ---- framing.c: strict HTTP/1.1 framing (see there) -------------------- */
+/* What a request head says about its framing. */
+struct pg_framing {
+    int nfields;                        /* header fields */
+    int bad_name;                       /* a field name with a non-token
+                                           byte (white space before ':') */
+    int te;                             /* Transfer-Encoding fields */
+    int te_chunked;                     /* the last one is "chunked" */
+    int cl;                             /* Content-Length fields */
+    int cl_nonzero;                     /* one is not "0" */
+    int body;                           /* body bytes arrived */
+    size_t bytes;                       /* "name: value" lengths, as
+                                           PG_MAX_HEADERS_BYTES counts */
+};
+enum pg_framing_verdict {
+    PG_FRAMING_OK,
+    PG_FRAMING_UNPARSABLE,              /* h2o's parser refuses it */
+    PG_FRAMING_TE_UNKNOWN,              /* h2o refuses the coding */
+    PG_FRAMING_TE_AND_CL,               /* evhttp refuses the pair */
+    PG_FRAMING_REFUSED                  /* 400 problem, connection closed */
+};
+enum pg_target_form {
+    PG_TARGET_ORIGIN,                   /* "/path" */
+    PG_TARGET_ORIGIN_ABSOLUTE,          /* "http://us/path": path_at */
+    PG_TARGET_OTHER,                    /* absolute-form, another origin */
+    PG_TARGET_MALFORMED                 /* authority-form, "*", … */
+};
+/* One header field (name without the colon, value as received). */
+void pg_framing_add(struct pg_framing *f, const char *name, size_t nlen,
+    const char *value, size_t vlen);
+/* The field lines of a raw head (request line first, up to the empty
+ * line), as h2o keeps it. */
+void pg_framing_scan(struct pg_framing *f, const char *head, size_t len);
+/* PG_FRAMING_REFUSED sets *why (static). */
+enum pg_framing_verdict pg_framing_judge(const struct pg_framing *f,
+    const char **why);
+/* Answers (and finishes) r for a verdict other than PG_FRAMING_OK. */
+void pg_framing_answer(struct pg_req *r, enum pg_framing_verdict v,
+    const char *why);
+/* The request target's form; absolute-form naming provgate's own origin
+ * (public_url, else the request's Host) gives the path's offset. */
+enum pg_target_form pg_framing_target(struct pg_req *r, const char *target,
+    size_t len, size_t *path_at);
 
 /* ---- log.c ------------------------------------------------------------- */
 int pg_log_open(struct pg_server *s, const char *path);

@@ -286,6 +286,22 @@ int_parser_enforces_bounds_at_the_limit(void **state)
     assert_null(parse(&cfg, "max_upstream_connections", "1024"));
     assert_non_null(parse(&cfg, "max_upstream_connections", "1025"));
     assert_int_equal(cfg.max_connections, 100000);
+    /* max_client_connections: 0 (no limit) to 100000, default 128 */
+    pg_config_free(&cfg);
+    pg_config_defaults(&cfg);
+    assert_int_equal(cfg.max_client_connections, 128);
+    assert_int_equal(cfg.client_header_timeout_ms, 10000);
+    assert_null(parse(&cfg, "max_client_connections", "0"));
+    assert_int_equal(cfg.max_client_connections, 0);
+    assert_null(parse(&cfg, "max_client_connections", "100000"));
+    assert_non_null(parse(&cfg, "max_client_connections", "100001"));
+    assert_non_null(parse(&cfg, "max_client_connections", "-1"));
+    /* client_header_timeout: 1s to 1h */
+    assert_null(parse(&cfg, "client_header_timeout", "1s"));
+    assert_int_equal(cfg.client_header_timeout_ms, 1000);
+    assert_non_null(parse(&cfg, "client_header_timeout", "999ms"));
+    assert_null(parse(&cfg, "client_header_timeout", "1h"));
+    assert_non_null(parse(&cfg, "client_header_timeout", "3601s"));
     pg_config_free(&cfg);
 }
 

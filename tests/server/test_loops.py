@@ -30,7 +30,11 @@ hits and relayed).
   loops_send_timeout        a client that stops reading is cut off after
                             client_timeout (h2o has no send timeout)
   loops_single_loop_alike   serve_loops = 1 (evhttp on the main loop) and
-                            serving threads (h2o) answer every case alike
+                            serving threads (h2o) answer every case alike,
+                            and refuse request smuggling (RFC 9112
+                            framing), 1,000 fields, CONNECT and oversized
+                            heads alike: 400/431, connection closed, no
+                            second answer
 
 Uses test_server.py's harness.  Run one: test_loops.py <name>.
 Environment: PG_PROVGATE = the provgate executable.
@@ -150,15 +154,132 @@ def t_loops_answer_alike(e):
           % (len(req_lines), sent + 3))
 
 
+# Request smuggling and malformed heads (RFC 9112), each sent whole on a
+# raw socket: (name, bytes ("PORT": provgate's), status wanted).  Each
+# answer must close the connection, and nothing after it (the "body"
+# smuggled behind the head) may be answered as a second request.
+SMUGGLED = (b"GET /readyz HTTP/1.1\r\nHost: x\r\nX-Pad: yyyyyyyy\r\n"
+            b"\r\n")
+FRAMING_CASES = [
+    ("two different Content-Length values",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+     b"Content-Length: %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED, 400),
+    ("two Content-Length values, the body first",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+     b"Content-Length: 0\r\n\r\n" % len(SMUGGLED) + SMUGGLED, 400),
+    ("Content-Length and Transfer-Encoding",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + SMUGGLED, 400),
+    ("Transfer-Encoding: chunked",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+     b"\r\n\r\n0\r\n\r\n" + SMUGGLED, 400),
+    ("space before the colon",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked"
+     b"\r\nContent-Length: 5\r\n\r\n0\r\n\r\n" + SMUGGLED, 400),
+    ("unknown transfer coding",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip"
+     b"\r\n\r\n" + SMUGGLED, 400),
+    ("GET with a body",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+     b"\r\n" % len(SMUGGLED) + SMUGGLED + SMUGGLED, 400),
+    ("HEAD with a body",
+     b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+     b"\r\n" % len(SMUGGLED) + SMUGGLED, 400),
+    ("1,000 header fields",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(
+         b"X-F%d: v\r\n" % i for i in range(1000)) + b"\r\n" + SMUGGLED,
+     400),
+    ("CONNECT", b"CONNECT example.com:443 HTTP/1.1\r\n"
+     b"Host: example.com:443\r\n\r\n" + SMUGGLED, 400),
+    ("absolute-form naming another origin",
+     b"GET http://127.0.0.2:PORT/healthz HTTP/1.1\r\nHost: 127.0.0.2:PORT"
+     b"\r\n\r\n" + SMUGGLED, 400),
+    ("a 20 KiB header block",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000
+     + b"\r\n\r\n" + SMUGGLED, 431),
+    ("a 100 KiB header block",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000
+     + b"\r\n\r\n" + SMUGGLED, 431),
+    # what stays allowed (the client asks to close)
+    ("Content-Length: 0 alone",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+     b"Connection: close\r\n\r\n", 200),
+    ("100 header fields",
+     b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+     + b"".join(b"X-F%d: v\r\n" % i for i in range(98)) + b"\r\n", 200),
+    ("absolute-form naming provgate",
+     b"GET http://127.0.0.1:PORT/healthz HTTP/1.1\r\n"
+     b"Host: 127.0.0.1:PORT\r\nConnection: close\r\n\r\n", 200),
+]
+
+
+def raw_exchange(port, data, timeout=10):
+    """Sends data whole; reads until the server closes (or timeout).
+    Returns (responses [(status, reason, headers, body)], closed)."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    buf, closed = b"", False
+    try:
+        s.sendall(data.replace(b"PORT", str(port).encode()))
+        while True:
+            b = s.recv(65536)
+            if not b:
+                closed = True
+                break
+            buf += b
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+    finally:
+        s.close()
+    out = []
+    while buf.startswith(b"HTTP/1.1 "):
+        head, sep, rest = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        hdrs = {}
+        for ln in lines[1:]:
+            k, _, v = ln.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        # no length: the body runs to the close (evhttp's CONNECT answer)
+        n = int(hdrs.get("content-length", len(rest)))
+        if data.startswith(b"HEAD "):
+            n = 0
+        out.append((int(parts[1]), parts[2] if len(parts) > 2 else "",
+                    hdrs.get("content-type"), rest[:n]))
+        buf = rest[n:]
+    if buf:
+        out.append((0, "trailing bytes", None, buf[:200]))
+    return out, closed
+
+
+def framing_answers(e):
+    """Each FRAMING_CASES answer, checked: (status, reason, type, body)."""
+    got = []
+    for name, data, want in FRAMING_CASES:
+        resp, closed = raw_exchange(e.port, data)
+        check(len(resp) == 1, "%s: one answer, no second one: %r"
+              % (name, resp))
+        check(resp[0][0] == want, "%s: want %d, got %r" % (name, want,
+                                                            resp[0]))
+        check(closed, "%s: the connection was closed" % name)
+        got.append(resp[0])
+    check(e.get("/readyz").status == 200, "still serving")
+    return got
+
+
 def t_loops_single_loop_alike(e):
     """serve_loops = 1 (the main loop serves clients with evhttp) and the
     default serving threads (h2o) give every case of loops_answer_alike
-    the same status, reason, body and headers."""
+    the same status, reason, body and headers, and refuse every case of
+    FRAMING_CASES (request smuggling, 1,000 fields, CONNECT, oversized
+    heads) with the same answer, closing the connection."""
     e.start_fixture()
     data = rnd(200000, "la")
     e.add("la-1.0.tar.gz", data)
     e.add("la-1.0-py3-none-any.whl", rnd(3000, "lw"))
-    got = {}
+    got, framing = {}, {}
     for loops in ("1", "2"):
         e.start_pg(sets={"serve_loops": loops},
                    cache=os.path.join(e.tmp, "cache-" + loops))
@@ -179,6 +300,7 @@ def t_loops_single_loop_alike(e):
                             "last-modified", "etag", "content-length")),))
                 got.setdefault((i, method, p.startswith("/packages/")),
                                {}).setdefault(loops, set()).add(st)
+        framing[loops] = framing_answers(e)
         m = e.get("/metrics").body.decode()
         if loops == "1":
             check("(the main loop serves clients)" in e.log()
@@ -188,6 +310,9 @@ def t_loops_single_loop_alike(e):
         else:
             loops_spread(e)
         e.stop_pg()
+    for (name, _, _), one, two in zip(FRAMING_CASES, framing["1"],
+                                      framing["2"]):
+        check(one == two, "%s: serve_loops 1 %r, 2 %r" % (name, one, two))
     for key, by in sorted(got.items()):
         check(len(by["1"]) == 1 and by["1"] == by["2"],
               "case %r: serve_loops 1 %r, 2 %r" % (

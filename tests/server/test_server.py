@@ -344,9 +344,14 @@ def t_refusals_are_problem_json(e):
     e.start_pg()
     problem_ok(e.get("/nowhere"), 404)
     problem_ok(e.get("/simple/nonexistent-project/"), 404)
-    r = e.get("/simple/", method="POST", body=b"x")
+    # a POST without a body (Content-Length: 0): 405; with one, the body
+    # itself is refused (400, connection closed: framing.c)
+    r = e.get("/simple/", method="POST")
     problem_ok(r, 405)
     check(r.h("allow") == "GET, HEAD", repr(r.headers))
+    r = e.get("/simple/", method="POST", body=b"x")
+    problem_ok(r, 400)
+    check(r.h("connection") == "close", repr(r.headers))
     problem_ok(e.get("/packages/aa/bb/nothing-1.0.tar.gz"), 404)
     problem_ok(e.get("/packages/aa/bb/README"), 404)
     # path length: at the limit it is routed (404), one over is 414
@@ -869,30 +874,57 @@ def metric_value(text, sample):
     return None
 
 
+def read_answer(so):
+    """Reads one answer to GET /healthz or /readyz (small body)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf or not (buf.endswith(b"ok\n")
+                                         or buf.endswith(b"ready\n")):
+        chunk = so.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
 def t_max_connections_closes_extra(e):
+    """At max_connections a new connection is closed unanswered when no
+    open one is idle (here each has begun a request head); when some are
+    idle keep-alive connections, one of those is closed instead and the
+    new one is served."""
     e.start_fixture()
     e.start_pg(sets={"max_connections": "4"})
     conns = []
     try:
         for i in range(4):
-            c = http.client.HTTPConnection("127.0.0.1", e.port, timeout=30)
-            c.request("GET", "/healthz")
-            r = c.getresponse()
-            check(r.status == 200 and r.read() == b"ok\n",
-                  "connection %d served" % i)
-            conns.append(c)
+            so = socket.create_connection(("127.0.0.1", e.port), timeout=30)
+            # a head begun, in the middle of a line: busy, not idle
+            so.sendall(b"GET /healthz HTTP/1.1\r\nHos")
+            conns.append(so)
+        time.sleep(1)       # seen as busy (the threads look every 250 ms)
         # the fifth concurrent connection is closed, unanswered
         check(closed_unanswered(e.port), "fifth connection not closed")
         check(closed_unanswered(e.port), "sixth connection not closed")
-        # the first four are still served (keep-alive)
-        for i, c in enumerate(conns):
-            c.request("GET", "/readyz")
-            r = c.getresponse()
-            check(r.status == 200 and r.read() == b"ready\n",
-                  "connection %d served again" % i)
+        # the first four are still served, then idle (keep-alive)
+        for i, so in enumerate(conns):
+            so.sendall(b"t: x\r\n\r\n")
+            check(read_answer(so).startswith(b"HTTP/1.1 200"),
+                  "connection %d served" % i)
+        # now a new connection takes the slot of an idle one
+        r = request(e.origin, "/healthz", timeout=10)
+        check(r.status == 200, "served at the cap with idle connections: "
+              "%r" % r)
+        alive = 0
+        for so in conns:
+            try:
+                so.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+                alive += read_answer(so).startswith(b"HTTP/1.1 200")
+            except OSError:
+                pass
+        check(alive <= 3, "an idle connection was closed for it: %d of 4 "
+              "still served" % alive)
     finally:
-        for c in conns:
-            c.close()
+        for so in conns:
+            so.close()
     # once they closed, new connections are accepted again
     check(wait_until(lambda: request(e.origin, "/healthz",
                                      timeout=10).status == 200, 20),
@@ -901,6 +933,8 @@ def t_max_connections_closes_extra(e):
     refused = metric_value(m, "provgate_http_connections_refused_total")
     check(refused is not None and refused >= 2, "refused counter %r"
           % refused)
+    idle = metric_value(m, "provgate_http_idle_closed_total")
+    check(idle is not None and idle >= 1, "idle closed counter %r" % idle)
     # the scrape's own connection (the others were counted out)
     check(wait_until(lambda: metric_value(
         e.get("/metrics").body.decode(),

@@ -33,7 +33,9 @@
 #   PG_SETS        extra "name=value ..." passed to provgate as --set
 #                  (default access log: a file in the run directory;
 #                  serve_loops: provgate's default, one serving thread
-#                  per core)
+#                  per core; max_client_connections, and max_connections
+#                  if needed: CONNS + 64, since every wrk connection comes
+#                  from one address)
 #   PG_POLICY      policy file for provgate (default: one with "mode = off":
 #                  gen_data.py's provenance documents are placeholders that
 #                  cannot verify, and this measures the caching data path)
@@ -199,6 +201,18 @@ start_provgate() {                     # start_provgate CACHE_DIR
     case " $PG_SETS " in
         *" access_log="*) ;;
         *) sets+=(--set "access_log=$RUN/provgate-access.log") ;;
+    esac
+    # wrk's CONNS connections all come from 127.0.0.1: one client address,
+    # which max_client_connections (default 128) would cut to 128 (the rest
+    # closed at accept: wrk counts connect/read errors, not throughput).
+    # The bench measures serving, so the limits are raised to fit the run.
+    case " $PG_SETS " in
+        *" max_client_connections="*) ;;
+        *) sets+=(--set "max_client_connections=$((CONNS + 64))") ;;
+    esac
+    case " $PG_SETS " in
+        *" max_connections="*) ;;
+        *) [ "$CONNS" -le 960 ] || sets+=(--set "max_connections=$((CONNS + 64))") ;;
     esac
     for kv in $PG_SETS; do sets+=(--set "$kv"); done
     : > "$RUN/provgate.conf"
