@@ -48,38 +48,14 @@
 
 #include <jansson.h>
 
+#include "hooks_int.h"
+
 struct pg_config;
 struct pg_server;
 struct pg_cache;
 struct event_base;
 struct pg_upstream;
 
-struct pg_proxy_hooks {
-    void (*annotate_page)(void *arg, const char *project, json_t *model,
-        void (*done)(void *done_arg, int rc, const char *reason),
-        void *done_arg);
-    int (*file_decision)(void *arg, const char *project,
-        const char *filename, const char *sha256_hex,
-        const json_t *file_obj, char *reason, size_t rlen);
-    void (*reload)(void *arg);
-    void *arg;
-    /* Added by issue 4 (provenance): file_decision may return
-     * PG_PROXY_DECISION_WAIT when the file's provenance is still being
-     * verified (design §7: "verified before its first byte is served").
-     * The file route then calls file_wait; 0 means resume(resume_arg) will
-     * be called exactly once, on the loop, when asking file_decision again
-     * makes sense (unless the server stops first); -1 means refuse now
-     * with the reason file_decision wrote.  Optional (NULL: refuse). */
-    int (*file_wait)(void *arg, const char *project,
-        void (*resume)(void *resume_arg), void *resume_arg);
-    /* Added by issue 12: /readyz asks it.  1 when nothing is degraded;
-     * 0 with a one-line why (e.g. the shared pin store is unreachable:
-     * known pins still work, so the answer stays 200 and says so).
-     * Optional. */
-    int (*ready)(void *arg, char *why, size_t len);
-};
-
-#define PG_PROXY_DECISION_WAIT 2
 
 /* Opens the cache, the upstream client and the listener (binds now, so a
  * busy port fails here).  On failure writes a one-line reason into msg and
@@ -95,14 +71,11 @@ void pg_server_set_hooks(struct pg_server *s,
 int pg_server_run(struct pg_server *s);
 void pg_server_free(struct pg_server *s);
 
-/* Drops every rendered page so the next request re-reads the model from
- * LMDB and annotates it again (policy reload, pins changed). */
-void pg_server_reannotate(struct pg_server *s);
-
-/* Accessors for hooks that need the loop or the cache (borrowed). */
-struct event_base *pg_server_base(struct pg_server *s);
-struct pg_cache *pg_server_cache(struct pg_server *s);
-const struct pg_config *pg_server_config(struct pg_server *s);
-struct pg_upstream *pg_server_upstream(struct pg_server *s);
+/* The context the modules composed with the server are built with
+ * (struct pg_ctx: the loop, config, cache, upstream client, metrics,
+ * workers; reannotate drops every rendered page so the next request
+ * re-reads the model from LMDB and annotates it again).  Borrowed until
+ * pg_server_free. */
+void pg_server_ctx(struct pg_server *s, struct pg_ctx *ctx);
 
 #endif

@@ -1,4 +1,4 @@
-/* proxy/cmd_cache.c — `provgate cache stats|gc|check|rebuild|verify`:
+/* proxy/cli/cmd_cache.c — `provgate cache stats|gc|check|rebuild|verify`:
  * inspect, tidy and repair a cache.
  *
  * stats opens the cache directory read-only (safe while the server runs)

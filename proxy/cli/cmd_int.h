@@ -1,4 +1,4 @@
-/* proxy/cmd_int.h — the provgate subcommands (module-private).
+/* proxy/cli/cmd_int.h — the provgate subcommands (module-private).
  *
  * main.c only dispatches on argv[1]; each subcommand lives in its own file
  * and owns its argument parsing, usage text and exit status:

@@ -1,4 +1,4 @@
-/* proxy/cmd_pins.c — `provgate pins …`: administer TOFU pins.
+/* proxy/cli/cmd_pins.c — `provgate pins …`: administer TOFU pins.
  *
  *   provgate pins [--config FILE | --cache-dir DIR] [--pin-store URI]
  *                 [--audit-log DEST] CMD

@@ -1,4 +1,4 @@
-/* proxy/cmd_policy.c — `provgate policy check FILE | reference`.
+/* proxy/cli/cmd_policy.c — `provgate policy check FILE | reference`.
  *
  * `check` loads a policy file exactly as the server does and prints every
  * error as "FILE:LINE: message" (exit 2), or a one-line summary (exit 0).

@@ -1,4 +1,4 @@
-/* proxy/cmd_serve.c — `provgate serve`: flags, configuration, the server.
+/* proxy/cli/cmd_serve.c — `provgate serve`: flags, configuration, the server.
  *
  * Flags override the configuration file whatever their order: --config is
  * read first, then every other flag is applied with pg_config_set (the
@@ -66,6 +66,8 @@ pg_cmd_serve(int argc, char **argv)
 {
     struct pg_config cfg;
     struct pg_server *s = NULL;
+    struct pg_proxy_hooks hooks;
+    struct pg_ctx ctx;
     struct pg_prov *prov = NULL;
     char pmsg[4096];                /* every FILE:LINE of a bad policy */
     const char *config = NULL;
@@ -161,14 +163,16 @@ pg_cmd_serve(int argc, char **argv)
         pg_config_free(&cfg);
         return rc == PG_SERVER_EDAMAGED ? 2 : 1;
     }
-    /* Provenance (issue "Serve only verified files") installs its hooks
-     * here: pg_server_set_hooks(s, &hooks) — see pg_proxy.h. */
-    if (pg_prov_new(s, &prov, pmsg, sizeof(pmsg)) != 0) {
+    /* Provenance (issue "Serve only verified files") is built with the
+     * server's context and answers through its hooks (pg_proxy.h). */
+    pg_server_ctx(s, &ctx);
+    if (pg_prov_new(&ctx, &hooks, &prov, pmsg, sizeof(pmsg)) != 0) {
         fprintf(stderr, "%s\n", pmsg);
         pg_server_free(s);
         pg_config_free(&cfg);
         return 2;
     }
+    pg_server_set_hooks(s, &hooks);
     rc = pg_server_run(s);
     pg_prov_stop(prov);
     pg_server_free(s);

@@ -1,4 +1,4 @@
-/* proxy/cmd_verify.c — `provgate verify` and `provgate verify-bundle`.
+/* proxy/cli/cmd_verify.c — `provgate verify` and `provgate verify-bundle`.
  *
  * Both run the in-process verifier offline, without a server.
  * verify-bundle speaks the Sigstore conformance CLI protocol

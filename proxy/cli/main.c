@@ -1,4 +1,4 @@
-/* proxy/main.c — the provgate command line: dispatch to a subcommand.
+/* proxy/cli/main.c — the provgate command line: dispatch to a subcommand.
  *
  * Every subcommand owns its flags and exit status (see cmd_int.h); this file
  * only picks one and prints the overview.

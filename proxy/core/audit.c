@@ -1,4 +1,4 @@
-/* proxy/audit.c — the audit log: one JSON line per decision that matters.
+/* proxy/core/audit.c — the audit log: one JSON line per decision that matters.
  *
  * See audit_int.h for the line format.  A line is built with jansson
  * (so every string is escaped properly, whatever a hostile index put in a

@@ -1,4 +1,4 @@
-/* proxy/audit_int.h — the audit log: one JSON line per decision that
+/* proxy/core/audit_int.h — the audit log: one JSON line per decision that
  * matters.
  *
  * Every rejection, pin creation, pin approval (and forget/import) and

@@ -1,4 +1,4 @@
-/* proxy/config.c — provgate.conf: directive table, shared parsers, loader.
+/* proxy/core/config.c — provgate.conf: directive table, shared parsers, loader.
  *
  * Directives are data (nginx's command arrays, Redis's static_configs): one
  * row per directive names its section, a shared parser, the offsetof of the

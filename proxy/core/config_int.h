@@ -1,4 +1,4 @@
-/* proxy/config_int.h — provgate.conf: the server's configuration.
+/* proxy/core/config_int.h — provgate.conf: the server's configuration.
  *
  * The configuration is a table of directives (config.c: name, section,
  * parser, offsetof target, default, help), read with libinih.  Parsers are

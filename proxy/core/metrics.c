@@ -1,4 +1,4 @@
-/* proxy/metrics.c — Prometheus metrics: a small registry and its text
+/* proxy/core/metrics.c — Prometheus metrics: a small registry and its text
  * exposition.
  *
  * A family (counter, gauge, histogram) is registered once with its label
@@ -574,4 +574,25 @@ pg_metrics_render(struct pg_metrics *m, struct evbuffer *out)
         }
     }
     pthread_mutex_unlock(&pg_metrics_mu);
+}
+
+int
+pg_metrics_add_table(struct pg_metrics *m, const struct pg_metric_def *defs,
+    size_t n, void *owner)
+{
+    struct pg_metric *f;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        f = pg_metrics_add(m, defs[i].type, defs[i].name, defs[i].help,
+            defs[i].labels, defs[i].buckets, defs[i].nbuckets);
+        if (f == NULL) {
+            return -1;
+        }
+        memcpy((char *)owner + defs[i].field, &f, sizeof(f));
+        if (defs[i].zero) {
+            pg_metric_inc(f, 0, NULL);
+        }
+    }
+    return 0;
 }

@@ -1,4 +1,4 @@
-/* proxy/metrics_int.h — Prometheus metrics: a small registry.
+/* proxy/core/metrics_int.h — Prometheus metrics: a small registry.
  *
  * Families (counter, gauge, histogram) are registered at start with their
  * label names; children are created on first use of a label-value tuple
@@ -44,6 +44,24 @@ void pg_metrics_free(struct pg_metrics *m);
 struct pg_metric *pg_metrics_add(struct pg_metrics *m,
     enum pg_metric_type type, const char *name, const char *help,
     const char *labels, const double *buckets, size_t nbuckets);
+
+/* One family as a table row (registered by its owner at start). */
+struct pg_metric_def {
+    enum pg_metric_type type;
+    const char *name, *help;
+    const char *labels;                 /* as pg_metrics_add */
+    const double *buckets;              /* histograms, else NULL */
+    size_t nbuckets;
+    int zero;                           /* label-less: a scrape shows 0
+                                           from the start */
+    size_t field;                       /* offsetof the struct pg_metric *
+                                           in the owner's struct */
+};
+
+/* Registers every row, storing each family at (char *)owner + field; -1
+ * if one is refused (as pg_metrics_add). */
+int pg_metrics_add_table(struct pg_metrics *m,
+    const struct pg_metric_def *defs, size_t n, void *owner);
 
 /* Label values in the order of the family's label names (as many as it
  * has; NULL or a NULL entry = "").  Counter: adds v (v < 0 or NaN is

@@ -1,4 +1,4 @@
-/* proxy/upstream.c — the upstream HTTP client: libcurl multi on libevent.
+/* proxy/core/upstream.c — the upstream HTTP client: libcurl multi on libevent.
  *
  * hiperfifo, grown up.  libcurl tells us which sockets to watch
  * (on_curl_socket) and when to wake it (on_curl_timer); both only record

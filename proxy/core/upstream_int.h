@@ -1,4 +1,5 @@
-/* proxy/upstream_int.h — the upstream HTTP client: libcurl multi on libevent.
+/* proxy/core/upstream_int.h — the upstream HTTP client: libcurl multi on
+ * libevent.
  *
  * One pg_upstream per process drives every upstream transfer through
  * libcurl's multi-socket API on the server's event_base (hiperfifo style):

@@ -1,4 +1,5 @@
-/* proxy/worker.c — a small thread pool whose results come back to the loop.
+/* proxy/core/worker.c — a small thread pool whose results come back to the
+ * loop.
  *
  * Jobs are queued under a mutex; nthreads threads run job->work(arg) and
  * move the job to a done queue, then write one byte to a non-blocking pipe.

@@ -1,4 +1,4 @@
-/* proxy/worker_int.h — a small thread pool whose results come back to the
+/* proxy/core/worker_int.h — a small thread pool whose results come back to the
  * event loop.
  *
  * Work that may block or take long (fsync + rename of a blob, verifying the

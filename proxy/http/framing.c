@@ -1,4 +1,4 @@
-/* proxy/framing.c — strict HTTP/1.1 framing (RFC 9112) for a server of
+/* proxy/http/framing.c — strict HTTP/1.1 framing (RFC 9112) for a server of
  * GET and HEAD.
  *
  * Request smuggling lives in the gaps between two parsers' ideas of where

@@ -1,4 +1,4 @@
-/* proxy/hot.c — the hot table: cache hits any serving loop may answer.
+/* proxy/http/hot.c — the hot table: cache hits any serving loop may answer.
  *
  * The main loop owns every decision: page freshness, the provenance
  * verdict, the policy, the blob store.  When it answers a cache hit it
@@ -7,7 +7,7 @@
  * times its headers are made from; for a file, its record and a file
  * segment of its blob.  A serving thread (front.c) looks the path up and, if
  * the entry is still valid, answers with the same code the main loop uses
- * (pg_pages_serve_view, pg_files_serve_view), so a hit is byte for byte
+ * (views.c: pg_view_serve_page, pg_view_serve_file), so a hit is byte for byte
  * the answer the main loop would give.  Anything else — a miss, a stale
  * page, a refusal, a 301 — is relayed to the main loop (relay.c), which
  * then publishes the entry again.  This is nginx's worker model for the
@@ -46,7 +46,6 @@
 
 #include <event2/buffer.h>
 
-#include "filecache_int.h"
 #include "pg_cache.h"
 #include "server_int.h"
 
@@ -401,11 +400,11 @@ pg_hot_serve(struct pg_hot *h, struct pg_req *r)
     if (e->is_page) {
         /* As the main loop counts a page answered from memory. */
         r->cache = "hit";
-        pg_server_cache_event(h->s, e->page.is_list ? "list" : "page",
+        pg_stats_cache_event(h->s, e->page.is_list ? "list" : "page",
             "hit");
-        pg_pages_serve_view(r, &e->page);
+        pg_view_serve_page(r, &e->page);
     } else {
-        pg_files_serve_view(r, &e->file);
+        pg_view_serve_file(r, &e->file);
     }
     pthread_mutex_lock(&h->mu);
     entry_put(e);

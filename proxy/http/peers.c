@@ -1,4 +1,4 @@
-/* proxy/peers.c — connections open per client address, for the whole
+/* proxy/http/peers.c — connections open per client address, for the whole
  * process (max_client_connections).
  *
  * One client must not take every slot of max_connections: an attacker

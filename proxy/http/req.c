@@ -1,4 +1,4 @@
-/* proxy/req.c — a request's lifetime: arena, cleanups, replies, finish.
+/* proxy/http/req.c — a request's lifetime: arena, cleanups, replies, finish.
  *
  * Every evhttp request gets a struct pg_req (server.c calls pg_req_new)
  * with an arena that grows by PG_ARENA_CHUNK up to PG_ARENA_MAX; all its
@@ -52,15 +52,7 @@ struct pg_arena_chunk {
 #define PG_REQ_INLINE 1024
 
 static void on_close(struct evhttp_connection *evcon, void *arg);
-
-int64_t
-pg_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static const struct pg_req_ops ev_ops;
 
 void *
 pg_req_alloc(struct pg_req *r, size_t n)
@@ -150,12 +142,14 @@ req_alloc(struct pg_loop *lp)
 }
 
 struct pg_req *
-pg_req_new_front(struct pg_loop *lp, void *hreq)
+pg_req_new_ops(struct pg_loop *lp, const struct pg_req_ops *ops,
+    void *conn)
 {
     struct pg_req *r = req_alloc(lp);
 
     if (r != NULL) {
-        r->front = hreq;
+        r->ops = ops;
+        r->front = conn;
         memcpy(r->client, "-", 2);
     }
     return r;
@@ -171,6 +165,7 @@ pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq)
     if (r == NULL) {
         return NULL;
     }
+    r->ops = &ev_ops;
     r->ereq = ereq;
     r->evcon = evhttp_request_get_connection(ereq);
     if (r->evcon != NULL) {
@@ -185,28 +180,19 @@ pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq)
 int
 pg_req_live(const struct pg_req *r)
 {
-    return !r->client_gone && (r->ereq != NULL || r->front != NULL);
+    return !r->client_gone && r->ops->live(r);
 }
 
 int
 pg_req_sendfile_ok(const struct pg_req *r)
 {
-    return r->s->tls == NULL && r->front == NULL;
+    return r->s->tls == NULL && r->ops->sendfile;
 }
 
 const char *
 pg_req_query(struct pg_req *r)
 {
-    const struct evhttp_uri *uri;
-
-    if (r->front != NULL) {
-        return r->query;
-    }
-    if (r->ereq == NULL) {
-        return NULL;
-    }
-    uri = evhttp_request_get_evhttp_uri(r->ereq);
-    return uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    return r->ops->query(r);
 }
 
 static void
@@ -265,11 +251,8 @@ pg_req_finish(struct pg_req *r)
     }
     atomic_fetch_sub(&lp->inflight, 1);
 
-    if (!r->client_gone && r->evcon != NULL) {
-        evhttp_connection_set_closecb(r->evcon, NULL, NULL);
-    }
-    if (r->ereq_detached && r->ereq != NULL) {
-        evhttp_request_free(r->ereq);
+    if (r->ops->done != NULL) {
+        r->ops->done(r);
     }
     while (r->arena != NULL) {
         c = r->arena;
@@ -279,7 +262,9 @@ pg_req_finish(struct pg_req *r)
         }
     }
     free(r);
-    pg_loop_idle_check(lp);
+    if (lp->idle_check != NULL) {
+        lp->idle_check(lp);
+    }
 }
 
 /* A reason phrase: printable ASCII only, at most PG_MAX_REASON - 1. */
@@ -352,8 +337,6 @@ pg_req_send(struct pg_req *r, int code, const char *reason,
 {
     char phrase[PG_MAX_REASON];
     size_t len = body != NULL ? evbuffer_get_length(body) : 0;
-    struct pg_front_reply *fr;
-    struct evhttp_request *ereq;
 
     r->status = code;
     if (!pg_req_live(r)) {
@@ -371,29 +354,14 @@ pg_req_send(struct pg_req *r, int code, const char *reason,
         len = 0;
     }
     r->bytes += len;
-    if (r->front != NULL) {
-        fr = pg_front_reply(r, code, phrase, body);    /* takes body */
-        pg_req_finish(r);       /* the access line first, as evhttp */
-        pg_front_send(fr);
-        return;
-    }
-    add_date(r);
-    ereq = release(r);
-    evhttp_send_reply(ereq, code, phrase, body);
-    if (body != NULL) {
-        evbuffer_free(body);
-    }
-    pg_req_finish(r);
+    r->ops->reply(r, code, phrase, body);
 }
 
 void
 pg_req_end_stream(struct pg_req *r)
 {
-    struct evhttp_request *ereq;
-
-    if (!r->client_gone && r->ereq != NULL) {
-        ereq = release(r);
-        evhttp_send_reply_end(ereq);
+    if (!r->client_gone && r->ops->end_stream != NULL) {
+        r->ops->end_stream(r);
     }
     pg_req_finish(r);
 }
@@ -443,11 +411,6 @@ pg_req_problem(struct pg_req *r, int code, const char *title,
 void
 pg_req_abort(struct pg_req *r, const char *why)
 {
-    struct evhttp_connection *evcon;
-    struct bufferevent *bev;
-    struct linger lg;
-    evutil_socket_t fd;
-
     /* The access line says what the client got: the status it was sent
      * (or was about to be), then a reset — never a 5xx nobody saw. */
     if (why != NULL) {
@@ -456,25 +419,8 @@ pg_req_abort(struct pg_req *r, const char *why)
     if (r->status == 0) {
         r->status = 200;
     }
-    if (r->front != NULL && !r->client_gone) {
-        pg_front_abort(r);
-        r->client_gone = 1;
-        r->front = NULL;
-    }
-    if (!r->client_gone && r->ereq != NULL && r->evcon != NULL) {
-        evcon = r->evcon;
-        bev = evhttp_connection_get_bufferevent(evcon);
-        fd = bev != NULL ? bufferevent_getfd(bev) : -1;
-        if (fd >= 0) {
-            lg.l_onoff = 1;
-            lg.l_linger = 0;
-            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-        }
-        evhttp_connection_set_closecb(evcon, NULL, NULL);
-        r->client_gone = 1;
-        r->ereq = NULL;         /* evhttp_connection_free frees it */
-        r->evcon = NULL;
-        evhttp_connection_free(evcon);
+    if (!r->client_gone && r->ops->live(r)) {
+        r->ops->abort(r);       /* client_gone from here */
     }
     pg_req_finish(r);
 }
@@ -482,9 +428,52 @@ pg_req_abort(struct pg_req *r, const char *why)
 const char *
 pg_req_header(struct pg_req *r, const char *name)
 {
-    if (r->front != NULL) {
-        return pg_front_header(r, name);
+    return r->ops->header(r, name);
+}
+
+void
+pg_req_set_header(struct pg_req *r, const char *name, const char *v)
+{
+    if (!r->client_gone) {
+        r->ops->set_header(r, name, v);
     }
+}
+
+int
+pg_req_has_out_header(struct pg_req *r, const char *name)
+{
+    return r->ops->has_out_header(r, name);
+}
+
+size_t
+pg_req_output_pending(struct pg_req *r)
+{
+    return r->client_gone ? 0 : r->ops->output_pending(r);
+}
+
+/* ---- the evhttp transport (the main loop's clients, relayed requests) -- */
+
+static int
+ev_live(const struct pg_req *r)
+{
+    return r->ereq != NULL;
+}
+
+static const char *
+ev_query(struct pg_req *r)
+{
+    const struct evhttp_uri *uri;
+
+    if (r->ereq == NULL) {
+        return NULL;
+    }
+    uri = evhttp_request_get_evhttp_uri(r->ereq);
+    return uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+}
+
+static const char *
+ev_header(struct pg_req *r, const char *name)
+{
     if (r->ereq == NULL) {
         return NULL;
     }
@@ -492,16 +481,12 @@ pg_req_header(struct pg_req *r, const char *name)
         name);
 }
 
-void
-pg_req_set_header(struct pg_req *r, const char *name, const char *v)
+static void
+ev_set_header(struct pg_req *r, const char *name, const char *v)
 {
     struct evkeyvalq *h;
 
-    if (r->front != NULL && !r->client_gone) {
-        pg_front_set_header(r, name, v);
-        return;
-    }
-    if (r->ereq == NULL || r->client_gone) {
+    if (r->ereq == NULL) {
         return;
     }
     h = evhttp_request_get_output_headers(r->ereq);
@@ -509,12 +494,9 @@ pg_req_set_header(struct pg_req *r, const char *name, const char *v)
     evhttp_add_header(h, name, v);
 }
 
-int
-pg_req_has_out_header(struct pg_req *r, const char *name)
+static int
+ev_has_out_header(struct pg_req *r, const char *name)
 {
-    if (r->front != NULL) {
-        return pg_front_has_out_header(r, name);
-    }
     if (r->ereq == NULL) {
         return 0;
     }
@@ -522,46 +504,94 @@ pg_req_has_out_header(struct pg_req *r, const char *name)
         name) != NULL;
 }
 
-size_t
-pg_req_output_pending(struct pg_req *r)
+static size_t
+ev_output_pending(struct pg_req *r)
 {
     struct bufferevent *bev;
 
-    if (r->client_gone || r->evcon == NULL) {
-        return 0;                       /* front: h2o paces itself */
+    if (r->evcon == NULL) {
+        return 0;
     }
     bev = evhttp_connection_get_bufferevent(r->evcon);
     return bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev))
         : 0;
 }
 
-int
-pg_http_date(time_t t, char *out, size_t outlen)
+static void
+ev_reply(struct pg_req *r, int code, const char *phrase,
+    struct evbuffer *body)
 {
-    struct tm tm;
+    struct evhttp_request *ereq;
 
-    if (gmtime_r(&t, &tm) == NULL) {
-        return -1;
+    add_date(r);
+    ereq = release(r);
+    evhttp_send_reply(ereq, code, phrase, body);
+    if (body != NULL) {
+        evbuffer_free(body);
     }
-    if (strftime(out, outlen, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0) {
-        return -1;
-    }
-    return 0;
+    pg_req_finish(r);
 }
 
-time_t
-pg_http_date_parse(const char *s)
+static void
+ev_end_stream(struct pg_req *r)
 {
-    struct tm tm;
-    const char *end;
+    struct evhttp_request *ereq;
 
-    memset(&tm, 0, sizeof(tm));
-    end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (end == NULL || *end != '\0') {
-        return (time_t)-1;
+    if (r->ereq != NULL) {
+        ereq = release(r);
+        evhttp_send_reply_end(ereq);
     }
-    return timegm(&tm);
 }
+
+static void
+ev_abort(struct pg_req *r)
+{
+    struct evhttp_connection *evcon = r->evcon;
+    struct bufferevent *bev;
+    struct linger lg;
+    evutil_socket_t fd;
+
+    if (evcon == NULL) {
+        return;
+    }
+    bev = evhttp_connection_get_bufferevent(evcon);
+    fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0) {
+        lg.l_onoff = 1;
+        lg.l_linger = 0;
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    r->client_gone = 1;
+    r->ereq = NULL;             /* evhttp_connection_free frees it */
+    r->evcon = NULL;
+    evhttp_connection_free(evcon);
+}
+
+static void
+ev_done(struct pg_req *r)
+{
+    if (!r->client_gone && r->evcon != NULL) {
+        evhttp_connection_set_closecb(r->evcon, NULL, NULL);
+    }
+    if (r->ereq_detached && r->ereq != NULL) {
+        evhttp_request_free(r->ereq);
+    }
+}
+
+static const struct pg_req_ops ev_ops = {
+    .live = ev_live,
+    .query = ev_query,
+    .header = ev_header,
+    .set_header = ev_set_header,
+    .has_out_header = ev_has_out_header,
+    .output_pending = ev_output_pending,
+    .reply = ev_reply,
+    .end_stream = ev_end_stream,
+    .abort = ev_abort,
+    .done = ev_done,
+    .sendfile = 1,
+};
 
 int
 pg_etag_match_list(const char *inm, const char *etag)

@@ -1,14 +1,14 @@
-/* proxy/server_int.h — the serving core's private contract (server, request,
- * pages, files, log).
+/* proxy/http/server_int.h — the HTTP layer's contract: the server's
+ * state, the request and its transports, views, the hot table.
  *
  * One struct pg_server holds everything the loop owns: the evhttp server,
- * the cache, the upstream client, metrics, the worker pool and the two
- * route states (pages.c: rendered index pages keyed by project; files.c:
- * in-flight downloads and the hash-mismatch hold table).  A request
- * (struct pg_req) is born in server.c when evhttp hands us a request and
- * ends in exactly one place, pg_req_finish() (req.c), which runs the
- * request's cleanups, writes the access-log line, updates the request
- * metrics and frees the request's arena.
+ * the cache, the upstream client, metrics, the worker pool and the route
+ * states (pages.c, files.c) as opaque pointers.  A request (struct
+ * pg_req) is born on its transport (req.c: evhttp; front.c: h2o; both
+ * behind struct pg_req_ops), passes admission (admit.c) and ends in
+ * exactly one place, pg_req_finish() (req.c), which runs the request's
+ * cleanups, writes the access-log line, updates the request metrics and
+ * frees the request's arena.  Nothing here names a folder above http/.
  *
  * Owns: see each struct.  Runs on: loop (everything here).
  * Spec: design §2, §5, §8, §9; issue 2 items 2-8.
@@ -25,7 +25,8 @@
 #include <jansson.h>
 
 #include "pg_cache.h"
-#include "pg_proxy.h"
+#include "hooks_int.h"
+#include "times_int.h"
 
 struct event_base;
 struct event;
@@ -43,6 +44,7 @@ struct pg_metric;
 struct pg_workers;
 struct pg_pages;
 struct pg_files;
+struct pg_full;
 struct pg_hot;
 struct pg_body;
 struct evbuffer_file_segment;
@@ -73,6 +75,8 @@ struct sockaddr;
                                        pages in a memfd) by sendfile */
 #define PG_FILE_CLIENT_HIGH (1024 * 1024) /* client output above this
                                        pauses the upstream transfer */
+#define PG_FILECACHE_FD_VALID_MS 1000 /* an open blob (filecache.c, hot.c)
+                                       is trusted this long */
 #define PG_HOLD_SLOTS 1024          /* remembered hash mismatches */
 #define PG_RELAY_TIMEOUT_S 3600     /* a relayed request's silence (the
                                        main loop bounds its requests; this
@@ -128,6 +132,8 @@ struct pg_loop {
                                            addresses (evhttp) */
     struct event *ev_stop;              /* loops[1..]: the main loop asks */
     struct event *ev_stop_timeout;
+    void (*idle_check)(struct pg_loop *lp); /* after a request of this
+                                           loop ended (loops.c) */
     atomic_long inflight;               /* requests of this loop */
     atomic_long relaying;               /* of them, relayed to the main
                                            loop (in flight there too) */
@@ -168,7 +174,10 @@ struct pg_server {
     struct pg_workers *workers;
     struct pg_pages *pages;
     struct pg_files *files;
+    struct pg_full *full;               /* cache disk full (full.c) */
     struct pg_proxy_hooks hooks;
+    struct pg_route *routes;            /* the route table (server.c) */
+    size_t nroutes;
     char base_url[512];                 /* render base, no final '/' */
     void *access_log;                   /* struct pg_alog * (log.c) */
     struct event *ev_term, *ev_int, *ev_hup, *ev_flush, *ev_stop;
@@ -215,6 +224,40 @@ struct pg_server {
 };
 
 struct pg_arena_chunk;
+struct pg_req;
+
+/* How a request is answered on its transport (nginx's c->send, curl's
+ * connection filters): req.c's helpers call these, never a transport by
+ * name.  evhttp's are in req.c, h2o's in front.c, a test's fake in
+ * tests/http.  conn is r->front for the transports other than evhttp. */
+struct pg_req_ops {
+    /* Whether the transport still holds the request (client_gone aside). */
+    int (*live)(const struct pg_req *r);
+    const char *(*query)(struct pg_req *r);     /* raw query, NULL none */
+    const char *(*header)(struct pg_req *r, const char *name);
+    void (*set_header)(struct pg_req *r, const char *name, const char *v);
+    int (*has_out_header)(struct pg_req *r, const char *name);
+    size_t (*output_pending)(struct pg_req *r);
+    /* The whole reply (body consumed, NULL for none); calls
+     * pg_req_finish. */
+    void (*reply)(struct pg_req *r, int code, const char *phrase,
+        struct evbuffer *body);
+    /* Ends a reply streamed with the transport (NULL: none streams). */
+    void (*end_stream)(struct pg_req *r);
+    /* Resets the client connection; sets client_gone. */
+    void (*abort)(struct pg_req *r);
+    /* At pg_req_finish, before r is freed (NULL: nothing). */
+    void (*done)(struct pg_req *r);
+    int sendfile;               /* a body may hold a sendfile segment */
+};
+
+/* One row of the route table: path exact, or a prefix whose rest is
+ * handed over.  Exact rows are tried first (admit.c). */
+struct pg_route {
+    const char *path;
+    int prefix;
+    void (*handle)(struct pg_req *r, const char *rest);
+};
 
 struct pg_req_cleanup {
     void (*fn)(void *arg);
@@ -223,12 +266,15 @@ struct pg_req_cleanup {
 
 struct pg_req {
     struct pg_server *s;
+    const struct pg_req_ops *ops;       /* its transport */
     struct pg_loop *loop;               /* the loop it arrived on */
     struct evhttp_request *ereq;        /* NULL once libevent freed it */
     struct evhttp_connection *evcon;
-    void *front;                        /* h2o_req_t * when a serving
-                                           thread took it (front.c); then
-                                           ereq and evcon are NULL */
+    void *front;                        /* the transport's request when
+                                           not evhttp (h2o_req_t * on a
+                                           serving thread, front.c; a
+                                           test's fake); then ereq and
+                                           evcon are NULL */
     int body_fd;                        /* >= 0: the reply body is the
                                            file range [body_off, +len) of
                                            this fd (the body's file
@@ -269,8 +315,10 @@ char *pg_req_strndup(struct pg_req *r, const char *s, size_t n);
 /* Registers fn(arg) to run at pg_req_finish (reverse order); -1 if full. */
 int pg_req_cleanup_add(struct pg_req *r, void (*fn)(void *), void *arg);
 struct pg_req *pg_req_new(struct pg_loop *lp, struct evhttp_request *ereq);
-/* A request a serving thread's h2o server took (front.c). */
-struct pg_req *pg_req_new_front(struct pg_loop *lp, void *hreq);
+/* A request on another transport (h2o: front.c; a test's fake); conn
+ * goes to r->front. */
+struct pg_req *pg_req_new_ops(struct pg_loop *lp,
+    const struct pg_req_ops *ops, void *conn);
 /* Whether r can still be answered (client there, request not handed
  * back). */
 int pg_req_live(const struct pg_req *r);
@@ -301,12 +349,8 @@ const char *pg_req_header(struct pg_req *r, const char *name);
 void pg_req_set_header(struct pg_req *r, const char *name, const char *v);
 /* Whether the client connection's output holds more than n bytes. */
 size_t pg_req_output_pending(struct pg_req *r);
-/* "Sun, 06 Nov 1994 08:49:37 GMT"; -1 / 0 */
-int pg_http_date(time_t t, char *out, size_t outlen);
-time_t pg_http_date_parse(const char *s);
 /* 1 if the If-None-Match value lists etag (weak comparison) or "*". */
 int pg_etag_match_list(const char *inm, const char *etag);
-int64_t pg_now_ms(void);
 
 /* ---- peers.c: connections per client address (see there) ------------- */
 struct pg_peers;
@@ -323,14 +367,6 @@ int pg_peers_take(struct pg_peers *p, const struct pg_peer_key *key,
 void pg_peers_release(struct pg_peers *p, const struct pg_peer_key *key);
 /* Connections key has open. */
 int pg_peers_count(struct pg_peers *p, const struct pg_peer_key *key);
-
-/* ---- loops.c: per-client limit, shared by both front ends --------------- */
-/* Counts a new connection from sa against max_client_connections
- * (key filled); 0, or -1 when it must be closed (counted and logged). */
-int pg_loops_client_admit(struct pg_loop *lp, const struct sockaddr *sa,
-    struct pg_peer_key *key);
-/* Counts a connection admitted so out. */
-void pg_loops_client_gone(struct pg_loop *lp, struct pg_peer_key *key);
 
 /* ---- framing.c: strict HTTP/1.1 framing (see there) -------------------- */
 /* What a request head says about its framing. */
@@ -410,6 +446,50 @@ struct pg_file_view {
     struct evbuffer_file_segment *seg;
     int fd;                             /* seg's (hot.c; else -1) */
 };
+/* A rendered page body, shared by reference by every loop's replies. */
+struct pg_body {
+    atomic_int refs;            /* replies on any loop hold references */
+    size_t len;
+    struct evbuffer_file_segment *seg; /* len >= PG_SENDFILE_MIN: the
+                                   bytes are in a memfd instead of data[]
+                                   and go out with sendfile */
+    int fd;                     /* seg's memfd (the segment owns it) */
+    int on_disk;                /* seg is a file in <cache_dir>/tmp, not
+                                   memory (a page over the cap) */
+    char data[];
+};
+#define PG_VIEW_BODIES 4
+void pg_body_unref(struct pg_body *b);
+/* evbuffer_add_reference's cleanup: drops the reply's reference. */
+void pg_body_on_done(const void *data, size_t len, void *arg);
+
+/* ---- views.c: answering from a ready view (see there) ------------------ */
+/* One "bytes=" range of a representation of size bytes (RFC 9110 14.2):
+ * 0 and [*a, *b]; 1 unsatisfiable (416); -1 ignore the header (malformed,
+ * or several ranges: the whole body is sent). */
+int pg_http_parse_range(const char *h, uint64_t size, uint64_t *a,
+    uint64_t *b);
+/* Whether an If-Range value (NULL: none) lets the range apply: our strong
+ * etag, or the Last-Modified date lm ("" none). */
+int pg_http_if_range_ok(const char *ir, const char *etag, const char *lm);
+void pg_page_view_ref(struct pg_page_view *v);
+void pg_page_view_unref(struct pg_page_view *v);
+/* Answers r (any loop) from v: negotiation, validators, 304, gzip. */
+void pg_view_serve_page(struct pg_req *r, const struct pg_page_view *v);
+/* Answers r (any loop) from a cached file's view: 304, Range, HEAD; a
+ * cache hit (route "file"). */
+void pg_view_serve_file(struct pg_req *r, const struct pg_file_view *v);
+/* The pieces files.c answers with: "file" or "metadata"; the headers of
+ * a file answer; 1 if the validators say 304; the reply from seg (fd its
+ * file, or -1) of size bytes. */
+const char *pg_view_file_kind(const struct pg_file_view *v);
+void pg_view_file_headers(struct pg_req *r, const struct pg_file_view *v);
+int pg_view_file_not_modified(struct pg_req *r,
+    const struct pg_file_view *v);
+void pg_view_file_send(struct pg_req *r, const struct pg_file_view *v,
+    struct evbuffer_file_segment *seg, int fd, uint64_t size);
+
+/* ---- hot.c -------------------------------------------------------------- */
 int pg_hot_new(struct pg_server *s, struct pg_hot **out);
 void pg_hot_free(struct pg_hot *h);
 /* Drops every entry (main loop: whatever other loops answer may change). */
@@ -423,129 +503,28 @@ void pg_hot_publish_file(struct pg_hot *h, const char *path,
 /* Any loop: 1 if r was answered (and finished) from a valid entry. */
 int pg_hot_serve(struct pg_hot *h, struct pg_req *r);
 
-/* ---- loops.c, relay.c ---------------------------------------------------- */
-/* Creates the listening socket, loops[0] on s->base and the serving
- * threads' loops (not started); -1 with msg. */
-int pg_loops_setup(struct pg_server *s, char *msg, size_t mlen);
-int pg_loops_start(struct pg_server *s, char *msg, size_t mlen);
-/* The client listener (after pg_loops_setup); -1 with msg. */
-int pg_loops_listen(struct pg_server *s, char *msg, size_t mlen);
-/* Main loop: stop accepting everywhere; serving threads finish their
- * requests and end (ev_thread_done tells the main loop). */
-void pg_loops_stop(struct pg_server *s);
-/* Joins the threads (breaking their loops first) and frees the loops. */
-void pg_loops_free(struct pg_server *s);
-/* A connection closed at accept (max_connections): counted, and one log
- * line a second at most per loop. */
-void pg_loops_refused(struct pg_loop *lp);
-/* Counts lp's closed connections out (lp's thread). */
-void pg_loops_sweep(struct pg_loop *lp);
-/* The main loop's base, libevent set up for threads first; NULL if not. */
-struct event_base *pg_loops_main_base(void);
-/* The evhttp limits and timeouts every client-facing server shares. */
-void pg_loops_http_setup(struct evhttp *http, const struct pg_config *cfg);
-void pg_loops_free_main(struct pg_server *s);
-/* After a request of lp ended: ends a stopping loop with nothing left. */
-void pg_loop_idle_check(struct pg_loop *lp);
-/* Requests in flight, each once (a relayed one counts on the main loop). */
-long pg_loops_inflight(struct pg_server *s);
-/* Serving thread: relays r to the main loop and streams the answer back
- * (relay.c). */
-void pg_relay_start(struct pg_loop *lp, struct pg_req *r);
-
-/* ---- front.c: the serving threads' h2o side --------------------------- */
-struct pg_front;
-struct pg_front_loop;
-/* Shared h2o configuration, and each serving loop's side (not started). */
-int pg_front_setup(struct pg_server *s, char *msg, size_t mlen);
-/* Starts serving loop lp's thread on its listening socket (owned from
- * here on). */
-int pg_front_start(struct pg_loop *lp, int lfd, char *msg, size_t mlen);
-/* Main loop: asks lp's thread to stop (it ends by itself). */
-void pg_front_stop(struct pg_loop *lp);
-/* lp's thread, after one of its requests ended (pg_loop_idle_check). */
-void pg_front_idle_check(struct pg_loop *lp);
-/* After the threads were joined. */
-void pg_front_free(struct pg_server *s);
-/* The h2o side of struct pg_req's helpers (req.c calls them). */
-const char *pg_front_header(struct pg_req *r, const char *name);
-void pg_front_set_header(struct pg_req *r, const char *name,
-    const char *v);
-int pg_front_has_out_header(struct pg_req *r, const char *name);
-/* Makes the whole reply (body consumed; NULL or empty for none); r is
- * done with h2o then; pg_front_send sends it. */
-struct pg_front_reply;
-struct pg_front_reply *pg_front_reply(struct pg_req *r, int code,
-    const char *phrase, struct evbuffer *body);
-void pg_front_send(struct pg_front_reply *fr);
-/* Resets the client connection (SO_LINGER 0). */
-void pg_front_abort(struct pg_req *r);
-/* The first checks every loop makes (allow_clients, target, method);
- * 1 when r may go on (r->path set), 0 when r was answered (server.c). */
-int pg_server_admit(struct pg_loop *lp, struct pg_req *r,
-    const struct sockaddr *peer, const char *path, int get_or_head);
-/* Main loop: the listener relayed requests arrive on. */
-int pg_relay_listen(struct pg_server *s, char *msg, size_t mlen);
-/* evhttp callbacks shared by every loop (server.c). */
-void pg_server_on_request(struct evhttp_request *ereq, void *arg);
-void pg_server_on_relayed(struct evhttp_request *ereq, void *arg);
-struct bufferevent *pg_server_on_new_bev(struct event_base *base,
-    void *arg);
-
-/* ---- pages.c ----------------------------------------------------------- */
-struct pg_page;
-void pg_page_view_ref(struct pg_page_view *v);
-void pg_page_view_unref(struct pg_page_view *v);
-/* Answers r (any loop) from v: negotiation, validators, 304, gzip. */
-void pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v);
-int pg_pages_new(struct pg_server *s, struct pg_pages **out);
-void pg_pages_free(struct pg_pages *p);
-void pg_pages_handle_list(struct pg_req *r);
-void pg_pages_handle_project(struct pg_req *r, const char *raw_name);
-/* Makes the project's page available (memory, LMDB or upstream), then
- * calls cb once: page != NULL (borrowed for the call) or page == NULL with
- * an HTTP status and a one-line reason.  May call cb before returning. */
-typedef void (*pg_page_ready_fn)(struct pg_req *r, struct pg_page *page,
-    int status, const char *reason);
-void pg_pages_load(struct pg_req *r, const char *project,
-    pg_page_ready_fn cb);
-json_t *pg_page_model(struct pg_page *page);
-/* When the page stops being fresh (fetched_at + its TTL). */
-time_t pg_page_fresh_until(struct pg_page *page);
-/* Drops every page (policy reload, pins change); a busy one is marked and
- * dropped once its waiters are answered. */
-void pg_pages_invalidate(struct pg_pages *p);
-size_t pg_pages_count(struct pg_pages *p);
-/* Memory the pages in memory take (counted against page_cache_max_bytes:
- * models and the bodies not on disk). */
-size_t pg_pages_bytes(struct pg_pages *p);
-
-/* ---- files.c ----------------------------------------------------------- */
-/* One "bytes=" range of a representation of size bytes (RFC 9110 14.2):
- * 0 and [*a, *b]; 1 unsatisfiable (416); -1 ignore the header (malformed,
- * or several ranges: the whole body is sent). */
-int pg_http_parse_range(const char *h, uint64_t size, uint64_t *a,
-    uint64_t *b);
-/* Whether an If-Range value (NULL: none) lets the range apply: our strong
- * etag, or the Last-Modified date lm ("" none). */
-int pg_http_if_range_ok(const char *ir, const char *etag, const char *lm);
-int pg_files_new(struct pg_server *s, struct pg_files **out);
-void pg_files_free(struct pg_files *f);
-void pg_files_handle(struct pg_req *r);
-size_t pg_files_active(struct pg_files *f);
-/* The store could not take something (why); the cache is "full" until a
- * file is stored or need bytes are free (issue 10 item 7).  Loop only. */
-void pg_files_cache_full(struct pg_files *f, const char *why,
-    uint64_t need);
-/* Answers r (any loop) from a cached file's view: 304, Range, HEAD. */
-void pg_files_serve_view(struct pg_req *r, const struct pg_file_view *v);
-
-/* ---- server.c ----------------------------------------------------------- */
+/* ---- stats.c: the serving layer's metric families ---------------------- */
+/* Registers them (one table); -1 on a refused row. */
+int pg_stats_add(struct pg_server *s);
 /* Counts an upstream request's outcome (kind: "page", "list", "file",
  * "metadata"; error NULL on success). */
-void pg_server_upstream_done(struct pg_server *s, const char *kind,
+void pg_stats_upstream_done(struct pg_server *s, const char *kind,
     const char *error, int64_t t0_ms);
-void pg_server_cache_event(struct pg_server *s, const char *kind,
+/* A cache outcome ("hit", "miss", "stale") of kind. */
+void pg_stats_cache_event(struct pg_server *s, const char *kind,
     const char *what);
+
+/* ---- admit.c: admission and the route table ---------------------------- */
+/* The first checks every loop makes (allow_clients, target, method);
+ * 1 when r may go on (r->path set), 0 when r was answered. */
+int pg_admit(struct pg_loop *lp, struct pg_req *r,
+    const struct sockaddr *peer, const char *path, int get_or_head);
+/* evhttp callbacks: a client's request on the main loop's listener
+ * (arg: the loop), a relayed one (arg: the server). */
+void pg_admit_on_request(struct evhttp_request *ereq, void *arg);
+void pg_admit_on_relayed(struct evhttp_request *ereq, void *arg);
+/* Main loop: hands r to the route of path (404 if none). */
+void pg_route_dispatch(struct pg_server *s, struct pg_req *r,
+    const char *path);
 
 #endif

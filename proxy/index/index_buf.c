@@ -1,4 +1,4 @@
-/* proxy/index_buf.c — the growable output buffer of the renderers.
+/* proxy/index/index_buf.c — the growable output buffer of the renderers.
  *
  * A buffer has a ceiling given at creation; the first failure (no memory,
  * over the ceiling) sets "failed" and makes every later put a no-op, so a

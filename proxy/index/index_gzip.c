@@ -1,4 +1,4 @@
-/* proxy/index_gzip.c — gzip (RFC 1952) of a rendered page.
+/* proxy/index/index_gzip.c — gzip (RFC 1952) of a rendered page.
  *
  * Pages are compressed once per cache update, so one deflate call over
  * the whole buffer is right: zlib's deflateBound() sizes the output, and

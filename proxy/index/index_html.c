@@ -1,4 +1,4 @@
-/* proxy/index_html.c — PEP 503 HTML pages → the index model.
+/* proxy/index/index_html.c — PEP 503 HTML pages → the index model.
  *
  * A hand-written tokenizer, because the pages are simple and no library we
  * use parses HTML: it walks the bytes once, left to right, and looks only

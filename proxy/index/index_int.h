@@ -1,4 +1,4 @@
-/* proxy/index_int.h — the index model: parse, annotate, render.
+/* proxy/index/index_int.h — the index model: parse, annotate, render.
  *
  * The model of a project page is a jansson object in PEP 691 JSON form
  * (api-version 1.x), whatever the upstream sent:

@@ -1,4 +1,4 @@
-/* proxy/index_json.c — PEP 691 JSON pages → the index model; validation.
+/* proxy/index/index_json.c — PEP 691 JSON pages → the index model; validation.
  *
  * An upstream JSON page is checked in three passes, each bounded: its size
  * (max_bytes) before anything else, its nesting depth on the raw bytes

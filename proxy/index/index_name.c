@@ -1,4 +1,4 @@
-/* proxy/index_name.c — project names (PEP 503/508) and filename versions.
+/* proxy/index/index_name.c — project names (PEP 503/508) and filename versions.
  *
  * A project name is valid when it matches PEP 508's name rule
  * (^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$, case-insensitive) and is at

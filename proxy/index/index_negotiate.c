@@ -1,4 +1,4 @@
-/* proxy/index_negotiate.c — Accept / ?format= / Accept-Encoding.
+/* proxy/index/index_negotiate.c — Accept / ?format= / Accept-Encoding.
  *
  * Index pages are negotiated exactly as PyPI's Warehouse does it
  * (warehouse/api/simple.py _select_content_type, which asks WebOb's

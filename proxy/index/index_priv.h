@@ -1,4 +1,4 @@
-/* proxy/index_priv.h — helpers shared by the index_*.c files only.
+/* proxy/index/index_priv.h — helpers shared by the index_*.c files only.
  *
  * The index model is split into small files (names, negotiation, URLs and
  * times, JSON parse and validation, HTML parse, rendering, gzip).  What

@@ -1,4 +1,4 @@
-/* proxy/index_render.c — the model → what clients read (JSON and HTML).
+/* proxy/index/index_render.c — the model → what clients read (JSON and HTML).
  *
  * A page is rendered once per cache update into each format; the caller
  * keeps the bytes (and their gzip) and serves them as they are.  Every

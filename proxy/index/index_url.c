@@ -1,4 +1,4 @@
-/* proxy/index_url.c — URLs and times of the index model.
+/* proxy/index/index_url.c — URLs and times of the index model.
  *
  * Upstream pages may use relative URLs (PEP 503, PEP 691, PEP 740); the
  * parsers resolve them here against the page's own URL (RFC 3986 §5.2,

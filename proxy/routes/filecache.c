@@ -1,4 +1,4 @@
-/* proxy/filecache.c — the file route's in-memory record and open-blob
+/* proxy/routes/filecache.c — the file route's in-memory record and open-blob
  * caches (see filecache_int.h for the rules that keep them correct).
  *
  * Each table is a fixed array of hash buckets (FNV-1a of the key) with
@@ -20,6 +20,7 @@
 
 #include "filecache_int.h"
 #include "pg_cache.h"
+#include "routes_int.h"
 #include "server_int.h"
 
 #define REC_BUCKETS 8192

@@ -1,4 +1,4 @@
-/* proxy/filecache_int.h — the file route's in-memory caches (files.c).
+/* proxy/routes/filecache_int.h — the file route's in-memory caches (files.c).
  *
  * Two bounded LRU tables, both only ever read and written on the loop:
  *
@@ -40,7 +40,6 @@ struct evbuffer_file_segment;
 #define PG_FILECACHE_REC_MAX 16384          /* record entries */
 #define PG_FILECACHE_REC_BYTES (16u << 20)  /* record bytes (with keys) */
 #define PG_FILECACHE_FD_MAX 128             /* open blobs kept */
-#define PG_FILECACHE_FD_VALID_MS 1000       /* blob entry trusted this long */
 
 struct pg_filecache_rec {
     char sha[65];

@@ -1,4 +1,4 @@
-/* proxy/files.c — the file route: /packages/… (files and .metadata).
+/* proxy/routes/files.c — the file route: /packages/… (files and .metadata).
  *
  * A file is served only if an index page listed it: the request path is
  * looked up in PATHS (proxy path → sha256), then FILES (sha256 → project,
@@ -75,7 +75,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,13 +88,12 @@
 #include "metrics_int.h"
 #include "pg_cache.h"
 #include "rehash_int.h"
+#include "routes_int.h"
 #include "server_int.h"
 #include "upstream_int.h"
 #include "worker_int.h"
 
 #define DL_BUCKETS 256
-#define PG_FULL_PROBE_S 5           /* while full, look for space this often */
-#define PG_FULL_MIN_FREE (1u << 20) /* room a probe wants at least */
 
 struct file_rec {
     char sha[65];
@@ -168,12 +166,6 @@ struct pg_files {
     time_t hold_until_max;          /* no slot holds anything after this */
     struct pg_filecache *fc;        /* records and open blobs */
     struct pg_rehash *rh;           /* re-hash before first serve, scrub */
-    /* cache full (issue 10 item 7) */
-    int full;
-    uint64_t full_need;             /* bytes a probe wants free */
-    struct event *ev_probe;
-    int probing;
-    uint64_t probe_free;            /* written by the probe job */
 };
 
 static void lookup(struct file_req *fr);
@@ -363,13 +355,6 @@ upload_time(const struct file_rec *rec)
     return timegm(&tm);
 }
 
-/* The upload time Last-Modified stands for ((time_t)-1: none), taken
- * from the publication on other loops (no second parse). */
-static time_t
-rec_time(const struct file_rec *rec)
-{
-    return rec->lm_pre != NULL ? rec->ut_pre : upload_time(rec);
-}
 
 /* Last-Modified for ut ("" when there is none). */
 static void
@@ -380,268 +365,52 @@ format_lm(time_t ut, char *lm, size_t lmlen)
     }
 }
 
+/* The view of a file record: what views.c answers from. */
 static void
-set_file_headers(struct pg_req *r, const struct file_rec *rec, char *lm,
-    size_t lmlen)
+rec_view(const struct file_rec *rec, struct pg_file_view *v)
 {
-    char etag[80];
-
-    snprintf(etag, sizeof(etag), "\"%s\"", rec->sha);
-    pg_req_set_header(r, "Content-Type", "application/octet-stream");
-    pg_req_set_header(r, "ETag", etag);
-    pg_req_set_header(r, "Cache-Control", "max-age=365000000, immutable");
-    pg_req_set_header(r, "Accept-Ranges", "bytes");
+    memset(v, 0, sizeof(*v));
+    v->fd = -1;
+    memcpy(v->sha, rec->sha, sizeof(v->sha));
+    v->filename = rec->filename;
+    v->upload_time = rec->upload_time;
+    v->is_meta = rec->is_meta;
+    v->size = rec->size >= 0 ? (uint64_t)rec->size : 0;
     if (rec->lm_pre != NULL) {
-        snprintf(lm, lmlen, "%s", rec->lm_pre);
+        snprintf(v->lm, sizeof(v->lm), "%s", rec->lm_pre);
+        v->lm_time = rec->ut_pre;
     } else {
-        format_lm(upload_time(rec), lm, lmlen);
-    }
-    if (lm[0] != '\0') {
-        pg_req_set_header(r, "Last-Modified", lm);
+        v->lm_time = upload_time(rec);
+        format_lm(v->lm_time, v->lm, sizeof(v->lm));
     }
 }
 
-/* Parses one "bytes=" range against size.  0: [*a, *b]; 1: unsatisfiable;
- * -1: ignore the header (malformed, or several ranges: serve it all). */
-int
-pg_http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
+static void
+set_file_headers(struct pg_req *r, const struct file_rec *rec)
 {
-    const char *p;
-    char *end;
-    unsigned long long x, y;
+    struct pg_file_view v;
 
-    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL) {
-        return -1;
-    }
-    p = h + 6;
-    while (*p == ' ') {
-        p++;
-    }
-    if (*p == '-') {
-        if (p[1] < '0' || p[1] > '9') {
-            return -1;
-        }
-        errno = 0;
-        y = strtoull(p + 1, &end, 10);
-        if (errno != 0 || *end != '\0') {
-            return -1;
-        }
-        if (y == 0 || size == 0) {
-            return 1;
-        }
-        *a = y >= size ? 0 : size - y;
-        *b = size - 1;
-        return 0;
-    }
-    if (*p < '0' || *p > '9') {
-        return -1;
-    }
-    errno = 0;
-    x = strtoull(p, &end, 10);
-    if (errno != 0 || *end != '-') {
-        return -1;
-    }
-    p = end + 1;
-    if (*p == '\0') {
-        y = size > 0 ? size - 1 : 0;
-    } else {
-        if (*p < '0' || *p > '9') {
-            return -1;
-        }
-        y = strtoull(p, &end, 10);
-        if (errno != 0 || *end != '\0' || y < x) {
-            return -1;
-        }
-    }
-    if (x >= size) {
-        return 1;
-    }
-    if (y >= size) {
-        y = size - 1;
-    }
-    *a = x;
-    *b = y;
-    return 0;
-}
-
-int
-pg_http_if_range_ok(const char *ir, const char *etag, const char *lm)
-{
-    if (ir == NULL) {
-        return 1;
-    }
-    if (ir[0] == '"') {
-        return strcmp(ir, etag) == 0;
-    }
-    if (strncmp(ir, "W/", 2) == 0) {
-        return 0;
-    }
-    return lm[0] != '\0' && pg_http_date_parse(ir) != (time_t)-1
-        && pg_http_date_parse(ir) == pg_http_date_parse(lm);
+    rec_view(rec, &v);
+    pg_view_file_headers(r, &v);
 }
 
 static void
 serve_blob(struct file_req *fr, struct evbuffer_file_segment *seg, int fd,
     uint64_t size)
 {
-    struct pg_req *r = fr->r;
-    struct evbuffer *out;
-    char lm[64], etag[80], cl[32], cr[96];
-    const char *range = pg_req_header(r, "Range");
-    uint64_t a = 0, b = size > 0 ? size - 1 : 0, len = size;
-    int code = 200, pr = -1;
+    struct pg_file_view v;
 
-    set_file_headers(r, &fr->rec, lm, sizeof(lm));
-    snprintf(etag, sizeof(etag), "\"%s\"", fr->rec.sha);
-    if (range != NULL && pg_http_if_range_ok(pg_req_header(r, "If-Range"),
-            etag, lm))
-    {
-        pr = pg_http_parse_range(range, size, &a, &b);
-    }
-    if (pr == 1) {
-        snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
-        pg_req_set_header(r, "Content-Range", cr);
-        pg_req_problem(r, 416, "Range not satisfiable",
-            "range %.60s not satisfiable for %.100s (%llu bytes)", range,
-            fr->rec.filename, (unsigned long long)size);
-        return;
-    }
-    if (pr == 0) {
-        code = 206;
-        len = b - a + 1;
-        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
-            (unsigned long long)a, (unsigned long long)b,
-            (unsigned long long)size);
-        pg_req_set_header(r, "Content-Range", cr);
-    } else {
-        a = 0;
-    }
-    snprintf(cl, sizeof(cl), "%llu", (unsigned long long)len);
-    pg_req_set_header(r, "Content-Length", cl);
-    out = evbuffer_new();
-    if (out == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
-        return;
-    }
-    if (!r->is_head && len > 0 && !r->client_gone) {
-        /* A buffer that only drains to the socket may hold a sendfile
-         * segment (else libevent mmaps the file); not over TLS, whose
-         * bufferevent reads the bytes itself. */
-        if (pg_req_sendfile_ok(r) && len >= PG_SENDFILE_MIN) {
-            evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
-        }
-        if (evbuffer_add_file_segment(out, seg, (ev_off_t)a,
-                (ev_off_t)len) != 0)
-        {
-            evbuffer_free(out);
-            pg_req_problem(r, 503, "Unavailable", "cannot read the blob");
-            return;
-        }
-        r->body_fd = fd;        /* a serving thread sends it itself */
-        r->body_off = a;
-    }
-    pg_req_send(r, code, code == 206 ? "Partial Content" : "OK", out);
+    rec_view(&fr->rec, &v);
+    pg_view_file_send(fr->r, &v, seg, fd, size);
 }
 
-/* If-None-Match (our ETag), else If-Modified-Since (the upload time): the
- * file is named by its content, so a client holding this ETag holds it. */
 static int
-not_modified(struct pg_req *r, const struct file_rec *rec, const char *etag)
+not_modified(struct pg_req *r, const struct file_rec *rec)
 {
-    const char *inm = pg_req_header(r, "If-None-Match");
-    const char *ims = pg_req_header(r, "If-Modified-Since");
-    time_t ut, t;
+    struct pg_file_view v;
 
-    if (inm != NULL) {
-        return pg_etag_match_list(inm, etag);
-    }
-    if (ims == NULL) {
-        return 0;
-    }
-    ut = rec_time(rec);
-    t = pg_http_date_parse(ims);
-    return ut != (time_t)-1 && t != (time_t)-1 && t >= ut;
-}
-
-/* ---- cache full (issue 10 item 7) ------------------------------------- */
-
-void
-pg_files_cache_full(struct pg_files *fs, const char *why, uint64_t need)
-{
-    struct timeval tv = { PG_FULL_PROBE_S, 0 };
-
-    if (need < PG_FULL_MIN_FREE) {
-        need = PG_FULL_MIN_FREE;
-    }
-    if (need > fs->full_need) {
-        fs->full_need = need;
-    }
-    if (fs->full) {
-        return;
-    }
-    fs->full = 1;
-    pg_metric_set(fs->s->m_cache_full, 1, NULL);
-    pg_log(fs->s, "cache full: %s; files are served pass-through "
-        "(hash-checked, not cached) until space returns", why);
-    if (fs->ev_probe != NULL) {
-        event_add(fs->ev_probe, &tv);
-    }
-}
-
-static void
-full_clear(struct pg_files *fs, const char *how)
-{
-    if (!fs->full) {
-        return;
-    }
-    fs->full = 0;
-    fs->full_need = 0;
-    pg_metric_set(fs->s->m_cache_full, 0, NULL);
-    pg_log(fs->s, "cache full: cleared (%s)", how);
-    if (fs->ev_probe != NULL) {
-        event_del(fs->ev_probe);
-    }
-}
-
-static void
-probe_work(void *arg)
-{
-    struct pg_files *fs = arg;
-    struct statvfs st;
-
-    fs->probe_free = statvfs(fs->s->cfg->cache_dir, &st) == 0
-        ? (uint64_t)st.f_bavail * st.f_frsize : 0;
-}
-
-static void
-probe_done(void *arg)
-{
-    struct pg_files *fs = arg;
-    char how[96];
-
-    fs->probing = 0;
-    if (fs->full && fs->probe_free >= fs->full_need) {
-        snprintf(how, sizeof(how), "%llu bytes free",
-            (unsigned long long)fs->probe_free);
-        full_clear(fs, how);
-    }
-}
-
-static void
-on_probe_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct pg_files *fs = arg;
-
-    (void) fd;
-    (void) what;
-    if (!fs->probing && fs->full) {
-        fs->probing = 1;
-        if (pg_workers_submit(fs->s->workers, probe_work, probe_done, fs)
-            != 0)
-        {
-            fs->probing = 0;
-        }
-    }
+    rec_view(rec, &v);
+    return pg_view_file_not_modified(r, &v);
 }
 
 /* ---- downloads --------------------------------------------------------- */
@@ -781,7 +550,7 @@ dl_on_headers(void *arg, const struct pg_upstream_resp *resp)
 {
     struct pg_dl *d = arg;
     struct pg_req *r;
-    char lm[64], cl[32];
+    char cl[32];
     uint64_t check_first = d->fs->s->cfg->check_before_send;
 
     d->up_status = resp->status;
@@ -822,7 +591,7 @@ dl_on_headers(void *arg, const struct pg_upstream_resp *resp)
     if (r->client_gone) {
         return 0;
     }
-    set_file_headers(r, &d->rec, lm, sizeof(lm));
+    set_file_headers(r, &d->rec);
     snprintf(cl, sizeof(cl), "%lld", (long long)d->declared);
     pg_req_set_header(r, "Content-Length", cl);
     r->status = 200;
@@ -846,7 +615,7 @@ dl_on_data(void *arg, const void *buf, size_t len)
         /* The writer goes on hashing: a verified pass-through. */
         d->passthrough = 1;
         if (strcmp(err.step, "disk") == 0) {
-            pg_files_cache_full(d->fs, err.reason,
+            pg_full_set(d->fs->s->full, err.reason,
                 d->declared > 0 ? (uint64_t)d->declared : 0);
         }
     } else if (rc != PG_CACHE_OK) {
@@ -903,7 +672,7 @@ commit_done(void *arg)
     d->w = NULL;
     d->committing = 0;
     if (d->commit_rc == PG_CACHE_EFULL) {
-        pg_files_cache_full(d->fs, d->cerr.reason, d->received);
+        pg_full_set(d->fs->s->full, d->cerr.reason, d->received);
         snprintf(d->reason, sizeof(d->reason), "the cache is full: %s "
             "could not be stored; retry", d->rec.filename);
         dl_end_waiters(d, 503, "Service unavailable");
@@ -914,7 +683,7 @@ commit_done(void *arg)
             d->rec.filename, pg_cache_strerror(d->cerr.code));
         dl_end_waiters(d, 502, "Bad gateway");
     } else {
-        full_clear(d->fs, "a file was stored");
+        pg_full_clear(d->fs->s->full, "a file was stored");
         dl_end_waiters(d, 200, NULL);
     }
     dl_free(d);
@@ -930,7 +699,6 @@ dl_serve_checked(struct pg_dl *d)
 {
     struct evbuffer_file_segment *seg;
     struct dl_wait *w, *next;
-    char etag[80], lm[64];
     int fd;
 
     if (d->waiters == NULL) {
@@ -946,15 +714,14 @@ dl_serve_checked(struct pg_dl *d)
         close(fd);
         return;
     }
-    snprintf(etag, sizeof(etag), "\"%s\"", d->rec.sha);
     w = d->waiters;
     d->waiters = d->wtail = NULL;
     for (; w != NULL; w = next) {
         struct file_req *fr = w->fr;
 
         next = w->next;
-        if (not_modified(fr->r, &fr->rec, etag)) {
-            set_file_headers(fr->r, &fr->rec, lm, sizeof(lm));
+        if (not_modified(fr->r, &fr->rec)) {
+            set_file_headers(fr->r, &fr->rec);
             pg_req_send(fr->r, 304, "Not Modified", NULL);
         } else {
             serve_blob(fr, seg, -1, d->received);
@@ -1021,12 +788,12 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
     (void) resp;
     d->xfer = NULL;
     if (d->mismatch) {
-        pg_server_upstream_done(s, rec_kind(&d->rec), "mismatch", d->t0);
+        pg_stats_upstream_done(s, rec_kind(&d->rec), "mismatch", d->t0);
         dl_mismatch(d);
         return;
     }
     if (code == PG_UP_OK && d->up_status == 200) {
-        pg_server_upstream_done(s, rec_kind(&d->rec), NULL, d->t0);
+        pg_stats_upstream_done(s, rec_kind(&d->rec), NULL, d->t0);
         pg_blob_digest(d->w, hex);
         if (d->declared >= 0 && d->received != (uint64_t)d->declared) {
             d->size_mismatch = 1;
@@ -1081,7 +848,7 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
             d->rec.filename, reason != NULL ? reason
             : pg_upstream_strerror(code));
     }
-    pg_server_upstream_done(s, rec_kind(&d->rec),
+    pg_stats_upstream_done(s, rec_kind(&d->rec),
         code == PG_UP_ETIMEOUT ? "timeout"
         : code == PG_UP_OK ? "status" : "connect", d->t0);
     if (d->live != NULL) {
@@ -1139,7 +906,7 @@ dl_start(struct file_req *fr, int live)
         pg_req_problem(r, 503, "Out of memory", "out of memory");
         return;
     }
-    if (fs->full) {
+    if (pg_full_is(fs->s->full)) {
         /* Nothing is stored while the cache is full: stream it with the
          * hold-back (no check_before_send: there is no blob to wait
          * for). */
@@ -1150,7 +917,7 @@ dl_start(struct file_req *fr, int live)
     }
     if (err.code != PG_CACHE_OK) {
         if (err.code == PG_CACHE_EFULL) {
-            pg_files_cache_full(fs, err.reason,
+            pg_full_set(fs->s->full, err.reason,
                 fr->rec.size > 0 ? (uint64_t)fr->rec.size : 0);
             memset(&err, 0, sizeof(err));
             d->passthrough = 1;
@@ -1182,12 +949,12 @@ dl_start(struct file_req *fr, int live)
     req.on_done = dl_on_done;
     req.arg = d;
     d->t0 = pg_now_ms();
-    pg_server_cache_event(r->s, rec_kind(&d->rec), "miss");
+    pg_stats_cache_event(r->s, rec_kind(&d->rec), "miss");
     d->xfer = pg_upstream_start(r->s->up, &req, &code);
     if (d->xfer == NULL) {
         snprintf(d->reason, sizeof(d->reason), "cannot fetch %s: %s",
             d->rec.filename, pg_upstream_strerror(code));
-        pg_server_upstream_done(r->s, rec_kind(&d->rec), "refused", d->t0);
+        pg_stats_upstream_done(r->s, rec_kind(&d->rec), "refused", d->t0);
         /* A host the configuration does not allow is a refusal (403:
          * clients would retry a 5xx), anything else a 502. */
         if (d->live != NULL) {
@@ -1251,37 +1018,6 @@ file_req_new(struct pg_req *r)
     return fr;
 }
 
-void
-pg_files_serve_view(struct pg_req *r, const struct pg_file_view *v)
-{
-    struct file_req *fr = file_req_new(r);
-    char etag[80], lm[64];
-
-    if (fr == NULL) {
-        return;
-    }
-    memcpy(fr->rec.sha, v->sha, sizeof(fr->rec.sha));
-    fr->rec.filename = v->filename;         /* the entry outlives r's reply */
-    fr->rec.upload_time = v->upload_time;
-    fr->rec.is_meta = v->is_meta;
-    fr->rec.size = (int64_t)v->size;
-    fr->rec.lm_pre = v->lm;
-    fr->rec.ut_pre = v->lm_time;
-    if (v->page_hit) {
-        r->cache = "hit";
-        pg_server_cache_event(r->s, "page", "hit");
-    }
-    snprintf(etag, sizeof(etag), "\"%s\"", v->sha);
-    if (not_modified(r, &fr->rec, etag)) {
-        set_file_headers(r, &fr->rec, lm, sizeof(lm));
-        pg_req_send(r, 304, "Not Modified", NULL);
-        return;
-    }
-    r->cache = "hit";
-    pg_server_cache_event(r->s, rec_kind(&fr->rec), "hit");
-    serve_blob(fr, v->seg, v->fd, v->size);
-}
-
 /* ---- the route --------------------------------------------------------- */
 
 static void
@@ -1294,7 +1030,6 @@ proceed(struct file_req *fr)
     struct pg_dl *d;
     struct evbuffer_file_segment *seg = NULL;
     uint64_t size = 0;
-    char etag[80], lm[64];
     int rc;
 
     h = hold_find(fs, fr->rec.sha);
@@ -1305,9 +1040,8 @@ proceed(struct file_req *fr)
         pg_req_problem(r, 403, "Forbidden", "%s", why);
         return;
     }
-    snprintf(etag, sizeof(etag), "\"%s\"", fr->rec.sha);
-    if (not_modified(r, &fr->rec, etag)) {
-        set_file_headers(r, &fr->rec, lm, sizeof(lm));
+    if (not_modified(r, &fr->rec)) {
+        set_file_headers(r, &fr->rec);
         pg_req_send(r, 304, "Not Modified", NULL);
         return;
     }
@@ -1320,7 +1054,7 @@ proceed(struct file_req *fr)
     if (rc == PG_CACHE_OK) {
         if (!fr->after_commit) {
             r->cache = "hit";
-            pg_server_cache_event(r->s, rec_kind(&fr->rec), "hit");
+            pg_stats_cache_event(r->s, rec_kind(&fr->rec), "hit");
             publish(fr, size);
         }
         serve_blob(fr, seg, -1, size);
@@ -1339,7 +1073,7 @@ proceed(struct file_req *fr)
     if (r->is_head && fr->rec.size >= 0) {
         char cl[32];
 
-        set_file_headers(r, &fr->rec, lm, sizeof(lm));
+        set_file_headers(r, &fr->rec);
         snprintf(cl, sizeof(cl), "%lld", (long long)fr->rec.size);
         pg_req_set_header(r, "Content-Length", cl);
         pg_req_send(r, 200, "OK", NULL);
@@ -1613,8 +1347,8 @@ found:
     proceed(fr);
 }
 
-void
-pg_files_handle(struct pg_req *r)
+static void
+handle_file(struct pg_req *r, const char *rest)
 {
     struct file_req *fr = file_req_new(r);
 
@@ -1622,6 +1356,12 @@ pg_files_handle(struct pg_req *r)
         lookup(fr);
     }
 }
+
+const struct pg_route pg_files_routes[] = {
+    { "/packages/", 1, handle_file },
+};
+const size_t pg_files_nroutes =
+    sizeof(pg_files_routes) / sizeof(pg_files_routes[0]);
 
 /* A blob was found damaged and removed: no open descriptor of it is
  * served again (hot.c's entries go with the LMDB generation). */
@@ -1643,19 +1383,14 @@ pg_files_new(struct pg_server *s, struct pg_files **out)
         return -1;
     }
     fs->s = s;
-    fs->ev_probe = event_new(s->base, -1, EV_PERSIST, on_probe_timer, fs);
-    if (fs->ev_probe == NULL || pg_filecache_new(s->cache, &fs->fc) != 0
+    if (pg_filecache_new(s->cache, &fs->fc) != 0
         || pg_rehash_new(s, on_blob_damaged, fs, &fs->rh) != 0)
     {
-        if (fs->ev_probe != NULL) {
-            event_free(fs->ev_probe);
-        }
         pg_filecache_free(fs->fc);
         free(fs);
         *out = NULL;
         return -1;
     }
-    pg_metric_set(s->m_cache_full, 0, NULL);
     return 0;
 }
 
@@ -1683,9 +1418,6 @@ pg_files_free(struct pg_files *fs)
         }
     }
     pg_rehash_free(fs->rh);
-    if (fs->ev_probe != NULL) {
-        event_free(fs->ev_probe);
-    }
     pg_filecache_free(fs->fc);
     free(fs);
 }

@@ -1,4 +1,4 @@
-/* proxy/pages.c — index routes: /simple/ and /simple/<project>/.
+/* proxy/routes/pages.c — index routes: /simple/ and /simple/<project>/.
  *
  * A page (struct pg_page, keyed by normalized project, "/" for the project
  * list) lives in memory with its model (annotated by the provenance hook)
@@ -69,6 +69,7 @@
 #include "config_int.h"
 #include "index_int.h"
 #include "pg_cache.h"
+#include "routes_int.h"
 #include "server_int.h"
 #include "metrics_int.h"
 #include "upstream_int.h"
@@ -91,17 +92,6 @@ enum page_outcome { OUT_HIT, OUT_MISS, OUT_REVALIDATED, OUT_STALE };
  * small chunks of a freed jansson tree in its arenas otherwise. */
 #define PAGE_TRIM_MIN ((size_t)256 << 10)
 
-struct pg_body {
-    atomic_int refs;            /* replies on any loop hold references */
-    size_t len;
-    struct evbuffer_file_segment *seg; /* len >= PG_SENDFILE_MIN: the
-                                   bytes are in a memfd instead of data[]
-                                   and go out with sendfile */
-    int fd;                     /* seg's memfd (the segment owns it) */
-    int on_disk;                /* seg is a file in <cache_dir>/tmp, not
-                                   memory (a page over the cap) */
-    char data[];
-};
 
 
 struct pg_page_wait {
@@ -302,25 +292,7 @@ body_new(const char *data, size_t len, const char *dir)
     return b;
 }
 
-static void
-body_unref(struct pg_body *b)
-{
-    if (b != NULL && atomic_fetch_sub(&b->refs, 1) == 1) {
-        if (b->seg != NULL) {
-            /* replies still sending it hold their own references */
-            evbuffer_file_segment_free(b->seg);
-        }
-        free(b);
-    }
-}
 
-static void
-on_body_done(const void *data, size_t len, void *arg)
-{
-    (void) data;
-    (void) len;
-    body_unref(arg);
-}
 
 /* Memory a body takes (0 on disk). */
 static size_t
@@ -480,7 +452,7 @@ page_free(struct pg_page *pg)
         pg_upstream_cancel(pg->xfer);
     }
     for (i = 0; i < B_COUNT; i++) {
-        body_unref(pg->body[i]);
+        pg_body_unref(pg->body[i]);
     }
     model_drop(pg, pg->model, pg->model_bytes);
     model_drop(pg, pg->stored, 0);
@@ -1013,7 +985,7 @@ job_free(struct page_job *j)
     free(j->lastmod);
     json_decref(j->model);
     for (i = 0; i < B_COUNT; i++) {
-        body_unref(j->nb[i]);
+        pg_body_unref(j->nb[i]);
     }
     free(j);
 }
@@ -1180,7 +1152,7 @@ load_done(struct page_job *j)
         m = pg->stored;
         pg->stored = NULL;
         pg->outcome = OUT_HIT;
-        pg_server_cache_event(pg->owner->s, page_kind(pg), "hit");
+        pg_stats_cache_event(pg->owner->s, page_kind(pg), "hit");
         page_install(pg, m, pg->stored_fetched, pg->stored_changed);
         return;
     }
@@ -1198,12 +1170,12 @@ parse_done(struct page_job *j)
     if (j->rc != 0) {
         snprintf(why, sizeof(why), "upstream %s %.60s is malformed: %.100s",
             page_kind(pg), pg->key, j->msg);
-        pg_server_upstream_done(s, page_kind(pg), "malformed",
+        pg_stats_upstream_done(s, page_kind(pg), "malformed",
             pg_now_ms() - j->up_ms);
         page_fetch_failed(pg, 502, why);
         return;
     }
-    pg_server_upstream_done(s, page_kind(pg), NULL, pg_now_ms() - j->up_ms);
+    pg_stats_upstream_done(s, page_kind(pg), NULL, pg_now_ms() - j->up_ms);
     if (j->dropped > 0) {
         pg_log(s, "%s %s: left out %zu malformed file entr%s (first: %s)",
             page_kind(pg), pg->key, j->dropped, j->dropped == 1 ? "y"
@@ -1218,7 +1190,7 @@ parse_done(struct page_job *j)
         pg_log(s, "%s %s: not cached: %s: %s", page_kind(pg), pg->key,
             pg_cache_strerror(j->err.code), j->err.reason);
         if (j->err.code == PG_CACHE_EFULL) {
-            pg_files_cache_full(s->files, j->err.reason, 0);
+            pg_full_set(s->full, j->err.reason, 0);
         }
     }
     model_drop(pg, pg->stored, 0);
@@ -1241,7 +1213,7 @@ render_done(struct page_job *j)
         return;
     }
     for (i = 0; i < B_COUNT; i++) {
-        body_unref(pg->body[i]);
+        pg_body_unref(pg->body[i]);
         pg->body[i] = j->nb[i];
         j->nb[i] = NULL;
     }
@@ -1564,7 +1536,7 @@ page_fetch_failed(struct pg_page *pg, int status, const char *reason)
         pg_log(s, "serving stale %s %s: %s", page_kind(pg), pg->key, reason);
         pg->stale_until = time(NULL) + (page_ttl(pg) < PG_STALE_RETRY_S
             ? (time_t)page_ttl(pg) : PG_STALE_RETRY_S);
-        pg_server_cache_event(s, page_kind(pg), "stale");
+        pg_stats_cache_event(s, page_kind(pg), "stale");
         pg->outcome = OUT_STALE;
         if (pg->ready) {
             wake_ready(pg);
@@ -1597,7 +1569,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
         snprintf(why, sizeof(why), "upstream %s %.60s is larger than "
             "max_json_bytes (%llu)", page_kind(pg), pg->key,
             (unsigned long long)s->cfg->max_json_bytes);
-        pg_server_upstream_done(s, page_kind(pg), "too_big", pg->t0);
+        pg_stats_upstream_done(s, page_kind(pg), "too_big", pg->t0);
         evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
         page_fetch_failed(pg, 502, why);
         return;
@@ -1606,14 +1578,14 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
         snprintf(why, sizeof(why), "upstream unreachable for %s %.60s: %.100s",
             page_kind(pg), pg->key, reason != NULL ? reason
             : pg_upstream_strerror(code));
-        pg_server_upstream_done(s, page_kind(pg),
+        pg_stats_upstream_done(s, page_kind(pg),
             code == PG_UP_ETIMEOUT ? "timeout" : "connect", pg->t0);
         evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
         page_fetch_failed(pg, 502, why);
         return;
     }
     if (resp->status == 304 && (pg->ready || pg->stored != NULL)) {
-        pg_server_upstream_done(s, page_kind(pg), NULL, pg->t0);
+        pg_stats_upstream_done(s, page_kind(pg), NULL, pg->t0);
         evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
         store_fetched(pg, now);
         pg->outcome = OUT_REVALIDATED;
@@ -1628,7 +1600,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
         return;
     }
     if (resp->status == 404 || resp->status == 410) {
-        pg_server_upstream_done(s, page_kind(pg), NULL, pg->t0);
+        pg_stats_upstream_done(s, page_kind(pg), NULL, pg->t0);
         evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
         snprintf(why, sizeof(why), "project %.60s not found upstream",
             pg->key);
@@ -1638,7 +1610,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
     if (resp->status != 200) {
         snprintf(why, sizeof(why), "upstream answered %ld for %s %.60s",
             resp->status, page_kind(pg), pg->key);
-        pg_server_upstream_done(s, page_kind(pg), "status", pg->t0);
+        pg_stats_upstream_done(s, page_kind(pg), "status", pg->t0);
         evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
         page_fetch_failed(pg, 502, why);
         return;
@@ -1650,7 +1622,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
             "page: Content-Type %.60s (want PEP 691 JSON or HTML)",
             page_kind(pg), pg->key, resp->content_type != NULL
             ? resp->content_type : "absent");
-        pg_server_upstream_done(s, page_kind(pg), "malformed", pg->t0);
+        pg_stats_upstream_done(s, page_kind(pg), "malformed", pg->t0);
         evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
         page_fetch_failed(pg, 502, why);
         return;
@@ -1669,7 +1641,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
             job_free(j);
         }
         evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
-        pg_server_upstream_done(s, page_kind(pg), "memory", pg->t0);
+        pg_stats_upstream_done(s, page_kind(pg), "memory", pg->t0);
         page_fetch_failed(pg, 502, "out of memory");
         return;
     }
@@ -1720,7 +1692,7 @@ page_fetch(struct pg_page *pg)
     pg->outcome = OUT_MISS;
     pg->t0 = pg_now_ms();
     pg->fetching = 1;
-    pg_server_cache_event(s, page_kind(pg), "miss");
+    pg_stats_cache_event(s, page_kind(pg), "miss");
     pg->xfer = pg_upstream_start(s->up, &req, &code);
     if (pg->xfer == NULL) {
         char why[PG_MAX_REASON];
@@ -1728,7 +1700,7 @@ page_fetch(struct pg_page *pg)
         pg->fetching = 0;
         snprintf(why, sizeof(why), "cannot fetch %.120s: %.40s", url,
             pg_upstream_strerror(code));
-        pg_server_upstream_done(s, page_kind(pg), "refused", pg->t0);
+        pg_stats_upstream_done(s, page_kind(pg), "refused", pg->t0);
         page_fetch_failed(pg, 502, why);
     }
 }
@@ -1783,13 +1755,13 @@ load_key(struct pg_req *r, const char *key, int is_list, int need_model,
                 return;
             }
             pg->outcome = fresh ? OUT_HIT : OUT_STALE;
-            pg_server_cache_event(r->s, page_kind(pg), fresh ? "hit"
+            pg_stats_cache_event(r->s, page_kind(pg), fresh ? "hit"
                 : "stale");
             model_reload(pg);
             return;
         }
         r->cache = fresh ? "hit" : "stale";
-        pg_server_cache_event(r->s, page_kind(pg), r->cache);
+        pg_stats_cache_event(r->s, page_kind(pg), r->cache);
         cb(r, pg, 200, NULL);
         return;
     }
@@ -1830,163 +1802,6 @@ pg_page_fresh_until(struct pg_page *page)
 
 /* ---- serving ----------------------------------------------------------- */
 
-void
-pg_page_view_ref(struct pg_page_view *v)
-{
-    int i;
-
-    for (i = 0; i < B_COUNT; i++) {
-        if (v->body[i] != NULL) {
-            atomic_fetch_add(&v->body[i]->refs, 1);
-        }
-    }
-}
-
-void
-pg_page_view_unref(struct pg_page_view *v)
-{
-    int i;
-
-    for (i = 0; i < B_COUNT; i++) {
-        body_unref(v->body[i]);
-        v->body[i] = NULL;
-    }
-}
-
-/* Answers r from a page's rendered state: negotiation, validators, 304,
- * gzip, HEAD.  Runs on any loop (the hot table calls it on serving
- * loops); touches only r and the view (bodies by reference count). */
-void
-pg_pages_serve_view(struct pg_req *r, const struct pg_page_view *v)
-{
-    const char *q;
-    const char *fparam = NULL, *inm, *ims;
-    time_t ims_t = (time_t)-1;
-    struct evkeyvalq params;
-    enum pg_index_format fmt;
-    struct pg_body *b;
-    struct evbuffer *out;
-    int gz, k;
-    char etag[48], cc[64], cr[96];
-    int64_t remaining;
-    const char *suffix, *range;
-    uint64_t a = 0, z = 0;
-    size_t len;
-    int pr = -1, code = 200;
-
-    if (!pg_req_live(r)) {
-        pg_req_finish(r);
-        return;
-    }
-    r->route = v->is_list ? "list" : "project";
-    q = pg_req_query(r);
-    TAILQ_INIT(&params);
-    if (q != NULL && evhttp_parse_query_str(q, &params) == 0) {
-        fparam = evhttp_find_header(&params, "format");
-    }
-    fmt = pg_index_negotiate(pg_req_header(r, "Accept"), fparam);
-    if (fmt == PG_FMT_NONE) {
-        evhttp_clear_headers(&params);
-        pg_req_problem(r, 406, "Not acceptable", "no acceptable index "
-            "format: provgate serves application/vnd.pypi.simple.v1+json, "
-            "application/vnd.pypi.simple.v1+html and text/html");
-        return;
-    }
-    evhttp_clear_headers(&params);
-    gz = pg_index_accepts_gzip(pg_req_header(r, "Accept-Encoding"));
-    k = fmt == PG_FMT_JSON ? 0 : 1;
-    b = v->body[2 * k + (gz ? 1 : 0)];
-    suffix = fmt == PG_FMT_JSON ? "j" : fmt == PG_FMT_HTML_V1 ? "h" : "t";
-    snprintf(etag, sizeof(etag), "\"%s-%s%s\"", v->hash[k], suffix,
-        gz ? "z" : "");
-    remaining = v->ttl - (int64_t)(time(NULL) - v->fetched_at);
-    if (remaining < 0) {
-        remaining = 0;
-    }
-    snprintf(cc, sizeof(cc), "max-age=%lld", (long long)remaining);
-    pg_req_set_header(r, "Content-Type", pg_index_content_type(fmt));
-    pg_req_set_header(r, "Vary", "Accept, Accept-Encoding");
-    pg_req_set_header(r, "ETag", etag);
-    pg_req_set_header(r, "Cache-Control", cc);
-    if (v->lm[0] != '\0') {
-        pg_req_set_header(r, "Last-Modified", v->lm);
-    }
-    inm = pg_req_header(r, "If-None-Match");
-    ims = pg_req_header(r, "If-Modified-Since");
-    if (inm == NULL && ims != NULL) {
-        ims_t = pg_http_date_parse(ims);
-    }
-    if ((inm != NULL && pg_etag_match_list(inm, etag))
-        || (ims_t != (time_t)-1 && ims_t >= v->changed_at))
-    {
-        pg_req_send(r, 304, "Not Modified", NULL);
-        return;
-    }
-    if (gz) {
-        pg_req_set_header(r, "Content-Encoding", "gzip");
-    }
-    /* One range of the representation (of the gzip bytes when gzip), as
-     * for a file: a big page in a file is served like a blob. */
-    pg_req_set_header(r, "Accept-Ranges", "bytes");
-    range = pg_req_header(r, "Range");
-    if (range != NULL && pg_http_if_range_ok(pg_req_header(r, "If-Range"),
-            etag, v->lm))
-    {
-        pr = pg_http_parse_range(range, b->len, &a, &z);
-    }
-    if (pr == 1) {
-        snprintf(cr, sizeof(cr), "bytes */%zu", b->len);
-        pg_req_set_header(r, "Content-Range", cr);
-        pg_req_problem(r, 416, "Range not satisfiable", "range %.60s not "
-            "satisfiable for this page (%zu bytes)", range, b->len);
-        return;
-    }
-    if (pr == 0) {
-        code = 206;
-        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%zu",
-            (unsigned long long)a, (unsigned long long)z, b->len);
-        pg_req_set_header(r, "Content-Range", cr);
-    } else {
-        a = 0;
-        z = b->len > 0 ? b->len - 1 : 0;
-    }
-    len = b->len > 0 ? (size_t)(z - a + 1) : 0;
-    out = evbuffer_new();
-    if (out == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
-        return;
-    }
-    if (r->is_head) {
-        char cl[32];
-
-        snprintf(cl, sizeof(cl), "%zu", len);
-        pg_req_set_header(r, "Content-Length", cl);
-    } else if (b->seg != NULL) {
-        /* Over TLS the bufferevent reads the bytes itself: libevent then
-         * maps the memory file instead of using sendfile. */
-        if (pg_req_sendfile_ok(r)) {
-            evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
-        }
-        r->body_fd = b->fd;     /* a serving thread sends it itself */
-        r->body_off = a;
-        if (evbuffer_add_file_segment(out, b->seg, (ev_off_t)a,
-                (ev_off_t)len) != 0)
-        {
-            evbuffer_free(out);
-            pg_req_problem(r, 503, "Unavailable", "cannot send the page");
-            return;
-        }
-    } else {
-        atomic_fetch_add(&b->refs, 1);
-        if (evbuffer_add_reference(out, b->data + a, len, on_body_done, b)
-            != 0)
-        {
-            atomic_fetch_sub(&b->refs, 1);
-        }
-    }
-    pg_req_send(r, code, code == 206 ? "Partial Content" : "OK", out);
-}
-
 static void
 serve_page(struct pg_req *r, struct pg_page *pg)
 {
@@ -2011,7 +1826,7 @@ serve_page(struct pg_req *r, struct pg_page *pg)
     {
         pg_hot_publish_page(r->s->hot, r->path, &v);
     }
-    pg_pages_serve_view(r, &v);
+    pg_view_serve_page(r, &v);
 }
 
 static void
@@ -2026,21 +1841,20 @@ on_page_ready(struct pg_req *r, struct pg_page *pg, int status,
     serve_page(r, pg);
 }
 
-void
-pg_pages_handle_list(struct pg_req *r)
+static void
+handle_list(struct pg_req *r, const char *rest)
 {
     r->route = "list";
     load_key(r, "/", 1, 0, on_page_ready);
 }
 
-void
-pg_pages_handle_project(struct pg_req *r, const char *raw)
+static void
+handle_project(struct pg_req *r, const char *raw)
 {
     char name[PG_INDEX_MAX_NAME + 2], norm[PG_INDEX_MAX_NAME + 2];
     char loc[PG_INDEX_MAX_NAME + 2048];
     const char *slash = strchr(raw, '/');
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ereq);
-    const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    const char *q = pg_req_query(r);
     size_t n = slash != NULL ? (size_t)(slash - raw) : strlen(raw);
 
     r->route = "project";
@@ -2070,6 +1884,23 @@ pg_pages_handle_project(struct pg_req *r, const char *raw)
     }
     load_key(r, norm, 0, 0, on_page_ready);
 }
+
+/* "/simple" without its slash: the list's address. */
+static void
+handle_list_redirect(struct pg_req *r, const char *rest)
+{
+    pg_req_set_header(r, "Location", "/simple/");
+    r->route = "list";
+    pg_req_problem(r, 301, "Moved permanently", "see /simple/");
+}
+
+const struct pg_route pg_pages_routes[] = {
+    { "/simple", 0, handle_list_redirect },
+    { "/simple/", 0, handle_list },
+    { "/simple/", 1, handle_project },
+};
+const size_t pg_pages_nroutes =
+    sizeof(pg_pages_routes) / sizeof(pg_pages_routes[0]);
 
 /* ---- module ------------------------------------------------------------ */
 

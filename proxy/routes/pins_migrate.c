@@ -1,4 +1,4 @@
-/* proxy/pins_migrate.c — moving pins out of an old cache, once.
+/* proxy/routes/pins_migrate.c — moving pins out of an old cache, once.
  *
  * Before issue 12 the pins lived in the cache's LMDB (PG_CACHE_DB_PINS).
  * The first start of a newer provgate (or `provgate pins migrate`) copies
@@ -25,7 +25,7 @@
 #include "config_int.h"
 #include "pg_cache.h"
 #include "pg_policy.h"
-#include "provenance_int.h"
+#include "pins_migrate_int.h"
 
 #define PINS_MIGRATED_KEY "pins_migrated"
 

@@ -1,4 +1,5 @@
-/* proxy/provenance.c — serving only verified files (see provenance_int.h).
+/* proxy/routes/provenance.c — serving only verified files (see
+ * provenance_int.h).
  *
  * One annotation is a struct prov_job: the project's files as the model
  * lists them, each with a state (queued for fetch, fetching, verifying,
@@ -48,9 +49,9 @@
 #include "metrics_int.h"
 #include "pg_cache.h"
 #include "pg_policy.h"
-#include "pg_proxy.h"
 #include "pg_sigstore.h"
 #include "provenance_int.h"
+#include "routes_int.h"
 #include "server_int.h"
 #include "upstream_int.h"
 #include "worker_int.h"
@@ -172,7 +173,8 @@ struct hidden_entry {
 };
 
 struct pg_prov {
-    struct pg_server *s;
+    struct pg_ctx ctx;                  /* given at construction */
+    struct pg_server *s;                /* ctx.log: pg_log's stream */
     const struct pg_config *cfg;
     struct pg_cache *cache;
     struct pg_pinstore *pins;           /* the pin store (owned) */
@@ -797,7 +799,7 @@ fetch_start(struct pg_prov *p, struct prov_file *f)
     f->st = PF_FETCHING;
     f->job->refs++;
     p->active_fetches++;
-    f->xfer = pg_upstream_start(pg_server_upstream(p->s), &req, &code);
+    f->xfer = pg_upstream_start(p->ctx.up, &req, &code);
     if (f->xfer == NULL) {
         p->active_fetches--;
         f->job->refs--;
@@ -864,7 +866,7 @@ store_done(void *arg)
             t->cerr.reason);
     }
     if (t->reannotate && !p->stopped) {
-        pg_server_reannotate(p->s);
+        p->ctx.reannotate(p->ctx.arg);
     }
     if (t->wake) {
         waits_wake(p, t->project);
@@ -888,7 +890,7 @@ job_store(struct prov_job *j, int reannotate, int wake)
     t = n > 0 ? calloc(1, sizeof(*t)) : NULL;
     if (t == NULL) {
         if (reannotate && !p->stopped) {
-            pg_server_reannotate(p->s);
+            p->ctx.reannotate(p->ctx.arg);
         }
         if (wake) {
             waits_wake(p, j->project);
@@ -952,7 +954,7 @@ job_store(struct prov_job *j, int reannotate, int wake)
         t) != 0)
     {
         if (reannotate && !p->stopped) {
-            pg_server_reannotate(p->s);
+            p->ctx.reannotate(p->ctx.arg);
         }
         if (wake) {
             waits_wake(p, j->project);
@@ -1592,7 +1594,7 @@ on_annotate(void *arg, const char *project, json_t *model,
     }
     job_pump(p);
     if (!j->answered && !j->stopped) {
-        j->timer = evtimer_new(pg_server_base(p->s), on_budget, j);
+        j->timer = evtimer_new(p->ctx.base, on_budget, j);
         tv.tv_sec = (time_t) (p->cfg->provenance_budget_ms / 1000);
         tv.tv_usec = (suseconds_t) ((p->cfg->provenance_budget_ms % 1000)
             * 1000);
@@ -1697,7 +1699,7 @@ on_reload(void *arg)
     if (p->cfg->policy_file == NULL) {
         pg_log(p->s, "policy: no policy file configured; built-in policy "
             "kept");
-        pg_server_reannotate(p->s);
+        p->ctx.reannotate(p->ctx.arg);
         return;
     }
     diag = calloc(1, sizeof(*diag));
@@ -1739,7 +1741,7 @@ on_reload(void *arg)
     ev.file = p->cfg->policy_file;
     ev.reason = gen;
     pg_audit_log(p->audit, &ev);
-    pg_server_reannotate(p->s);
+    p->ctx.reannotate(p->ctx.arg);
 }
 
 /* ---- a pin store shared by replicas (PostgreSQL) -------------------------- */
@@ -1777,7 +1779,7 @@ pins_watch(struct pg_prov *p)
     if (fd < 0) {
         return;
     }
-    p->pins_notify = event_new(pg_server_base(p->s), fd,
+    p->pins_notify = event_new(p->ctx.base, fd,
         EV_READ | EV_PERSIST, on_pins_notify, p);
     if (p->pins_notify != NULL && event_add(p->pins_notify, NULL) != 0) {
         event_free(p->pins_notify);
@@ -1801,7 +1803,7 @@ pins_up_set(struct pg_prov *p, int up, const char *why)
         pg_log(p->s, "pins: pin store %s is available again",
             pg_pinstore_where(p->pins));
         /* Projects refused while it was away can be pinned now. */
-        pg_server_reannotate(p->s);
+        p->ctx.reannotate(p->ctx.arg);
     } else {
         pg_log(p->s, "pins: %s; known pins keep working, projects seen "
             "for the first time are refused until it is back", why);
@@ -1898,12 +1900,12 @@ on_poll(evutil_socket_t fd, short what, void *arg)
         && g != p->pins_gen)
     {
         p->pins_gen = g;
-        pg_server_reannotate(p->s);
+        p->ctx.reannotate(p->ctx.arg);
         return;
     }
     if (p->release_at != 0 && time(NULL) >= p->release_at) {
         p->release_at = 0;
-        pg_server_reannotate(p->s);
+        p->ctx.reannotate(p->ctx.arg);
     }
 }
 
@@ -2010,6 +2012,18 @@ pg_prov_handle_integrity(struct pg_req *r)
     r->route_state = ir;
     pg_pages_load(r, ir->project, on_page_for_integrity);
 }
+
+static void
+handle_integrity(struct pg_req *r, const char *rest)
+{
+    pg_prov_handle_integrity(r);
+}
+
+const struct pg_route pg_prov_routes[] = {
+    { "/integrity/", 1, handle_integrity },
+};
+const size_t pg_prov_nroutes =
+    sizeof(pg_prov_routes) / sizeof(pg_prov_routes[0]);
 
 /* ---- life cycle ---------------------------------------------------------- */
 
@@ -2119,14 +2133,14 @@ pins_open(struct pg_prov *p, char *msg, size_t mlen)
 }
 
 int
-pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
-    size_t mlen)
+pg_prov_new(const struct pg_ctx *ctx, struct pg_proxy_hooks *hooks,
+    struct pg_prov **out, char *msg, size_t mlen)
 {
+    struct pg_server *s = ctx->log;
     struct pg_prov *p;
     struct pg_policy_diag *diag = NULL;
     struct pg_sig_err serr;
     struct pg_policy_err perr;
-    struct pg_proxy_hooks hooks;
     struct timeval tv;
     size_t i, off = 0;
     int rc;
@@ -2137,9 +2151,10 @@ pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
         snprintf(msg, mlen, "out of memory");
         return -1;
     }
+    p->ctx = *ctx;
     p->s = s;
-    p->cfg = pg_server_config(s);
-    p->cache = pg_server_cache(s);
+    p->cfg = ctx->cfg;
+    p->cache = ctx->cache;
     if (p->cfg->policy_file != NULL) {
         diag = calloc(1, sizeof(*diag));
         if (diag == NULL) {
@@ -2191,7 +2206,7 @@ pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
     if (pg_audit_open(p->cfg->audit_log, &p->audit, msg, mlen) != 0) {
         goto err;
     }
-    if (add_metrics(p, s->metrics) != 0) {
+    if (add_metrics(p, ctx->metrics) != 0) {
         snprintf(msg, mlen, "out of memory (metrics)");
         goto err;
     }
@@ -2204,26 +2219,25 @@ pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
     p->pins_up = 1;
     pg_metric_set(p->m_pin_store_up, 1, NULL);
     p->refresh_last_ms = pg_now_ms();
-    p->resume_ev = evtimer_new(pg_server_base(s), on_resume, p);
+    p->resume_ev = evtimer_new(ctx->base, on_resume, p);
     if (p->resume_ev == NULL) {
         snprintf(msg, mlen, "out of memory (timer)");
         goto err;
     }
-    p->poll = event_new(pg_server_base(s), -1, EV_PERSIST, on_poll, p);
+    p->poll = event_new(ctx->base, -1, EV_PERSIST, on_poll, p);
     tv.tv_sec = PG_PROV_POLL_MS / 1000;
     tv.tv_usec = (PG_PROV_POLL_MS % 1000) * 1000;
     if (p->poll == NULL || event_add(p->poll, &tv) != 0) {
         snprintf(msg, mlen, "out of memory (timer)");
         goto err;
     }
-    memset(&hooks, 0, sizeof(hooks));
-    hooks.annotate_page = on_annotate;
-    hooks.file_decision = on_file_decision;
-    hooks.file_wait = on_file_wait;
-    hooks.reload = on_reload;
-    hooks.ready = on_ready;
-    hooks.arg = p;
-    pg_server_set_hooks(s, &hooks);
+    memset(hooks, 0, sizeof(*hooks));
+    hooks->annotate_page = on_annotate;
+    hooks->file_decision = on_file_decision;
+    hooks->file_wait = on_file_wait;
+    hooks->reload = on_reload;
+    hooks->ready = on_ready;
+    hooks->arg = p;
     pins_watch(p);
     pg_log(s, "policy: %s (generation %016llx, default mode %s); trust root "
         "%s", pg_policy_source(p->policy), (unsigned long long)

@@ -1,4 +1,4 @@
-/* proxy/provenance_int.h — serving only verified files: the provenance
+/* proxy/routes/provenance_int.h — serving only verified files: the provenance
  * engine behind the server's seams (pg_proxy.h).
  *
  * When a project page is (re)built the server calls our annotate hook with
@@ -34,7 +34,11 @@
 
 #include <stddef.h>
 
+#include "pins_migrate_int.h"
+
 struct pg_server;
+struct pg_ctx;
+struct pg_proxy_hooks;
 struct pg_req;
 struct pg_prov;
 struct pg_cache;
@@ -56,11 +60,11 @@ struct pg_policy_err;
 
 /* Loads the policy (cfg->policy_file, else the built-in one) and the trust
  * root (cfg->trust_root, cfg->staging, else the built-in production root),
- * opens the audit log, registers metrics and installs the hooks with
- * pg_server_set_hooks.  On failure writes the reason (for a policy file:
+ * opens the audit log, registers metrics and fills the hooks for
+ * pg_server_set_hooks (ctx and hooks are copied from / written to).  On failure writes the reason (for a policy file:
  * every "FILE:LINE: message", one per line) into msg and returns -1. */
-int pg_prov_new(struct pg_server *s, struct pg_prov **out, char *msg,
-    size_t mlen);
+int pg_prov_new(const struct pg_ctx *ctx, struct pg_proxy_hooks *hooks,
+    struct pg_prov **out, char *msg, size_t mlen);
 /* Cancels fetches and timers; call before pg_server_free. */
 void pg_prov_stop(struct pg_prov *p);
 /* Frees what is left; call after pg_server_free (workers are joined). */
@@ -70,17 +74,5 @@ void pg_prov_free(struct pg_prov *p);
  * provenance object (application/vnd.pypi.integrity.v1+json), 404 when
  * none is cached.  Finishes the request. */
 void pg_prov_handle_integrity(struct pg_req *r);
-
-/* pins_migrate.c: the pin store URI of a configuration (pin_store; "lmdb"
- * is pins.lmdb beside cache_dir).  -1 if it does not fit in len. */
-int pg_pins_store_uri(const struct pg_config *cfg, const char *cache_dir,
-    char *out, size_t len);
-/* Copies the pins of an old cache (PG_CACHE_DB_PINS) into the store, once
- * per cache: 0 when it did (counts in *moved, and *kept for projects the
- * store had already), 1 when the cache was migrated before, -1 with err
- * filled on failure (nothing is marked; the next start tries again). */
-int pg_pins_migrate_cache(struct pg_cache *c, const char *cache_dir,
-    struct pg_pinstore *store, size_t *moved, size_t *kept,
-    struct pg_policy_err *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* proxy/rehash.c — re-hashing cached blobs before first serve, and the
+/* proxy/routes/rehash.c — re-hashing cached blobs before first serve, and the
  * background scrub (see rehash_int.h for the rules).
  *
  * Jobs are few (one per blob being re-hashed, only for blobs not yet
@@ -22,6 +22,7 @@
 #include "metrics_int.h"
 #include "pg_cache.h"
 #include "rehash_int.h"
+#include "routes_int.h"
 #include "server_int.h"
 #include "worker_int.h"
 

@@ -1,4 +1,4 @@
-/* proxy/rehash_int.h — re-hashing cached blobs before this process first
+/* proxy/routes/rehash_int.h — re-hashing cached blobs before this process first
  * serves them, and the background scrub (rehash.c).
  *
  * A blob is trusted by a process only after that process hashed its file

@@ -1,4 +1,4 @@
-/* proxy/origin.c — origins (scheme, host, port) of upstream URLs.
+/* proxy/util/origin.c — origins (scheme, host, port) of upstream URLs.
  *
  * Both entry points parse with libcurl's URL API (see origin_int.h for
  * why) and copy out the three parts; a file_hosts entry is parsed as the

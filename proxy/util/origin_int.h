@@ -1,4 +1,4 @@
-/* proxy/origin_int.h — origins (scheme, host, port) of upstream URLs.
+/* proxy/util/origin_int.h — origins (scheme, host, port) of upstream URLs.
  *
  * provgate connects only to origins it was told about: the upstream's own
  * and the file_hosts entries.  An origin is the triple RFC 6454 names:

@@ -22,7 +22,7 @@ import test_server as ts  # noqa: E402
 check = ts.check
 rnd = ts.rnd
 
-# proxy/filecache_int.h
+# proxy/http/server_int.h
 PG_FILECACHE_FD_VALID_MS = 1000
 
 

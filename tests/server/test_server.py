@@ -34,7 +34,7 @@ PIP_ACCEPT = ("application/vnd.pypi.simple.v1+json, "
               "application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
-# proxy/server_int.h
+# proxy/http/server_int.h
 PG_MAX_PATH = 1024
 PG_MAX_HEADERS_BYTES = 16384
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",

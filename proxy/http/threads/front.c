@@ -1,4 +1,5 @@
-/* proxy/front.c — the serving threads: h2o in front, the main loop behind.
+/* proxy/http/threads/front.c — the serving threads: h2o in front, the main
+ * loop behind.
  *
  * A profile of a cached hit put evhttp itself (an allocation and a printf
  * per header, sscanf per request line, a loop turn per write) at two thirds
@@ -11,9 +12,9 @@
  * upstream, and serves the threads only.
  *
  * A serving thread takes a request through the same steps the main loop
- * would (server.c's pg_server_admit: allow_clients, target, method), then
+ * would (admit.c's pg_admit: allow_clients, target, method), then
  * answers a hot-table hit (hot.c) with the very functions the main loop
- * uses (pg_pages_serve_view, pg_files_serve_view) through struct pg_req,
+ * uses (views.c: pg_view_serve_page, pg_view_serve_file) through struct pg_req,
  * whose helpers (req.c) call the h2o side here: request headers, response
  * headers, the reply.  Anything else is relayed to the main loop
  * (relay.c).  The access line and the metrics come from pg_req_finish as
@@ -146,7 +147,7 @@ lower_name(const char *name, char *out, size_t outlen)
     return n;
 }
 
-const char *
+static const char *
 pg_front_header(struct pg_req *r, const char *name)
 {
     h2o_req_t *req = pg_front_req(r);
@@ -181,7 +182,7 @@ delete_out_header(h2o_req_t *req, const char *lc, size_t n)
     }
 }
 
-void
+static void
 pg_front_set_header(struct pg_req *r, const char *name, const char *v)
 {
     h2o_req_t *req = pg_front_req(r);
@@ -218,7 +219,7 @@ pg_front_set_header(struct pg_req *r, const char *name, const char *v)
         on.base, val.base, val.len);
 }
 
-int
+static int
 pg_front_has_out_header(struct pg_req *r, const char *name)
 {
     h2o_req_t *req = pg_front_req(r);
@@ -414,7 +415,7 @@ prepared(struct pg_req *r, h2o_generator_t *gen, h2o_iovec_t *vecs,
     return fr;
 }
 
-struct pg_front_reply *
+static struct pg_front_reply *
 pg_front_reply(struct pg_req *r, int code, const char *phrase,
     struct evbuffer *body)
 {
@@ -472,7 +473,7 @@ pg_front_reply(struct pg_req *r, int code, const char *phrase,
         H2O_SEND_STATE_FINAL);
 }
 
-void
+static void
 pg_front_send(struct pg_front_reply *fr)
 {
     h2o_start_response(fr->req, fr->gen);
@@ -500,7 +501,7 @@ pg_front_reset_on_close(h2o_req_t *req)
     return sock;
 }
 
-void
+static void
 pg_front_abort(struct pg_req *r)
 {
     h2o_req_t *req = pg_front_req(r);
@@ -520,6 +521,75 @@ pg_front_abort(struct pg_req *r)
     }
     h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
 }
+
+/* ---- struct pg_req_ops: the request helpers of req.c on h2o ------------ */
+
+static int
+front_live(const struct pg_req *r)
+{
+    return r->front != NULL;
+}
+
+static const char *
+front_query(struct pg_req *r)
+{
+    return r->front != NULL ? r->query : NULL;
+}
+
+static const char *
+front_header(struct pg_req *r, const char *name)
+{
+    return r->front != NULL ? pg_front_header(r, name) : NULL;
+}
+
+static void
+front_set_header(struct pg_req *r, const char *name, const char *v)
+{
+    if (r->front != NULL) {
+        pg_front_set_header(r, name, v);
+    }
+}
+
+static int
+front_has_out_header(struct pg_req *r, const char *name)
+{
+    return r->front != NULL && pg_front_has_out_header(r, name);
+}
+
+static size_t
+front_output_pending(struct pg_req *r)
+{
+    return 0;                           /* h2o paces itself */
+}
+
+static void
+front_reply(struct pg_req *r, int code, const char *phrase,
+    struct evbuffer *body)
+{
+    struct pg_front_reply *fr = pg_front_reply(r, code, phrase, body);
+
+    pg_req_finish(r);           /* the access line first, as evhttp */
+    pg_front_send(fr);
+}
+
+static void
+front_abort(struct pg_req *r)
+{
+    pg_front_abort(r);
+    r->client_gone = 1;
+    r->front = NULL;
+}
+
+static const struct pg_req_ops front_ops = {
+    .live = front_live,
+    .query = front_query,
+    .header = front_header,
+    .set_header = front_set_header,
+    .has_out_header = front_has_out_header,
+    .output_pending = front_output_pending,
+    .reply = front_reply,
+    .abort = front_abort,
+};
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -599,7 +669,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 
     (void) self;
     mark_active(req);
-    r = pg_req_new_front(lp, req);
+    r = pg_req_new_ops(lp, &front_ops, req);
     if (r == NULL) {
         h2o_send_error_503(req, "Service Unavailable", "out of memory\n",
             0);
@@ -628,7 +698,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     switch (pg_framing_target(r, req->input.path.base, plen, &at)) {
     case PG_TARGET_ORIGIN:
-    case PG_TARGET_MALFORMED:           /* pg_server_admit answers */
+    case PG_TARGET_MALFORMED:           /* pg_admit answers */
         at = 0;
         break;
     case PG_TARGET_ORIGIN_ABSOLUTE:
@@ -643,7 +713,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
         r->query = pg_req_strndup(r, req->input.path.base + plen + 1,
             req->input.path.len - plen - 1);
     }
-    if (!pg_server_admit(lp, r, sl > 0 ? sa : NULL, path,
+    if (!pg_admit(lp, r, sl > 0 ? sa : NULL, path,
             strcmp(r->method, "GET") == 0 || r->is_head))
     {
         return 0;

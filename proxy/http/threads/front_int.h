@@ -1,5 +1,5 @@
-/* proxy/front_int.h — what front.c and relay.c share: a serving thread's
- * h2o side.
+/* proxy/http/threads/front_int.h — what front.c and relay.c share: a serving
+ * thread's h2o side.
  *
  * Owns: nothing (declarations).  Runs on: the serving thread it belongs
  * to (everything in struct pg_front_loop but stop_fds[1] and, under
@@ -16,7 +16,7 @@
 #include <h2o/http1client.h>
 #include <h2o/socket/evloop.h>
 
-#include "server_int.h"
+#include "loops_int.h"
 
 struct pg_front_conn;
 

@@ -1,4 +1,5 @@
-/* proxy/loops.c — the serving loops: one listening socket, several loops.
+/* proxy/http/threads/loops.c — the serving loops: one listening socket,
+ * several loops.
  *
  * One event loop saturates one core long before the kernel does.  nginx
  * answers with one worker process per core; provgate with threads:
@@ -58,7 +59,7 @@
 
 #include "config_int.h"
 #include "metrics_int.h"
-#include "server_int.h"
+#include "loops_int.h"
 
 #define PG_LOOPS_MAX 64
 #define PG_LISTEN_BACKLOG 511        /* as nginx's default */
@@ -520,6 +521,7 @@ pg_loops_setup(struct pg_server *s, char *msg, size_t mlen)
         lp = &s->loops[i];
         lp->s = s;
         lp->index = i;
+        lp->idle_check = pg_loop_idle_check;
         snprintf(lp->name, sizeof(lp->name), "%d", i);
         atomic_init(&lp->inflight, 0);
         atomic_init(&lp->relaying, 0);

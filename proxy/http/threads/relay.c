@@ -1,5 +1,5 @@
-/* proxy/relay.c — serving threads hand what they cannot answer to the main
- * loop, and stream its answer back.
+/* proxy/http/threads/relay.c — serving threads hand what they cannot answer
+ * to the main loop, and stream its answer back.
  *
  * A serving thread (front.c) answers hot-table hits itself.  Every other
  * request — a miss, a stale page, a refusal, /metrics — must be answered by
@@ -403,7 +403,8 @@ pg_relay_start(struct pg_loop *lp, struct pg_req *r)
 /* ---- main loop: the relay listener --------------------------------------- */
 
 int
-pg_relay_listen(struct pg_server *s, char *msg, size_t mlen)
+pg_relay_listen(struct pg_server *s, pg_relay_handler_fn handler,
+    char *msg, size_t mlen)
 {
     unsigned char rnd[16];
     struct sockaddr_storage ss;
@@ -430,7 +431,7 @@ pg_relay_listen(struct pg_server *s, char *msg, size_t mlen)
      * serving loop; the relay adds its own two. */
     evhttp_set_max_headers_size(s->ihttp, PG_MAX_HEADERS_BYTES + 1024);
     evhttp_set_timeout(s->ihttp, PG_RELAY_TIMEOUT_S);
-    evhttp_set_gencb(s->ihttp, pg_server_on_relayed, s);
+    evhttp_set_gencb(s->ihttp, handler, s);
     s->ibound = evhttp_bind_socket_with_handle(s->ihttp, "127.0.0.1", 0);
     if (s->ibound == NULL
         || getsockname(evhttp_bound_socket_get_fd(s->ibound),

@@ -1,4 +1,4 @@
-/* proxy/log.c — the access log and the server's event lines.
+/* proxy/http/log.c — the access log and the server's event lines.
  *
  * One line per request, written by pg_req_finish through pg_log_access:
  *   <UTC time> <client> <method> <path> <status> <bytes> <ms>ms <cache>

@@ -1,0 +1,69 @@
+/* proxy/http/hooks_int.h — what the server hands the modules it
+ * composes: the provenance hooks and the context routes are built with.
+ *
+ * The server (server.c) is the composition root: it builds the loop, the
+ * cache, the upstream client, the metrics and the workers, then gives the
+ * modules above the HTTP layer a struct pg_ctx at construction, so they
+ * never reach back into the server for them.  The provenance engine
+ * (routes/provenance.c) answers the file and page routes' questions
+ * through struct pg_proxy_hooks.
+ *
+ * Owns: nothing.  Runs on: loop.  Spec: design §5-§7.
+ */
+#ifndef PG_HOOKS_INT_H
+#define PG_HOOKS_INT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct event_base;
+struct pg_cache;
+struct pg_config;
+struct pg_metrics;
+struct pg_server;
+struct pg_upstream;
+struct pg_workers;
+
+struct pg_proxy_hooks {
+    void (*annotate_page)(void *arg, const char *project, json_t *model,
+        void (*done)(void *done_arg, int rc, const char *reason),
+        void *done_arg);
+    int (*file_decision)(void *arg, const char *project,
+        const char *filename, const char *sha256_hex,
+        const json_t *file_obj, char *reason, size_t rlen);
+    void (*reload)(void *arg);
+    void *arg;
+    /* Added by issue 4 (provenance): file_decision may return
+     * PG_PROXY_DECISION_WAIT when the file's provenance is still being
+     * verified (design §7: "verified before its first byte is served").
+     * The file route then calls file_wait; 0 means resume(resume_arg) will
+     * be called exactly once, on the loop, when asking file_decision again
+     * makes sense (unless the server stops first); -1 means refuse now
+     * with the reason file_decision wrote.  Optional (NULL: refuse). */
+    int (*file_wait)(void *arg, const char *project,
+        void (*resume)(void *resume_arg), void *resume_arg);
+    /* Added by issue 12: /readyz asks it.  1 when nothing is degraded;
+     * 0 with a one-line why (e.g. the shared pin store is unreachable:
+     * known pins still work, so the answer stays 200 and says so).
+     * Optional. */
+    int (*ready)(void *arg, char *why, size_t len);
+};
+
+#define PG_PROXY_DECISION_WAIT 2
+
+/* A route module's context (borrowed; valid until pg_server_free). */
+struct pg_ctx {
+    struct event_base *base;            /* the main loop */
+    const struct pg_config *cfg;
+    struct pg_cache *cache;
+    struct pg_upstream *up;
+    struct pg_metrics *metrics;
+    struct pg_workers *workers;
+    struct pg_server *log;              /* pg_log's stream */
+    /* Drops every rendered page so the next request re-annotates it. */
+    void (*reannotate)(void *arg);
+    void *arg;
+};
+
+#endif
