@@ -1,0 +1,894 @@
+/* tests/http/test_core.c — the HTTP core on a fake transport.
+ *
+ * Requests are answered through struct pg_req_ops; here a fake one holds
+ * the request headers and records the reply (status, phrase, headers,
+ * body, the route and cache the access line would show), so the code
+ * both front ends answer with is specified without a socket: answering a
+ * page view (negotiation, gzip, ETag, 304, Range, If-Range, HEAD), a file
+ * view (the same for a cached blob), refusal bodies (problem+json), and
+ * the hot table (published answers, invalidation, expiry, a moved LMDB
+ * generation).  Each group is a table of rows; the end-to-end tests
+ * (tests/server) show the same answers on the wire.
+ *
+ * Owns: a temp cache directory under the working directory.  Runs on:
+ * the test process.  Spec: RFC 9110 §8.8, §13, §14, §15; RFC 9457;
+ * PEP 691; issue 11 item 4.
+ */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "index_int.h"
+#include "pg_cache.h"
+#include "server_int.h"
+#include "../cache/cache_test_util.h"
+
+#define MAX_HDRS 8
+
+/* ---- the fake transport -------------------------------------------------- */
+
+struct fake {
+    const char *in[MAX_HDRS][2];        /* request headers */
+    const char *query;
+    char out[32][2][256];               /* response headers set */
+    int nout;
+    int replied, aborted;
+    int code;
+    char phrase[PG_MAX_REASON];
+    char body[8192];
+    size_t blen;
+    const char *route, *cache;          /* as the access line shows them */
+};
+
+static int
+fake_live(const struct pg_req *r)
+{
+    const struct fake *f = r->front;
+
+    return f != NULL && !f->replied && !f->aborted;
+}
+
+static const char *
+fake_query(struct pg_req *r)
+{
+    return ((struct fake *)r->front)->query;
+}
+
+static const char *
+fake_header(struct pg_req *r, const char *name)
+{
+    struct fake *f = r->front;
+    int i;
+
+    for (i = 0; i < MAX_HDRS && f->in[i][0] != NULL; i++) {
+        if (strcasecmp(f->in[i][0], name) == 0) {
+            return f->in[i][1];
+        }
+    }
+    return NULL;
+}
+
+static int
+find_out(struct fake *f, const char *name)
+{
+    int i;
+
+    for (i = 0; i < f->nout; i++) {
+        if (strcasecmp(f->out[i][0], name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void
+fake_set_header(struct pg_req *r, const char *name, const char *v)
+{
+    struct fake *f = r->front;
+    int i = find_out(f, name);
+
+    if (i < 0) {
+        assert_true(f->nout < 32);
+        i = f->nout++;
+    }
+    snprintf(f->out[i][0], sizeof(f->out[i][0]), "%s", name);
+    snprintf(f->out[i][1], sizeof(f->out[i][1]), "%s", v);
+}
+
+static int
+fake_has_out_header(struct pg_req *r, const char *name)
+{
+    return find_out(r->front, name) >= 0;
+}
+
+static size_t
+fake_output_pending(struct pg_req *r)
+{
+    return 0;
+}
+
+static void
+fake_reply(struct pg_req *r, int code, const char *phrase,
+    struct evbuffer *body)
+{
+    struct fake *f = r->front;
+
+    f->replied = 1;
+    f->code = code;
+    snprintf(f->phrase, sizeof(f->phrase), "%s", phrase);
+    f->route = r->route;
+    f->cache = r->cache;
+    if (body != NULL) {
+        size_t n = evbuffer_get_length(body);
+
+        assert_true(n < sizeof(f->body));
+        f->blen = (size_t)evbuffer_remove(body, f->body, n);
+        evbuffer_free(body);
+    }
+    pg_req_finish(r);
+}
+
+static void
+fake_abort(struct pg_req *r)
+{
+    ((struct fake *)r->front)->aborted = 1;
+    r->client_gone = 1;
+}
+
+static const struct pg_req_ops fake_ops = {
+    .live = fake_live,
+    .query = fake_query,
+    .header = fake_header,
+    .set_header = fake_set_header,
+    .has_out_header = fake_has_out_header,
+    .output_pending = fake_output_pending,
+    .reply = fake_reply,
+    .abort = fake_abort,
+};
+
+static struct pg_server server;
+static struct pg_loop loop;
+
+static struct pg_req *
+fake_req(struct fake *f, const char *method, const char *path)
+{
+    struct pg_req *r;
+
+    loop.s = &server;
+    r = pg_req_new_ops(&loop, &fake_ops, f);
+    assert_non_null(r);
+    r->method = method != NULL ? method : "GET";
+    r->is_head = strcmp(r->method, "HEAD") == 0;
+    r->path = pg_req_strdup(r, path);
+    return r;
+}
+
+static const char *
+out_header(struct fake *f, const char *name)
+{
+    int i = find_out(f, name);
+
+    return i >= 0 ? f->out[i][1] : NULL;
+}
+
+/* Expected response headers of a row: value, or NULL for "not set". */
+struct want {
+    const char *name, *value;
+    int absent;
+};
+
+static void
+check_headers(struct fake *f, const char *row, const struct want *w)
+{
+    int i;
+
+    for (i = 0; i < MAX_HDRS && w[i].name != NULL; i++) {
+        const char *v = out_header(f, w[i].name);
+
+        if (w[i].absent) {
+            if (v != NULL) {
+                fail_msg("%s: %s set to \"%s\"", row, w[i].name, v);
+            }
+            continue;
+        }
+        if (v == NULL || strcmp(v, w[i].value) != 0) {
+            fail_msg("%s: %s is \"%s\", want \"%s\"", row, w[i].name,
+                v != NULL ? v : "(unset)", w[i].value);
+        }
+    }
+}
+
+static void
+check_body(struct fake *f, const char *row, const char *body)
+{
+    size_t n = body != NULL ? strlen(body) : 0;
+
+    if (f->blen != n || (n > 0 && memcmp(f->body, body, n) != 0)) {
+        fail_msg("%s: body is %zu bytes \"%.*s\", want \"%s\"", row,
+            f->blen, (int)f->blen, f->body, body != NULL ? body : "");
+    }
+}
+
+/* The problem+json body's title and detail. */
+static void
+check_problem(struct fake *f, const char *row, int status,
+    const char *title, const char *detail_part)
+{
+    json_error_t e;
+    json_t *o = json_loadb(f->body, f->blen, 0, &e);
+    const char *t, *d;
+
+    if (o == NULL) {
+        fail_msg("%s: problem body is not JSON: %.*s", row, (int)f->blen,
+            f->body);
+    }
+    t = json_string_value(json_object_get(o, "title"));
+    d = json_string_value(json_object_get(o, "detail"));
+    assert_string_equal(json_string_value(json_object_get(o, "type")),
+        "about:blank");
+    assert_int_equal(json_integer_value(json_object_get(o, "status")),
+        status);
+    if (t == NULL || strcmp(t, title) != 0) {
+        fail_msg("%s: title \"%s\", want \"%s\"", row, t ? t : "", title);
+    }
+    if (d == NULL || strstr(d, detail_part) == NULL) {
+        fail_msg("%s: detail \"%s\" lacks \"%s\"", row, d ? d : "",
+            detail_part);
+    }
+    /* The reason phrase is the detail. */
+    assert_string_equal(f->phrase, d);
+    json_decref(o);
+}
+
+/* ---- page views ---------------------------------------------------------- */
+
+#define J "{\"meta\":1}"                /* 10 bytes */
+#define JZ "jz-bytes"
+#define H "<html>h</html>"
+#define HZ "hz-bytes"
+#define CHANGED 1700000000              /* Tue, 14 Nov 2023 22:13:20 GMT */
+#define LM "Tue, 14 Nov 2023 22:13:20 GMT"
+#define LM_EARLIER "Tue, 14 Nov 2023 22:13:19 GMT"
+
+static struct pg_body *
+body_new(const char *s)
+{
+    size_t n = strlen(s);
+    struct pg_body *b = calloc(1, sizeof(*b) + n);
+
+    assert_non_null(b);
+    atomic_init(&b->refs, 1);
+    b->len = n;
+    b->fd = -1;
+    memcpy(b->data, s, n);
+    return b;
+}
+
+static void
+page_view(struct pg_page_view *v, int is_list)
+{
+    memset(v, 0, sizeof(*v));
+    v->body[0] = body_new(J);
+    v->body[1] = body_new(JZ);
+    v->body[2] = body_new(H);
+    v->body[3] = body_new(HZ);
+    memcpy(v->hash[0], "hj", 3);
+    memcpy(v->hash[1], "hh", 3);
+    v->fetched_at = time(NULL);
+    v->changed_at = CHANGED;
+    v->ttl = 3600;
+    v->fresh_until = v->fetched_at + 3600;
+    v->is_list = is_list;
+    memcpy(v->lm, LM, sizeof(LM));
+}
+
+static void
+page_view_free(struct pg_page_view *v)
+{
+    int i;
+
+    for (i = 0; i < PG_VIEW_BODIES; i++) {
+        /* every reply dropped its reference */
+        assert_int_equal(atomic_load(&v->body[i]->refs), 1);
+    }
+    pg_page_view_unref(v);
+}
+
+struct page_row {
+    const char *name;
+    const char *method;
+    const char *query;
+    const char *hdr[MAX_HDRS][2];
+    int status;
+    enum pg_index_format fmt;           /* its Content-Type (200, 206) */
+    const char *body;
+    struct want want[MAX_HDRS];
+    const char *problem;                /* 4xx: the detail says this */
+};
+
+#define ACC_JSON "application/vnd.pypi.simple.v1+json"
+#define ACC_HTML1 "application/vnd.pypi.simple.v1+html"
+
+static const struct page_row page_rows[] = {
+    { .name = "no Accept is the legacy HTML page",
+      .status = 200, .fmt = PG_FMT_HTML, .body = H,
+      .want = { { "ETag", "\"hh-t\"" }, { "Vary", "Accept, Accept-Encoding" },
+                { "Last-Modified", LM }, { "Accept-Ranges", "bytes" },
+                { "Content-Encoding", NULL, 1 } } },
+    { .name = "Accept PEP 691 JSON",
+      .hdr = { { "Accept", ACC_JSON } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = J,
+      .want = { { "ETag", "\"hj-j\"" } } },
+    { .name = "Accept PEP 691 HTML",
+      .hdr = { { "Accept", ACC_HTML1 } },
+      .status = 200, .fmt = PG_FMT_HTML_V1, .body = H,
+      .want = { { "ETag", "\"hh-h\"" } } },
+    { .name = "pip's Accept prefers JSON",
+      .hdr = { { "Accept", ACC_JSON ", " ACC_HTML1 "; q=0.1, text/html; "
+                 "q=0.01" } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = J },
+    { .name = "?format= overrides Accept",
+      .query = "format=" ACC_JSON,
+      .hdr = { { "Accept", "text/html" } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = J },
+    { .name = "an Accept naming no index format is the legacy HTML page",
+      .hdr = { { "Accept", "image/png" } },
+      .status = 200, .fmt = PG_FMT_HTML, .body = H },
+    { .name = "?format= naming no index format is a 406 problem",
+      .query = "format=image/png",
+      .status = 406, .problem = "no acceptable index format",
+      .want = { { "Content-Type", "application/problem+json" },
+                { "Cache-Control", "no-store" } } },
+    { .name = "gzip when accepted, with its own ETag",
+      .hdr = { { "Accept", ACC_JSON }, { "Accept-Encoding", "gzip" } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = JZ,
+      .want = { { "Content-Encoding", "gzip" }, { "ETag", "\"hj-jz\"" } } },
+    { .name = "gzip;q=0 is not gzip",
+      .hdr = { { "Accept", ACC_JSON }, { "Accept-Encoding", "gzip;q=0" } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = J,
+      .want = { { "Content-Encoding", NULL, 1 } } },
+    { .name = "If-None-Match with the ETag is a 304",
+      .hdr = { { "Accept", ACC_JSON }, { "If-None-Match", "\"hj-j\"" } },
+      .status = 304, .want = { { "ETag", "\"hj-j\"" } } },
+    { .name = "If-None-Match compares weakly",
+      .hdr = { { "Accept", ACC_JSON }, { "If-None-Match", "W/\"hj-j\"" } },
+      .status = 304 },
+    { .name = "If-None-Match list holding the ETag",
+      .hdr = { { "Accept", ACC_JSON },
+               { "If-None-Match", "\"x\", \"hj-j\"" } },
+      .status = 304 },
+    { .name = "If-None-Match * is a 304",
+      .hdr = { { "If-None-Match", "*" } }, .status = 304 },
+    { .name = "If-None-Match of another representation is a 200",
+      .hdr = { { "Accept", ACC_JSON }, { "If-None-Match", "\"hh-t\"" } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = J },
+    { .name = "If-Modified-Since at the change is a 304",
+      .hdr = { { "If-Modified-Since", LM } }, .status = 304 },
+    { .name = "If-Modified-Since before the change is a 200",
+      .hdr = { { "If-Modified-Since", LM_EARLIER } },
+      .status = 200, .fmt = PG_FMT_HTML, .body = H },
+    { .name = "If-None-Match wins over If-Modified-Since",
+      .hdr = { { "If-None-Match", "\"x\"" }, { "If-Modified-Since", LM } },
+      .status = 200, .fmt = PG_FMT_HTML, .body = H },
+    { .name = "one range is a 206",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=0-3" } },
+      .status = 206, .fmt = PG_FMT_JSON, .body = "{\"me",
+      .want = { { "Content-Range", "bytes 0-3/10" } } },
+    { .name = "a suffix range",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=-3" } },
+      .status = 206, .fmt = PG_FMT_JSON, .body = ":1}",
+      .want = { { "Content-Range", "bytes 7-9/10" } } },
+    { .name = "an open range past the end is cut at the end",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=8-100" } },
+      .status = 206, .fmt = PG_FMT_JSON, .body = "1}",
+      .want = { { "Content-Range", "bytes 8-9/10" } } },
+    { .name = "a range of the gzip bytes when gzip",
+      .hdr = { { "Accept", ACC_JSON }, { "Accept-Encoding", "gzip" },
+               { "Range", "bytes=0-1" } },
+      .status = 206, .fmt = PG_FMT_JSON, .body = "jz",
+      .want = { { "Content-Range", "bytes 0-1/8" } } },
+    { .name = "a range past the end is a 416",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=10-" } },
+      .status = 416, .problem = "not satisfiable for this page (10 bytes)",
+      .want = { { "Content-Range", "bytes */10" } } },
+    { .name = "several ranges: the whole page",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=0-1,4-5" } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = J,
+      .want = { { "Content-Range", NULL, 1 } } },
+    { .name = "a malformed range is ignored",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=a-b" } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = J },
+    { .name = "If-Range with the ETag keeps the range",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=0-0" },
+               { "If-Range", "\"hj-j\"" } },
+      .status = 206, .fmt = PG_FMT_JSON, .body = "{" },
+    { .name = "If-Range with another ETag: the whole page",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=0-0" },
+               { "If-Range", "\"hj-old\"" } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = J },
+    { .name = "If-Range with a weak ETag: the whole page",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=0-0" },
+               { "If-Range", "W/\"hj-j\"" } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = J },
+    { .name = "If-Range with the Last-Modified date keeps the range",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=1-1" },
+               { "If-Range", LM } },
+      .status = 206, .fmt = PG_FMT_JSON, .body = "\"" },
+    { .name = "If-Range with another date: the whole page",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=1-1" },
+               { "If-Range", LM_EARLIER } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = J },
+    { .name = "HEAD: the length, no body",
+      .method = "HEAD", .hdr = { { "Accept", ACC_JSON } },
+      .status = 200, .fmt = PG_FMT_JSON, .body = NULL,
+      .want = { { "Content-Length", "10" }, { "ETag", "\"hj-j\"" } } },
+    { .name = "HEAD of a range: its length",
+      .method = "HEAD",
+      .hdr = { { "Accept", ACC_JSON }, { "Range", "bytes=0-3" } },
+      .status = 206, .fmt = PG_FMT_JSON, .body = NULL,
+      .want = { { "Content-Length", "4" } } },
+};
+
+static void
+check_page_answer(struct fake *f, const struct page_row *row)
+{
+    const char *cc;
+
+    if (f->code != row->status) {
+        fail_msg("%s: status %d, want %d", row->name, f->code, row->status);
+    }
+    if (row->problem != NULL) {
+        check_problem(f, row->name, row->status,
+            row->status == 406 ? "Not acceptable" : "Range not satisfiable",
+            row->problem);
+    } else {
+        check_body(f, row->name, row->body);
+        if (row->status != 304) {
+            assert_string_equal(out_header(f, "Content-Type"),
+                pg_index_content_type(row->fmt));
+        }
+        /* max-age is what is left of the TTL (fetched just now). */
+        cc = out_header(f, "Cache-Control");
+        assert_non_null(cc);
+        assert_true(strcmp(cc, "max-age=3600") == 0
+            || strcmp(cc, "max-age=3599") == 0);
+    }
+    check_headers(f, row->name, row->want);
+}
+
+static void
+view_page_rows(void **state)
+{
+    struct pg_page_view v;
+    size_t i;
+
+    (void) state;
+    page_view(&v, 0);
+    for (i = 0; i < sizeof(page_rows) / sizeof(page_rows[0]); i++) {
+        const struct page_row *row = &page_rows[i];
+        struct fake f;
+        struct pg_req *r;
+
+        memset(&f, 0, sizeof(f));
+        memcpy(f.in, row->hdr, sizeof(f.in));
+        f.query = row->query;
+        r = fake_req(&f, row->method, "/simple/x/");
+        pg_view_serve_page(r, &v);
+        if (!f.replied) {
+            fail_msg("%s: not answered", row->name);
+        }
+        check_page_answer(&f, row);
+        assert_string_equal(f.route, "project");
+    }
+    page_view_free(&v);
+}
+
+/* The list page is the same answer, counted as the list route. */
+static void
+view_list_is_list_route(void **state)
+{
+    struct pg_page_view v;
+    struct fake f;
+
+    (void) state;
+    page_view(&v, 1);
+    memset(&f, 0, sizeof(f));
+    pg_view_serve_page(fake_req(&f, "GET", "/simple/"), &v);
+    assert_int_equal(f.code, 200);
+    assert_string_equal(f.route, "list");
+    page_view_free(&v);
+}
+
+/* ---- file views ----------------------------------------------------------- */
+
+#define FILE_BYTES "0123456789abcdef"   /* 16 bytes */
+#define UPLOADED "2023-11-14T22:13:20"  /* LM */
+
+static char *cache_dir;
+static struct pg_cache *cache;
+static char blob_sha[65];
+
+static int
+cache_setup(void **state)
+{
+    struct pg_cache_options opt;
+    struct pg_cache_err err;
+    struct pg_blob_writer *w;
+
+    (void) state;
+    cache_dir = ctu_mkdtemp();
+    assert_non_null(cache_dir);
+    memset(&opt, 0, sizeof(opt));
+    memset(&err, 0, sizeof(err));
+    opt.dir = cache_dir;
+    assert_int_equal(pg_cache_open(&opt, &cache, &err), PG_CACHE_OK);
+    assert_int_equal(pg_blob_begin(cache, &w, &err), PG_CACHE_OK);
+    assert_int_equal(pg_blob_write(w, FILE_BYTES, 16, &err), PG_CACHE_OK);
+    pg_blob_digest(w, blob_sha);
+    assert_int_equal(pg_blob_commit(w, blob_sha, &err), PG_CACHE_OK);
+    server.cache = cache;
+    return 0;
+}
+
+static int
+cache_teardown(void **state)
+{
+    (void) state;
+    server.cache = NULL;
+    pg_cache_close(cache);
+    ctu_rmtree(cache_dir);
+    return 0;
+}
+
+static void
+file_view(struct pg_file_view *v)
+{
+    struct pg_cache_err err;
+    uint64_t size = 0;
+    int fd = -1;
+
+    memset(v, 0, sizeof(*v));
+    memcpy(v->sha, blob_sha, sizeof(v->sha));
+    v->filename = "x-1.0.tar.gz";
+    v->upload_time = UPLOADED;
+    v->size = 16;
+    v->cache_gen = pg_cache_generation(cache);
+    v->fresh_until = time(NULL) + 3600;
+    memcpy(v->lm, LM, sizeof(LM));
+    v->lm_time = CHANGED;
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_blob_open(cache, blob_sha, &fd, &size, &err),
+        PG_CACHE_OK);
+    assert_int_equal(size, 16);
+    v->seg = evbuffer_file_segment_new(fd, 0, 16, EVBUF_FS_CLOSE_ON_FREE);
+    assert_non_null(v->seg);
+    v->fd = fd;
+}
+
+struct file_row {
+    const char *name;
+    const char *method;
+    const char *hdr[MAX_HDRS][2];
+    int status;
+    const char *body;
+    struct want want[MAX_HDRS];
+    const char *problem;
+};
+
+static const struct file_row file_rows[] = {
+    { .name = "a cached file",
+      .status = 200, .body = FILE_BYTES,
+      .want = { { "Content-Type", "application/octet-stream" },
+                { "Cache-Control", "max-age=365000000, immutable" },
+                { "Accept-Ranges", "bytes" }, { "Content-Length", "16" },
+                { "Last-Modified", LM } } },
+    { .name = "HEAD: the length, no body",
+      .method = "HEAD", .status = 200, .body = NULL,
+      .want = { { "Content-Length", "16" } } },
+    { .name = "If-None-Match with the sha256 is a 304",
+      .hdr = { { "If-None-Match", "\"@SHA\"" } }, .status = 304,
+      .want = { { "Content-Length", NULL, 1 } } },
+    { .name = "If-Modified-Since at the upload is a 304",
+      .hdr = { { "If-Modified-Since", LM } }, .status = 304 },
+    { .name = "If-Modified-Since before the upload is a 200",
+      .hdr = { { "If-Modified-Since", LM_EARLIER } },
+      .status = 200, .body = FILE_BYTES },
+    { .name = "one range",
+      .hdr = { { "Range", "bytes=2-5" } }, .status = 206, .body = "2345",
+      .want = { { "Content-Range", "bytes 2-5/16" },
+                { "Content-Length", "4" } } },
+    { .name = "a range past the end is a 416 naming the file",
+      .hdr = { { "Range", "bytes=16-" } }, .status = 416,
+      .problem = "range bytes=16- not satisfiable for x-1.0.tar.gz "
+                 "(16 bytes)",
+      .want = { { "Content-Range", "bytes */16" },
+                { "Content-Type", "application/problem+json" } } },
+    { .name = "If-Range with another ETag: the whole file",
+      .hdr = { { "Range", "bytes=2-5" }, { "If-Range", "\"0000\"" } },
+      .status = 200, .body = FILE_BYTES },
+    { .name = "If-Range with the upload date keeps the range",
+      .hdr = { { "Range", "bytes=0-0" }, { "If-Range", LM } },
+      .status = 206, .body = "0" },
+};
+
+static void
+view_file_rows(void **state)
+{
+    struct pg_file_view v;
+    char etag[80];
+    size_t i;
+
+    (void) state;
+    file_view(&v);
+    snprintf(etag, sizeof(etag), "\"%s\"", blob_sha);
+    for (i = 0; i < sizeof(file_rows) / sizeof(file_rows[0]); i++) {
+        const struct file_row *row = &file_rows[i];
+        struct fake f;
+        int k;
+
+        memset(&f, 0, sizeof(f));
+        memcpy(f.in, row->hdr, sizeof(f.in));
+        for (k = 0; k < MAX_HDRS && f.in[k][0] != NULL; k++) {
+            if (strcmp(f.in[k][1], "\"@SHA\"") == 0) {
+                f.in[k][1] = etag;
+            }
+        }
+        pg_view_serve_file(fake_req(&f, row->method, "/packages/x"), &v);
+        if (f.code != row->status) {
+            fail_msg("%s: status %d, want %d", row->name, f.code,
+                row->status);
+        }
+        if (row->problem != NULL) {
+            check_problem(&f, row->name, row->status,
+                "Range not satisfiable", row->problem);
+        } else {
+            check_body(&f, row->name, row->body);
+            assert_string_equal(out_header(&f, "ETag"), etag);
+            if (row->status != 304) {
+                assert_string_equal(f.cache, "hit");
+            }
+        }
+        assert_string_equal(f.route, "file");
+        check_headers(&f, row->name, row->want);
+    }
+    evbuffer_file_segment_free(v.seg);
+}
+
+/* ---- refusal bodies ------------------------------------------------------- */
+
+struct problem_row {
+    const char *name;
+    const char *method;
+    int status;
+    const char *title, *detail;
+    const char *preset[2];              /* a header the caller set */
+    const char *phrase;                 /* the reason phrase sent */
+    struct want want[MAX_HDRS];
+    int no_body;
+};
+
+static const struct problem_row problem_rows[] = {
+    { .name = "a refusal is problem+json, not stored",
+      .status = 403, .title = "Forbidden", .detail = "sha256 mismatch",
+      .phrase = "sha256 mismatch",
+      .want = { { "Content-Type", "application/problem+json" },
+                { "Cache-Control", "no-store" } } },
+    { .name = "control bytes in the reason become spaces",
+      .status = 502, .title = "Bad gateway", .detail = "up\r\nstream\tx",
+      .phrase = "up  stream x" },
+    { .name = "a Cache-Control the caller set is kept (301)",
+      .status = 301, .title = "Moved permanently", .detail = "see /simple/",
+      .preset = { "Cache-Control", "max-age=600" }, .phrase = "see /simple/",
+      .want = { { "Cache-Control", "max-age=600" } } },
+    { .name = "HEAD: the problem's length, no body",
+      .method = "HEAD", .status = 404, .title = "Not found",
+      .detail = "no such route: /x", .phrase = "no such route: /x",
+      .no_body = 1 },
+};
+
+static void
+problem_rows_answer(void **state)
+{
+    size_t i;
+
+    (void) state;
+    for (i = 0; i < sizeof(problem_rows) / sizeof(problem_rows[0]); i++) {
+        const struct problem_row *row = &problem_rows[i];
+        struct fake f;
+        struct pg_req *r;
+
+        memset(&f, 0, sizeof(f));
+        r = fake_req(&f, row->method, "/x");
+        if (row->preset[0] != NULL) {
+            pg_req_set_header(r, row->preset[0], row->preset[1]);
+        }
+        pg_req_problem(r, row->status, row->title, "%s", row->detail);
+        assert_int_equal(f.code, row->status);
+        assert_string_equal(f.phrase, row->phrase);
+        if (row->no_body) {
+            struct fake g;
+            char cl[32];
+
+            /* The length of the body a GET gets. */
+            assert_int_equal(f.blen, 0);
+            memset(&g, 0, sizeof(g));
+            pg_req_problem(fake_req(&g, "GET", "/x"), row->status,
+                row->title, "%s", row->detail);
+            snprintf(cl, sizeof(cl), "%zu", g.blen);
+            assert_true(g.blen > 0);
+            assert_string_equal(out_header(&f, "Content-Length"), cl);
+        } else {
+            check_problem(&f, row->name, row->status, row->title,
+                row->phrase);
+        }
+        check_headers(&f, row->name, row->want);
+    }
+}
+
+/* A reason longer than PG_MAX_REASON is cut to fit. */
+static void
+problem_reason_is_bounded(void **state)
+{
+    char big[PG_MAX_REASON * 2];
+    struct fake f;
+
+    (void) state;
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    memset(&f, 0, sizeof(f));
+    pg_req_problem(fake_req(&f, "GET", "/x"), 502, "Bad gateway", "%s",
+        big);
+    assert_int_equal(strlen(f.phrase), PG_MAX_REASON - 1);
+}
+
+/* A reply to a client gone is not sent; an abort resets once. */
+static void
+gone_and_abort(void **state)
+{
+    struct fake f;
+    struct pg_req *r;
+
+    (void) state;
+    memset(&f, 0, sizeof(f));
+    r = fake_req(&f, "GET", "/x");
+    pg_req_abort(r, "hash mismatch");
+    assert_true(f.aborted);
+    assert_false(f.replied);
+    memset(&f, 0, sizeof(f));
+    r = fake_req(&f, "GET", "/x");
+    r->client_gone = 1;
+    pg_req_problem(r, 503, "Unavailable", "x");
+    assert_false(f.replied);
+    assert_false(f.aborted);
+}
+
+/* ---- the hot table -------------------------------------------------------- */
+
+struct hot_row {
+    const char *name;
+    const char *path;                   /* looked up */
+    const char *hdr[MAX_HDRS][2];
+    int step;                           /* what happens after publishing */
+    int answered;
+    int status;
+    const char *body;
+};
+
+enum { HOT_NONE, HOT_INVALIDATE, HOT_REMOVE, HOT_EXPIRED, HOT_GEN_MOVED };
+
+static const struct hot_row hot_rows[] = {
+    { .name = "a published page is answered",
+      .path = "/simple/x/", .answered = 1, .status = 200, .body = H },
+    { .name = "negotiated as the main loop does",
+      .path = "/simple/x/", .hdr = { { "Accept", ACC_JSON } },
+      .answered = 1, .status = 200, .body = J },
+    { .name = "a 304 from a hot entry",
+      .path = "/simple/x/", .hdr = { { "If-None-Match", "\"hh-t\"" } },
+      .answered = 1, .status = 304 },
+    { .name = "another path is not",
+      .path = "/simple/y/", .answered = 0 },
+    { .name = "nothing after an invalidation",
+      .path = "/simple/x/", .step = HOT_INVALIDATE, .answered = 0 },
+    { .name = "nothing after the entry is removed",
+      .path = "/simple/x/", .step = HOT_REMOVE, .answered = 0 },
+    { .name = "nothing once the page is stale",
+      .path = "/simple/x/", .step = HOT_EXPIRED, .answered = 0 },
+    { .name = "a published file is answered",
+      .path = "/packages/x", .answered = 1, .status = 200,
+      .body = FILE_BYTES },
+    { .name = "a file's range from the hot entry",
+      .path = "/packages/x", .hdr = { { "Range", "bytes=0-1" } },
+      .answered = 1, .status = 206, .body = "01" },
+    { .name = "nothing once LMDB moved on",
+      .path = "/packages/x", .step = HOT_GEN_MOVED, .answered = 0 },
+};
+
+static void
+hot_rows_answer(void **state)
+{
+    size_t i;
+
+    (void) state;
+    server.nloops = 2;                  /* hot.c serves serving threads */
+    for (i = 0; i < sizeof(hot_rows) / sizeof(hot_rows[0]); i++) {
+        const struct hot_row *row = &hot_rows[i];
+        struct pg_page_view pv;
+        struct pg_file_view fv;
+        struct pg_hot *h;
+        struct fake f;
+        struct pg_req *r;
+        int is_file = strncmp(row->path, "/packages/", 10) == 0;
+
+        assert_int_equal(pg_hot_new(&server, &h), 0);
+        if (is_file) {
+            file_view(&fv);
+            if (row->step == HOT_GEN_MOVED) {
+                fv.cache_gen++;
+            }
+            pg_hot_publish_file(h, "/packages/x", &fv);
+            evbuffer_file_segment_free(fv.seg);
+        } else {
+            page_view(&pv, 0);
+            if (row->step == HOT_EXPIRED) {
+                pv.fresh_until = time(NULL) - 1;
+            }
+            pg_hot_publish_page(h, "/simple/x/", &pv);
+        }
+        if (row->step == HOT_INVALIDATE) {
+            pg_hot_invalidate(h);
+        } else if (row->step == HOT_REMOVE) {
+            pg_hot_remove(h, "/simple/x/");
+        }
+        memset(&f, 0, sizeof(f));
+        memcpy(f.in, row->hdr, sizeof(f.in));
+        r = fake_req(&f, "GET", row->path);
+        if (pg_hot_serve(h, r) != row->answered) {
+            fail_msg("%s: answered is %d", row->name, !row->answered);
+        }
+        if (!row->answered) {
+            assert_false(f.replied);
+            pg_req_finish(r);           /* the main loop's, then */
+        } else {
+            assert_int_equal(f.code, row->status);
+            check_body(&f, row->name, row->body);
+            assert_string_equal(f.cache, "hit");
+        }
+        pg_hot_free(h);
+        if (!is_file) {
+            pg_page_view_unref(&pv);
+        }
+    }
+    server.nloops = 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(view_page_rows),
+        cmocka_unit_test(view_list_is_list_route),
+        cmocka_unit_test(view_file_rows),
+        cmocka_unit_test(problem_rows_answer),
+        cmocka_unit_test(problem_reason_is_bounded),
+        cmocka_unit_test(gone_and_abort),
+        cmocka_unit_test(hot_rows_answer),
+    };
+
+    if (argc > 1) {
+        cmocka_set_test_filter(argv[1]);
+    }
+    return cmocka_run_group_tests(tests, cache_setup, cache_teardown);
+}
