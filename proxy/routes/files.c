@@ -517,6 +517,58 @@ live_detach(struct pg_dl *d)
     }
 }
 
+/* How a download ends for its clients (struct pg_dl's one exit, as
+ * nginx's ngx_http_upstream_finalize_request): the live client, if any,
+ * gets the refusal code/title (or a reset when its answer was started),
+ * every waiter gets the same refusal (200: served from the stored blob),
+ * then the download is freed.  The texts default to d->reason. */
+struct dl_end {
+    int code;                       /* 200: waiters served from the blob */
+    const char *title;
+    const char *live_reason;        /* the live client's refusal */
+    const char *abort_reason;       /* its reset (access line) */
+    int stopping;                   /* the live client just ends */
+};
+
+static const struct dl_end dl_stored = { .code = 200 };
+static const struct dl_end dl_unavailable = { .code = 503,
+    .title = "Service unavailable" };
+static const struct dl_end dl_bad_gateway = { .code = 502,
+    .title = "Bad gateway" };
+static const struct dl_end dl_host_refused = { .code = 403,
+    .title = "Forbidden" };
+static const struct dl_end dl_stopping = { .code = 503, .title = "Stopping",
+    .stopping = 1 };
+
+static void
+dl_finish(struct pg_dl *d, const struct dl_end *e)
+{
+    if (d->live != NULL) {
+        struct pg_req *r = d->live->r;
+
+        live_detach(d);
+        if (e->stopping) {
+            pg_req_finish(r);
+        } else if (r->started) {
+            pg_req_abort(r, e->abort_reason != NULL ? e->abort_reason
+                : d->reason);
+        } else {
+            pg_req_problem(r, e->code, e->title, "%s",
+                e->live_reason != NULL ? e->live_reason : d->reason);
+        }
+    }
+    dl_end_waiters(d, e->code, e->title);
+    dl_free(d);
+}
+
+/* An upstream failure's refusal: a host the configuration does not allow
+ * is a 403 (clients would retry a 5xx), anything else a 502. */
+static void
+dl_finish_upstream(struct pg_dl *d, enum pg_upstream_code code)
+{
+    dl_finish(d, code == PG_UP_EHOST ? &dl_host_refused : &dl_bad_gateway);
+}
+
 static void
 on_live_gone(struct pg_req *r)
 {
@@ -675,18 +727,17 @@ commit_done(void *arg)
         pg_full_set(d->fs->s->full, d->cerr.reason, d->received);
         snprintf(d->reason, sizeof(d->reason), "the cache is full: %s "
             "could not be stored; retry", d->rec.filename);
-        dl_end_waiters(d, 503, "Service unavailable");
+        dl_finish(d, &dl_unavailable);
     } else if (d->commit_rc != PG_CACHE_OK) {
         pg_log(s, "file %s (%s): not cached: %s: %s", d->rec.filename,
             d->rec.sha, pg_cache_strerror(d->cerr.code), d->cerr.reason);
         snprintf(d->reason, sizeof(d->reason), "cannot store %s: %s",
             d->rec.filename, pg_cache_strerror(d->cerr.code));
-        dl_end_waiters(d, 502, "Bad gateway");
+        dl_finish(d, &dl_bad_gateway);
     } else {
         pg_full_clear(d->fs->s->full, "a file was stored");
-        dl_end_waiters(d, 200, NULL);
+        dl_finish(d, &dl_stored);
     }
-    dl_free(d);
 }
 
 /* The hash matched: the waiters are answered from the temp blob at once;
@@ -750,7 +801,7 @@ static void
 dl_mismatch(struct pg_dl *d)
 {
     struct pg_server *s = d->fs->s;
-    char why[PG_MAX_REASON];
+    char why[PG_MAX_REASON], live_why[PG_MAX_REASON], tech[PG_MAX_REASON];
 
     pg_metric_inc(s->m_mismatch, 1, NULL);
     pg_log(s, "%s mismatch: %s %s from %s: %s; refusing it for %lld s",
@@ -760,21 +811,15 @@ dl_mismatch(struct pg_dl *d)
     mismatch_reason(d->size_mismatch, NULL, d->rec.filename, why,
         sizeof(why));
     hold_add(d->fs, d->rec.sha, d->size_mismatch);
-    if (d->live != NULL) {
-        struct pg_req *r = d->live->r;
-
-        live_detach(d);
-        mismatch_reason(d->size_mismatch, r, d->rec.filename, why,
-            sizeof(why));
-        if (r->started) {
-            pg_req_abort(r, d->reason);
-        } else {
-            pg_req_problem(r, 403, "Forbidden", "%s", why);
-        }
-    }
+    /* The live client's refusal names the file it asked for, its reset
+     * the check that failed; the waiters' names the record's file. */
+    mismatch_reason(d->size_mismatch, d->live != NULL ? d->live->r : NULL,
+        d->rec.filename, live_why, sizeof(live_why));
+    snprintf(tech, sizeof(tech), "%s", d->reason);
     snprintf(d->reason, sizeof(d->reason), "%s", why);
-    dl_end_waiters(d, 403, "Forbidden");
-    dl_free(d);
+    dl_finish(d, &(struct dl_end){ .code = 403, .title = "Forbidden",
+        .live_reason = live_why,
+        .abort_reason = tech });
 }
 
 static void
@@ -827,8 +872,7 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
             snprintf(d->reason, sizeof(d->reason), "the cache is full: %s "
                 "could not be kept for this request; retry",
                 d->rec.filename);
-            dl_end_waiters(d, 503, "Service unavailable");
-            dl_free(d);
+            dl_finish(d, &dl_unavailable);
             return;
         }
         dl_serve_checked(d);
@@ -838,8 +882,7 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
             d->committing = 0;
             snprintf(d->reason, sizeof(d->reason), "cannot store %s: "
                 "worker queue unavailable", d->rec.filename);
-            dl_end_waiters(d, 502, "Bad gateway");
-            dl_free(d);
+            dl_finish(d, &dl_bad_gateway);
         }
         return;
     }
@@ -851,21 +894,7 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
     pg_stats_upstream_done(s, rec_kind(&d->rec),
         code == PG_UP_ETIMEOUT ? "timeout"
         : code == PG_UP_OK ? "status" : "connect", d->t0);
-    if (d->live != NULL) {
-        struct pg_req *r = d->live->r;
-
-        live_detach(d);
-        if (r->started) {
-            pg_req_abort(r, d->reason);
-        } else {
-            pg_req_problem(r, code == PG_UP_EHOST ? 403 : 502,
-                code == PG_UP_EHOST ? "Forbidden" : "Bad gateway", "%s",
-                d->reason);
-        }
-    }
-    dl_end_waiters(d, code == PG_UP_EHOST ? 403 : 502,
-        code == PG_UP_EHOST ? "Forbidden" : "Bad gateway");
-    dl_free(d);
+    dl_finish_upstream(d, code);
 }
 
 /* Starts the download of fr's file; fr is live if live, else a waiter. */
@@ -955,19 +984,7 @@ dl_start(struct file_req *fr, int live)
         snprintf(d->reason, sizeof(d->reason), "cannot fetch %s: %s",
             d->rec.filename, pg_upstream_strerror(code));
         pg_stats_upstream_done(r->s, rec_kind(&d->rec), "refused", d->t0);
-        /* A host the configuration does not allow is a refusal (403:
-         * clients would retry a 5xx), anything else a 502. */
-        if (d->live != NULL) {
-            struct pg_req *lr = d->live->r;
-
-            live_detach(d);
-            pg_req_problem(lr, code == PG_UP_EHOST ? 403 : 502,
-                code == PG_UP_EHOST ? "Forbidden" : "Bad gateway", "%s",
-                d->reason);
-        }
-        dl_end_waiters(d, code == PG_UP_EHOST ? 403 : 502,
-            code == PG_UP_EHOST ? "Forbidden" : "Bad gateway");
-        dl_free(d);
+        dl_finish_upstream(d, code);
     }
 }
 
@@ -1406,15 +1423,8 @@ pg_files_free(struct pg_files *fs)
         while (fs->dls[i] != NULL) {
             struct pg_dl *d = fs->dls[i];
 
-            if (d->live != NULL) {
-                struct pg_req *r = d->live->r;
-
-                live_detach(d);
-                pg_req_finish(r);
-            }
             snprintf(d->reason, sizeof(d->reason), "stopping");
-            dl_end_waiters(d, 503, "Stopping");
-            dl_free(d);
+            dl_finish(d, &dl_stopping);
         }
     }
     pg_rehash_free(fs->rh);
