@@ -99,7 +99,7 @@ handle_metrics(struct pg_req *r)
         r->s->evictions_seen = st.evictions;
     }
     if (body == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return;
     }
     pg_metrics_render(r->s->metrics, body);

@@ -71,7 +71,7 @@ client_refused(struct pg_loop *lp, struct pg_req *r, const char *path,
         r->path = pg_req_strdup(r, path);       /* for the access line */
     }
     pg_req_set_header(r, "Connection", "close");
-    pg_req_problem(r, 403, "Client address not allowed",
+    pg_req_refuse(r, PG_REFUSE_CLIENT,
         "client address not allowed");
     return 1;
 }
@@ -103,24 +103,24 @@ check_target(struct pg_req *r, const char *path, int get_or_head)
     if (path == NULL || path[0] != '/') {
         r->path = pg_req_strdup(r, "-");
         pg_req_set_header(r, "Connection", "close");
-        pg_req_problem(r, 400, "Bad request", "malformed request target");
+        pg_req_refuse(r, PG_REFUSE_BAD_REQUEST, "malformed request target");
         return NULL;
     }
     plen = strlen(path);
     if (plen > PG_MAX_PATH) {
         r->path = pg_req_strdup(r, "(too long)");
-        pg_req_problem(r, 414, "URI too long",
+        pg_req_refuse(r, PG_REFUSE_URI_TOO_LONG,
             "request path longer than %d bytes", PG_MAX_PATH);
         return NULL;
     }
     r->path = pg_req_strdup(r, path);
     if (r->path == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return NULL;
     }
     if (!get_or_head) {
         pg_req_set_header(r, "Allow", "GET, HEAD");
-        pg_req_problem(r, 405, "Method not allowed",
+        pg_req_refuse(r, PG_REFUSE_METHOD,
             "method not allowed: provgate serves GET and HEAD only");
         return NULL;
     }
@@ -203,7 +203,7 @@ evhttp_framing_refused(struct pg_req *r, struct evhttp_request *ereq,
     {
         r->path = pg_req_strdup(r, "(too long)");
         pg_req_set_header(r, "Connection", "close");
-        pg_req_problem(r, 431, "Request header fields too large",
+        pg_req_refuse(r, PG_REFUSE_HEAD_TOO_LARGE,
             "request line and headers longer than %d bytes",
             PG_MAX_HEADERS_BYTES);
         return 1;
@@ -319,5 +319,5 @@ pg_route_dispatch(struct pg_server *s, struct pg_req *r, const char *path)
             }
         }
     }
-    pg_req_problem(r, 404, "Not found", "no such route: %s", path);
+    pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "no such route: %s", path);
 }

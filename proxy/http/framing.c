@@ -200,7 +200,7 @@ pg_framing_answer(struct pg_req *r, enum pg_framing_verdict v,
         return;
     case PG_FRAMING_REFUSED:
         pg_req_set_header(r, "Connection", "close");
-        pg_req_problem(r, 400, "Bad request", "%s", why);
+        pg_req_refuse(r, PG_REFUSE_BAD_REQUEST, "%s", why);
         return;
     }
 }

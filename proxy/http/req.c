@@ -36,6 +36,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "metrics_int.h"
+#include "upstream_int.h"
 #include "server_int.h"
 
 #define PG_MAX_SINGLE_WRITE (2 * 1024 * 1024) /* bytes per socket write
@@ -366,19 +367,59 @@ pg_req_end_stream(struct pg_req *r)
     pg_req_finish(r);
 }
 
-void
-pg_req_problem(struct pg_req *r, int code, const char *title,
-    const char *fmt, ...)
+/* The refusals provgate answers with: a reason class → (status, title).
+ * Every refusal site names its class; the HTTP edge is this table. */
+static const struct {
+    int status;
+    const char *title;
+} refusals[] = {
+    [PG_REFUSE_MOVED] = { 301, "Moved permanently" },
+    [PG_REFUSE_BAD_REQUEST] = { 400, "Bad request" },
+    [PG_REFUSE_FORBIDDEN] = { 403, "Forbidden" },
+    [PG_REFUSE_CLIENT] = { 403, "Client address not allowed" },
+    [PG_REFUSE_NOT_FOUND] = { 404, "Not found" },
+    [PG_REFUSE_METHOD] = { 405, "Method not allowed" },
+    [PG_REFUSE_NOT_ACCEPTABLE] = { 406, "Not acceptable" },
+    [PG_REFUSE_URI_TOO_LONG] = { 414, "URI too long" },
+    [PG_REFUSE_RANGE] = { 416, "Range not satisfiable" },
+    [PG_REFUSE_HEAD_TOO_LARGE] = { 431, "Request header fields too large" },
+    [PG_REFUSE_BAD_GATEWAY] = { 502, "Bad gateway" },
+    [PG_REFUSE_NOMEM] = { 503, "Out of memory" },
+    [PG_REFUSE_UNAVAILABLE] = { 503, "Unavailable" },
+    [PG_REFUSE_RETRY] = { 503, "Service unavailable" },
+    [PG_REFUSE_STOPPING] = { 503, "Stopping" },
+};
+
+int
+pg_refusal_status(enum pg_refusal why)
+{
+    return refusals[why].status;
+}
+
+const char *
+pg_refusal_title(enum pg_refusal why)
+{
+    return refusals[why].title;
+}
+
+enum pg_refusal
+pg_refusal_of_upstream(enum pg_upstream_code code)
+{
+    /* A host the configuration does not allow is a refusal (clients would
+     * retry a 5xx); every other failure of the upstream a 502. */
+    return code == PG_UP_EHOST ? PG_REFUSE_FORBIDDEN : PG_REFUSE_BAD_GATEWAY;
+}
+
+static void
+req_vproblem(struct pg_req *r, int code, const char *title,
+    const char *fmt, va_list ap)
 {
     char detail[PG_MAX_REASON], phrase[PG_MAX_REASON];
     struct evbuffer *body;
     json_t *o;
     char *js;
-    va_list ap;
 
-    va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
-    va_end(ap);
     sanitize_reason(detail, phrase, sizeof(phrase));
     snprintf(r->note, sizeof(r->note), "%s", phrase);
     body = evbuffer_new();
@@ -406,6 +447,16 @@ pg_req_problem(struct pg_req *r, int code, const char *title,
         }
     }
     pg_req_send(r, code, phrase, body);
+}
+
+void
+pg_req_refuse(struct pg_req *r, enum pg_refusal why, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    req_vproblem(r, refusals[why].status, refusals[why].title, fmt, ap);
+    va_end(ap);
 }
 
 void

@@ -27,6 +27,7 @@
 #include "pg_cache.h"
 #include "hooks_int.h"
 #include "times_int.h"
+#include "upstream_int.h"
 
 struct event_base;
 struct event;
@@ -335,10 +336,34 @@ void pg_req_send(struct pg_req *r, int code, const char *reason,
     struct evbuffer *body);
 /* Ends a reply started with evhttp_send_reply_start and finishes. */
 void pg_req_end_stream(struct pg_req *r);
-/* A 4xx/5xx with an application/problem+json body; the detail is also the
- * reason phrase (sanitized).  Finishes the request. */
-void pg_req_problem(struct pg_req *r, int code, const char *title,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Why a request is refused: each class has one status and title (req.c's
+ * table), so no call site picks them. */
+enum pg_refusal {
+    PG_REFUSE_MOVED,                    /* 301 (a Location is set) */
+    PG_REFUSE_BAD_REQUEST,              /* 400 */
+    PG_REFUSE_FORBIDDEN,                /* 403: policy, mismatch, host */
+    PG_REFUSE_CLIENT,                   /* 403: not in allow_clients */
+    PG_REFUSE_NOT_FOUND,                /* 404 */
+    PG_REFUSE_METHOD,                   /* 405 */
+    PG_REFUSE_NOT_ACCEPTABLE,           /* 406 */
+    PG_REFUSE_URI_TOO_LONG,             /* 414 */
+    PG_REFUSE_RANGE,                    /* 416 */
+    PG_REFUSE_HEAD_TOO_LARGE,           /* 431 */
+    PG_REFUSE_BAD_GATEWAY,              /* 502: the upstream failed */
+    PG_REFUSE_NOMEM,                    /* 503 */
+    PG_REFUSE_UNAVAILABLE,              /* 503: a local resource */
+    PG_REFUSE_RETRY,                    /* 503: retry (cache full) */
+    PG_REFUSE_STOPPING                  /* 503: the server stops */
+};
+int pg_refusal_status(enum pg_refusal why);
+const char *pg_refusal_title(enum pg_refusal why);
+/* An upstream client failure's refusal (403 for a host not allowed). */
+enum pg_refusal pg_refusal_of_upstream(enum pg_upstream_code code);
+/* Refuses r: the class's status and title, an application/problem+json
+ * body whose detail is also the reason phrase (sanitized).  Finishes the
+ * request. */
+void pg_req_refuse(struct pg_req *r, enum pg_refusal why, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 /* Resets the client connection (SO_LINGER 0): the client sees an
  * incomplete body.  why (or NULL: the note stays) goes to the access line
  * as "connection reset: why"; the status stays the one started (200 if

@@ -190,7 +190,7 @@ pg_view_serve_page(struct pg_req *r, const struct pg_page_view *v)
     fmt = pg_index_negotiate(pg_req_header(r, "Accept"), fparam);
     if (fmt == PG_FMT_NONE) {
         evhttp_clear_headers(&params);
-        pg_req_problem(r, 406, "Not acceptable", "no acceptable index "
+        pg_req_refuse(r, PG_REFUSE_NOT_ACCEPTABLE, "no acceptable index "
             "format: provgate serves application/vnd.pypi.simple.v1+json, "
             "application/vnd.pypi.simple.v1+html and text/html");
         return;
@@ -240,7 +240,7 @@ pg_view_serve_page(struct pg_req *r, const struct pg_page_view *v)
     if (pr == 1) {
         snprintf(cr, sizeof(cr), "bytes */%zu", b->len);
         pg_req_set_header(r, "Content-Range", cr);
-        pg_req_problem(r, 416, "Range not satisfiable", "range %.60s not "
+        pg_req_refuse(r, PG_REFUSE_RANGE, "range %.60s not "
             "satisfiable for this page (%zu bytes)", range, b->len);
         return;
     }
@@ -256,7 +256,7 @@ pg_view_serve_page(struct pg_req *r, const struct pg_page_view *v)
     len = b->len > 0 ? (size_t)(z - a + 1) : 0;
     out = evbuffer_new();
     if (out == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return;
     }
     if (r->is_head) {
@@ -276,7 +276,7 @@ pg_view_serve_page(struct pg_req *r, const struct pg_page_view *v)
                 (ev_off_t)len) != 0)
         {
             evbuffer_free(out);
-            pg_req_problem(r, 503, "Unavailable", "cannot send the page");
+            pg_req_refuse(r, PG_REFUSE_UNAVAILABLE, "cannot send the page");
             return;
         }
     } else {
@@ -354,7 +354,7 @@ pg_view_file_send(struct pg_req *r, const struct pg_file_view *v,
     if (pr == 1) {
         snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
         pg_req_set_header(r, "Content-Range", cr);
-        pg_req_problem(r, 416, "Range not satisfiable",
+        pg_req_refuse(r, PG_REFUSE_RANGE,
             "range %.60s not satisfiable for %.100s (%llu bytes)", range,
             v->filename, (unsigned long long)size);
         return;
@@ -373,7 +373,7 @@ pg_view_file_send(struct pg_req *r, const struct pg_file_view *v,
     pg_req_set_header(r, "Content-Length", cl);
     out = evbuffer_new();
     if (out == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return;
     }
     if (!r->is_head && len > 0 && !r->client_gone) {
@@ -387,7 +387,7 @@ pg_view_file_send(struct pg_req *r, const struct pg_file_view *v,
                 (ev_off_t)len) != 0)
         {
             evbuffer_free(out);
-            pg_req_problem(r, 503, "Unavailable", "cannot read the blob");
+            pg_req_refuse(r, PG_REFUSE_UNAVAILABLE, "cannot read the blob");
             return;
         }
         r->body_fd = fd;        /* a serving thread sends it itself */

@@ -471,7 +471,7 @@ dl_add_waiter(struct pg_dl *d, struct file_req *fr)
     struct dl_wait *w = pg_req_alloc(fr->r, sizeof(*w));
 
     if (w == NULL) {
-        pg_req_problem(fr->r, 503, "Out of memory", "out of memory");
+        pg_req_refuse(fr->r, PG_REFUSE_NOMEM, "out of memory");
         return;
     }
     w->fr = fr;
@@ -485,23 +485,23 @@ dl_add_waiter(struct pg_dl *d, struct file_req *fr)
 }
 
 /* Ends every waiter: after a commit they are served from the blob,
- * otherwise they get code with d->reason. */
+ * otherwise refused with d->reason (a 503 with Retry-After). */
 static void
-dl_end_waiters(struct pg_dl *d, int code, const char *title)
+dl_end_waiters(struct pg_dl *d, int stored, enum pg_refusal why)
 {
     struct dl_wait *w = d->waiters, *next;
 
     d->waiters = d->wtail = NULL;
     while (w != NULL) {
         next = w->next;
-        if (code == 200) {
+        if (stored) {
             w->fr->after_commit = 1;
             proceed(w->fr);
         } else {
-            if (code == 503) {
+            if (pg_refusal_status(why) == 503) {
                 pg_req_set_header(w->fr->r, "Retry-After", "5");
             }
-            pg_req_problem(w->fr->r, code, title, "%s", d->reason);
+            pg_req_refuse(w->fr->r, why, "%s", d->reason);
         }
         w = next;
     }
@@ -523,21 +523,18 @@ live_detach(struct pg_dl *d)
  * every waiter gets the same refusal (200: served from the stored blob),
  * then the download is freed.  The texts default to d->reason. */
 struct dl_end {
-    int code;                       /* 200: waiters served from the blob */
-    const char *title;
+    int stored;                     /* waiters served from the blob */
+    enum pg_refusal why;            /* else their refusal */
     const char *live_reason;        /* the live client's refusal */
     const char *abort_reason;       /* its reset (access line) */
     int stopping;                   /* the live client just ends */
 };
 
-static const struct dl_end dl_stored = { .code = 200 };
-static const struct dl_end dl_unavailable = { .code = 503,
-    .title = "Service unavailable" };
-static const struct dl_end dl_bad_gateway = { .code = 502,
-    .title = "Bad gateway" };
-static const struct dl_end dl_host_refused = { .code = 403,
-    .title = "Forbidden" };
-static const struct dl_end dl_stopping = { .code = 503, .title = "Stopping",
+static const struct dl_end dl_stored = { .stored = 1 };
+static const struct dl_end dl_full = { .why = PG_REFUSE_RETRY };
+static const struct dl_end dl_store_failed = {
+    .why = PG_REFUSE_BAD_GATEWAY };
+static const struct dl_end dl_stopping = { .why = PG_REFUSE_STOPPING,
     .stopping = 1 };
 
 static void
@@ -553,11 +550,11 @@ dl_finish(struct pg_dl *d, const struct dl_end *e)
             pg_req_abort(r, e->abort_reason != NULL ? e->abort_reason
                 : d->reason);
         } else {
-            pg_req_problem(r, e->code, e->title, "%s",
+            pg_req_refuse(r, e->why, "%s",
                 e->live_reason != NULL ? e->live_reason : d->reason);
         }
     }
-    dl_end_waiters(d, e->code, e->title);
+    dl_end_waiters(d, e->stored, e->why);
     dl_free(d);
 }
 
@@ -566,7 +563,9 @@ dl_finish(struct pg_dl *d, const struct dl_end *e)
 static void
 dl_finish_upstream(struct pg_dl *d, enum pg_upstream_code code)
 {
-    dl_finish(d, code == PG_UP_EHOST ? &dl_host_refused : &dl_bad_gateway);
+    struct dl_end e = { .why = pg_refusal_of_upstream(code) };
+
+    dl_finish(d, &e);
 }
 
 static void
@@ -727,13 +726,13 @@ commit_done(void *arg)
         pg_full_set(d->fs->s->full, d->cerr.reason, d->received);
         snprintf(d->reason, sizeof(d->reason), "the cache is full: %s "
             "could not be stored; retry", d->rec.filename);
-        dl_finish(d, &dl_unavailable);
+        dl_finish(d, &dl_full);
     } else if (d->commit_rc != PG_CACHE_OK) {
         pg_log(s, "file %s (%s): not cached: %s: %s", d->rec.filename,
             d->rec.sha, pg_cache_strerror(d->cerr.code), d->cerr.reason);
         snprintf(d->reason, sizeof(d->reason), "cannot store %s: %s",
             d->rec.filename, pg_cache_strerror(d->cerr.code));
-        dl_finish(d, &dl_bad_gateway);
+        dl_finish(d, &dl_store_failed);
     } else {
         pg_full_clear(d->fs->s->full, "a file was stored");
         dl_finish(d, &dl_stored);
@@ -817,7 +816,7 @@ dl_mismatch(struct pg_dl *d)
         d->rec.filename, live_why, sizeof(live_why));
     snprintf(tech, sizeof(tech), "%s", d->reason);
     snprintf(d->reason, sizeof(d->reason), "%s", why);
-    dl_finish(d, &(struct dl_end){ .code = 403, .title = "Forbidden",
+    dl_finish(d, &(struct dl_end){ .why = PG_REFUSE_FORBIDDEN,
         .live_reason = live_why,
         .abort_reason = tech });
 }
@@ -872,7 +871,7 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
             snprintf(d->reason, sizeof(d->reason), "the cache is full: %s "
                 "could not be kept for this request; retry",
                 d->rec.filename);
-            dl_finish(d, &dl_unavailable);
+            dl_finish(d, &dl_full);
             return;
         }
         dl_serve_checked(d);
@@ -882,7 +881,7 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
             d->committing = 0;
             snprintf(d->reason, sizeof(d->reason), "cannot store %s: "
                 "worker queue unavailable", d->rec.filename);
-            dl_finish(d, &dl_bad_gateway);
+            dl_finish(d, &dl_store_failed);
         }
         return;
     }
@@ -911,7 +910,7 @@ dl_start(struct file_req *fr, int live)
 
     memset(&err, 0, sizeof(err));
     if (d == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return;
     }
     d->fs = fs;
@@ -932,7 +931,7 @@ dl_start(struct file_req *fr, int live)
         || d->rec.url == NULL || d->held == NULL || d->tmp == NULL)
     {
         dl_free(d);
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return;
     }
     if (pg_full_is(fs->s->full)) {
@@ -957,7 +956,7 @@ dl_start(struct file_req *fr, int live)
         {
             d->w = NULL;
             dl_free(d);
-            pg_req_problem(r, 502, "Bad gateway", "cannot store %s: %s",
+            pg_req_refuse(r, PG_REFUSE_BAD_GATEWAY, "cannot store %s: %s",
                 fr->rec.filename, err.reason);
             return;
         }
@@ -1027,7 +1026,7 @@ file_req_new(struct pg_req *r)
 
     r->route = "file";
     if (fr == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return NULL;
     }
     fr->r = r;
@@ -1054,7 +1053,7 @@ proceed(struct file_req *fr)
         char why[PG_MAX_REASON];
 
         mismatch_reason(h->size, r, fr->rec.filename, why, sizeof(why));
-        pg_req_problem(r, 403, "Forbidden", "%s", why);
+        pg_req_refuse(r, PG_REFUSE_FORBIDDEN, "%s", why);
         return;
     }
     if (not_modified(r, &fr->rec)) {
@@ -1078,7 +1077,7 @@ proceed(struct file_req *fr)
         return;
     }
     if (fr->after_commit) {
-        pg_req_problem(r, 502, "Bad gateway", "%s was stored but is gone "
+        pg_req_refuse(r, PG_REFUSE_BAD_GATEWAY, "%s was stored but is gone "
             "(cache_max_bytes too small?)", fr->rec.filename);
         return;
     }
@@ -1110,7 +1109,7 @@ on_rehashed(void *arg, int rc)
     struct file_req *fr = arg;
 
     if (rc == PG_REHASH_STOPPING) {
-        pg_req_problem(fr->r, 503, "Stopping", "stopping");
+        pg_req_refuse(fr->r, PG_REFUSE_STOPPING, "stopping");
         return;
     }
     proceed(fr);    /* verified: served; damaged: removed, fetched again */
@@ -1124,14 +1123,14 @@ rehash(struct file_req *fr)
     struct pg_req *r = fr->r;
 
     if (fr->rehashed) {
-        pg_req_problem(r, 502, "Bad gateway", "the cached %s could not be "
+        pg_req_refuse(r, PG_REFUSE_BAD_GATEWAY, "the cached %s could not be "
             "verified", fr->rec.filename);
         return;
     }
     fr->rehashed = 1;
     if (pg_rehash_blob(r->s->files->rh, fr->rec.sha, on_rehashed, fr) != 0)
     {
-        pg_req_problem(r, 503, "Unavailable", "cannot verify the cached %s "
+        pg_req_refuse(r, PG_REFUSE_UNAVAILABLE, "cannot verify the cached %s "
             "now", fr->rec.filename);
     }
 }
@@ -1184,8 +1183,8 @@ on_page_for_decision(struct pg_req *r, struct pg_page *page, int status,
     int rc;
 
     if (page == NULL) {
-        pg_req_problem(r, status == 404 ? 404 : 502, status == 404
-            ? "Not found" : "Bad gateway", "%s", reason != NULL ? reason
+        pg_req_refuse(r, status == 404 ? PG_REFUSE_NOT_FOUND
+            : PG_REFUSE_BAD_GATEWAY, "%s", reason != NULL ? reason
             : "index page unavailable");
         return;
     }
@@ -1203,7 +1202,7 @@ on_page_for_decision(struct pg_req *r, struct pg_page *page, int status,
         return;     /* issue 4: provenance still being verified */
     }
     if (rc != 0) {
-        pg_req_problem(r, 403, "Forbidden", "%s", why[0] != '\0' ? why
+        pg_req_refuse(r, PG_REFUSE_FORBIDDEN, "%s", why[0] != '\0' ? why
             : "refused by policy");
         return;
     }
@@ -1218,7 +1217,7 @@ on_page_for_file(struct pg_req *r, struct pg_page *page, int status,
     struct file_req *fr = r->route_state;
 
     if (page == NULL && status != 404) {
-        pg_req_problem(r, 502, "Bad gateway", "%s", reason != NULL ? reason
+        pg_req_refuse(r, PG_REFUSE_BAD_GATEWAY, "%s", reason != NULL ? reason
             : "index page unavailable");
         return;
     }
@@ -1312,7 +1311,7 @@ lookup(struct file_req *fr)
     cached = pg_filecache_rec_get(r->s->files->fc, r->path, gen);
     if (cached != NULL) {
         if (rec_from_cache(fr, cached) != 0) {
-            pg_req_problem(r, 503, "Out of memory", "out of memory");
+            pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
             return;
         }
         goto found;
@@ -1328,12 +1327,12 @@ lookup(struct file_req *fr)
             goto found;     /* the page is served: so are its files */
         }
         if (fr->page_tried) {
-            pg_req_problem(r, 404, "Not found", "%s is not listed by any "
+            pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "%s is not listed by any "
                 "index page", r->path);
             return;
         }
         if (project_of(r->path, project, sizeof(project)) != 0) {
-            pg_req_problem(r, 404, "Not found", "not a distribution "
+            pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "not a distribution "
                 "filename: %s", r->path);
             return;
         }
@@ -1343,7 +1342,7 @@ lookup(struct file_req *fr)
     }
     if (len != 64) {
         free(val);
-        pg_req_problem(r, 404, "Not found", "%s has no usable record",
+        pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "%s has no usable record",
             r->path);
         return;
     }
@@ -1351,7 +1350,7 @@ lookup(struct file_req *fr)
     sha[64] = '\0';
     free(val);
     if (load_record(fr, sha) != 0) {
-        pg_req_problem(r, 404, "Not found", "%s has no file record",
+        pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "%s has no file record",
             r->path);
         return;
     }

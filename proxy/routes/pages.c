@@ -1834,8 +1834,9 @@ on_page_ready(struct pg_req *r, struct pg_page *pg, int status,
     const char *reason)
 {
     if (pg == NULL) {
-        pg_req_problem(r, status, status == 404 ? "Not found"
-            : "Bad gateway", "%s", reason != NULL ? reason : "unavailable");
+        pg_req_refuse(r, status == 404 ? PG_REFUSE_NOT_FOUND
+            : PG_REFUSE_BAD_GATEWAY, "%s", reason != NULL ? reason
+            : "unavailable");
         return;
     }
     serve_page(r, pg);
@@ -1859,17 +1860,17 @@ handle_project(struct pg_req *r, const char *raw)
 
     r->route = "project";
     if (slash != NULL && slash[1] != '\0') {
-        pg_req_problem(r, 404, "Not found", "no such route: %s", r->path);
+        pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "no such route: %s", r->path);
         return;
     }
     if (n == 0 || n > PG_INDEX_MAX_NAME) {
-        pg_req_problem(r, 400, "Bad request", "malformed project name");
+        pg_req_refuse(r, PG_REFUSE_BAD_REQUEST, "malformed project name");
         return;
     }
     memcpy(name, raw, n);
     name[n] = '\0';
     if (pg_index_normalize(name, norm, sizeof(norm)) != 0) {
-        pg_req_problem(r, 400, "Bad request",
+        pg_req_refuse(r, PG_REFUSE_BAD_REQUEST,
             "malformed project name: %.100s", name);
         return;
     }
@@ -1878,7 +1879,7 @@ handle_project(struct pg_req *r, const char *raw)
             q != NULL ? "?" : "", q != NULL ? q : "");
         pg_req_set_header(r, "Location", loc);
         pg_req_set_header(r, "Cache-Control", "max-age=86400");
-        pg_req_problem(r, 301, "Moved permanently",
+        pg_req_refuse(r, PG_REFUSE_MOVED,
             "the normalized name is %s", norm);
         return;
     }
@@ -1891,7 +1892,7 @@ handle_list_redirect(struct pg_req *r, const char *rest)
 {
     pg_req_set_header(r, "Location", "/simple/");
     r->route = "list";
-    pg_req_problem(r, 301, "Moved permanently", "see /simple/");
+    pg_req_refuse(r, PG_REFUSE_MOVED, "see /simple/");
 }
 
 const struct pg_route pg_pages_routes[] = {

@@ -1930,8 +1930,8 @@ on_page_for_integrity(struct pg_req *r, struct pg_page *page, int status,
     size_t len = 0, i;
 
     if (page == NULL) {
-        pg_req_problem(r, status == 404 ? 404 : 502, status == 404
-            ? "Not found" : "Bad gateway", "%s", reason != NULL ? reason
+        pg_req_refuse(r, status == 404 ? PG_REFUSE_NOT_FOUND
+            : PG_REFUSE_BAD_GATEWAY, "%s", reason != NULL ? reason
             : "index page unavailable");
         return;
     }
@@ -1950,7 +1950,7 @@ on_page_for_integrity(struct pg_req *r, struct pg_page *page, int status,
         || pg_cache_get(p->cache, PG_CACHE_DB_PROVENANCE, sha, 64, &val,
             &len, &cerr) != PG_CACHE_OK)
     {
-        pg_req_problem(r, 404, "Not found", "no verified provenance of %s "
+        pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "no verified provenance of %s "
             "is cached", ir->filename);
         return;
     }
@@ -1960,7 +1960,7 @@ on_page_for_integrity(struct pg_req *r, struct pg_page *page, int status,
         if (body != NULL) {
             evbuffer_free(body);
         }
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return;
     }
     free(val);
@@ -1981,7 +1981,7 @@ pg_prov_handle_integrity(struct pg_req *r)
 
     r->route = "integrity";
     if (ir == NULL) {
-        pg_req_problem(r, 503, "Out of memory", "out of memory");
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return;
     }
     while (k < 4 && *s != '\0') {
@@ -1997,7 +1997,7 @@ pg_prov_handle_integrity(struct pg_req *r)
         || lens[0] >= sizeof(raw) || lens[2] == 0
         || lens[2] >= sizeof(ir->filename))
     {
-        pg_req_problem(r, 404, "Not found", "expected /integrity/PROJECT/"
+        pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "expected /integrity/PROJECT/"
             "VERSION/FILENAME/provenance");
         return;
     }
@@ -2006,7 +2006,7 @@ pg_prov_handle_integrity(struct pg_req *r)
     memcpy(ir->filename, parts[2], lens[2]);
     ir->filename[lens[2]] = '\0';
     if (pg_index_normalize(raw, ir->project, sizeof(ir->project)) != 0) {
-        pg_req_problem(r, 400, "Bad request", "not a project name: %s", raw);
+        pg_req_refuse(r, PG_REFUSE_BAD_REQUEST, "not a project name: %s", raw);
         return;
     }
     r->route_state = ir;

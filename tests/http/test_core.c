@@ -672,6 +672,7 @@ view_file_rows(void **state)
 struct problem_row {
     const char *name;
     const char *method;
+    enum pg_refusal why;
     int status;
     const char *title, *detail;
     const char *preset[2];              /* a header the caller set */
@@ -682,19 +683,23 @@ struct problem_row {
 
 static const struct problem_row problem_rows[] = {
     { .name = "a refusal is problem+json, not stored",
+      .why = PG_REFUSE_FORBIDDEN,
       .status = 403, .title = "Forbidden", .detail = "sha256 mismatch",
       .phrase = "sha256 mismatch",
       .want = { { "Content-Type", "application/problem+json" },
                 { "Cache-Control", "no-store" } } },
     { .name = "control bytes in the reason become spaces",
+      .why = PG_REFUSE_BAD_GATEWAY,
       .status = 502, .title = "Bad gateway", .detail = "up\r\nstream\tx",
       .phrase = "up  stream x" },
     { .name = "a Cache-Control the caller set is kept (301)",
+      .why = PG_REFUSE_MOVED,
       .status = 301, .title = "Moved permanently", .detail = "see /simple/",
       .preset = { "Cache-Control", "max-age=600" }, .phrase = "see /simple/",
       .want = { { "Cache-Control", "max-age=600" } } },
     { .name = "HEAD: the problem's length, no body",
-      .method = "HEAD", .status = 404, .title = "Not found",
+      .method = "HEAD", .why = PG_REFUSE_NOT_FOUND,
+      .status = 404, .title = "Not found",
       .detail = "no such route: /x", .phrase = "no such route: /x",
       .no_body = 1 },
 };
@@ -715,7 +720,7 @@ problem_rows_answer(void **state)
         if (row->preset[0] != NULL) {
             pg_req_set_header(r, row->preset[0], row->preset[1]);
         }
-        pg_req_problem(r, row->status, row->title, "%s", row->detail);
+        pg_req_refuse(r, row->why, "%s", row->detail);
         assert_int_equal(f.code, row->status);
         assert_string_equal(f.phrase, row->phrase);
         if (row->no_body) {
@@ -725,8 +730,8 @@ problem_rows_answer(void **state)
             /* The length of the body a GET gets. */
             assert_int_equal(f.blen, 0);
             memset(&g, 0, sizeof(g));
-            pg_req_problem(fake_req(&g, "GET", "/x"), row->status,
-                row->title, "%s", row->detail);
+            pg_req_refuse(fake_req(&g, "GET", "/x"), row->why, "%s",
+                row->detail);
             snprintf(cl, sizeof(cl), "%zu", g.blen);
             assert_true(g.blen > 0);
             assert_string_equal(out_header(&f, "Content-Length"), cl);
@@ -736,6 +741,55 @@ problem_rows_answer(void **state)
         }
         check_headers(&f, row->name, row->want);
     }
+}
+
+/* The refusal classes: one (status, title) each, as clients see them
+ * (tests/server and tests/e2e assert these on the wire). */
+static const struct {
+    enum pg_refusal why;
+    int status;
+    const char *title;
+} refusal_rows[] = {
+    { PG_REFUSE_MOVED, 301, "Moved permanently" },
+    { PG_REFUSE_BAD_REQUEST, 400, "Bad request" },
+    { PG_REFUSE_FORBIDDEN, 403, "Forbidden" },
+    { PG_REFUSE_CLIENT, 403, "Client address not allowed" },
+    { PG_REFUSE_NOT_FOUND, 404, "Not found" },
+    { PG_REFUSE_METHOD, 405, "Method not allowed" },
+    { PG_REFUSE_NOT_ACCEPTABLE, 406, "Not acceptable" },
+    { PG_REFUSE_URI_TOO_LONG, 414, "URI too long" },
+    { PG_REFUSE_RANGE, 416, "Range not satisfiable" },
+    { PG_REFUSE_HEAD_TOO_LARGE, 431, "Request header fields too large" },
+    { PG_REFUSE_BAD_GATEWAY, 502, "Bad gateway" },
+    { PG_REFUSE_NOMEM, 503, "Out of memory" },
+    { PG_REFUSE_UNAVAILABLE, 503, "Unavailable" },
+    { PG_REFUSE_RETRY, 503, "Service unavailable" },
+    { PG_REFUSE_STOPPING, 503, "Stopping" },
+};
+
+static void
+refusal_table_rows(void **state)
+{
+    size_t i;
+
+    (void) state;
+    for (i = 0; i < sizeof(refusal_rows) / sizeof(refusal_rows[0]); i++) {
+        struct fake f;
+
+        assert_int_equal(pg_refusal_status(refusal_rows[i].why),
+            refusal_rows[i].status);
+        assert_string_equal(pg_refusal_title(refusal_rows[i].why),
+            refusal_rows[i].title);
+        memset(&f, 0, sizeof(f));
+        pg_req_refuse(fake_req(&f, "GET", "/x"), refusal_rows[i].why,
+            "row %zu", i);
+        assert_int_equal(f.code, refusal_rows[i].status);
+    }
+    /* The upstream client's failures: a host not allowed is a 403. */
+    assert_int_equal(pg_refusal_of_upstream(PG_UP_EHOST),
+        PG_REFUSE_FORBIDDEN);
+    assert_int_equal(pg_refusal_of_upstream(PG_UP_ETIMEOUT),
+        PG_REFUSE_BAD_GATEWAY);
 }
 
 /* A reason longer than PG_MAX_REASON is cut to fit. */
@@ -749,7 +803,7 @@ problem_reason_is_bounded(void **state)
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     memset(&f, 0, sizeof(f));
-    pg_req_problem(fake_req(&f, "GET", "/x"), 502, "Bad gateway", "%s",
+    pg_req_refuse(fake_req(&f, "GET", "/x"), PG_REFUSE_BAD_GATEWAY, "%s",
         big);
     assert_int_equal(strlen(f.phrase), PG_MAX_REASON - 1);
 }
@@ -770,7 +824,7 @@ gone_and_abort(void **state)
     memset(&f, 0, sizeof(f));
     r = fake_req(&f, "GET", "/x");
     r->client_gone = 1;
-    pg_req_problem(r, 503, "Unavailable", "x");
+    pg_req_refuse(r, PG_REFUSE_UNAVAILABLE, "x");
     assert_false(f.replied);
     assert_false(f.aborted);
 }
@@ -882,6 +936,7 @@ main(int argc, char **argv)
         cmocka_unit_test(view_list_is_list_route),
         cmocka_unit_test(view_file_rows),
         cmocka_unit_test(problem_rows_answer),
+        cmocka_unit_test(refusal_table_rows),
         cmocka_unit_test(problem_reason_is_bounded),
         cmocka_unit_test(gone_and_abort),
         cmocka_unit_test(hot_rows_answer),

@@ -514,8 +514,8 @@ pg_front_abort(struct pg_req *r)
         shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
     }
     if (req->_generator == NULL) {
-        req->res.status = 502;
-        req->res.reason = "Bad Gateway";
+        req->res.status = pg_refusal_status(PG_REFUSE_BAD_GATEWAY);
+        req->res.reason = pg_refusal_title(PG_REFUSE_BAD_GATEWAY);
         req->res.content_length = SIZE_MAX;
         h2o_start_response(req, &front_done_gen);
     }
@@ -688,7 +688,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     if (head_bytes(req) > PG_MAX_HEADERS_BYTES) {
         r->path = pg_req_strdup(r, "(too long)");
         pg_req_set_header(r, "Connection", "close");
-        pg_req_problem(r, 431, "Request header fields too large",
+        pg_req_refuse(r, PG_REFUSE_HEAD_TOO_LARGE,
             "request line and headers longer than %d bytes",
             PG_MAX_HEADERS_BYTES);
         return 0;

@@ -160,7 +160,7 @@ relay_fail(struct relay *rl, const char *why)
     rl->r = NULL;
     if (!rl->handed) {
         r->quiet = 0;
-        pg_req_problem(r, 502, "Bad gateway", "relay to the main loop: %s",
+        pg_req_refuse(r, PG_REFUSE_BAD_GATEWAY, "relay to the main loop: %s",
             why);
         return;
     }
