@@ -93,7 +93,10 @@ def objects(obj, files):
             p = os.path.join(d, n)
             rel = os.path.relpath(p, obj)
             rel = re.sub(r"CMakeFiles/[^/]+\.dir/", "", rel)[:-2]
-            if rel in fs:
+            # A stale object of a source that moved to another target
+            # may remain in the build tree: the newest one is the build's.
+            if rel in fs and (rel not in out or os.path.getmtime(p)
+                              > os.path.getmtime(out[rel])):
                 out[rel] = p
     return out
 
