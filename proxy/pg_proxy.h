@@ -8,14 +8,16 @@
  * loop.  The routes are /simple/, /simple/<project>/, /packages/…, /metrics,
  * /healthz and /readyz.
  *
- * Seams for provenance verification (design §5-§7; filled by
- * proxy/provenance*.c through pg_server_set_hooks, called from
- * cmd_serve.c right after pg_server_new):
+ * Seams for provenance verification (design §5-§7; the hooks are
+ * struct pg_proxy_hooks, http/hooks_int.h, filled by
+ * routes/provenance.c, built with the server's struct pg_ctx, and
+ * installed with pg_server_set_hooks by cli/cmd_serve.c right after
+ * pg_server_new):
  *
  *  1. annotate_page: after an upstream project page model (jansson, PEP 691
  *     form, see index_int.h) was parsed -- from an upstream answer, or
- *     re-read from LMDB after a restart or a pg_server_reannotate() -- and
- *     before it is rendered, the hook may change the model in place: add
+ *     re-read from LMDB after a restart or a reannotate (struct pg_ctx) --
+ *     and before it is rendered, the hook may change the model in place: add
  *     "_provenance" objects, set "yanked" with a reason, remove files and
  *     list them under "_provenance_hidden", rewrite nothing else.  It runs
  *     on the loop and must call done(done_arg, 0) exactly once, now or
@@ -36,7 +38,7 @@
  *     PG_PROXY_DECISION_WAIT with file_wait: see pg_proxy_hooks.
  *
  *  3. reload: called on SIGHUP (on the loop).  After reloading its policy
- *     the hook calls pg_server_reannotate() so pages are annotated again.
+ *     the engine calls its context's reannotate so pages are annotated again.
  *
  * Owns: the server and everything it opened.  Borrows: the config (must
  * outlive the server).  Runs on: loop.  Spec: design §2, §5, §8, §9.
