@@ -270,16 +270,59 @@ on_import(void *arg, const struct pg_pin_set *cur, struct pg_pin_set *next,
     return 1;
 }
 
+int
+pg_pinstore_decide(pg_pinstore_change_fn fn, void *arg,
+    struct pg_pinstore_tx *tx, struct pg_policy_err *err)
+{
+    int rc;
+
+    memset(&tx->next, 0, sizeof(tx->next));
+    memset(&tx->ev, 0, sizeof(tx->ev));
+    rc = fn(arg, &tx->cur, &tx->next, &tx->ev, err);
+    memcpy(tx->next.project, tx->cur.project, sizeof(tx->next.project));
+    return rc;
+}
+
+int
+pg_pinstore_parse(const char *project, const char *json, size_t len,
+    struct pg_pin_set *set, struct pg_policy_err *err)
+{
+    int rc = pg_pins_from_json(json, len, set, err);
+
+    if (rc == PG_POLICY_OK && strcmp(set->project, project) != 0) {
+        set->n = 0;
+        pg_pins_fail(err, PG_POLICY_EPARSE, "pins-get", "record under '%s' "
+            "names another project", project);
+        return PG_POLICY_EPARSE;
+    }
+    return rc;
+}
+
 static int
 run_change(struct pg_pinstore *s, const char *project,
     pg_pinstore_change_fn fn, struct change *c, struct pg_pin_set *after,
     int *changed, struct pg_policy_err *err)
 {
+    struct pg_pinstore_tx *tx;
+    int rc;
+
     *changed = 0;
     if (pg_pins_project_ok(project, err) != 0) {
         return PG_POLICY_EINVAL;
     }
-    return s->ops->update(s, project, fn, c, after, changed, err);
+    tx = calloc(1, sizeof(*tx));
+    if (tx == NULL) {
+        pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-put", "%s",
+            "out of memory");
+        return PG_POLICY_ENOMEM;
+    }
+    snprintf(tx->cur.project, sizeof(tx->cur.project), "%s", project);
+    rc = s->ops->update(s, project, fn, c, tx, changed, err);
+    if (rc == PG_POLICY_OK && after != NULL) {
+        *after = *changed ? tx->next : tx->cur;
+    }
+    free(tx);
+    return rc;
 }
 
 int

@@ -25,15 +25,24 @@ typedef int (*pg_pinstore_change_fn)(void *arg, const struct pg_pin_set *cur,
     struct pg_pin_set *next, struct pg_pin_event *ev,
     struct pg_policy_err *err);
 
+/* One change in flight, allocated by pinstore.c: the engine reads cur
+ * (cur.project is filled), pg_pinstore_decide computes next and ev. */
+struct pg_pinstore_tx {
+    struct pg_pin_set cur;
+    struct pg_pin_set next;
+    struct pg_pin_event ev;
+};
+
 struct pg_pinstore_ops {
     const char *kind;                       /* "lmdb", "postgresql" */
     int (*get)(struct pg_pinstore *s, const char *project,
         struct pg_pin_set *set, struct pg_policy_err *err);
-    /* Runs fn on the project's current set in one transaction and writes
-     * what it asks for.  *after (may be NULL): the set after the call.
-     * *changed: whether anything was written. */
+    /* Reads the project's current set into tx->cur, decides with
+     * pg_pinstore_decide(fn, arg, tx) and writes tx->next and tx->ev
+     * atomically when asked to, or nothing.  On PG_POLICY_OK, *changed
+     * says whether it wrote; tx->cur is the set it decided on. */
     int (*update)(struct pg_pinstore *s, const char *project,
-        pg_pinstore_change_fn fn, void *arg, struct pg_pin_set *after,
+        pg_pinstore_change_fn fn, void *arg, struct pg_pinstore_tx *tx,
         int *changed, struct pg_policy_err *err);
     int (*iter)(struct pg_pinstore *s,
         int (*fn)(void *arg, const struct pg_pin_set *set), void *arg,
@@ -61,6 +70,15 @@ int pg_pinstore_lmdb_open(const char *dir, const struct pg_pinstore_opts *o,
 int pg_pinstore_pq_open(const char *conninfo,
     const struct pg_pinstore_opts *o, struct pg_pinstore **out,
     struct pg_policy_err *err);
+
+/* pinstore.c, for the engines.  decide: runs fn on tx->cur, clears and
+ * fills tx->next (its project too) and tx->ev; returns fn's answer.
+ * parse: a stored record of project into *set (set->project filled),
+ * refusing one that names another project. */
+int pg_pinstore_decide(pg_pinstore_change_fn fn, void *arg,
+    struct pg_pinstore_tx *tx, struct pg_policy_err *err);
+int pg_pinstore_parse(const char *project, const char *json, size_t len,
+    struct pg_pin_set *set, struct pg_policy_err *err);
 
 /* pins.c helpers shared by the engines. */
 void pg_pins_fail(struct pg_policy_err *err, enum pg_policy_code code,

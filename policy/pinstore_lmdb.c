@@ -244,14 +244,7 @@ lmdb_read_set(struct lmdb_store *ls, MDB_txn *txn, const char *project,
     if (rc != 0) {
         return lmdb_fail(err, "pins-get", rc);
     }
-    rc = pg_pins_from_json(v.mv_data, v.mv_size, set, err);
-    if (rc == PG_POLICY_OK && strcmp(set->project, project) != 0) {
-        set->n = 0;
-        pg_pins_fail(err, PG_POLICY_EPARSE, "pins-get", "record under '%s' "
-            "names another project", project);
-        return PG_POLICY_EPARSE;
-    }
-    return rc;
+    return pg_pinstore_parse(project, v.mv_data, v.mv_size, set, err);
 }
 
 static int
@@ -364,53 +357,32 @@ lmdb_write(struct lmdb_store *ls, MDB_txn *txn, const struct pg_pin_set *next,
 
 static int
 lmdb_update(struct pg_pinstore *s, const char *project,
-    pg_pinstore_change_fn fn, void *arg, struct pg_pin_set *after,
+    pg_pinstore_change_fn fn, void *arg, struct pg_pinstore_tx *tx,
     int *changed, struct pg_policy_err *err)
 {
     struct lmdb_store *ls = (struct lmdb_store *) s;
-    struct pg_pin_set *cur, *next;
-    struct pg_pin_event *ev;
     MDB_txn *txn = NULL;
     int rc;
 
-    *changed = 0;
     if (ls->env == NULL) {
         pg_pins_fail(err, PG_POLICY_ESTORE, "pins-put", "%s",
             "the pin store was opened read-only");
         return PG_POLICY_ESTORE;
     }
-    cur = calloc(1, sizeof(*cur));
-    next = calloc(1, sizeof(*next));
-    ev = calloc(1, sizeof(*ev));
-    if (cur == NULL || next == NULL || ev == NULL) {
-        rc = PG_POLICY_ENOMEM;
-        pg_pins_fail(err, rc, "pins-put", "%s", "out of memory");
-        goto done;
-    }
-    snprintf(cur->project, sizeof(cur->project), "%s", project);
     rc = mdb_txn_begin(ls->env, NULL, 0, &txn);
     if (rc != 0) {
-        rc = lmdb_fail(err, "pins-put", rc);
-        goto done;
+        return lmdb_fail(err, "pins-put", rc);
     }
-    rc = lmdb_read_set(ls, txn, project, cur, err);
+    rc = lmdb_read_set(ls, txn, project, &tx->cur, err);
     if (rc != PG_POLICY_OK) {
         goto done;
     }
-    rc = fn(arg, cur, next, ev, err);
-    if (rc < 0) {
-        rc = -rc;
+    rc = pg_pinstore_decide(fn, arg, tx, err);
+    if (rc <= 0) {
+        rc = rc < 0 ? -rc : PG_POLICY_OK;
         goto done;
     }
-    if (rc == 0) {
-        if (after != NULL) {
-            *after = *cur;
-        }
-        rc = PG_POLICY_OK;
-        goto done;
-    }
-    snprintf(next->project, sizeof(next->project), "%s", project);
-    rc = lmdb_write(ls, txn, next, ev, err);
+    rc = lmdb_write(ls, txn, &tx->next, &tx->ev, err);
     if (rc != PG_POLICY_OK) {
         goto done;
     }
@@ -421,18 +393,12 @@ lmdb_update(struct pg_pinstore *s, const char *project,
         goto done;
     }
     *changed = 1;
-    if (after != NULL) {
-        *after = *next;
-    }
     rc = PG_POLICY_OK;
 
 done:
     if (txn != NULL) {
         mdb_txn_abort(txn);
     }
-    free(cur);
-    free(next);
-    free(ev);
     return rc;
 }
 

@@ -9,11 +9,16 @@
  *    trigger refuses UPDATE and DELETE).  Created or upgraded at open
  *    under an advisory lock, so replicas starting together do it once;
  *    tables of the same names that are not ours are refused.
- *  - A change is one transaction: SELECT … FOR UPDATE the project's row,
- *    run pinstore.c's change function, then INSERT … ON CONFLICT DO
- *    NOTHING (a first pin: when it inserts nothing another replica won
- *    the race, and the transaction is retried, deciding against the
- *    winner), UPDATE or DELETE; the event; the generation; pg_notify.
+ *  - A change is one statement (one round trip): pinstore.c's change
+ *    function decides on the local copy's record, and a WITH statement
+ *    writes the pin as a compare-and-set (INSERT … ON CONFLICT DO NOTHING
+ *    for a first pin, UPDATE or DELETE … WHERE record = the one decided
+ *    on), then, only if that wrote, the event, the generation and
+ *    pg_notify.  When it wrote nothing, another replica or the CLI got
+ *    there first: the record is read again and the change decided again
+ *    (TOFU then finds the winner's pin and the caller decides against
+ *    it).  The primary key and the row lock the write takes make this
+ *    race-free without an explicit transaction.
  *  - Reads (get, generation) never touch the network: a sorted copy of
  *    every project's record, replaced by pg_pinstore_refresh (a worker:
  *    the server runs it on every notification on the LISTEN connection,
@@ -190,6 +195,42 @@ pq_ok(const PGresult *r)
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
+/* A NUL-terminated copy of len bytes. */
+static int
+pq_dup(const char *v, size_t len, char **out, size_t *outlen,
+    struct pg_policy_err *err)
+{
+    *out = malloc(len + 1);
+    if (*out == NULL) {
+        *outlen = 0;
+        pg_pins_fail(err, PG_POLICY_ENOMEM, "pin-store", "%s",
+            "out of memory");
+        return PG_POLICY_ENOMEM;
+    }
+    memcpy(*out, v, len);
+    (*out)[len] = '\0';
+    *outlen = len;
+    return PG_POLICY_OK;
+}
+
+/* The end of a transaction that failed: r (may be NULL) freed, a rollback
+ * when the connection still stands, and err filled with libpq's message
+ * (pq_fail) unless code says the caller filled it already.  Returns the
+ * PG_POLICY_* code. */
+static int
+pq_abort(struct pq_store *ps, PGconn *c, PGresult *r, int code,
+    struct pg_policy_err *err, const char *step)
+{
+    if (code == PG_POLICY_ESTORE) {
+        pq_fail(ps, c, r, err, step);
+    }
+    PQclear(r);
+    if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+        PQclear(PQexec(c, "ROLLBACK"));
+    }
+    return code;
+}
+
 /* The work connection, (re)connected if needed and the back-off allows.
  * Called with conn_mu held. */
 static PGconn *
@@ -264,11 +305,10 @@ pq_schema(struct pq_store *ps, PGconn *c, int create,
     PQclear(r);
     r = NULL;
     if (!has_meta && (has_pins || has_events)) {
-        PQclear(PQexec(c, "ROLLBACK"));
         pg_pins_fail(err, PG_POLICY_ECONFIG, "pin-store", "table provgate.%s "
             "exists but is not a provgate pin store (no provgate.meta)",
             has_pins ? "pins" : "pin_events");
-        return PG_POLICY_ECONFIG;
+        return pq_abort(ps, c, NULL, PG_POLICY_ECONFIG, err, NULL);
     }
     if (has_meta) {
         r = PQexec(c, "SELECT (SELECT value FROM provgate.meta WHERE key ="
@@ -278,23 +318,20 @@ pq_schema(struct pq_store *ps, PGconn *c, int create,
             || strcmp(PQgetvalue(r, 0, 0), PQ_SCHEMA_NAME) != 0
             || PQgetisnull(r, 0, 1))
         {
-            PQclear(r);
-            PQclear(PQexec(c, "ROLLBACK"));
             pg_pins_fail(err, PG_POLICY_ECONFIG, "pin-store", "%s",
                 "table provgate.meta exists but is not a provgate pin "
                 "store's");
-            return PG_POLICY_ECONFIG;
+            return pq_abort(ps, c, r, PG_POLICY_ECONFIG, err, NULL);
         }
         version = pq_int(PQgetvalue(r, 0, 1));
         PQclear(r);
         r = NULL;
         if (version != PQ_SCHEMA_VERSION || !has_pins || !has_events) {
-            PQclear(PQexec(c, "ROLLBACK"));
             pg_pins_fail(err, PG_POLICY_ECONFIG, "pin-store", "pin store "
                 "schema version %d is not %d (written by %s provgate?)",
                 version, PQ_SCHEMA_VERSION, version > PQ_SCHEMA_VERSION
                 ? "a newer" : "another");
-            return PG_POLICY_ECONFIG;
+            return pq_abort(ps, c, NULL, PG_POLICY_ECONFIG, err, NULL);
         }
         r = PQexec(c, "COMMIT");
         if (!pq_ok(r)) {
@@ -304,10 +341,9 @@ pq_schema(struct pq_store *ps, PGconn *c, int create,
         return PG_POLICY_OK;
     }
     if (!create) {
-        PQclear(PQexec(c, "ROLLBACK"));
         pg_pins_fail(err, PG_POLICY_ECONFIG, "pin-store", "%s", "the "
             "database has no pin store yet (run `provgate pins migrate`)");
-        return PG_POLICY_ECONFIG;
+        return pq_abort(ps, c, NULL, PG_POLICY_ECONFIG, err, NULL);
     }
     for (i = 0; i < sizeof(pinstore_pq_schema)
         / sizeof(pinstore_pq_schema[0]); i++)
@@ -326,12 +362,7 @@ pq_schema(struct pq_store *ps, PGconn *c, int create,
     return PG_POLICY_OK;
 
 fail:
-    pq_fail(ps, c, r, err, "pin-store-schema");
-    PQclear(r);
-    if (PQstatus(c) == CONNECTION_OK) {
-        PQclear(PQexec(c, "ROLLBACK"));
-    }
-    return PG_POLICY_ESTORE;
+    return pq_abort(ps, c, r, PG_POLICY_ESTORE, err, "pin-store-schema");
 }
 
 /* ---- the local copy ------------------------------------------------------ */
@@ -497,33 +528,25 @@ pq_reload(struct pq_store *ps, PGconn *c, int force,
     }
     n = (size_t) PQntuples(r);
     if (n > PQ_MAX_PINS) {
-        PQclear(r);
-        PQclear(PQexec(c, "ROLLBACK"));
         pg_pins_fail(err, PG_POLICY_ELIMIT, "pins-refresh", "more than %d "
             "pins in the store", PQ_MAX_PINS);
-        return PG_POLICY_ELIMIT;
+        return pq_abort(ps, c, r, PG_POLICY_ELIMIT, err, NULL);
     }
     pins = calloc(n > 0 ? n : 1, sizeof(*pins));
+    for (i = 0; pins != NULL && i < n; i++) {
+        pins[i].project = strdup(PQgetvalue(r, (int) i, 0));
+        if (pins[i].project == NULL
+            || pq_dup(PQgetvalue(r, (int) i, 1), (size_t) PQgetlength(r,
+            (int) i, 1), &pins[i].json, &pins[i].len, err) != PG_POLICY_OK)
+        {
+            pq_pins_free(pins, i + 1);
+            pins = NULL;
+        }
+    }
     if (pins == NULL) {
-        PQclear(r);
-        PQclear(PQexec(c, "ROLLBACK"));
         pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-refresh", "%s",
             "out of memory");
-        return PG_POLICY_ENOMEM;
-    }
-    for (i = 0; i < n; i++) {
-        pins[i].project = strdup(PQgetvalue(r, (int) i, 0));
-        pins[i].len = (size_t) PQgetlength(r, (int) i, 1);
-        pins[i].json = malloc(pins[i].len + 1);
-        if (pins[i].project == NULL || pins[i].json == NULL) {
-            pq_pins_free(pins, i + 1);
-            PQclear(r);
-            PQclear(PQexec(c, "ROLLBACK"));
-            pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-refresh", "%s",
-                "out of memory");
-            return PG_POLICY_ENOMEM;
-        }
-        memcpy(pins[i].json, PQgetvalue(r, (int) i, 1), pins[i].len + 1);
+        return pq_abort(ps, c, r, PG_POLICY_ENOMEM, err, NULL);
     }
     PQclear(r);
     PQclear(PQexec(c, "COMMIT"));
@@ -548,12 +571,7 @@ pq_reload(struct pq_store *ps, PGconn *c, int force,
     return PG_POLICY_OK;
 
 fail:
-    pq_fail(ps, c, r, err, "pins-refresh");
-    PQclear(r);
-    if (PQstatus(c) == CONNECTION_OK) {
-        PQclear(PQexec(c, "ROLLBACK"));
-    }
-    return PG_POLICY_ESTORE;
+    return pq_abort(ps, c, r, PG_POLICY_ESTORE, err, "pins-refresh");
 }
 
 /* The LISTEN connection, made when there is none.  Not under any lock
@@ -621,42 +639,39 @@ pq_refresh(struct pg_pinstore *s, struct pg_policy_err *err)
     return rc;
 }
 
+/* A copy of the local copy's record of project (*raw NULL: none). */
+static int
+pq_copy_get(struct pq_store *ps, const char *project, char **raw,
+    size_t *len, struct pg_policy_err *err)
+{
+    size_t at;
+    int found, rc = PG_POLICY_OK;
+
+    *raw = NULL;
+    *len = 0;
+    pthread_mutex_lock(&ps->copy_mu);
+    at = pq_find(ps, project, &found);
+    if (found) {
+        rc = pq_dup(ps->pins[at].json, ps->pins[at].len, raw, len, err);
+    }
+    pthread_mutex_unlock(&ps->copy_mu);
+    return rc;
+}
+
 static int
 pq_get(struct pg_pinstore *s, const char *project, struct pg_pin_set *set,
     struct pg_policy_err *err)
 {
-    struct pq_store *ps = (struct pq_store *) s;
-    char *json = NULL;
-    size_t at, len = 0;
-    int found, rc;
+    char *raw = NULL;
+    size_t len = 0;
+    int rc;
 
-    pthread_mutex_lock(&ps->copy_mu);
-    at = pq_find(ps, project, &found);
-    if (found) {
-        len = ps->pins[at].len;
-        json = malloc(len + 1);
-        if (json != NULL) {
-            memcpy(json, ps->pins[at].json, len + 1);
-        }
+    rc = pq_copy_get((struct pq_store *) s, project, &raw, &len, err);
+    set->n = 0;
+    if (rc == PG_POLICY_OK && raw != NULL) {
+        rc = pg_pinstore_parse(project, raw, len, set, err);
     }
-    pthread_mutex_unlock(&ps->copy_mu);
-    if (!found) {
-        set->n = 0;
-        return PG_POLICY_OK;
-    }
-    if (json == NULL) {
-        pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-get", "%s",
-            "out of memory");
-        return PG_POLICY_ENOMEM;
-    }
-    rc = pg_pins_from_json(json, len, set, err);
-    free(json);
-    if (rc == PG_POLICY_OK && strcmp(set->project, project) != 0) {
-        set->n = 0;
-        pg_pins_fail(err, PG_POLICY_EPARSE, "pins-get", "record under '%s' "
-            "names another project", project);
-        return PG_POLICY_EPARSE;
-    }
+    free(raw);
     return rc;
 }
 
@@ -724,213 +739,178 @@ pq_available(const struct pg_pinstore *s)
 
 /* ---- changes ------------------------------------------------------------- */
 
-struct pq_tx {
-    struct pg_pin_set *cur, *next;
-    struct pg_pin_event *ev;
-    char *json;                         /* next, as we wrote it */
-    size_t jlen;
-    char *raw;                          /* the row as the database holds it
-                                           (record::text, the form a
-                                           refresh reads), NULL: no row */
-    size_t rawlen;
-    int64_t gen;
-};
-
-/* Keeps the database's text of the row (the local copy stores that form,
- * so that an unchanged row compares equal). */
+/* The project's record as the database holds it now (*raw NULL: none);
+ * a new statement, so a new snapshot.  conn_mu held. */
 static int
-pq_tx_raw(struct pq_tx *tx, const PGresult *r)
+pq_read_row(struct pq_store *ps, PGconn *c, const char *project, char **raw,
+    size_t *len, struct pg_policy_err *err)
 {
-    free(tx->raw);
-    tx->raw = NULL;
-    tx->rawlen = 0;
-    if (PQntuples(r) != 1) {
-        return 0;
-    }
-    tx->rawlen = (size_t) PQgetlength(r, 0, 0);
-    tx->raw = malloc(tx->rawlen + 1);
-    if (tx->raw == NULL) {
-        return -1;
-    }
-    memcpy(tx->raw, PQgetvalue(r, 0, 0), tx->rawlen + 1);
-    return 0;
-}
-
-/* One attempt: 1 done (changed or not in *changed), 0 lost the race for a
- * first pin (retry), or -code. */
-static int
-pq_update_once(struct pq_store *ps, PGconn *c, const char *project,
-    pg_pinstore_change_fn fn, void *arg, struct pq_tx *tx, int *changed,
-    struct pg_policy_err *err)
-{
-    PGresult *r = NULL;
-    const char *p1[1], *p9[9];
-    char ts[32], idbuf[32];
+    const char *p1[1] = { project };
+    PGresult *r;
     int rc;
 
-    *changed = 0;
-    p1[0] = project;
-    r = PQexec(c, "BEGIN");
-    if (!pq_ok(r)) {
-        goto fail;
-    }
-    PQclear(r);
     r = PQexecParams(c, "SELECT record::text FROM provgate.pins"
-        " WHERE project = $1 FOR UPDATE", 1, NULL, p1, NULL, NULL, 0);
+        " WHERE project = $1", 1, NULL, p1, NULL, NULL, 0);
     if (!pq_ok(r)) {
-        goto fail;
-    }
-    memset(tx->cur, 0, sizeof(*tx->cur));
-    snprintf(tx->cur->project, sizeof(tx->cur->project), "%s", project);
-    if (pq_tx_raw(tx, r) != 0) {
+        pq_fail(ps, c, r, err, "pins-put");
         PQclear(r);
-        PQclear(PQexec(c, "ROLLBACK"));
-        pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-put", "%s",
-            "out of memory");
-        return -PG_POLICY_ENOMEM;
+        return PG_POLICY_ESTORE;
     }
-    if (PQntuples(r) == 1) {
-        rc = pg_pins_from_json(PQgetvalue(r, 0, 0),
-            (size_t) PQgetlength(r, 0, 0), tx->cur, err);
-        if (rc != PG_POLICY_OK) {
-            PQclear(r);
-            PQclear(PQexec(c, "ROLLBACK"));
-            return -rc;
-        }
-    }
+    free(*raw);
+    *raw = NULL;
+    *len = 0;
+    rc = PQntuples(r) == 1 ? pq_dup(PQgetvalue(r, 0, 0),
+        (size_t) PQgetlength(r, 0, 0), raw, len, err) : PG_POLICY_OK;
     PQclear(r);
-    r = NULL;
-    memset(tx->next, 0, sizeof(*tx->next));
-    rc = fn(arg, tx->cur, tx->next, tx->ev, err);
-    if (rc <= 0) {
-        PQclear(PQexec(c, "ROLLBACK"));
-        return rc < 0 ? rc : 1;
-    }
-    snprintf(tx->next->project, sizeof(tx->next->project), "%s", project);
-    free(tx->json);
-    tx->json = NULL;
-    tx->jlen = 0;
-    if (tx->next->n > 0) {
-        rc = pg_pins_to_json(tx->next, &tx->json, &tx->jlen, err);
-        if (rc != PG_POLICY_OK) {
-            PQclear(PQexec(c, "ROLLBACK"));
-            return -rc;
-        }
-        p9[0] = project;
-        p9[1] = tx->json;
-        if (tx->cur->n == 0) {
-            r = PQexecParams(c, "INSERT INTO provgate.pins (project, record)"
-                " VALUES ($1, $2::jsonb) ON CONFLICT (project) DO NOTHING"
-                " RETURNING record::text", 2, NULL, p9, NULL, NULL, 0);
-            if (pq_ok(r) && PQntuples(r) == 0) {
-                /* Another replica pinned it first: decide again. */
-                PQclear(r);
-                PQclear(PQexec(c, "ROLLBACK"));
-                return 0;
-            }
-        } else {
-            r = PQexecParams(c, "UPDATE provgate.pins SET record = $2::jsonb,"
-                " updated_at = now() WHERE project = $1"
-                " RETURNING record::text", 2, NULL, p9, NULL, NULL, 0);
-        }
-        if (pq_ok(r) && pq_tx_raw(tx, r) != 0) {
-            PQclear(r);
-            PQclear(PQexec(c, "ROLLBACK"));
-            pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-put", "%s",
-                "out of memory");
-            return -PG_POLICY_ENOMEM;
-        }
-    } else {
-        r = PQexecParams(c, "DELETE FROM provgate.pins WHERE project = $1",
-            1, NULL, p1, NULL, NULL, 0);
-    }
-    if (!pq_ok(r)) {
-        goto fail;
-    }
-    PQclear(r);
-    snprintf(ts, sizeof(ts), "%lld", (long long) tx->ev->time);
-    p9[0] = ts;
-    p9[1] = project;
-    p9[2] = tx->ev->what;
-    p9[3] = tx->ev->before;
-    p9[4] = tx->ev->after;
-    p9[5] = tx->ev->by;
-    p9[6] = tx->ev->why;
-    p9[7] = tx->ev->file;
-    r = PQexecParams(c, "INSERT INTO provgate.pin_events (at, project, what,"
-        " before, after, by, why, file) VALUES (to_timestamp($1::bigint),"
-        " $2, $3, $4, $5, $6, $7, $8) RETURNING id", 8, NULL, p9, NULL,
-        NULL, 0);
-    if (!pq_ok(r) || PQntuples(r) != 1) {
-        goto fail;
-    }
-    snprintf(idbuf, sizeof(idbuf), "%s", PQgetvalue(r, 0, 0));
-    tx->ev->id = strtoull(idbuf, NULL, 10);
-    PQclear(r);
-    r = PQexecParams(c, "UPDATE provgate.meta SET value ="
-        " (value::bigint + 1)::text WHERE key = 'generation'"
-        " RETURNING value::bigint", 0, NULL, NULL, NULL, NULL, 0);
-    if (!pq_ok(r) || PQntuples(r) != 1) {
-        goto fail;
-    }
-    tx->gen = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    r = PQexecParams(c, "SELECT pg_notify('" PQ_CHANNEL "', $1)", 1, NULL,
-        p1, NULL, NULL, 0);
-    if (!pq_ok(r)) {
-        goto fail;
-    }
-    PQclear(r);
-    r = PQexec(c, "COMMIT");
-    if (!pq_ok(r)) {
-        goto fail;
-    }
-    PQclear(r);
-    *changed = 1;
-    return 1;
-
-fail:
-    pq_fail(ps, c, r, err, "pins-put");
-    PQclear(r);
-    if (PQstatus(c) == CONNECTION_OK) {
-        PQclear(PQexec(c, "ROLLBACK"));
-    }
-    return -PG_POLICY_ESTORE;
+    return rc;
 }
 
+/* The one statement that writes a change, in its own (implicit)
+ * transaction: the pin (a compare-and-set against the record the change
+ * was decided on: a first pin only if there is none, an update or delete
+ * only if the record is still the one read), then, only if that wrote,
+ * the event, the generation and the notification.  No row back: the
+ * record was not the one read (another replica or the CLI changed it). */
+static const char *const pq_write_pin[] = {
+    /* no record before, none after (an empty import): an event only */
+    "SELECT NULL::text AS rec WHERE NOT EXISTS"
+    " (SELECT 1 FROM provgate.pins WHERE project = $1)",
+    /* none before: TOFU's insert-if-absent */
+    "INSERT INTO provgate.pins (project, record) VALUES ($1, $9::jsonb)"
+    " ON CONFLICT (project) DO NOTHING RETURNING record::text AS rec",
+    /* one before, none after */
+    "DELETE FROM provgate.pins WHERE project = $1 AND record = $9::jsonb"
+    " RETURNING NULL::text AS rec",
+    /* one before, another after */
+    "UPDATE provgate.pins SET record = $10::jsonb, updated_at = now()"
+    " WHERE project = $1 AND record = $9::jsonb RETURNING record::text AS rec",
+};
+
+#define PQ_WRITE_REST \
+    "), e AS (INSERT INTO provgate.pin_events (at, project, what, before," \
+    " after, by, why, file) SELECT to_timestamp($2::bigint), $1, $3, $4," \
+    " $5, $6, $7, $8 FROM w RETURNING id)," \
+    " g AS (UPDATE provgate.meta SET value = (value::bigint + 1)::text" \
+    " WHERE key = 'generation' AND EXISTS (SELECT 1 FROM w)" \
+    " RETURNING value::bigint AS gen)" \
+    " SELECT w.rec, e.id, g.gen, pg_notify('" PQ_CHANNEL "', $1)" \
+    " FROM w, e, g"
+
+/* 1 written (*raw: the record the database now holds, NULL for none;
+ * *gen the generation it made), 0 the record was not the one read, or
+ * -code.  conn_mu held. */
+static int
+pq_write(struct pq_store *ps, PGconn *c, const char *project,
+    const char *was, struct pg_pinstore_tx *tx, char **raw, size_t *rawlen,
+    int64_t *gen, struct pg_policy_err *err)
+{
+    char sql[1024], ts[32], *json = NULL;
+    const char *p[10];
+    size_t jlen = 0;
+    PGresult *r;
+    int mode, np = 8, rc;
+
+    mode = (was != NULL ? 2 : 0) + (tx->next.n > 0 ? 1 : 0);
+    snprintf(ts, sizeof(ts), "%lld", (long long) tx->ev.time);
+    p[0] = project;
+    p[1] = ts;
+    p[2] = tx->ev.what;
+    p[3] = tx->ev.before;
+    p[4] = tx->ev.after;
+    p[5] = tx->ev.by;
+    p[6] = tx->ev.why;
+    p[7] = tx->ev.file;
+    if (tx->next.n > 0) {
+        rc = pg_pins_to_json(&tx->next, &json, &jlen, err);
+        if (rc != PG_POLICY_OK) {
+            return -rc;
+        }
+    }
+    if (was != NULL) {
+        p[np++] = was;
+    }
+    if (json != NULL) {
+        p[np++] = json;
+    }
+    snprintf(sql, sizeof(sql), "WITH w AS (%s" PQ_WRITE_REST,
+        pq_write_pin[mode]);
+    r = PQexecParams(c, sql, np, NULL, p, NULL, NULL, 0);
+    free(json);
+    if (!pq_ok(r)) {
+        pq_fail(ps, c, r, err, "pins-put");
+        PQclear(r);
+        return -PG_POLICY_ESTORE;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return 0;
+    }
+    tx->ev.id = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+    *gen = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    free(*raw);
+    *raw = NULL;
+    *rawlen = 0;
+    rc = PQgetisnull(r, 0, 0) ? PG_POLICY_OK : pq_dup(PQgetvalue(r, 0, 0),
+        (size_t) PQgetlength(r, 0, 0), raw, rawlen, err);
+    PQclear(r);
+    return rc == PG_POLICY_OK ? 1 : -rc;
+}
+
+/* A change: decided on the local copy's record, written with one
+ * statement that only succeeds if the database still holds that record;
+ * when it does not, the record is read again and the change decided
+ * again (a first pin another replica made meanwhile: the change finds it
+ * and does nothing, and the caller decides against it).  One round trip
+ * when the copy was current, none when the copy says there is nothing to
+ * do. */
 static int
 pq_update(struct pg_pinstore *s, const char *project,
-    pg_pinstore_change_fn fn, void *arg, struct pg_pin_set *after,
+    pg_pinstore_change_fn fn, void *arg, struct pg_pinstore_tx *tx,
     int *changed, struct pg_policy_err *err)
 {
     struct pq_store *ps = (struct pq_store *) s;
-    struct pq_tx tx;
+    char *raw = NULL;
+    size_t rawlen = 0;
+    int64_t gen = 0;
     PGconn *c;
-    int rc = 0, tries, reconnected = 0;
+    int rc, tries, reconnected = 0, reread = 0;
 
-    memset(&tx, 0, sizeof(tx));
-    tx.cur = calloc(1, sizeof(*tx.cur));
-    tx.next = calloc(1, sizeof(*tx.next));
-    tx.ev = calloc(1, sizeof(*tx.ev));
-    if (tx.cur == NULL || tx.next == NULL || tx.ev == NULL) {
-        pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-put", "%s",
-            "out of memory");
-        rc = PG_POLICY_ENOMEM;
-        goto done;
+    rc = pq_copy_get(ps, project, &raw, &rawlen, err);
+    if (rc != PG_POLICY_OK) {
+        return rc;
     }
     pthread_mutex_lock(&ps->conn_mu);
-    for (tries = 0; tries < PQ_TOFU_RETRIES; tries++) {
+    for (tries = 0;; tries++) {
+        tx->cur.n = 0;
+        rc = raw == NULL ? PG_POLICY_OK
+            : pg_pinstore_parse(project, raw, rawlen, &tx->cur, err);
+        if (rc != PG_POLICY_OK) {
+            rc = -rc;
+            break;
+        }
+        rc = pg_pinstore_decide(fn, arg, tx, err);
+        if (rc <= 0) {
+            break;
+        }
+        if (tries >= PQ_TOFU_RETRIES) {
+            pg_pins_fail(err, PG_POLICY_ESTORE, "pins-put", "%s", "pin "
+                "store: gave up after repeated conflicts");
+            rc = -PG_POLICY_ESTORE;
+            break;
+        }
         c = pq_work(ps, err);
         if (c == NULL) {
             rc = -PG_POLICY_ESTORE;
             break;
         }
-        rc = pq_update_once(ps, c, project, fn, arg, &tx, changed, err);
+        rc = pq_write(ps, c, project, raw, tx, &raw, &rawlen, &gen, err);
         if (rc == -PG_POLICY_ESTORE && !reconnected
             && PQstatus(c) != CONNECTION_OK)
         {
             /* The connection broke (a database restart): one new
-             * connection, one more try, at once. */
+             * connection, one more try, at once.  Had the write been
+             * committed, the record is no longer the one read: the next
+             * try reads it again and finds the change made. */
             reconnected = 1;
             ps->next_try_ms = 0;
             if (err != NULL) {
@@ -941,87 +921,89 @@ pq_update(struct pg_pinstore *s, const char *project,
         if (rc != 0) {
             break;
         }
+        rc = pq_read_row(ps, c, project, &raw, &rawlen, err);
+        if (rc != PG_POLICY_OK) {
+            rc = -rc;
+            break;
+        }
+        reread = 1;
     }
     pthread_mutex_unlock(&ps->conn_mu);
-    if (rc == 0) {
-        pg_pins_fail(err, PG_POLICY_ESTORE, "pins-put", "%s", "pin store: "
-            "gave up after repeated conflicts");
-        rc = PG_POLICY_ESTORE;
-        goto done;
-    }
     if (rc < 0) {
-        rc = -rc;
-        goto done;
+        free(raw);
+        return -rc;
     }
-    rc = PG_POLICY_OK;
-    atomic_store(&ps->up, 1);
-    if (*changed) {
-        if (pq_copy_set(ps, project, tx.next->n > 0 ? tx.raw : NULL,
-            tx.rawlen, tx.gen) != 0)
-        {
+    *changed = rc;
+    if (rc == 1 || reread) {
+        atomic_store(&ps->up, 1);
+        /* The copy learns what the database now holds: our change, or
+         * what another replica did first. */
+        if (pq_copy_set(ps, project, raw, rawlen, rc == 1 ? gen : 0) != 0) {
             pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-put", "%s",
                 "out of memory");
-            rc = PG_POLICY_ENOMEM;
-        }
-        if (after != NULL) {
-            *after = *tx.next;
-        }
-    } else {
-        /* Nothing to do: the database holds something else than our
-         * copy (a first pin another replica made meanwhile, say); the
-         * copy learns it now, before the caller decides against it. */
-        (void) pq_copy_set(ps, project, tx.cur->n > 0 ? tx.raw : NULL,
-            tx.rawlen, 0);
-        if (after != NULL) {
-            *after = *tx.cur;
+            rc = -1;
         }
     }
-
-done:
-    free(tx.cur);
-    free(tx.next);
-    free(tx.ev);
-    free(tx.json);
-    free(tx.raw);
-    return rc;
+    free(raw);
+    return rc < 0 ? PG_POLICY_ENOMEM : PG_POLICY_OK;
 }
 
 /* ---- iterate, history ---------------------------------------------------- */
+
+/* One read on the work connection (np: 0, or 1 for param, which may be
+ * NULL): its result, or NULL with *rc and err filled.  *buf: size bytes
+ * for the caller's rows (freed on failure). */
+static PGresult *
+pq_query(struct pq_store *ps, const char *sql, int np, const char *param,
+    size_t size, void **buf, int *rc, const char *step,
+    struct pg_policy_err *err)
+{
+    PGresult *r = NULL;
+    PGconn *c;
+
+    *rc = PG_POLICY_ESTORE;
+    *buf = malloc(size);
+    if (*buf == NULL) {
+        pg_pins_fail(err, PG_POLICY_ENOMEM, step, "%s", "out of memory");
+        *rc = PG_POLICY_ENOMEM;
+        return NULL;
+    }
+    pthread_mutex_lock(&ps->conn_mu);
+    c = pq_work(ps, err);
+    if (c != NULL) {
+        r = PQexecParams(c, sql, np, NULL, &param, NULL,
+            NULL, 0);
+        if (!pq_ok(r)) {
+            pq_fail(ps, c, r, err, step);
+            PQclear(r);
+            r = NULL;
+        }
+    }
+    pthread_mutex_unlock(&ps->conn_mu);
+    if (r == NULL) {
+        free(*buf);
+        *buf = NULL;
+    } else {
+        *rc = PG_POLICY_OK;
+    }
+    return r;
+}
 
 static int
 pq_iter(struct pg_pinstore *s,
     int (*fn)(void *arg, const struct pg_pin_set *set), void *arg,
     struct pg_policy_err *err)
 {
-    struct pq_store *ps = (struct pq_store *) s;
     struct pg_pin_set *set;
     PGresult *r;
-    PGconn *c;
     int i, n, rc = PG_POLICY_OK;
 
-    set = malloc(sizeof(*set));
-    if (set == NULL) {
-        pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-iter", "%s",
-            "out of memory");
-        return PG_POLICY_ENOMEM;
+    r = pq_query((struct pq_store *) s, "SELECT record::text FROM"
+        " provgate.pins ORDER BY project COLLATE \"C\"", 0, NULL, sizeof(*set),
+        (void **) &set, &rc, "pins-iter", err);
+    if (r == NULL) {
+        return rc;
     }
-    pthread_mutex_lock(&ps->conn_mu);
-    c = pq_work(ps, err);
-    if (c == NULL) {
-        pthread_mutex_unlock(&ps->conn_mu);
-        free(set);
-        return PG_POLICY_ESTORE;
-    }
-    r = PQexec(c, "SELECT record::text FROM provgate.pins"
-        " ORDER BY project COLLATE \"C\"");
-    if (!pq_ok(r)) {
-        pq_fail(ps, c, r, err, "pins-iter");
-        PQclear(r);
-        pthread_mutex_unlock(&ps->conn_mu);
-        free(set);
-        return PG_POLICY_ESTORE;
-    }
-    pthread_mutex_unlock(&ps->conn_mu);
     n = PQntuples(r);
     for (i = 0; i < n; i++) {
         rc = pg_pins_from_json(PQgetvalue(r, i, 0),
@@ -1040,38 +1022,18 @@ pq_history(struct pg_pinstore *s, const char *project,
     int (*fn)(void *arg, const struct pg_pin_event *ev), void *arg,
     struct pg_policy_err *err)
 {
-    struct pq_store *ps = (struct pq_store *) s;
     struct pg_pin_event *ev;
-    const char *p1[1] = { project };
     PGresult *r;
-    PGconn *c;
-    int i, n;
+    int i, n, rc;
 
-    ev = malloc(sizeof(*ev));
-    if (ev == NULL) {
-        pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-history", "%s",
-            "out of memory");
-        return PG_POLICY_ENOMEM;
+    r = pq_query((struct pq_store *) s, "SELECT id, extract(epoch FROM"
+        " at)::bigint, project, what, before, after, by, why, file FROM"
+        " provgate.pin_events WHERE $1::text IS NULL OR project = $1"
+        " ORDER BY id", 1, project, sizeof(*ev), (void **) &ev, &rc,
+        "pins-history", err);
+    if (r == NULL) {
+        return rc;
     }
-    pthread_mutex_lock(&ps->conn_mu);
-    c = pq_work(ps, err);
-    if (c == NULL) {
-        pthread_mutex_unlock(&ps->conn_mu);
-        free(ev);
-        return PG_POLICY_ESTORE;
-    }
-    r = PQexecParams(c, "SELECT id, extract(epoch FROM at)::bigint, project,"
-        " what, before, after, by, why, file FROM provgate.pin_events"
-        " WHERE $1::text IS NULL OR project = $1 ORDER BY id", 1, NULL, p1,
-        NULL, NULL, 0);
-    if (!pq_ok(r)) {
-        pq_fail(ps, c, r, err, "pins-history");
-        PQclear(r);
-        pthread_mutex_unlock(&ps->conn_mu);
-        free(ev);
-        return PG_POLICY_ESTORE;
-    }
-    pthread_mutex_unlock(&ps->conn_mu);
     n = PQntuples(r);
     for (i = 0; i < n; i++) {
         memset(ev, 0, sizeof(*ev));

@@ -238,7 +238,7 @@ class PostgreSQL:
              "unix_socket_directories=" + self.base,
              "-c", "port=%d" % PG_PORT, "-c", "fsync=off",
              "-c", "synchronous_commit=off", "-c", "max_connections=60",
-             "-c", "shared_buffers=16MB"],
+             "-c", "shared_buffers=16MB"] + self._preload(),
             cwd=self.base, user=self.uid, group=self.gid,
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             preexec_fn=_die_with_parent_preloaded())
@@ -252,6 +252,18 @@ class PostgreSQL:
             self.started = True
             self.psql("CREATE ROLE %s LOGIN PASSWORD '%s'"
                       % (PG_PIN_USER, PG_PIN_PASSWORD))
+
+    @staticmethod
+    def _preload():
+        """pg_stat_statements when it is there: test_pins counts the
+        statements a pin write takes with it."""
+        lib = subprocess.run([os.path.join(PG_BIN, "pg_config"),
+                              "--pkglibdir"], capture_output=True,
+                             text=True).stdout.strip()
+        if lib and os.path.exists(os.path.join(lib,
+                                               "pg_stat_statements.so")):
+            return ["-c", "shared_preload_libraries=pg_stat_statements"]
+        return []
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -842,6 +842,138 @@ default_uri_is_beside_the_cache(void **state)
         "cache/directory/here", out, 16), -1);
 }
 
+/* A change decided on a record another writer has changed since (this
+ * store's copy is stale: PostgreSQL's local copy before the notification
+ * is read) keeps that writer's change and adds its own. */
+static void
+change_on_a_stale_copy_keeps_the_other_writers_change(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_entry a = tofu_entry("github:org/demo:release.yml",
+        "demo-1.0.tar.gz", 1700000000);
+    struct pg_pin_entry x = approved_entry("github:org/x:release.yml", "x");
+    struct pg_pin_entry y = approved_entry("github:org/y:release.yml", "y");
+    struct pg_pinstore *other;
+    struct pg_policy_err err;
+    int added = 0, removed = 0;
+
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &a, "r1",
+        NULL, &added, &err), PG_POLICY_OK);
+    other = store_open(f->uri);
+    assert_int_equal(pg_pins_approve(other, "demo", &x, NULL, &added, &err),
+        PG_POLICY_OK);
+    assert_true(added);
+    assert_int_equal(pg_pins_approve(f->store, "demo", &y, NULL, &added,
+        &err), PG_POLICY_OK);
+    assert_true(added);
+    pg_pinstore_close(other);
+    other = store_open(f->uri);
+    assert_int_equal(pg_pins_get(other, "demo", &f->set, &err),
+        PG_POLICY_OK);
+    assert_int_equal(f->set.n, 3);
+    assert_string_equal(f->set.e[1].by, "x");
+    assert_string_equal(f->set.e[2].by, "y");
+    /* Forgotten by the other writer, then a first sight here: the stale
+     * copy still shows the pin, the store has none: TOFU pins anew. */
+    assert_int_equal(pg_pins_forget(other, "demo", "z", NULL, &removed,
+        &err), PG_POLICY_OK);
+    assert_true(removed);
+    pg_pinstore_close(other);
+    assert_int_equal(pg_pins_forget(f->store, "demo", "w", NULL, &removed,
+        &err), PG_POLICY_OK);
+    assert_false(removed);
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &a, "r1",
+        &f->set, &added, &err), PG_POLICY_OK);
+    assert_true(added);
+    assert_int_equal(f->set.n, 1);
+}
+
+/* The first line psql prints for sql, "" on failure. */
+static void
+psql_value(const char *uri, const char *sql, char *out, size_t len)
+{
+    char cmd[2048];
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd), "psql -q -X -A -t -v ON_ERROR_STOP=1 '%s' "
+        "-c \"%s\" 2>/dev/null", uri, sql);
+    out[0] = '\0';
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    if (fgets(out, (int) len, p) == NULL) {
+        out[0] = '\0';
+    }
+    out[strcspn(out, "\n")] = '\0';
+    pclose(p);
+}
+
+/* Statements the database ran since the last reset (not counting the
+ * test's own psql calls), from pg_stat_statements. */
+static long
+pq_statements(const char *uri)
+{
+    char v[64];
+
+    psql_value(uri, "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements"
+        " WHERE query NOT LIKE '%pg_stat_statements%'", v, sizeof(v));
+    return strtol(v, NULL, 10);
+}
+
+static void
+pq_reset_statements(const char *uri)
+{
+    char v[64];
+
+    psql_value(uri, "SELECT pg_stat_statements_reset() IS NULL", v,
+        sizeof(v));
+}
+
+/* PostgreSQL: a pin write is one statement (one round trip); a TOFU
+ * decided against a pin the local copy holds is none. */
+static void
+pq_write_is_one_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_pin_entry a = tofu_entry("github:org/demo:release.yml",
+        "demo-1.0.tar.gz", 1700000000);
+    struct pg_pin_entry b = approved_entry("github:org/b:release.yml", "b");
+    struct pg_policy_err err;
+    char v[64];
+    int added = 0, removed = 0;
+
+    if (strncmp(f->uri, "lmdb:", 5) == 0) {
+        skip();
+    }
+    psql_value(f->uri, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+        " SELECT 1 FROM pg_stat_statements LIMIT 1", v, sizeof(v));
+    if (v[0] == '\0') {
+        /* without the extension preloaded nothing can be counted */
+        skip();
+    }
+    memset(&err, 0, sizeof(err));
+    pq_reset_statements(f->uri);
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &a, "r1",
+        NULL, &added, &err), PG_POLICY_OK);
+    assert_true(added);
+    assert_int_equal(pq_statements(f->uri), 1);
+    pq_reset_statements(f->uri);
+    assert_int_equal(pg_pins_insert_if_absent(f->store, "demo", &a, "r2",
+        NULL, &added, &err), PG_POLICY_OK);
+    assert_false(added);
+    assert_int_equal(pq_statements(f->uri), 0);
+    pq_reset_statements(f->uri);
+    assert_int_equal(pg_pins_approve(f->store, "demo", &b, NULL, &added,
+        &err), PG_POLICY_OK);
+    assert_true(added);
+    assert_int_equal(pq_statements(f->uri), 1);
+    pq_reset_statements(f->uri);
+    assert_int_equal(pg_pins_forget(f->store, "demo", "c", NULL, &removed,
+        &err), PG_POLICY_OK);
+    assert_true(removed);
+    assert_int_equal(pq_statements(f->uri), 1);
+}
+
 int
 main(void)
 {
@@ -867,6 +999,8 @@ main(void)
         T(lmdb_store_refuses_a_foreign_environment),
         T(malformed_store_uris_are_refused),
         T(default_uri_is_beside_the_cache),
+        T(change_on_a_stale_copy_keeps_the_other_writers_change),
+        T(pq_write_is_one_round_trip),
 #undef T
     };
 
