@@ -148,12 +148,15 @@ route_readyz(struct pg_req *r, const char *rest)
     } else if (s->hooks.ready != NULL
         && !s->hooks.ready(s->hooks.arg, why, sizeof(why) - 1))
     {
-        /* Degraded, still serving: said in the body (and metrics). */
+        /* Degraded: it still serves what it can, but a balancer
+         * should prefer a replica that can do all of its job (the pin
+         * store away: no TOFU for new projects).  Why in the body, and
+         * in the metrics. */
         size_t n = strnlen(why, sizeof(why) - 2);
 
         why[n] = '\n';
         why[n + 1] = '\0';
-        handle_text(r, 200, "OK", why);
+        handle_text(r, 503, "Not ready", why);
     } else {
         handle_text(r, 200, "OK", "ready\n");
     }

@@ -183,9 +183,12 @@ class Fleet(PolicyCase):
             lambda: pgtest.metric_sum(r1.metrics(),
                                       r"^provgate_pin_store_up$") == 0,
             10, 0.2), "provgate_pin_store_up never went to 0")
+        # Not ready: a balancer's health check takes this replica out
+        # while another one can still pin new projects.
         ready = r1.get("/readyz")
-        self.assertEqual(ready.status, 200)
+        self.assertEqual(ready.status, 503)
         self.assertIn(b"pin store unavailable", ready.body)
+        self.assertEqual(r1.get("/healthz").status, 200)
         # Back: no restart of provgate; the new project gets its pin.
         db.start()
         self.assertTrue(pgtest.wait_until(
@@ -195,7 +198,8 @@ class Fleet(PolicyCase):
         self.assertTrue(pgtest.wait_until(
             lambda: self.status(r1, "fresh", fresh)["status"] == "verified",
             10, 0.2), "fresh never pinned after the database came back")
-        self.assertEqual(r1.get("/readyz").body, b"ready\n")
+        ready = r1.get("/readyz")
+        self.assertEqual((ready.status, ready.body), (200, b"ready\n"))
         p = self.pip_download(r2, "fresh==1.0")
         self.assertPipOK(p)
         self.assertIn("pin store", r1.log_text())
