@@ -78,53 +78,60 @@ parse_size(const char *s, uint64_t *out)
     return s != NULL && pg_conf_bytes(&d, out, s) == NULL ? 0 : -1;
 }
 
-/* Returns 0, or 2 after printing why. */
+enum cache_flag { CACHE_DIR, CACHE_MAX_BYTES };
+
+static const struct pg_cmd_flag cache_flags[] = {
+    [CACHE_DIR] = { "cache-dir", 1 },
+    [CACHE_MAX_BYTES] = { "max-bytes", 1 },
+};
+
+static int
+cache_on_arg(void *arg, int flag, const char *val)
+{
+    struct cache_args *a = arg;
+
+    if (flag == CACHE_DIR) {
+        if (val[0] == '\0') {
+            fprintf(stderr, "provgate: cache: empty --cache-dir\n");
+            return 2;
+        }
+        a->dir = val;
+    } else if (flag == CACHE_MAX_BYTES) {
+        if (parse_size(val, &a->max_bytes) != 0) {
+            fprintf(stderr, "provgate: cache: --max-bytes: '%s' is not "
+                "a size (e.g. 10G)\n", val);
+            return 2;
+        }
+        a->have_max = 1;
+    } else {
+        fprintf(stderr, "provgate: cache: unknown argument '%s'\n", val);
+        return 2;
+    }
+    return 0;
+}
+
+/* argv[0]: the action.  Returns 0, PG_CMD_HELP, or 2 after printing
+ * why. */
 static int
 parse_args(int argc, char **argv, struct cache_args *a)
 {
-    int i;
+    char bad[256];
+    int rc;
 
     a->dir = "./var";
     a->max_bytes = 0;
     a->have_max = 0;
-    for (i = 2; i < argc; i++) {
-        const char *arg = argv[i], *val = NULL;
-        size_t n;
-
-        if (strcmp(arg, "--cache-dir") == 0
-            || strcmp(arg, "--max-bytes") == 0)
-        {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "provgate: cache: %s needs a value\n", arg);
-                return 2;
-            }
-            val = argv[++i];
-            n = strlen(arg);
-        } else if (strncmp(arg, "--cache-dir=", 12) == 0
-            || strncmp(arg, "--max-bytes=", 12) == 0)
-        {
-            val = arg + 12;
-            n = 11;
-        } else {
-            fprintf(stderr, "provgate: cache: unknown argument '%s'\n", arg);
-            return 2;
-        }
-        if (strncmp(arg, "--cache-dir", n) == 0) {
-            if (val[0] == '\0') {
-                fprintf(stderr, "provgate: cache: empty --cache-dir\n");
-                return 2;
-            }
-            a->dir = val;
-        } else {
-            if (parse_size(val, &a->max_bytes) != 0) {
-                fprintf(stderr, "provgate: cache: --max-bytes: '%s' is not "
-                    "a size (e.g. 10G)\n", val);
-                return 2;
-            }
-            a->have_max = 1;
-        }
+    rc = pg_cmd_getopt(argc, argv, cache_flags, sizeof(cache_flags)
+        / sizeof(cache_flags[0]), cache_on_arg, a, bad, sizeof(bad));
+    if (rc == PG_CMD_NO_VALUE) {
+        fprintf(stderr, "provgate: cache: %s needs a value\n", bad);
+        return 2;
     }
-    return 0;
+    if (rc == PG_CMD_UNKNOWN) {
+        fprintf(stderr, "provgate: cache: unknown argument '%s'\n", bad);
+        return 2;
+    }
+    return rc;
 }
 
 static void
@@ -400,7 +407,11 @@ pg_cmd_cache(int argc, char **argv)
         cache_usage(stderr);
         return 2;
     }
-    rc = parse_args(argc, argv, &a);
+    rc = parse_args(argc - 1, argv + 1, &a);
+    if (rc == PG_CMD_HELP) {
+        cache_usage(stdout);
+        return 0;
+    }
     if (rc != 0) {
         cache_usage(stderr);
         return rc;

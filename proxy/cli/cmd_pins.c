@@ -630,53 +630,90 @@ pins_migrate(struct pins_cli *cli)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+enum pins_flag {
+    PINS_CACHE_DIR, PINS_CONFIG, PINS_PIN_STORE, PINS_AUDIT_LOG,
+    PINS_PUBLISHER, PINS_BY, PINS_WHY, PINS_JSON
+};
+
+static const struct pg_cmd_flag pins_flags[] = {
+    [PINS_CACHE_DIR] = { "cache-dir", 1 },
+    [PINS_CONFIG] = { "config", 1 },
+    [PINS_PIN_STORE] = { "pin-store", 1 },
+    [PINS_AUDIT_LOG] = { "audit-log", 1 },
+    [PINS_PUBLISHER] = { "publisher", 1 },
+    [PINS_BY] = { "by", 1 },
+    [PINS_WHY] = { "why", 1 },
+    [PINS_JSON] = { "json", 0 },
+};
+
+struct pins_args {
+    struct pins_cli *cli;
+    const char *config, *publisher, *by, *store;
+    const char *args[4];
+    size_t nargs;
+    int as_json;
+};
+
+static int
+pins_on_arg(void *arg, int flag, const char *v)
+{
+    struct pins_args *a = arg;
+
+    switch (flag) {
+    case PINS_CACHE_DIR: a->cli->cache_dir = v; break;
+    case PINS_CONFIG: a->config = v; break;
+    case PINS_PIN_STORE: a->store = v; break;
+    case PINS_AUDIT_LOG: a->cli->audit_dest = v; break;
+    case PINS_PUBLISHER: a->publisher = v; break;
+    case PINS_BY: a->by = v; break;
+    case PINS_WHY: a->cli->why = v; break;
+    case PINS_JSON: a->as_json = 1; break;
+    default:
+        if (a->nargs == sizeof(a->args) / sizeof(a->args[0])) {
+            pins_usage(stderr);
+            return 2;
+        }
+        a->args[a->nargs++] = v;
+    }
+    return 0;
+}
+
 int
 pg_cmd_pins(int argc, char **argv)
 {
     struct pins_cli cli;
-    const char *config = NULL, *publisher = NULL, *by = NULL;
-    const char *store = NULL;
-    const char *args[4];
-    char msg[512];
-    size_t nargs = 0;
-    int i, as_json = 0, rc = 2;
+    struct pins_args pa;
+    const char *config, *publisher, *by, *store;
+    const char **args = pa.args;
+    char msg[512], bad[256];
+    size_t nargs;
+    int as_json, rc = 2;
 
     memset(&cli, 0, sizeof(cli));
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_next = i + 1 < argc;
-
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            pins_usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--cache-dir") == 0 && has_next) {
-            cli.cache_dir = argv[++i];
-        } else if (strcmp(a, "--config") == 0 && has_next) {
-            config = argv[++i];
-        } else if (strcmp(a, "--pin-store") == 0 && has_next) {
-            store = argv[++i];
-        } else if (strcmp(a, "--audit-log") == 0 && has_next) {
-            cli.audit_dest = argv[++i];
-        } else if (strcmp(a, "--publisher") == 0 && has_next) {
-            publisher = argv[++i];
-        } else if (strcmp(a, "--by") == 0 && has_next) {
-            by = argv[++i];
-        } else if (strcmp(a, "--why") == 0 && has_next) {
-            cli.why = argv[++i];
-        } else if (strcmp(a, "--json") == 0) {
-            as_json = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "provgate: pins: unknown or incomplete option "
-                "'%s'\n", a);
-            pins_usage(stderr);
-            return 2;
-        } else if (nargs < sizeof(args) / sizeof(args[0])) {
-            args[nargs++] = a;
-        } else {
-            pins_usage(stderr);
-            return 2;
-        }
+    memset(&pa, 0, sizeof(pa));
+    pa.cli = &cli;
+    rc = pg_cmd_getopt(argc, argv, pins_flags, sizeof(pins_flags)
+        / sizeof(pins_flags[0]), pins_on_arg, &pa, bad, sizeof(bad));
+    if (rc == PG_CMD_HELP) {
+        pins_usage(stdout);
+        return 0;
     }
+    if (rc == PG_CMD_UNKNOWN || rc == PG_CMD_NO_VALUE) {
+        fprintf(stderr, "provgate: pins: unknown or incomplete option "
+            "'%s'\n", bad);
+        pins_usage(stderr);
+        return 2;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = 2;
+    config = pa.config;
+    publisher = pa.publisher;
+    by = pa.by;
+    store = pa.store;
+    nargs = pa.nargs;
+    as_json = pa.as_json;
     if (nargs == 0) {
         pins_usage(stderr);
         return 2;

@@ -63,21 +63,48 @@ policy_check(const char *path)
     return 0;
 }
 
+/* The positional arguments (at most two: ACTION [FILE]). */
+struct policy_args {
+    const char *arg[2];
+    size_t n;
+};
+
+static int
+policy_on_arg(void *arg, int flag, const char *v)
+{
+    struct policy_args *a = arg;
+
+    (void) flag;                        /* no flags: only positionals */
+    if (a->n == sizeof(a->arg) / sizeof(a->arg[0])) {
+        policy_usage(stderr);
+        return 2;
+    }
+    a->arg[a->n++] = v;
+    return 0;
+}
+
 int
 pg_cmd_policy(int argc, char **argv)
 {
+    struct policy_args a;
+    char bad[256];
     size_t i;
+    int rc;
 
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0
-        || strcmp(argv[1], "-h") == 0))
-    {
+    memset(&a, 0, sizeof(a));
+    rc = pg_cmd_getopt(argc, argv, NULL, 0, policy_on_arg, &a, bad,
+        sizeof(bad));
+    if (rc == PG_CMD_HELP) {
         policy_usage(stdout);
         return 0;
     }
-    if (argc == 3 && strcmp(argv[1], "check") == 0) {
-        return policy_check(argv[2]);
+    if (rc > 0) {
+        return rc;
     }
-    if (argc == 2 && strcmp(argv[1], "reference") == 0) {
+    if (rc == 0 && a.n == 2 && strcmp(a.arg[0], "check") == 0) {
+        return policy_check(a.arg[1]);
+    }
+    if (rc == 0 && a.n == 1 && strcmp(a.arg[0], "reference") == 0) {
         for (i = 0; i < pg_policy_n_directives; i++) {
             const struct pg_policy_directive *d = &pg_policy_directives[i];
 

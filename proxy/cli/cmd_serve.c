@@ -33,19 +33,116 @@ usage(FILE *out)
         "'provgate serve --reference' prints every directive.\n");
 }
 
-/* Flag → directive name; NULL value means the flag takes no argument. */
-static const struct {
-    const char *flag;
-    const char *directive;
-    int has_value;
-} serve_flags[] = {
-    { "--listen", "listen", 1 },
-    { "--upstream", "upstream", 1 },
-    { "--cache-dir", "cache_dir", 1 },
-    { "--policy", "policy", 1 },
-    { "--trust-root", "trust_root", 1 },
-    { "--allow-http", "allow_http", 0 },
+/* The flags; those after SERVE_REFERENCE set the directive of the same
+ * row in serve_directives ("on" for one that takes no value). */
+enum serve_flag {
+    SERVE_CONFIG, SERVE_SET, SERVE_REFERENCE, SERVE_LISTEN, SERVE_UPSTREAM,
+    SERVE_CACHE_DIR, SERVE_POLICY, SERVE_TRUST_ROOT, SERVE_ALLOW_HTTP,
+    SERVE_NFLAGS
 };
+
+static const struct pg_cmd_flag serve_flags[SERVE_NFLAGS] = {
+    [SERVE_CONFIG] = { "config", 1 },
+    [SERVE_SET] = { "set", 1 },
+    [SERVE_REFERENCE] = { "reference", 0 },
+    [SERVE_LISTEN] = { "listen", 1 },
+    [SERVE_UPSTREAM] = { "upstream", 1 },
+    [SERVE_CACHE_DIR] = { "cache-dir", 1 },
+    [SERVE_POLICY] = { "policy", 1 },
+    [SERVE_TRUST_ROOT] = { "trust-root", 1 },
+    [SERVE_ALLOW_HTTP] = { "allow-http", 0 },
+};
+
+static const char *const serve_directives[SERVE_NFLAGS] = {
+    [SERVE_LISTEN] = "listen",
+    [SERVE_UPSTREAM] = "upstream",
+    [SERVE_CACHE_DIR] = "cache_dir",
+    [SERVE_POLICY] = "policy",
+    [SERVE_TRUST_ROOT] = "trust_root",
+    [SERVE_ALLOW_HTTP] = "allow_http",
+};
+
+struct serve_args {
+    struct pg_config *cfg;          /* NULL: the first pass */
+    const char *config;
+    int reference;
+};
+
+/* First pass: --config and --reference; second pass (cfg loaded): every
+ * other flag applied in order. */
+static int
+serve_on_arg(void *arg, int flag, const char *v)
+{
+    struct serve_args *a = arg;
+    char msg[512], name[128];
+    const char *eq;
+
+    if (a->cfg == NULL) {
+        if (flag == SERVE_CONFIG) {
+            a->config = v;
+        } else if (flag == SERVE_REFERENCE) {
+            a->reference = 1;
+        }
+        return 0;
+    }
+    if (flag == SERVE_CONFIG || flag == SERVE_REFERENCE) {
+        return 0;
+    }
+    if (flag < 0) {
+        fprintf(stderr, "provgate serve: unknown argument '%s'\n", v);
+        usage(stderr);
+        return 2;
+    }
+    if (flag == SERVE_SET) {
+        eq = strchr(v, '=');
+        if (eq == NULL || (size_t) (eq - v) >= sizeof(name)) {
+            fprintf(stderr, "--set: needs NAME=VALUE\n");
+            return 2;
+        }
+        memcpy(name, v, (size_t) (eq - v));
+        name[eq - v] = '\0';
+        v = eq + 1;
+    } else {
+        snprintf(name, sizeof(name), "%s", serve_directives[flag]);
+        v = serve_flags[flag].has_value ? v : "on";
+    }
+    if (pg_config_set(a->cfg, name, v, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "%s\n", msg);
+        return 2;
+    }
+    return 0;
+}
+
+/* The first pass's answer to the user: 0 go on, else the exit status. */
+static int
+serve_scan(int argc, char **argv, struct serve_args *a)
+{
+    char bad[256];
+    int rc;
+
+    rc = pg_cmd_getopt(argc, argv, serve_flags, SERVE_NFLAGS, serve_on_arg,
+        a, bad, sizeof(bad));
+    if (rc == PG_CMD_HELP) {
+        usage(stdout);
+        return -1;
+    }
+    if (rc == PG_CMD_UNKNOWN) {
+        fprintf(stderr, "provgate serve: unknown argument '%s'\n", bad);
+        usage(stderr);
+        return 2;
+    }
+    if (rc == PG_CMD_NO_VALUE) {
+        fprintf(stderr, "%s: needs %s\n", bad, strcmp(bad, "--config") == 0
+            ? "a FILE" : strcmp(bad, "--set") == 0 ? "NAME=VALUE"
+            : "a value");
+        return 2;
+    }
+    if (a->reference) {
+        pg_config_dump_reference(stdout);
+        return -1;
+    }
+    return rc;
+}
 
 /* Client connections (max_connections, default 1024), upstream sockets and
  * the open-blob cache all need descriptors: the soft limit (often 1024) is
@@ -70,87 +167,30 @@ pg_cmd_serve(int argc, char **argv)
     struct pg_ctx ctx;
     struct pg_prov *prov = NULL;
     char pmsg[4096];                /* every FILE:LINE of a bad policy */
-    const char *config = NULL;
-    char msg[512], name[128];
-    int i, rc;
-    size_t k;
+    struct serve_args sa;
+    char msg[512], name[256];
+    int rc;
 
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--reference") == 0) {
-            pg_config_dump_reference(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--config") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "--config: needs a FILE\n");
-                return 2;
-            }
-            config = argv[++i];
-        }
+    memset(&sa, 0, sizeof(sa));
+    rc = serve_scan(argc, argv, &sa);
+    if (rc != 0) {
+        return rc < 0 ? 0 : rc;
     }
     raise_nofile();
     pg_config_defaults(&cfg);
-    if (config != NULL && pg_config_load(&cfg, config, msg,
+    if (sa.config != NULL && pg_config_load(&cfg, sa.config, msg,
             sizeof(msg)) != 0)
     {
         fprintf(stderr, "%s\n", msg);
         pg_config_free(&cfg);
         return 2;
     }
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-
-        if (strcmp(a, "--config") == 0) {
-            i++;
-            continue;
-        }
-        if (strcmp(a, "--set") == 0) {
-            const char *eq = i + 1 < argc ? strchr(argv[i + 1], '=') : NULL;
-
-            if (eq == NULL || (size_t)(eq - argv[i + 1]) >= sizeof(name))
-            {
-                fprintf(stderr, "--set: needs NAME=VALUE\n");
-                pg_config_free(&cfg);
-                return 2;
-            }
-            memcpy(name, argv[i + 1], (size_t)(eq - argv[i + 1]));
-            name[eq - argv[i + 1]] = '\0';
-            if (pg_config_set(&cfg, name, eq + 1, msg, sizeof(msg)) != 0) {
-                fprintf(stderr, "%s\n", msg);
-                pg_config_free(&cfg);
-                return 2;
-            }
-            i++;
-            continue;
-        }
-        for (k = 0; k < sizeof(serve_flags) / sizeof(serve_flags[0]); k++) {
-            if (strcmp(a, serve_flags[k].flag) == 0) {
-                break;
-            }
-        }
-        if (k == sizeof(serve_flags) / sizeof(serve_flags[0])) {
-            fprintf(stderr, "provgate serve: unknown argument '%s'\n", a);
-            usage(stderr);
-            pg_config_free(&cfg);
-            return 2;
-        }
-        if (serve_flags[k].has_value && i + 1 >= argc) {
-            fprintf(stderr, "%s: needs a value\n", a);
-            pg_config_free(&cfg);
-            return 2;
-        }
-        if (pg_config_set(&cfg, serve_flags[k].directive,
-                serve_flags[k].has_value ? argv[++i] : "on", msg,
-                sizeof(msg)) != 0)
-        {
-            fprintf(stderr, "%s\n", msg);
-            pg_config_free(&cfg);
-            return 2;
-        }
+    sa.cfg = &cfg;
+    rc = pg_cmd_getopt(argc, argv, serve_flags, SERVE_NFLAGS, serve_on_arg,
+        &sa, name, sizeof(name));
+    if (rc != 0) {
+        pg_config_free(&cfg);
+        return 2;
     }
     if (pg_config_finish(&cfg, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "%s\n", msg);

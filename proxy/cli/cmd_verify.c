@@ -185,6 +185,19 @@ usage_bundle(void)
     return 2;
 }
 
+enum bundle_flag {
+    VB_STAGING, VB_BUNDLE, VB_IDENTITY, VB_ISSUER, VB_KEY, VB_ROOT, VB_NFLAGS
+};
+
+static const struct pg_cmd_flag bundle_flags[VB_NFLAGS] = {
+    [VB_STAGING] = { "staging", 0 },
+    [VB_BUNDLE] = { "bundle", 1 },
+    [VB_IDENTITY] = { "certificate-identity", 1 },
+    [VB_ISSUER] = { "certificate-oidc-issuer", 1 },
+    [VB_KEY] = { "key", 1 },
+    [VB_ROOT] = { "trusted-root", 1 },
+};
+
 int
 pg_cmd_verify_bundle(int argc, char **argv)
 {
@@ -200,36 +213,31 @@ pg_cmd_verify_bundle(int argc, char **argv)
     int whole = 0;
     size_t jlen, pemlen = 0;
     struct stat st;
-    int i, staging = 0, rc;
+    const char *val[VB_NFLAGS + 1];
+    struct pg_cmd_values vals;
+    char bad[256];
+    int staging = 0, rc;
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-
-        if (strcmp(a, "--staging") == 0) {
-            staging = 1;
-        } else if (i + 1 < argc && strcmp(a, "--bundle") == 0) {
-            bundle = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--certificate-identity") == 0) {
-            ident = argv[++i];
-        } else if (i + 1 < argc
-            && strcmp(a, "--certificate-oidc-issuer") == 0)
-        {
-            issuer = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--key") == 0) {
-            key = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--trusted-root") == 0) {
-            rootf = argv[++i];
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage_bundle();
-            return 0;
-        } else if (a[0] == '-' && a[1] == '-') {
-            return usage_bundle();
-        } else if (art == NULL) {
-            art = a;
-        } else {
-            return usage_bundle();
-        }
+    memset(val, 0, sizeof(val));
+    vals.val = val;
+    vals.n = VB_NFLAGS;
+    vals.usage = usage_bundle;
+    rc = pg_cmd_getopt(argc, argv, bundle_flags, VB_NFLAGS, pg_cmd_on_value,
+        &vals, bad, sizeof(bad));
+    if (rc == PG_CMD_HELP) {
+        usage_bundle();
+        return 0;
     }
+    if (rc != 0) {
+        return rc > 0 ? rc : usage_bundle();
+    }
+    staging = val[VB_STAGING] != NULL;
+    bundle = val[VB_BUNDLE];
+    ident = val[VB_IDENTITY];
+    issuer = val[VB_ISSUER];
+    key = val[VB_KEY];
+    rootf = val[VB_ROOT];
+    art = val[VB_NFLAGS];
     if (bundle == NULL || art == NULL
         || (key == NULL) == (ident == NULL || issuer == NULL)
         || (key != NULL && (ident != NULL || issuer != NULL)))
@@ -311,6 +319,24 @@ usage_verify(void)
     return 2;
 }
 
+enum verify_flag {
+    VF_STAGING, VF_ROOT, VF_PROVENANCE, VF_ATTESTATION, VF_BUNDLE,
+    VF_PUBLISHER, VF_IDENTITY, VF_ISSUER, VF_SHA256, VF_NAME, VF_NFLAGS
+};
+
+static const struct pg_cmd_flag verify_flags[VF_NFLAGS] = {
+    [VF_STAGING] = { "staging", 0 },
+    [VF_ROOT] = { "trusted-root", 1 },
+    [VF_PROVENANCE] = { "provenance", 1 },
+    [VF_ATTESTATION] = { "attestation", 1 },
+    [VF_BUNDLE] = { "bundle", 1 },
+    [VF_PUBLISHER] = { "publisher", 1 },
+    [VF_IDENTITY] = { "identity", 1 },
+    [VF_ISSUER] = { "issuer", 1 },
+    [VF_SHA256] = { "sha256", 1 },
+    [VF_NAME] = { "name", 1 },
+};
+
 int
 pg_cmd_verify(int argc, char **argv)
 {
@@ -325,42 +351,35 @@ pg_cmd_verify(int argc, char **argv)
     unsigned char sha[32], d384[48], d512[64];
     char reason[160], out[600], *json = NULL;
     size_t jlen;
-    int i, staging = 0, rc, inputs;
+    const char *val[VF_NFLAGS + 1];
+    struct pg_cmd_values vals;
+    char bad[256];
+    int staging = 0, rc, inputs;
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-
-        if (strcmp(a, "--staging") == 0) {
-            staging = 1;
-        } else if (i + 1 < argc && strcmp(a, "--trusted-root") == 0) {
-            rootf = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--provenance") == 0) {
-            prov = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--attestation") == 0) {
-            att = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--bundle") == 0) {
-            bun = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--publisher") == 0) {
-            pubspec = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--identity") == 0) {
-            ident = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--issuer") == 0) {
-            issuer = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--sha256") == 0) {
-            hex = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--name") == 0) {
-            name = argv[++i];
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage_verify();
-            return 0;
-        } else if (a[0] == '-') {
-            return usage_verify();
-        } else if (dist == NULL) {
-            dist = a;
-        } else {
-            return usage_verify();
-        }
+    memset(val, 0, sizeof(val));
+    vals.val = val;
+    vals.n = VF_NFLAGS;
+    vals.usage = usage_verify;
+    rc = pg_cmd_getopt(argc, argv, verify_flags, VF_NFLAGS, pg_cmd_on_value,
+        &vals, bad, sizeof(bad));
+    if (rc == PG_CMD_HELP) {
+        usage_verify();
+        return 0;
     }
+    if (rc != 0) {
+        return rc > 0 ? rc : usage_verify();
+    }
+    staging = val[VF_STAGING] != NULL;
+    rootf = val[VF_ROOT];
+    prov = val[VF_PROVENANCE];
+    att = val[VF_ATTESTATION];
+    bun = val[VF_BUNDLE];
+    pubspec = val[VF_PUBLISHER];
+    ident = val[VF_IDENTITY];
+    issuer = val[VF_ISSUER];
+    hex = val[VF_SHA256];
+    name = val[VF_NAME];
+    dist = val[VF_NFLAGS];
     inputs = (prov != NULL) + (att != NULL) + (bun != NULL);
     if (inputs != 1 || (rootf != NULL && staging)
         || (pubspec != NULL && (ident != NULL || issuer != NULL))
