@@ -125,7 +125,7 @@ class PolicyCase(pgtest.Case):
         if not real_root:
             args += ["--trust-root", self.trust_root]
         s = {"audit_log": self.audit}
-        if os.environ.get("PG_E2E_PIN_STORE") == "postgresql":
+        if self.on_postgresql():
             s["pin_store"] = self.pin_db().uri()
         s.update(sets or {})
         return self.start_provgate(up, cache_dir=cache_dir, sets=s,
@@ -161,10 +161,17 @@ class PolicyCase(pgtest.Case):
             self._pin_db = self.start_postgres()
         return self._pin_db
 
+    def on_postgresql(self):
+        return os.environ.get("PG_E2E_PIN_STORE") == "postgresql"
+
+    def store_args(self):
+        """`pins` options naming the test's pin store besides the cache
+        (none for LMDB: the default beside the cache)."""
+        return ["--pin-store", self.pin_db().uri()] \
+            if self.on_postgresql() else []
+
     def pins(self, pg, *args):
-        where = ["--cache-dir", pg.cache_dir]
-        if os.environ.get("PG_E2E_PIN_STORE") == "postgresql":
-            where = ["--pin-store", self.pin_db().uri()]
+        where = ["--cache-dir", pg.cache_dir] + self.store_args()
         return pgtest.run_cli(["pins"] + where + ["--audit-log", self.audit]
                               + list(args))
 
@@ -224,7 +231,8 @@ class PinStore(PolicyCase):
         for f in page["files"]:
             self.assertEqual(f["_provenance"]["status"], "rejected", f)
             self.assertIn(OTHER, f["_provenance"]["expected"])
-        self.assertTrue(os.path.isdir(os.path.join(self.tmp, "pins.lmdb")))
+        self.assertEqual(os.path.isdir(os.path.join(self.tmp, "pins.lmdb")),
+                         not self.on_postgresql())
         r = self.pins(pg, "show", "demo")
         self.assertEqual(r.returncode, 0, r.output)
         self.assertIn("migrate  by provgate: (no pin) -> " + OTHER, r.output)
@@ -234,7 +242,8 @@ class PinStore(PolicyCase):
         self.assertEqual(r.returncode, 0, r.output)
         self.stop_provgate(pg)
         pg = self.serve(up, cache_dir=cache)
-        self.assertIn("pins: pin store lmdb:", pg.log_text())
+        self.assertIn("pins: pin store %s" % ("postgresql://"
+                      if self.on_postgresql() else "lmdb:"), pg.log_text())
         self.assertNotIn("pins: migrated", pg.log_text())
         files = self.files_by_name(self.json_page(pg))
         self.assertEqual(files["demo-1.0-py3-none-any.whl"]["_provenance"]
@@ -267,7 +276,8 @@ class PinStore(PolicyCase):
     def test_pins_migrate_command_on_an_old_cache(self):
         cache = self.new_dir("cache-old")
         write_old_cache_pin(cache, "demo", OTHER)
-        args = ["pins", "--cache-dir", cache, "--audit-log", self.audit]
+        args = ["pins", "--cache-dir", cache, "--audit-log",
+                self.audit] + self.store_args()
         r = pgtest.run_cli(args + ["migrate"])
         self.assertEqual(r.returncode, 0, r.output)
         self.assertIn("migrated 1 pins from the cache %s (0 already in the "
