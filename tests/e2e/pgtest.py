@@ -196,7 +196,8 @@ class PostgreSQL:
     "postgres" connects without a password (trust, socket only); the role
     PG_PIN_USER needs PG_PIN_PASSWORD (scram), for the credential tests."""
 
-    def __init__(self):
+    def __init__(self, durable=False):
+        self.durable = durable      # fsync and synchronous commit (benches)
         if not os.access(os.path.join(PG_BIN, "postgres"), os.X_OK):
             raise unittest.SkipTest(
                 "PostgreSQL is not installed (%s/postgres): run "
@@ -236,9 +237,10 @@ class PostgreSQL:
             [os.path.join(PG_BIN, "postgres"), "-D", self.data,
              "-c", "listen_addresses=", "-c",
              "unix_socket_directories=" + self.base,
-             "-c", "port=%d" % PG_PORT, "-c", "fsync=off",
-             "-c", "synchronous_commit=off", "-c", "max_connections=60",
-             "-c", "shared_buffers=16MB"] + self._preload(),
+             "-c", "port=%d" % PG_PORT, "-c", "max_connections=60",
+             "-c", "shared_buffers=16MB"] + self._preload()
+            + ([] if self.durable else ["-c", "fsync=off", "-c",
+                                        "synchronous_commit=off"]),
             cwd=self.base, user=self.uid, group=self.gid,
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             preexec_fn=_die_with_parent_preloaded())
