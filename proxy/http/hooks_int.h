@@ -45,8 +45,9 @@ struct pg_proxy_hooks {
         void (*resume)(void *resume_arg), void *resume_arg);
     /* Added by issue 12: /readyz asks it.  1 when nothing is degraded;
      * 0 with a one-line why (e.g. the shared pin store is unreachable:
-     * known pins still work, so the answer stays 200 and says so).
-     * Optional. */
+     * known pins still work but new projects cannot be pinned, so the
+     * answer is 503 with the why, and a balancer prefers another
+     * replica).  Optional. */
     int (*ready)(void *arg, char *why, size_t len);
 };
 
