@@ -402,65 +402,118 @@ done:
     return rc;
 }
 
+/* Visits every record of dbi in key order in one read transaction:
+ * visit returns 0 to go on, 1 to stop, or a PG_POLICY_* code negated
+ * (err filled).  buf: size bytes for the visitor, freed at the end. */
 static int
-lmdb_iter(struct pg_pinstore *s,
-    int (*fn)(void *arg, const struct pg_pin_set *set), void *arg,
-    struct pg_policy_err *err)
+lmdb_walk(struct lmdb_store *ls, MDB_dbi dbi, const char *step, size_t size,
+    int (*visit)(void *ctx, void *buf, const MDB_val *k, const MDB_val *v,
+    struct pg_policy_err *err), void *ctx, struct pg_policy_err *err)
 {
-    struct lmdb_store *ls = (struct lmdb_store *) s;
-    struct pg_pin_set *set;
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     MDB_val k, v;
-    int rc;
+    void *buf;
+    int rc, vr = 0;
 
     if (ls->env == NULL) {
         return PG_POLICY_OK;
     }
-    set = malloc(sizeof(*set));
-    if (set == NULL) {
-        pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-iter", "%s",
-            "out of memory");
+    buf = malloc(size);
+    if (buf == NULL) {
+        pg_pins_fail(err, PG_POLICY_ENOMEM, step, "%s", "out of memory");
         return PG_POLICY_ENOMEM;
     }
     rc = mdb_txn_begin(ls->env, NULL, MDB_RDONLY, &txn);
     if (rc == 0) {
-        rc = mdb_cursor_open(txn, ls->pins, &cur);
+        rc = mdb_cursor_open(txn, dbi, &cur);
     }
-    if (rc != 0) {
-        rc = lmdb_fail(err, "pins-iter", rc);
-        goto done;
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     }
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        rc = pg_pins_from_json(v.mv_data, v.mv_size, set, err);
-        if (rc != PG_POLICY_OK) {
-            if (err != NULL) {
-                size_t off = strlen(err->reason);
-
-                snprintf(err->reason + off, sizeof(err->reason) - off,
-                    " (pin of '%.*s')", (int) (k.mv_size < 64 ? k.mv_size
-                    : 64), (const char *) k.mv_data);
-            }
-            goto done;
-        }
-        if (fn(arg, set) != 0) {
-            break;
-        }
+    while (rc == 0 && (vr = visit(ctx, buf, &k, &v, err)) == 0) {
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    rc = rc == 0 || rc == MDB_NOTFOUND ? PG_POLICY_OK
-        : lmdb_fail(err, "pins-iter", rc);
-
-done:
+    if (vr < 0) {
+        rc = -vr;
+    } else {
+        rc = rc == 0 || rc == MDB_NOTFOUND ? PG_POLICY_OK
+            : lmdb_fail(err, step, rc);
+    }
     if (cur != NULL) {
         mdb_cursor_close(cur);
     }
     if (txn != NULL) {
         mdb_txn_abort(txn);
     }
-    free(set);
+    free(buf);
     return rc;
+}
+
+struct lmdb_visit {
+    const char *project;                /* history: NULL for all */
+    int (*set_fn)(void *arg, const struct pg_pin_set *set);
+    int (*ev_fn)(void *arg, const struct pg_pin_event *ev);
+    void *arg;
+};
+
+static int
+lmdb_visit_pin(void *ctx, void *buf, const MDB_val *k, const MDB_val *v,
+    struct pg_policy_err *err)
+{
+    struct lmdb_visit *c = ctx;
+    struct pg_pin_set *set = buf;
+    int rc;
+
+    rc = pg_pins_from_json(v->mv_data, v->mv_size, set, err);
+    if (rc != PG_POLICY_OK) {
+        if (err != NULL) {
+            size_t off = strlen(err->reason);
+
+            snprintf(err->reason + off, sizeof(err->reason) - off,
+                " (pin of '%.*s')", (int) (k->mv_size < 64 ? k->mv_size
+                : 64), (const char *) k->mv_data);
+        }
+        return -rc;
+    }
+    return c->set_fn(c->arg, set) != 0 ? 1 : 0;
+}
+
+static int
+lmdb_visit_event(void *ctx, void *buf, const MDB_val *k, const MDB_val *v,
+    struct pg_policy_err *err)
+{
+    struct lmdb_visit *c = ctx;
+    struct pg_pin_event *ev = buf;
+    json_t *o;
+    int rc;
+
+    (void) k;
+    if (v->mv_size > PG_PINS_MAX_EVENT) {
+        pg_pins_fail(err, PG_POLICY_ELIMIT, "pins-history", "a history "
+            "event is larger than %d bytes", PG_PINS_MAX_EVENT);
+        return -PG_POLICY_ELIMIT;
+    }
+    o = json_loadb(v->mv_data, v->mv_size, JSON_REJECT_DUPLICATES, NULL);
+    rc = pg_pin_event_from_json(o, ev, err);
+    json_decref(o);
+    if (rc != PG_POLICY_OK) {
+        return -rc;
+    }
+    return (c->project == NULL || strcmp(c->project, ev->project) == 0)
+        && c->ev_fn(c->arg, ev) != 0 ? 1 : 0;
+}
+
+static int
+lmdb_iter(struct pg_pinstore *s,
+    int (*fn)(void *arg, const struct pg_pin_set *set), void *arg,
+    struct pg_policy_err *err)
+{
+    struct lmdb_store *ls = (struct lmdb_store *) s;
+    struct lmdb_visit c = { NULL, fn, NULL, arg };
+
+    return lmdb_walk(ls, ls->pins, "pins-iter", sizeof(struct pg_pin_set),
+        lmdb_visit_pin, &c, err);
 }
 
 static int
@@ -469,63 +522,10 @@ lmdb_history(struct pg_pinstore *s, const char *project,
     struct pg_policy_err *err)
 {
     struct lmdb_store *ls = (struct lmdb_store *) s;
-    struct pg_pin_event *ev;
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    json_t *o;
-    int rc;
+    struct lmdb_visit c = { project, NULL, fn, arg };
 
-    if (ls->env == NULL) {
-        return PG_POLICY_OK;
-    }
-    ev = malloc(sizeof(*ev));
-    if (ev == NULL) {
-        pg_pins_fail(err, PG_POLICY_ENOMEM, "pins-history", "%s",
-            "out of memory");
-        return PG_POLICY_ENOMEM;
-    }
-    rc = mdb_txn_begin(ls->env, NULL, MDB_RDONLY, &txn);
-    if (rc == 0) {
-        rc = mdb_cursor_open(txn, ls->history, &cur);
-    }
-    if (rc != 0) {
-        rc = lmdb_fail(err, "pins-history", rc);
-        goto done;
-    }
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        if (v.mv_size > PG_PINS_MAX_EVENT) {
-            pg_pins_fail(err, PG_POLICY_ELIMIT, "pins-history", "a history "
-                "event is larger than %d bytes", PG_PINS_MAX_EVENT);
-            rc = PG_POLICY_ELIMIT;
-            goto done;
-        }
-        o = json_loadb(v.mv_data, v.mv_size, JSON_REJECT_DUPLICATES, NULL);
-        rc = pg_pin_event_from_json(o, ev, err);
-        json_decref(o);
-        if (rc != PG_POLICY_OK) {
-            goto done;
-        }
-        if ((project == NULL || strcmp(project, ev->project) == 0)
-            && fn(arg, ev) != 0)
-        {
-            break;
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    rc = rc == 0 || rc == MDB_NOTFOUND ? PG_POLICY_OK
-        : lmdb_fail(err, "pins-history", rc);
-
-done:
-    if (cur != NULL) {
-        mdb_cursor_close(cur);
-    }
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    free(ev);
-    return rc;
+    return lmdb_walk(ls, ls->history, "pins-history",
+        sizeof(struct pg_pin_event), lmdb_visit_event, &c, err);
 }
 
 static int
