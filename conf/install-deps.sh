@@ -14,7 +14,7 @@ pkgs="build-essential cmake pkg-config libevent-dev libssl-dev liblmdb-dev
 if [ "${1:-}" = "--test" ]; then
     pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev python3 python3-pip
           prometheus nginx-light wrk lmdb-utils openssl python3-poetry
-          pipenv python3-webob postgresql"
+          pipenv python3-webob postgresql chromium"
 fi
 missing=""
 for p in $pkgs; do

@@ -162,7 +162,24 @@ route_readyz(struct pg_req *r, const char *rest)
     }
 }
 
+/* /-/: the operator pages, when ui = on (routes/ui_route.c installs
+ * them); "/-" itself and a POST outside /-/ are theirs to answer too. */
+static void
+route_ui(struct pg_req *r, const char *rest)
+{
+    struct pg_server *s = r->s;
+
+    if (s->ui_handle == NULL || (rest[0] != '\0' && rest[0] != '/')) {
+        pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "no such route: %s%s",
+            r->path, s->ui_handle == NULL ? " (the operator pages are "
+            "off: ui = off)" : "");
+        return;
+    }
+    s->ui_handle(s->ui_arg, r, r->path);
+}
+
 static const struct pg_route server_routes[] = {
+    { "/-", 1, route_ui },
     { "/metrics", 0, route_metrics },
     { "/healthz", 0, route_healthz },
     { "/readyz", 0, route_readyz },

@@ -14,6 +14,7 @@ int pg_cmd_verify_bundle(int argc, char **argv);  /* cmd_verify.c */
 int pg_cmd_policy(int argc, char **argv);         /* cmd_policy.c */
 int pg_cmd_pins(int argc, char **argv);           /* cmd_pins.c */
 int pg_cmd_cache(int argc, char **argv);          /* cmd_cache.c */
+int pg_cmd_admin_token(int argc, char **argv);    /* cmd_admin.c */
 
 /* ---- flags (cmd_opts.c) ---- */
 

@@ -19,6 +19,7 @@
 #include "config_int.h"
 #include "pg_proxy.h"
 #include "provenance_int.h"
+#include "ui_route_int.h"
 
 static void
 usage(FILE *out)
@@ -166,6 +167,7 @@ pg_cmd_serve(int argc, char **argv)
     struct pg_proxy_hooks hooks;
     struct pg_ctx ctx;
     struct pg_prov *prov = NULL;
+    struct pg_uisrv *ui = NULL;
     char pmsg[4096];                /* every FILE:LINE of a bad policy */
     struct serve_args sa;
     char msg[512], name[256];
@@ -213,8 +215,17 @@ pg_cmd_serve(int argc, char **argv)
         return 2;
     }
     pg_server_set_hooks(s, &hooks);
+    if (cfg.ui && pg_uisrv_new(s, prov, &ui, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "%s\n", msg);
+        pg_prov_stop(prov);
+        pg_server_free(s);
+        pg_prov_free(prov);
+        pg_config_free(&cfg);
+        return 2;
+    }
     rc = pg_server_run(s);
     pg_prov_stop(prov);
+    pg_uisrv_free(ui);
     pg_server_free(s);
     pg_prov_free(prov);
     pg_config_free(&cfg);

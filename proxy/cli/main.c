@@ -23,6 +23,8 @@ static const struct pg_subcommand pg_subcommands[] = {
     { "policy", pg_cmd_policy, "policy check FILE" },
     { "pins", pg_cmd_pins, "list|show|approve|forget|export|import pins" },
     { "cache", pg_cmd_cache, "stats|gc of the cache directory" },
+    { "admin-token", pg_cmd_admin_token,
+      "a new operator-pages administrator token (admin_token_file line)" },
 };
 
 static void

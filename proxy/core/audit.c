@@ -26,6 +26,8 @@ struct pg_audit {
     int fd;
     int own;
     uint64_t failures;
+    pg_audit_tap_fn tap;        /* also told every event (or NULL) */
+    void *tap_arg;
 };
 
 int
@@ -66,6 +68,13 @@ pg_audit_close(struct pg_audit *a)
         close(a->fd);
     }
     free(a);
+}
+
+void
+pg_audit_set_tap(struct pg_audit *a, pg_audit_tap_fn fn, void *arg)
+{
+    a->tap = fn;
+    a->tap_arg = arg;
 }
 
 uint64_t
@@ -128,6 +137,9 @@ pg_audit_log(struct pg_audit *a, const struct pg_audit_event *ev)
         return -1;
     }
     t = ev->time != 0 ? (time_t) ev->time : time(NULL);
+    if (a->tap != NULL) {
+        a->tap(a->tap_arg, ev, (int64_t) t);
+    }
     if (gmtime_r(&t, &tm) == NULL
         || strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
     {

@@ -47,6 +47,13 @@ int pg_audit_open(const char *dest, struct pg_audit **out, char *msg,
 void pg_audit_close(struct pg_audit *a);
 /* Writes one line; returns 0 or -1 (write failed: counted, not retried). */
 int pg_audit_log(struct pg_audit *a, const struct pg_audit_event *ev);
+/* A tap is told every event pg_audit_log writes (with its time, Unix
+ * seconds), on the thread that logs it, before the line is written: the
+ * operator pages' event store (ui_route.c).  The event is borrowed for the
+ * call.  NULL removes it. */
+typedef void (*pg_audit_tap_fn)(void *arg, const struct pg_audit_event *ev,
+    int64_t time);
+void pg_audit_set_tap(struct pg_audit *a, pg_audit_tap_fn fn, void *arg);
 /* Lines that could not be written since open. */
 uint64_t pg_audit_failures(const struct pg_audit *a);
 

@@ -206,6 +206,15 @@ const struct pg_directive pg_config_directives[] = {
       "beside cache_dir), lmdb:DIR, or a PostgreSQL URI shared by "
       "replicas (postgresql://HOST/DB; a password belongs in PGPASSFILE)",
       0, 0, 0 },
+
+    /* [ui] */
+    { "ui", "ui", pg_conf_bool, F(ui), "off",
+      "serve the operator pages under /-/ (what was verified, pinned and "
+      "refused); off: /-/ is a 404", 0, 0, 0 },
+    { "admin_token_file", "ui", pg_conf_path, F(admin_token_file), NULL,
+      "administrators' tokens, one \"NAME sha256$SALT$HASH\" line each "
+      "(provgate admin-token NAME makes one); unset: the pages are "
+      "read-only", 0, 0, 0 },
 };
 
 #undef F
@@ -223,7 +232,7 @@ _Static_assert(PG_CONFIG_MAX_LINE + 4 <= PG_CONF_INI_LINE,
     "inih's buffer holds a whole line");
 
 static const char *const pg_conf_sections[] = {
-    "server", "upstream", "cache", "policy"
+    "server", "upstream", "cache", "policy", "ui"
 };
 
 /* ---- shared parsers ---- */

@@ -99,6 +99,12 @@ struct pg_config {
     int provenance_concurrency;     /* default 16 */
     char *pin_store;            /* "lmdb", "lmdb:DIR" or a PostgreSQL URI */
 
+    /* [ui] */
+    int ui;                     /* serve the operator pages under /-/
+                                   (default off) */
+    char *admin_token_file;     /* administrators' salted token hashes;
+                                   unset: the pages are read-only */
+
     /* where the values came from, for messages */
     char *path;                 /* config file path or NULL */
     int origin[PG_CONFIG_MAX_DIRECTIVES]; /* per table row: 0 default,
@@ -111,7 +117,8 @@ struct pg_config {
  * (duration: 1 for a millisecond field, 1000 for a seconds field). */
 struct pg_directive {
     const char *name;
-    const char *section;        /* "server", "upstream", "cache", "policy" */
+    const char *section;        /* "server", "upstream", "cache", "policy",
+                                   "ui" */
     const char *(*parse)(const struct pg_directive *d, void *field,
         const char *value);
     size_t offset;

@@ -420,6 +420,28 @@ pg_metric_inc(struct pg_metric *f, double v, const char *const *values)
     pthread_mutex_unlock(&pg_metrics_mu);
 }
 
+/* The sum of a counter's or gauge's children (the operator pages' totals:
+ * hits, misses, upstream requests and errors). */
+double
+pg_metric_total(struct pg_metric *f)
+{
+    double t = 0;
+    size_t i;
+
+    if (f == NULL || f->type == PG_METRIC_HISTOGRAM) {
+        return 0;
+    }
+    pthread_mutex_lock(&pg_metrics_mu);
+    for (i = 0; i < f->nchildren; i++) {
+        t += f->children[i]->value;
+    }
+    if (f->other != NULL) {
+        t += f->other->value;
+    }
+    pthread_mutex_unlock(&pg_metrics_mu);
+    return t;
+}
+
 void
 pg_metric_set(struct pg_metric *f, double v, const char *const *values)
 {

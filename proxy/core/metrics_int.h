@@ -73,6 +73,9 @@ void pg_metric_set(struct pg_metric *f, double v, const char *const *values);
 void pg_metric_observe(struct pg_metric *f, double v,
     const char *const *values);
 
+/* Sum over every label set of a counter or gauge (0 for a histogram). */
+double pg_metric_total(struct pg_metric *f);
+
 /* Appends the whole exposition to out. */
 void pg_metrics_render(struct pg_metrics *m, struct evbuffer *out);
 

@@ -118,7 +118,10 @@ check_target(struct pg_req *r, const char *path, int get_or_head)
         pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return NULL;
     }
-    if (!get_or_head) {
+    if (!get_or_head && !(strcmp(r->method, "POST") == 0
+        && strncmp(path, "/-/", 3) == 0))
+    {
+        /* POST only for the operator pages' actions (routes/ui_route.c) */
         pg_req_set_header(r, "Allow", "GET, HEAD");
         pg_req_refuse(r, PG_REFUSE_METHOD,
             "method not allowed: provgate serves GET and HEAD only");

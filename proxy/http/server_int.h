@@ -48,6 +48,7 @@ struct pg_files;
 struct pg_full;
 struct pg_hot;
 struct pg_body;
+struct pg_req;
 struct evbuffer_file_segment;
 struct sockaddr;
 
@@ -177,6 +178,9 @@ struct pg_server {
     struct pg_files *files;
     struct pg_full *full;               /* cache disk full (full.c) */
     struct pg_proxy_hooks hooks;
+    /* the operator pages (routes/ui_route.c), NULL when ui = off */
+    void (*ui_handle)(void *arg, struct pg_req *r, const char *path);
+    void *ui_arg;
     struct pg_route *routes;            /* the route table (server.c) */
     size_t nroutes;
     char base_url[512];                 /* render base, no final '/' */
@@ -341,6 +345,8 @@ void pg_req_end_stream(struct pg_req *r);
 enum pg_refusal {
     PG_REFUSE_MOVED,                    /* 301 (a Location is set) */
     PG_REFUSE_BAD_REQUEST,              /* 400 */
+    PG_REFUSE_UNAUTHORIZED,             /* 401: operator pages' admin (a
+                                           WWW-Authenticate is set) */
     PG_REFUSE_FORBIDDEN,                /* 403: policy, mismatch, host */
     PG_REFUSE_CLIENT,                   /* 403: not in allow_clients */
     PG_REFUSE_NOT_FOUND,                /* 404 */

@@ -1309,6 +1309,17 @@ job_answer(struct prov_job *j)
                 "reason", o->reason, "publisher",
                 json_object_get(pv, "publisher"));
 
+            /* what the operator pages show of a hidden file */
+            if (h != NULL && f->sha[0] != '\0') {
+                json_object_set_new(h, "sha256", json_string(f->sha));
+            }
+            if (h != NULL && json_is_string(json_object_get(fo,
+                "upload-time")))
+            {
+                json_object_set(h, "upload-time", json_object_get(fo,
+                    "upload-time"));
+            }
+
             if (h != NULL) {
                 json_array_append_new(hidden, h);
             }
@@ -2342,4 +2353,64 @@ pg_prov_free(struct pg_prov *p)
     pg_policy_unref(p->policy);
     pg_pinstore_close(p->pins);
     free(p);
+}
+
+/* ---- what the operator pages read (ui_route.c) --------------------------- */
+
+struct pg_pinstore *
+pg_prov_pinstore(struct pg_prov *p)
+{
+    return p->pins;
+}
+
+const struct pg_policy *
+pg_prov_policy(struct pg_prov *p)
+{
+    return p->policy;
+}
+
+struct pg_audit *
+pg_prov_audit(struct pg_prov *p)
+{
+    return p->audit;
+}
+
+int
+pg_prov_pins_up(struct pg_prov *p)
+{
+    return p->pins_up;
+}
+
+void
+pg_prov_pins_changed(struct pg_prov *p)
+{
+    p->ctx.reannotate(p->ctx.arg);
+}
+
+/* Forgets the in-memory verdict of one file (sha256 hex) so its next
+ * annotation reads LMDB, or verifies it again once the caller deleted
+ * the stored verdict (key from pg_prov_verdict_key). */
+void
+pg_prov_forget_verdict(struct pg_prov *p, const char *sha)
+{
+    unsigned char bin[32];
+    struct vcache_entry *e;
+
+    if (strlen(sha) != 64 || hex_to_bin(sha, bin) != 0) {
+        return;
+    }
+    e = vcache_slot(p, bin);
+    if (e != NULL && e->filename != NULL && memcmp(e->sha, bin, 32) == 0) {
+        free(e->filename);
+        free(e->pub);
+        e->filename = NULL;
+        e->pub = NULL;
+    }
+}
+
+int
+pg_prov_verdict_key(struct pg_prov *p, const char *sha, char *key,
+    size_t len)
+{
+    return verdict_key(p, sha, key, len);
 }

@@ -75,4 +75,21 @@ void pg_prov_free(struct pg_prov *p);
  * none is cached.  Finishes the request. */
 void pg_prov_handle_integrity(struct pg_req *r);
 
+/* For the operator pages (ui_route.c), loop only: the pin store, the
+ * current policy (borrowed until the next SIGHUP: use it within the
+ * callback), the audit log, whether the pin store is reachable, and
+ * "pins changed here: annotate every page again". */
+struct pg_policy;
+struct pg_audit;
+struct pg_pinstore *pg_prov_pinstore(struct pg_prov *p);
+const struct pg_policy *pg_prov_policy(struct pg_prov *p);
+struct pg_audit *pg_prov_audit(struct pg_prov *p);
+int pg_prov_pins_up(struct pg_prov *p);
+void pg_prov_pins_changed(struct pg_prov *p);
+/* Re-verify: forget a file's verdict in memory (loop); the LMDB key of
+ * its stored verdict (delete it on a worker), -1 if it does not fit. */
+void pg_prov_forget_verdict(struct pg_prov *p, const char *sha);
+int pg_prov_verdict_key(struct pg_prov *p, const char *sha, char *key,
+    size_t len);
+
 #endif

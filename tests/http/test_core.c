@@ -752,6 +752,7 @@ static const struct {
 } refusal_rows[] = {
     { PG_REFUSE_MOVED, 301, "Moved permanently" },
     { PG_REFUSE_BAD_REQUEST, 400, "Bad request" },
+    { PG_REFUSE_UNAUTHORIZED, 401, "Unauthorized" },
     { PG_REFUSE_FORBIDDEN, 403, "Forbidden" },
     { PG_REFUSE_CLIENT, 403, "Client address not allowed" },
     { PG_REFUSE_NOT_FOUND, 404, "Not found" },

@@ -12,9 +12,9 @@ foo.c's folder is foo.c's) or calls or reads a name that B alone defines
 (from `nm` on the object files under OBJDIR, the build's proxy/: an
 undefined symbol of A's object defined globally by exactly one other).
 
-The folders are layers, lowest first (LAYERS): util, core, index, http,
-http/threads, routes, proxy/ itself (server.c, the composition root),
-cli.  A node may use its own folder and the folders below.  Two checks:
+The folders are layers, lowest first (LAYERS): util, core, index, ui (the
+operator pages' renderers), http, http/threads, routes, proxy/ itself
+(server.c, the composition root), cli.  A node may use its own folder and the folders below.  Two checks:
   * every strongly connected component (a cycle) lies in one folder;
   * no edge goes to a higher layer.
 Each violation is printed with the edges that make it.
@@ -25,8 +25,8 @@ import re
 import subprocess
 import sys
 
-LAYERS = ("util", "core", "index", "http", "http/threads", "routes", ".",
-          "cli")
+LAYERS = ("util", "core", "index", "ui", "http", "http/threads", "routes",
+          ".", "cli")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
