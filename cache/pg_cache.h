@@ -92,8 +92,9 @@ const char *pg_cache_strerror(enum pg_cache_code code);
 enum pg_cache_db {
     PG_CACHE_DB_INDEX = 0,      /* project → upstream page model + validators */
     PG_CACHE_DB_FILES,          /* sha256 hex → file record */
-    PG_CACHE_DB_PATHS,          /* request path → sha256 hex */
-    PG_CACHE_DB_PROVENANCE,     /* sha256 hex → provenance object (immutable) */
+    PG_CACHE_DB_PATHS,          /* request path → file record + sha256 */
+    PG_CACHE_DB_PROVENANCE,     /* sha256 hex ":" filename → provenance
+                                   object (immutable) */
     PG_CACHE_DB_VERDICTS,       /* sha256 hex + generation → verdict */
     PG_CACHE_DB_PINS,           /* project → accepted publishers */
     PG_CACHE_DB_BLOBS,          /* sha256 hex → size + last access (module's) */

@@ -1,8 +1,11 @@
 /* proxy/routes/files.c — the file route: /packages/… (files and .metadata).
  *
  * A file is served only if an index page listed it: the request path is
- * looked up in PATHS (proxy path → sha256), then FILES (sha256 → project,
- * filename, upstream URL, size).  An unknown path loads the page of the
+ * looked up in PATHS (proxy path → the file record: sha256, project,
+ * filename, upstream URL, size).  The record is the path's own, not the
+ * sha256's: the same bytes listed by two projects are decided by the
+ * project whose page listed the path asked for, and a refusal names that
+ * file (issue 10 item 8).  An unknown path loads the page of the
  * project named by the filename (wheel: before the first '-'; sdist: before
  * the last '-'), then is looked up again or answered 404.  The provenance
  * decision hook (pg_proxy.h) is asked before any byte is served.
@@ -291,31 +294,27 @@ rec_to_cache(struct file_req *fr, uint64_t gen)
     pg_filecache_rec_put(fr->r->s->files->fc, fr->r->path, gen, &c);
 }
 
+/* Fills fr->rec from a PATHS value (a JSON file record with its sha256);
+ * -1 if it is not one (a cache written before records moved to PATHS
+ * keeps the bare sha256 there: such a path is looked up in its page). */
 static int
-load_record(struct file_req *fr, const char *sha)
+load_record(struct file_req *fr, const void *val, size_t len)
 {
     struct pg_req *r = fr->r;
-    struct pg_cache_err err;
-    void *val = NULL;
-    size_t len = 0;
     json_t *o;
     json_error_t jerr;
-    const char *p, *f, *u, *ut, *kind;
+    const char *sha, *p, *f, *u, *ut, *kind;
 
-    memset(&err, 0, sizeof(err));
-    if (pg_cache_get(r->s->cache, PG_CACHE_DB_FILES, sha, strlen(sha), &val,
-            &len, &err) != PG_CACHE_OK)
-    {
-        return -1;
-    }
     o = json_loadb(val, len, 0, &jerr);
-    free(val);
+    sha = json_string_value(json_object_get(o, "sha256"));
     p = json_string_value(json_object_get(o, "project"));
     f = json_string_value(json_object_get(o, "filename"));
     u = json_string_value(json_object_get(o, "url"));
     ut = json_string_value(json_object_get(o, "upload_time"));
     kind = json_string_value(json_object_get(o, "kind"));
-    if (p == NULL || f == NULL || u == NULL) {
+    if (sha == NULL || strlen(sha) != 64 || p == NULL || f == NULL
+        || u == NULL)
+    {
         json_decref(o);
         return -1;
     }
@@ -1297,7 +1296,7 @@ lookup(struct file_req *fr)
     struct pg_cache_err err;
     void *val = NULL;
     size_t len = 0;
-    char sha[65], project[PG_INDEX_MAX_NAME + 2];
+    char project[PG_INDEX_MAX_NAME + 2];
     const struct pg_filecache_rec *cached;
     struct pg_page *page = fr->page;    /* only during on_page_for_file */
     uint64_t gen;
@@ -1319,6 +1318,11 @@ lookup(struct file_req *fr)
     memset(&err, 0, sizeof(err));
     rc = pg_cache_get(r->s->cache, PG_CACHE_DB_PATHS, r->path,
         strlen(r->path), &val, &len, &err);
+    if (rc == PG_CACHE_OK) {
+        rc = load_record(fr, val, len) == 0 ? PG_CACHE_OK
+            : PG_CACHE_NOTFOUND;
+        free(val);
+    }
     if (rc != PG_CACHE_OK) {
         if (fr->page_tried && page != NULL
             && project_of(r->path, project, sizeof(project)) == 0
@@ -1338,20 +1342,6 @@ lookup(struct file_req *fr)
         }
         fr->page_tried = 1;
         pg_pages_load(r, project, on_page_for_file);
-        return;
-    }
-    if (len != 64) {
-        free(val);
-        pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "%s has no usable record",
-            r->path);
-        return;
-    }
-    memcpy(sha, val, 64);
-    sha[64] = '\0';
-    free(val);
-    if (load_record(fr, sha) != 0) {
-        pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "%s has no file record",
-            r->path);
         return;
     }
     rec_to_cache(fr, gen);

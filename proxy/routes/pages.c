@@ -748,6 +748,31 @@ meta_sha256(json_t *f)
     return sha256_of(cm);
 }
 
+/* One file record (consumed): FILES by its sha256, and PATHS by its path
+ * with the sha256 added.  PATHS is what the file route reads: the same
+ * bytes listed by two projects keep a record per path, so each path is
+ * decided by the project that listed it (issue 10 item 8); FILES holds
+ * the last lister's. */
+static int
+store_path_record(struct pg_cache *c, struct batch *b, const char *path,
+    const char *sha, json_t *rec, struct pg_cache_err *err)
+{
+    int rc = batch_add(c, b, PG_CACHE_DB_FILES, strdup(sha),
+        json_dumps(rec, JSON_COMPACT), err);
+
+    if (rc == PG_CACHE_OK
+        && json_object_set_new(rec, "sha256", json_string(sha)) != 0)
+    {
+        rc = PG_CACHE_ENOMEM;
+    }
+    if (rc == PG_CACHE_OK) {
+        rc = batch_add(c, b, PG_CACHE_DB_PATHS, strdup(path),
+            json_dumps(rec, JSON_COMPACT), err);
+    }
+    json_decref(rec);
+    return rc;
+}
+
 static int
 store_file_records(struct pg_cache *c, const char *key, json_t *model,
     struct batch *b, struct pg_cache_err *err)
@@ -788,13 +813,7 @@ store_file_records(struct pg_cache *c, const char *key, json_t *model,
         if (msha != NULL) {
             json_object_set_new(rec, "metadata_sha256", json_string(msha));
         }
-        rc = batch_add(c, b, PG_CACHE_DB_FILES, strdup(sha),
-            json_dumps(rec, JSON_COMPACT), err);
-        json_decref(rec);
-        if (rc == PG_CACHE_OK) {
-            rc = batch_add(c, b, PG_CACHE_DB_PATHS, strdup(path),
-                strdup(sha), err);
-        }
+        rc = store_path_record(c, b, path, sha, rec, err);
         if (rc != PG_CACHE_OK) {
             return rc;
         }
@@ -814,13 +833,7 @@ store_file_records(struct pg_cache *c, const char *key, json_t *model,
         if (rec == NULL) {
             return PG_CACHE_ENOMEM;
         }
-        rc = batch_add(c, b, PG_CACHE_DB_FILES, strdup(msha),
-            json_dumps(rec, JSON_COMPACT), err);
-        json_decref(rec);
-        if (rc == PG_CACHE_OK) {
-            rc = batch_add(c, b, PG_CACHE_DB_PATHS, strdup(mpath),
-                strdup(msha), err);
-        }
+        rc = store_path_record(c, b, mpath, msha, rec, err);
         if (rc != PG_CACHE_OK) {
             return rc;
         }

@@ -596,16 +596,30 @@ verdict_lookup(struct pg_prov *p, struct prov_file *f)
     return ok;
 }
 
+/* A provenance object's key: the sha256 and the filename it attests (the
+ * same bytes listed by two projects under two names have two objects,
+ * issue 10 item 8).  -1 if it does not fit. */
+static int
+provenance_key(const char *sha, const char *filename, char *key, size_t len)
+{
+    int n = snprintf(key, len, "%s:%s", sha, filename);
+
+    return (n > 0 && (size_t) n < len && (size_t) n <= PG_CACHE_MAX_KEY)
+        ? n : -1;
+}
+
 static int
 provenance_lookup(struct pg_prov *p, struct prov_file *f)
 {
     struct pg_cache_err cerr;
     void *val = NULL;
     size_t len = 0;
+    char key[PG_CACHE_MAX_KEY + 1];
+    int klen = provenance_key(f->sha, f->filename, key, sizeof(key));
 
     memset(&cerr, 0, sizeof(cerr));
-    if (pg_cache_get(p->cache, PG_CACHE_DB_PROVENANCE, f->sha, 64, &val,
-        &len, &cerr) != PG_CACHE_OK)
+    if (klen < 0 || pg_cache_get(p->cache, PG_CACHE_DB_PROVENANCE, key,
+        (size_t) klen, &val, &len, &cerr) != PG_CACHE_OK)
     {
         return 0;
     }
@@ -910,7 +924,7 @@ job_store(struct prov_job *j, int reannotate, int wake)
     }
     for (i = 0; i < j->n; i++) {
         struct prov_file *f = &j->files[i];
-        char key[256], spec[1024];
+        char key[256], spec[1024], pkey[PG_CACHE_MAX_KEY + 1];
         json_t *o;
         int klen;
 
@@ -925,7 +939,8 @@ job_store(struct prov_job *j, int reannotate, int wake)
         t->bufs[t->nbufs] = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
         t->bufs[t->nbufs + 1] = strdup(key);
-        t->bufs[t->nbufs + 2] = strdup(f->sha);
+        t->bufs[t->nbufs + 2] = provenance_key(f->sha, f->filename, pkey,
+            sizeof(pkey)) >= 0 ? strdup(pkey) : NULL;
         t->bufs[t->nbufs + 3] = f->json;        /* moved to the task */
         f->json = NULL;
         if (klen < 0 || t->bufs[t->nbufs] == NULL
@@ -937,7 +952,7 @@ job_store(struct prov_job *j, int reannotate, int wake)
         }
         t->ops[k].db = PG_CACHE_DB_PROVENANCE;
         t->ops[k].key = t->bufs[t->nbufs + 2];
-        t->ops[k].klen = 64;
+        t->ops[k].klen = strlen(t->bufs[t->nbufs + 2]);
         t->ops[k].val = t->bufs[t->nbufs + 3];
         t->ops[k].len = f->jlen;
         k++;
@@ -1939,6 +1954,8 @@ on_page_for_integrity(struct pg_req *r, struct pg_page *page, int status,
     const char *sha = NULL;
     void *val = NULL;
     size_t len = 0, i;
+    char key[PG_CACHE_MAX_KEY + 1];
+    int klen, rc;
 
     if (page == NULL) {
         pg_req_refuse(r, status == 404 ? PG_REFUSE_NOT_FOUND
@@ -1957,10 +1974,16 @@ on_page_for_integrity(struct pg_req *r, struct pg_page *page, int status,
         }
     }
     memset(&cerr, 0, sizeof(cerr));
-    if (sha == NULL || strlen(sha) != 64 || p == NULL
-        || pg_cache_get(p->cache, PG_CACHE_DB_PROVENANCE, sha, 64, &val,
-            &len, &cerr) != PG_CACHE_OK)
-    {
+    klen = sha != NULL && strlen(sha) == 64 ? provenance_key(sha,
+        ir->filename, key, sizeof(key)) : -1;
+    rc = klen < 0 || p == NULL ? PG_CACHE_NOTFOUND : pg_cache_get(p->cache,
+        PG_CACHE_DB_PROVENANCE, key, (size_t) klen, &val, &len, &cerr);
+    if (rc == PG_CACHE_NOTFOUND && klen >= 0 && p != NULL) {
+        /* stored by a provgate that keyed objects by sha256 alone */
+        rc = pg_cache_get(p->cache, PG_CACHE_DB_PROVENANCE, sha, 64, &val,
+            &len, &cerr);
+    }
+    if (rc != PG_CACHE_OK) {
         pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "no verified provenance of %s "
             "is cached", ir->filename);
         return;

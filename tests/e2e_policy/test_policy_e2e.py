@@ -510,6 +510,42 @@ class Minted(PolicyCase):
         r = self.pins(pg, "show", "demo")
         self.assertEqual(r.returncode, 1, r.output)     # require pins nothing
 
+    def test_same_bytes_under_two_projects_decided_per_project(self):
+        """issue 10 item 8: the same bytes listed by two projects whose
+        pinned publishers differ.  Whichever page was stored last, each
+        path is decided by its own project's policy (and verified against
+        its own provenance)."""
+        up = self.start_fixture(vectors=False)
+        demo = self.release(up, "1.0", GOOD, month(1))
+        twin_dir = self.new_dir("twin")
+        twin_whl = os.path.join(twin_dir, "twin-1.0-py3-none-any.whl")
+        with open(os.path.join(self.dist, demo["filename"]), "rb") as f, \
+                open(twin_whl, "wb") as g:
+            g.write(f.read())
+        twin = up.add_file(twin_whl, provenance=self.provenance(
+            twin_whl, GOOD), upload_time=month(1))
+        self.assertEqual(twin["project"], "twin")
+        self.assertEqual(twin["sha256"], demo["sha256"])
+        self.assertNotEqual(twin["path"], demo["path"])
+        policy = self.write_policy(
+            "[project:demo]\nmode = require\npublisher = %s\n"
+            "[project:twin]\nmode = require\npublisher = %s\n"
+            % (GOOD, OTHER))
+        want = "provgate: publisher %s is not accepted for twin" % GOOD
+        for order in (("demo", "twin"), ("twin", "demo")):
+            pg = self.serve(up, policy,
+                            cache_dir=self.new_dir("cache-" + order[0]))
+            for project in order:       # the last one stored wins today
+                page = self.json_page(pg, project)
+                self.assertEqual(len(page["files"]), 1, page)
+            self.assertRefused(pg, twin, want)
+            r = pg.get(self.proxy_path(demo))
+            self.assertEqual(r.status, 200, (order, r.status, r.reason))
+            self.assertEqual(hashlib.sha256(r.body).hexdigest(),
+                             demo["sha256"])
+            self.assertRefused(pg, twin, want)
+            self.stop_provgate(pg)
+
     def test_sighup_changes_the_outcome_and_pins_survive_a_restart(self):
         up = self.start_fixture(vectors=False)
         self.release(up, "1.0", GOOD, month(1))
