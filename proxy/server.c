@@ -69,6 +69,8 @@ handle_metrics(struct pg_req *r)
     struct pg_server *s = r->s;
     struct pg_cache_stats st;
     struct evbuffer *body = evbuffer_new();
+    size_t hot_count, hot_bytes;
+    uint64_t hot_evictions;
     int i;
 
     r->route = "metrics";
@@ -83,6 +85,14 @@ handle_metrics(struct pg_req *r)
         pg_metric_inc(s->m_hot_hits, (double)(h - lp->nhot_seen), lv);
         lp->nreq_seen = n;
         lp->nhot_seen = h;
+    }
+    pg_hot_stats(s->hot, &hot_count, &hot_bytes, &hot_evictions);
+    pg_metric_set(s->m_hot_entries, (double)hot_count, NULL);
+    pg_metric_set(s->m_hot_bytes, (double)hot_bytes, NULL);
+    if (hot_evictions > s->hot_evictions_seen) {
+        pg_metric_inc(s->m_hot_evictions,
+            (double)(hot_evictions - s->hot_evictions_seen), NULL);
+        s->hot_evictions_seen = hot_evictions;
     }
     pg_cache_stats(r->s->cache, &st);
     pg_metric_set(r->s->m_blob_bytes, (double)st.blob_bytes, NULL);

@@ -109,6 +109,12 @@ const struct pg_directive pg_config_directives[] = {
       "hits and relay the rest to the main loop; 1 is the main loop "
       "alone; 0 is one per CPU core",
       0, 63, 0 },
+    { "hot_table_max_bytes", "server", pg_conf_bytes,
+      F(hot_table_max_bytes), "256MiB",
+      "memory the serving threads' table of cached hits may hold (page "
+      "bodies, and each file's size: it may be mapped), least recently "
+      "used dropped first; a hit larger alone is answered by the main "
+      "loop (1MiB to 1TiB)", (int64_t)1 << 20, (int64_t)1 << 40, 0 },
     { "allow_clients", "server", pg_conf_cidrs, F(allow_clients), NULL,
       "client addresses and networks served (IPv4, IPv6, CIDR; comma-"
       "separated; the line may be repeated; at most 64 entries); others "

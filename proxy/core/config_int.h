@@ -57,6 +57,7 @@ struct pg_config {
     int64_t client_header_timeout_ms; /* a request head, default 10 s */
     int serve_loops;            /* event loops serving clients; 0 (the
                                    default) = one per CPU core */
+    uint64_t hot_table_max_bytes; /* hot table (serving threads), 256 MiB */
     struct pg_client_nets allow_clients; /* default empty = all */
 
     /* [upstream] */

@@ -26,8 +26,16 @@
  *     loop's open blobs: a blob file removed behind provgate's back stops
  *     being served).
  * A dropped page (pages.c's memory cap) drops its entry, so the table
- * never holds bodies the pages module let go of.  At most PG_HOT_MAX
- * entries: beyond, the table is emptied (the main loop republishes).
+ * never holds bodies the pages module let go of.
+ *
+ * The table is bounded in entries (PG_HOT_MAX) and in bytes
+ * (hot_table_max_bytes, issue 10 item 6), least recently published or
+ * used evicted first (util/lru.c): an entry counts itself, its strings,
+ * for a page the bodies it holds in memory, for a file its blob's size
+ * (the segment may map the whole blob: a serving thread that cannot use
+ * sendfile, TLS or a small range, reads it through a mapping).  An entry
+ * larger than the bound alone is not published: the main loop keeps
+ * answering it.
  *
  * Lookups take one mutex for a hash and a compare, then hold the entry by
  * reference count while its answer is built, outside the lock.
@@ -46,6 +54,8 @@
 
 #include <event2/buffer.h>
 
+#include "config_int.h"
+#include "lru_int.h"
 #include "pg_cache.h"
 #include "server_int.h"
 
@@ -53,9 +63,8 @@
 #define PG_HOT_MAX 16384
 
 struct pg_hot_entry {
-    struct pg_hot_entry *next;          /* bucket chain */
+    struct pg_lru_node n;               /* first; key = path */
     char *path;
-    unsigned hash;
     int refs;                           /* table + lookups; mu held */
     int is_page;
     struct pg_page_view page;           /* bodies referenced */
@@ -65,20 +74,8 @@ struct pg_hot_entry {
 struct pg_hot {
     pthread_mutex_t mu;
     struct pg_server *s;
-    size_t count;
-    struct pg_hot_entry *buckets[PG_HOT_BUCKETS];
+    struct pg_lru *table;               /* mu held */
 };
-
-static unsigned
-path_hash(const char *p)
-{
-    unsigned h = 2166136261u;
-
-    while (*p != '\0') {
-        h = (h ^ (unsigned char)*p++) * 16777619u;
-    }
-    return h;
-}
 
 static void
 entry_free(struct pg_hot_entry *e)
@@ -105,42 +102,46 @@ entry_put(struct pg_hot_entry *e)
     }
 }
 
-/* mu held: unlinks e (the table's reference goes). */
+/* The table let e go (mu held): its reference goes. */
 static void
-unlink_entry(struct pg_hot *h, struct pg_hot_entry **link)
+on_drop(void *arg, struct pg_lru_node *n)
 {
-    struct pg_hot_entry *e = *link;
-
-    *link = e->next;
-    e->next = NULL;
-    h->count--;
-    entry_put(e);
+    (void) arg;
+    entry_put((struct pg_hot_entry *)n);
 }
 
-/* mu held */
-static void
-clear_locked(struct pg_hot *h)
+/* What keeping e costs (see the top of the file). */
+static size_t
+entry_bytes(const struct pg_hot_entry *e)
 {
-    size_t i;
+    size_t b = sizeof(*e) + strlen(e->path) + 1;
 
-    for (i = 0; i < PG_HOT_BUCKETS; i++) {
-        while (h->buckets[i] != NULL) {
-            unlink_entry(h, &h->buckets[i]);
-        }
+    if (e->is_page) {
+        return b + pg_page_view_bytes(&e->page);
     }
+    return b + strlen(e->file.filename) + 1 + (e->file.upload_time != NULL
+        ? strlen(e->file.upload_time) + 1 : 0) + (size_t)e->file.size;
 }
 
 int
 pg_hot_new(struct pg_server *s, struct pg_hot **out)
 {
     struct pg_hot *h = calloc(1, sizeof(*h));
+    size_t max_bytes = (size_t)s->cfg->hot_table_max_bytes;
 
-    *out = h;
+    *out = NULL;
     if (h == NULL) {
+        return -1;
+    }
+    h->table = pg_lru_new(PG_HOT_BUCKETS, PG_HOT_MAX, max_bytes, on_drop,
+        h);
+    if (h->table == NULL) {
+        free(h);
         return -1;
     }
     pthread_mutex_init(&h->mu, NULL);
     h->s = s;
+    *out = h;
     return 0;
 }
 
@@ -151,7 +152,8 @@ pg_hot_free(struct pg_hot *h)
         return;
     }
     pthread_mutex_lock(&h->mu);
-    clear_locked(h);
+    pg_lru_free(h->table);
+    h->table = NULL;
     pthread_mutex_unlock(&h->mu);
     pthread_mutex_destroy(&h->mu);
     free(h);
@@ -164,58 +166,67 @@ pg_hot_invalidate(struct pg_hot *h)
         return;
     }
     pthread_mutex_lock(&h->mu);
-    clear_locked(h);
+    pg_lru_clear(h->table);
     pthread_mutex_unlock(&h->mu);
 }
 
 void
 pg_hot_remove(struct pg_hot *h, const char *path)
 {
-    struct pg_hot_entry **link;
-    unsigned hash;
+    struct pg_lru_node *n;
 
     if (h == NULL) {
         return;
     }
-    hash = path_hash(path);
     pthread_mutex_lock(&h->mu);
-    for (link = &h->buckets[hash % PG_HOT_BUCKETS]; *link != NULL;
-        link = &(*link)->next)
-    {
-        if ((*link)->hash == hash && strcmp((*link)->path, path) == 0) {
-            unlink_entry(h, link);
-            break;
-        }
+    n = pg_lru_find(h->table, path);
+    if (n != NULL) {
+        pg_lru_remove(h->table, n);
     }
     pthread_mutex_unlock(&h->mu);
 }
 
+void
+pg_hot_stats(struct pg_hot *h, size_t *count, size_t *bytes,
+    uint64_t *evictions)
+{
+    *count = *bytes = 0;
+    *evictions = 0;
+    if (h == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&h->mu);
+    *count = pg_lru_count(h->table);
+    *bytes = pg_lru_bytes(h->table);
+    *evictions = pg_lru_evictions(h->table);
+    pthread_mutex_unlock(&h->mu);
+}
+
 /* Links e (one reference: the table's), replacing an entry for the same
- * path.  Publications and invalidations both happen on the main loop, so
- * nothing can be invalidated between the main loop's answer and this. */
+ * path and evicting the least recently used ones over the bounds; an
+ * entry over the byte bound alone is freed instead.  Publications and
+ * invalidations both happen on the main loop, so nothing can be
+ * invalidated between the main loop's answer and this. */
 static void
 insert(struct pg_hot *h, struct pg_hot_entry *e)
 {
-    struct pg_hot_entry **link;
+    int rc;
 
-    e->hash = path_hash(e->path);
+    e->n.key = e->path;
+    e->n.bytes = entry_bytes(e);
     e->refs = 1;
     pthread_mutex_lock(&h->mu);
-    for (link = &h->buckets[e->hash % PG_HOT_BUCKETS]; *link != NULL;
-        link = &(*link)->next)
-    {
-        if ((*link)->hash == e->hash && strcmp((*link)->path, e->path) == 0)
-        {
-            unlink_entry(h, link);
-            break;
+    rc = pg_lru_insert(h->table, &e->n);
+    if (rc != 0) {
+        /* Too big to keep: an older entry for the path must not answer
+         * in its place. */
+        struct pg_lru_node *old = pg_lru_find(h->table, e->path);
+
+        if (old != NULL) {
+            pg_lru_remove(h->table, old);
         }
+        entry_put(e);
     }
-    if (h->count >= PG_HOT_MAX) {
-        clear_locked(h);
-    }
-    e->next = h->buckets[e->hash % PG_HOT_BUCKETS];
-    h->buckets[e->hash % PG_HOT_BUCKETS] = e;
-    h->count++;
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -228,15 +239,10 @@ current(struct pg_hot *h, const char *path, const struct pg_page_view *pv,
     const struct pg_file_view *fv)
 {
     struct pg_hot_entry *e;
-    unsigned hash = path_hash(path);
     int same = 0;
 
     pthread_mutex_lock(&h->mu);
-    for (e = h->buckets[hash % PG_HOT_BUCKETS]; e != NULL; e = e->next) {
-        if (e->hash == hash && strcmp(e->path, path) == 0) {
-            break;
-        }
-    }
+    e = (struct pg_hot_entry *)pg_lru_find(h->table, path);
     if (e != NULL) {
         if (pv != NULL) {
             same = e->is_page
@@ -244,7 +250,7 @@ current(struct pg_hot *h, const char *path, const struct pg_page_view *pv,
                 && e->page.fetched_at == pv->fetched_at
                 && e->page.changed_at == pv->changed_at
                 && e->page.fresh_until == pv->fresh_until;
-        } else {
+        } else if (fv != NULL) {
             same = !e->is_page && strcmp(e->file.sha, fv->sha) == 0
                 && e->file.cache_gen == fv->cache_gen
                 && e->file.fresh_until == fv->fresh_until
@@ -349,7 +355,6 @@ int
 pg_hot_serve(struct pg_hot *h, struct pg_req *r)
 {
     struct pg_hot_entry *e;
-    unsigned hash;
     time_t now;
     uint64_t cgen = 0;
     int64_t now_ms;
@@ -358,7 +363,6 @@ pg_hot_serve(struct pg_hot *h, struct pg_req *r)
     if (h == NULL || r->path == NULL) {
         return 0;
     }
-    hash = path_hash(r->path);
     now = time(NULL);
     now_ms = 0;
     if (strncmp(r->path, "/packages/", 10) == 0) {
@@ -368,11 +372,7 @@ pg_hot_serve(struct pg_hot *h, struct pg_req *r)
         cgen = pg_cache_generation(h->s->cache);
     }
     pthread_mutex_lock(&h->mu);
-    for (e = h->buckets[hash % PG_HOT_BUCKETS]; e != NULL; e = e->next) {
-        if (e->hash == hash && strcmp(e->path, r->path) == 0) {
-            break;
-        }
-    }
+    e = (struct pg_hot_entry *)pg_lru_find(h->table, r->path);
     if (e != NULL && ((e->is_page && now >= e->page.fresh_until)
         || (!e->is_page && (now >= e->file.fresh_until
             || e->file.cache_gen != cgen
@@ -384,6 +384,7 @@ pg_hot_serve(struct pg_hot *h, struct pg_req *r)
     touch = 0;
     if (e != NULL) {
         e->refs++;
+        pg_lru_touch(h->table, &e->n);
         /* The LRU needs a blob's use, not every use: once a second. */
         if (!e->is_page && now_ms - e->file.touched_ms >= 1000) {
             e->file.touched_ms = now_ms;

@@ -220,6 +220,8 @@ struct pg_server {
     struct pg_metric *m_page_jobs;      /* step, thread (pages.c) */
     struct pg_metric *m_loop_requests;  /* loop: requests each loop took */
     struct pg_metric *m_hot_hits;       /* loop: answered from hot.c */
+    struct pg_metric *m_hot_entries, *m_hot_bytes, *m_hot_evictions;
+    uint64_t hot_evictions_seen;
     struct pg_metric *m_relayed;        /* relayed to the main loop */
     struct pg_metric *m_page_job_seconds; /* step */
     struct pg_metric *m_blob_damaged;   /* found: serve, scrub */
@@ -491,6 +493,8 @@ struct pg_body {
 };
 #define PG_VIEW_BODIES 4
 void pg_body_unref(struct pg_body *b);
+/* Memory a body takes (its header only when on disk); 0 for NULL. */
+size_t pg_body_bytes(const struct pg_body *b);
 /* evbuffer_add_reference's cleanup: drops the reply's reference. */
 void pg_body_on_done(const void *data, size_t len, void *arg);
 
@@ -505,6 +509,8 @@ int pg_http_parse_range(const char *h, uint64_t size, uint64_t *a,
 int pg_http_if_range_ok(const char *ir, const char *etag, const char *lm);
 void pg_page_view_ref(struct pg_page_view *v);
 void pg_page_view_unref(struct pg_page_view *v);
+/* Memory v's bodies take (bodies on disk count their header only). */
+size_t pg_page_view_bytes(const struct pg_page_view *v);
 /* Answers r (any loop) from v: negotiation, validators, 304, gzip. */
 void pg_view_serve_page(struct pg_req *r, const struct pg_page_view *v);
 /* Answers r (any loop) from a cached file's view: 304, Range, HEAD; a
@@ -533,6 +539,10 @@ void pg_hot_publish_file(struct pg_hot *h, const char *path,
     const struct pg_file_view *v);
 /* Any loop: 1 if r was answered (and finished) from a valid entry. */
 int pg_hot_serve(struct pg_hot *h, struct pg_req *r);
+/* Entries and bytes held, and entries evicted to stay within the bounds
+ * (hot_table_max_bytes, PG_HOT_MAX). */
+void pg_hot_stats(struct pg_hot *h, size_t *count, size_t *bytes,
+    uint64_t *evictions);
 
 /* ---- stats.c: the serving layer's metric families ---------------------- */
 /* Registers them (one table); -1 on a refused row. */

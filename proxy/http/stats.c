@@ -156,6 +156,20 @@ static const struct pg_metric_def stats_metrics[] = {
       "published), by loop",
       "loop", NULL, 0, 0,
       offsetof(struct pg_server, m_hot_hits) },
+    { PG_METRIC_GAUGE, "provgate_hot_table_entries",
+      "Cached hits the serving threads may answer (the hot table)",
+      NULL, NULL, 0, 0,
+      offsetof(struct pg_server, m_hot_entries) },
+    { PG_METRIC_GAUGE, "provgate_hot_table_bytes",
+      "Memory the hot table's entries hold (page bodies, file sizes; "
+      "capped by hot_table_max_bytes)",
+      NULL, NULL, 0, 0,
+      offsetof(struct pg_server, m_hot_bytes) },
+    { PG_METRIC_COUNTER, "provgate_hot_table_evictions_total",
+      "Hot table entries dropped to stay within its bounds, least "
+      "recently used first",
+      NULL, NULL, 0, 1,
+      offsetof(struct pg_server, m_hot_evictions) },
     { PG_METRIC_COUNTER, "provgate_loop_relayed_requests_total",
       "Requests serving threads relayed to the main loop (misses, stale "
       "pages, refusals, metrics)",

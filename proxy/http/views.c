@@ -156,6 +156,27 @@ pg_page_view_unref(struct pg_page_view *v)
     }
 }
 
+size_t
+pg_body_bytes(const struct pg_body *b)
+{
+    if (b == NULL) {
+        return 0;
+    }
+    return sizeof(*b) + (b->on_disk ? 0 : b->len);
+}
+
+size_t
+pg_page_view_bytes(const struct pg_page_view *v)
+{
+    size_t b = 0;
+    int i;
+
+    for (i = 0; i < PG_VIEW_BODIES; i++) {
+        b += pg_body_bytes(v->body[i]);
+    }
+    return b;
+}
+
 /* Answers r from a page's rendered state: negotiation, validators, 304,
  * gzip, HEAD.  Runs on any loop (the hot table calls it on serving
  * loops); touches only r and the view (bodies by reference count). */

@@ -294,16 +294,6 @@ body_new(const char *data, size_t len, const char *dir)
 
 
 
-/* Memory a body takes (0 on disk). */
-static size_t
-body_bytes(const struct pg_body *b)
-{
-    if (b == NULL) {
-        return 0;
-    }
-    return sizeof(*b) + (b->on_disk ? 0 : b->len);
-}
-
 /* ---- model size -------------------------------------------------------- */
 
 /* What jansson (2.x, 64-bit) allocates for v, malloc's chunk overhead
@@ -490,7 +480,7 @@ page_account(struct pg_pages *ps, struct pg_page *pg)
     int i;
 
     for (i = 0; i < B_COUNT; i++) {
-        b += body_bytes(pg->body[i]);
+        b += pg_body_bytes(pg->body[i]);
     }
     ps->bytes = ps->bytes - pg->bytes + b;
     pg->bytes = b;

@@ -31,6 +31,7 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
+#include "config_int.h"
 #include "index_int.h"
 #include "pg_cache.h"
 #include "server_int.h"
@@ -871,12 +872,16 @@ static const struct hot_row hot_rows[] = {
       .path = "/packages/x", .step = HOT_GEN_MOVED, .answered = 0 },
 };
 
+static struct pg_config hot_cfg;        /* hot_table_max_bytes */
+
 static void
 hot_rows_answer(void **state)
 {
     size_t i;
 
     (void) state;
+    hot_cfg.hot_table_max_bytes = 1u << 20;
+    server.cfg = &hot_cfg;
     server.nloops = 2;                  /* hot.c serves serving threads */
     for (i = 0; i < sizeof(hot_rows) / sizeof(hot_rows[0]); i++) {
         const struct hot_row *row = &hot_rows[i];
@@ -927,6 +932,7 @@ hot_rows_answer(void **state)
         }
     }
     server.nloops = 0;
+    server.cfg = NULL;
 }
 
 int

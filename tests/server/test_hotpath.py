@@ -21,6 +21,8 @@ import test_server as ts  # noqa: E402
 
 check = ts.check
 rnd = ts.rnd
+metric_value = ts.metric_value
+wait_until = ts.wait_until
 
 # proxy/http/server_int.h
 PG_FILECACHE_FD_VALID_MS = 1000
@@ -130,12 +132,76 @@ def t_redirect_to_unlisted_host_is_refused(e):
     del origin
 
 
+def metric_sum(text, name):
+    return sum(float(ln.split()[-1]) for ln in text.splitlines()
+               if ln.startswith(name + " ") or ln.startswith(name + "{"))
+
+
+def t_hot_table_bounded_by_bytes(e):
+    """issue 10 item 6: the serving threads' table of cached hits holds at
+    most hot_table_max_bytes, least recently used dropped first; a file
+    larger than that alone is answered by the main loop, never the table."""
+    e.start_fixture()
+    size, n, cap = 200 * 1024, 12, 1 << 20
+    data = {}
+    for i in range(n):
+        fn = "hb-%d.0.tar.gz" % (i + 1)
+        data[fn] = rnd(size, fn)
+        e.add(fn, data[fn])
+    big = "hb-99.0.tar.gz"
+    data[big] = rnd(cap + 4096, big)
+    e.add(big, data[big])
+    e.start_pg(sets={"serve_loops": 2, "hot_table_max_bytes": "1MiB"})
+
+    def hot_hits():
+        return metric_sum(e.get("/metrics").body.decode(),
+                          "provgate_loop_hot_hits_total")
+
+    paths = {fn: e.file_url_path("hb", fn) for fn in data}
+
+    def served(fn):
+        r = e.get(paths[fn])
+        check(r.status == 200 and r.body == data[fn], "%s: %r" % (fn, r))
+    names = sorted(data, key=lambda fn: fn == big)
+    for fn in names:
+        served(fn)                  # a miss: fetched and cached
+    check(wait_until(lambda: len(e.blobs()) == n + 1, 30), "all cached")
+    for fn in names:
+        for _ in range(3):          # hits: published, then from the table
+            served(fn)
+        m = e.get("/metrics").body.decode()
+        held = metric_value(m, "provgate_hot_table_bytes")
+        check(held is not None and 0 < held <= cap,
+              "after %s the table holds %r bytes (cap %d)" % (fn, held, cap))
+        # The files that fit, and the project page.
+        check(metric_value(m, "provgate_hot_table_entries")
+              <= cap // size + 1,
+              "entries: %r" % metric_value(m, "provgate_hot_table_entries"))
+    m = e.get("/metrics").body.decode()
+    check(metric_value(m, "provgate_hot_table_evictions_total")
+          >= n - cap // size, "evictions: %r"
+          % metric_value(m, "provgate_hot_table_evictions_total"))
+    # The last small file is answered by a serving thread from the table;
+    # the one over the cap alone is never (the main loop answers it).
+    last = names[-2]
+    before = hot_hits()
+    for _ in range(4):
+        served(last)
+    check(hot_hits() >= before + 3, "hot hits for %s: %r -> %r"
+          % (last, before, hot_hits()))
+    before = hot_hits()
+    for _ in range(4):
+        served(big)
+    check(hot_hits() == before, "the file over the cap was a hot hit")
+
+
 TESTS = {
     "changed_record_is_seen": t_changed_record_is_seen,
     "removed_blob_stops_being_served": t_removed_blob_stops_being_served,
     "buffered_access_log_written": t_buffered_access_log_written,
     "redirect_to_unlisted_host_is_refused":
         t_redirect_to_unlisted_host_is_refused,
+    "hot_table_bounded_by_bytes": t_hot_table_bounded_by_bytes,
 }
 
 
