@@ -81,6 +81,8 @@ struct prov_file {
     char *reason;               /* why not verified, or NULL */
     char *json;                 /* object being verified / to store */
     size_t jlen, jcap;
+    size_t counted;             /* bytes it counts in p->mem: a fetch's
+                                   reservation, then jcap */
     int too_big;
     int no_sha;                 /* the index gives no (valid) sha256 */
     int store;                  /* newly verified: write to LMDB */
@@ -123,6 +125,7 @@ struct prov_task {
     struct pg_sig_err serr;
     struct pg_publisher seen;
     /* T_STORE */
+    size_t mem;                 /* objects moved here (in p->mem) */
     struct pg_cache_op *ops;
     size_t nops;
     char **bufs;
@@ -194,6 +197,8 @@ struct pg_prov {
     size_t njobs;
     struct prov_task *tasks;
     int active_fetches;
+    size_t mem, mem_peak;       /* provenance objects held or reserved */
+    int mem_blocked;            /* the pump waits for memory */
     int stopped;
     struct event *poll;
     struct event *resume_ev;    /* runs ready waits on the next turn */
@@ -222,6 +227,7 @@ struct pg_prov {
     struct pg_metric *m_annotate_seconds;
     struct pg_metric *m_pin_store_up;
     struct pg_metric *m_pin_store_refreshes;    /* result */
+    struct pg_metric *m_mem, *m_mem_peak;
 };
 
 static const double annotate_buckets[] = { 0.001, 0.005, 0.01, 0.025,
@@ -298,6 +304,48 @@ fnv1a(const char *a, const char *b, const char *c)
     return h;
 }
 
+/* ---- memory budget ------------------------------------------------------
+ *
+ * Provenance objects in memory, across every job, stay within
+ * provenance_max_bytes (issue 10 item 6): a fetch reserves the largest
+ * object (PG_PROV_MAX_BYTES + 1) when it starts and counts what its
+ * buffer holds once done; an object read from LMDB counts its length;
+ * an object moved to a store task counts until the task is freed.  A
+ * queued file is fetched or read only while a reservation fits; when
+ * none does, the verified objects waiting for their job's end are
+ * written to LMDB now (and freed), and the pump runs again whenever
+ * memory is given back. */
+#define PROV_RESERVE ((size_t) PG_PROV_MAX_BYTES + 1)
+
+static void
+mem_change(struct pg_prov *p, size_t add, size_t sub)
+{
+    p->mem = p->mem + add - sub;
+    if (p->mem > p->mem_peak) {
+        p->mem_peak = p->mem;
+        if (p->m_mem_peak != NULL) {
+            pg_metric_set(p->m_mem_peak, (double) p->mem_peak, NULL);
+        }
+    }
+    if (p->m_mem != NULL) {
+        pg_metric_set(p->m_mem, (double) p->mem, NULL);
+    }
+}
+
+/* f's object is gone (freed or moved): it counts no more. */
+static void
+file_mem_release(struct pg_prov *p, struct prov_file *f)
+{
+    mem_change(p, 0, f->counted);
+    f->counted = 0;
+}
+
+static int
+mem_room(const struct pg_prov *p)
+{
+    return p->mem + PROV_RESERVE <= (size_t) p->cfg->provenance_max_bytes;
+}
+
 static void
 task_link(struct pg_prov *p, struct prov_task *t)
 {
@@ -327,6 +375,7 @@ task_free(struct prov_task *t)
     for (i = 0; i < t->nbufs; i++) {
         free(t->bufs[i]);
     }
+    mem_change(p, 0, t->mem);
     free(t->bufs);
     free(t->ops);
     free(t->winner);
@@ -626,6 +675,8 @@ provenance_lookup(struct pg_prov *p, struct prov_file *f)
     f->json = val;
     f->jlen = len;
     f->jcap = len;
+    f->counted = len;
+    mem_change(p, len, 0);
     return 1;
 }
 
@@ -658,6 +709,7 @@ verify_done(void *arg)
         free(f->json);
         f->json = NULL;
         f->jlen = f->jcap = 0;
+        file_mem_release(p, f);
         lv[0] = "invalid";
     } else if (t->rc == PG_SIG_OK) {
         f->vres = PG_VRES_VERIFIED;
@@ -673,6 +725,7 @@ verify_done(void *arg)
         free(f->json);
         f->json = NULL;
         f->jlen = f->jcap = 0;
+        file_mem_release(p, f);
         lv[0] = "invalid";
     }
     lv[1] = "verified_now";
@@ -680,6 +733,9 @@ verify_done(void *arg)
     task_free(t);
     job_file_done(f);
     job_unref(j);
+    if (p->mem_blocked) {
+        job_pump(p);
+    }
 }
 
 static void
@@ -757,6 +813,17 @@ on_fetch_done(void *arg, enum pg_upstream_code code, const char *reason,
     p->active_fetches--;
     pg_metric_observe(p->m_fetch_seconds, secs, NULL);
     if (code == PG_UP_OK && resp != NULL && resp->status == 200) {
+        /* The reservation becomes what the object takes. */
+        if (f->json != NULL && f->jcap > f->jlen + 1) {
+            char *nb = realloc(f->json, f->jlen + 1);
+
+            if (nb != NULL) {
+                f->json = nb;
+                f->jcap = f->jlen + 1;
+            }
+        }
+        mem_change(p, f->jcap, f->counted);
+        f->counted = f->jcap;
         lv[0] = "ok";
         pg_metric_inc(p->m_fetches, 1, lv);
         verify_submit(f);
@@ -764,6 +831,7 @@ on_fetch_done(void *arg, enum pg_upstream_code code, const char *reason,
         free(f->json);
         f->json = NULL;
         f->jlen = f->jcap = 0;
+        file_mem_release(p, f);
         if (code == PG_UP_OK && resp != NULL && resp->status == 404) {
             /* The index advertises an object the upstream does not have:
              * not verifiable, so never served (not cached either). */
@@ -813,10 +881,13 @@ fetch_start(struct pg_prov *p, struct prov_file *f)
     f->st = PF_FETCHING;
     f->job->refs++;
     p->active_fetches++;
+    f->counted = PROV_RESERVE;
+    mem_change(p, PROV_RESERVE, 0);
     f->xfer = pg_upstream_start(p->ctx.up, &req, &code);
     if (f->xfer == NULL) {
         p->active_fetches--;
         f->job->refs--;
+        file_mem_release(p, f);
         f->vres = code == PG_UP_EHOST ? PG_VRES_INVALID : PG_VRES_PENDING;
         file_reason(f, "provenance URL %s",
             code == PG_UP_EHOST ? "is on an origin that is not allowed"
@@ -826,35 +897,77 @@ fetch_start(struct pg_prov *p, struct prov_file *f)
     return 0;
 }
 
-/* Starts queued fetches of any job while slots are free.  A failed start
- * may complete (and unlink) its job: the walk then starts over. */
+static void job_store(struct prov_job *j, int reannotate, int wake);
+
+/* Memory is short: every job writes the objects it verified so far to
+ * LMDB now instead of at its end (they are freed when written). */
+static void
+mem_flush(struct pg_prov *p)
+{
+    struct prov_job *j;
+    size_t i;
+
+    for (j = p->jobs; j != NULL; j = j->next) {
+        for (i = 0; i < j->n && !j->files[i].store; i++) {
+        }
+        if (i < j->n) {
+            job_store(j, 0, 0);
+        }
+    }
+}
+
+/* Starts queued work of any job: a file whose object LMDB holds is read
+ * and verified, another is fetched while a slot is free; both only while
+ * memory allows (see "memory budget").  A failed start may complete (and
+ * unlink) its job: the walk then starts over. */
 static void
 job_pump(struct pg_prov *p)
 {
     int cap = p->cfg->provenance_concurrency > 0
         ? p->cfg->provenance_concurrency : 16;
     struct prov_job *j, *next;
-    int unlinked;
+    int unlinked, blocked = 0;
 
     if (p->stopped) {
         return;
     }
 restart:
-    for (j = p->jobs; j != NULL && p->active_fetches < cap; j = next) {
+    for (j = p->jobs; j != NULL && !blocked; j = next) {
         j->refs++;
-        while (j->scan < j->n && p->active_fetches < cap && !j->stopped) {
-            struct prov_file *f = &j->files[j->scan++];
+        while (j->scan < j->n && !j->stopped) {
+            struct prov_file *f = &j->files[j->scan];
 
-            if (f->st == PF_QUEUED && fetch_start(p, f) != 0) {
+            if (f->st != PF_QUEUED) {
+                j->scan++;
+                continue;
+            }
+            if (!mem_room(p)) {
+                blocked = 1;
+                break;
+            }
+            if (provenance_lookup(p, f)) {
+                j->scan++;
+                verify_submit(f);
+                continue;
+            }
+            if (p->active_fetches >= cap) {
+                break;
+            }
+            j->scan++;
+            if (fetch_start(p, f) != 0) {
                 job_file_done(f);
             }
         }
         unlinked = j->stopped;
         next = j->next;
         job_unref(j);
-        if (unlinked) {
+        if (unlinked && !blocked) {
             goto restart;
         }
+    }
+    p->mem_blocked = blocked;
+    if (blocked) {
+        mem_flush(p);
     }
 }
 
@@ -886,6 +999,9 @@ store_done(void *arg)
         waits_wake(p, t->project);
     }
     task_free(t);
+    if (p->mem_blocked) {
+        job_pump(p);
+    }
 }
 
 /* Writes the newly verified objects and verdicts of a finished job in one
@@ -943,6 +1059,8 @@ job_store(struct prov_job *j, int reannotate, int wake)
             sizeof(pkey)) >= 0 ? strdup(pkey) : NULL;
         t->bufs[t->nbufs + 3] = f->json;        /* moved to the task */
         f->json = NULL;
+        t->mem += f->counted;
+        f->counted = 0;
         if (klen < 0 || t->bufs[t->nbufs] == NULL
             || t->bufs[t->nbufs + 1] == NULL || t->bufs[t->nbufs + 2] == NULL
             || t->bufs[t->nbufs + 3] == NULL)
@@ -1080,6 +1198,7 @@ job_free(struct prov_job *j)
     size_t i;
 
     for (i = 0; i < j->n; i++) {
+        file_mem_release(j->p, &j->files[i]);
         free(j->files[i].filename);
         free(j->files[i].url);
         free(j->files[i].json);
@@ -1597,11 +1716,7 @@ on_annotate(void *arg, const char *project, json_t *model,
         }
         f->url = strdup(url);
         j->outstanding++;
-        if (provenance_lookup(p, f)) {
-            f->st = PF_VERIFYING;               /* submitted below */
-        } else {
-            f->st = PF_QUEUED;
-        }
+        f->st = PF_QUEUED;              /* read or fetched by job_pump */
         if (f->url == NULL) {
             f->st = PF_DONE;
             f->vres = PG_VRES_PENDING;
@@ -1612,12 +1727,7 @@ on_annotate(void *arg, const char *project, json_t *model,
         job_complete(j);
         return;
     }
-    j->refs++;                      /* held while we submit */
-    for (i = 0; i < n; i++) {
-        if (j->files[i].st == PF_VERIFYING) {
-            verify_submit(&j->files[i]);
-        }
-    }
+    j->refs++;                      /* held while we pump */
     job_pump(p);
     if (!j->answered && !j->stopped) {
         j->timer = evtimer_new(p->ctx.base, on_budget, j);
@@ -2094,6 +2204,14 @@ add_metrics(struct pg_prov *p, struct pg_metrics *m)
         "provgate_provenance_pending_total",
         "Files annotated pending because their provenance was not verified "
         "within the time budget", NULL, NULL, 0);
+    p->m_mem = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_provenance_memory_bytes", "Memory provenance objects "
+        "being fetched, verified or stored hold (reservations included; "
+        "capped by provenance_max_bytes)", NULL, NULL, 0);
+    p->m_mem_peak = pg_metrics_add(m, PG_METRIC_GAUGE,
+        "provgate_provenance_memory_peak_bytes", "The most "
+        "provgate_provenance_memory_bytes has been since the start", NULL,
+        NULL, 0);
     p->m_waits = pg_metrics_add(m, PG_METRIC_COUNTER,
         "provgate_provenance_download_waits_total",
         "Downloads that waited for their file's pending verification", NULL,
@@ -2112,6 +2230,7 @@ add_metrics(struct pg_prov *p, struct pg_metrics *m)
         annotate_buckets, sizeof(annotate_buckets)
         / sizeof(annotate_buckets[0]));
     return (p->m_waits == NULL || p->m_annotate_seconds == NULL
+        || p->m_mem == NULL || p->m_mem_peak == NULL
         || p->m_pin_store_up == NULL || p->m_pin_store_refreshes == NULL
         || p->m_fetches == NULL
         || p->m_fetch_seconds == NULL
@@ -2345,6 +2464,7 @@ pg_prov_free(struct pg_prov *p)
     if (p == NULL) {
         return;
     }
+    p->m_mem = p->m_mem_peak = NULL;    /* the server's metrics are gone */
     /* Workers are joined: tasks whose done never ran are freed here, with
      * the job references they held. */
     while (p->tasks != NULL) {

@@ -546,6 +546,35 @@ class Minted(PolicyCase):
             self.assertRefused(pg, twin, want)
             self.stop_provgate(pg)
 
+    def test_provenance_memory_bounded_whatever_the_file_count(self):
+        """issue 10 item 6: provenance objects in memory (fetched, being
+        verified, waiting to be stored) stay under provenance_max_bytes
+        however many files a page lists; every file is still verified."""
+        up = self.start_fixture(vectors=False)
+        n, pad, cap = 24, 1 << 20, 8 << 20
+        for i in range(n):
+            whl = make_wheel(self.dist, "1.%d" % i)
+            prov = self.provenance(whl, GOOD)
+            with open(prov, "ab") as f:
+                f.write(b" " * pad)         # JSON allows trailing space
+            up.add_file(whl, provenance=prov, upload_time=month(1))
+        pg = self.serve(up, sets={"provenance_max_bytes": "8MiB",
+                                  "provenance_budget": "2m"})
+        page = self.wait_page(pg, lambda pg_: all(
+            f["_provenance"]["status"] == "verified" for f in pg_["files"]),
+            "every file verified", timeout=120)
+        self.assertEqual(len(page["files"]), n)
+        m = pg.metrics()
+        peak = pgtest.metric_sum(m, r"^provgate_provenance_memory_peak_bytes$")
+        self.assertLessEqual(peak, cap)
+        self.assertGreater(peak, 4 * pad)   # objects were held, not none
+        self.assertGreater(n * pad, 2 * cap)
+        self.assertTrue(pgtest.wait_until(lambda: pgtest.metric_sum(
+            pg.metrics(), r"^provgate_provenance_memory_bytes$") == 0, 20,
+            0.2), "provenance memory given back")
+        r = pg.get(self.proxy_path(page["files"][0]))
+        self.assertEqual(r.status, 200, (r.status, r.reason))
+
     def test_sighup_changes_the_outcome_and_pins_survive_a_restart(self):
         up = self.start_fixture(vectors=False)
         self.release(up, "1.0", GOOD, month(1))
