@@ -22,6 +22,10 @@ hits and relayed).
                             line, and no 502 that no client saw is counted
   loops_policy_reload       after SIGHUP with a policy that denies the
                             file, no loop serves it from its hot table
+  loops_failed_policy_reload_keeps_old  a SIGHUP with a bad or missing
+                            policy file keeps the old policy on every
+                            loop, says why in the main and audit logs,
+                            counts it
   loops_one_fetch           concurrent misses on both loops: one upstream
                             request
   loops_big_page_bodies     page bodies of 64 KiB or more (sent from a
@@ -41,6 +45,7 @@ Environment: PG_PROVGATE = the provgate executable.
 """
 
 import gzip
+import json
 import os
 import signal
 import socket
@@ -435,6 +440,69 @@ def t_loops_policy_reload(e):
               "%r" % r)
 
 
+def t_loops_failed_policy_reload_keeps_old(e):
+    """issue 10 item 8: a SIGHUP whose policy file cannot be loaded (a bad
+    value, then the file gone) keeps the old policy on every loop, says
+    why in the main log as well as the audit log, and counts it."""
+    e.start_fixture()
+    data = rnd(5000, "fr")
+    e.add("fr-1.0.tar.gz", data)
+    pol = os.path.join(e.tmp, "policy.ini")
+    audit = os.path.join(e.tmp, "audit.log")
+    deny = ("[defaults]\nmode = off\n\n[project:fr]\nmode = require\n"
+            "publisher = github:example/fr:release.yml\n"
+            "on_violation = deny\n")
+    with open(pol, "w") as f:
+        f.write(deny)
+    e.start_pg(sets={"serve_loops": "2", "policy": pol, "audit_log": audit})
+    path = e.file_url_path("fr", "fr-1.0.tar.gz")
+
+    def denied(when):
+        for _ in range(N):
+            r = e.get(path)
+            check(r.status == 403, "%s: denied on every loop: %r"
+                  % (when, r))
+
+    def reloads(result):
+        return metric(e.get("/metrics").body.decode(),
+                      "provgate_policy_reloads_total",
+                      '{result="%s"}' % result)
+    denied("before")
+    failures = [
+        ("[defaults]\nmode = sometimes\n", "policy.ini:2: mode: "),
+        (None, "policy.ini: No such file or directory"),
+    ]
+    for n, (text, why) in enumerate(failures, 1):
+        if text is None:
+            os.unlink(pol)
+        else:
+            with open(pol, "w") as f:
+                f.write(text)
+        e.pg.send_signal(signal.SIGHUP)
+        check(ts.wait_until(lambda: reloads("error") == n, 20),
+              "failed reload %d counted: %r" % (n, reloads("error")))
+        lines = [ln for ln in e.log().splitlines()
+                 if "policy: reload failed, keeping generation" in ln]
+        check(len(lines) == n and why in lines[-1],
+              "main log says why (%r): %r" % (why, lines))
+        denied("after failed reload %d" % n)
+    check(reloads("ok") == 0 and "policy: reloaded" not in e.log(),
+          "no reload took effect")
+    with open(audit) as f:
+        events = [json.loads(ln) for ln in f if ln.strip()]
+    failed = [ev for ev in events if ev["event"] == "policy-reload-failed"]
+    check(len(failed) == 2 and why in failed[-1]["reason"],
+          "audit log: %r" % failed)
+    # A good file again takes effect: the failures changed nothing else.
+    with open(pol, "w") as f:
+        f.write("[defaults]\nmode = off\n")
+    e.pg.send_signal(signal.SIGHUP)
+    check(ts.wait_until(lambda: reloads("ok") == 1, 20), "reloaded")
+    time.sleep(0.5)
+    r = e.get(path)
+    check(r.status == 200 and r.body == data, "allowed now: %r" % r)
+
+
 def loop_counts(e):
     m = e.get("/metrics").body.decode()
     return [metric(m, "provgate_loop_requests_total", '{loop="%d"}' % i)
@@ -590,6 +658,8 @@ TESTS = {
     "loops_mismatch_resets": t_loops_mismatch_resets,
     "loops_one_line_per_request": t_loops_one_line_per_request,
     "loops_policy_reload": t_loops_policy_reload,
+    "loops_failed_policy_reload_keeps_old":
+        t_loops_failed_policy_reload_keeps_old,
     "loops_one_fetch": t_loops_one_fetch,
 }
 
