@@ -46,6 +46,7 @@
 #include "audit_int.h"
 #include "config_int.h"
 #include "index_int.h"
+#include "lru_int.h"
 #include "metrics_int.h"
 #include "pg_cache.h"
 #include "pg_policy.h"
@@ -170,9 +171,9 @@ struct vcache_entry {
 };
 
 struct hidden_entry {
-    char project[PG_POLICY_MAX_NAME + 1];
+    struct pg_lru_node n;       /* first; key = project */
     json_t *list;               /* [{"filename","reason"}] */
-    uint64_t stamp;
+    char project[PG_POLICY_MAX_NAME + 1];
 };
 
 struct pg_prov {
@@ -204,9 +205,7 @@ struct pg_prov {
     struct event *resume_ev;    /* runs ready waits on the next turn */
     uint64_t pins_gen;
     time_t release_at;          /* a min_age hold ends; 0 = none */
-    struct hidden_entry hidden[PG_PROV_HIDDEN_MAX];
-    size_t nhidden;
-    uint64_t hidden_stamp;
+    struct pg_lru *hidden;      /* project → struct hidden_entry */
     struct vcache_entry *vcache;    /* PG_PROV_VCACHE_SLOTS */
     struct prov_wait *waits;
     size_t nwaits;
@@ -495,52 +494,75 @@ audit_reject(struct pg_prov *p, const char *client, const char *project,
 
 /* ---- hidden files (for the file route) ----------------------------------- */
 
+/* Projects' hidden files, least recently used dropped first beyond
+ * PG_PROV_HIDDEN_MAX projects or PG_PROV_HIDDEN_BYTES (util/lru.c).  A
+ * project whose list is not kept still has its hidden files refused, as
+ * not listed on the page, without their reason. */
 static struct hidden_entry *
 hidden_find(struct pg_prov *p, const char *project)
 {
-    size_t i;
+    struct pg_lru_node *n = pg_lru_find(p->hidden, project);
 
-    for (i = 0; i < p->nhidden; i++) {
-        if (strcmp(p->hidden[i].project, project) == 0) {
-            return &p->hidden[i];
-        }
+    if (n != NULL) {
+        pg_lru_touch(p->hidden, n);
     }
-    return NULL;
+    return (struct hidden_entry *)n;
+}
+
+static void
+hidden_drop(void *arg, struct pg_lru_node *n)
+{
+    struct hidden_entry *h = (struct hidden_entry *)n;
+
+    (void) arg;
+    json_decref(h->list);
+    free(h);
+}
+
+/* What a list keeps in memory: its strings and jansson's objects (two
+ * members each, see pages.c's model_bytes for the sizes). */
+static size_t
+hidden_bytes(const json_t *list)
+{
+    size_t i, b = sizeof(struct hidden_entry) + 64;
+    json_t *e;
+
+    json_array_foreach(list, i, e) {
+        const char *fn = json_string_value(json_object_get(e, "filename"));
+        const char *why = json_string_value(json_object_get(e, "reason"));
+
+        b += 320 + (fn != NULL ? strlen(fn) : 0)
+            + (why != NULL ? strlen(why) : 0);
+    }
+    return b;
 }
 
 /* Records (list != NULL, consumed) or clears a project's hidden files. */
 static void
 hidden_set(struct pg_prov *p, const char *project, json_t *list)
 {
-    struct hidden_entry *h = hidden_find(p, project);
-    size_t i, oldest = 0;
+    struct pg_lru_node *old = pg_lru_find(p->hidden, project);
+    struct hidden_entry *h;
 
+    if (old != NULL) {
+        pg_lru_remove(p->hidden, old);
+    }
     if (list == NULL || json_array_size(list) == 0) {
         json_decref(list);
-        if (h != NULL) {
-            json_decref(h->list);
-            *h = p->hidden[--p->nhidden];
-        }
         return;
     }
+    h = calloc(1, sizeof(*h));
     if (h == NULL) {
-        if (p->nhidden < PG_PROV_HIDDEN_MAX) {
-            h = &p->hidden[p->nhidden++];
-        } else {
-            for (i = 1; i < p->nhidden; i++) {
-                if (p->hidden[i].stamp < p->hidden[oldest].stamp) {
-                    oldest = i;
-                }
-            }
-            h = &p->hidden[oldest];
-            json_decref(h->list);
-        }
-        snprintf(h->project, sizeof(h->project), "%s", project);
-    } else {
-        json_decref(h->list);
+        json_decref(list);
+        return;
     }
+    snprintf(h->project, sizeof(h->project), "%s", project);
     h->list = list;
-    h->stamp = ++p->hidden_stamp;
+    h->n.key = h->project;
+    h->n.bytes = hidden_bytes(list);
+    if (pg_lru_insert(p->hidden, &h->n) != 0) {
+        hidden_drop(p, &h->n);      /* larger than the bound alone */
+    }
 }
 
 /* ---- the verdict cache --------------------------------------------------- */
@@ -2352,7 +2374,9 @@ pg_prov_new(const struct pg_ctx *ctx, struct pg_proxy_hooks *hooks,
     }
     p->root_id = pg_sig_trust_root_id(p->root);
     p->vcache = calloc(PG_PROV_VCACHE_SLOTS, sizeof(*p->vcache));
-    if (p->vcache == NULL) {
+    p->hidden = pg_lru_new(1024, PG_PROV_HIDDEN_MAX, PG_PROV_HIDDEN_BYTES,
+        hidden_drop, p);
+    if (p->vcache == NULL || p->hidden == NULL) {
         snprintf(msg, mlen, "out of memory (verdict cache)");
         goto err;
     }
@@ -2481,9 +2505,7 @@ pg_prov_free(struct pg_prov *p)
         job_unlink(j);
         job_free(j);
     }
-    for (i = 0; i < p->nhidden; i++) {
-        json_decref(p->hidden[i].list);
-    }
+    pg_lru_free(p->hidden);
     for (i = 0; p->vcache != NULL && i < PG_PROV_VCACHE_SLOTS; i++) {
         free(p->vcache[i].filename);
         free(p->vcache[i].pub);

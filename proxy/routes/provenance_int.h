@@ -51,6 +51,7 @@ struct pg_policy_err;
 #define PG_PROV_PINS_REFRESH_MS 2000 /* shared pin store re-read (besides
                                        its notifications) */
 #define PG_PROV_HIDDEN_MAX 4096     /* projects whose hidden files we keep */
+#define PG_PROV_HIDDEN_BYTES (16u << 20) /* …and the memory their lists take */
 #define PG_PROV_AUDIT_SEEN 4096     /* recent rejections not re-audited */
 #define PG_PROV_MAX_JOBS 1024       /* page annotations in flight */
 #define PG_PROV_VCACHE_SLOTS 16384  /* verified verdicts kept in memory */
