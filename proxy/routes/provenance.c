@@ -2193,72 +2193,68 @@ const size_t pg_prov_nroutes =
 
 /* ---- life cycle ---------------------------------------------------------- */
 
+/* The engine's metric families: rows of one table (type, name, help,
+ * labels, buckets, zero, field), registered at construction. */
+#define NB(a) (sizeof(a) / sizeof((a)[0]))
+static const struct pg_metric_def prov_metrics[] = {
+    { PG_METRIC_COUNTER, "provgate_provenance_fetches_total",
+      "Provenance objects fetched from the upstream, by result",
+      "result", NULL, 0, 0, offsetof(struct pg_prov, m_fetches) },
+    { PG_METRIC_HISTOGRAM, "provgate_provenance_fetch_duration_seconds",
+      "Time to fetch one provenance object from the upstream", NULL,
+      fetch_buckets, NB(fetch_buckets), 0,
+      offsetof(struct pg_prov, m_fetch_seconds) },
+    { PG_METRIC_COUNTER, "provgate_provenance_verdicts_total",
+      "Verification verdicts, by result and source (cache or verified "
+      "now)", "result,source", NULL, 0, 0,
+      offsetof(struct pg_prov, m_verdicts) },
+    { PG_METRIC_COUNTER, "provgate_policy_decisions_total",
+      "Per-file policy decisions made while annotating pages, by "
+      "decision and reason", "decision,reason", NULL, 0, 0,
+      offsetof(struct pg_prov, m_decisions) },
+    { PG_METRIC_COUNTER, "provgate_policy_refused_downloads_total",
+      "File downloads refused by the policy, by decision", "decision",
+      NULL, 0, 0, offsetof(struct pg_prov, m_refusals) },
+    { PG_METRIC_COUNTER, "provgate_pins_created_total",
+      "TOFU pins created by the server", "how", NULL, 0, 0,
+      offsetof(struct pg_prov, m_pins) },
+    { PG_METRIC_COUNTER, "provgate_policy_reloads_total",
+      "Policy reloads (SIGHUP), by result", "result", NULL, 0, 0,
+      offsetof(struct pg_prov, m_reloads) },
+    { PG_METRIC_COUNTER, "provgate_provenance_pending_total",
+      "Files annotated pending because their provenance was not verified "
+      "within the time budget", NULL, NULL, 0, 0,
+      offsetof(struct pg_prov, m_pending) },
+    { PG_METRIC_GAUGE, "provgate_provenance_memory_bytes",
+      "Memory provenance objects being fetched, verified or stored hold "
+      "(reservations included; capped by provenance_max_bytes)", NULL, NULL,
+      0, 0, offsetof(struct pg_prov, m_mem) },
+    { PG_METRIC_GAUGE, "provgate_provenance_memory_peak_bytes",
+      "The most provgate_provenance_memory_bytes has been since the start",
+      NULL, NULL, 0, 0, offsetof(struct pg_prov, m_mem_peak) },
+    { PG_METRIC_COUNTER, "provgate_provenance_download_waits_total",
+      "Downloads that waited for their file's pending verification", NULL,
+      NULL, 0, 0, offsetof(struct pg_prov, m_waits) },
+    { PG_METRIC_GAUGE, "provgate_pin_store_up",
+      "1 while the pin store can take new pins (PostgreSQL reachable; "
+      "always 1 for lmdb), 0 while it cannot", NULL, NULL, 0, 0,
+      offsetof(struct pg_prov, m_pin_store_up) },
+    { PG_METRIC_COUNTER, "provgate_pin_store_refreshes_total",
+      "Re-reads of a shared pin store (notification or periodic), by "
+      "result", "result", NULL, 0, 0,
+      offsetof(struct pg_prov, m_pin_store_refreshes) },
+    { PG_METRIC_HISTOGRAM,
+      "provgate_provenance_annotation_duration_seconds",
+      "From the start of a page's annotation to its answer (verdict "
+      "lookups, fetches and verification within the budget, rules)", NULL,
+      annotate_buckets, NB(annotate_buckets), 0,
+      offsetof(struct pg_prov, m_annotate_seconds) },
+};
+
 static int
 add_metrics(struct pg_prov *p, struct pg_metrics *m)
 {
-    p->m_fetches = pg_metrics_add(m, PG_METRIC_COUNTER,
-        "provgate_provenance_fetches_total",
-        "Provenance objects fetched from the upstream, by result",
-        "result", NULL, 0);
-    p->m_fetch_seconds = pg_metrics_add(m, PG_METRIC_HISTOGRAM,
-        "provgate_provenance_fetch_duration_seconds",
-        "Time to fetch one provenance object from the upstream", NULL,
-        fetch_buckets, sizeof(fetch_buckets) / sizeof(fetch_buckets[0]));
-    p->m_verdicts = pg_metrics_add(m, PG_METRIC_COUNTER,
-        "provgate_provenance_verdicts_total",
-        "Verification verdicts, by result and source (cache or verified "
-        "now)", "result,source", NULL, 0);
-    p->m_decisions = pg_metrics_add(m, PG_METRIC_COUNTER,
-        "provgate_policy_decisions_total",
-        "Per-file policy decisions made while annotating pages, by "
-        "decision and reason", "decision,reason", NULL, 0);
-    p->m_refusals = pg_metrics_add(m, PG_METRIC_COUNTER,
-        "provgate_policy_refused_downloads_total",
-        "File downloads refused by the policy, by decision", "decision",
-        NULL, 0);
-    p->m_pins = pg_metrics_add(m, PG_METRIC_COUNTER,
-        "provgate_pins_created_total", "TOFU pins created by the server",
-        "how", NULL, 0);
-    p->m_reloads = pg_metrics_add(m, PG_METRIC_COUNTER,
-        "provgate_policy_reloads_total", "Policy reloads (SIGHUP), by "
-        "result", "result", NULL, 0);
-    p->m_pending = pg_metrics_add(m, PG_METRIC_COUNTER,
-        "provgate_provenance_pending_total",
-        "Files annotated pending because their provenance was not verified "
-        "within the time budget", NULL, NULL, 0);
-    p->m_mem = pg_metrics_add(m, PG_METRIC_GAUGE,
-        "provgate_provenance_memory_bytes", "Memory provenance objects "
-        "being fetched, verified or stored hold (reservations included; "
-        "capped by provenance_max_bytes)", NULL, NULL, 0);
-    p->m_mem_peak = pg_metrics_add(m, PG_METRIC_GAUGE,
-        "provgate_provenance_memory_peak_bytes", "The most "
-        "provgate_provenance_memory_bytes has been since the start", NULL,
-        NULL, 0);
-    p->m_waits = pg_metrics_add(m, PG_METRIC_COUNTER,
-        "provgate_provenance_download_waits_total",
-        "Downloads that waited for their file's pending verification", NULL,
-        NULL, 0);
-    p->m_pin_store_up = pg_metrics_add(m, PG_METRIC_GAUGE,
-        "provgate_pin_store_up", "1 while the pin store can take new pins "
-        "(PostgreSQL reachable; always 1 for lmdb), 0 while it cannot",
-        NULL, NULL, 0);
-    p->m_pin_store_refreshes = pg_metrics_add(m, PG_METRIC_COUNTER,
-        "provgate_pin_store_refreshes_total", "Re-reads of a shared pin "
-        "store (notification or periodic), by result", "result", NULL, 0);
-    p->m_annotate_seconds = pg_metrics_add(m, PG_METRIC_HISTOGRAM,
-        "provgate_provenance_annotation_duration_seconds",
-        "From the start of a page's annotation to its answer (verdict "
-        "lookups, fetches and verification within the budget, rules)", NULL,
-        annotate_buckets, sizeof(annotate_buckets)
-        / sizeof(annotate_buckets[0]));
-    return (p->m_waits == NULL || p->m_annotate_seconds == NULL
-        || p->m_mem == NULL || p->m_mem_peak == NULL
-        || p->m_pin_store_up == NULL || p->m_pin_store_refreshes == NULL
-        || p->m_fetches == NULL
-        || p->m_fetch_seconds == NULL
-        || p->m_verdicts == NULL || p->m_decisions == NULL
-        || p->m_refusals == NULL || p->m_pins == NULL
-        || p->m_reloads == NULL || p->m_pending == NULL) ? -1 : 0;
+    return pg_metrics_add_table(m, prov_metrics, NB(prov_metrics), p);
 }
 
 /* Opens the pin store (creating or upgrading its schema) and, once per
