@@ -2080,14 +2080,12 @@ on_page_for_integrity(struct pg_req *r, struct pg_page *page, int status,
 {
     struct integrity_req *ir = r->route_state;
     struct pg_prov *p = r->s->hooks.arg;
-    struct pg_cache_err cerr;
     struct evbuffer *body;
     json_t *files, *fo;
     const char *sha = NULL;
     void *val = NULL;
     size_t len = 0, i;
-    char key[PG_CACHE_MAX_KEY + 1];
-    int klen, rc;
+    int rc;
 
     if (page == NULL) {
         pg_req_refuse(r, status == 404 ? PG_REFUSE_NOT_FOUND
@@ -2105,16 +2103,8 @@ on_page_for_integrity(struct pg_req *r, struct pg_page *page, int status,
             break;
         }
     }
-    memset(&cerr, 0, sizeof(cerr));
-    klen = sha != NULL && strlen(sha) == 64 ? provenance_key(sha,
-        ir->filename, key, sizeof(key)) : -1;
-    rc = klen < 0 || p == NULL ? PG_CACHE_NOTFOUND : pg_cache_get(p->cache,
-        PG_CACHE_DB_PROVENANCE, key, (size_t) klen, &val, &len, &cerr);
-    if (rc == PG_CACHE_NOTFOUND && klen >= 0 && p != NULL) {
-        /* stored by a provgate that keyed objects by sha256 alone */
-        rc = pg_cache_get(p->cache, PG_CACHE_DB_PROVENANCE, sha, 64, &val,
-            &len, &cerr);
-    }
+    rc = p == NULL ? PG_CACHE_NOTFOUND : pg_prov_stored(p, sha,
+        ir->filename, &val, &len);
     if (rc != PG_CACHE_OK) {
         pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "no verified provenance of %s "
             "is cached", ir->filename);
@@ -2574,4 +2564,27 @@ pg_prov_verdict_key(struct pg_prov *p, const char *sha, char *key,
     size_t len)
 {
     return verdict_key(p, sha, key, len);
+}
+
+int
+pg_prov_stored(struct pg_prov *p, const char *sha, const char *filename,
+    void **val, size_t *len)
+{
+    struct pg_cache_err cerr;
+    char key[PG_CACHE_MAX_KEY + 1];
+    int klen, rc;
+
+    if (sha == NULL || strlen(sha) != 64 || filename == NULL) {
+        return PG_CACHE_NOTFOUND;
+    }
+    memset(&cerr, 0, sizeof(cerr));
+    klen = provenance_key(sha, filename, key, sizeof(key));
+    rc = klen < 0 ? PG_CACHE_NOTFOUND : pg_cache_get(p->cache,
+        PG_CACHE_DB_PROVENANCE, key, (size_t) klen, val, len, &cerr);
+    if (rc == PG_CACHE_NOTFOUND) {
+        /* stored by a provgate that keyed objects by sha256 alone */
+        rc = pg_cache_get(p->cache, PG_CACHE_DB_PROVENANCE, sha, 64, val,
+            len, &cerr);
+    }
+    return rc;
 }

@@ -6,8 +6,8 @@
  * verdict from memory (PG_PROV_VCACHE_SLOTS recent ones) or the cache
  * (PG_CACHE_DB_VERDICTS, keyed by the file's sha256 and the trust root's
  * id) or its provenance object from the cache
- * (PG_CACHE_DB_PROVENANCE, by sha256) or from the upstream (in parallel,
- * at most provenance_concurrency transfers, Accept:
+ * (PG_CACHE_DB_PROVENANCE, by sha256 and filename) or from the upstream
+ * (in parallel, at most provenance_concurrency transfers, Accept:
  * application/vnd.pypi.integrity.v1+json), verify each object on the worker
  * pool, then apply the policy rules (policy/rules.c) to the whole file
  * list and annotate the model: "_provenance" per file, "yanked" for
@@ -92,5 +92,11 @@ void pg_prov_pins_changed(struct pg_prov *p);
 void pg_prov_forget_verdict(struct pg_prov *p, const char *sha);
 int pg_prov_verdict_key(struct pg_prov *p, const char *sha, char *key,
     size_t len);
+/* The stored provenance object of a file (sha256 hex and the filename it
+ * was listed under; one stored by an older provgate, keyed by sha256
+ * alone, also answers): PG_CACHE_OK with *val malloc'd, else the cache's
+ * code.  Runs on: any thread (an LMDB read). */
+int pg_prov_stored(struct pg_prov *p, const char *sha, const char *filename,
+    void **val, size_t *len);
 
 #endif

@@ -784,13 +784,12 @@ version_of(const char *fn, char **vb)
     return out;
 }
 
-/* The certificate facts of the first attestation of sha's cached
- * provenance (nothing when it is not cached). */
+/* The certificate facts of the first attestation of the cached
+ * provenance of sha listed as filename (nothing when it is not cached). */
 static void
 cert_facts(struct pg_uisrv *u, struct pg_req *r, const char *sha,
-    struct pg_ui_identity *id)
+    const char *filename, struct pg_ui_identity *id)
 {
-    struct pg_cache_err cerr;
     json_t *o = NULL, *att;
     const char *b64;
     unsigned char *der = NULL;
@@ -799,13 +798,7 @@ cert_facts(struct pg_uisrv *u, struct pg_req *r, const char *sha,
     size_t len = 0;
     char buf[1024];
 
-    if (sha == NULL || strlen(sha) != 64) {
-        return;
-    }
-    memset(&cerr, 0, sizeof(cerr));
-    if (pg_cache_get(u->s->cache, PG_CACHE_DB_PROVENANCE, sha, 64, &val,
-            &len, &cerr) != PG_CACHE_OK)
-    {
+    if (pg_prov_stored(u->prov, sha, filename, &val, &len) != PG_CACHE_OK) {
         return;
     }
     o = len <= PG_PROV_MAX_BYTES ? json_loadb(val, len, 0, NULL) : NULL;
@@ -1099,7 +1092,8 @@ build_and_render(struct ui_req *q, struct pg_req *r, json_t *model)
         c->new_id.when = acc[i].first_time != NULL
             ? pg_policy_parse_time(acc[i].first_time) : -1;
         c->new_id.how = "seen, not accepted";
-        cert_facts(u, r, acc[i].first_sha, &c->new_id);
+        cert_facts(u, r, acc[i].first_sha, acc[i].first_file,
+            &c->new_id);
         c->old_id.when = -1;
         if (pins->n > 0) {
             identity_of(r, &pins->e[0].publisher, &c->old_id);
@@ -1107,7 +1101,8 @@ build_and_render(struct ui_req *q, struct pg_req *r, json_t *model)
             c->old_id.when = pins->e[0].upload_time >= 0
                 ? pins->e[0].upload_time : pins->e[0].time;
             c->old_id.how = how_of(r, &pins->e[0]);
-            cert_facts(u, r, pins->e[0].sha256, &c->old_id);
+            cert_facts(u, r, pins->e[0].sha256, pins->e[0].file,
+                &c->old_id);
         } else if (rules->n_publishers > 0) {
             identity_of(r, &rules->publishers[0], &c->old_id);
             c->old_id.how = "required by the policy";
