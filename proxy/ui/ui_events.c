@@ -65,8 +65,8 @@ pg_ui_render_events(const struct pg_ui_events *m, struct pg_ui_buf *out)
     pg_ui_puts(out, "<h1>Events</h1>");
     form(out, m);
     pg_ui_putf(out, "<p class=\"muted\">The audit stream since the server "
-        "started (the newest %llu events are kept; the audit log file has "
-        "them all).  Page %zu.</p>", (unsigned long long) m->events_held,
+        "started: %llu events held in memory, the newest up to the store's "
+        "bounds (the audit log file has them all).  Page %zu.</p>", (unsigned long long) m->events_held,
         m->page);
     if (m->nev == 0) {
         pg_ui_puts(out, "<p>No event matches.</p>");
