@@ -57,6 +57,13 @@ class Fleet(PolicyCase):
         files = self.files_by_name(self.json_page(pg, project))
         return files[filename]["_provenance"]
 
+    def state(self, pg, project, filename):
+        """The file's status, or None while the page does not list it yet
+        (a replica may still hold the page from before the release)."""
+        files = self.files_by_name(self.json_page(pg, project))
+        f = files.get(filename)
+        return f["_provenance"]["status"] if f else None
+
     def test_tofu_race_between_replicas_makes_one_pin(self):
         db = self.start_postgres()
         ua = self.start_fixture(vectors=False)
@@ -130,7 +137,7 @@ class Fleet(PolicyCase):
         r = self.pins_db(db, "forget", "demo", "--why", "start over")
         self.assertEqual(r.returncode, 0, r.output)
         self.assertTrue(pgtest.wait_until(
-            lambda: self.status(r2, "demo", w11)["status"] == "rejected",
+            lambda: self.state(r2, "demo", w11) == "rejected",
             PROPAGATION_S * 5, 0.02), "forget never reached replica 2")
         r = self.pins_db(db, "show", "demo")
         self.assertEqual(r.returncode, 0, r.output)
@@ -148,7 +155,7 @@ class Fleet(PolicyCase):
         w10 = "demo-1.0-py3-none-any.whl"
         self.assertEqual(self.status(r1, "demo", w10)["status"], "verified")
         self.assertTrue(pgtest.wait_until(
-            lambda: self.status(r2, "demo", w10)["status"] == "verified",
+            lambda: self.state(r2, "demo", w10) == "verified",
             5, 0.05))
         # A restart of the database in the middle: a change made after it
         # still reaches both replicas (they reconnect and listen again).
@@ -158,9 +165,9 @@ class Fleet(PolicyCase):
         self.assertEqual(r.returncode, 0, r.output)
         for pg in (r1, r2):
             self.assertTrue(pgtest.wait_until(
-                lambda pg=pg: self.status(pg, "demo",
-                                          "demo-1.1-py3-none-any.whl")
-                ["status"] == "verified", 15, 0.1),
+                lambda pg=pg: self.state(pg, "demo",
+                                         "demo-1.1-py3-none-any.whl")
+                == "verified", 15, 0.1),
                 "approval after a database restart never arrived")
         # Down.
         db.stop()
@@ -196,7 +203,7 @@ class Fleet(PolicyCase):
                                       r"^provgate_pin_store_up$") == 1,
             40, 0.2), "provgate_pin_store_up never went back to 1")
         self.assertTrue(pgtest.wait_until(
-            lambda: self.status(r1, "fresh", fresh)["status"] == "verified",
+            lambda: self.state(r1, "fresh", fresh) == "verified",
             10, 0.2), "fresh never pinned after the database came back")
         ready = r1.get("/readyz")
         self.assertEqual((ready.status, ready.body), (200, b"ready\n"))
