@@ -273,8 +273,12 @@ class DamagedBlob(pgtest.Case):
                          "the damaged file was not fetched again")
         self.assertEqual(self.damaged_count(pg, "serve"), 1)
         self.assertIn("blob %s damaged on disk" % sha, pg.log_text())
-        self.assertEqual(read(blob_path(cache, sha)), good,
-                         "the blob was not replaced by good bytes")
+        # The new blob is committed (fsync + rename) on a worker after the
+        # answer: wait for it rather than race it.
+        self.assertTrue(pgtest.wait_until(
+            lambda: os.path.exists(blob_path(cache, sha))
+            and read(blob_path(cache, sha)) == good, 30),
+            "the blob was not replaced by good bytes")
         # Verified once in this process: served again without a re-hash.
         rehashed = pgtest.metric_sum(pg.metrics(),
                                      r"provgate_blob_rehash_bytes_total",

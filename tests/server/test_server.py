@@ -208,9 +208,9 @@ class Env:
         check(p.poll() is None, "provgate exited: " + self.log())
         return self.origin
 
-    def stop_pg(self):
+    def stop_pg(self, grace=15):
         if self.pg is not None:
-            stop_process(self.pg)
+            stop_process(self.pg, grace)
             self.pg = None
 
     def log(self):
@@ -1184,7 +1184,13 @@ def t_page_job_outlives_client_and_stop(e):
           "page fetched upstream")
     time.sleep(0.2)
     p = e.pg
-    e.stop_pg()
+    # The stop waits up to PG_STOP_GRACE_S (10 s) for the request whose
+    # page is being parsed, then for the running worker job: on a loaded
+    # two-core machine under ASan that is more than 15 s.  What is asserted
+    # is a clean exit, not its speed.
+    t0 = time.monotonic()
+    e.stop_pg(grace=90)
+    print("stopped in %.2f s" % (time.monotonic() - t0))
     th.join(30)
     check(p.returncode == 0, "exit status %r" % p.returncode)
 
