@@ -360,7 +360,7 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     struct pg_cache_options copt;
     struct pg_cache_err cerr;
     struct timeval tv;
-    size_t n;
+    size_t n, i;
 
     *out = NULL;
     s = calloc(1, sizeof(*s));
@@ -407,10 +407,22 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
             pg_cache_strerror(cerr.code), cerr.reason);
         goto err;
     }
-    if (pg_upstream_new(s->base, cfg, &s->up) != 0) {
-        snprintf(msg, mlen, "upstream client: cannot start");
+    if (cfg->n_upstreams > 1) {
+        /* issue 13: the pages route binds names to them in the next
+         * step; until then, refuse rather than serve private names from
+         * [upstream] */
+        snprintf(msg, mlen, "[upstream:%s]: private upstreams are not "
+            "served by this build yet", cfg->upstreams[1].name);
         goto err;
     }
+    for (i = 0; i < cfg->n_upstreams; i++) {
+        if (pg_upstream_new(s->base, &cfg->upstreams[i], &s->ups[i]) != 0) {
+            snprintf(msg, mlen, "upstream client %s: cannot start",
+                cfg->upstreams[i].name);
+            goto err;
+        }
+    }
+    s->up = s->ups[0];
     if (pg_workers_new(s->base, 2, &s->workers) != 0) {
         snprintf(msg, mlen, "worker threads: cannot start");
         goto err;
@@ -482,11 +494,13 @@ pg_server_run(struct pg_server *s)
     }
     if (s->nloops == 1) {
         pg_log(s, "listening on %s (the main loop serves clients), "
-            "upstream %s, cache %s", s->cfg->listen, s->cfg->upstream,
+            "upstream %s, cache %s", s->cfg->listen,
+            s->cfg->upstreams[0].upstream,
             s->cfg->cache_dir);
     } else {
         pg_log(s, "listening on %s (%d serving threads), upstream %s, "
-            "cache %s", s->cfg->listen, s->nloops - 1, s->cfg->upstream,
+            "cache %s", s->cfg->listen, s->nloops - 1,
+            s->cfg->upstreams[0].upstream,
             s->cfg->cache_dir);
     }
     if (event_base_dispatch(s->base) < 0) {
@@ -512,6 +526,7 @@ pg_server_ctx(struct pg_server *s, struct pg_ctx *ctx)
     ctx->cfg = s->cfg;
     ctx->cache = s->cache;
     ctx->up = s->up;
+    ctx->ups = s->ups;
     ctx->metrics = s->metrics;
     ctx->workers = s->workers;
     ctx->log = s;
@@ -523,6 +538,7 @@ void
 pg_server_free(struct pg_server *s)
 {
     struct pg_cache_err cerr;
+    size_t i;
 
     if (s == NULL) {
         return;
@@ -558,9 +574,13 @@ pg_server_free(struct pg_server *s)
     s->hot = NULL;
     pg_peers_free(s->peers);
     s->peers = NULL;
-    if (s->up != NULL) {
-        pg_upstream_free(s->up);
+    for (i = 0; i < PG_CONFIG_MAX_UPSTREAMS; i++) {
+        if (s->ups[i] != NULL) {
+            pg_upstream_free(s->ups[i]);
+            s->ups[i] = NULL;
+        }
     }
+    s->up = NULL;
     if (s->cache != NULL) {
         memset(&cerr, 0, sizeof(cerr));
         pg_cache_flush(s->cache, &cerr);

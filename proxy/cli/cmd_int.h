@@ -15,6 +15,7 @@ int pg_cmd_policy(int argc, char **argv);         /* cmd_policy.c */
 int pg_cmd_pins(int argc, char **argv);           /* cmd_pins.c */
 int pg_cmd_cache(int argc, char **argv);          /* cmd_cache.c */
 int pg_cmd_admin_token(int argc, char **argv);    /* cmd_admin.c */
+int pg_cmd_upstreams(int argc, char **argv);      /* cmd_upstreams.c */
 
 /* ---- flags (cmd_opts.c) ---- */
 

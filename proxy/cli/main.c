@@ -25,6 +25,8 @@ static const struct pg_subcommand pg_subcommands[] = {
     { "cache", pg_cmd_cache, "stats|gc of the cache directory" },
     { "admin-token", pg_cmd_admin_token,
       "a new operator-pages administrator token (admin_token_file line)" },
+    { "upstreams", pg_cmd_upstreams,
+      "list|which NAME: the upstreams and which one serves a name" },
 };
 
 static void

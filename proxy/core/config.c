@@ -49,24 +49,29 @@ struct pg_conf_ctx {
     const char *path;
     FILE *fp;
     int line;                   /* number of the line inih is parsing */
+    int up;                     /* the upstream of the current section:
+                                   index in cfg->upstreams, -1 none */
     int indented;               /* that line starts with white space */
     int err_line;               /* first error, 0 = none */
     char *msg;
     size_t mlen;
 };
 
-static int row_index(const char *name);
+static int row_index(const char *name, const char *section);
 static const char *cidrs_add(struct pg_client_nets *nets, const char *value);
-static const char *apply_more(struct pg_config *cfg, int row,
-    const char *value, char *extra, size_t elen);
-static const char *apply(struct pg_config *cfg, int row, const char *value,
+static const char *apply_more(void *base, int row, const char *value,
     char *extra, size_t elen);
+static const char *apply(void *base, int row, const char *value,
+    char *extra, size_t elen);
+static int row_is_upstream(int row);
+static void upstream_defaults(struct pg_upstream_conf *u, int is_default);
 static void format_range(const struct pg_directive *d, char *out,
     size_t olen);
 static int ctx_error(struct pg_conf_ctx *c, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define F(field) offsetof(struct pg_config, field)
+#define U(field) offsetof(struct pg_upstream_conf, field)
 
 const struct pg_directive pg_config_directives[] = {
     /* [server] */
@@ -122,41 +127,63 @@ const struct pg_directive pg_config_directives[] = {
       0, 0, 0 },
 
     /* [upstream] */
-    { "upstream", "upstream", pg_conf_url, F(upstream),
+    { "upstream", "upstream", pg_conf_url, U(upstream),
       "https://pypi.org/simple/",
-      "index base URL (PEP 503/691 simple API); http:// needs allow_http",
+      "index base URL (PEP 503/691 simple API); http:// needs allow_http; "
+      "required in [upstream:NAME]",
       0, 0, 0 },
-    { "file_hosts", "upstream", pg_conf_hosts, F(file_hosts), NULL,
+    { "file_hosts", "upstream", pg_conf_hosts, U(file_hosts), NULL,
       "hosts files and redirects may come from besides the upstream's "
       "own origin, comma-separated; HOST means port 443 (https) or 80 "
       "(http, with allow_http), HOST:PORT that port only (default: "
-      "files.pythonhosted.org)",
+      "files.pythonhosted.org in [upstream], none in [upstream:NAME])",
       0, 0, 0 },
-    { "allow_http", "upstream", pg_conf_bool, F(allow_http), "off",
+    { "allow_http", "upstream", pg_conf_bool, U(allow_http), "off",
       "allow plain-HTTP upstream and file URLs (tests, trusted networks)",
       0, 0, 0 },
-    { "http_proxy", "upstream", pg_conf_proxy, F(http_proxy), NULL,
+    { "http_proxy", "upstream", pg_conf_proxy, U(http_proxy), NULL,
       "proxy for upstream requests (http, https, socks4(a), socks5(h) URL)",
       0, 0, 0 },
-    { "ca_bundle", "upstream", pg_conf_path, F(ca_bundle), NULL,
+    { "ca_bundle", "upstream", pg_conf_path, U(ca_bundle), NULL,
       "CA certificates (PEM file) for upstream TLS instead of the system's",
       0, 0, 0 },
+    { "client_cert", "upstream", pg_conf_path, U(client_cert), NULL,
+      "TLS client certificate (PEM) presented to the upstream (needs "
+      "client_key)", 0, 0, 0 },
+    { "client_key", "upstream", pg_conf_path, U(client_key), NULL,
+      "private key (PEM) of client_cert", 0, 0, 0 },
     { "connect_timeout", "upstream", pg_conf_duration,
-      F(connect_timeout_ms), "10s",
+      U(connect_timeout_ms), "10s",
       "give up connecting (DNS, TCP, TLS) after this long (100ms to 10m)",
       100, 600000, 1 },
-    { "timeout", "upstream", pg_conf_duration, F(timeout_ms), "30s",
+    { "timeout", "upstream", pg_conf_duration, U(timeout_ms), "30s",
       "whole index-page request limit (1s to 1h)", 1000, 3600000, 1 },
     { "file_idle_timeout", "upstream", pg_conf_duration,
-      F(file_idle_timeout_ms), "30s",
+      U(file_idle_timeout_ms), "30s",
       "abort a file download that receives no bytes for this long "
       "(1s to 1h)", 1000, 3600000, 1 },
     { "max_upstream_connections", "upstream", pg_conf_int,
-      F(max_upstream_connections), "16",
+      U(max_upstream_connections), "16",
       "connections per upstream host (1 to 1024)", 1, 1024, 0 },
-    { "max_json_bytes", "upstream", pg_conf_bytes, F(max_json_bytes),
+    { "max_json_bytes", "upstream", pg_conf_bytes, U(max_json_bytes),
       "64MiB", "largest index page accepted from upstream (1KiB to 4GiB)",
       1024, (int64_t)4 << 30, 0 },
+
+    /* [upstream:NAME] only */
+    { "projects", "upstream:", pg_conf_projects, 0, NULL,
+      "names this private upstream owns, served only from it and never "
+      "from another upstream: names and prefixes (acme-*), PEP 503-"
+      "normalized, and @list for every name its /simple/ list holds "
+      "(refreshed on list_ttl); comma-separated, repeatable, at most 64",
+      0, 0, 0 },
+    { "mode", "upstream:", pg_conf_mode, U(mode), "off",
+      "default policy mode of its projects (off, tofu, require, allow); "
+      "a [project:NAME] section of the policy file still applies on top",
+      0, 0, 0 },
+    { "trust_root", "upstream:", pg_conf_path, U(trust_root), NULL,
+      "Sigstore trusted_root.json its provenance is verified against "
+      "(a private Sigstore instance; default: the [policy] one)",
+      0, 0, 0 },
 
     /* [cache] */
     { "cache_dir", "cache", pg_conf_path, F(cache_dir), "./var",
@@ -229,6 +256,7 @@ const struct pg_directive pg_config_directives[] = {
 };
 
 #undef F
+#undef U
 
 const size_t pg_config_n_directives =
     sizeof(pg_config_directives) / sizeof(pg_config_directives[0]);
@@ -236,8 +264,8 @@ const size_t pg_config_n_directives =
 _Static_assert(sizeof(pg_config_directives) / sizeof(pg_config_directives[0])
     <= PG_CONFIG_MAX_DIRECTIVES, "raise PG_CONFIG_MAX_DIRECTIVES");
 /* pg_conf_hosts finds the count right after the array. */
-_Static_assert(offsetof(struct pg_config, n_file_hosts)
-    == offsetof(struct pg_config, file_hosts)
+_Static_assert(offsetof(struct pg_upstream_conf, n_file_hosts)
+    == offsetof(struct pg_upstream_conf, file_hosts)
     + sizeof(char *) * PG_CONFIG_MAX_HOSTS, "n_file_hosts follows file_hosts");
 _Static_assert(PG_CONFIG_MAX_LINE + 4 <= PG_CONF_INI_LINE,
     "inih's buffer holds a whole line");
@@ -881,49 +909,258 @@ pg_config_client_allowed(const struct pg_client_nets *nets,
     return 0;
 }
 
-/* ---- table helpers ---- */
+/* ---- upstreams: projects and mode ---- */
 
-static int
-row_index(const char *name)
+int
+pg_config_normalize(const char *name, char *out, size_t outlen)
+{
+    size_t n = 0;
+    int sep = 0;
+
+    if (*name == '\0' || strlen(name) > PG_CONFIG_MAX_PROJECT
+        || outlen == 0)
+    {
+        return -1;
+    }
+    for (; *name != '\0'; name++) {
+        unsigned char ch = (unsigned char)*name;
+
+        if (ch == '-' || ch == '_' || ch == '.') {
+            sep = 1;
+            continue;
+        }
+        if (!isalnum(ch)) {
+            return -1;
+        }
+        if (n + (size_t)sep + 1 >= outlen) {
+            return -1;
+        }
+        if (sep && n > 0) {
+            out[n++] = '-';
+        }
+        sep = 0;
+        out[n++] = (char)tolower(ch);
+    }
+    if (sep && n > 0) {
+        if (n + 1 >= outlen) {
+            return -1;
+        }
+        out[n++] = '-';     /* a trailing separator: "acme-*" */
+    }
+    if (n == 0) {
+        return -1;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* A leading separator is kept out by normalization; PEP 503 names start
+ * with a letter or digit anyway, so "-x" is refused below. */
+const char *
+pg_conf_projects(const struct pg_directive *d, void *field,
+    const char *value)
+{
+    struct pg_upstream_conf *u = field;
+    struct pg_upstream_claim tmp[PG_CONFIG_MAX_CLAIMS];
+    char word[PG_CONFIG_MAX_PROJECT + 2];
+    size_t n = u->n_claims, len;
+    int own_list = u->own_list;
+    const char *p = value;
+
+    (void)d;
+    memcpy(tmp, u->claims, n * sizeof(tmp[0]));
+    while (*p != '\0') {
+        p += strspn(p, ", \t");
+        if (*p == '\0') {
+            break;
+        }
+        len = strcspn(p, ", \t");
+        if (len == 5 && strncmp(p, "@list", 5) == 0) {
+            own_list = 1;
+            p += len;
+            continue;
+        }
+        if (len >= sizeof(word)) {
+            return "name too long";
+        }
+        memcpy(word, p, len);
+        word[len] = '\0';
+        p += len;
+        if (n == PG_CONFIG_MAX_CLAIMS) {
+            return "too many names (at most 64)";
+        }
+        memset(&tmp[n], 0, sizeof(tmp[n]));
+        if (len > 0 && word[len - 1] == '*') {
+            word[--len] = '\0';
+            tmp[n].prefix = 1;
+        }
+        if (!isalnum((unsigned char)word[0]) || strchr(word, '*') != NULL
+            || pg_config_normalize(word, tmp[n].name,
+            sizeof(tmp[n].name)) != 0)
+        {
+            return "expected project names, prefixes such as acme-* "
+                "(a name's start, then *) or @list";
+        }
+        if (!tmp[n].prefix
+            && tmp[n].name[strlen(tmp[n].name) - 1] == '-')
+        {
+            return "a project name cannot end with -, _ or . (a prefix "
+                "ends with *)";
+        }
+        n++;
+    }
+    if (n == u->n_claims && own_list == u->own_list) {
+        return "expected at least one name, prefix or @list";
+    }
+    memcpy(u->claims, tmp, n * sizeof(tmp[0]));
+    u->n_claims = n;
+    u->own_list = own_list;
+    return NULL;
+}
+
+_Static_assert(PG_CONFIG_MAX_CLAIMS == 64, "update the message above");
+
+const char *
+pg_conf_mode(const struct pg_directive *d, void *field, const char *value)
+{
+    static const char *const words[] = { "off", "tofu", "require", "allow" };
+    size_t i;
+
+    (void)d;
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strcmp(value, words[i]) == 0) {
+            return set_string(field, value);
+        }
+    }
+    return "expected off, tofu, require or allow";
+}
+
+int
+pg_config_claims(const struct pg_upstream_conf *u, const char *norm)
 {
     size_t i;
 
-    for (i = 0; i < pg_config_n_directives; i++) {
-        if (strcmp(pg_config_directives[i].name, name) == 0) {
-            return (int)i;
+    for (i = 0; i < u->n_claims; i++) {
+        const struct pg_upstream_claim *c = &u->claims[i];
+
+        if (c->prefix ? strncmp(norm, c->name, strlen(c->name)) == 0
+            : strcmp(norm, c->name) == 0)
+        {
+            return 1;
         }
     }
-    return -1;
+    return 0;
 }
 
-/* Runs row's parser; on an out-of-range answer also writes the allowed
- * range into extra (else extra is ""). */
+const struct pg_upstream_conf *
+pg_config_upstream(const struct pg_config *cfg, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->n_upstreams; i++) {
+        if (strcmp(cfg->upstreams[i].name, name) == 0) {
+            return &cfg->upstreams[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- table helpers ---- */
+
+/* 1 if row d may stand in section ("upstream:acme" for a private
+ * upstream's section; NULL: a command-line flag, which sets [upstream]'s
+ * and the other sections' rows). */
+static int
+row_fits(const struct pg_directive *d, const char *section)
+{
+    int named = section != NULL && strncmp(section, "upstream:", 9) == 0;
+
+    if (strcmp(d->section, "upstream:") == 0) {
+        return named;
+    }
+    if (section == NULL) {
+        return 1;
+    }
+    if (strcmp(d->section, "upstream") == 0 && named) {
+        return 1;
+    }
+    return strcmp(d->section, section) == 0;
+}
+
+/* The row named name that fits section, else the first row named name
+ * (for the "belongs in" message), else -1. */
+static int
+row_index(const char *name, const char *section)
+{
+    size_t i;
+    int first = -1;
+
+    for (i = 0; i < pg_config_n_directives; i++) {
+        if (strcmp(pg_config_directives[i].name, name) != 0) {
+            continue;
+        }
+        if (row_fits(&pg_config_directives[i], section)) {
+            return (int)i;
+        }
+        if (first < 0) {
+            first = (int)i;
+        }
+    }
+    return first;
+}
+
+/* Rows of [upstream] and [upstream:NAME] fill a struct pg_upstream_conf. */
+static int
+row_is_upstream(int row)
+{
+    return strncmp(pg_config_directives[row].section, "upstream", 8) == 0;
+}
+
+/* Runs row's parser on the field at base + offset (base: the config, or
+ * for an upstream row the upstream's struct); on an out-of-range answer
+ * also writes the allowed range into extra (else extra is ""). */
 static const char *
-apply(struct pg_config *cfg, int row, const char *value, char *extra,
-    size_t elen)
+apply(void *base, int row, const char *value, char *extra, size_t elen)
 {
     const struct pg_directive *d = &pg_config_directives[row];
     const char *reason;
 
     extra[0] = '\0';
-    reason = d->parse(d, (char *)cfg + d->offset, value);
+    reason = d->parse(d, (char *)base + d->offset, value);
     if (reason == pg_conf_erange) {
         format_range(d, extra, elen);
     }
     return reason;
 }
 
-/* A repeatable directive (allow_clients) set again from the same origin:
- * its entries are added to the current ones. */
+/* A repeatable directive (allow_clients, projects) set again from the
+ * same origin: its entries are added to the current ones. */
 static const char *
-apply_more(struct pg_config *cfg, int row, const char *value, char *extra,
-    size_t elen)
+apply_more(void *base, int row, const char *value, char *extra, size_t elen)
 {
     const struct pg_directive *d = &pg_config_directives[row];
 
     extra[0] = '\0';
-    return cidrs_add((struct pg_client_nets *)((char *)cfg + d->offset),
+    if (d->parse == pg_conf_projects) {
+        return pg_conf_projects(d, (char *)base + d->offset, value);
+    }
+    return cidrs_add((struct pg_client_nets *)((char *)base + d->offset),
         value);
+}
+
+/* The struct an upstream row of upstream up (index) fills, or the config
+ * for other rows. */
+static void *
+row_base(struct pg_config *cfg, int row, int up)
+{
+    return row_is_upstream(row) ? (void *)&cfg->upstreams[up] : (void *)cfg;
+}
+
+static int *
+row_origin(struct pg_config *cfg, int row, int up)
+{
+    return row_is_upstream(row) ? &cfg->upstreams[up].origin[row]
+        : &cfg->origin[row];
 }
 
 static void
@@ -984,6 +1221,9 @@ section_known(const char *name)
 {
     size_t i;
 
+    if (strncmp(name, "upstream:", 9) == 0) {
+        return 1;       /* the name is checked on the header line */
+    }
     for (i = 0; i < sizeof(pg_conf_sections) / sizeof(pg_conf_sections[0]);
         i++)
     {
@@ -1003,8 +1243,12 @@ pg_config_defaults(struct pg_config *cfg)
     size_t i;
 
     memset(cfg, 0, sizeof(*cfg));
+    cfg->n_upstreams = 1;
+    upstream_defaults(&cfg->upstreams[0], 1);
     for (i = 0; i < pg_config_n_directives; i++) {
-        if (pg_config_directives[i].def == NULL) {
+        if (pg_config_directives[i].def == NULL
+            || row_is_upstream((int)i))
+        {
             continue;
         }
         if (apply(cfg, (int)i, pg_config_directives[i].def, extra,
@@ -1017,6 +1261,72 @@ pg_config_defaults(struct pg_config *cfg)
             abort();
         }
     }
+}
+
+/* Fills u with the defaults of the upstream rows: those of "upstream"
+ * rows for [upstream] (is_default), and for [upstream:NAME] those of
+ * every upstream row except the URL (which it must name). */
+static void
+upstream_defaults(struct pg_upstream_conf *u, int is_default)
+{
+    char extra[96];
+    size_t i;
+
+    memset(u, 0, sizeof(*u));
+    snprintf(u->name, sizeof(u->name), "%s", "default");
+    for (i = 0; i < pg_config_n_directives; i++) {
+        const struct pg_directive *d = &pg_config_directives[i];
+
+        if (d->def == NULL || !row_is_upstream((int)i)
+            || (is_default && strcmp(d->section, "upstream:") == 0)
+            || (!is_default && strcmp(d->name, "upstream") == 0))
+        {
+            continue;
+        }
+        if (apply(u, (int)i, d->def, extra, sizeof(extra)) != NULL) {
+            fprintf(stderr, "provgate: bad default for %s\n", d->name);
+            abort();
+        }
+    }
+}
+
+/* A new [upstream:NAME] section (name: what follows "upstream:"): its
+ * struct, with defaults; c->up points at it.  0, or -1 after ctx_error. */
+static int
+upstream_section(struct pg_conf_ctx *c, const char *name)
+{
+    struct pg_config *cfg = c->cfg;
+    size_t i, n = strlen(name);
+
+    c->up = -1;
+    if (n == 0 || n > PG_CONFIG_MAX_UPSTREAM_NAME
+        || name[strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-_")]
+        != '\0')
+    {
+        return ctx_error(c, c->line, "[upstream:%.40s]: the name must be 1 "
+            "to %d characters a-z, 0-9, - or _", name,
+            PG_CONFIG_MAX_UPSTREAM_NAME) - 1;
+    }
+    if (strcmp(name, "default") == 0) {
+        return ctx_error(c, c->line, "[upstream:default]: 'default' is "
+            "the name of [upstream]") - 1;
+    }
+    for (i = 1; i < cfg->n_upstreams; i++) {
+        if (strcmp(cfg->upstreams[i].name, name) == 0) {
+            return ctx_error(c, c->line, "[upstream:%s]: duplicate section "
+                "(first on line %d)", name, cfg->upstreams[i].line) - 1;
+        }
+    }
+    if (cfg->n_upstreams == PG_CONFIG_MAX_UPSTREAMS) {
+        return ctx_error(c, c->line, "[upstream:%s]: too many upstreams "
+            "(at most %d)", name, PG_CONFIG_MAX_UPSTREAMS) - 1;
+    }
+    upstream_defaults(&cfg->upstreams[cfg->n_upstreams], 0);
+    snprintf(cfg->upstreams[cfg->n_upstreams].name,
+        sizeof(cfg->upstreams[0].name), "%s", name);
+    cfg->upstreams[cfg->n_upstreams].line = c->line;
+    c->up = (int)cfg->n_upstreams++;
+    return 0;
 }
 
 static int
@@ -1102,11 +1412,33 @@ conf_reader(char *str, int num, void *stream)
             *close = '\0';
             if (!section_known(p + 1)) {
                 ctx_error(c, c->line, "unknown section [%s]", p + 1);
+                c->up = -1;
+            } else if (strncmp(p + 1, "upstream:", 9) == 0) {
+                upstream_section(c, p + 10);
+            } else {
+                c->up = strcmp(p + 1, "upstream") == 0 ? 0 : -1;
             }
             *close = ']';
         }
     }
     return str;
+}
+
+/* The claims a projects line just added (line 0) were written on line. */
+static void
+claims_locate(void *base, int row, int line)
+{
+    struct pg_upstream_conf *u = base;
+    size_t i;
+
+    if (pg_config_directives[row].parse != pg_conf_projects) {
+        return;
+    }
+    for (i = 0; i < u->n_claims; i++) {
+        if (u->claims[i].line == 0) {
+            u->claims[i].line = line;
+        }
+    }
 }
 
 static int
@@ -1117,7 +1449,8 @@ on_directive(void *user, const char *section, const char *name,
     const struct pg_directive *d;
     const char *reason;
     char extra[96];
-    int row;
+    int row, *origin;
+    void *base;
 
     if (c->indented) {
         return ctx_error(c, c->line, "indented line (continuation lines "
@@ -1135,33 +1468,43 @@ on_directive(void *user, const char *section, const char *name,
         }
         return 0;   /* reported on its header line */
     }
-    row = row_index(name);
+    row = row_index(name, section);
     if (row < 0) {
         return ctx_error(c, c->line, "unknown directive '%s'", name);
     }
     d = &pg_config_directives[row];
-    if (strcmp(d->section, section) != 0) {
-        return ctx_error(c, c->line, "%s: belongs in [%s], not [%s]", name,
-            d->section, section);
+    if (!row_fits(d, section)) {
+        return ctx_error(c, c->line, "%s: belongs in [%s%s], not [%s]",
+            name, d->section, strcmp(d->section, "upstream:") == 0
+            ? "NAME" : "", section);
     }
-    if (c->cfg->origin[row] > 0 && d->parse == pg_conf_cidrs) {
-        reason = apply_more(c->cfg, row, value, extra, sizeof(extra));
+    if (row_is_upstream(row) && c->up < 0) {
+        return 0;   /* a bad [upstream:NAME] header, reported there */
+    }
+    origin = row_origin(c->cfg, row, c->up);
+    base = row_base(c->cfg, row, c->up);
+    if (*origin > 0 && (d->parse == pg_conf_cidrs
+        || d->parse == pg_conf_projects))
+    {
+        reason = apply_more(base, row, value, extra, sizeof(extra));
         if (reason != NULL) {
             return ctx_error(c, c->line, "%s: %s%s: '%s'", name, reason,
                 extra, value);
         }
+        claims_locate(base, row, c->line);
         return 1;   /* origin stays the first line */
     }
-    if (c->cfg->origin[row] > 0) {
+    if (*origin > 0) {
         return ctx_error(c, c->line, "%s: duplicate (first set on line %d)",
-            name, c->cfg->origin[row]);
+            name, *origin);
     }
-    reason = apply(c->cfg, row, value, extra, sizeof(extra));
+    reason = apply(base, row, value, extra, sizeof(extra));
     if (reason != NULL) {
         return ctx_error(c, c->line, "%s: %s%s: '%s'", name, reason, extra,
             value);
     }
-    c->cfg->origin[row] = c->line;
+    claims_locate(base, row, c->line);
+    *origin = c->line;
     return 1;
 }
 
@@ -1173,6 +1516,7 @@ pg_config_load(struct pg_config *cfg, const char *path, char *msg,
     int rc;
 
     memset(&c, 0, sizeof(c));
+    c.up = -1;
     c.cfg = cfg;
     c.path = path;
     c.msg = msg;
@@ -1228,8 +1572,8 @@ pg_config_set(struct pg_config *cfg, const char *name, const char *value,
         key[i] = name[i] == '-' ? '_' : name[i];
         flag[i] = name[i] == '_' ? '-' : name[i];
     }
-    row = row_index(key);
-    if (row < 0) {
+    row = row_index(key, NULL);
+    if (row < 0 || !row_fits(&pg_config_directives[row], NULL)) {
         snprintf(msg, mlen, "--%s: unknown option", flag);
         return -1;
     }
@@ -1238,18 +1582,20 @@ pg_config_set(struct pg_config *cfg, const char *name, const char *value,
             flag, PG_CONFIG_MAX_VALUE);
         return -1;
     }
-    if (cfg->origin[row] < 0
+    if (*row_origin(cfg, row, 0) < 0
         && pg_config_directives[row].parse == pg_conf_cidrs)
     {
-        reason = apply_more(cfg, row, value, extra, sizeof(extra));
+        reason = apply_more(row_base(cfg, row, 0), row, value, extra,
+            sizeof(extra));
     } else {
-        reason = apply(cfg, row, value, extra, sizeof(extra));
+        reason = apply(row_base(cfg, row, 0), row, value, extra,
+            sizeof(extra));
     }
     if (reason != NULL) {
         snprintf(msg, mlen, "--%s: %s%s: '%s'", flag, reason, extra, value);
         return -1;
     }
-    cfg->origin[row] = -1;
+    *row_origin(cfg, row, 0) = -1;
     return 0;
 }
 
@@ -1259,13 +1605,14 @@ static void
 locate(const struct pg_config *cfg, const char *name, char *out,
     size_t olen)
 {
-    int row = row_index(name);
+    int row = row_index(name, NULL);
+    int origin = row < 0 ? 0 : row_is_upstream(row)
+        ? cfg->upstreams[0].origin[row] : cfg->origin[row];
     size_t i, n;
 
-    if (row >= 0 && cfg->origin[row] > 0 && cfg->path != NULL) {
-        snprintf(out, olen, "%s:%d: %s: ", cfg->path, cfg->origin[row],
-            name);
-    } else if (row >= 0 && cfg->origin[row] < 0) {
+    if (origin > 0 && cfg->path != NULL) {
+        snprintf(out, olen, "%s:%d: %s: ", cfg->path, origin, name);
+    } else if (origin < 0) {
         n = (size_t)snprintf(out, olen, "--%s: ", name);
         for (i = 0; i < n && i < olen; i++) {
             if (out[i] == '_') {
@@ -1288,6 +1635,115 @@ finish_error(const struct pg_config *cfg, const char *name, char *msg,
     return -1;
 }
 
+/* An error about upstream u's directive name (NULL: about the section),
+ * located at the line that set it, else at u's section header:
+ * "FILE:LINE: [upstream:NAME]: name: reason".  [upstream]'s own go
+ * through finish_error (flags and defaults have no line). */
+static int
+upstream_error(const struct pg_config *cfg, const struct pg_upstream_conf *u,
+    const char *name, char *msg, size_t mlen, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static int
+upstream_error(const struct pg_config *cfg, const struct pg_upstream_conf *u,
+    const char *name, char *msg, size_t mlen, const char *fmt, ...)
+{
+    int row = name != NULL ? row_index(name, "upstream:x") : -1;
+    int line = row >= 0 && u->origin[row] > 0 ? u->origin[row] : u->line;
+    char reason[320];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    snprintf(msg, mlen, "%s:%d: [upstream:%s]: %s%s%s",
+        cfg->path != NULL ? cfg->path : "(config)", line, u->name,
+        name != NULL ? name : "", name != NULL ? ": " : "", reason);
+    return -1;
+}
+
+/* 1 if claims a and b can both match one name. */
+static int
+claims_overlap(const struct pg_upstream_claim *a,
+    const struct pg_upstream_claim *b)
+{
+    size_t la = strlen(a->name), lb = strlen(b->name);
+
+    if (a->prefix && strncmp(a->name, b->name, la) == 0 && lb >= la) {
+        return 1;
+    }
+    if (b->prefix && strncmp(b->name, a->name, lb) == 0 && la >= lb) {
+        return 1;
+    }
+    return strcmp(a->name, b->name) == 0;
+}
+
+/* Each [upstream:NAME]: an upstream URL, http only with allow_http,
+ * client_cert with client_key, something claimed; no claim of one
+ * overlapping a claim of another (reported at the later line). */
+static int
+finish_upstreams(struct pg_config *cfg, char *msg, size_t mlen)
+{
+    size_t i, j, a, b;
+
+    for (i = 0; i < cfg->n_upstreams; i++) {
+        const struct pg_upstream_conf *u = &cfg->upstreams[i];
+
+        if ((u->client_cert == NULL) != (u->client_key == NULL)) {
+            if (i == 0) {
+                return finish_error(cfg, u->client_cert != NULL
+                    ? "client_cert" : "client_key", msg, mlen,
+                    "client_cert and client_key must be set together");
+            }
+            return upstream_error(cfg, u, u->client_cert != NULL
+                ? "client_cert" : "client_key", msg, mlen,
+                "client_cert and client_key must be set together");
+        }
+        if (i == 0) {
+            continue;
+        }
+        if (u->upstream == NULL) {
+            return upstream_error(cfg, u, NULL, msg, mlen, "no upstream URL "
+                "(upstream = https://HOST/simple/)");
+        }
+        if (strncasecmp(u->upstream, "http://", 7) == 0 && !u->allow_http) {
+            return upstream_error(cfg, u, "upstream", msg, mlen, "plain-HTTP "
+                "upstreams are allowed only when configured explicitly "
+                "(allow_http = on)");
+        }
+        if (u->n_claims == 0 && !u->own_list) {
+            return upstream_error(cfg, u, NULL, msg, mlen, "no projects "
+                "(names, prefixes such as acme-* or @list): a private "
+                "upstream serves only the names it owns");
+        }
+    }
+    for (i = 1; i < cfg->n_upstreams; i++) {
+        for (j = i + 1; j < cfg->n_upstreams; j++) {
+            const struct pg_upstream_conf *u = &cfg->upstreams[i];
+            const struct pg_upstream_conf *v = &cfg->upstreams[j];
+
+            for (a = 0; a < u->n_claims; a++) {
+                for (b = 0; b < v->n_claims; b++) {
+                    const struct pg_upstream_claim *x = &u->claims[a];
+                    const struct pg_upstream_claim *y = &v->claims[b];
+
+                    if (!claims_overlap(x, y)) {
+                        continue;
+                    }
+                    snprintf(msg, mlen, "%s:%d: [upstream:%s]: projects: "
+                        "'%s%s' overlaps '%s%s' of [upstream:%s] (line %d):"
+                        " a name comes from exactly one upstream",
+                        cfg->path != NULL ? cfg->path : "(config)", y->line,
+                        v->name, y->name, y->prefix ? "*" : "", x->name,
+                        x->prefix ? "*" : "", u->name, x->line);
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 int
 pg_config_finish(struct pg_config *cfg, char *msg, size_t mlen)
 {
@@ -1295,17 +1751,22 @@ pg_config_finish(struct pg_config *cfg, char *msg, size_t mlen)
     size_t hlen, i;
     struct pg_origin origin;
     char buf[PG_CONFIG_MAX_VALUE + 32];
+    struct pg_upstream_conf *u0 = &cfg->upstreams[0];
 
-    if (cfg->upstream == NULL || cfg->listen == NULL
+    if (cfg->n_upstreams == 0 || u0->upstream == NULL || cfg->listen == NULL
         || cfg->cache_dir == NULL)
     {
-        return finish_error(cfg, "upstream", msg, mlen,
-            "configuration has no defaults (pg_config_defaults first)");
+        snprintf(msg, mlen, "configuration has no defaults "
+            "(pg_config_defaults first)");
+        return -1;
     }
-    if (strncasecmp(cfg->upstream, "http://", 7) == 0 && !cfg->allow_http) {
+    if (strncasecmp(u0->upstream, "http://", 7) == 0 && !u0->allow_http) {
         return finish_error(cfg, "upstream", msg, mlen, "plain-HTTP "
             "upstreams are allowed only when configured explicitly "
             "(allow_http = on)");
+    }
+    if (finish_upstreams(cfg, msg, mlen) != 0) {
+        return -1;
     }
     if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
         return finish_error(cfg, cfg->tls_cert ? "tls_cert" : "tls_key",
@@ -1345,20 +1806,28 @@ pg_config_finish(struct pg_config *cfg, char *msg, size_t mlen)
 
     /* The upstream's own origin is always allowed (upstream.c); the
      * default adds PyPI's file host. */
-    if (pg_origin_from_url(cfg->upstream, &origin, NULL) != 0) {
+    if (pg_origin_from_url(u0->upstream, &origin, NULL) != 0) {
         return finish_error(cfg, "upstream", msg, mlen,
             "cannot read the URL's origin");
     }
-    if (cfg->n_file_hosts == 0) {
-        cfg->file_hosts[0] = strdup("files.pythonhosted.org");
-        if (cfg->file_hosts[0] == NULL) {
+    for (i = 1; i < cfg->n_upstreams; i++) {
+        if (pg_origin_from_url(cfg->upstreams[i].upstream, &origin, NULL)
+            != 0)
+        {
+            return upstream_error(cfg, &cfg->upstreams[i], "upstream", msg,
+                mlen, "cannot read the URL's origin");
+        }
+    }
+    if (u0->n_file_hosts == 0) {
+        u0->file_hosts[0] = strdup("files.pythonhosted.org");
+        if (u0->file_hosts[0] == NULL) {
             return finish_error(cfg, "file_hosts", msg, mlen,
                 "out of memory");
         }
-        cfg->n_file_hosts = 1;
+        u0->n_file_hosts = 1;
     }
-    for (i = 0; i < cfg->n_file_hosts; i++) {
-        if (cfg->file_hosts[i] == NULL) {
+    for (i = 0; i < u0->n_file_hosts; i++) {
+        if (u0->file_hosts[i] == NULL) {
             return finish_error(cfg, "file_hosts", msg, mlen, "empty host");
         }
     }
@@ -1368,25 +1837,41 @@ pg_config_finish(struct pg_config *cfg, char *msg, size_t mlen)
 void
 pg_config_free(struct pg_config *cfg)
 {
-    size_t i;
+    size_t i, k;
 
+    for (k = 0; k < cfg->n_upstreams && k < PG_CONFIG_MAX_UPSTREAMS; k++) {
+        struct pg_upstream_conf *u = &cfg->upstreams[k];
+
+        for (i = 0; i < u->n_file_hosts && i < PG_CONFIG_MAX_HOSTS; i++) {
+            free(u->file_hosts[i]);
+            u->file_hosts[i] = NULL;
+        }
+        u->n_file_hosts = 0;
+    }
     for (i = 0; i < pg_config_n_directives; i++) {
         const struct pg_directive *d = &pg_config_directives[i];
 
         if (d->parse == pg_conf_string || d->parse == pg_conf_path
             || d->parse == pg_conf_hostport || d->parse == pg_conf_url
             || d->parse == pg_conf_url_opt || d->parse == pg_conf_proxy
-            || d->parse == pg_conf_pin_store)
+            || d->parse == pg_conf_pin_store || d->parse == pg_conf_mode)
         {
-            free(*(char **)((char *)cfg + d->offset));
-            *(char **)((char *)cfg + d->offset) = NULL;
+            if (!row_is_upstream((int)i)) {
+                free(*(char **)((char *)cfg + d->offset));
+                *(char **)((char *)cfg + d->offset) = NULL;
+                continue;
+            }
+            for (k = 0; k < cfg->n_upstreams && k < PG_CONFIG_MAX_UPSTREAMS;
+                k++)
+            {
+                char **f = (char **)((char *)&cfg->upstreams[k] + d->offset);
+
+                free(*f);
+                *f = NULL;
+            }
         }
     }
-    for (i = 0; i < cfg->n_file_hosts && i < PG_CONFIG_MAX_HOSTS; i++) {
-        free(cfg->file_hosts[i]);
-        cfg->file_hosts[i] = NULL;
-    }
-    cfg->n_file_hosts = 0;
+    cfg->n_upstreams = 0;
     free(cfg->listen_host);
     cfg->listen_host = NULL;
     free(cfg->path);
@@ -1406,7 +1891,10 @@ pg_config_dump_reference(FILE *out)
 
         if (strcmp(section, d->section) != 0) {
             section = d->section;
-            fprintf(out, "\n[%s]\n", section);
+            fprintf(out, "\n[%s%s]\n", section,
+                strcmp(section, "upstream:") == 0 ? "NAME]  (private "
+                "upstreams only" : strcmp(section, "upstream") == 0
+                ? "]  (and every [upstream:NAME]" : "");
         }
         fprintf(out, "%s =%s%s\n    %s\n", d->name,
             d->def != NULL ? " " : "", d->def != NULL ? d->def : "",

@@ -23,6 +23,11 @@
                                        is 200 with CR, LF and NUL) */
 #define PG_CONFIG_MAX_VALUE 196     /* characters of one value (flags) */
 #define PG_CONFIG_MAX_DIRECTIVES 48 /* rows in the directive table */
+#define PG_CONFIG_MAX_UPSTREAMS 16  /* [upstream] and [upstream:NAME] */
+#define PG_CONFIG_MAX_UPSTREAM_NAME 32 /* characters of NAME */
+#define PG_CONFIG_MAX_CLAIMS 64     /* names and prefixes per upstream
+                                       (all its projects lines) */
+#define PG_CONFIG_MAX_PROJECT 200   /* characters of a project name */
 #define PG_CONFIG_MAX_CLIENT_NETS 64 /* entries in allow_clients (all its
                                        lines together) */
 
@@ -38,6 +43,60 @@ struct pg_client_net {
 struct pg_client_nets {
     size_t n;                   /* 0 = every client is allowed */
     struct pg_client_net net[PG_CONFIG_MAX_CLIENT_NETS];
+};
+
+/* One name or prefix a private upstream claims (projects = ...). */
+struct pg_upstream_claim {
+    char name[PG_CONFIG_MAX_PROJECT + 1];   /* PEP 503-normalized */
+    int prefix;                 /* written "name*": every name starting
+                                   with it */
+    int line;                   /* where it was written (0: flag) */
+};
+
+/* One upstream: [upstream] (the default, name "default") or
+ * [upstream:NAME] (a private one).  Every option of an upstream lives
+ * here, so that each upstream carries its own URL, TLS settings, proxy,
+ * timeouts and (private ones) the names it owns and its default mode.
+ * The table rows of section "upstream" (both kinds) and "upstream:"
+ * (private upstreams only) fill these fields. */
+struct pg_upstream_conf {
+    char name[PG_CONFIG_MAX_UPSTREAM_NAME + 1]; /* "default" or NAME */
+    int line;                   /* its section header's line, 0: none */
+    char *upstream;             /* index base, default
+                                   https://pypi.org/simple/ for
+                                   [upstream]; required in [upstream:NAME] */
+    char *file_hosts[PG_CONFIG_MAX_HOSTS]; /* hosts files/redirects may come
+                                   from; default: the upstream's host and
+                                   (for [upstream] only)
+                                   files.pythonhosted.org */
+    size_t n_file_hosts;
+    int allow_http;             /* plain-HTTP upstream only if set
+                                   (default off) */
+    char *http_proxy;           /* upstream HTTP proxy, optional */
+    char *ca_bundle;            /* CA file for upstream TLS, optional */
+    char *client_cert;          /* TLS client certificate (PEM), optional;
+                                   needs client_key */
+    char *client_key;           /* its private key (PEM) */
+    int64_t connect_timeout_ms; /* default 10 s */
+    int64_t timeout_ms;         /* whole index request, default 30 s */
+    int64_t file_idle_timeout_ms; /* no bytes for this long aborts, 30 s */
+    int max_upstream_connections; /* per host, default 16 */
+    uint64_t max_json_bytes;    /* index page cap, default 64 MiB */
+
+    /* [upstream:NAME] only */
+    struct pg_upstream_claim claims[PG_CONFIG_MAX_CLAIMS];
+    size_t n_claims;
+    int own_list;               /* projects = @list: every name its
+                                   /simple/ list holds (refreshed on
+                                   list_ttl) */
+    char *mode;                 /* default policy mode of its projects:
+                                   off (default), tofu, require, allow */
+    char *trust_root;           /* Sigstore trusted_root.json its
+                                   provenance is verified against;
+                                   NULL: the [policy] one */
+
+    int origin[PG_CONFIG_MAX_DIRECTIVES]; /* per table row, as in
+                                   struct pg_config */
 };
 
 struct pg_config {
@@ -60,22 +119,11 @@ struct pg_config {
     uint64_t hot_table_max_bytes; /* hot table (serving threads), 256 MiB */
     struct pg_client_nets allow_clients; /* default empty = all */
 
-    /* [upstream] */
-    char *upstream;             /* index base, default
-                                   https://pypi.org/simple/ */
-    char *file_hosts[PG_CONFIG_MAX_HOSTS]; /* hosts files/redirects may come
-                                   from; default: the upstream's host and
-                                   files.pythonhosted.org */
-    size_t n_file_hosts;
-    int allow_http;             /* plain-HTTP upstream only if set
-                                   (default off) */
-    char *http_proxy;           /* upstream HTTP proxy, optional */
-    char *ca_bundle;            /* CA file for upstream TLS, optional */
-    int64_t connect_timeout_ms; /* default 10 s */
-    int64_t timeout_ms;         /* whole index request, default 30 s */
-    int64_t file_idle_timeout_ms; /* no bytes for this long aborts, 30 s */
-    int max_upstream_connections; /* per host, default 16 */
-    uint64_t max_json_bytes;    /* index page cap, default 64 MiB */
+    /* [upstream] and [upstream:NAME]: upstreams[0] is [upstream], the
+     * default (PyPI unless configured); the others are private upstreams,
+     * in the order of their sections */
+    struct pg_upstream_conf upstreams[PG_CONFIG_MAX_UPSTREAMS];
+    size_t n_upstreams;         /* >= 1 */
 
     /* [cache] */
     char *cache_dir;            /* default ./var */
@@ -119,8 +167,11 @@ struct pg_config {
  * (duration: 1 for a millisecond field, 1000 for a seconds field). */
 struct pg_directive {
     const char *name;
-    const char *section;        /* "server", "upstream", "cache", "policy",
-                                   "ui" */
+    const char *section;        /* "server", "upstream" (in [upstream] and
+                                   every [upstream:NAME]; offset into
+                                   struct pg_upstream_conf), "upstream:"
+                                   ([upstream:NAME] only; same), "cache",
+                                   "policy", "ui" */
     const char *(*parse)(const struct pg_directive *d, void *field,
         const char *value);
     size_t offset;
@@ -161,7 +212,13 @@ extern const size_t pg_config_n_directives;
  *    the directive may be repeated: each further line ADDS its entries
  *    (nginx's allow lines), the total still at most
  *    PG_CONFIG_MAX_CLIENT_NETS; a command-line value replaces the
- *    file's list (repeated flags add up the same way). */
+ *    file's list (repeated flags add up the same way).
+ *  projects: project names (PEP 503-normalized: "Acme_Tools" claims
+ *    acme-tools), prefixes ("acme-*": every name starting with acme-)
+ *    and "@list" (every name the upstream's /simple/ list holds),
+ *    separated by commas or spaces, at most PG_CONFIG_MAX_CLAIMS; field
+ *    is the struct pg_upstream_conf.  Repeated lines add up.
+ *  mode: off, tofu, require or allow -> char *. */
 const char *pg_conf_bool(const struct pg_directive *d, void *field,
     const char *value);
 const char *pg_conf_duration(const struct pg_directive *d, void *field,
@@ -189,6 +246,21 @@ const char *pg_conf_hosts(const struct pg_directive *d, void *field,
     const char *value);
 const char *pg_conf_cidrs(const struct pg_directive *d, void *field,
     const char *value);
+const char *pg_conf_projects(const struct pg_directive *d, void *field,
+    const char *value);
+const char *pg_conf_mode(const struct pg_directive *d, void *field,
+    const char *value);
+
+/* PEP 503 normalization (lower-case, runs of "-", "_", "." become one
+ * "-") of name into out; -1 if name is empty, longer than
+ * PG_CONFIG_MAX_PROJECT or holds another character than [A-Za-z0-9._-]. */
+int pg_config_normalize(const char *name, char *out, size_t outlen);
+/* 1 if u claims the normalized project name by a name or a prefix of its
+ * projects (not @list), else 0. */
+int pg_config_claims(const struct pg_upstream_conf *u, const char *norm);
+/* The upstream named name ("default" is upstreams[0]), or NULL. */
+const struct pg_upstream_conf *pg_config_upstream(const struct pg_config *cfg,
+    const char *name);
 
 /* 1 if the client address sa (AF_INET or AF_INET6; an IPv4-mapped IPv6
  * address counts as its IPv4 address) is in nets, or nets is empty; 0
@@ -210,7 +282,10 @@ int pg_config_load(struct pg_config *cfg, const char *path, char *msg,
 int pg_config_set(struct pg_config *cfg, const char *name, const char *value,
     char *msg, size_t mlen);
 /* Checks the whole (cross-field rules: https upstream unless allow_http,
- * tls_cert and tls_key both or neither) and derives listen_host/port,
+ * tls_cert and tls_key both or neither, client_cert and client_key both
+ * or neither; every [upstream:NAME] has an upstream URL and projects, and
+ * no two private upstreams claim the same name or overlapping prefixes)
+ * and derives listen_host/port,
  * default file_hosts (the upstream's host and files.pythonhosted.org) and
  * default public_url (http(s)://listen/, or "" = from the request's Host
  * when listening on a wildcard address); -1 with a message on error,

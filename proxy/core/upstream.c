@@ -34,7 +34,7 @@
  *
  * Owns: the CURLM, every easy handle and transfer, one libevent event per
  * socket libcurl watches, the timer and kick events.
- * Borrows: the event_base and the config (both outlive it).
+ * Borrows: the event_base and its upstream's options (both outlive it).
  * Runs on: loop.
  * Spec: issue 2 items 4 and 8; style.md "Callbacks" and curl etiquette;
  * libcurl docs/examples/hiperfifo.c.
@@ -113,7 +113,7 @@ struct pg_upstream_xfer {
 
 struct pg_upstream {
     struct event_base *base;
-    const struct pg_config *cfg;
+    const struct pg_upstream_conf *cfg;    /* this upstream's options */
     CURLM *multi;
     struct event timer_ev;
     struct event kick_ev;
@@ -227,7 +227,7 @@ origins_init(struct pg_upstream *up)
     static const struct { const char *scheme; int port; } schemes[] = {
         { "https", 443 }, { "http", 80 }
     };
-    const struct pg_config *cfg = up->cfg;
+    const struct pg_upstream_conf *cfg = up->cfg;
     struct pg_origin o;
     size_t i, k;
 
@@ -270,7 +270,7 @@ pg_upstream_url_allowed(const struct pg_upstream *up, const char *url)
 /* ---- life of the client ---- */
 
 int
-pg_upstream_new(struct event_base *base, const struct pg_config *cfg,
+pg_upstream_new(struct event_base *base, const struct pg_upstream_conf *cfg,
     struct pg_upstream **out)
 {
     const curl_version_info_data *v;
@@ -643,7 +643,7 @@ xfer_add(struct pg_upstream_xfer *x)
 static int
 xfer_configure(struct pg_upstream_xfer *x)
 {
-    const struct pg_config *cfg = x->up->cfg;
+    const struct pg_upstream_conf *cfg = x->up->cfg;
     const char *protos = cfg->allow_http ? "http,https" : "https";
     char line[PG_UPSTREAM_MAX_HEADER + 32];
     const struct { const char *name; const char *value; } hdrs[] = {
@@ -703,6 +703,12 @@ xfer_configure(struct pg_upstream_xfer *x)
         cfg->http_proxy != NULL ? cfg->http_proxy : "") != CURLE_OK;
     if (cfg->ca_bundle != NULL) {
         bad |= curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_bundle)
+            != CURLE_OK;
+    }
+    if (cfg->client_cert != NULL && cfg->client_key != NULL) {
+        bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->client_cert)
+            != CURLE_OK;
+        bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->client_key)
             != CURLE_OK;
     }
     if (x->req.compressed) {

@@ -1,7 +1,9 @@
 /* proxy/core/upstream_int.h — the upstream HTTP client: libcurl multi on
  * libevent.
  *
- * One pg_upstream per process drives every upstream transfer through
+ * One pg_upstream per configured upstream ([upstream], each
+ * [upstream:NAME]: struct pg_upstream_conf, its own origins, TLS settings,
+ * proxy and timeouts) drives every upstream transfer through
  * libcurl's multi-socket API on the server's event_base (hiperfifo style):
  * socket and timer callbacks only call curl_multi_socket_action, and
  * completions are handled after it returns.  HTTP/2 is used where the
@@ -26,7 +28,8 @@
  * never follows redirects itself (we check the host of each Location, at
  * most PG_UPSTREAM_MAX_REDIRECTS hops), proxies come only from
  * cfg->http_proxy (environment variables are ignored), TLS is verified
- * (cfg->ca_bundle or the system store).
+ * (cfg->ca_bundle or the system store; cfg->client_cert presented when
+ * set).
  *
  * Owns: the CURLM, its easy handles, the libevent events for its sockets.
  * Borrows: the event_base and the config (must outlive it).
@@ -47,7 +50,7 @@
                                            that hop (not the transfer) */
 
 struct event_base;
-struct pg_config;
+struct pg_upstream_conf;
 struct pg_upstream;
 struct pg_upstream_xfer;
 
@@ -99,8 +102,8 @@ struct pg_upstream_req {
 
 /* Returns 0, or -1 if libcurl lacks asynchronous DNS or HTTP/2 support
  * (nothing on the loop may block) or on allocation failure. */
-int pg_upstream_new(struct event_base *base, const struct pg_config *cfg,
-    struct pg_upstream **out);
+int pg_upstream_new(struct event_base *base,
+    const struct pg_upstream_conf *cfg, struct pg_upstream **out);
 /* Cancels every transfer still running (no callbacks) and frees up.  Not
  * from a transfer's callback. */
 void pg_upstream_free(struct pg_upstream *up);

@@ -58,7 +58,8 @@ struct pg_ctx {
     struct event_base *base;            /* the main loop */
     const struct pg_config *cfg;
     struct pg_cache *cache;
-    struct pg_upstream *up;
+    struct pg_upstream *up;             /* [upstream]'s client: ups[0] */
+    struct pg_upstream *const *ups;     /* one per cfg->upstreams[i] */
     struct pg_metrics *metrics;
     struct pg_workers *workers;
     struct pg_server *log;              /* pg_log's stream */

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "pg_cache.h"
+#include "config_int.h"
 #include "hooks_int.h"
 #include "times_int.h"
 #include "upstream_int.h"
@@ -171,7 +172,9 @@ struct pg_server {
     void *tls;                          /* SSL_CTX * of the TLS listener */
     const struct pg_config *cfg;        /* borrowed from cmd_serve */
     struct pg_cache *cache;
-    struct pg_upstream *up;
+    struct pg_upstream *up;             /* ups[0]: [upstream] */
+    struct pg_upstream *ups[PG_CONFIG_MAX_UPSTREAMS]; /* one client per
+                                           cfg->upstreams[i] */
     struct pg_metrics *metrics;
     struct pg_workers *workers;
     struct pg_pages *pages;

@@ -970,7 +970,7 @@ dl_start(struct file_req *fr, int live)
     memset(&req, 0, sizeof(req));
     req.url = d->rec.url;
     req.max_body = 0;
-    req.idle_timeout_ms = r->s->cfg->file_idle_timeout_ms;
+    req.idle_timeout_ms = r->s->cfg->upstreams[0].file_idle_timeout_ms;
     req.on_headers = dl_on_headers;
     req.on_data = dl_on_data;
     req.on_done = dl_on_done;

@@ -1490,7 +1490,7 @@ on_page_data(void *arg, const void *buf, size_t len)
     struct pg_page *pg = arg;
     const struct pg_config *cfg = pg->owner->s->cfg;
 
-    if (evbuffer_get_length(pg->acc) + len > cfg->max_json_bytes) {
+    if (evbuffer_get_length(pg->acc) + len > cfg->upstreams[0].max_json_bytes) {
         pg->too_big = 1;
         return 1;
     }
@@ -1571,7 +1571,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
     if (pg->too_big || code == PG_UP_ETOOBIG) {
         snprintf(why, sizeof(why), "upstream %s %.60s is larger than "
             "max_json_bytes (%llu)", page_kind(pg), pg->key,
-            (unsigned long long)s->cfg->max_json_bytes);
+            (unsigned long long)s->cfg->upstreams[0].max_json_bytes);
         pg_stats_upstream_done(s, page_kind(pg), "too_big", pg->t0);
         evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
         page_fetch_failed(pg, 502, why);
@@ -1649,7 +1649,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
         return;
     }
     j->is_json = page_type(resp->content_type) == 1;
-    j->max_bytes = s->cfg->max_json_bytes;
+    j->max_bytes = s->cfg->upstreams[0].max_json_bytes;
     set_str(&j->etag, resp->etag);
     set_str(&j->lastmod, resp->last_modified);
     j->fetched = now;
@@ -1667,10 +1667,10 @@ page_fetch(struct pg_page *pg)
     int have = pg->ready || pg->stored != NULL;
 
     if (pg->is_list) {
-        snprintf(url, sizeof(url), "%s", s->cfg->upstream);
+        snprintf(url, sizeof(url), "%s", s->cfg->upstreams[0].upstream);
     } else {
-        snprintf(url, sizeof(url), "%s%s%s/", s->cfg->upstream,
-            s->cfg->upstream[strlen(s->cfg->upstream) - 1] == '/' ? ""
+        snprintf(url, sizeof(url), "%s%s%s/", s->cfg->upstreams[0].upstream,
+            s->cfg->upstreams[0].upstream[strlen(s->cfg->upstreams[0].upstream) - 1] == '/' ? ""
             : "/", pg->key);
     }
     if (pg->acc == NULL) {
@@ -1686,8 +1686,8 @@ page_fetch(struct pg_page *pg)
     req.compressed = 1;
     req.if_none_match = have ? pg->up_etag : NULL;
     req.if_modified_since = have ? pg->up_lastmod : NULL;
-    req.max_body = (size_t)s->cfg->max_json_bytes;
-    req.timeout_ms = s->cfg->timeout_ms;
+    req.max_body = (size_t)s->cfg->upstreams[0].max_json_bytes;
+    req.timeout_ms = s->cfg->upstreams[0].timeout_ms;
     req.on_data = on_page_data;
     req.on_done = on_page_done;
     req.arg = pg;

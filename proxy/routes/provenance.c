@@ -894,7 +894,7 @@ fetch_start(struct pg_prov *p, struct prov_file *f)
     req.url = f->url;
     req.accept = INTEGRITY_TYPE;
     req.max_body = PG_PROV_MAX_BYTES;
-    req.timeout_ms = p->cfg->timeout_ms > 0 ? p->cfg->timeout_ms : 30000;
+    req.timeout_ms = p->cfg->upstreams[0].timeout_ms > 0 ? p->cfg->upstreams[0].timeout_ms : 30000;
     req.on_data = on_fetch_data;
     req.on_done = on_fetch_done;
     req.arg = f;

@@ -656,7 +656,7 @@ handle_overview(struct pg_uisrv *u, struct pg_req *r, const char *admin)
     m.misses = (uint64_t) pg_metric_total(s->m_misses);
     m.up_requests = (uint64_t) pg_metric_total(s->m_up_requests);
     m.up_errors = (uint64_t) pg_metric_total(s->m_up_errors);
-    m.upstream = s->cfg->upstream;
+    m.upstream = s->cfg->upstreams[0].upstream;
     m.pin_store = pg_pinstore_kind(pg_prov_pinstore(u->prov));
     m.pin_store_up = pg_prov_pins_up(u->prov);
     m.events_held = held;
@@ -1146,11 +1146,11 @@ build_and_render(struct ui_req *q, struct pg_req *r, json_t *model)
     m.mode = pg_policy_mode_name(rules->mode);
     m.on_violation = pg_policy_violation_name(rules->on_violation);
     m.legacy = rules->legacy == PG_LEGACY_DENY ? "deny" : "allow";
-    snprintf(url, sizeof(url), "%s%s%s/", u->s->cfg->upstream,
-        u->s->cfg->upstream[strlen(u->s->cfg->upstream) - 1] == '/' ? ""
+    snprintf(url, sizeof(url), "%s%s%s/", u->s->cfg->upstreams[0].upstream,
+        u->s->cfg->upstreams[0].upstream[strlen(u->s->cfg->upstreams[0].upstream) - 1] == '/' ? ""
         : "/", q->project);
     m.upstream_url = adup(r, url);
-    if (strncmp(u->s->cfg->upstream, "https://pypi.org/", 17) == 0) {
+    if (strncmp(u->s->cfg->upstreams[0].upstream, "https://pypi.org/", 17) == 0) {
         snprintf(url, sizeof(url), "https://pypi.org/project/%s/",
             q->project);
         m.pypi_url = adup(r, url);

@@ -51,8 +51,10 @@ static const char *
 parse(struct pg_config *cfg, const char *name, const char *value)
 {
     const struct pg_directive *d = row(name);
+    char *base = strncmp(d->section, "upstream", 8) == 0
+        ? (char *)&cfg->upstreams[0] : (char *)cfg;
 
-    return d->parse(d, (char *)cfg + d->offset, value);
+    return d->parse(d, base + d->offset, value);
 }
 
 static void
@@ -111,11 +113,11 @@ bool_parser_accepts_words_and_refuses_others(void **state)
 
     pg_config_defaults(&cfg);
     for (i = 0; i < 5; i++) {
-        cfg.allow_http = 0;
+        cfg.upstreams[0].allow_http = 0;
         assert_null(parse(&cfg, "allow_http", yes[i]));
-        assert_int_equal(cfg.allow_http, 1);
+        assert_int_equal(cfg.upstreams[0].allow_http, 1);
         assert_null(parse(&cfg, "allow_http", no[i]));
-        assert_int_equal(cfg.allow_http, 0);
+        assert_int_equal(cfg.upstreams[0].allow_http, 0);
     }
     assert_string_equal(parse(&cfg, "allow_http", "maybe"),
         "expected on or off");
@@ -131,13 +133,13 @@ duration_parser_reads_every_unit(void **state)
 
     pg_config_defaults(&cfg);
     assert_null(parse(&cfg, "connect_timeout", "500ms"));
-    assert_int_equal(cfg.connect_timeout_ms, 500);
+    assert_int_equal(cfg.upstreams[0].connect_timeout_ms, 500);
     assert_null(parse(&cfg, "connect_timeout", "30s"));
-    assert_int_equal(cfg.connect_timeout_ms, 30000);
+    assert_int_equal(cfg.upstreams[0].connect_timeout_ms, 30000);
     assert_null(parse(&cfg, "connect_timeout", "2m"));
-    assert_int_equal(cfg.connect_timeout_ms, 120000);
+    assert_int_equal(cfg.upstreams[0].connect_timeout_ms, 120000);
     assert_null(parse(&cfg, "connect_timeout", "7"));
-    assert_int_equal(cfg.connect_timeout_ms, 7000);
+    assert_int_equal(cfg.upstreams[0].connect_timeout_ms, 7000);
     assert_null(parse(&cfg, "index_ttl", "1h"));
     assert_int_equal(cfg.index_ttl_s, 3600);
     assert_null(parse(&cfg, "index_ttl", "2d"));
@@ -167,7 +169,7 @@ duration_parser_refuses_bad_forms(void **state)
         "out of range");
     assert_string_equal(parse(&cfg, "index_ttl", "1500ms"),
         "must be a whole number of seconds");
-    assert_int_equal(cfg.connect_timeout_ms, 10000);  /* unchanged */
+    assert_int_equal(cfg.upstreams[0].connect_timeout_ms, 10000);  /* unchanged */
     assert_int_equal(cfg.index_ttl_s, 600);
     pg_config_free(&cfg);
 }
@@ -214,19 +216,19 @@ bytes_parser_reads_decimal_and_binary_units(void **state)
 
     pg_config_defaults(&cfg);
     assert_null(parse(&cfg, "max_json_bytes", "64MiB"));
-    assert_int_equal(cfg.max_json_bytes, 64ULL << 20);
+    assert_int_equal(cfg.upstreams[0].max_json_bytes, 64ULL << 20);
     assert_null(parse(&cfg, "max_json_bytes", "2K"));
-    assert_int_equal(cfg.max_json_bytes, 2000);
+    assert_int_equal(cfg.upstreams[0].max_json_bytes, 2000);
     assert_null(parse(&cfg, "max_json_bytes", "3KiB"));
-    assert_int_equal(cfg.max_json_bytes, 3072);
+    assert_int_equal(cfg.upstreams[0].max_json_bytes, 3072);
     assert_null(parse(&cfg, "max_json_bytes", "5M"));
-    assert_int_equal(cfg.max_json_bytes, 5000000);
+    assert_int_equal(cfg.upstreams[0].max_json_bytes, 5000000);
     assert_null(parse(&cfg, "max_json_bytes", "1G"));
-    assert_int_equal(cfg.max_json_bytes, 1000000000);
+    assert_int_equal(cfg.upstreams[0].max_json_bytes, 1000000000);
     assert_null(parse(&cfg, "max_json_bytes", "1GiB"));
-    assert_int_equal(cfg.max_json_bytes, 1ULL << 30);
+    assert_int_equal(cfg.upstreams[0].max_json_bytes, 1ULL << 30);
     assert_null(parse(&cfg, "max_json_bytes", "123456"));
-    assert_int_equal(cfg.max_json_bytes, 123456);
+    assert_int_equal(cfg.upstreams[0].max_json_bytes, 123456);
     assert_null(parse(&cfg, "cache_max_bytes", "2T"));
     assert_int_equal(cfg.cache_max_bytes, 2000000000000ULL);
     assert_null(parse(&cfg, "cache_max_bytes", "1TiB"));
@@ -335,9 +337,9 @@ url_parser_accepts_http_and_https_only(void **state)
 
     pg_config_defaults(&cfg);
     assert_null(parse(&cfg, "upstream", "https://mirror.example/simple"));
-    assert_string_equal(cfg.upstream, "https://mirror.example/simple/");
+    assert_string_equal(cfg.upstreams[0].upstream, "https://mirror.example/simple/");
     assert_null(parse(&cfg, "upstream", "http://127.0.0.1:8080/simple/"));
-    assert_string_equal(cfg.upstream, "http://127.0.0.1:8080/simple/");
+    assert_string_equal(cfg.upstreams[0].upstream, "http://127.0.0.1:8080/simple/");
     assert_string_equal(parse(&cfg, "upstream", "ftp://mirror.example/"),
         "scheme must be http or https");
     assert_non_null(parse(&cfg, "upstream", "file:///etc/passwd"));
@@ -349,7 +351,7 @@ url_parser_accepts_http_and_https_only(void **state)
         "query or fragment in URL");
     assert_non_null(parse(&cfg, "upstream", "https://h.example/#frag"));
     assert_non_null(parse(&cfg, "upstream", "https://h.example/a b"));
-    assert_string_equal(cfg.upstream, "http://127.0.0.1:8080/simple/");
+    assert_string_equal(cfg.upstreams[0].upstream, "http://127.0.0.1:8080/simple/");
     /* public_url may be empty (= from Host) */
     assert_null(parse(&cfg, "public_url", ""));
     assert_string_equal(cfg.public_url, "");
@@ -377,34 +379,34 @@ hosts_parser_holds_sixteen_hosts_and_refuses_seventeen(void **state)
 
     pg_config_defaults(&cfg);
     assert_null(parse(&cfg, "file_hosts", "A.Example, files.example"));
-    assert_int_equal(cfg.n_file_hosts, 2);
-    assert_string_equal(cfg.file_hosts[0], "a.example");
-    assert_string_equal(cfg.file_hosts[1], "files.example");
+    assert_int_equal(cfg.upstreams[0].n_file_hosts, 2);
+    assert_string_equal(cfg.upstreams[0].file_hosts[0], "a.example");
+    assert_string_equal(cfg.upstreams[0].file_hosts[1], "files.example");
     for (i = 0; i < PG_CONFIG_MAX_HOSTS; i++) {
         off += (size_t)snprintf(list + off, sizeof(list) - off, "h%zu.ex ",
             i);
     }
     assert_null(parse(&cfg, "file_hosts", list));
-    assert_int_equal(cfg.n_file_hosts, PG_CONFIG_MAX_HOSTS);
-    assert_string_equal(cfg.file_hosts[15], "h15.ex");
+    assert_int_equal(cfg.upstreams[0].n_file_hosts, PG_CONFIG_MAX_HOSTS);
+    assert_string_equal(cfg.upstreams[0].file_hosts[15], "h15.ex");
     snprintf(list + off, sizeof(list) - off, "one.more");
     assert_string_equal(parse(&cfg, "file_hosts", list),
         "too many hosts (at most 16)");
-    assert_int_equal(cfg.n_file_hosts, PG_CONFIG_MAX_HOSTS);
+    assert_int_equal(cfg.upstreams[0].n_file_hosts, PG_CONFIG_MAX_HOSTS);
     assert_string_equal(parse(&cfg, "file_hosts", "ok.example,bad_host"),
         "bad host (a name, an IPv4 address or [IPv6], optionally :PORT)");
     /* an entry may name its port (then only that port is allowed) */
     assert_null(parse(&cfg, "file_hosts",
         "Mirror.Example:8443, [::1]:1, [::1], 10.0.0.1:65535"));
-    assert_int_equal(cfg.n_file_hosts, 4);
-    assert_string_equal(cfg.file_hosts[0], "mirror.example:8443");
-    assert_string_equal(cfg.file_hosts[1], "[::1]:1");
+    assert_int_equal(cfg.upstreams[0].n_file_hosts, 4);
+    assert_string_equal(cfg.upstreams[0].file_hosts[0], "mirror.example:8443");
+    assert_string_equal(cfg.upstreams[0].file_hosts[1], "[::1]:1");
     for (i = 0; i < sizeof(bad_entries) / sizeof(bad_entries[0]); i++) {
         if (parse(&cfg, "file_hosts", bad_entries[i]) == NULL) {
             fail_msg("file_hosts = %s accepted", bad_entries[i]);
         }
     }
-    assert_int_equal(cfg.n_file_hosts, 4);
+    assert_int_equal(cfg.upstreams[0].n_file_hosts, 4);
     assert_non_null(parse(&cfg, "file_hosts", " , "));
     /* a DNS label holds 63 characters, not 64 */
     memset(list, 'a', 63);
@@ -418,7 +420,7 @@ hosts_parser_holds_sixteen_hosts_and_refuses_seventeen(void **state)
     list[63] = list[127] = list[191] = '.';
     list[253] = '\0';
     assert_null(parse(&cfg, "file_hosts", list));
-    assert_int_equal(strlen(cfg.file_hosts[0]), 253);
+    assert_int_equal(strlen(cfg.upstreams[0].file_hosts[0]), 253);
     list[253] = 'a';
     list[254] = '\0';
     assert_non_null(parse(&cfg, "file_hosts", list));
@@ -692,17 +694,17 @@ defaults_match_the_documented_values(void **state)
 
     pg_config_defaults(&cfg);
     assert_string_equal(cfg.listen, "127.0.0.1:3141");
-    assert_string_equal(cfg.upstream, "https://pypi.org/simple/");
+    assert_string_equal(cfg.upstreams[0].upstream, "https://pypi.org/simple/");
     assert_string_equal(cfg.cache_dir, "./var");
     assert_string_equal(cfg.access_log, "-");
     assert_int_equal(cfg.client_timeout_ms, 60000);
     assert_int_equal(cfg.max_connections, 1024);
-    assert_int_equal(cfg.allow_http, 0);
-    assert_int_equal(cfg.connect_timeout_ms, 10000);
-    assert_int_equal(cfg.timeout_ms, 30000);
-    assert_int_equal(cfg.file_idle_timeout_ms, 30000);
-    assert_int_equal(cfg.max_upstream_connections, 16);
-    assert_int_equal(cfg.max_json_bytes, 64ULL << 20);
+    assert_int_equal(cfg.upstreams[0].allow_http, 0);
+    assert_int_equal(cfg.upstreams[0].connect_timeout_ms, 10000);
+    assert_int_equal(cfg.upstreams[0].timeout_ms, 30000);
+    assert_int_equal(cfg.upstreams[0].file_idle_timeout_ms, 30000);
+    assert_int_equal(cfg.upstreams[0].max_upstream_connections, 16);
+    assert_int_equal(cfg.upstreams[0].max_json_bytes, 64ULL << 20);
     assert_int_equal(cfg.cache_max_bytes, 10ULL << 30);
     assert_int_equal(cfg.index_ttl_s, 600);
     assert_int_equal(cfg.list_ttl_s, 3600);
@@ -715,7 +717,7 @@ defaults_match_the_documented_values(void **state)
     assert_int_equal(cfg.provenance_budget_ms, 5000);
     assert_int_equal(cfg.provenance_concurrency, 16);
     assert_null(cfg.tls_cert);
-    assert_int_equal(cfg.n_file_hosts, 0);
+    assert_int_equal(cfg.upstreams[0].n_file_hosts, 0);
     assert_int_equal(cfg.allow_clients.n, 0);
     pg_config_free(&cfg);
 }
@@ -736,9 +738,9 @@ loader_reads_a_valid_file(void **state)
         "[policy]\nprovenance_concurrency = 4\n[server]\nmax_connections=9\n",
         msg, sizeof(msg)), 0);
     assert_string_equal(cfg.listen, "0.0.0.0:8080");
-    assert_string_equal(cfg.upstream, "http://127.0.0.1:9/simple/");
-    assert_int_equal(cfg.allow_http, 1);
-    assert_int_equal(cfg.n_file_hosts, 2);
+    assert_string_equal(cfg.upstreams[0].upstream, "http://127.0.0.1:9/simple/");
+    assert_int_equal(cfg.upstreams[0].allow_http, 1);
+    assert_int_equal(cfg.upstreams[0].n_file_hosts, 2);
     assert_string_equal(cfg.cache_dir, "/tmp/x");
     assert_int_equal(cfg.index_ttl_s, 300);
     assert_int_equal(cfg.provenance_concurrency, 4);
@@ -971,8 +973,8 @@ http_upstream_is_refused_unless_allowed(void **state)
     assert_int_equal(pg_config_set(&cfg, "allow_http", "on", msg,
         sizeof(msg)), 0);
     assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
-    assert_int_equal(cfg.n_file_hosts, 1);
-    assert_string_equal(cfg.file_hosts[0], "files.pythonhosted.org");
+    assert_int_equal(cfg.upstreams[0].n_file_hosts, 1);
+    assert_string_equal(cfg.upstreams[0].file_hosts[0], "files.pythonhosted.org");
     pg_config_free(&cfg);
 }
 
@@ -1007,8 +1009,8 @@ finish_derives_listen_and_default_file_hosts(void **state)
     assert_int_equal(cfg.listen_port, 3141);
     assert_string_equal(cfg.public_url, "http://127.0.0.1:3141/");
     /* the upstream's own origin is allowed without being listed */
-    assert_int_equal(cfg.n_file_hosts, 1);
-    assert_string_equal(cfg.file_hosts[0], "files.pythonhosted.org");
+    assert_int_equal(cfg.upstreams[0].n_file_hosts, 1);
+    assert_string_equal(cfg.upstreams[0].file_hosts[0], "files.pythonhosted.org");
     pg_config_free(&cfg);
 
     pg_config_defaults(&cfg);
@@ -1020,16 +1022,181 @@ finish_derives_listen_and_default_file_hosts(void **state)
     assert_string_equal(cfg.listen_host, "::1");
     assert_int_equal(cfg.listen_port, 8443);
     assert_string_equal(cfg.public_url, "http://[::1]:8443/");
-    assert_int_equal(cfg.n_file_hosts, 1);
-    assert_string_equal(cfg.file_hosts[0], "files.pythonhosted.org");
+    assert_int_equal(cfg.upstreams[0].n_file_hosts, 1);
+    assert_string_equal(cfg.upstreams[0].file_hosts[0], "files.pythonhosted.org");
     pg_config_free(&cfg);
 
     pg_config_defaults(&cfg);
     assert_int_equal(pg_config_set(&cfg, "file_hosts", "only.example", msg,
         sizeof(msg)), 0);
     assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
-    assert_int_equal(cfg.n_file_hosts, 1);
-    assert_string_equal(cfg.file_hosts[0], "only.example");
+    assert_int_equal(cfg.upstreams[0].n_file_hosts, 1);
+    assert_string_equal(cfg.upstreams[0].file_hosts[0], "only.example");
+    pg_config_free(&cfg);
+}
+
+/* ---- [upstream:NAME] ---- */
+
+#define PRIV "[upstream:acme]\nupstream = https://pypi.acme.example/simple/\n"
+
+/* Loads text (load and finish); returns 0 or -1 with the message. */
+static int
+load_finish(struct pg_config *cfg, const char *text, char *msg, size_t mlen)
+{
+    if (load_text(cfg, text, msg, mlen) != 0) {
+        return -1;
+    }
+    return pg_config_finish(cfg, msg, mlen);
+}
+
+static void
+upstreams_named_sections_carry_their_own_options(void **state)
+{
+    struct pg_config cfg;
+    char msg[512];
+    const struct pg_upstream_conf *u;
+
+    (void)state;
+    assert_int_equal(load_finish(&cfg, "[upstream]\n"
+        "upstream = http://127.0.0.1:9/simple/\nallow_http = on\n"
+        PRIV "projects = Acme_*, Internal.Tools\nprojects = @list\n"
+        "timeout = 5s\nmode = tofu\n"
+        "[upstream:b]\nupstream = http://127.0.0.1:8/\nallow_http = on\n"
+        "projects = bee\nfile_hosts = files.b.example\n",
+        msg, sizeof(msg)), 0);
+    assert_int_equal(cfg.n_upstreams, 3);
+    assert_string_equal(cfg.upstreams[0].name, "default");
+    assert_int_equal(cfg.upstreams[0].timeout_ms, 30000);
+    u = pg_config_upstream(&cfg, "acme");
+    assert_non_null(u);
+    assert_string_equal(u->upstream, "https://pypi.acme.example/simple/");
+    assert_int_equal(u->timeout_ms, 5000);
+    assert_int_equal(u->allow_http, 0);     /* not [upstream]'s */
+    assert_int_equal(u->n_file_hosts, 0);   /* not files.pythonhosted.org */
+    assert_string_equal(u->mode, "tofu");
+    assert_int_equal(u->n_claims, 2);
+    assert_string_equal(u->claims[0].name, "acme-");
+    assert_int_equal(u->claims[0].prefix, 1);
+    assert_int_equal(u->claims[0].line, 6);
+    assert_string_equal(u->claims[1].name, "internal-tools");
+    assert_int_equal(u->own_list, 1);
+    assert_true(pg_config_claims(u, "acme-web"));
+    assert_true(pg_config_claims(u, "internal-tools"));
+    assert_false(pg_config_claims(u, "acme"));
+    assert_false(pg_config_claims(u, "internal-tools2"));
+    u = pg_config_upstream(&cfg, "b");
+    assert_non_null(u);
+    assert_string_equal(u->mode, "off");    /* the default */
+    assert_int_equal(u->n_file_hosts, 1);
+    assert_string_equal(u->file_hosts[0], "files.b.example");
+    assert_null(pg_config_upstream(&cfg, "c"));
+    pg_config_free(&cfg);
+}
+
+/* Every bad [upstream:NAME] is refused with FILE:LINE. */
+static void
+upstreams_bad_sections_are_refused_with_file_and_line(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *text;
+        int line;
+        const char *rest;
+    } cases[] = {
+        { "section without a URL", "[upstream:acme]\nprojects = acme-*\n",
+          1, "[upstream:acme]: no upstream URL (upstream = "
+          "https://HOST/simple/)" },
+        { "section without projects", PRIV, 1, "[upstream:acme]: no "
+          "projects (names, prefixes such as acme-* or @list): a private "
+          "upstream serves only the names it owns" },
+        { "two upstreams claim one name", PRIV "projects = tools\n"
+          "[upstream:b]\nupstream = https://b.example/\n"
+          "projects = x, Tools\n", 6, "[upstream:b]: projects: 'tools' "
+          "overlaps 'tools' of [upstream:acme] (line 3): a name comes from "
+          "exactly one upstream" },
+        { "a prefix covers another's name", PRIV "projects = acme-*\n"
+          "[upstream:b]\nupstream = https://b.example/\n"
+          "projects = acme-tools\n", 6, "[upstream:b]: projects: "
+          "'acme-tools' overlaps 'acme-*' of [upstream:acme] (line 3): a "
+          "name comes from exactly one upstream" },
+        { "nested prefixes", PRIV "projects = ac*\n"
+          "[upstream:b]\nupstream = https://b.example/\n"
+          "projects = acme-*\n", 6, "[upstream:b]: projects: 'acme-*' "
+          "overlaps 'ac*' of [upstream:acme] (line 3): a name comes from "
+          "exactly one upstream" },
+        { "unknown key", PRIV "projects = a\ncolour = blue\n", 4,
+          "unknown directive 'colour'" },
+        { "private-only key in [upstream]", "[upstream]\nprojects = a\n", 2,
+          "projects: belongs in [upstream:NAME], not [upstream]" },
+        { "server key in [upstream:NAME]", PRIV "listen = 1.2.3.4:5\n", 3,
+          "listen: belongs in [server], not [upstream:acme]" },
+        { "bad name", "[upstream:Acme!]\n", 1, "[upstream:Acme!]: the name "
+          "must be 1 to 32 characters a-z, 0-9, - or _" },
+        { "default is reserved", "[upstream:default]\n", 1,
+          "[upstream:default]: 'default' is the name of [upstream]" },
+        { "duplicate section", PRIV "projects = a\n[upstream:acme]\n", 4,
+          "[upstream:acme]: duplicate section (first on line 1)" },
+        { "bad project word", PRIV "projects = acme-*-x*\n", 3,
+          "projects: expected project names, prefixes such as acme-* (a "
+          "name's start, then *) or @list: 'acme-*-x*'" },
+        { "name ending in a separator", PRIV "projects = acme-\n", 3,
+          "projects: a project name cannot end with -, _ or . (a prefix "
+          "ends with *): 'acme-'" },
+        { "bad mode", PRIV "projects = a\nmode = maybe\n", 4,
+          "mode: expected off, tofu, require or allow: 'maybe'" },
+        { "http without allow_http", "[upstream:acme]\n"
+          "upstream = http://h.example/\nprojects = a\n", 2,
+          "[upstream:acme]: upstream: plain-HTTP upstreams are allowed only "
+          "when configured explicitly (allow_http = on)" },
+        { "client_cert without client_key", PRIV "projects = a\n"
+          "client_cert = /c.pem\n", 4, "[upstream:acme]: client_cert: "
+          "client_cert and client_key must be set together" },
+        { "duplicate key in a section", PRIV "projects = a\ntimeout = 1s\n"
+          "timeout = 2s\n", 5, "timeout: duplicate (first set on line 4)" },
+    };
+    struct pg_config cfg;
+    char msg[512], want[512];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = load_finish(&cfg, cases[i].text, msg, sizeof(msg));
+
+        if (rc != -1) {
+            fail_msg("%s: accepted", cases[i].name);
+        }
+        snprintf(want, sizeof(want), "%s:%d: %s", tmp_path, cases[i].line,
+            cases[i].rest);
+        if (strcmp(msg, want) != 0) {
+            fail_msg("%s:\n got  %s\n want %s", cases[i].name, msg, want);
+        }
+        pg_config_free(&cfg);
+        unlink(tmp_path);
+    }
+}
+
+/* Flags set [upstream]; the private-only keys are no flags (trust_root
+ * is [policy]'s). */
+static void
+upstreams_flags_set_the_default_upstream(void **state)
+{
+    struct pg_config cfg;
+    char msg[512];
+
+    (void)state;
+    assert_int_equal(load_text(&cfg, PRIV "projects = a\n", msg,
+        sizeof(msg)), 0);
+    assert_int_equal(pg_config_set(&cfg, "timeout", "7s", msg, sizeof(msg)),
+        0);
+    assert_int_equal(cfg.upstreams[0].timeout_ms, 7000);
+    assert_int_equal(cfg.upstreams[1].timeout_ms, 30000);
+    assert_int_equal(pg_config_set(&cfg, "trust-root", "/t.json", msg,
+        sizeof(msg)), 0);
+    assert_string_equal(cfg.trust_root, "/t.json");
+    assert_null(cfg.upstreams[1].trust_root);
+    assert_int_equal(pg_config_set(&cfg, "projects", "x", msg,
+        sizeof(msg)), -1);
+    assert_string_equal(msg, "--projects: unknown option");
     pg_config_free(&cfg);
 }
 
@@ -1068,14 +1235,16 @@ conf_documents_every_directive_and_nothing_else(void **state)
     while (fgets(line, sizeof(line), f) != NULL) {
         char *p = line, name[64];
         size_t n;
-        int commented = 0;
+        int commented = 0, named;
         const struct pg_directive *d = NULL;
 
         lineno++;
-        if (line[0] == '[') {
-            n = strcspn(line + 1, "]");
+        if (line[0] == '[' || (line[0] == '#' && line[1] == '[')) {
+            /* "#[upstream:NAME]": an example section, commented out */
+            p = line + (line[0] == '#');
+            n = strcspn(p + 1, "]");
             assert_true(n < sizeof(section));
-            memcpy(section, line + 1, n);
+            memcpy(section, p + 1, n);
             section[n] = '\0';
             continue;
         }
@@ -1090,16 +1259,26 @@ conf_documents_every_directive_and_nothing_else(void **state)
         }
         memcpy(name, p, n);
         name[n] = '\0';
+        /* [upstream:NAME] documents its own rows ("upstream:"); it may
+         * also show rows of [upstream] (documented there) */
+        named = strncmp(section, "upstream:", 9) == 0;
         for (i = 0; i < pg_config_n_directives; i++) {
             if (strcmp(pg_config_directives[i].name, name) == 0) {
                 d = &pg_config_directives[i];
-                break;
+                if (strcmp(d->section, named ? "upstream:" : section)
+                    == 0 || (named && strcmp(d->section, "upstream") == 0))
+                {
+                    break;
+                }
             }
         }
         if (d == NULL) {
             fail_msg("%s:%d: '%s' is not a directive", path, lineno, name);
         }
-        if (strcmp(d->section, section) != 0) {
+        if (named && strcmp(d->section, "upstream") == 0) {
+            continue;
+        }
+        if (strcmp(d->section, named ? "upstream:" : section) != 0) {
             fail_msg("%s:%d: '%s' belongs in [%s]", path, lineno, name,
                 d->section);
         }
@@ -1133,7 +1312,7 @@ conf_documents_every_directive_and_nothing_else(void **state)
     assert_int_equal(pg_config_load(&cfg, path, msg, sizeof(msg)), 0);
     assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
     assert_string_equal(cfg.listen, "127.0.0.1:3141");
-    assert_string_equal(cfg.upstream, "https://pypi.org/simple/");
+    assert_string_equal(cfg.upstreams[0].upstream, "https://pypi.org/simple/");
     assert_string_equal(cfg.cache_dir, "./var");
     pg_config_free(&cfg);
 }
@@ -1184,6 +1363,10 @@ main(int argc, char **argv)
         cmocka_unit_test(tls_cert_and_key_go_together),
         cmocka_unit_test(finish_derives_listen_and_default_file_hosts),
         cmocka_unit_test(conf_documents_every_directive_and_nothing_else),
+        cmocka_unit_test(upstreams_named_sections_carry_their_own_options),
+        cmocka_unit_test(
+            upstreams_bad_sections_are_refused_with_file_and_line),
+        cmocka_unit_test(upstreams_flags_set_the_default_upstream),
     };
 
     if (argc > 1) {

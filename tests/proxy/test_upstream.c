@@ -282,7 +282,7 @@ fetch(struct pg_config *cfg, struct res *s, const char *path,
     struct pg_upstream *up;
     int pending = 1;
 
-    assert_int_equal(pg_upstream_new(base, cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg->upstreams[0], &up), 0);
     res_init(s, base, up, &pending);
     start(s, path, tmpl);
     run(base, SAFETY_MS);
@@ -431,7 +431,7 @@ upstream_sends_accept_range_and_conditional_headers(void **state)
 
         url_of(url, sizeof(url), "/echo");
         bad.url = url;
-        assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+        assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
         assert_null(pg_upstream_start(up, &bad, &code));
         assert_int_not_equal(code, PG_UP_OK);
         pg_upstream_free(up);
@@ -738,7 +738,7 @@ urls_on_disallowed_hosts_or_schemes_are_never_started(void **state)
 
     make_config(&cfg, "127.0.0.1, files.example, [::1]:8443, "
         "mirror.example:8080");
-    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
     snprintf(url, sizeof(url), "http://localhost:%d/etag", port);
     req.url = url;
     assert_null(pg_upstream_start(up, &req, &code));
@@ -770,7 +770,7 @@ urls_on_disallowed_hosts_or_schemes_are_never_started(void **state)
     assert_int_equal(pg_config_set(&cfg, "file_hosts", "127.0.0.1", msg,
         sizeof(msg)), 0);
     assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
-    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
     url_of(url, sizeof(url), "/etag");
     req.url = url;
     assert_null(pg_upstream_start(up, &req, &code));
@@ -814,7 +814,7 @@ upstream_pause_holds_data_until_resume(void **state)
     int pending = 1;
 
     make_config(&cfg, NULL);
-    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
     res_init(&s, base, up, &pending);
     s.pause_at = 1;
     start(&s, "/chunks?n=100&size=1000", &req);
@@ -862,7 +862,7 @@ upstream_pause_after_every_chunk_loses_nothing(void **state)
     int pending = 1;
 
     make_config(&cfg, NULL);
-    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
     res_init(&s, base, up, &pending);
     s.pause_every = 1;
     start(&s, "/chunks?n=200&size=4000", NULL);
@@ -905,7 +905,7 @@ upstream_pause_and_resume_from_outside_callbacks(void **state)
     int pending = 1;
 
     make_config(&cfg, NULL);
-    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
     res_init(&s, base, up, &pending);
     start(&s, "/chunks?n=2000&size=1000", NULL);
     ev1 = evtimer_new(base, on_pause_outside, &s);
@@ -948,7 +948,7 @@ upstream_cancel_runs_no_callback(void **state)
     int pending = 1;
 
     make_config(&cfg, NULL);
-    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
 
     /* mid-transfer, from a timer */
     res_init(&s, base, up, NULL);
@@ -1002,7 +1002,7 @@ upstream_abort_from_on_data_reports_aborted(void **state)
     int pending = 1;
 
     make_config(&cfg, NULL);
-    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
     res_init(&s, base, up, &pending);
     s.abort_at = 2;
     start(&s, "/chunks?n=100&size=1000", NULL);
@@ -1032,7 +1032,7 @@ upstream_runs_many_transfers_on_one_loop(void **state)
     assert_int_equal(pg_config_set(&cfg, "max_upstream_connections", "4",
         msg, sizeof(msg)), 0);
     server_hits(&cfg, "/chunks", &hits0, &conns0);
-    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
     for (i = 0; i < NCONC; i++) {
         res_init(&s[i], base, up, &pending);
         start(&s[i], "/chunks?n=20&size=5000", NULL);
@@ -1100,7 +1100,7 @@ upstream_transfer_started_from_on_done_runs(void **state)
     int pending = 1;
 
     make_config(&cfg, NULL);
-    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
     res_init(&c.first, base, up, NULL);
     res_init(&c.second, base, up, &pending);
     url_of(url, sizeof(url), "/big?size=10");
@@ -1318,7 +1318,7 @@ upstream_multiplexes_http2_over_verified_tls(void **state)
     assert_int_equal(pg_config_set(&cfg, "ca_bundle", line, msg,
         sizeof(msg)), 0);
     base = event_base_new();
-    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
     for (i = 0; i < NH2; i++) {
         res_init(&s[i], base, up, &pending);
         start(&s[i], url, NULL);
@@ -1398,7 +1398,7 @@ request_header_values_and_urls_up_to_the_limit(void **state)
     size_t n;
 
     make_config(&cfg, NULL);
-    assert_int_equal(pg_upstream_new(base, &cfg, &up), 0);
+    assert_int_equal(pg_upstream_new(base, &cfg.upstreams[0], &up), 0);
     url_of(base_url, sizeof(base_url), "/etag?");
     n = strlen(base_url);
     memcpy(url, base_url, n);
