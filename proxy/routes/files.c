@@ -88,6 +88,7 @@
 #include "config_int.h"
 #include "filecache_int.h"
 #include "index_int.h"
+#include "lru_int.h"
 #include "metrics_int.h"
 #include "pg_cache.h"
 #include "rehash_int.h"
@@ -116,6 +117,7 @@ struct dl_wait {
 };
 
 struct pg_dl {
+    struct pg_lru_node n;           /* first; key = rec.sha */
     struct pg_files *fs;
     struct file_rec rec;            /* strings malloc'd */
     struct pg_upstream_xfer *xfer;
@@ -133,7 +135,6 @@ struct pg_dl {
     char reason[PG_MAX_REASON];
     struct pg_cache_err cerr;       /* commit result (worker) */
     int commit_rc;
-    struct pg_dl *next;
 };
 
 struct file_req {
@@ -155,6 +156,8 @@ struct file_req {
  * may list the same bytes under other names: a refusal names the file
  * the client asked for). */
 struct hold_slot {
+    struct pg_lru_node n;           /* first; key = sha */
+    int linked;                     /* in fs->held */
     char sha[65];
     time_t until;
     int size;                       /* 1 size, 0 sha256 */
@@ -162,10 +165,11 @@ struct hold_slot {
 
 struct pg_files {
     struct pg_server *s;
-    struct pg_dl *dls[DL_BUCKETS];
-    size_t active;
-    struct hold_slot hold[PG_HOLD_SLOTS];
-    size_t hold_next;
+    struct pg_lru *dls;             /* sha256 → download (never dropped:
+                                       a download leaves by dl_free) */
+    struct hold_slot hold[PG_HOLD_SLOTS];   /* the held entries' room */
+    struct pg_lru *held;            /* sha256 → its hold_slot */
+    size_t hold_next;               /* slot reused next (the oldest) */
     time_t hold_until_max;          /* no slot holds anything after this */
     struct pg_filecache *fc;        /* records and open blobs */
     struct pg_rehash *rh;           /* re-hash before first serve, scrub */
@@ -183,21 +187,28 @@ rec_kind(const struct file_rec *rec)
 
 /* ---- hold table -------------------------------------------------------- */
 
+/* The held sha256s are an index (util/lru.c) over a ring of
+ * PG_HOLD_SLOTS slots: a new mismatch reuses the oldest slot, one of a
+ * sha256 already held replaces its entry.  Nothing is allocated. */
+
+static void
+on_hold_drop(void *arg, struct pg_lru_node *n)
+{
+    (void) arg;
+    ((struct hold_slot *)n)->linked = 0;
+}
+
 static const struct hold_slot *
 hold_find(struct pg_files *fs, const char *sha)
 {
     time_t now = time(NULL);
-    size_t i;
+    const struct hold_slot *h;
 
     if (now >= fs->hold_until_max) {
-        return NULL;        /* nothing held: no scan per request */
+        return NULL;        /* nothing held: no look-up per request */
     }
-    for (i = 0; i < PG_HOLD_SLOTS; i++) {
-        if (fs->hold[i].until > now && strcmp(fs->hold[i].sha, sha) == 0) {
-            return &fs->hold[i];
-        }
-    }
-    return NULL;
+    h = (const struct hold_slot *)pg_lru_find(fs->held, sha);
+    return h != NULL && h->until > now ? h : NULL;
 }
 
 static void
@@ -206,11 +217,19 @@ hold_add(struct pg_files *fs, const char *sha, int size)
     struct hold_slot *h = &fs->hold[fs->hold_next];
 
     fs->hold_next = (fs->hold_next + 1) % PG_HOLD_SLOTS;
+    if (h->linked) {
+        pg_lru_remove(fs->held, &h->n);
+    }
     snprintf(h->sha, sizeof(h->sha), "%s", sha);
     h->size = size;
     h->until = time(NULL) + (time_t)fs->s->cfg->mismatch_hold_s;
     if (h->until > fs->hold_until_max) {
         fs->hold_until_max = h->until;
+    }
+    h->n.key = h->sha;
+    h->n.bytes = 0;
+    if (pg_lru_insert(fs->held, &h->n) == 0) {
+        h->linked = 1;
     }
 }
 
@@ -414,37 +433,25 @@ not_modified(struct pg_req *r, const struct file_rec *rec)
 
 /* ---- downloads --------------------------------------------------------- */
 
-static unsigned
-sha_bucket(const char *sha)
+/* A download leaves the table in dl_free, which frees it: the table's
+ * drop has nothing to do. */
+static void
+on_dl_drop(void *arg, struct pg_lru_node *n)
 {
-    return (unsigned)strtoul((char[3]){ sha[0], sha[1], '\0' }, NULL, 16)
-        % DL_BUCKETS;
+    (void) arg;
+    (void) n;
 }
 
 static struct pg_dl *
 dl_find(struct pg_files *fs, const char *sha)
 {
-    struct pg_dl *d = fs->dls[sha_bucket(sha)];
-
-    while (d != NULL && strcmp(d->rec.sha, sha) != 0) {
-        d = d->next;
-    }
-    return d;
+    return (struct pg_dl *)pg_lru_find(fs->dls, sha);
 }
 
 static void
 dl_free(struct pg_dl *d)
 {
-    struct pg_files *fs = d->fs;
-    struct pg_dl **pp = &fs->dls[sha_bucket(d->rec.sha)];
-
-    while (*pp != NULL && *pp != d) {
-        pp = &(*pp)->next;
-    }
-    if (*pp == d) {
-        *pp = d->next;
-    }
-    fs->active--;
+    pg_lru_remove(d->fs->dls, &d->n);
     if (d->xfer != NULL) {
         pg_upstream_cancel(d->xfer);
     }
@@ -905,7 +912,6 @@ dl_start(struct file_req *fr, int live)
     struct pg_upstream_req req;
     enum pg_upstream_code code = PG_UP_OK;
     struct pg_cache_err err;
-    unsigned h;
 
     memset(&err, 0, sizeof(err));
     if (d == NULL) {
@@ -922,10 +928,8 @@ dl_start(struct file_req *fr, int live)
     d->held = evbuffer_new();
     d->tmp = evbuffer_new();
     d->declared = -1;
-    h = sha_bucket(d->rec.sha);
-    d->next = fs->dls[h];
-    fs->dls[h] = d;
-    fs->active++;
+    d->n.key = d->rec.sha;
+    pg_lru_link(fs->dls, &d->n);
     if (d->rec.project == NULL || d->rec.filename == NULL
         || d->rec.url == NULL || d->held == NULL || d->tmp == NULL)
     {
@@ -1389,10 +1393,16 @@ pg_files_new(struct pg_server *s, struct pg_files **out)
         return -1;
     }
     fs->s = s;
-    if (pg_filecache_new(s->cache, &fs->fc) != 0
+    fs->dls = pg_lru_new(DL_BUCKETS, SIZE_MAX, SIZE_MAX, on_dl_drop, fs);
+    fs->held = pg_lru_new(PG_HOLD_SLOTS, PG_HOLD_SLOTS, SIZE_MAX,
+        on_hold_drop, fs);
+    if (fs->dls == NULL || fs->held == NULL
+        || pg_filecache_new(s->cache, &fs->fc) != 0
         || pg_rehash_new(s, on_blob_damaged, fs, &fs->rh) != 0)
     {
         pg_filecache_free(fs->fc);
+        pg_lru_free(fs->dls);
+        pg_lru_free(fs->held);
         free(fs);
         *out = NULL;
         return -1;
@@ -1403,19 +1413,19 @@ pg_files_new(struct pg_server *s, struct pg_files **out)
 void
 pg_files_free(struct pg_files *fs)
 {
-    size_t i;
+    struct pg_lru_node *n;
 
     if (fs == NULL) {
         return;
     }
-    for (i = 0; i < DL_BUCKETS; i++) {
-        while (fs->dls[i] != NULL) {
-            struct pg_dl *d = fs->dls[i];
+    for (n = pg_lru_first(fs->dls); n != NULL; n = pg_lru_first(fs->dls)) {
+        struct pg_dl *d = (struct pg_dl *)n;
 
-            snprintf(d->reason, sizeof(d->reason), "stopping");
-            dl_finish(d, &dl_stopping);
-        }
+        snprintf(d->reason, sizeof(d->reason), "stopping");
+        dl_finish(d, &dl_stopping);
     }
+    pg_lru_free(fs->dls);
+    pg_lru_free(fs->held);
     pg_rehash_free(fs->rh);
     pg_filecache_free(fs->fc);
     free(fs);
@@ -1424,5 +1434,5 @@ pg_files_free(struct pg_files *fs)
 size_t
 pg_files_active(struct pg_files *fs)
 {
-    return fs->active;
+    return pg_lru_count(fs->dls);
 }

@@ -68,6 +68,7 @@
 
 #include "config_int.h"
 #include "index_int.h"
+#include "lru_int.h"
 #include "pg_cache.h"
 #include "routes_int.h"
 #include "server_int.h"
@@ -103,13 +104,14 @@ struct pg_page_wait {
 };
 
 struct pg_page {
+    struct pg_lru_node n;       /* first; key = key, bytes = what this
+                                   page holds in memory */
     struct pg_pages *owner;
     char key[PAGE_KEY_MAX];
     int is_list;
     json_t *model;              /* annotated; NULL until ready, or
                                    shed (a page over the cap) */
     size_t model_bytes;         /* jansson's allocations for model */
-    size_t bytes;               /* what this page counts in ps->bytes */
     struct pg_body *body[B_COUNT];
     char hash[2][24];           /* per plain body (json, html) */
     time_t fetched_at, changed_at;
@@ -132,16 +134,13 @@ struct pg_page {
     int64_t t0;
     enum page_outcome outcome;
     struct pg_page_wait *waiters, *wtail;
-    struct pg_page *hnext, *lprev, *lnext;
 };
 
 struct pg_pages {
     struct pg_server *s;
-    struct pg_page *buckets[PAGES_BUCKETS];
-    struct pg_page *lru_head, *lru_tail;   /* head = most recent */
-    size_t count;
-    size_t bytes;               /* sum of the pages' bytes */
+    struct pg_lru *table;       /* key → page, bounded by max_bytes */
     size_t max_bytes;           /* page_cache_max_bytes */
+    int closing;                /* pg_pages_free: hot table left alone */
     struct page_job *jobs;      /* submitted, done not yet run */
     pthread_t loop_thread;      /* the thread that runs the loop */
 };
@@ -357,51 +356,10 @@ model_bytes(json_t *v)
 
 /* ---- table ------------------------------------------------------------- */
 
-static unsigned
-key_hash(const char *k)
-{
-    unsigned h = 2166136261u;
-
-    while (*k != '\0') {
-        h = (h ^ (unsigned char)*k++) * 16777619u;
-    }
-    return h % PAGES_BUCKETS;
-}
-
-static void
-lru_unlink(struct pg_pages *ps, struct pg_page *pg)
-{
-    if (pg->lprev != NULL) {
-        pg->lprev->lnext = pg->lnext;
-    } else {
-        ps->lru_head = pg->lnext;
-    }
-    if (pg->lnext != NULL) {
-        pg->lnext->lprev = pg->lprev;
-    } else {
-        ps->lru_tail = pg->lprev;
-    }
-    pg->lprev = pg->lnext = NULL;
-}
-
-static void
-lru_front(struct pg_pages *ps, struct pg_page *pg)
-{
-    if (ps->lru_head == pg) {
-        return;
-    }
-    if (pg->lprev != NULL || pg->lnext != NULL || ps->lru_tail == pg) {
-        lru_unlink(ps, pg);
-    }
-    pg->lnext = ps->lru_head;
-    if (ps->lru_head != NULL) {
-        ps->lru_head->lprev = pg;
-    }
-    ps->lru_head = pg;
-    if (ps->lru_tail == NULL) {
-        ps->lru_tail = pg;
-    }
-}
+/* The pages are entries of one bounded table (util/lru.c): linked without
+ * dropping anything (a page may be busy), their bytes recounted in place
+ * (page_account), and trimmed to page_cache_max_bytes skipping busy ones
+ * (evict_idle).  Leaving the table frees a page (on_page_drop). */
 
 static void model_drop(struct pg_page *pg, json_t *model, size_t bytes);
 
@@ -454,22 +412,30 @@ page_free(struct pg_page *pg)
     free(pg);
 }
 
+/* A page leaving the table (removed or evicted) leaves memory. */
+static void
+on_page_drop(void *arg, struct pg_lru_node *n)
+{
+    struct pg_pages *ps = arg;
+    struct pg_page *pg = (struct pg_page *)n;
+
+    if (!ps->closing) {
+        hot_forget(ps, pg);
+    }
+    page_free(pg);
+}
+
+static int
+on_page_busy(void *arg, const struct pg_lru_node *n)
+{
+    (void) arg;
+    return page_busy((const struct pg_page *)n);
+}
+
 static void
 page_remove(struct pg_pages *ps, struct pg_page *pg)
 {
-    struct pg_page **pp = &ps->buckets[key_hash(pg->key)];
-
-    while (*pp != NULL && *pp != pg) {
-        pp = &(*pp)->hnext;
-    }
-    if (*pp == pg) {
-        *pp = pg->hnext;
-    }
-    lru_unlink(ps, pg);
-    ps->count--;
-    ps->bytes -= pg->bytes;
-    hot_forget(ps, pg);
-    page_free(pg);
+    pg_lru_remove(ps->table, &pg->n);
 }
 
 /* Recounts what pg holds in memory (after its model or bodies changed). */
@@ -482,19 +448,7 @@ page_account(struct pg_pages *ps, struct pg_page *pg)
     for (i = 0; i < B_COUNT; i++) {
         b += pg_body_bytes(pg->body[i]);
     }
-    ps->bytes = ps->bytes - pg->bytes + b;
-    pg->bytes = b;
-}
-
-static struct pg_page *
-page_find(struct pg_pages *ps, const char *key)
-{
-    struct pg_page *pg = ps->buckets[key_hash(key)];
-
-    while (pg != NULL && strcmp(pg->key, key) != 0) {
-        pg = pg->hnext;
-    }
-    return pg;
+    pg_lru_set_bytes(ps->table, &pg->n, b);
 }
 
 /* Drops least recently used idle pages while over the cap (busy ones
@@ -502,15 +456,8 @@ page_find(struct pg_pages *ps, const char *key)
 static void
 evict_idle(struct pg_pages *ps, const struct pg_page *keep)
 {
-    struct pg_page *pg = ps->lru_tail, *prev;
-
-    while (ps->bytes > ps->max_bytes && pg != NULL) {
-        prev = pg->lprev;
-        if (pg != keep && !page_busy(pg)) {
-            page_remove(ps, pg);
-        }
-        pg = prev;
-    }
+    pg_lru_trim(ps->table, keep != NULL ? &keep->n : NULL, on_page_busy,
+        NULL);
 }
 
 /* pg has just become idle with a new state: a page over the cap alone
@@ -520,12 +467,12 @@ evict_idle(struct pg_pages *ps, const struct pg_page *keep)
 static void
 page_settle(struct pg_pages *ps, struct pg_page *pg)
 {
-    if (pg->bytes > ps->max_bytes && pg->model != NULL) {
+    if (pg->n.bytes > ps->max_bytes && pg->model != NULL) {
         model_drop(pg, pg->model, pg->model_bytes);
         pg->model = NULL;
         page_account(ps, pg);
     }
-    if (pg->bytes > ps->max_bytes) {
+    if (pg->n.bytes > ps->max_bytes) {
         page_remove(ps, pg);
         pg = NULL;
     }
@@ -535,11 +482,10 @@ page_settle(struct pg_pages *ps, struct pg_page *pg)
 static struct pg_page *
 page_get(struct pg_pages *ps, const char *key, int is_list)
 {
-    struct pg_page *pg = page_find(ps, key);
-    unsigned h;
+    struct pg_page *pg = (struct pg_page *)pg_lru_find(ps->table, key);
 
     if (pg != NULL) {
-        lru_front(ps, pg);
+        pg_lru_touch(ps->table, &pg->n);
         return pg;
     }
     pg = calloc(1, sizeof(*pg));
@@ -549,12 +495,9 @@ page_get(struct pg_pages *ps, const char *key, int is_list)
     pg->owner = ps;
     snprintf(pg->key, sizeof(pg->key), "%s", key);
     pg->is_list = is_list;
-    h = key_hash(key);
-    pg->hnext = ps->buckets[h];
-    ps->buckets[h] = pg;
-    ps->count++;
+    pg->n.key = pg->key;
+    pg_lru_link(ps->table, &pg->n);
     page_account(ps, pg);
-    lru_front(ps, pg);
     evict_idle(ps, pg);
     return pg;
 }
@@ -1920,13 +1863,21 @@ pg_pages_new(struct pg_server *s, struct pg_pages **out)
     ps->s = s;
     ps->max_bytes = (size_t)s->cfg->page_cache_max_bytes;
     ps->loop_thread = pthread_self();
+    /* No bound on the count; a cap of 0 keeps no idle page, as 1 does. */
+    ps->table = pg_lru_new(PAGES_BUCKETS, SIZE_MAX,
+        ps->max_bytes > 0 ? ps->max_bytes : 1, on_page_drop, ps);
+    if (ps->table == NULL) {
+        free(ps);
+        *out = NULL;
+        return -1;
+    }
     return 0;
 }
 
 void
 pg_pages_free(struct pg_pages *ps)
 {
-    struct pg_page *pg, *next;
+    struct pg_lru_node *n;
 
     if (ps == NULL) {
         return;
@@ -1941,11 +1892,10 @@ pg_pages_free(struct pg_pages *ps)
         }
         job_free(j);
     }
-    pg = ps->lru_head;
-    while (pg != NULL) {
+    for (n = pg_lru_first(ps->table); n != NULL; n = pg_lru_next(n)) {
+        struct pg_page *pg = (struct pg_page *)n;
         struct pg_page_wait *w = pg->waiters, *wn;
 
-        next = pg->lnext;
         pg->waiters = pg->wtail = NULL;
         while (w != NULL) {
             wn = w->next;
@@ -1953,38 +1903,40 @@ pg_pages_free(struct pg_pages *ps)
             pg_req_finish(w->r);
             w = wn;
         }
-        page_free(pg);
-        pg = next;
     }
+    ps->closing = 1;
+    pg_lru_free(ps->table);
     free(ps);
 }
 
 void
 pg_pages_invalidate(struct pg_pages *ps)
 {
-    struct pg_page *pg = ps->lru_head, *next;
+    struct pg_lru_node *n = pg_lru_first(ps->table), *next;
 
     pg_hot_invalidate(ps->s->hot);
-    while (pg != NULL) {
-        next = pg->lnext;
+    while (n != NULL) {
+        struct pg_page *pg = (struct pg_page *)n;
+
+        next = pg_lru_next(n);
         if (!page_busy(pg)) {
             page_remove(ps, pg);
         } else {
             pg->invalid = 1;    /* its model is annotated under the old
                                    policy/pins: drop it when idle */
         }
-        pg = next;
+        n = next;
     }
 }
 
 size_t
 pg_pages_count(struct pg_pages *ps)
 {
-    return ps->count;
+    return pg_lru_count(ps->table);
 }
 
 size_t
 pg_pages_bytes(struct pg_pages *ps)
 {
-    return ps->bytes;
+    return pg_lru_bytes(ps->table);
 }

@@ -155,19 +155,22 @@ struct prov_wait {
 /* A file whose provenance could not be had when its job finished: a
  * download asked for it meanwhile is refused at once, not parked again. */
 struct prov_failed {
-    char project[PG_POLICY_MAX_NAME + 1];
-    char filename[256];
+    struct pg_lru_node n;       /* first; key = "project/filename" */
+    int linked;                 /* in p->failed_index */
+    char key[PG_POLICY_MAX_NAME + 1 + 256];
     char reason[256];
     time_t until;
 };
 
 /* Recently used verified verdicts, in memory (the trust root is fixed for
  * the process, so the sha256 and the filename are the whole key): a warm
- * page costs no LMDB read or JSON parse per file.  Direct-mapped. */
+ * page costs no LMDB read or JSON parse per file.  The PG_PROV_VCACHE_SLOTS
+ * most recently used, in the bounded table (util/lru.c). */
 struct vcache_entry {
-    unsigned char sha[32];
-    char *filename;             /* NULL: empty slot */
-    struct pg_publisher *pub;
+    struct pg_lru_node n;       /* first; key = sha (hex) */
+    char sha[65];
+    struct pg_publisher pub;
+    char filename[];
 };
 
 struct hidden_entry {
@@ -206,10 +209,11 @@ struct pg_prov {
     uint64_t pins_gen;
     time_t release_at;          /* a min_age hold ends; 0 = none */
     struct pg_lru *hidden;      /* project → struct hidden_entry */
-    struct vcache_entry *vcache;    /* PG_PROV_VCACHE_SLOTS */
+    struct pg_lru *vcache;      /* sha256 → struct vcache_entry */
     struct prov_wait *waits;
     size_t nwaits;
-    struct prov_failed failed[PG_PROV_FAILED_MAX];
+    struct prov_failed failed[PG_PROV_FAILED_MAX];  /* a ring, indexed */
+    struct pg_lru *failed_index;        /* "project/filename" → failed */
     size_t failed_pos;
     uint64_t audit_seen[PG_PROV_AUDIT_SEEN];
     size_t audit_pos;
@@ -575,53 +579,45 @@ verdict_key(const struct pg_prov *p, const char *sha, char *key, size_t len)
     return (n > 0 && (size_t) n < len) ? n : -1;
 }
 
-static struct vcache_entry *
-vcache_slot(struct pg_prov *p, const unsigned char sha[32])
+static void
+vcache_drop(void *arg, struct pg_lru_node *n)
 {
-    uint32_t h = ((uint32_t) sha[0] << 24) | ((uint32_t) sha[1] << 16)
-        | ((uint32_t) sha[2] << 8) | sha[3];
-
-    return p->vcache != NULL ? &p->vcache[h % PG_PROV_VCACHE_SLOTS] : NULL;
+    (void) arg;
+    free(n);
 }
 
 static void
 vcache_put(struct pg_prov *p, const struct prov_file *f)
 {
-    struct vcache_entry *e = vcache_slot(p, f->shabin);
-    char *fn;
-    struct pg_publisher *pub;
+    size_t fnlen = strlen(f->filename);
+    struct vcache_entry *e = malloc(sizeof(*e) + fnlen + 1);
 
     if (e == NULL) {
         return;
     }
-    fn = strdup(f->filename);
-    pub = malloc(sizeof(*pub));
-    if (fn == NULL || pub == NULL) {
-        free(fn);
-        free(pub);
-        return;
+    memcpy(e->sha, f->sha, sizeof(e->sha));
+    e->pub = *f->pub;
+    memcpy(e->filename, f->filename, fnlen + 1);
+    e->n.key = e->sha;
+    e->n.bytes = sizeof(*e) + fnlen + 1;
+    if (pg_lru_insert(p->vcache, &e->n) != 0) {
+        free(e);
     }
-    *pub = *f->pub;
-    free(e->filename);
-    free(e->pub);
-    memcpy(e->sha, f->shabin, 32);
-    e->filename = fn;
-    e->pub = pub;
 }
 
 static int
 vcache_get(struct pg_prov *p, struct prov_file *f)
 {
-    struct vcache_entry *e = vcache_slot(p, f->shabin);
+    struct vcache_entry *e =
+        (struct vcache_entry *)pg_lru_find(p->vcache, f->sha);
 
-    if (e == NULL || e->filename == NULL || memcmp(e->sha, f->shabin, 32)
-        != 0 || strcmp(e->filename, f->filename) != 0)
-    {
+    if (e == NULL || strcmp(e->filename, f->filename) != 0) {
         return 0;
     }
-    if (file_set_pub(f, e->pub) != 0) {
+    if (file_set_pub(f, &e->pub) != 0) {
         return 0;
     }
+    pg_lru_touch(p->vcache, &e->n);
     f->vres = PG_VRES_VERIFIED;
     return 1;
 }
@@ -1578,6 +1574,23 @@ on_resume(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The failed files are an index (util/lru.c) over a ring of
+ * PG_PROV_FAILED_MAX slots: a new failure reuses the oldest slot, one of
+ * a file already there replaces its entry.  Nothing is allocated. */
+static void
+failed_key(char *out, size_t outlen, const char *project,
+    const char *filename)
+{
+    snprintf(out, outlen, "%s/%s", project, filename);
+}
+
+static void
+failed_drop(void *arg, struct pg_lru_node *n)
+{
+    (void) arg;
+    ((struct prov_failed *)n)->linked = 0;
+}
+
 static void
 job_note_failures(struct prov_job *j)
 {
@@ -1594,31 +1607,31 @@ job_note_failures(struct prov_job *j)
         }
         x = &p->failed[p->failed_pos];
         p->failed_pos = (p->failed_pos + 1) % PG_PROV_FAILED_MAX;
-        snprintf(x->project, sizeof(x->project), "%s", j->project);
-        snprintf(x->filename, sizeof(x->filename), "%s", f->filename);
+        if (x->linked) {
+            pg_lru_remove(p->failed_index, &x->n);
+        }
+        failed_key(x->key, sizeof(x->key), j->project, f->filename);
         cutf(x->reason, sizeof(x->reason), "provgate: provenance of %s "
             "could not be verified: %s", f->filename,
             f->reason != NULL ? f->reason : "unknown");
         x->until = time(NULL) + PG_PROV_FAILED_HOLD_S;
+        x->n.key = x->key;
+        x->n.bytes = 0;
+        if (pg_lru_insert(p->failed_index, &x->n) == 0) {
+            x->linked = 1;
+        }
     }
 }
 
 static const struct prov_failed *
 failed_find(const struct pg_prov *p, const char *project, const char *name)
 {
-    time_t now = time(NULL);
-    size_t i;
+    char key[sizeof(((struct prov_failed *)NULL)->key)];
+    const struct prov_failed *x;
 
-    for (i = 0; i < PG_PROV_FAILED_MAX; i++) {
-        const struct prov_failed *x = &p->failed[i];
-
-        if (x->until > now && strcmp(x->project, project) == 0
-            && strcmp(x->filename, name) == 0)
-        {
-            return x;
-        }
-    }
-    return NULL;
+    failed_key(key, sizeof(key), project, name);
+    x = (const struct prov_failed *)pg_lru_find(p->failed_index, key);
+    return x != NULL && x->until > time(NULL) ? x : NULL;
 }
 
 /* The file route parks a download whose file is pending until the
@@ -2359,10 +2372,13 @@ pg_prov_new(const struct pg_ctx *ctx, struct pg_proxy_hooks *hooks,
         goto err;
     }
     p->root_id = pg_sig_trust_root_id(p->root);
-    p->vcache = calloc(PG_PROV_VCACHE_SLOTS, sizeof(*p->vcache));
+    p->vcache = pg_lru_new(PG_PROV_VCACHE_SLOTS, PG_PROV_VCACHE_SLOTS,
+        SIZE_MAX, vcache_drop, p);
+    p->failed_index = pg_lru_new(PG_PROV_FAILED_MAX, PG_PROV_FAILED_MAX,
+        SIZE_MAX, failed_drop, p);
     p->hidden = pg_lru_new(1024, PG_PROV_HIDDEN_MAX, PG_PROV_HIDDEN_BYTES,
         hidden_drop, p);
-    if (p->vcache == NULL || p->hidden == NULL) {
+    if (p->vcache == NULL || p->hidden == NULL || p->failed_index == NULL) {
         snprintf(msg, mlen, "out of memory (verdict cache)");
         goto err;
     }
@@ -2469,8 +2485,6 @@ pg_prov_stop(struct pg_prov *p)
 void
 pg_prov_free(struct pg_prov *p)
 {
-    size_t i;
-
     if (p == NULL) {
         return;
     }
@@ -2492,11 +2506,8 @@ pg_prov_free(struct pg_prov *p)
         job_free(j);
     }
     pg_lru_free(p->hidden);
-    for (i = 0; p->vcache != NULL && i < PG_PROV_VCACHE_SLOTS; i++) {
-        free(p->vcache[i].filename);
-        free(p->vcache[i].pub);
-    }
-    free(p->vcache);
+    pg_lru_free(p->vcache);
+    pg_lru_free(p->failed_index);
     pg_audit_close(p->audit);
     if (p->root != NULL) {
         pg_sig_trust_root_free(p->root);
@@ -2545,17 +2556,14 @@ void
 pg_prov_forget_verdict(struct pg_prov *p, const char *sha)
 {
     unsigned char bin[32];
-    struct vcache_entry *e;
+    struct pg_lru_node *n;
 
     if (strlen(sha) != 64 || hex_to_bin(sha, bin) != 0) {
         return;
     }
-    e = vcache_slot(p, bin);
-    if (e != NULL && e->filename != NULL && memcmp(e->sha, bin, 32) == 0) {
-        free(e->filename);
-        free(e->pub);
-        e->filename = NULL;
-        e->pub = NULL;
+    n = pg_lru_find(p->vcache, sha);
+    if (n != NULL) {
+        pg_lru_remove(p->vcache, n);
     }
 }
 

@@ -2,7 +2,8 @@
  * background scrub (see rehash_int.h for the rules).
  *
  * Jobs are few (one per blob being re-hashed, only for blobs not yet
- * verified by this process): a list, searched by sha256.  A job's waiters
+ * verified by this process): a table by sha256 (util/lru.c) that never
+ * drops one (a job leaves when it ends).  A job's waiters
  * are malloc'd nodes; the job is freed in its done callback, after every
  * waiter was called.  The scrub is one job at a time, started by a
  * one-second timer with a budget of scrub_rate bytes, so it reads at most
@@ -19,6 +20,7 @@
 #include <event2/event.h>
 
 #include "config_int.h"
+#include "lru_int.h"
 #include "metrics_int.h"
 #include "pg_cache.h"
 #include "rehash_int.h"
@@ -33,6 +35,7 @@ struct rh_waiter {
 };
 
 struct rh_job {
+    struct pg_lru_node n;           /* first; key = sha */
     struct pg_rehash *rh;
     char sha[65];
     struct rh_waiter *waiters;
@@ -40,14 +43,14 @@ struct rh_job {
     uint64_t bytes;
     int64_t t0;
     struct pg_cache_err err;
-    struct rh_job *next;
 };
 
 struct pg_rehash {
     struct pg_server *s;
     pg_rehash_damaged_fn on_damaged;
     void *arg;
-    struct rh_job *jobs;
+    struct pg_lru *jobs;            /* sha256 → job (never dropped: a
+                                       job leaves by job_end) */
     /* scrub */
     struct event *ev_scrub;
     struct pg_blob_scrub *scrub;
@@ -83,19 +86,20 @@ job_work(void *arg)
     j->rc = pg_blob_verify(j->rh->s->cache, j->sha, &j->bytes, &j->err);
 }
 
+/* A job leaves the table in job_end, which frees it. */
+static void
+on_job_drop(void *arg, struct pg_lru_node *n)
+{
+    (void) arg;
+    (void) n;
+}
+
 static void
 job_end(struct rh_job *j, int rc)
 {
-    struct pg_rehash *rh = j->rh;
-    struct rh_job **pp = &rh->jobs;
     struct rh_waiter *w = j->waiters, *next;
 
-    while (*pp != NULL && *pp != j) {
-        pp = &(*pp)->next;
-    }
-    if (*pp == j) {
-        *pp = j->next;
-    }
+    pg_lru_remove(j->rh->jobs, &j->n);
     j->waiters = NULL;
     while (w != NULL) {
         next = w->next;
@@ -128,7 +132,7 @@ int
 pg_rehash_blob(struct pg_rehash *rh, const char *sha,
     pg_rehash_done_fn done, void *arg)
 {
-    struct rh_job *j = rh->jobs;
+    struct rh_job *j = (struct rh_job *)pg_lru_find(rh->jobs, sha);
     struct rh_waiter *w = calloc(1, sizeof(*w));
 
     if (w == NULL) {
@@ -136,9 +140,6 @@ pg_rehash_blob(struct pg_rehash *rh, const char *sha,
     }
     w->done = done;
     w->arg = arg;
-    while (j != NULL && strcmp(j->sha, sha) != 0) {
-        j = j->next;
-    }
     if (j != NULL) {
         w->next = j->waiters;
         j->waiters = w;
@@ -159,8 +160,8 @@ pg_rehash_blob(struct pg_rehash *rh, const char *sha,
         free(j);
         return -1;
     }
-    j->next = rh->jobs;
-    rh->jobs = j;
+    j->n.key = j->sha;
+    pg_lru_link(rh->jobs, &j->n);
     return 0;
 }
 
@@ -235,6 +236,11 @@ pg_rehash_new(struct pg_server *s, pg_rehash_damaged_fn on_damaged,
         return -1;
     }
     rh->s = s;
+    rh->jobs = pg_lru_new(64, SIZE_MAX, SIZE_MAX, on_job_drop, rh);
+    if (rh->jobs == NULL) {
+        free(rh);
+        return -1;
+    }
     rh->on_damaged = on_damaged;
     rh->arg = arg;
     if (s->cfg->scrub_rate > 0) {
@@ -258,9 +264,11 @@ pg_rehash_free(struct pg_rehash *rh)
     if (rh == NULL) {
         return;
     }
-    while (rh->jobs != NULL) {
-        job_end(rh->jobs, PG_REHASH_STOPPING);
+    while (rh->jobs != NULL && pg_lru_count(rh->jobs) > 0) {
+        job_end((struct rh_job *)pg_lru_first(rh->jobs),
+            PG_REHASH_STOPPING);
     }
+    pg_lru_free(rh->jobs);
     if (rh->ev_scrub != NULL) {
         event_free(rh->ev_scrub);
     }

@@ -150,15 +150,34 @@ pg_lru_touch(struct pg_lru *t, struct pg_lru_node *n)
     }
 }
 
+/* Unlinks v and hands it to the drop callback as an eviction. */
+static void
+lru_evict(struct pg_lru *t, struct pg_lru_node *v)
+{
+    lru_unlink(t, v);
+    t->evictions++;
+    t->drop(t->drop_arg, v);
+}
+
+void
+pg_lru_link(struct pg_lru *t, struct pg_lru_node *n)
+{
+    n->hash = pg_lru_hash(n->key);
+    n->hnext = t->buckets[n->hash & t->mask];
+    t->buckets[n->hash & t->mask] = n;
+    list_push_head(t, n);
+    t->count++;
+    t->bytes += n->bytes;
+}
+
 int
 pg_lru_insert(struct pg_lru *t, struct pg_lru_node *n)
 {
-    struct pg_lru_node *old, *v;
+    struct pg_lru_node *old;
 
     if (n->bytes > t->max_bytes) {
         return -1;
     }
-    n->hash = pg_lru_hash(n->key);
     old = pg_lru_find(t, n->key);
     if (old != NULL) {
         pg_lru_remove(t, old);
@@ -166,17 +185,46 @@ pg_lru_insert(struct pg_lru *t, struct pg_lru_node *n)
     while (t->tail != NULL && (t->count + 1 > t->max_count
             || t->bytes + n->bytes > t->max_bytes))
     {
-        v = t->tail;
-        lru_unlink(t, v);
-        t->evictions++;
-        t->drop(t->drop_arg, v);
+        lru_evict(t, t->tail);
     }
-    n->hnext = t->buckets[n->hash & t->mask];
-    t->buckets[n->hash & t->mask] = n;
-    list_push_head(t, n);
-    t->count++;
-    t->bytes += n->bytes;
+    pg_lru_link(t, n);
     return 0;
+}
+
+void
+pg_lru_set_bytes(struct pg_lru *t, struct pg_lru_node *n, size_t bytes)
+{
+    t->bytes = t->bytes - n->bytes + bytes;
+    n->bytes = bytes;
+}
+
+void
+pg_lru_trim(struct pg_lru *t, const struct pg_lru_node *keep,
+    pg_lru_busy_fn *busy, void *busy_arg)
+{
+    struct pg_lru_node *v = t->tail, *prev;
+
+    while (v != NULL && (t->count > t->max_count
+            || t->bytes > t->max_bytes))
+    {
+        prev = v->prev;
+        if (v != keep && (busy == NULL || !busy(busy_arg, v))) {
+            lru_evict(t, v);
+        }
+        v = prev;
+    }
+}
+
+struct pg_lru_node *
+pg_lru_first(const struct pg_lru *t)
+{
+    return t->head;
+}
+
+struct pg_lru_node *
+pg_lru_next(const struct pg_lru_node *n)
+{
+    return n->next;
 }
 
 void

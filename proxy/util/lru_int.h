@@ -18,6 +18,15 @@
  * callback gets it: from then on it is the callback's (free it, or drop
  * a reference).  Nothing else is called back.
  *
+ * An owner whose entries may be in use (a page with requests waiting on
+ * it, a download under way) links them with pg_lru_link, which drops
+ * nothing, changes their bytes in place with pg_lru_set_bytes, and makes
+ * room with pg_lru_trim, which skips the entries its busy callback names:
+ * such a table may be over its bounds while its entries are busy, and
+ * comes back within them at the next trim that finds idle ones.  An owner
+ * whose entries must never be dropped (a download) gives bounds it cannot
+ * reach and never trims: the table is then only its index.
+ *
  * Not thread-safe: a table shared by threads is locked by its owner
  * (hot.c).
  *
@@ -61,10 +70,30 @@ void pg_lru_touch(struct pg_lru *t, struct pg_lru_node *n);
  * n fits both bounds.  -1 when n alone is over max_bytes: nothing is
  * linked or dropped and n stays the caller's. */
 int pg_lru_insert(struct pg_lru *t, struct pg_lru_node *n);
+/* Links n (key and bytes set, no entry with its key linked) as the most
+ * recently used entry and drops nothing: the table may go over its
+ * bounds until pg_lru_trim. */
+void pg_lru_link(struct pg_lru *t, struct pg_lru_node *n);
+/* Sets the bytes of n (linked); drops nothing (see pg_lru_trim). */
+void pg_lru_set_bytes(struct pg_lru *t, struct pg_lru_node *n,
+    size_t bytes);
+/* Says whether a linked entry is in use (1: it must stay). */
+typedef int pg_lru_busy_fn(void *arg, const struct pg_lru_node *n);
+/* While the table is over a bound, drops least recently used entries
+ * except keep (may be NULL) and those busy (may be NULL) says are in
+ * use; counted as evictions.  The table stays over its bounds when only
+ * busy entries are left. */
+void pg_lru_trim(struct pg_lru *t, const struct pg_lru_node *keep,
+    pg_lru_busy_fn *busy, void *busy_arg);
 /* Unlinks n and drops it. */
 void pg_lru_remove(struct pg_lru *t, struct pg_lru_node *n);
 /* Drops every entry. */
 void pg_lru_clear(struct pg_lru *t);
+
+/* The entries from most to least recently used: the first, or NULL; the
+ * one after n, or NULL.  Read the next before removing n. */
+struct pg_lru_node *pg_lru_first(const struct pg_lru *t);
+struct pg_lru_node *pg_lru_next(const struct pg_lru_node *n);
 
 size_t pg_lru_count(const struct pg_lru *t);
 size_t pg_lru_bytes(const struct pg_lru *t);

@@ -7,7 +7,10 @@
  * evictions counted.  The bounds are tested at the limit and one past it,
  * in entries and in bytes.  A churn case then runs thousands of random
  * operations on a table with few buckets (long chains) against a plain
- * array model, checking every count and byte total on the way.
+ * array model, checking every count and byte total on the way.  A second
+ * table scripts the owners whose entries may be busy (pages, downloads):
+ * link without dropping, bytes changed in place, trim that skips busy
+ * entries and the caller's, and the walk from most to least recent.
  *
  * Owns: its tables and entries.  Runs on: the test process.
  * Spec: issue 10 item 6, issue 11 (one bounded table).
@@ -27,6 +30,7 @@
 struct ent {
     struct pg_lru_node n;       /* first */
     char key[32];
+    int busy;                   /* busy_cases: trim must skip it */
 };
 
 struct log {
@@ -223,6 +227,136 @@ lru_refuses_zero_bounds(void **state)
     pg_lru_free(NULL);
 }
 
+/* Tables whose entries may be in use: "=k:bytes" link (drops nothing),
+ * "^k:bytes" set bytes, "@k" mark busy, "&k" mark idle, "T" trim, "Tk"
+ * trim keeping k, "~k" touch, "-k" remove.  order is read with
+ * pg_lru_first/pg_lru_next; count and bytes are the table's after the
+ * script (they may be over the bounds while entries are busy). */
+struct busy_case {
+    const char *name;
+    size_t max_count, max_bytes;
+    const char *ops;
+    const char *order;          /* most recent first, by the walk */
+    const char *dropped;
+    unsigned evictions;
+    size_t count, bytes;
+};
+
+static const struct busy_case busy_cases[] = {
+    { "link_over_the_count_drops_nothing", 2, 100,
+      "=a:1 =b:1 =c:1", "c b a", "", 0, 3, 3 },
+    { "link_over_the_bytes_drops_nothing", 8, 10,
+      "=a:6 =b:6", "b a", "", 0, 2, 12 },
+    { "trim_drops_least_recent_until_within_the_count", 2, 100,
+      "=a:1 =b:1 =c:1 =d:1 T", "d c", "a b", 2, 2, 2 },
+    { "trim_at_the_limit_drops_nothing", 2, 10,
+      "=a:5 =b:5 T", "b a", "", 0, 2, 10 },
+    { "trim_one_byte_over_drops_the_least_recent", 8, 10,
+      "=a:5 =b:6 T", "b", "a", 1, 1, 6 },
+    { "trim_skips_busy_entries", 8, 10,
+      "=a:5 =b:5 =c:5 @a T", "c a", "b", 1, 2, 10 },
+    { "trim_stays_over_when_only_busy_entries_are_left", 8, 10,
+      "=a:5 =b:5 =c:5 @a @b @c T", "c b a", "", 0, 3, 15 },
+    { "an_idle_entry_goes_at_the_next_trim", 8, 10,
+      "=a:5 =b:5 =c:5 @a @b @c T &a T", "c b", "a", 1, 2, 10 },
+    { "trim_keeps_the_callers_entry", 8, 10,
+      "=a:5 =b:5 =c:5 Ta", "c a", "b", 1, 2, 10 },
+    { "set_bytes_counts_the_new_size", 8, 100,
+      "=a:5 =b:5 ^a:40", "b a", "", 0, 2, 45 },
+    { "set_bytes_then_trim_drops_to_fit", 8, 20,
+      "=a:5 =b:5 ^b:18 T", "b", "a", 1, 1, 18 },
+    { "an_entry_alone_over_the_bound_goes_unless_kept", 8, 20,
+      "=a:5 ^a:30 Ta", "a", "", 0, 1, 30 },
+    { "touch_changes_the_walk_and_the_victim", 2, 100,
+      "=a:1 =b:1 =c:1 ~a T", "a c", "b", 1, 2, 2 },
+    { "remove_during_a_busy_table", 8, 10,
+      "=a:5 =b:5 =c:5 @a @b @c -b", "c a", "b", 0, 2, 10 },
+};
+
+static int
+ent_busy(void *arg, const struct pg_lru_node *n)
+{
+    (void) arg;
+    return ((const struct ent *)n)->busy;
+}
+
+static void
+run_busy_case(const struct busy_case *c)
+{
+    struct log l;
+    struct pg_lru *t;
+    const char *p;
+    char op[40], key[32], walk[16 * 33];
+    size_t at = 0;
+    struct pg_lru_node *n;
+
+    memset(&l, 0, sizeof(l));
+    t = pg_lru_new(4, c->max_count, c->max_bytes, on_drop, &l);
+    assert_non_null(t);
+    for (p = c->ops, next_word(&p, op, sizeof(op)); op[0] != '\0';
+        next_word(&p, op, sizeof(op)))
+    {
+        const char *colon = strchr(op, ':');
+        size_t klen = colon != NULL ? (size_t)(colon - op - 1)
+            : strlen(op + 1);
+
+        snprintf(key, sizeof(key), "%.*s", (int)klen, op + 1);
+        n = key[0] != '\0' ? pg_lru_find(t, key) : NULL;
+        if (op[0] == '=') {
+            struct ent *e = ent_new(key, strtoul(colon + 1, NULL, 10));
+
+            assert_null(n);
+            pg_lru_link(t, &e->n);
+            continue;
+        }
+        if (op[0] == 'T') {
+            pg_lru_trim(t, n, ent_busy, NULL);
+            continue;
+        }
+        if (n == NULL) {
+            fail_msg("%s: %s: no entry %s", c->name, op, key);
+        }
+        switch (op[0]) {
+        case '^': pg_lru_set_bytes(t, n, strtoul(colon + 1, NULL, 10));
+            break;
+        case '@': ((struct ent *)n)->busy = 1; break;
+        case '&': ((struct ent *)n)->busy = 0; break;
+        case '~': pg_lru_touch(t, n); break;
+        case '-': pg_lru_remove(t, n); break;
+        default: fail_msg("%s: bad op %s", c->name, op);
+        }
+    }
+    if (strcmp(l.dropped, c->dropped) != 0) {
+        fail_msg("%s: dropped \"%s\", want \"%s\"", c->name, l.dropped,
+            c->dropped);
+    }
+    walk[0] = '\0';
+    for (n = pg_lru_first(t); n != NULL; n = pg_lru_next(n)) {
+        at += (size_t)snprintf(walk + at, sizeof(walk) - at, "%s%s",
+            at > 0 ? " " : "", ((struct ent *)n)->key);
+    }
+    if (strcmp(walk, c->order) != 0) {
+        fail_msg("%s: walk \"%s\", want \"%s\"", c->name, walk, c->order);
+    }
+    if (pg_lru_count(t) != c->count || pg_lru_bytes(t) != c->bytes) {
+        fail_msg("%s: %zu entries, %zu bytes; want %zu, %zu", c->name,
+            pg_lru_count(t), pg_lru_bytes(t), c->count, c->bytes);
+    }
+    assert_int_equal(pg_lru_evictions(t), c->evictions);
+    pg_lru_free(t);
+}
+
+static void
+lru_busy_cases(void **state)
+{
+    size_t i;
+
+    (void) state;
+    for (i = 0; i < sizeof(busy_cases) / sizeof(busy_cases[0]); i++) {
+        run_busy_case(&busy_cases[i]);
+    }
+}
+
 /* Thousands of random operations on 4 buckets (long chains) against a
  * model: an array with each key's bytes and last use, evicting the
  * least recently used key while over a bound.  The table must hold
@@ -332,6 +466,7 @@ main(int argc, char **argv)
         cmocka_unit_test(lru_table_cases),
         cmocka_unit_test(lru_refuses_zero_bounds),
         cmocka_unit_test(lru_churn_matches_a_model),
+        cmocka_unit_test(lru_busy_cases),
     };
 
     if (argc > 1) {
