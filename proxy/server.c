@@ -50,6 +50,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "bind_int.h"
 #include "config_int.h"
 #include "metrics_int.h"
 #include "loops_int.h"
@@ -407,12 +408,8 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
             pg_cache_strerror(cerr.code), cerr.reason);
         goto err;
     }
-    if (cfg->n_upstreams > 1) {
-        /* issue 13: the pages route binds names to them in the next
-         * step; until then, refuse rather than serve private names from
-         * [upstream] */
-        snprintf(msg, mlen, "[upstream:%s]: private upstreams are not "
-            "served by this build yet", cfg->upstreams[1].name);
+    if (pg_bind_new(cfg, &s->bind) != 0) {
+        snprintf(msg, mlen, "out of memory");
         goto err;
     }
     for (i = 0; i < cfg->n_upstreams; i++) {
@@ -527,6 +524,7 @@ pg_server_ctx(struct pg_server *s, struct pg_ctx *ctx)
     ctx->cache = s->cache;
     ctx->up = s->up;
     ctx->ups = s->ups;
+    ctx->bind = s->bind;
     ctx->metrics = s->metrics;
     ctx->workers = s->workers;
     ctx->log = s;
@@ -581,6 +579,8 @@ pg_server_free(struct pg_server *s)
         }
     }
     s->up = NULL;
+    pg_bind_free(s->bind);
+    s->bind = NULL;
     if (s->cache != NULL) {
         memset(&cerr, 0, sizeof(cerr));
         pg_cache_flush(s->cache, &cerr);

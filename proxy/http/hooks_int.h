@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 struct event_base;
+struct pg_bind;
 struct pg_cache;
 struct pg_config;
 struct pg_metrics;
@@ -60,6 +61,9 @@ struct pg_ctx {
     struct pg_cache *cache;
     struct pg_upstream *up;             /* [upstream]'s client: ups[0] */
     struct pg_upstream *const *ups;     /* one per cfg->upstreams[i] */
+    struct pg_bind *bind;               /* which upstream owns a name
+                                           (core/bind.c; pages.c gives it
+                                           the @list upstreams' lists) */
     struct pg_metrics *metrics;
     struct pg_workers *workers;
     struct pg_server *log;              /* pg_log's stream */

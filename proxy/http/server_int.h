@@ -175,6 +175,7 @@ struct pg_server {
     struct pg_upstream *up;             /* ups[0]: [upstream] */
     struct pg_upstream *ups[PG_CONFIG_MAX_UPSTREAMS]; /* one client per
                                            cfg->upstreams[i] */
+    struct pg_bind *bind;               /* which upstream owns a name */
     struct pg_metrics *metrics;
     struct pg_workers *workers;
     struct pg_pages *pages;
@@ -306,6 +307,8 @@ struct pg_req {
     int started;                        /* a streamed reply was started */
     void (*on_gone)(struct pg_req *r);  /* client closed while streaming */
     void *route_state;                  /* files.c per-request state */
+    void *page_state;                   /* pages.c: the binding of the
+                                           project being loaded */
     int quiet;                          /* relayed: the main loop logs and
                                            counts it, not this loop */
     int relayed;                        /* counted in loop->relaying */

@@ -141,6 +141,8 @@ struct file_req {
     struct pg_req *r;
     struct file_rec rec;            /* strings in the arena */
     int page_tried, decided, after_commit;
+    size_t up;                      /* the upstream of the page decided on
+                                       (issue 13): the one fetched from */
     int rehashed;                   /* the blob's re-hash was asked for */
     struct pg_dl *dl;               /* when live */
     uint64_t cache_gen;             /* LMDB generation of the lookup */
@@ -974,14 +976,14 @@ dl_start(struct file_req *fr, int live)
     memset(&req, 0, sizeof(req));
     req.url = d->rec.url;
     req.max_body = 0;
-    req.idle_timeout_ms = r->s->cfg->upstreams[0].file_idle_timeout_ms;
+    req.idle_timeout_ms = r->s->cfg->upstreams[fr->up].file_idle_timeout_ms;
     req.on_headers = dl_on_headers;
     req.on_data = dl_on_data;
     req.on_done = dl_on_done;
     req.arg = d;
     d->t0 = pg_now_ms();
     pg_stats_cache_event(r->s, rec_kind(&d->rec), "miss");
-    d->xfer = pg_upstream_start(r->s->up, &req, &code);
+    d->xfer = pg_upstream_start(r->s->ups[fr->up], &req, &code);
     if (d->xfer == NULL) {
         snprintf(d->reason, sizeof(d->reason), "cannot fetch %s: %s",
             d->rec.filename, pg_upstream_strerror(code));
@@ -1157,6 +1159,18 @@ find_file_obj(json_t *model, const char *filename, int is_meta)
     return NULL;
 }
 
+/* 1 if fo (a page's file object) lists rec's bytes: its sha256 (or its
+ * core-metadata's, for a .metadata record) is rec->sha. */
+static int
+file_obj_is(json_t *fo, const struct file_rec *rec)
+{
+    json_t *h = rec->is_meta ? json_object_get(fo, "core-metadata")
+        : json_object_get(fo, "hashes");
+    const char *sha = json_string_value(json_object_get(h, "sha256"));
+
+    return fo != NULL && sha != NULL && strcmp(sha, rec->sha) == 0;
+}
+
 static void on_page_for_decision(struct pg_req *r, struct pg_page *page,
     int status, const char *reason);
 
@@ -1195,6 +1209,17 @@ on_page_for_decision(struct pg_req *r, struct pg_page *page, int status,
     fr->page_hit = r->cache != NULL && strcmp(r->cache, "hit") == 0;
     fo = find_file_obj(pg_page_model(page), fr->rec.filename,
         fr->rec.is_meta);
+    fr->up = pg_page_upstream(page);
+    if (fr->up != 0 && !file_obj_is(fo, &fr->rec)) {
+        /* issue 13: a private upstream's file is served only as its own
+         * current page lists it (a record another upstream's page left
+         * behind is not) */
+        pg_req_refuse(r, PG_REFUSE_FORBIDDEN, "provgate: %s is not listed "
+            "with this sha256 on the index page of %s ([upstream:%s])",
+            fr->rec.filename, fr->rec.project,
+            s->cfg->upstreams[fr->up].name);
+        return;
+    }
     why[0] = '\0';
     rc = s->hooks.file_decision(s->hooks.arg, fr->rec.project,
         fr->rec.filename, fr->rec.sha, fo, why, sizeof(why));

@@ -66,6 +66,8 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/sha.h>
 
+#include "audit_int.h"
+#include "bind_int.h"
 #include "config_int.h"
 #include "index_int.h"
 #include "lru_int.h"
@@ -80,7 +82,9 @@
 #define PG_STALE_RETRY_S 10         /* while stale after a failed refresh,
                                        retry upstream at most this often
                                        (or every TTL if shorter) */
-#define PAGE_KEY_MAX (PG_INDEX_MAX_NAME + 1)
+#define PAGE_KEY_MAX (PG_CONFIG_MAX_UPSTREAM_NAME + 1 + PG_INDEX_MAX_NAME + 1)
+                                    /* "NAME:project" (a private
+                                       upstream's), "project" ([upstream]'s) */
 #define PAGE_ACCEPT "application/vnd.pypi.simple.v1+json, " \
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 
@@ -108,6 +112,9 @@ struct pg_page {
                                    page holds in memory */
     struct pg_pages *owner;
     char key[PAGE_KEY_MAX];
+    const char *project;        /* in key: the name after "NAME:", or "/" */
+    size_t up;                  /* its upstream: index in cfg->upstreams */
+    uint64_t gen;               /* changes with each model installed */
     int is_list;
     json_t *model;              /* annotated; NULL until ready, or
                                    shed (a page over the cap) */
@@ -142,6 +149,10 @@ struct pg_pages {
     size_t max_bytes;           /* page_cache_max_bytes */
     int closing;                /* pg_pages_free: hot table left alone */
     struct page_job *jobs;      /* submitted, done not yet run */
+    uint64_t gen;               /* last page generation given */
+    uint64_t list_gen[PG_CONFIG_MAX_UPSTREAMS]; /* of the list page the
+                                   binding last took upstream i's names
+                                   from (0: none) */
     pthread_t loop_thread;      /* the thread that runs the loop */
 };
 
@@ -370,7 +381,7 @@ page_path(const struct pg_page *pg, char *out, size_t outlen)
     if (pg->is_list) {
         snprintf(out, outlen, "/simple/");
     } else {
-        snprintf(out, outlen, "/simple/%s/", pg->key);
+        snprintf(out, outlen, "/simple/%s/", pg->project);
     }
 }
 
@@ -380,6 +391,9 @@ hot_forget(struct pg_pages *ps, const struct pg_page *pg)
 {
     char path[PG_INDEX_MAX_NAME + 16];
 
+    if (pg->is_list && pg->up != 0) {
+        return;     /* a private upstream's list is never served as is */
+    }
     page_path(pg, path, sizeof(path));
     pg_hot_remove(ps->s->hot, path);
 }
@@ -479,8 +493,32 @@ page_settle(struct pg_pages *ps, struct pg_page *pg)
     evict_idle(ps, pg);
 }
 
+/* The cache key of a page: "project" or "/" of [upstream] (as before
+ * issue 13, so an existing cache keeps its pages), "NAME:project" or
+ * "NAME:/" of [upstream:NAME]: two upstreams never share an entry, in
+ * memory or in LMDB. */
+static void
+page_key(const struct pg_config *cfg, size_t up, const char *project,
+    char *out, size_t outlen)
+{
+    if (up == 0) {
+        snprintf(out, outlen, "%s", project);
+    } else {
+        snprintf(out, outlen, "%s:%s", cfg->upstreams[up].name, project);
+    }
+}
+
+/* The project (or "/") of a page key. */
+static const char *
+key_project(const char *key)
+{
+    const char *colon = strchr(key, ':');
+
+    return colon != NULL ? colon + 1 : key;
+}
+
 static struct pg_page *
-page_get(struct pg_pages *ps, const char *key, int is_list)
+page_get(struct pg_pages *ps, const char *key, int is_list, size_t up)
 {
     struct pg_page *pg = (struct pg_page *)pg_lru_find(ps->table, key);
 
@@ -494,6 +532,8 @@ page_get(struct pg_pages *ps, const char *key, int is_list)
     }
     pg->owner = ps;
     snprintf(pg->key, sizeof(pg->key), "%s", key);
+    pg->project = key_project(pg->key);
+    pg->up = up;
     pg->is_list = is_list;
     pg->n.key = pg->key;
     pg_lru_link(ps->table, &pg->n);
@@ -729,7 +769,8 @@ store_file_records(struct pg_cache *c, const char *key, json_t *model,
             continue;
         }
         rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "kind", "file",
-            "project", key, "filename", fn, "url", url, "path", path,
+            "project", key_project(key), "filename", fn, "url", url,
+            "path", path,
             "size", json_is_integer(size) ? json_integer_value(size)
             : (json_int_t)-1);
         if (rec == NULL) {
@@ -760,7 +801,8 @@ store_file_records(struct pg_cache *c, const char *key, json_t *model,
 
             snprintf(mfn, sizeof(mfn), "%s.metadata", fn);
             rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "kind",
-                "metadata", "project", key, "filename", mfn, "url", murl,
+                "metadata", "project", key_project(key), "filename", mfn,
+                "url", murl,
                 "path", mpath, "size", (json_int_t)-1, "of", sha);
         }
         if (rec == NULL) {
@@ -1178,6 +1220,7 @@ render_done(struct page_job *j)
     memcpy(pg->hash, j->nh, sizeof(j->nh));
     model_drop(pg, pg->model, pg->model_bytes);
     pg->model = j->model;
+    pg->gen = ++pg->owner->gen;
     pg->model_bytes = j->model_bytes;
     j->model = NULL;
     pg->fetched_at = j->fetched;
@@ -1347,9 +1390,15 @@ page_install(struct pg_page *pg, json_t *model, time_t fetched,
     ic->fetched = fetched;
     ic->changed = changed;
     pg->installing = 1;
+    if (!pg->is_list) {
+        /* issue 13: the page says which upstream it comes from (a
+         * top-level key of its own, replacing any upstream's) */
+        json_object_set_new(model, "_provenance", json_pack("{s:s}",
+            "upstream", s->cfg->upstreams[pg->up].name));
+    }
     if (!pg->is_list && s->hooks.annotate_page != NULL) {
-        s->hooks.annotate_page(s->hooks.arg, pg->key, model, on_annotated,
-            ic);
+        s->hooks.annotate_page(s->hooks.arg, pg->project, model,
+            on_annotated, ic);
         return;     /* pg may be woken already: touch nothing */
     }
     on_annotated(ic, 0, NULL);
@@ -1592,7 +1641,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
         return;
     }
     j->is_json = page_type(resp->content_type) == 1;
-    j->max_bytes = s->cfg->upstreams[0].max_json_bytes;
+    j->max_bytes = s->cfg->upstreams[pg->up].max_json_bytes;
     set_str(&j->etag, resp->etag);
     set_str(&j->lastmod, resp->last_modified);
     j->fetched = now;
@@ -1608,13 +1657,14 @@ page_fetch(struct pg_page *pg)
     enum pg_upstream_code code = PG_UP_OK;
     char url[2048];
     int have = pg->ready || pg->stored != NULL;
+    const struct pg_upstream_conf *uc = &s->cfg->upstreams[pg->up];
 
     if (pg->is_list) {
-        snprintf(url, sizeof(url), "%s", s->cfg->upstreams[0].upstream);
+        snprintf(url, sizeof(url), "%s", uc->upstream);
     } else {
-        snprintf(url, sizeof(url), "%s%s%s/", s->cfg->upstreams[0].upstream,
-            s->cfg->upstreams[0].upstream[strlen(s->cfg->upstreams[0].upstream) - 1] == '/' ? ""
-            : "/", pg->key);
+        snprintf(url, sizeof(url), "%s%s%s/", uc->upstream,
+            uc->upstream[strlen(uc->upstream) - 1] == '/' ? "" : "/",
+            pg->project);
     }
     if (pg->acc == NULL) {
         pg->acc = evbuffer_new();
@@ -1629,8 +1679,8 @@ page_fetch(struct pg_page *pg)
     req.compressed = 1;
     req.if_none_match = have ? pg->up_etag : NULL;
     req.if_modified_since = have ? pg->up_lastmod : NULL;
-    req.max_body = (size_t)s->cfg->upstreams[0].max_json_bytes;
-    req.timeout_ms = s->cfg->upstreams[0].timeout_ms;
+    req.max_body = (size_t)uc->max_json_bytes;
+    req.timeout_ms = uc->timeout_ms;
     req.on_data = on_page_data;
     req.on_done = on_page_done;
     req.arg = pg;
@@ -1639,7 +1689,7 @@ page_fetch(struct pg_page *pg)
     pg->t0 = pg_now_ms();
     pg->fetching = 1;
     pg_stats_cache_event(s, page_kind(pg), "miss");
-    pg->xfer = pg_upstream_start(s->up, &req, &code);
+    pg->xfer = pg_upstream_start(s->ups[pg->up], &req, &code);
     if (pg->xfer == NULL) {
         char why[PG_MAX_REASON];
 
@@ -1677,10 +1727,10 @@ add_waiter(struct pg_page *pg, struct pg_req *r, pg_page_ready_fn cb,
  * bodies (the index routes): a shed page's model is read back first. */
 static void
 load_key(struct pg_req *r, const char *key, int is_list, int need_model,
-    pg_page_ready_fn cb)
+    pg_page_ready_fn cb, size_t up)
 {
     struct pg_pages *ps = r->s->pages;
-    struct pg_page *pg = page_get(ps, key, is_list);
+    struct pg_page *pg = page_get(ps, key, is_list, up);
     int fresh;
 
     if (pg == NULL) {
@@ -1728,10 +1778,162 @@ load_key(struct pg_req *r, const char *key, int is_list, int need_model,
     page_fetch(pg);
 }
 
+/* ---- which upstream (issue 13) ------------------------------------------
+ *
+ * A project page is loaded from the one upstream that owns its name
+ * (core/bind.c).  When a private upstream owns the names of its /simple/
+ * list (@list), that list page is loaded first (cached, revalidated on
+ * list_ttl, served stale on an upstream error like any list) and its names
+ * given to the binding; a name no static claim settles is never sent to
+ * [upstream] while such a list cannot be had (502).  The request's state
+ * lives in its arena (r->page_state). */
+
+struct bind_wait {
+    char norm[PG_INDEX_MAX_NAME + 2];
+    int need_model;
+    pg_page_ready_fn cb;
+    unsigned asked;             /* bit i: upstream i's list was loaded for
+                                   this request */
+    size_t loading;             /* the upstream whose list is loading */
+};
+
+static void bind_step(struct pg_req *r);
+
+/* Gives upstream pg->up's list page's names to the binding, once per
+ * model. */
+static void
+bind_take_list(struct pg_pages *ps, struct pg_page *pg)
+{
+    json_t *projects = json_object_get(pg->model, "projects"), *e;
+    const char **names;
+    size_t i, n = json_array_size(projects), k = 0;
+
+    if (pg->gen == ps->list_gen[pg->up]) {
+        return;
+    }
+    names = calloc(n > 0 ? n : 1, sizeof(*names));
+    if (names == NULL) {
+        return;     /* the old list stays; tried again next time */
+    }
+    json_array_foreach(projects, i, e) {
+        const char *nm = json_string_value(json_object_get(e, "name"));
+
+        if (nm != NULL) {
+            names[k++] = nm;
+        }
+    }
+    if (pg_bind_set_list(ps->s->bind, pg->up, names, k) >= 0) {
+        ps->list_gen[pg->up] = pg->gen;
+    }
+    free(names);
+}
+
+static void
+on_bind_list(struct pg_req *r, struct pg_page *pg, int status,
+    const char *reason)
+{
+    struct bind_wait *bw = r->page_state;
+    char why[640];
+
+    (void)status;
+    if (pg != NULL && pg->model != NULL) {
+        bind_take_list(r->s->pages, pg);
+    } else if (!pg_bind_has_list(r->s->bind, bw->loading)) {
+        snprintf(why, sizeof(why), "which upstream serves %.100s is not "
+            "known: the project list of [upstream:%s] is unavailable: %s",
+            bw->norm, r->s->cfg->upstreams[bw->loading].name,
+            reason != NULL ? reason : "no memory");
+        bw->cb(r, NULL, 502, why);
+        return;
+    }   /* else: the list known before stands */
+    bind_step(r);
+}
+
+/* Loads what the binding needs, then the page of the upstream that owns
+ * bw->norm (bw->cb answers). */
+static void
+bind_step(struct pg_req *r)
+{
+    struct bind_wait *bw = r->page_state;
+    const struct pg_config *cfg = r->s->cfg;
+    struct pg_binding w;
+    char key[PAGE_KEY_MAX], why[640];
+    size_t up;
+
+    pg_bind_which(r->s->bind, bw->norm, &w);
+    if (w.how == PG_BIND_DEFAULT || w.how == PG_BIND_UNKNOWN
+        || w.how == PG_BIND_LIST)
+    {
+        /* a list may change the answer: load each (once per request) */
+        for (up = 1; up < cfg->n_upstreams; up++) {
+            if (!cfg->upstreams[up].own_list || (bw->asked & (1u << up))) {
+                continue;
+            }
+            bw->asked |= 1u << up;
+            bw->loading = up;
+            page_key(cfg, up, "/", key, sizeof(key));
+            load_key(r, key, 1, 1, on_bind_list, up);
+            return;
+        }
+        pg_bind_which(r->s->bind, bw->norm, &w);
+    }
+    switch (w.how) {
+    case PG_BIND_UNKNOWN:
+        snprintf(why, sizeof(why), "which upstream serves %.100s is not known: "
+            "the project list of [upstream:%s] is unavailable", bw->norm,
+            cfg->upstreams[w.up].name);
+        bw->cb(r, NULL, 502, why);
+        return;
+    case PG_BIND_CONFLICT:
+        snprintf(why, sizeof(why), "provgate: %.100s is listed by two private "
+            "upstreams ([upstream:%s] and [upstream:%s]) and served by "
+            "neither", bw->norm, cfg->upstreams[w.up].name,
+            cfg->upstreams[w.other].name);
+        bw->cb(r, NULL, 403, why);
+        return;
+    case PG_BIND_DEFAULT:
+    case PG_BIND_NAME:
+    case PG_BIND_PREFIX:
+    case PG_BIND_LIST:
+        break;
+    }
+    page_key(cfg, w.up, bw->norm, key, sizeof(key));
+    load_key(r, key, 0, bw->need_model, bw->cb, w.up);
+}
+
+/* The page of the normalized project name norm, from its upstream. */
+static void
+load_project(struct pg_req *r, const char *norm, int need_model,
+    pg_page_ready_fn cb)
+{
+    struct bind_wait *bw;
+
+    if (r->s->cfg->n_upstreams == 1) {
+        load_key(r, norm, 0, need_model, cb, 0);
+        return;
+    }
+    bw = pg_req_alloc(r, sizeof(*bw));
+    if (bw == NULL) {
+        cb(r, NULL, 502, "out of memory");
+        return;
+    }
+    snprintf(bw->norm, sizeof(bw->norm), "%s", norm);
+    bw->need_model = need_model;
+    bw->cb = cb;
+    r->page_state = bw;
+    bind_step(r);
+}
+
 void
 pg_pages_load(struct pg_req *r, const char *project, pg_page_ready_fn cb)
 {
-    load_key(r, project, 0, 1, cb);
+    load_project(r, project, 1, cb);
+}
+
+size_t
+pg_page_upstream(struct pg_page *page)
+{
+    return page->up;
 }
 
 json_t *
@@ -1781,8 +1983,8 @@ on_page_ready(struct pg_req *r, struct pg_page *pg, int status,
 {
     if (pg == NULL) {
         pg_req_refuse(r, status == 404 ? PG_REFUSE_NOT_FOUND
-            : PG_REFUSE_BAD_GATEWAY, "%s", reason != NULL ? reason
-            : "unavailable");
+            : status == 403 ? PG_REFUSE_FORBIDDEN : PG_REFUSE_BAD_GATEWAY,
+            "%s", reason != NULL ? reason : "unavailable");
         return;
     }
     serve_page(r, pg);
@@ -1792,7 +1994,7 @@ static void
 handle_list(struct pg_req *r, const char *rest)
 {
     r->route = "list";
-    load_key(r, "/", 1, 0, on_page_ready);
+    load_key(r, "/", 1, 0, on_page_ready, 0);
 }
 
 static void
@@ -1829,7 +2031,7 @@ handle_project(struct pg_req *r, const char *raw)
             "the normalized name is %s", norm);
         return;
     }
-    load_key(r, norm, 0, 0, on_page_ready);
+    load_project(r, norm, 0, on_page_ready);
 }
 
 /* "/simple" without its slash: the list's address. */

@@ -44,6 +44,7 @@
 #include <jansson.h>
 
 #include "audit_int.h"
+#include "bind_int.h"
 #include "config_int.h"
 #include "index_int.h"
 #include "lru_int.h"
@@ -95,6 +96,9 @@ struct prov_job {
     struct pg_prov *p;
     int refs;
     char project[PG_POLICY_MAX_NAME + 1];
+    size_t up;                  /* the project's upstream (issue 13): its
+                                   provenance is fetched through it */
+    struct pg_policy_rules rules_tmp;   /* a private upstream's mode */
     json_t *model;              /* borrowed until answered */
     void (*done)(void *done_arg, int rc, const char *reason);
     void *done_arg;
@@ -880,6 +884,53 @@ on_fetch_done(void *arg, enum pg_upstream_code code, const char *reason,
     job_unref(j);
 }
 
+/* ---- several upstreams (issue 13) ---------------------------------------
+ *
+ * A project's upstream is the one that owns its name (core/bind.c, as the
+ * pages route loaded its page).  A private upstream's projects without a
+ * [project:NAME] section of their own in the policy file get that
+ * upstream's mode (its `mode`, off unless stated) over the [defaults]. */
+
+size_t
+pg_prov_upstream(const struct pg_prov *p, const char *project)
+{
+    struct pg_binding w;
+
+    if (p->ctx.bind == NULL || p->cfg->n_upstreams < 2) {
+        return 0;
+    }
+    pg_bind_which(p->ctx.bind, project, &w);
+    return w.how == PG_BIND_UNKNOWN || w.how == PG_BIND_CONFLICT ? 0 : w.up;
+}
+
+const struct pg_policy_rules *
+pg_prov_rules(const struct pg_prov *p, const struct pg_policy *policy,
+    const char *project, struct pg_policy_rules *tmp)
+{
+    static const struct { const char *word; enum pg_policy_mode mode; }
+    modes[] = {
+        { "off", PG_MODE_OFF }, { "tofu", PG_MODE_TOFU },
+        { "require", PG_MODE_REQUIRE }, { "allow", PG_MODE_ALLOW },
+    };
+    const struct pg_policy_rules *r = pg_policy_for(policy, project);
+    size_t up = pg_prov_upstream(p, project), i;
+    const char *word;
+
+    if (up == 0 || r != pg_policy_for(policy, NULL)) {
+        return r;       /* [upstream]'s, or the project's own section */
+    }
+    word = p->cfg->upstreams[up].mode != NULL
+        ? p->cfg->upstreams[up].mode : "off";
+    *tmp = *r;
+    tmp->mode = PG_MODE_OFF;
+    for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcmp(word, modes[i].word) == 0) {
+            tmp->mode = modes[i].mode;
+        }
+    }
+    return tmp;
+}
+
 static int
 fetch_start(struct pg_prov *p, struct prov_file *f)
 {
@@ -890,7 +941,8 @@ fetch_start(struct pg_prov *p, struct prov_file *f)
     req.url = f->url;
     req.accept = INTEGRITY_TYPE;
     req.max_body = PG_PROV_MAX_BYTES;
-    req.timeout_ms = p->cfg->upstreams[0].timeout_ms > 0 ? p->cfg->upstreams[0].timeout_ms : 30000;
+    req.timeout_ms = p->cfg->upstreams[f->job->up].timeout_ms > 0
+        ? p->cfg->upstreams[f->job->up].timeout_ms : 30000;
     req.on_data = on_fetch_data;
     req.on_done = on_fetch_done;
     req.arg = f;
@@ -901,7 +953,7 @@ fetch_start(struct pg_prov *p, struct prov_file *f)
     p->active_fetches++;
     f->counted = PROV_RESERVE;
     mem_change(p, PROV_RESERVE, 0);
-    f->xfer = pg_upstream_start(p->ctx.up, &req, &code);
+    f->xfer = pg_upstream_start(p->ctx.ups[f->job->up], &req, &code);
     if (f->xfer == NULL) {
         p->active_fetches--;
         f->job->refs--;
@@ -1341,8 +1393,8 @@ static void
 job_answer(struct prov_job *j)
 {
     struct pg_prov *p = j->p;
-    const struct pg_policy_rules *rules = pg_policy_for(j->policy,
-        j->project);
+    const struct pg_policy_rules *rules = pg_prov_rules(p, j->policy,
+        j->project, &j->rules_tmp);
     struct pg_pin_set *pins = NULL;
     struct pg_rules_file *rf = NULL;
     struct pg_rules_out *out = NULL;
@@ -1670,7 +1722,9 @@ on_annotate(void *arg, const char *project, json_t *model,
     void (*done)(void *done_arg, int rc, const char *reason), void *done_arg)
 {
     struct pg_prov *p = arg;
-    const struct pg_policy_rules *rules = pg_policy_for(p->policy, project);
+    struct pg_policy_rules tmp;
+    const struct pg_policy_rules *rules = pg_prov_rules(p, p->policy,
+        project, &tmp);
     json_t *files = json_object_get(model, "files"), *fo;
     struct prov_job *j;
     struct timeval tv;
@@ -1698,6 +1752,7 @@ on_annotate(void *arg, const char *project, json_t *model,
     j->t0 = pg_now_ms();
     j->refs = 1;                    /* the jobs list */
     snprintf(j->project, sizeof(j->project), "%s", project);
+    j->up = pg_prov_upstream(p, project);
     j->model = model;
     j->done = done;
     j->done_arg = done_arg;
@@ -1782,7 +1837,9 @@ on_file_decision(void *arg, const char *project, const char *filename,
     size_t rlen)
 {
     struct pg_prov *p = arg;
-    const struct pg_policy_rules *rules = pg_policy_for(p->policy, project);
+    struct pg_policy_rules tmp;
+    const struct pg_policy_rules *rules = pg_prov_rules(p, p->policy,
+        project, &tmp);
     char name[512];
     const char *dec, *why, *lv[1];
     size_t n;

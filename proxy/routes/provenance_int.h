@@ -85,6 +85,17 @@ struct pg_audit;
 struct pg_pinstore *pg_prov_pinstore(struct pg_prov *p);
 const struct pg_policy *pg_prov_policy(struct pg_prov *p);
 struct pg_audit *pg_prov_audit(struct pg_prov *p);
+/* issue 13: the upstream a project comes from (index in cfg->upstreams),
+ * and the rules that apply to it: the policy file's, except that a
+ * private upstream's project without a [project:NAME] section gets that
+ * upstream's mode (tmp is filled and returned then).  Borrowed from
+ * policy (or tmp). */
+struct pg_policy;
+struct pg_policy_rules;
+size_t pg_prov_upstream(const struct pg_prov *p, const char *project);
+const struct pg_policy_rules *pg_prov_rules(const struct pg_prov *p,
+    const struct pg_policy *policy, const char *project,
+    struct pg_policy_rules *tmp);
 int pg_prov_pins_up(struct pg_prov *p);
 void pg_prov_pins_changed(struct pg_prov *p);
 /* Re-verify: forget a file's verdict in memory (loop); the LMDB key of

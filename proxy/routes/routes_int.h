@@ -30,6 +30,10 @@ typedef void (*pg_page_ready_fn)(struct pg_req *r, struct pg_page *page,
 void pg_pages_load(struct pg_req *r, const char *project,
     pg_page_ready_fn cb);
 json_t *pg_page_model(struct pg_page *page);
+/* issue 13: the page's upstream (index in cfg->upstreams; 0: [upstream]).
+ * pg_pages_load loads a project's page from the upstream that owns its
+ * name (core/bind.c), so this is the upstream its files come from. */
+size_t pg_page_upstream(struct pg_page *page);
 /* When the page stops being fresh (fetched_at + its TTL). */
 time_t pg_page_fresh_until(struct pg_page *page);
 /* Drops every page (policy reload, pins change); a busy one is marked and

@@ -11,6 +11,7 @@ Environment (ctest passes them): PG_PROVGATE, PG_SHARED_DIR.
 Spec: issue 13 "Tests"; design §11.
 """
 
+import json
 import os
 import sys
 
@@ -86,6 +87,133 @@ class Cli(pgtest.Case):
         self.assertEqual(p.returncode, 1, p.output)
         self.assertIn("anything: unknown ([upstream:corp] owns the names of "
                       "its /simple/ list", p.output)
+
+
+class TwoUpstreams(pgtest.Case):
+    """A "public" fixture as [upstream] and a "private" one as
+    [upstream:corp] behind one provgate."""
+
+    def setUp(self):
+        super().setUp()
+        self.public = self.start_fixture(vectors=False)
+        self.private = self.start_fixture(vectors=False)
+        self.dist = self.new_dir("dist")
+        self.audit = self.path("audit.log")
+
+    def wheel(self, up, name, version, payload=b""):
+        d = os.path.join(self.dist, "%d-%s" % (up.port, version))
+        return up.add_file(pgtest.make_wheel(d, name, version,
+                                             payload=payload))
+
+    def serve(self, corp="projects = corp-*\n", extra="", policy=None):
+        text = ("[server]\naudit_log = %s\n" % self.audit
+                + ("[policy]\npolicy = %s\n" % policy if policy else "")
+                + "[upstream:corp]\nupstream = %s\nallow_http = on\n%s%s"
+                % (self.private.index_url, corp, extra))
+        self.conf_text = text
+        return self.start_provgate(self.public, config_text=text)
+
+    def downloaded(self, p):
+        self.assertPipOK(p)
+        names = os.listdir(p.dest)
+        self.assertEqual(len(names), 1, names)
+        return names[0], pgtest.sha256_file(os.path.join(p.dest, names[0]))
+
+    def page_json(self, pg, project):
+        r = pg.page(project, accept=pgtest.JSON_TYPE)
+        self.assertEqual(r.status, 200, "%s: %s %s" % (project, r.status,
+                                                       r.reason))
+        return r.json()
+
+    def test_private_name_is_served_from_the_private_index_only(self):
+        mine = self.wheel(self.private, "corp-tools", "1.0", b"# private")
+        evil = self.wheel(self.public, "corp-tools", "9.9", b"# attacker")
+        pub = self.wheel(self.public, "pubpkg", "2.0")
+        pg = self.serve()
+
+        # unpinned: pip would take 9.9 if the indexes were merged
+        fn, sha = self.downloaded(self.pip_download(pg, "corp-tools"))
+        self.assertEqual((fn, sha), (mine["filename"], mine["sha256"]))
+        p = self.pip_download(pg, "corp-tools==9.9")
+        self.assertNotEqual(p.returncode, 0, p.output)
+        page = self.page_json(pg, "corp-tools")
+        self.assertEqual(page["_provenance"]["upstream"], "corp")
+        self.assertEqual([f["filename"] for f in page["files"]],
+                         [mine["filename"]])
+        self.assertEqual(self.public.path_count(evil["path"]), 0)
+
+        # a name no private upstream owns comes from [upstream]
+        fn, sha = self.downloaded(self.pip_download(pg, "pubpkg"))
+        self.assertEqual((fn, sha), (pub["filename"], pub["sha256"]))
+        self.assertEqual(self.page_json(pg, "pubpkg")["_provenance"]
+                         ["upstream"], "default")
+        self.assertEqual(self.private.path_count("/simple/pubpkg/"), 0)
+
+        # the binding is visible from the command line too
+        conf = self.path("which.conf")
+        with open(conf, "w") as f:
+            f.write(self.conf_text)
+        p = pgtest.run_cli(["upstreams", "which", "Corp_Tools", "--config",
+                            conf])
+        self.assertEqual(p.returncode, 0, p.output)
+        self.assertIn("corp-tools: corp %s (prefix corp-*)"
+                      % self.private.index_url, p.output)
+
+    def test_list_upstream_owns_the_names_of_its_list(self):
+        mine = self.wheel(self.private, "secretpkg", "1.0", b"# private")
+        self.wheel(self.public, "secretpkg", "5.0", b"# attacker")
+        pub = self.wheel(self.public, "pubpkg", "2.0")
+        pg = self.serve(corp="projects = @list\n")
+        fn, sha = self.downloaded(self.pip_download(pg, "secretpkg"))
+        self.assertEqual((fn, sha), (mine["filename"], mine["sha256"]))
+        fn, sha = self.downloaded(self.pip_download(pg, "pubpkg"))
+        self.assertEqual((fn, sha), (pub["filename"], pub["sha256"]))
+        self.assertEqual(self.page_json(pg, "secretpkg")["_provenance"]
+                         ["upstream"], "corp")
+        # the server's cached list answers the CLI
+        conf = self.path("which.conf")
+        with open(conf, "w") as f:
+            f.write(self.conf_text)
+        p = pgtest.run_cli(["upstreams", "which", "secretpkg", "--config",
+                            conf, "--cache-dir", pg.cache_dir])
+        self.assertEqual(p.returncode, 0, p.output)
+        self.assertIn("secretpkg: corp %s (list: its /simple/ list holds "
+                      "it)" % self.private.index_url, p.output)
+
+    def test_unknown_list_refuses_rather_than_guessing(self):
+        self.wheel(self.public, "pubpkg", "2.0")
+        self.private.down(True)
+        pg = self.serve(corp="projects = @list\n")
+        r = pg.page("pubpkg")
+        self.assertEqual(r.status, 502, r.reason)
+        self.assertIn("which upstream serves pubpkg is not known", r.reason)
+        self.assertEqual(self.public.path_count("/simple/pubpkg/"), 0)
+        self.private.down(False)
+        r = pg.page("pubpkg")
+        self.assertEqual(r.status, 200, r.reason)
+
+    def test_private_upstream_mode_off_or_tofu_and_project_rules_on_top(self):
+        self.wheel(self.private, "corp-a", "1.0")
+        self.wheel(self.private, "corp-b", "1.0")
+        self.wheel(self.public, "pubpkg", "1.0")
+        policy = self.path("policy.ini")
+        with open(policy, "w") as f:
+            f.write("[defaults]\nmode = tofu\n[project:corp-b]\nmode = allow\n")
+        # mode off (the default of a private upstream): nothing annotated
+        pg = self.serve(policy=policy)
+        files = self.page_json(pg, "corp-a")["files"]
+        self.assertNotIn("_provenance", files[0])
+        # the project's own section applies on top
+        files = self.page_json(pg, "corp-b")["files"]
+        self.assertEqual(files[0]["_provenance"]["status"], "unattested")
+        # [upstream] keeps the policy's default mode
+        files = self.page_json(pg, "pubpkg")["files"]
+        self.assertEqual(files[0]["_provenance"]["status"], "unattested")
+        self.stop_provgate(pg)
+        # mode = tofu on the private upstream: annotated
+        pg = self.serve(policy=policy, extra="mode = tofu\n")
+        files = self.page_json(pg, "corp-a")["files"]
+        self.assertEqual(files[0]["_provenance"]["status"], "unattested")
 
 
 if __name__ == "__main__":
