@@ -433,6 +433,51 @@ int64_t pg_pins_since(const struct pg_pin_set *set);
 /* Formats the set's publishers as "a, b, c" (truncated like snprintf). */
 void pg_pins_format(const struct pg_pin_set *set, char *buf, size_t len);
 
+/* ---- client tokens (tokens.c; issue 13 item 5) ------------------------- */
+
+/* [server] auth = token: the clients' tokens live in the pin store (its
+ * LMDB environment, or its PostgreSQL database, so a fleet shares them),
+ * as a salted hash only ("sha256$SALT$HASH", proxy/http/auth.c's
+ * hashing).  A change (add, revoke) moves the store's tokens generation
+ * and, on PostgreSQL, notifies every replica like a pin change does.
+ * Threads: as the pins (list and generation never block; add and revoke
+ * on a worker or the CLI). */
+#define PG_TOKENS_MAX          4096     /* tokens in a store */
+#define PG_TOKENS_MAX_RECORD   1024     /* one stored token */
+
+struct pg_token_rec {
+    char name[64];                  /* letters, digits, . _ - @ */
+    char id[16];                    /* the token's first 12 hex digits */
+    char hash[160];                 /* "sha256$SALT$HASH" */
+    int64_t created;                /* Unix seconds */
+    int64_t expires;                /* 0: never */
+    int64_t revoked;                /* 0: not revoked */
+    char by[64];                    /* who made it (user@host) */
+};
+
+/* Adds a token.  *exists = 1 (and nothing written) when name has a token
+ * that is not revoked; a revoked one is replaced. */
+int pg_tokens_add(struct pg_pinstore *s, const struct pg_token_rec *t,
+    int *exists, struct pg_policy_err *err);
+/* Revokes name's token at `when`; *found = 0 when there is none (or it
+ * is revoked already). */
+int pg_tokens_revoke(struct pg_pinstore *s, const char *name, int64_t when,
+    int *found, struct pg_policy_err *err);
+/* Every token, sorted by name; *out malloc'd (caller frees; NULL when
+ * *n is 0).  Never blocks on the network (PostgreSQL: the local copy). */
+int pg_tokens_list(struct pg_pinstore *s, struct pg_token_rec **out,
+    size_t *n, struct pg_policy_err *err);
+/* Changes whenever a token changes, by any process (PostgreSQL: once the
+ * local copy learnt of it).  Never blocks. */
+int pg_tokens_generation(struct pg_pinstore *s, uint64_t *gen,
+    struct pg_policy_err *err);
+/* The stored JSON form of a token, and back (refusing a record over
+ * PG_TOKENS_MAX_RECORD or of another name). */
+int pg_token_to_json(const struct pg_token_rec *t, char **out,
+    size_t *len, struct pg_policy_err *err);
+int pg_token_from_json(const char *name, const char *json, size_t len,
+    struct pg_token_rec *t, struct pg_policy_err *err);
+
 /* ---- rules (rules.c) --------------------------------------------------- */
 
 /* What verification said about one file. */

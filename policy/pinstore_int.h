@@ -25,6 +25,12 @@ typedef int (*pg_pinstore_change_fn)(void *arg, const struct pg_pin_set *cur,
     struct pg_pin_set *next, struct pg_pin_event *ev,
     struct pg_policy_err *err);
 
+/* A token change: cur is the stored record of the name (NULL: none);
+ * returns 1 with *next (malloc'd, the engine frees it) to write, 0 for
+ * no change, or a PG_POLICY_* code < 0 negated with err filled. */
+typedef int (*pg_tokens_change_fn)(void *arg, const char *cur, size_t len,
+    char **next, size_t *nlen, struct pg_policy_err *err);
+
 /* One change in flight, allocated by pinstore.c: the engine reads cur
  * (cur.project is filled), pg_pinstore_decide computes next and ev. */
 struct pg_pinstore_tx {
@@ -57,6 +63,17 @@ struct pg_pinstore_ops {
     int (*on_notify)(struct pg_pinstore *s);
     int (*available)(const struct pg_pinstore *s);
     void (*close)(struct pg_pinstore *s);
+    /* Tokens (tokens.c decides): reads name's record (NULL: none), asks
+     * fn for the next one and, when fn returns 1, writes it, moves the
+     * tokens generation and notifies, atomically. */
+    int (*tok_update)(struct pg_pinstore *s, const char *name,
+        pg_tokens_change_fn fn, void *arg, struct pg_policy_err *err);
+    /* Calls fn with every token record, in name order. */
+    int (*tok_iter)(struct pg_pinstore *s,
+        int (*fn)(void *arg, const char *name, const char *rec,
+        size_t len), void *arg, struct pg_policy_err *err);
+    int (*tok_generation)(struct pg_pinstore *s, uint64_t *gen,
+        struct pg_policy_err *err);
 };
 
 /* The head of every engine's store. */

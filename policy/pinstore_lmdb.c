@@ -8,7 +8,10 @@
  *   meta     "schema" → "provgate-pins 1", "generation" → 16 hex digits
  *            (a fresh random value on every change, so that two processes
  *            never publish the same generation for different states),
- *            "next_id" → the next event id (decimal)
+ *            "next_id" → the next event id (decimal), "tokens_generation"
+ *            (as generation, for the tokens)
+ *   tokens   client token name → its record (tokens.c; issue 13), added
+ *            beside the three by the first writable open
  * A change (pinstore.c's change function) runs inside one write
  * transaction: read the set, compute, write set + event + generation,
  * commit.  LMDB serializes writers across processes, so the server and
@@ -37,7 +40,9 @@
 struct lmdb_store {
     struct pg_pinstore head;
     MDB_env *env;                   /* NULL: read-only and absent (empty) */
-    MDB_dbi pins, history, meta;
+    MDB_dbi pins, history, meta, tokens;
+    int has_tokens;                 /* a read-only open of an older store:
+                                       no tokens database (none then) */
 };
 
 static const struct pg_pinstore_ops lmdb_ops;
@@ -87,7 +92,8 @@ lmdb_check_foreign(MDB_txn *txn, struct pg_policy_err *err)
     while (rc == 0) {
         if (!((k.mv_size == 4 && memcmp(k.mv_data, "pins", 4) == 0)
             || (k.mv_size == 7 && memcmp(k.mv_data, "history", 7) == 0)
-            || (k.mv_size == 4 && memcmp(k.mv_data, "meta", 4) == 0)))
+            || (k.mv_size == 4 && memcmp(k.mv_data, "meta", 4) == 0)
+            || (k.mv_size == 6 && memcmp(k.mv_data, "tokens", 6) == 0)))
         {
             bad = 1;
             break;
@@ -126,6 +132,13 @@ lmdb_open_dbs(struct lmdb_store *ls, int create, struct pg_policy_err *err)
     }
     if (rc == 0) {
         rc = mdb_dbi_open(txn, "meta", flags, &ls->meta);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "tokens", flags, &ls->tokens);
+        ls->has_tokens = rc == 0;
+        if (rc == MDB_NOTFOUND && !create) {
+            rc = 0;                 /* written before tokens existed */
+        }
     }
     if (rc == MDB_NOTFOUND && !create) {
         /* A read-only open of an environment nothing wrote yet. */
@@ -187,7 +200,7 @@ pg_pinstore_lmdb_open(const char *dir, const struct pg_pinstore_opts *o,
     }
     rc = mdb_env_create(&ls->env);
     if (rc == 0) {
-        rc = mdb_env_set_maxdbs(ls->env, 4);
+        rc = mdb_env_set_maxdbs(ls->env, 8);
     }
     if (rc == 0) {
         rc = mdb_env_set_mapsize(ls->env, LMDB_MAP_SIZE);
@@ -529,10 +542,9 @@ lmdb_history(struct pg_pinstore *s, const char *project,
 }
 
 static int
-lmdb_generation(struct pg_pinstore *s, uint64_t *gen,
+lmdb_meta_gen(struct lmdb_store *ls, const char *key, uint64_t *gen,
     struct pg_policy_err *err)
 {
-    struct lmdb_store *ls = (struct lmdb_store *) s;
     MDB_txn *txn = NULL;
     MDB_val v;
     char buf[17], *end = NULL;
@@ -546,7 +558,7 @@ lmdb_generation(struct pg_pinstore *s, uint64_t *gen,
     if (rc != 0) {
         return lmdb_fail(err, "pins-generation", rc);
     }
-    rc = meta_get(txn, ls->meta, "generation", &v);
+    rc = meta_get(txn, ls->meta, key, &v);
     if (rc == MDB_NOTFOUND) {
         mdb_txn_abort(txn);
         return PG_POLICY_OK;
@@ -571,6 +583,129 @@ lmdb_generation(struct pg_pinstore *s, uint64_t *gen,
         return PG_POLICY_EPARSE;
     }
     return PG_POLICY_OK;
+}
+
+static int
+lmdb_generation(struct pg_pinstore *s, uint64_t *gen,
+    struct pg_policy_err *err)
+{
+    return lmdb_meta_gen((struct lmdb_store *) s, "generation", gen, err);
+}
+
+/* ---- tokens (tokens.c decides) -------------------------------------------- */
+
+static int
+lmdb_tok_generation(struct pg_pinstore *s, uint64_t *gen,
+    struct pg_policy_err *err)
+{
+    return lmdb_meta_gen((struct lmdb_store *) s, "tokens_generation", gen,
+        err);
+}
+
+static int
+lmdb_tok_update(struct pg_pinstore *s, const char *name,
+    pg_tokens_change_fn fn, void *arg, struct pg_policy_err *err)
+{
+    struct lmdb_store *ls = (struct lmdb_store *) s;
+    MDB_val k = { strlen(name), (void *) name }, v;
+    MDB_txn *txn = NULL;
+    char *cur = NULL, *next = NULL, hex[17];
+    size_t curlen = 0, nlen = 0;
+    uint64_t g = 0;
+    int rc;
+
+    if (ls->env == NULL || !ls->has_tokens) {
+        pg_pins_fail(err, PG_POLICY_ESTORE, "tokens", "%s",
+            "the pin store was opened read-only");
+        return PG_POLICY_ESTORE;
+    }
+    rc = mdb_txn_begin(ls->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return lmdb_fail(err, "tokens", rc);
+    }
+    rc = mdb_get(txn, ls->tokens, &k, &v);
+    if (rc == 0) {
+        cur = malloc(v.mv_size + 1);
+        if (cur == NULL) {
+            mdb_txn_abort(txn);
+            pg_pins_fail(err, PG_POLICY_ENOMEM, "tokens", "%s",
+                "out of memory");
+            return PG_POLICY_ENOMEM;
+        }
+        memcpy(cur, v.mv_data, v.mv_size);
+        cur[v.mv_size] = '\0';
+        curlen = v.mv_size;
+    } else if (rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return lmdb_fail(err, "tokens", rc);
+    }
+    rc = fn(arg, cur, curlen, &next, &nlen, err);
+    free(cur);
+    if (rc <= 0) {
+        mdb_txn_abort(txn);
+        return rc < 0 ? -rc : PG_POLICY_OK;
+    }
+    while (g == 0) {
+        if (getrandom(&g, sizeof(g), 0) != (ssize_t) sizeof(g)) {
+            mdb_txn_abort(txn);
+            free(next);
+            pg_pins_fail(err, PG_POLICY_ESTORE, "tokens", "getrandom: %s",
+                strerror(errno));
+            return PG_POLICY_ESTORE;
+        }
+    }
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long) g);
+    v.mv_size = nlen;
+    v.mv_data = next;
+    rc = mdb_put(txn, ls->tokens, &k, &v, 0);
+    free(next);
+    if (rc == 0) {
+        rc = meta_put(txn, ls->meta, "tokens_generation", hex);
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    return rc != 0 ? lmdb_fail(err, "tokens", rc) : PG_POLICY_OK;
+}
+
+struct lmdb_tok_visit {
+    int (*fn)(void *arg, const char *name, const char *rec, size_t len);
+    void *arg;
+};
+
+static int
+lmdb_visit_tok(void *ctx, void *buf, const MDB_val *k, const MDB_val *v,
+    struct pg_policy_err *err)
+{
+    struct lmdb_tok_visit *c = ctx;
+    char *name = buf;
+
+    if (k->mv_size > 63 || v->mv_size > PG_TOKENS_MAX_RECORD) {
+        pg_pins_fail(err, PG_POLICY_ELIMIT, "tokens", "%s", "a stored token "
+            "is over its size limit");
+        return -PG_POLICY_ELIMIT;
+    }
+    memcpy(name, k->mv_data, k->mv_size);
+    name[k->mv_size] = '\0';
+    return c->fn(c->arg, name, v->mv_data, v->mv_size) != 0 ? 1 : 0;
+}
+
+static int
+lmdb_tok_iter(struct pg_pinstore *s,
+    int (*fn)(void *arg, const char *name, const char *rec, size_t len),
+    void *arg, struct pg_policy_err *err)
+{
+    struct lmdb_store *ls = (struct lmdb_store *) s;
+    struct lmdb_tok_visit c = { fn, arg };
+
+    if (!ls->has_tokens) {
+        return PG_POLICY_OK;
+    }
+    return lmdb_walk(ls, ls->tokens, "tokens", 64, lmdb_visit_tok, &c, err);
 }
 
 static int
@@ -605,5 +740,6 @@ lmdb_available(const struct pg_pinstore *s)
 static const struct pg_pinstore_ops lmdb_ops = {
     "lmdb", lmdb_get, lmdb_update, lmdb_iter, lmdb_history,
     lmdb_generation, lmdb_refresh, lmdb_notify_fd, lmdb_on_notify,
-    lmdb_available, lmdb_close
+    lmdb_available, lmdb_close, lmdb_tok_update, lmdb_tok_iter,
+    lmdb_tok_generation
 };

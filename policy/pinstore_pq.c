@@ -3,7 +3,8 @@
  * The idea: the database is the one truth, each replica answers from a
  * local copy of it.
  *  - Schema "provgate" (pinstore_pq_schema below): meta (schema name,
- *    version, a generation bumped by every change), pins (project PRIMARY
+ *    version, a generation bumped by every change, and the tokens'
+ *    generation), tokens (version 2: the clients' tokens, tokens.c), pins (project PRIMARY
  *    KEY: a second pin for a project is impossible, whatever the client;
  *    the record must name its own project) and pin_events (append-only: a
  *    trigger refuses UPDATE and DELETE).  Created or upgraded at open
@@ -54,9 +55,10 @@
 #include "pinstore_int.h"
 
 #define PQ_SCHEMA_NAME "provgate-pins"
-#define PQ_SCHEMA_VERSION 1
+#define PQ_SCHEMA_VERSION 2             /* 2: + provgate.tokens */
 #define PQ_CHANNEL "provgate_pins"
 #define PQ_LOCK_KEY "7152436601"        /* advisory lock of the migration */
+#define PQ_TOK_LOCK_KEY "7152436602"    /* advisory lock of token changes */
 #define PQ_BACKOFF_MIN_MS 250
 #define PQ_BACKOFF_MAX_MS 30000
 #define PQ_TOFU_RETRIES 5
@@ -81,6 +83,13 @@ struct pq_store {
     struct pq_pin *pins;                /* copy_mu: sorted by project */
     size_t npins;
     int64_t db_gen;                     /* copy_mu: the copy's generation */
+    struct pq_pin *toks;                /* copy_mu: tokens, sorted by name
+                                           (project: the name) */
+    size_t ntoks;
+    int64_t tok_gen;                    /* copy_mu: the tokens' generation
+                                           (-1: none read yet) */
+    int has_tokens;                     /* schema 2 (a read-only open of a
+                                           version 1 store: no tokens) */
     uint64_t local_gen;                 /* copy_mu: changes with the copy */
     atomic_int up;
 };
@@ -116,6 +125,16 @@ static const char *const pinstore_pq_schema[] = {
     " EXECUTE FUNCTION provgate.pin_events_append_only()",
     "INSERT INTO provgate.meta VALUES ('schema', '" PQ_SCHEMA_NAME "'),"
     " ('version', '1'), ('generation', '0')",
+};
+
+/* Version 1 to 2: the clients' tokens (issue 13; tokens.c). */
+static const char *const pinstore_pq_schema_2[] = {
+    "CREATE TABLE provgate.tokens ("
+    " name text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9._@-]{1,63}$'),"
+    " record text NOT NULL CHECK (length(record) <= 1024),"
+    " updated_at timestamptz NOT NULL DEFAULT now())",
+    "INSERT INTO provgate.meta VALUES ('tokens_generation', '0')",
+    "UPDATE provgate.meta SET value = '2' WHERE key = 'version'",
 };
 
 static int64_t
@@ -326,6 +345,23 @@ pq_schema(struct pq_store *ps, PGconn *c, int create,
         version = pq_int(PQgetvalue(r, 0, 1));
         PQclear(r);
         r = NULL;
+        if (version == 1 && has_pins && has_events && create) {
+            for (i = 0; i < sizeof(pinstore_pq_schema_2)
+                / sizeof(pinstore_pq_schema_2[0]); i++)
+            {
+                r = PQexec(c, pinstore_pq_schema_2[i]);
+                if (!pq_ok(r)) {
+                    goto fail;
+                }
+                PQclear(r);
+            }
+            r = NULL;
+            version = 2;
+        }
+        ps->has_tokens = version == 2;
+        if (version == 1 && has_pins && has_events) {
+            version = PQ_SCHEMA_VERSION;    /* read: no tokens */
+        }
         if (version != PQ_SCHEMA_VERSION || !has_pins || !has_events) {
             pg_pins_fail(err, PG_POLICY_ECONFIG, "pin-store", "pin store "
                 "schema version %d is not %d (written by %s provgate?)",
@@ -354,6 +390,16 @@ pq_schema(struct pq_store *ps, PGconn *c, int create,
         }
         PQclear(r);
     }
+    for (i = 0; i < sizeof(pinstore_pq_schema_2)
+        / sizeof(pinstore_pq_schema_2[0]); i++)
+    {
+        r = PQexec(c, pinstore_pq_schema_2[i]);
+        if (!pq_ok(r)) {
+            goto fail;
+        }
+        PQclear(r);
+    }
+    ps->has_tokens = 1;
     r = PQexec(c, "COMMIT");
     if (!pq_ok(r)) {
         goto fail;
@@ -489,6 +535,59 @@ pq_copy_set(struct pq_store *ps, const char *project, const char *json,
     return rc;
 }
 
+/* Re-reads every token into the copy (inside pq_reload's read-only
+ * transaction; gen: the tokens generation it read).  A failure leaves the
+ * copy as it was and is for the caller to end the transaction on. */
+static int
+pq_reload_tokens(struct pq_store *ps, PGconn *c, int64_t gen,
+    struct pg_policy_err *err)
+{
+    PGresult *r;
+    struct pq_pin *toks, *old;
+    size_t n, i, oldn;
+
+    r = PQexec(c, "SELECT name, record FROM provgate.tokens"
+        " ORDER BY name COLLATE \"C\"");
+    if (!pq_ok(r)) {
+        pq_fail(ps, c, r, err, "tokens-refresh");
+        PQclear(r);
+        return PG_POLICY_ESTORE;
+    }
+    n = (size_t) PQntuples(r);
+    if (n > PG_TOKENS_MAX) {
+        PQclear(r);
+        pg_pins_fail(err, PG_POLICY_ELIMIT, "tokens-refresh", "more than %d "
+            "tokens in the store", PG_TOKENS_MAX);
+        return PG_POLICY_ELIMIT;
+    }
+    toks = calloc(n > 0 ? n : 1, sizeof(*toks));
+    for (i = 0; toks != NULL && i < n; i++) {
+        toks[i].project = strdup(PQgetvalue(r, (int) i, 0));
+        if (toks[i].project == NULL
+            || pq_dup(PQgetvalue(r, (int) i, 1), (size_t) PQgetlength(r,
+            (int) i, 1), &toks[i].json, &toks[i].len, err) != PG_POLICY_OK)
+        {
+            pq_pins_free(toks, i + 1);
+            toks = NULL;
+        }
+    }
+    PQclear(r);
+    if (toks == NULL) {
+        pg_pins_fail(err, PG_POLICY_ENOMEM, "tokens-refresh", "%s",
+            "out of memory");
+        return PG_POLICY_ENOMEM;
+    }
+    pthread_mutex_lock(&ps->copy_mu);
+    old = ps->toks;
+    oldn = ps->ntoks;
+    ps->toks = toks;
+    ps->ntoks = n;
+    ps->tok_gen = gen;
+    pthread_mutex_unlock(&ps->copy_mu);
+    pq_pins_free(old, oldn);
+    return PG_POLICY_OK;
+}
+
 /* Re-reads every pin when the database's generation moved.  conn_mu held.
  */
 static int
@@ -498,24 +597,34 @@ pq_reload(struct pq_store *ps, PGconn *c, int force,
     PGresult *r = NULL;
     struct pq_pin *pins = NULL, *old;
     size_t n = 0, i, oldn;
-    int64_t gen, have;
+    int64_t gen, have, tgen, thave;
+    int rc;
 
     r = PQexec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     if (!pq_ok(r)) {
         goto fail;
     }
     PQclear(r);
-    r = PQexec(c, "SELECT value::bigint FROM provgate.meta"
-        " WHERE key = 'generation'");
-    if (!pq_ok(r) || PQntuples(r) != 1) {
+    r = PQexec(c, "SELECT (SELECT value::bigint FROM provgate.meta"
+        " WHERE key = 'generation'), (SELECT value::bigint FROM"
+        " provgate.meta WHERE key = 'tokens_generation')");
+    if (!pq_ok(r) || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
         goto fail;
     }
     gen = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    tgen = PQgetisnull(r, 0, 1) ? 0 : strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     PQclear(r);
     r = NULL;
     pthread_mutex_lock(&ps->copy_mu);
     have = ps->db_gen;
+    thave = ps->tok_gen;
     pthread_mutex_unlock(&ps->copy_mu);
+    if (ps->has_tokens && (force || tgen != thave)) {
+        rc = pq_reload_tokens(ps, c, tgen, err);
+        if (rc != PG_POLICY_OK) {
+            return pq_abort(ps, c, NULL, rc, err, "tokens-refresh");
+        }
+    }
     if (!force && gen == have) {
         PQclear(PQexec(c, "COMMIT"));
         atomic_store(&ps->up, 1);
@@ -1066,6 +1175,7 @@ pq_close(struct pg_pinstore *s)
     PQfinish(ps->work);
     PQfinish(ps->listen);
     pq_pins_free(ps->pins, ps->npins);
+    pq_pins_free(ps->toks, ps->ntoks);
     pthread_mutex_destroy(&ps->conn_mu);
     pthread_mutex_destroy(&ps->copy_mu);
     if (ps->conninfo != NULL) {
@@ -1073,6 +1183,139 @@ pq_close(struct pg_pinstore *s)
     }
     free(ps->conninfo);
     free(ps);
+}
+
+/* ---- tokens (tokens.c decides) -------------------------------------------- */
+
+/* One transaction under an advisory lock (token changes are rare: the
+ * CLI): read the record, decide, write it, move tokens_generation and
+ * notify the replicas on the pins' channel; then the local copy is read
+ * again so this process sees its own change at once. */
+static int
+pq_tok_update(struct pg_pinstore *s, const char *name,
+    pg_tokens_change_fn fn, void *arg, struct pg_policy_err *err)
+{
+    struct pq_store *ps = (struct pq_store *) s;
+    const char *p[2] = { name, NULL };
+    PGresult *r = NULL;
+    PGconn *c;
+    char *cur = NULL, *next = NULL;
+    size_t curlen = 0, nlen = 0;
+    int rc;
+
+    if (!ps->has_tokens || ps->read_only) {
+        pg_pins_fail(err, PG_POLICY_ESTORE, "tokens", "%s", "the pin store "
+            "was opened read-only (or has no tokens table: run `provgate "
+            "pins migrate`)");
+        return PG_POLICY_ESTORE;
+    }
+    pthread_mutex_lock(&ps->conn_mu);
+    c = pq_work(ps, err);
+    if (c == NULL) {
+        pthread_mutex_unlock(&ps->conn_mu);
+        return PG_POLICY_ESTORE;
+    }
+    r = PQexec(c, "BEGIN");
+    if (!pq_ok(r)) {
+        goto fail;
+    }
+    PQclear(r);
+    r = PQexec(c, "SELECT pg_advisory_xact_lock(" PQ_TOK_LOCK_KEY ")");
+    if (!pq_ok(r)) {
+        goto fail;
+    }
+    PQclear(r);
+    r = PQexecParams(c, "SELECT record FROM provgate.tokens WHERE name = $1",
+        1, NULL, p, NULL, NULL, 0);
+    if (!pq_ok(r)) {
+        goto fail;
+    }
+    if (PQntuples(r) == 1) {
+        rc = pq_dup(PQgetvalue(r, 0, 0), (size_t) PQgetlength(r, 0, 0),
+            &cur, &curlen, err);
+        if (rc != PG_POLICY_OK) {
+            rc = pq_abort(ps, c, r, rc, err, NULL);
+            pthread_mutex_unlock(&ps->conn_mu);
+            return rc;
+        }
+    }
+    PQclear(r);
+    r = NULL;
+    rc = fn(arg, cur, curlen, &next, &nlen, err);
+    free(cur);
+    if (rc <= 0) {
+        rc = pq_abort(ps, c, NULL, rc < 0 ? -rc : PG_POLICY_OK, err, NULL);
+        pthread_mutex_unlock(&ps->conn_mu);
+        return rc;
+    }
+    p[1] = next;
+    r = PQexecParams(c, "INSERT INTO provgate.tokens (name, record)"
+        " VALUES ($1, $2) ON CONFLICT (name) DO UPDATE"
+        " SET record = EXCLUDED.record, updated_at = now()",
+        2, NULL, p, NULL, NULL, 0);
+    free(next);
+    if (!pq_ok(r)) {
+        goto fail;
+    }
+    PQclear(r);
+    r = PQexec(c, "UPDATE provgate.meta SET value = (value::bigint + 1)"
+        "::text WHERE key = 'tokens_generation'");
+    if (!pq_ok(r)) {
+        goto fail;
+    }
+    PQclear(r);
+    r = PQexec(c, "SELECT pg_notify('" PQ_CHANNEL "', 'tokens')");
+    if (!pq_ok(r)) {
+        goto fail;
+    }
+    PQclear(r);
+    r = PQexec(c, "COMMIT");
+    if (!pq_ok(r)) {
+        goto fail;
+    }
+    PQclear(r);
+    rc = pq_reload(ps, c, 0, err);
+    pthread_mutex_unlock(&ps->conn_mu);
+    return rc;
+
+fail:
+    rc = pq_abort(ps, c, r, PG_POLICY_ESTORE, err, "tokens");
+    pthread_mutex_unlock(&ps->conn_mu);
+    return rc;
+}
+
+static int
+pq_tok_iter(struct pg_pinstore *s,
+    int (*fn)(void *arg, const char *name, const char *rec, size_t len),
+    void *arg, struct pg_policy_err *err)
+{
+    struct pq_store *ps = (struct pq_store *) s;
+    size_t i;
+
+    (void) err;
+    pthread_mutex_lock(&ps->copy_mu);
+    for (i = 0; i < ps->ntoks; i++) {
+        if (fn(arg, ps->toks[i].project, ps->toks[i].json,
+            ps->toks[i].len) != 0)
+        {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ps->copy_mu);
+    return PG_POLICY_OK;
+}
+
+static int
+pq_tok_generation(struct pg_pinstore *s, uint64_t *gen,
+    struct pg_policy_err *err)
+{
+    struct pq_store *ps = (struct pq_store *) s;
+
+    (void) err;
+    pthread_mutex_lock(&ps->copy_mu);
+    *gen = ps->tok_gen > 0 ? (uint64_t) ps->tok_gen : 0;
+    pthread_mutex_unlock(&ps->copy_mu);
+    return PG_POLICY_OK;
 }
 
 int
@@ -1104,6 +1347,7 @@ pg_pinstore_pq_open(const char *conninfo, const struct pg_pinstore_opts *o,
     ps->read_only = o->read_only;
     pthread_mutex_init(&ps->conn_mu, NULL);
     pthread_mutex_init(&ps->copy_mu, NULL);
+    ps->tok_gen = -1;
     ps->work = pq_connect(conninfo);
     if (ps->work == NULL || PQstatus(ps->work) != CONNECTION_OK) {
         char m[200];
@@ -1134,5 +1378,6 @@ pg_pinstore_pq_open(const char *conninfo, const struct pg_pinstore_opts *o,
 
 static const struct pg_pinstore_ops pq_ops = {
     "postgresql", pq_get, pq_update, pq_iter, pq_history, pq_generation,
-    pq_refresh, pq_notify_fd, pq_on_notify, pq_available, pq_close
+    pq_refresh, pq_notify_fd, pq_on_notify, pq_available, pq_close,
+    pq_tok_update, pq_tok_iter, pq_tok_generation
 };

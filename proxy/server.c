@@ -17,7 +17,7 @@
  *   /integrity/…                            provenance.c
  *   /metrics /healthz /readyz               here
  * admit.c runs the checks every request passes (allow_clients, target,
- * method) and dispatches.
+ * method, the client's token) and dispatches.
  * Connections are counted from accept until evhttp frees them (see
  * "connections: max_connections"); over max_connections a new one is
  * closed at once, unanswered.
@@ -408,6 +408,11 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
             pg_cache_strerror(cerr.code), cerr.reason);
         goto err;
     }
+    if ((cfg->auth == PG_AUTH_TOKEN || cfg->metrics_token_file != NULL)
+        && pg_auth_new(cfg, &s->auth, msg, mlen) != 0)
+    {
+        goto err;
+    }
     if (pg_bind_new(cfg, &s->bind) != 0) {
         snprintf(msg, mlen, "out of memory");
         goto err;
@@ -528,6 +533,7 @@ pg_server_ctx(struct pg_server *s, struct pg_ctx *ctx)
     ctx->metrics = s->metrics;
     ctx->workers = s->workers;
     ctx->log = s;
+    ctx->auth = s->auth;
     ctx->reannotate = reannotate;
     ctx->arg = s;
 }
@@ -572,6 +578,8 @@ pg_server_free(struct pg_server *s)
     s->hot = NULL;
     pg_peers_free(s->peers);
     s->peers = NULL;
+    pg_auth_free(s->auth);
+    s->auth = NULL;
     for (i = 0; i < PG_CONFIG_MAX_UPSTREAMS; i++) {
         if (s->ups[i] != NULL) {
             pg_upstream_free(s->ups[i]);

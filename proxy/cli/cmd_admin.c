@@ -6,31 +6,18 @@
  * SHA-256(SALT as its 32 hex characters, then the token as its 64 hex
  * characters), on stdout; the token itself goes to stderr, once, and is
  * stored nowhere.  The same line can be made with openssl (README,
- * "Operator pages").  The token is random and long, so one salted SHA-256
- * is as strong as a slow hash would be, and checking it never blocks the
- * event loop.
+ * "Operator pages").  The hashing is http/auth.c's, shared with client
+ * tokens (`provgate tokens`) and metrics_token_file.
  *
  * Owns: nothing.  Runs on: CLI.  Spec: issue 15 item 2.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "cmd_int.h"
-
-static void
-hex(const unsigned char *b, size_t n, char *out)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-    }
-}
+#include "server_int.h"
 
 static int
 usage(FILE *out)
@@ -44,12 +31,8 @@ usage(FILE *out)
 int
 pg_cmd_admin_token(int argc, char **argv)
 {
-    unsigned char tok[32], salt[16], h[32];
-    char tokhex[65], salthex[33], hhex[65];
+    char tok[PG_AUTH_TOKEN_HEX + 1], stored[PG_AUTH_MAX_STORED];
     const char *name;
-    unsigned int hl = sizeof(h);
-    EVP_MD_CTX *c;
-    size_t i;
 
     if (argc == 2 && (strcmp(argv[1], "--help") == 0
         || strcmp(argv[1], "-h") == 0))
@@ -60,44 +43,18 @@ pg_cmd_admin_token(int argc, char **argv)
         return usage(stderr);
     }
     name = argv[1];
-    for (i = 0; name[i] != '\0'; i++) {
-        unsigned char ch = (unsigned char) name[i];
-
-        if (!isalnum(ch) && ch != '.' && ch != '_' && ch != '-' && ch != '@')
-        {
-            break;
-        }
-    }
-    if (i == 0 || name[i] != '\0' || i > 63) {
+    if (!pg_auth_name_ok(name, strlen(name))) {
         fprintf(stderr, "provgate: admin-token: NAME must be 1 to 63 "
             "letters, digits, '.', '_', '-' or '@'\n");
         return 2;
     }
-    c = EVP_MD_CTX_new();
-    if (c == NULL || RAND_bytes(tok, sizeof(tok)) != 1
-        || RAND_bytes(salt, sizeof(salt)) != 1)
-    {
-        EVP_MD_CTX_free(c);
+    if (pg_auth_new_secret(tok, stored) != 0) {
         fprintf(stderr, "provgate: admin-token: no randomness\n");
         return 1;
     }
-    hex(tok, sizeof(tok), tokhex);
-    hex(salt, sizeof(salt), salthex);
-    if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1
-        || EVP_DigestUpdate(c, salthex, strlen(salthex)) != 1
-        || EVP_DigestUpdate(c, tokhex, strlen(tokhex)) != 1
-        || EVP_DigestFinal_ex(c, h, &hl) != 1)
-    {
-        EVP_MD_CTX_free(c);
-        fprintf(stderr, "provgate: admin-token: sha256 failed\n");
-        return 1;
-    }
-    EVP_MD_CTX_free(c);
-    hex(h, sizeof(h), hhex);
-    printf("%s sha256$%s$%s\n", name, salthex, hhex);
+    printf("%s %s\n", name, stored);
     fprintf(stderr, "token for %s (shown once; sign in at /-/login with "
-        "this name and token):\n%s\n", name, tokhex);
+        "this name and token):\n%s\n", name, tok);
     OPENSSL_cleanse(tok, sizeof(tok));
-    OPENSSL_cleanse(tokhex, sizeof(tokhex));
     return 0;
 }

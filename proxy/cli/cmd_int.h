@@ -16,6 +16,7 @@ int pg_cmd_pins(int argc, char **argv);           /* cmd_pins.c */
 int pg_cmd_cache(int argc, char **argv);          /* cmd_cache.c */
 int pg_cmd_admin_token(int argc, char **argv);    /* cmd_admin.c */
 int pg_cmd_upstreams(int argc, char **argv);      /* cmd_upstreams.c */
+int pg_cmd_tokens(int argc, char **argv);         /* cmd_tokens.c */
 
 /* ---- flags (cmd_opts.c) ---- */
 

@@ -27,6 +27,8 @@ static const struct pg_subcommand pg_subcommands[] = {
       "a new operator-pages administrator token (admin_token_file line)" },
     { "upstreams", pg_cmd_upstreams,
       "list|which NAME: the upstreams and which one serves a name" },
+    { "tokens", pg_cmd_tokens,
+      "add|list|revoke client tokens (auth = token)" },
 };
 
 static void

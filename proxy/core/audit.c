@@ -151,6 +151,7 @@ pg_audit_log(struct pg_audit *a, const struct pg_audit_event *ev)
     }
     if (put(o, "time", ts) != 0 || put(o, "event", ev->event) != 0
         || put(o, "client", ev->client) != 0
+        || put(o, "user", ev->user) != 0
         || put(o, "project", ev->project) != 0
         || put(o, "file", ev->file) != 0
         || put(o, "sha256", ev->sha256) != 0

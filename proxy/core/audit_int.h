@@ -3,7 +3,7 @@
  *
  * Every rejection, pin creation, pin approval (and forget/import) and
  * policy reload is written as one JSON object on one line:
- *   {"time":"2026-…Z","event":"reject","client":"127.0.0.1",
+ *   {"time":"2026-…Z","event":"reject","client":"127.0.0.1","user":"ci",
  *    "project":"demo","file":"demo-1.2.tar.gz","sha256":"…",
  *    "expected":"github:org/demo:release.yml","seen":"github:evil/demo:…",
  *    "decision":"yank","reason":"provgate: publisher … is not accepted …"}
@@ -30,6 +30,7 @@ struct pg_audit_event {
                                "policy-reload-failed" */
     int64_t time;           /* Unix seconds; 0 = now */
     const char *client;     /* the rest: NULL or "" = absent */
+    const char *user;       /* the client's token name (auth = token) */
     const char *project;
     const char *file;
     const char *sha256;

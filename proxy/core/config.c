@@ -125,6 +125,19 @@ const struct pg_directive pg_config_directives[] = {
       "separated; the line may be repeated; at most 64 entries); others "
       "get 403 (default: every client)",
       0, 0, 0 },
+    { "auth", "server", pg_conf_auth, F(auth), "off",
+      "client identity: off, or token (every request but /healthz and "
+      "/readyz needs a token of `provgate tokens add`, by HTTP Basic "
+      "NAME:TOKEN or Authorization: Bearer; else 401)", 0, 0, 0 },
+    { "auth_max_failures", "server", pg_conf_int, F(auth_max_failures),
+      "10", "failed authentications an address may make per minute; "
+      "past them it gets 429 until the minute ends (0 to 10000; 0: no "
+      "limit)", 0, 10000, 0 },
+    { "metrics_token_file", "server", pg_conf_path, F(metrics_token_file),
+      NULL, "tokens /metrics requires, one \"NAME sha256$SALT$HASH\" line "
+      "each (provgate admin-token NAME makes one; Basic NAME:TOKEN or "
+      "Bearer TOKEN); unset: /metrics is open, or needs a client token "
+      "when auth = token", 0, 0, 0 },
 
     /* [upstream] */
     { "upstream", "upstream", pg_conf_url, U(upstream),
@@ -305,6 +318,21 @@ pg_conf_bool(const struct pg_directive *d, void *field, const char *value)
         }
     }
     return "expected on or off";
+}
+
+const char *
+pg_conf_auth(const struct pg_directive *d, void *field, const char *value)
+{
+    (void)d;
+    if (strcmp(value, "off") == 0) {
+        *(int *)field = PG_AUTH_OFF;
+        return NULL;
+    }
+    if (strcmp(value, "token") == 0) {
+        *(int *)field = PG_AUTH_TOKEN;
+        return NULL;
+    }
+    return "expected off or token";
 }
 
 /* Reads the decimal prefix of s (digits only, no sign) into *n; *end

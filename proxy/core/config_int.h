@@ -22,7 +22,7 @@
 #define PG_CONFIG_MAX_LINE 196      /* characters per line (inih's buffer
                                        is 200 with CR, LF and NUL) */
 #define PG_CONFIG_MAX_VALUE 196     /* characters of one value (flags) */
-#define PG_CONFIG_MAX_DIRECTIVES 48 /* rows in the directive table */
+#define PG_CONFIG_MAX_DIRECTIVES 64 /* rows in the directive table */
 #define PG_CONFIG_MAX_UPSTREAMS 16  /* [upstream] and [upstream:NAME] */
 #define PG_CONFIG_MAX_UPSTREAM_NAME 32 /* characters of NAME */
 #define PG_CONFIG_MAX_CLAIMS 64     /* names and prefixes per upstream
@@ -99,6 +99,8 @@ struct pg_upstream_conf {
                                    struct pg_config */
 };
 
+enum { PG_AUTH_OFF = 0, PG_AUTH_TOKEN = 1 };   /* [server] auth */
+
 struct pg_config {
     /* [server] */
     char *listen;               /* "HOST:PORT", default 127.0.0.1:3141 */
@@ -118,6 +120,9 @@ struct pg_config {
                                    default) = one per CPU core */
     uint64_t hot_table_max_bytes; /* hot table (serving threads), 256 MiB */
     struct pg_client_nets allow_clients; /* default empty = all */
+    int auth;                   /* PG_AUTH_OFF (default) or _TOKEN */
+    int auth_max_failures;      /* per address and minute, default 10 */
+    char *metrics_token_file;   /* tokens /metrics needs, optional */
 
     /* [upstream] and [upstream:NAME]: upstreams[0] is [upstream], the
      * default (PyPI unless configured); the others are private upstreams,
@@ -230,6 +235,9 @@ const char *pg_conf_int(const struct pg_directive *d, void *field,
 const char *pg_conf_string(const struct pg_directive *d, void *field,
     const char *value);
 const char *pg_conf_path(const struct pg_directive *d, void *field,
+    const char *value);
+/* auth: off or token -> int (PG_AUTH_*). */
+const char *pg_conf_auth(const struct pg_directive *d, void *field,
     const char *value);
 /* pin_store: lmdb, lmdb:DIR, postgresql://… or postgres://… -> char *. */
 const char *pg_conf_pin_store(const struct pg_directive *d, void *field,

@@ -6,8 +6,9 @@
  * and its length, the method.  Then the route table (struct pg_route,
  * rows given by each route module, composed by server.c) picks the
  * handler: exact paths first, then prefixes, in table order; no match is
- * a 404.  A relayed request (relay.c) carries the per-process token and
- * the client's address and skips the checks its serving thread made.
+ * a 404.  A relayed request (relay.c) carries the per-process token, the
+ * client's address and its token's name, and skips the checks its serving
+ * thread made.
  *
  * Owns: nothing.  Borrows: the request.  Runs on: any loop (admission);
  * the main loop (dispatch).  Spec: design §5; issue 10 items 2, 5.
@@ -141,6 +142,9 @@ pg_admit(struct pg_loop *lp, struct pg_req *r,
     if (check_target(r, path, get_or_head) == NULL) {
         return 0;
     }
+    if (pg_auth_admit(lp->s->auth, r, r->path)) {
+        return 0;
+    }
     /* Counted here, added to the metrics at a scrape (handle_metrics):
      * an atomic add instead of a labelled lookup per request. */
     atomic_fetch_add_explicit(&lp->nreq, 1, memory_order_relaxed);
@@ -272,7 +276,7 @@ pg_admit_on_relayed(struct evhttp_request *ereq, void *arg)
         ereq), "X-Provgate-Relay");
     const struct evhttp_uri *uri;
     enum evhttp_cmd_type cmd;
-    const char *path;
+    const char *path, *sp;
     struct pg_req *r;
 
     if (h == NULL || strlen(h) < 34 || memcmp(h, s->relay_token, 32) != 0
@@ -286,7 +290,14 @@ pg_admit_on_relayed(struct evhttp_request *ereq, void *arg)
         evhttp_send_error(ereq, 503, "out of memory");
         return;
     }
-    snprintf(r->client, sizeof(r->client), "%s", h + 33);
+    /* "<token> <client> <user>": the thread checked the credentials
+     * (auth.c) and names the token; "-" for none. */
+    sp = strchr(h + 33, ' ');
+    snprintf(r->client, sizeof(r->client), "%.*s", sp != NULL
+        ? (int) (sp - (h + 33)) : (int) strlen(h + 33), h + 33);
+    if (sp != NULL && strcmp(sp + 1, "-") != 0) {
+        snprintf(r->user, sizeof(r->user), "%s", sp + 1);
+    }
     cmd = evhttp_request_get_command(ereq);
     uri = evhttp_request_get_evhttp_uri(ereq);
     r->method = method_name(cmd);

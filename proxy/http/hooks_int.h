@@ -20,6 +20,7 @@
 struct event_base;
 struct pg_bind;
 struct pg_cache;
+struct pg_auth;
 struct pg_config;
 struct pg_metrics;
 struct pg_server;
@@ -67,6 +68,8 @@ struct pg_ctx {
     struct pg_metrics *metrics;
     struct pg_workers *workers;
     struct pg_server *log;              /* pg_log's stream */
+    struct pg_auth *auth;               /* client tokens, NULL when auth
+                                           is off (auth.c) */
     /* Drops every rendered page so the next request re-annotates it. */
     void (*reannotate)(void *arg);
     void *arg;

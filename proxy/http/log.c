@@ -2,8 +2,9 @@
  *
  * One line per request, written by pg_req_finish through pg_log_access:
  *   <UTC time> <client> <method> <path> <status> <bytes> <ms>ms <cache>
- *   ["note"]
- * where cache is hit, miss, revalidated, stale, wait or "-".  Event lines
+ *   [user=<token name>] ["note"]
+ * where cache is hit, miss, revalidated, stale, wait or "-", and the user
+ * the name of the client's token (auth = token; never the token).  Event lines
  * (a stale page served, a hash mismatch, a failed commit) start with
  * "provgate: " on the same stream.
  *
@@ -262,9 +263,10 @@ pg_log_access(struct pg_server *s, const struct pg_req *r, double ms)
         tenths = 0;
     }
     n = snprintf(line, sizeof(line),
-        "%s %s %s %.400s %d %llu %lld.%lldms %s%s%s%s", timestamp(),
+        "%s %s %s %.400s %d %llu %lld.%lldms %s%s%s%s%s%s", timestamp(),
         r->client, r->method, r->path != NULL ? r->path : "-", r->status,
         (unsigned long long)r->bytes, tenths / 10, tenths % 10, r->cache,
+        r->user[0] != '\0' ? " user=" : "", r->user,
         r->note[0] != '\0' ? " \"" : "", r->note,
         r->note[0] != '\0' ? "\"" : "");
     len = end_line(line, sizeof(line), n);

@@ -383,6 +383,7 @@ static const struct {
     [PG_REFUSE_NOT_ACCEPTABLE] = { 406, "Not acceptable" },
     [PG_REFUSE_URI_TOO_LONG] = { 414, "URI too long" },
     [PG_REFUSE_RANGE] = { 416, "Range not satisfiable" },
+    [PG_REFUSE_TOO_MANY] = { 429, "Too many requests" },
     [PG_REFUSE_HEAD_TOO_LARGE] = { 431, "Request header fields too large" },
     [PG_REFUSE_BAD_GATEWAY] = { 502, "Bad gateway" },
     [PG_REFUSE_NOMEM] = { 503, "Out of memory" },

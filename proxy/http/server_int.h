@@ -50,6 +50,7 @@ struct pg_full;
 struct pg_hot;
 struct pg_body;
 struct pg_req;
+struct pg_auth;
 struct evbuffer_file_segment;
 struct sockaddr;
 
@@ -167,6 +168,7 @@ struct pg_server {
     char relay_token[33];
     struct event *ev_thread_done;       /* a serving thread ended */
     struct pg_hot *hot;
+    struct pg_auth *auth;               /* client tokens (auth.c) */
     struct pg_front *front;             /* h2o config of the serving
                                            threads (front.c) */
     void *tls;                          /* SSL_CTX * of the TLS listener */
@@ -299,6 +301,8 @@ struct pg_req {
     char *query;                        /* front: arena copy of the raw
                                            query (NULL: none) */
     char client[64];                    /* peer address */
+    char user[64];                      /* the client's token name ("":
+                                           none; auth.c) */
     int is_head;
     int status;                         /* what we answered */
     uint64_t bytes;                     /* body bytes queued */
@@ -362,6 +366,8 @@ enum pg_refusal {
     PG_REFUSE_NOT_ACCEPTABLE,           /* 406 */
     PG_REFUSE_URI_TOO_LONG,             /* 414 */
     PG_REFUSE_RANGE,                    /* 416 */
+    PG_REFUSE_TOO_MANY,                 /* 429: failed authentications
+                                           (a Retry-After is set) */
     PG_REFUSE_HEAD_TOO_LARGE,           /* 431 */
     PG_REFUSE_BAD_GATEWAY,              /* 502: the upstream failed */
     PG_REFUSE_NOMEM,                    /* 503 */
@@ -390,6 +396,75 @@ void pg_req_set_header(struct pg_req *r, const char *name, const char *v);
 size_t pg_req_output_pending(struct pg_req *r);
 /* 1 if the If-None-Match value lists etag (weak comparison) or "*". */
 int pg_etag_match_list(const char *inm, const char *etag);
+
+/* ---- auth.c: who a client is (see there) ------------------------------ */
+#define PG_AUTH_TOKEN_HEX 64        /* a token: 256 random bits in hex */
+#define PG_AUTH_ID_HEX 12           /* its first digits: the public id */
+#define PG_AUTH_MAX_NAME 64         /* a token's name, with its NUL */
+#define PG_AUTH_MAX_STORED 160      /* "sha256$SALT$HASH" with its NUL */
+#define PG_AUTH_MAX_TOKENS 4096     /* client tokens in the table */
+#define PG_AUTH_MAX_FILE_ENTRIES 16 /* lines of a *_token_file */
+#define PG_AUTH_FAIL_SLOTS 4096     /* addresses with failures, tracked */
+#define PG_AUTH_FAIL_WINDOW_S 60    /* failures counted over this long */
+
+/* A name and its salted hash (a line of admin_token_file or
+ * metrics_token_file, or a client token). */
+struct pg_auth_entry {
+    char name[PG_AUTH_MAX_NAME];
+    char salt[65];
+    unsigned char hash[32];
+};
+/* A client token as the pin store keeps it. */
+struct pg_auth_token {
+    struct pg_auth_entry e;
+    char id[PG_AUTH_ID_HEX + 1];
+    int64_t expires;                    /* Unix s, 0: never */
+    int64_t revoked;                    /* Unix s, 0: not revoked */
+};
+/* SHA-256 of salt's text then the token's tlen bytes. */
+void pg_auth_hash(const char *salt, const char *token, size_t tlen,
+    unsigned char out[32]);
+/* A new random token (hex) and its stored form "sha256$SALT$HASH"; -1
+ * when there is no randomness. */
+int pg_auth_new_secret(char token[PG_AUTH_TOKEN_HEX + 1],
+    char stored[PG_AUTH_MAX_STORED]);
+/* 1 if s[0..n) is a token name: letters, digits, . _ - @, 1 to 63. */
+int pg_auth_name_ok(const char *s, size_t n);
+/* "sha256$SALT$HASH" into salt and hash; NULL, or why not. */
+const char *pg_auth_parse_stored(const char *s, char salt[65],
+    unsigned char hash[32]);
+/* Reads a file of "NAME sha256$SALT$HASH" lines (# comments) into out[0..
+ * max); -1 with "FILE:LINE: why" (or "directive FILE: why") in msg. */
+int pg_auth_load_file(const char *directive, const char *path,
+    struct pg_auth_entry *out, size_t max, size_t *n, char *msg,
+    size_t mlen);
+/* An "Authorization: Basic …" value's user and password; -1 when it is
+ * not one or either does not fit. */
+int pg_auth_basic(const char *header, char *user, size_t ulen, char *pass,
+    size_t plen);
+/* 1 if token verifies against e (constant-time comparison). */
+int pg_auth_entry_check(const struct pg_auth_entry *e, const char *token,
+    size_t tlen);
+/* The table of a server; reads metrics_token_file.  -1 with msg. */
+int pg_auth_new(const struct pg_config *cfg, struct pg_auth **out,
+    char *msg, size_t mlen);
+void pg_auth_free(struct pg_auth *a);
+/* Replaces the client tokens with a copy of t[0..n); -1 (table kept)
+ * over PG_AUTH_MAX_TOKENS or out of memory.  Any thread. */
+int pg_auth_set_tokens(struct pg_auth *a, const struct pg_auth_token *t,
+    size_t n);
+size_t pg_auth_ntokens(struct pg_auth *a);
+/* Admission: 0 to go on (r->user set when a token verified), 1 when r
+ * was refused (401 with WWW-Authenticate, or 429) and finished.  a may
+ * be NULL (no checks).  Any loop. */
+int pg_auth_admit(struct pg_auth *a, struct pg_req *r, const char *path);
+/* The client-token check alone, whatever the path (the operator pages,
+ * which admit.c leaves to their route: an administrator's credentials
+ * come in the same header).  0 when auth is off. */
+int pg_auth_admit_client(struct pg_auth *a, struct pg_req *r);
+/* Requests refused with 401, and with 429, since start. */
+void pg_auth_counts(struct pg_auth *a, uint64_t *refused,
+    uint64_t *limited);
 
 /* ---- peers.c: connections per client address (see there) ------------- */
 struct pg_peers;

@@ -54,6 +54,7 @@
 #include "pg_sigstore.h"
 #include "provenance_int.h"
 #include "routes_int.h"
+#include "tokens_sync_int.h"
 #include "server_int.h"
 #include "upstream_int.h"
 #include "worker_int.h"
@@ -211,6 +212,8 @@ struct pg_prov {
     struct event *poll;
     struct event *resume_ev;    /* runs ready waits on the next turn */
     uint64_t pins_gen;
+    uint64_t tokens_gen;                /* tokens_sync.c */
+    char tokens_msg[256];               /* the last one logged */
     time_t release_at;          /* a min_age hold ends; 0 = none */
     struct pg_lru *hidden;      /* project → struct hidden_entry */
     struct pg_lru *vcache;      /* sha256 → struct vcache_entry */
@@ -2105,6 +2108,27 @@ on_ready(void *arg, char *why, size_t len)
     return 1;
 }
 
+/* The client tokens, when the store's changed (tokens_sync.c); a failure
+ * keeps the table and is logged once per kind. */
+static void
+tokens_poll(struct pg_prov *p)
+{
+    char msg[256];
+    int rc;
+
+    msg[0] = '\0';
+    rc = pg_tokens_sync(p->ctx.auth, p->pins, &p->tokens_gen, 0, msg,
+        sizeof(msg));
+    if (rc != 0 && strcmp(msg, p->tokens_msg) != 0) {
+        pg_log(p->s, "%s", msg);
+        snprintf(p->tokens_msg, sizeof(p->tokens_msg), "%s", msg);
+    } else if (rc == 0 && msg[0] == '\0' && p->tokens_msg[0] != '\0'
+        && p->tokens_gen != 0)
+    {
+        p->tokens_msg[0] = '\0';
+    }
+}
+
 /* Every PG_PROV_POLL_MS: a pins change by anyone, or the end of a min_age
  * hold, re-annotates the pages; every PG_PROV_PINS_REFRESH_MS a shared
  * pin store is re-read (the safety net under its notifications). */
@@ -2116,6 +2140,7 @@ on_poll(evutil_socket_t fd, short what, void *arg)
     uint64_t g = 0;
 
     (void) what;
+    tokens_poll(p);
     if (fd != -1 || what != 0) {
         if (p->shared_pins && pg_now_ms() - p->refresh_last_ms
             >= PG_PROV_PINS_REFRESH_MS)
@@ -2451,6 +2476,15 @@ pg_prov_new(const struct pg_ctx *ctx, struct pg_proxy_hooks *hooks,
         goto err;
     }
     (void) pg_pins_generation(p->pins, &p->pins_gen, &perr);
+    if (pg_tokens_sync(ctx->auth, p->pins, &p->tokens_gen, 1, msg, mlen)
+        < 0)
+    {
+        goto err;
+    }
+    if (ctx->auth != NULL && ctx->cfg->auth == PG_AUTH_TOKEN) {
+        pg_log(p->s, "auth: %zu client tokens from %s", pg_auth_ntokens(
+            ctx->auth), pg_pinstore_where(p->pins));
+    }
     p->shared_pins = strcmp(pg_pinstore_kind(p->pins), "lmdb") != 0;
     p->pins_up = 1;
     pg_metric_set(p->m_pin_store_up, 1, NULL);

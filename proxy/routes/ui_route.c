@@ -74,17 +74,12 @@
 #define UI_MAX_FIELD 1024       /* a query value */
 #define UI_MAX_TOKEN_FILE (64 * 1024)
 
-struct ui_admin {
-    char name[64];
-    char salt[65];
-    unsigned char hash[32];
-};
 
 struct pg_uisrv {
     struct pg_server *s;
     struct pg_prov *prov;
     struct pg_ui_store *store;
-    struct ui_admin admins[UI_MAX_ADMINS];
+    struct pg_auth_entry admins[UI_MAX_ADMINS];
     size_t nadmins;
     unsigned char secret[32];   /* CSRF tokens' HMAC key */
 };
@@ -257,202 +252,35 @@ parse_since(const char *s, int64_t now)
 
 /* ---- administrators ------------------------------------------------------ */
 
-static void
-sha256_salted(const char *salt, const char *token, size_t tlen,
-    unsigned char out[32])
-{
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    unsigned int n = 32;
-
-    memset(out, 0, 32);
-    if (c == NULL) {
-        return;
-    }
-    if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1
-        || EVP_DigestUpdate(c, salt, strlen(salt)) != 1
-        || EVP_DigestUpdate(c, token, tlen) != 1
-        || EVP_DigestFinal_ex(c, out, &n) != 1)
-    {
-        memset(out, 0, 32);
-    }
-    EVP_MD_CTX_free(c);
-}
-
-static int
-name_ok(const char *s, size_t n)
-{
-    size_t i;
-
-    if (n == 0 || n >= 64) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
-
-        if (!isalnum(c) && c != '.' && c != '_' && c != '-' && c != '@') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int
-hex_ok(const char *s, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (hexval((unsigned char) s[i]) < 0) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* One "NAME sha256$SALT$HASH" line; 0, or -1 with why. */
-static int
-admin_line(const char *line, struct ui_admin *a, const char **why)
-{
-    const char *sp = strchr(line, ' '), *salt, *d;
-    size_t i;
-
-    if (sp == NULL || !name_ok(line, (size_t) (sp - line))) {
-        *why = "expected NAME sha256$SALT$HASH (NAME: letters, digits, "
-            ". _ - @, at most 63)";
-        return -1;
-    }
-    memcpy(a->name, line, (size_t) (sp - line));
-    a->name[sp - line] = '\0';
-    while (*sp == ' ') {
-        sp++;
-    }
-    if (strncmp(sp, "sha256$", 7) != 0) {
-        *why = "the hash must be written sha256$SALT$HASH";
-        return -1;
-    }
-    salt = sp + 7;
-    d = strchr(salt, '$');
-    if (d == NULL || d - salt < 16 || d - salt > 64
-        || !hex_ok(salt, (size_t) (d - salt)) || strlen(d + 1) != 64
-        || !hex_ok(d + 1, 64))
-    {
-        *why = "SALT must be 16 to 64 hex digits and HASH 64";
-        return -1;
-    }
-    memcpy(a->salt, salt, (size_t) (d - salt));
-    a->salt[d - salt] = '\0';
-    for (i = 0; i < 32; i++) {
-        a->hash[i] = (unsigned char) (hexval(d[1 + 2 * i]) * 16
-            + hexval(d[2 + 2 * i]));
-    }
-    return 0;
-}
-
-static int
-load_admins(struct pg_uisrv *u, const char *path, char *msg, size_t mlen)
-{
-    FILE *f = fopen(path, "r");
-    char line[512];
-    int lineno = 0;
-
-    if (f == NULL) {
-        snprintf(msg, mlen, "admin_token_file %s: %s", path,
-            strerror(errno));
-        return -1;
-    }
-    while (fgets(line, sizeof(line), f) != NULL) {
-        size_t n = strlen(line);
-        const char *why = NULL;
-
-        lineno++;
-        if (n > 0 && line[n - 1] != '\n' && !feof(f)) {
-            snprintf(msg, mlen, "%s:%d: line too long", path, lineno);
-            fclose(f);
-            return -1;
-        }
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'
-            || line[n - 1] == ' '))
-        {
-            line[--n] = '\0';
-        }
-        if (n == 0 || line[0] == '#') {
-            continue;
-        }
-        if (u->nadmins == UI_MAX_ADMINS) {
-            snprintf(msg, mlen, "%s:%d: more than %d administrators", path,
-                lineno, UI_MAX_ADMINS);
-            fclose(f);
-            return -1;
-        }
-        if (admin_line(line, &u->admins[u->nadmins], &why) != 0) {
-            snprintf(msg, mlen, "%s:%d: %s", path, lineno, why);
-            fclose(f);
-            return -1;
-        }
-        u->nadmins++;
-    }
-    fclose(f);
-    if (u->nadmins == 0) {
-        snprintf(msg, mlen, "admin_token_file %s: no administrator", path);
-        return -1;
-    }
-    return 0;
-}
-
 /* The administrator the request's Basic credentials name, NULL when it
  * sends none; *bad when it sends credentials that do not verify. */
 static const char *
 admin_of(struct pg_uisrv *u, struct pg_req *r, int *bad)
 {
     const char *h = pg_req_header(r, "Authorization");
-    unsigned char dec[400], got[32];
-    const char *colon;
-    size_t hl, i;
-    int n, found = -1;
+    char user[PG_AUTH_MAX_NAME + 8], pass[400];
+    size_t i;
+    int found = -1, ok;
 
     *bad = 0;
     if (h == NULL) {
         return NULL;
     }
     *bad = 1;
-    if (u->nadmins == 0 || strncasecmp(h, "Basic ", 6) != 0) {
-        return NULL;
-    }
-    h += 6;
-    hl = strlen(h);
-    if (hl == 0 || hl > 4 * ((sizeof(dec) - 1) / 3) || hl % 4 != 0) {
-        return NULL;
-    }
-    n = EVP_DecodeBlock(dec, (const unsigned char *) h, (int) hl);
-    if (n <= 0) {
-        return NULL;
-    }
-    while (n > 0 && h[hl - 1] == '=' && dec[n - 1] == '\0') {
-        n--;
-        hl--;
-    }
-    dec[n] = '\0';
-    colon = memchr(dec, ':', (size_t) n);
-    if (colon == NULL) {
+    if (u->nadmins == 0
+        || pg_auth_basic(h, user, sizeof(user), pass, sizeof(pass)) != 0)
+    {
         return NULL;
     }
     for (i = 0; i < u->nadmins; i++) {
-        size_t nl = (size_t) (colon - (const char *) dec);
-
-        if (strlen(u->admins[i].name) == nl
-            && memcmp(u->admins[i].name, dec, nl) == 0)
-        {
+        if (strcmp(u->admins[i].name, user) == 0) {
             found = (int) i;
         }
     }
-    if (found < 0) {
-        OPENSSL_cleanse(dec, sizeof(dec));
-        return NULL;
-    }
-    sha256_salted(u->admins[found].salt, colon + 1,
-        (size_t) n - (size_t) (colon + 1 - (const char *) dec), got);
-    OPENSSL_cleanse(dec, sizeof(dec));
-    if (CRYPTO_memcmp(got, u->admins[found].hash, 32) != 0) {
+    ok = found >= 0 && pg_auth_entry_check(&u->admins[found], pass,
+        strlen(pass));
+    OPENSSL_cleanse(pass, sizeof(pass));
+    if (!ok) {
         return NULL;
     }
     *bad = 0;
@@ -1323,6 +1151,7 @@ act_done(void *arg)
     ev.actor = q->admin;
     ev.reason = q->why;
     ev.client = r->client;
+    ev.user = r->user;
     if (q->action == ACT_APPROVE && q->changed) {
         pg_publisher_format(&q->entry.publisher, spec, sizeof(spec));
         ev.event = "pin-approve";
@@ -1554,6 +1383,15 @@ pg_uisrv_handle(void *arg, struct pg_req *r, const char *path)
         return;
     }
     admin = admin_of(u, r, &bad);
+    if (admin == NULL && r->s->auth != NULL
+        && r->s->cfg->auth == PG_AUTH_TOKEN)
+    {
+        /* auth = token: a client's token reads the pages too */
+        if (pg_auth_admit_client(r->s->auth, r)) {
+            return;
+        }
+        bad = 0;
+    }
     if (bad) {
         unauthorized(r);
         return;
@@ -1661,7 +1499,8 @@ pg_uisrv_new(struct pg_server *s, struct pg_prov *prov,
     u->s = s;
     u->prov = prov;
     if (s->cfg->admin_token_file != NULL
-        && load_admins(u, s->cfg->admin_token_file, msg, mlen) != 0)
+        && pg_auth_load_file("admin_token_file", s->cfg->admin_token_file,
+        u->admins, UI_MAX_ADMINS, &u->nadmins, msg, mlen) != 0)
     {
         pg_uisrv_free(u);
         return -1;

@@ -70,6 +70,10 @@ Control endpoints (JSON in, JSON out; never counted):
                                     "kinds"?: [...], "count"?: N}
                                     ("truncate": full Content-Length, half
                                     the body, then close)
+  POST /_control/auth               {"authorization": VALUE|null} every
+                                    non-control request without exactly
+                                    this Authorization value gets 401
+                                    (the log records what each sent)
   POST /_control/down               {"on": bool} every non-control request
                                     gets its connection closed unanswered
   POST /_control/html_only          {"on": bool} pages only as text/html,
@@ -413,6 +417,7 @@ class State:
         self.fail_kinds = None
         self.fail_count = None
         self.down = False
+        self.auth = None            # required Authorization value, or None
         self.html_only = False
         self.page_bodies = {}   # normalized project -> bytes
         self.raw = {}           # URL path -> (status, body, headers)
@@ -437,7 +442,8 @@ class State:
                 "range": headers.get("Range"),
                 "accept": headers.get("Accept"),
                 "accept-encoding": headers.get("Accept-Encoding"),
-                "user-agent": headers.get("User-Agent")})
+                "user-agent": headers.get("User-Agent"),
+                "authorization": headers.get("Authorization")})
             del self.log[:-LOG_MAX]
 
     def take_failure(self, kind):
@@ -542,6 +548,15 @@ class Handler(BaseHTTPRequestHandler):
                        [("Content-Type", "application/json")], head)
             return
         st.arrive(kind, path)
+        with st.lock:
+            need = st.auth
+        if need is not None and self.headers.get("Authorization") != need:
+            st.count(kind, path, 401, self.command, self.headers)
+            self._send(401, b"credentials required\n",
+                       [("Content-Type", "text/plain"),
+                        ("WWW-Authenticate", 'Basic realm="fixture"')],
+                       head)
+            return
         if st.down:
             st.count(kind, path, 0, self.command, self.headers)
             self._close_now()
@@ -829,6 +844,10 @@ class Server(ThreadingHTTPServer):
                 st.fail_mode = mode
                 st.fail_kinds = a.get("kinds")
                 st.fail_count = a.get("count")
+            return {"ok": True}
+        if op == "auth":
+            with st.lock:
+                st.auth = a.get("authorization")
             return {"ok": True}
         if op == "down":
             with st.lock:

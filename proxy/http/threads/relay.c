@@ -10,9 +10,9 @@
  *
  *   - the request line and the client's headers are sent as they came
  *     (hop-by-hop headers dropped), plus "X-Provgate-Relay: <token>
- *     <client address>": a random per-process token (so no other local
- *     process can pass for a relay) and the address the main loop logs and
- *     audits.  allow_clients, the method and the target were checked by
+ *     <client address> <token name>": a random per-process token (so no
+ *     other local process can pass for a relay), the address the main
+ *     loop logs and audits and the client token's name ("-": none).  allow_clients, the method and the target were checked by
  *     the thread already, exactly as the main loop checks them;
  *   - connections to the main loop are kept alive and reused (a socket
  *     pool per thread), so a miss costs no connect;
@@ -342,7 +342,8 @@ static h2o_iovec_t
 build_head(struct pg_server *s, struct pg_req *r, h2o_req_t *req)
 {
     size_t cap = req->input.method.len + req->input.path.len
-        + req->input.authority.len + 128 + sizeof(r->client), i, n = 0;
+        + req->input.authority.len + 128 + sizeof(r->client)
+        + sizeof(r->user), i, n = 0;
     char *p;
 
     for (i = 0; i != req->headers.size; i++) {
@@ -371,8 +372,9 @@ build_head(struct pg_server *s, struct pg_req *r, h2o_req_t *req)
         memcpy(p + n, "\r\n", 2);
         n += 2;
     }
-    n += (size_t)snprintf(p + n, cap - n, "X-Provgate-Relay: %s %s\r\n\r\n",
-        s->relay_token, r->client);
+    n += (size_t)snprintf(p + n, cap - n,
+        "X-Provgate-Relay: %s %s %s\r\n\r\n", s->relay_token, r->client,
+        r->user[0] != '\0' ? r->user : "-");
     return h2o_iovec_init(p, n);
 }
 
