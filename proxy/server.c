@@ -71,7 +71,7 @@ handle_metrics(struct pg_req *r)
     struct pg_cache_stats st;
     struct evbuffer *body = evbuffer_new();
     size_t hot_count, hot_bytes;
-    uint64_t hot_evictions;
+    uint64_t hot_evictions, auth_refused, auth_limited;
     int i;
 
     r->route = "metrics";
@@ -87,6 +87,13 @@ handle_metrics(struct pg_req *r)
         lp->nreq_seen = n;
         lp->nhot_seen = h;
     }
+    pg_auth_counts(s->auth, &auth_refused, &auth_limited);
+    pg_metric_inc(s->m_auth_refused,
+        (double)(auth_refused - s->auth_refused_seen), NULL);
+    pg_metric_inc(s->m_auth_limited,
+        (double)(auth_limited - s->auth_limited_seen), NULL);
+    s->auth_refused_seen = auth_refused;
+    s->auth_limited_seen = auth_limited;
     pg_hot_stats(s->hot, &hot_count, &hot_bytes, &hot_evictions);
     pg_metric_set(s->m_hot_entries, (double)hot_count, NULL);
     pg_metric_set(s->m_hot_bytes, (double)hot_bytes, NULL);

@@ -41,6 +41,12 @@
 #define PG_CONF_MAX_HOSTNAME 253
 
 static const char pg_conf_erange[] = "out of range";
+/* A reason whose value is never echoed back: it holds a secret. */
+static const char pg_conf_ecreds[] = "credentials in the URL are not "
+    "supported (use credentials_file or username_env/password_env/"
+    "token_env)";
+/* The value as an error message may quote it. */
+#define SHOWN(reason, value) ((reason) == pg_conf_ecreds ? "…" : (value))
 static const char pg_conf_esyntax[] =
     "syntax error (expected [section], name = value or a comment)";
 
@@ -181,6 +187,20 @@ const struct pg_directive pg_config_directives[] = {
     { "max_json_bytes", "upstream", pg_conf_bytes, U(max_json_bytes),
       "64MiB", "largest index page accepted from upstream (1KiB to 4GiB)",
       1024, (int64_t)4 << 30, 0 },
+    { "credentials_file", "upstream", pg_conf_path, U(cred.file), NULL,
+      "the upstream's credentials: \"username = U\" and \"password = P\" "
+      "lines (HTTP Basic) or a \"token = T\" line (Bearer); refused when "
+      "group or others may read it; sent only to the upstream's own "
+      "origin", 0, 0, 0 },
+    { "username_env", "upstream", pg_conf_env, U(cred.username_env), NULL,
+      "environment variable holding the upstream's HTTP Basic user name "
+      "(with password_env)", 0, 0, 0 },
+    { "password_env", "upstream", pg_conf_env, U(cred.password_env), NULL,
+      "environment variable holding the upstream's HTTP Basic password",
+      0, 0, 0 },
+    { "token_env", "upstream", pg_conf_env, U(cred.token_env), NULL,
+      "environment variable holding the upstream's bearer token", 0, 0,
+      0 },
 
     /* [upstream:NAME] only */
     { "projects", "upstream:", pg_conf_projects, 0, NULL,
@@ -318,6 +338,22 @@ pg_conf_bool(const struct pg_directive *d, void *field, const char *value)
         }
     }
     return "expected on or off";
+}
+
+const char *
+pg_conf_env(const struct pg_directive *d, void *field, const char *value)
+{
+    size_t i;
+
+    if (value[0] == '\0' || isdigit((unsigned char)value[0])) {
+        return "expected an environment variable's name";
+    }
+    for (i = 0; value[i] != '\0'; i++) {
+        if (!isalnum((unsigned char)value[i]) && value[i] != '_') {
+            return "expected an environment variable's name";
+        }
+    }
+    return pg_conf_string(d, field, value);
 }
 
 const char *
@@ -671,7 +707,7 @@ set_url(void *field, const char *value, const char *const *schemes,
         goto done;
     }
     if (!creds && curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK) {
-        reason = "credentials in the URL are not supported";
+        reason = pg_conf_ecreds;
         goto done;
     }
     if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK
@@ -1517,7 +1553,7 @@ on_directive(void *user, const char *section, const char *name,
         reason = apply_more(base, row, value, extra, sizeof(extra));
         if (reason != NULL) {
             return ctx_error(c, c->line, "%s: %s%s: '%s'", name, reason,
-                extra, value);
+                extra, SHOWN(reason, value));
         }
         claims_locate(base, row, c->line);
         return 1;   /* origin stays the first line */
@@ -1529,7 +1565,7 @@ on_directive(void *user, const char *section, const char *name,
     reason = apply(base, row, value, extra, sizeof(extra));
     if (reason != NULL) {
         return ctx_error(c, c->line, "%s: %s%s: '%s'", name, reason, extra,
-            value);
+            SHOWN(reason, value));
     }
     claims_locate(base, row, c->line);
     *origin = c->line;
@@ -1620,7 +1656,8 @@ pg_config_set(struct pg_config *cfg, const char *name, const char *value,
             sizeof(extra));
     }
     if (reason != NULL) {
-        snprintf(msg, mlen, "--%s: %s%s: '%s'", flag, reason, extra, value);
+        snprintf(msg, mlen, "--%s: %s%s: '%s'", flag, reason, extra,
+            SHOWN(reason, value));
         return -1;
     }
     *row_origin(cfg, row, 0) = -1;
@@ -1690,6 +1727,27 @@ upstream_error(const struct pg_config *cfg, const struct pg_upstream_conf *u,
     return -1;
 }
 
+/* Upstream i's credentials, read from their file or environment
+ * variables (upcred.c); an error names the directive's line. */
+static int
+upstream_cred(const struct pg_config *cfg, struct pg_upstream_conf *u,
+    size_t i, char *msg, size_t mlen)
+{
+    const char *dir = "credentials_file";
+    char why[PG_CONFIG_MAX_VALUE + 256];
+
+    if (u->cred.file == NULL && u->cred.username_env == NULL
+        && u->cred.password_env == NULL && u->cred.token_env == NULL)
+    {
+        return 0;
+    }
+    if (pg_config_cred_resolve(&u->cred, &dir, why, sizeof(why)) == 0) {
+        return 0;
+    }
+    return i == 0 ? finish_error(cfg, dir, msg, mlen, why)
+        : upstream_error(cfg, u, dir, msg, mlen, "%s", why);
+}
+
 /* 1 if claims a and b can both match one name. */
 static int
 claims_overlap(const struct pg_upstream_claim *a,
@@ -1717,6 +1775,9 @@ finish_upstreams(struct pg_config *cfg, char *msg, size_t mlen)
     for (i = 0; i < cfg->n_upstreams; i++) {
         const struct pg_upstream_conf *u = &cfg->upstreams[i];
 
+        if (upstream_cred(cfg, &cfg->upstreams[i], i, msg, mlen) != 0) {
+            return -1;
+        }
         if ((u->client_cert == NULL) != (u->client_key == NULL)) {
             if (i == 0) {
                 return finish_error(cfg, u->client_cert != NULL
@@ -1771,6 +1832,7 @@ finish_upstreams(struct pg_config *cfg, char *msg, size_t mlen)
     }
     return 0;
 }
+
 
 int
 pg_config_finish(struct pg_config *cfg, char *msg, size_t mlen)
@@ -1882,7 +1944,8 @@ pg_config_free(struct pg_config *cfg)
         if (d->parse == pg_conf_string || d->parse == pg_conf_path
             || d->parse == pg_conf_hostport || d->parse == pg_conf_url
             || d->parse == pg_conf_url_opt || d->parse == pg_conf_proxy
-            || d->parse == pg_conf_pin_store || d->parse == pg_conf_mode)
+            || d->parse == pg_conf_pin_store || d->parse == pg_conf_mode
+            || d->parse == pg_conf_env)
         {
             if (!row_is_upstream((int)i)) {
                 free(*(char **)((char *)cfg + d->offset));
@@ -1898,6 +1961,9 @@ pg_config_free(struct pg_config *cfg)
                 *f = NULL;
             }
         }
+    }
+    for (k = 0; k < PG_CONFIG_MAX_UPSTREAMS; k++) {
+        pg_config_cred_clear(&cfg->upstreams[k].cred);
     }
     cfg->n_upstreams = 0;
     free(cfg->listen_host);

@@ -45,6 +45,27 @@ struct pg_client_nets {
     struct pg_client_net net[PG_CONFIG_MAX_CLIENT_NETS];
 };
 
+#define PG_UP_CRED_MAX_FILE 4096    /* bytes of a credentials_file */
+#define PG_UP_CRED_MAX_VALUE 1024   /* a user name, password or token */
+
+/* An upstream's credentials (issue 13 item 4): where they come from (the
+ * directives) and, after pg_config_finish, what they are.  Part of the
+ * upstream's configuration, so every upstream section has the same keys.
+ * The secrets are sent only to the upstream's own origin (upstream.c)
+ * and never written anywhere: logs, metrics, audit lines, messages and
+ * --reference name at most the file or the variables. */
+struct pg_up_cred {
+    char *file;                 /* credentials_file: "username = …",
+                                   "password = …" or "token = …" lines;
+                                   must not be readable by group or
+                                   others */
+    char *username_env;         /* or these environment variables */
+    char *password_env;
+    char *token_env;
+    char *username, *password;  /* resolved: HTTP Basic, or */
+    char *token;                /* resolved: Authorization: Bearer */
+};
+
 /* One name or prefix a private upstream claims (projects = ...). */
 struct pg_upstream_claim {
     char name[PG_CONFIG_MAX_PROJECT + 1];   /* PEP 503-normalized */
@@ -82,6 +103,7 @@ struct pg_upstream_conf {
     int64_t file_idle_timeout_ms; /* no bytes for this long aborts, 30 s */
     int max_upstream_connections; /* per host, default 16 */
     uint64_t max_json_bytes;    /* index page cap, default 64 MiB */
+    struct pg_up_cred cred;     /* optional credentials (see there) */
 
     /* [upstream:NAME] only */
     struct pg_upstream_claim claims[PG_CONFIG_MAX_CLAIMS];
@@ -100,6 +122,7 @@ struct pg_upstream_conf {
 };
 
 enum { PG_AUTH_OFF = 0, PG_AUTH_TOKEN = 1 };   /* [server] auth */
+
 
 struct pg_config {
     /* [server] */
@@ -236,6 +259,10 @@ const char *pg_conf_string(const struct pg_directive *d, void *field,
     const char *value);
 const char *pg_conf_path(const struct pg_directive *d, void *field,
     const char *value);
+/* env: an environment variable's name ([A-Za-z_][A-Za-z0-9_]*) ->
+ * char *. */
+const char *pg_conf_env(const struct pg_directive *d, void *field,
+    const char *value);
 /* auth: off or token -> int (PG_AUTH_*). */
 const char *pg_conf_auth(const struct pg_directive *d, void *field,
     const char *value);
@@ -269,6 +296,14 @@ int pg_config_claims(const struct pg_upstream_conf *u, const char *norm);
 /* The upstream named name ("default" is upstreams[0]), or NULL. */
 const struct pg_upstream_conf *pg_config_upstream(const struct pg_config *cfg,
     const char *name);
+
+/* upcred.c: resolves c's secrets from its file or its environment
+ * variables (a no-op when neither is set).  -1 with why (never holding a
+ * secret) and *directive, the directive the message is about. */
+int pg_config_cred_resolve(struct pg_up_cred *c, const char **directive,
+    char *why, size_t wlen);
+/* Wipes and frees the resolved secrets (not the directives' values). */
+void pg_config_cred_clear(struct pg_up_cred *c);
 
 /* 1 if the client address sa (AF_INET or AF_INET6; an IPv4-mapped IPv6
  * address counts as its IPv4 address) is in nets, or nets is empty; 0

@@ -119,6 +119,8 @@ struct pg_upstream {
     struct event kick_ev;
     struct pg_origin origins[PG_UP_MAX_ORIGINS]; /* allowed, exact */
     size_t n_origins;
+    int has_own;                    /* origins[0] is the upstream's own
+                                       (the only one credentials go to) */
     int in_curl;                    /* depth inside libcurl calls */
     struct pg_upstream_xfer *cb_xfer;   /* whose callback runs now */
     struct pg_upstream_xfer *xfers;
@@ -237,6 +239,7 @@ origins_init(struct pg_upstream *up)
             return -1;
         }
         up->origins[up->n_origins++] = o;
+        up->has_own = 1;
     }
     for (i = 0; i < cfg->n_file_hosts && i < PG_CONFIG_MAX_HOSTS; i++) {
         if (cfg->file_hosts[i] == NULL
@@ -601,13 +604,49 @@ on_idle_event(evutil_socket_t fd, short kind, void *arg)
     xfer_finish(x, PG_UP_ETIMEOUT, reason);
 }
 
-/* Sets the per-hop options (URL, whole-transfer timeout left). */
+/* The upstream's credentials on this hop: set when its URL's origin is
+ * exactly the upstream's own, cleared otherwise.  libcurl's own rule
+ * (CURLOPT_UNRESTRICTED_AUTH off: no credentials to another host after
+ * a redirect) does not apply here, since we follow redirects ourselves
+ * by giving the same handle a new URL, which libcurl then treats as the
+ * first; so every hop decides again, and a file host or a redirect's
+ * target (another host, port or scheme) never gets them. */
+static int
+xfer_hop_cred(struct pg_upstream_xfer *x)
+{
+    const struct pg_up_cred *c = &x->up->cfg->cred;
+    struct pg_origin o;
+    CURL *e = x->easy;
+    int own, bad = 0;
+
+    if (c->username == NULL && c->token == NULL) {
+        return 0;
+    }
+    own = x->up->has_own && pg_origin_from_url(x->url, &o, NULL) == 0
+        && pg_origin_equal(&o, &x->up->origins[0]);
+    bad |= curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_USERNAME, own && c->token == NULL
+        ? c->username : NULL) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_PASSWORD, own && c->token == NULL
+        ? c->password : NULL) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, own
+        ? c->token : NULL) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_HTTPAUTH, !own ? (long)CURLAUTH_NONE
+        : c->token != NULL ? (long)CURLAUTH_BEARER : (long)CURLAUTH_BASIC)
+        != CURLE_OK;
+    return bad ? -1 : 0;
+}
+
+/* Sets the per-hop options (URL, credentials, whole-transfer timeout
+ * left). */
 static int
 xfer_setup_hop(struct pg_upstream_xfer *x)
 {
     int64_t left;
 
-    if (curl_easy_setopt(x->easy, CURLOPT_URL, x->url) != CURLE_OK) {
+    if (curl_easy_setopt(x->easy, CURLOPT_URL, x->url) != CURLE_OK
+        || xfer_hop_cred(x) != 0)
+    {
         return -1;
     }
     if (x->deadline_ms > 0) {

@@ -679,6 +679,7 @@ auth_check(struct pg_auth *a, struct pg_req *r, int metrics)
         char ra[24];
 
         atomic_fetch_add(&a->limited, 1);
+        r->route = "refused";
         snprintf(ra, sizeof(ra), "%lld", (long long) wait);
         pg_req_set_header(r, "Retry-After", ra);
         pg_req_refuse(r, PG_REFUSE_TOO_MANY, "too many failed "

@@ -223,6 +223,9 @@ struct pg_server {
     struct pg_metric *m_header_timeouts; /* client_header_timeout */
     struct pg_metric *m_idle_closed;    /* idle, closed at the cap */
     struct pg_metric *m_clients_refused; /* 403: not in allow_clients */
+    struct pg_metric *m_auth_refused;   /* 401 (auth.c) */
+    struct pg_metric *m_auth_limited;   /* 429 (auth.c) */
+    uint64_t auth_refused_seen, auth_limited_seen;
     struct pg_metric *m_page_jobs;      /* step, thread (pages.c) */
     struct pg_metric *m_loop_requests;  /* loop: requests each loop took */
     struct pg_metric *m_hot_hits;       /* loop: answered from hot.c */

@@ -126,6 +126,16 @@ static const struct pg_metric_def stats_metrics[] = {
       "allow_clients",
       NULL, NULL, 0, 1,
       offsetof(struct pg_server, m_clients_refused) },
+    { PG_METRIC_COUNTER, "provgate_auth_refused_total",
+      "Requests refused with 401: no, a wrong, an expired or a revoked "
+      "client token (auth = token), or no metrics token on /metrics",
+      NULL, NULL, 0, 1,
+      offsetof(struct pg_server, m_auth_refused) },
+    { PG_METRIC_COUNTER, "provgate_auth_rate_limited_total",
+      "Requests refused with 429 because their address made "
+      "auth_max_failures failed authentications within a minute",
+      NULL, NULL, 0, 1,
+      offsetof(struct pg_server, m_auth_limited) },
     { PG_METRIC_COUNTER, "provgate_index_jobs_total",
       "Index page work handed off the event loop, by step (load, parse, "
       "render, touch) and the thread it ran on (worker; loop only when no"

@@ -23,8 +23,8 @@ Spec: issue 13 "Tests".
 """
 
 import base64
+import http.client
 import os
-import stat
 import sys
 import time
 import unittest
@@ -229,6 +229,19 @@ class Tokens(AuthCase):
         self.assertEqual(pg.get("/healthz").status, 200)
         self.assertIn("blocked for 60 s after 3 failed attempts",
                       pg.log_text())
+        # Per address: another one (127.0.0.2) is not blocked.
+        c = http.client.HTTPConnection("127.0.0.1", pg.port, timeout=30,
+                                       source_address=("127.0.0.2", 0))
+        c.request("GET", "/metrics", headers={"Authorization": "Bearer "
+                                              + tok})
+        m = c.getresponse()
+        self.assertEqual(m.status, 200)
+        text = m.read().decode()
+        c.close()
+        self.assertEqual(pgtest.metric_sum(
+            text, r"^provgate_auth_refused_total$"), 3)
+        self.assertEqual(pgtest.metric_sum(
+            text, r"^provgate_auth_rate_limited_total$"), 2)
 
     def test_metrics_token_file(self):
         up = self.start_fixture()
@@ -282,6 +295,107 @@ class Fleet(AuthCase):
                          % (time.time() - t0))
         self.assertEqual(r2.get("/simple/", {
             "Authorization": "Bearer " + tok2}).status, 200)
+
+
+class UpstreamCredentials(AuthCase):
+
+    PASSWORD = "s3cret-Upstream-p4ss"
+    TOKEN = "up-bearer-7f3a9c1e5b"
+
+    def cred_file(self, text, mode=0o600):
+        path = self.path("upstream.cred")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def test_basic_from_file_never_follows_a_redirect_to_another_origin(self):
+        self.secrets.append(self.PASSWORD)
+        up = self.start_fixture()
+        canary = self.start_fixture(vectors=False)
+        desc = canary.add_file(pgtest.vector(WHEEL), project="abi3info",
+                               version="2024.10.8")
+        up.control("auth", authorization=basic("mirror", self.PASSWORD))
+        up.control("redirect", filename=WHEEL, to=desc["url"])
+        path = self.cred_file("# the mirror's account\nusername = mirror\n"
+                              "password = %s\n" % self.PASSWORD)
+        pg = self.start_provgate(up, sets={
+            "credentials_file": path,
+            "file_hosts": "127.0.0.1:%d" % canary.port})
+        p = self.pip_download(pg, SPEC)
+        self.assertPipOK(p)
+        sent = [e for e in up.log() if e["kind"] in ("page", "file")]
+        self.assertTrue(sent)
+        for e in sent:
+            self.assertEqual(e["authorization"], basic("mirror",
+                                                       self.PASSWORD), e)
+        got = [e for e in canary.log() if e["kind"] == "file"]
+        self.assertTrue(got, "the redirect was not followed")
+        for e in canary.log():
+            self.assertIsNone(e["authorization"], e)
+
+    def test_bearer_from_environment(self):
+        self.secrets.append(self.TOKEN)
+        up = self.start_fixture()
+        up.control("auth", authorization="Bearer " + self.TOKEN)
+        os.environ["PG_TEST_UPSTREAM_TOKEN"] = self.TOKEN
+        try:
+            pg = self.start_provgate(up, sets={
+                "token_env": "PG_TEST_UPSTREAM_TOKEN"})
+        finally:
+            del os.environ["PG_TEST_UPSTREAM_TOKEN"]
+        r = pg.page("abi3info")
+        self.assertEqual(r.status, 200, r.reason)
+        self.assertTrue(all(e["authorization"] == "Bearer " + self.TOKEN
+                            for e in up.log() if e["kind"] == "page"))
+        # Without them the same upstream is a 502 naming no secret.
+        pg2 = self.start_provgate(up, cache_dir=self.new_dir("c2"))
+        self.assertEqual(pg2.page("abi3info").status, 502)
+
+    def start_bad(self, conf_text, env=None):
+        conf = self.path("bad.conf")
+        with open(conf, "w") as f:
+            f.write(conf_text)
+        old = dict(os.environ)
+        os.environ.update(env or {})
+        try:
+            p = pgtest.run_cli(["serve", "--config", conf, "--listen",
+                                "127.0.0.1:%d" % pgtest.free_port(),
+                                "--cache-dir", self.new_dir("cbad")],
+                               timeout=60)
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        with open(self.path("bad-start.log"), "w") as f:
+            f.write(p.output)
+        return conf, p
+
+    def test_bad_credentials_stop_the_start_with_exit_2(self):
+        self.secrets.append(self.PASSWORD)
+        path = self.cred_file("username = u\npassword = %s\n"
+                              % self.PASSWORD, mode=0o644)
+        conf, p = self.start_bad("[upstream]\nallow_http = on\n"
+                                 "credentials_file = %s\n" % path)
+        self.assertEqual(p.returncode, 2, p.output)
+        self.assertIn("%s:3: credentials_file: %s: group or others may "
+                      "read" % (conf, path), p.output)
+        self.assertIn("chmod 600", p.output)
+        os.chmod(path, 0o600)
+        with open(path, "a") as f:
+            f.write("colour = blue\n")
+        conf, p = self.start_bad("[upstream]\ncredentials_file = %s\n"
+                                 % path)
+        self.assertEqual(p.returncode, 2, p.output)
+        self.assertIn("%s:3: unknown key" % path, p.output)
+        conf, p = self.start_bad("[upstream]\ntoken_env = PG_NO_SUCH_VAR\n")
+        self.assertEqual(p.returncode, 2, p.output)
+        self.assertIn("%s:2: token_env: environment variable PG_NO_SUCH_VAR "
+                      "is not set" % conf, p.output)
+        conf, p = self.start_bad("[upstream]\nupstream = https://u:%s@"
+                                 "example.org/simple/\n" % self.PASSWORD)
+        self.assertEqual(p.returncode, 2, p.output)
+        self.assertIn("credentials in the URL are not supported", p.output)
+        self.assertNotIn(self.PASSWORD, p.output)
 
 
 if __name__ == "__main__":

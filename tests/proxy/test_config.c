@@ -346,7 +346,8 @@ url_parser_accepts_http_and_https_only(void **state)
     assert_non_null(parse(&cfg, "upstream", "mirror.example/simple/"));
     assert_non_null(parse(&cfg, "upstream", "https://"));
     assert_string_equal(parse(&cfg, "upstream", "https://u:p@h.example/"),
-        "credentials in the URL are not supported");
+        "credentials in the URL are not supported (use credentials_file "
+        "or username_env/password_env/token_env)");
     assert_string_equal(parse(&cfg, "upstream", "https://h.example/?x=1"),
         "query or fragment in URL");
     assert_non_null(parse(&cfg, "upstream", "https://h.example/#frag"));

@@ -17,6 +17,11 @@
 # 10 KiB file, a 1 MiB file.  Then a 50 MiB download through provgate with a
 # cold cache (page already cached) next to the same download straight from
 # nginx, and warm, with curl, one connection.
+# Row auth_file_10k (issue 13): the 10 KiB file with an HTTP Basic check on
+# every request, a second provgate with auth = token (a token of `provgate
+# tokens add`) against a second nginx server with auth_basic and a {SHA}
+# password file (nginx has no bcrypt; {SHA} is one hash, as provgate's
+# salted SHA-256), same run, printed as a ratio like the others.
 #
 # Usage: tests/bench/serve/run.sh          (from anywhere; prints markdown)
 # Knobs (environment):
@@ -30,6 +35,7 @@
 #   BIG_FILES      files in the big page (default 2000; gen_data.py needs
 #                  enough of them to pick its 1 MiB and 50 MiB files)
 #   ROWS           subset of: small_json big_json big_json_gzip file_10k file_1m
+#                  auth_file_10k
 #   PG_SETS        extra "name=value ..." passed to provgate as --set
 #                  (default access log: a file in the run directory;
 #                  serve_loops: provgate's default, one serving thread
@@ -54,7 +60,7 @@ BIG_REPEATS=${BIG_REPEATS:-3}
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-64}
 BIG_FILES=${BIG_FILES:-2000}
-ROWS=${ROWS:-"small_json big_json big_json_gzip file_10k file_1m"}
+ROWS=${ROWS:-"small_json big_json big_json_gzip file_10k file_1m auth_file_10k"}
 PG_SETS=${PG_SETS:-}
 KEEP=${KEEP:-0}
 JSON_ACCEPT='application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
@@ -98,6 +104,7 @@ stop() {                               # stop NAME
 }
 cleanup() {
     stop provgate
+    stop provgate_auth
     stop nginx
     if [ "$OWN_WORK" = 1 ] && [ "$KEEP" != 1 ]; then
         rm -rf "$WORK"
@@ -124,6 +131,16 @@ UP_PORT=$(free_port)
 PG_PORT=$(free_port)
 UP=http://127.0.0.1:$UP_PORT
 PG=http://127.0.0.1:$PG_PORT
+UPA_PORT=$(free_port)
+PGA_PORT=$(free_port)
+UPA=http://127.0.0.1:$UPA_PORT         # nginx with auth_basic
+PGA=http://127.0.0.1:$PGA_PORT         # provgate with auth = token
+case " $ROWS " in *" auth_file_10k "*) WANT_AUTH=1 ;; *) WANT_AUTH=0 ;; esac
+AUTH_USER=bench
+AUTH_PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+# nginx's {SHA}: base64 of the password's SHA-1 (no salt, one hash).
+mkdir -p "$RUN"
+printf '%s:{SHA}%s\n' "$AUTH_USER" "$(printf '%s' "$AUTH_PASS" | openssl dgst -sha1 -binary | base64)" > "$RUN/htpasswd"
 
 # ------------------------------------------------------------ data
 log "generating data in $DATA (gen_data.py from $SHARED/bench)"
@@ -182,6 +199,14 @@ http {
             default_type application/vnd.pypi.integrity.v1+json;
         }
     }
+    server {
+        listen 127.0.0.1:$UPA_PORT;
+        root $DATA;
+        location /packages/ {
+            auth_basic "provgate";
+            auth_basic_user_file $RUN/htpasswd;
+        }
+    }
 }
 EOF
 nginx -t -q -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log" \
@@ -193,14 +218,15 @@ log "nginx (pid ${PID_OF[nginx]}) on $UP"
 upstream_requests() { curl -s --max-time 5 "$UP/nginx_status" | awk 'NR==3 {print $3}'; }
 
 # ------------------------------------------------------------ provgate
-start_provgate() {                     # start_provgate CACHE_DIR
-    local sets=() kv
+start_provgate() {                     # start_provgate CACHE_DIR [NAME PORT SET...]
+    local cache=$1 name=${2:-provgate} port=${3:-$PG_PORT} sets=() kv
+    shift $(( $# < 3 ? $# : 3 ))
     # provgate always writes its access log; as in production it goes to a
     # file (buffered, like nginx's "access_log … buffer="), not a terminal.
     # nginx runs with access_log off: that is nginx's advantage.
     case " $PG_SETS " in
         *" access_log="*) ;;
-        *) sets+=(--set "access_log=$RUN/provgate-access.log") ;;
+        *) sets+=(--set "access_log=$RUN/$name-access.log") ;;
     esac
     # wrk's CONNS connections all come from 127.0.0.1: one client address,
     # which max_client_connections (default 128) would cut to 128 (the rest
@@ -215,14 +241,15 @@ start_provgate() {                     # start_provgate CACHE_DIR
         *) [ "$CONNS" -le 960 ] || sets+=(--set "max_connections=$((CONNS + 64))") ;;
     esac
     for kv in $PG_SETS; do sets+=(--set "$kv"); done
-    : > "$RUN/provgate.conf"
-    "$PROVGATE" serve --config "$RUN/provgate.conf" --listen "127.0.0.1:$PG_PORT" \
-        --upstream "$UP/simple/" --cache-dir "$1" --allow-http \
+    for kv in "$@"; do sets+=(--set "$kv"); done
+    : > "$RUN/$name.conf"
+    "$PROVGATE" serve --config "$RUN/$name.conf" --listen "127.0.0.1:$port" \
+        --upstream "$UP/simple/" --cache-dir "$cache" --allow-http \
         --policy "$POLICY" "${sets[@]}" \
-        >> "$RUN/provgate.log" 2>&1 &
-    PID_OF[provgate]=$!
-    wait_http "$PG/healthz" 60 || { tail -20 "$RUN/provgate.log" >&2; die "provgate did not come up"; }
-    log "provgate (pid ${PID_OF[provgate]}) on $PG, cache $1"
+        >> "$RUN/$name.log" 2>&1 &
+    PID_OF[$name]=$!
+    wait_http "http://127.0.0.1:$port/healthz" 60 || { tail -20 "$RUN/$name.log" >&2; die "$name did not come up"; }
+    log "$name (pid ${PID_OF[$name]}) on 127.0.0.1:$port, cache $cache"
 }
 if [ -n "${PG_POLICY:-}" ]; then
     POLICY=$PG_POLICY
@@ -238,6 +265,14 @@ else
 fi
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 start_provgate "$WORK/cache1"
+if [ "$WANT_AUTH" = 1 ]; then
+    # Its own cache and pin store (the token lives there); the token is
+    # printed once, on stdout.
+    mkdir -p "$WORK/auth"
+    AUTH_TOKEN=$("$PROVGATE" tokens --cache-dir "$WORK/auth/cache" add "$AUTH_USER" 2>/dev/null) \
+        || die "provgate tokens add failed"
+    start_provgate "$WORK/auth/cache" provgate_auth "$PGA_PORT" auth=token
+fi
 
 # URL paths per target and row.  provgate's file URLs come from its own page.
 pg_file_path() {                       # pg_file_path PROJECT FILENAME
@@ -255,12 +290,26 @@ for r in file_10k file_1m file_50m; do
         || die "provgate's page does not list the $r file"
     [ -n "${PATH_PG[$r]}" ] || die "provgate's page does not list the $r file"
 done
+PATH_NG[auth_file_10k]=${PATH_NG[file_10k]}; PATH_PG[auth_file_10k]=${PATH_PG[file_10k]}
+SHA[auth_file_10k]=${SHA[file_10k]}
+basic() { printf 'Authorization: Basic %s' "$(printf '%s:%s' "$1" "$2" | base64 -w0)"; }
+base_of() {                            # base_of TARGET ROW -> URL base
+    case $1.$2 in
+        nginx.auth_file_10k) echo "$UPA" ;;
+        provgate.auth_file_10k) echo "$PGA" ;;
+        nginx.*) echo "$UP" ;;
+        *) echo "$PG" ;;
+    esac
+}
 
-headers_for() {                        # fills HDR for a row
+headers_for() {                        # headers_for ROW [TARGET]: fills HDR
     HDR=()
     case $1 in
         small_json|big_json) HDR=(-H "Accept: $JSON_ACCEPT") ;;
         big_json_gzip) HDR=(-H "Accept: $JSON_ACCEPT" -H "Accept-Encoding: gzip") ;;
+        auth_file_10k)
+            if [ "${2:-}" = nginx ]; then HDR=(-H "$(basic "$AUTH_USER" "$AUTH_PASS")")
+            else HDR=(-H "$(basic "$AUTH_USER" "$AUTH_TOKEN")"); fi ;;
     esac
 }
 
@@ -269,15 +318,20 @@ headers_for() {                        # fills HDR for a row
 declare -A SIZE ENC
 check() {                              # check TARGET ROW
     local t=$1 row=$2 base path out code
-    if [ "$t" = nginx ]; then base=$UP; path=${PATH_NG[$row]}; else base=$PG; path=${PATH_PG[$row]}; fi
-    headers_for "$row"
+    base=$(base_of "$t" "$row")
+    if [ "$t" = nginx ]; then path=${PATH_NG[$row]}; else path=${PATH_PG[$row]}; fi
+    headers_for "$row" "$t"
+    if [ "$row" = auth_file_10k ]; then   # without credentials: refused
+        code=$(curl -s -o /dev/null --max-time 60 -w '%{http_code}' "$base$path")
+        [ "$code" = 401 ] || die "$t $row: $base$path without credentials answers $code, not 401"
+    fi
     out=$RAW/$t.$row.body
     code=$(curl -s -o "$out" -D "$out.headers" --max-time 120 "${HDR[@]}" -w '%{http_code}' "$base$path")
     [ "$code" = 200 ] || die "$t $row: $base$path answers $code"
     SIZE[$t.$row]=$(stat -c %s "$out")
     ENC[$t.$row]=$(tr -d '\r' < "$out.headers" | awk -F': ' 'tolower($1)=="content-encoding" {print $2}')
     case $row in
-        file_*) [ "$(sha256sum < "$out" | cut -d' ' -f1)" = "${SHA[$row]}" ] || die "$t $row: wrong bytes" ;;
+        file_*|auth_file_*) [ "$(sha256sum < "$out" | cut -d' ' -f1)" = "${SHA[$row]}" ] || die "$t $row: wrong bytes" ;;
         big_json|small_json)
             if [ "$t" = provgate ] && grep -q "127.0.0.1:$UP_PORT" "$out"; then
                 die "provgate $row still names the upstream"
@@ -294,8 +348,9 @@ done
 declare -A RPS P99 ERR
 run_wrk() {                            # run_wrk TARGET ROW REP
     local t=$1 row=$2 rep=$3 base path out
-    if [ "$t" = nginx ]; then base=$UP; path=${PATH_NG[$row]}; else base=$PG; path=${PATH_PG[$row]}; fi
-    headers_for "$row"
+    base=$(base_of "$t" "$row")
+    if [ "$t" = nginx ]; then path=${PATH_NG[$row]}; else path=${PATH_PG[$row]}; fi
+    headers_for "$row" "$t"
     out=$RAW/$t.$row.$rep.wrk
     timeout 120 wrk "-t$THREADS" "-c$CONNS" "-d$DURATION" --latency --timeout 10s \
         "${HDR[@]}" "$base$path" > "$out" 2>&1
@@ -365,6 +420,7 @@ label() {
         big_json_gzip) echo "2,000-file JSON page, Accept-Encoding: gzip (nginx gzip_static ${SIZE[nginx.big_json_gzip]} B, provgate ${SIZE[provgate.big_json_gzip]} B ${ENC[provgate.big_json_gzip]:-identity})";;
         file_10k) echo "10 KiB file";;
         file_1m) echo "1 MiB file";;
+        auth_file_10k) echo "10 KiB file, HTTP Basic checked per request (provgate auth = token; nginx auth_basic, {SHA} file)";;
     esac
 }
 {
