@@ -37,6 +37,7 @@
  * Spec: issue 13 item 5, issue 15 item 2.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -76,6 +77,18 @@ struct pg_auth {
 
 /* ---- the one hashing ----------------------------------------------------- */
 
+/* SHA-256 fetched from its provider once: EVP_sha256() makes OpenSSL 3
+ * look the implementation up again on every EVP_DigestInit_ex (a locked
+ * property query), which the per-request check does not need to pay. */
+static pthread_once_t auth_md_once = PTHREAD_ONCE_INIT;
+static EVP_MD *auth_md;
+
+static void
+auth_md_fetch(void)
+{
+    auth_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void
 pg_auth_hash(const char *salt, const char *token, size_t tlen,
     unsigned char out[32])
@@ -84,10 +97,12 @@ pg_auth_hash(const char *salt, const char *token, size_t tlen,
     unsigned int n = 32;
 
     memset(out, 0, 32);
+    pthread_once(&auth_md_once, auth_md_fetch);
     if (c == NULL) {
         return;
     }
-    if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1
+    if (EVP_DigestInit_ex(c, auth_md != NULL ? auth_md : EVP_sha256(),
+            NULL) != 1
         || EVP_DigestUpdate(c, salt, strlen(salt)) != 1
         || EVP_DigestUpdate(c, token, tlen) != 1
         || EVP_DigestFinal_ex(c, out, &n) != 1)

@@ -398,5 +398,62 @@ class UpstreamCredentials(AuthCase):
         self.assertNotIn(self.PASSWORD, p.output)
 
 
+class PrivateUpstreamCredentials(AuthCase):
+    """[upstream:corp] with its own credentials beside a public
+    [upstream] without any: the same keys, each upstream's own origin."""
+
+    PASSWORD = "corp-Only-pa55word"
+
+    def test_private_upstream_basic_never_reaches_the_public_one(self):
+        self.secrets.append(self.PASSWORD)
+        public = self.start_fixture(vectors=False)
+        private = self.start_fixture(vectors=False)
+        dist = self.new_dir("dist")
+        mine = private.add_file(pgtest.make_wheel(
+            os.path.join(dist, "p"), "corp-tools", "1.0", payload=b"# corp"))
+        pub = public.add_file(pgtest.make_wheel(
+            os.path.join(dist, "q"), "pubpkg", "2.0"))
+        private.control("auth", authorization=basic("corp-mirror",
+                                                     self.PASSWORD))
+        cred = self.path("corp.cred")
+        with open(cred, "w") as f:
+            f.write("username = corp-mirror\npassword = %s\n"
+                    % self.PASSWORD)
+        os.chmod(cred, 0o400)
+        text = ("[upstream:corp]\nupstream = %s\nallow_http = on\n"
+                "projects = corp-*\ncredentials_file = %s\n"
+                % (private.index_url, cred))
+        pg = self.start_provgate(public, config_text=text)
+        p = self.pip_download(pg, "corp-tools")
+        self.assertPipOK(p)
+        self.assertEqual(os.listdir(p.dest), [mine["filename"]])
+        p = self.pip_download(pg, "pubpkg")
+        self.assertPipOK(p)
+        self.assertEqual(os.listdir(p.dest), [pub["filename"]])
+        got = [e for e in private.log() if e["kind"] in ("page", "file")]
+        self.assertTrue(got)
+        for e in got:
+            self.assertEqual(e["authorization"], basic("corp-mirror",
+                                                       self.PASSWORD), e)
+        self.assertTrue(public.log())
+        for e in public.log():
+            self.assertIsNone(e["authorization"], e)
+
+        # The same rule in a private section: readable by others, exit 2
+        # at that section's line.
+        os.chmod(cred, 0o640)
+        conf = self.path("bad.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        p = pgtest.run_cli(["serve", "--config", conf, "--listen",
+                            "127.0.0.1:%d" % pgtest.free_port(),
+                            "--cache-dir", self.new_dir("cbad")], timeout=60)
+        with open(self.path("bad-start.log"), "w") as f:
+            f.write(p.output)
+        self.assertEqual(p.returncode, 2, p.output)
+        self.assertIn("%s:5: [upstream:corp]: credentials_file: %s: group "
+                      "or others may read" % (conf, cred), p.output)
+
+
 if __name__ == "__main__":
     unittest.main()
