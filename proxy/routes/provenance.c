@@ -1570,13 +1570,24 @@ done:
 
 /* ---- downloads waiting for a verdict ------------------------------------ */
 
+/* A job for project runs, or its results are being stored and the pages
+ * re-annotated (store_done wakes the waits): until then the page still
+ * says "pending", and a download must wait rather than be refused. */
 static int
 job_running(const struct pg_prov *p, const char *project)
 {
     const struct prov_job *j;
+    const struct prov_task *t;
 
     for (j = p->jobs; j != NULL; j = j->next) {
         if (!j->stopped && strcmp(j->project, project) == 0) {
+            return 1;
+        }
+    }
+    for (t = p->tasks; t != NULL; t = t->next) {
+        if (t->kind == T_STORE && t->wake
+            && strcmp(t->project, project) == 0)
+        {
             return 1;
         }
     }

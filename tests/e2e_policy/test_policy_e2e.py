@@ -628,7 +628,9 @@ class Minted(PolicyCase):
         up = self.start_fixture(vectors=False)
         self.release(up, "1.0", GOOD, month(1))
         self.release(up, "1.1", GOOD, month(2))
-        up.latency(6000, kinds=["provenance"])
+        # Long enough that pip (slow to start on a loaded machine) asks
+        # for the file while its provenance is still on the way.
+        up.latency(15000, kinds=["provenance"])
         pg = self.serve(up, sets={"provenance_budget": "1s"})
         files = self.files_by_name(self.json_page(pg))
         for f in files.values():
