@@ -270,7 +270,8 @@ def framing_answers(e):
                                                             resp[0]))
         check(closed, "%s: the connection was closed" % name)
         got.append(resp[0])
-    check(e.get("/readyz").status == 200, "still serving")
+    r = e.get("/readyz")
+    check(r.status == 200, "still serving: %r\n%s" % (r, e.log()[-3000:]))
     return got
 
 
