@@ -17,7 +17,7 @@
  * serializes the verifiers.
  *
  * Usage: pg-bench-verify PROVENANCE DIST [--name FILENAME] [--seconds N]
- *            [--threads N]
+ *            [--threads N] [--trust-root FILE (default: production)]
  * Output (one line each): threads=…, clock=cpu|wall, runs=…, seconds=…,
  * attestations=…, provenance_per_s=…, attestations_per_s=….  Run by run.sh.
  *
@@ -140,6 +140,7 @@ int
 main(int argc, char **argv)
 {
     const char *prov_path = NULL, *dist_path = NULL, *name = NULL;
+    const char *root_path = NULL;
     double seconds = 5.0, t0, t1;
     struct bench_thread threads[BENCH_MAX_THREADS];
     struct bench_job job;
@@ -163,6 +164,8 @@ main(int argc, char **argv)
                 prov_path = NULL;
                 break;
             }
+        } else if (strcmp(argv[i], "--trust-root") == 0 && i + 1 < argc) {
+            root_path = argv[++i];
         } else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
             name = argv[++i];
         } else if (prov_path == NULL) {
@@ -176,7 +179,8 @@ main(int argc, char **argv)
     }
     if (prov_path == NULL || dist_path == NULL || seconds <= 0) {
         fprintf(stderr, "usage: pg-bench-verify PROVENANCE DIST"
-            " [--name FILENAME] [--seconds N] [--threads 1..64]\n");
+            " [--name FILENAME] [--seconds N] [--threads 1..64]"
+            " [--trust-root FILE]\n");
         return 2;
     }
     if (name == NULL) {
@@ -187,7 +191,9 @@ main(int argc, char **argv)
     dist = read_all(dist_path, &dist_len);
     EVP_Digest(dist, dist_len, sha, NULL, EVP_sha256(), NULL);
     natt = count_attestations(prov, prov_len);
-    if (pg_sig_trust_root_builtin(0, &root, &err) != PG_SIG_OK) {
+    if ((root_path != NULL
+            ? pg_sig_trust_root_load_file(root_path, &root, &err)
+            : pg_sig_trust_root_builtin(0, &root, &err)) != PG_SIG_OK) {
         fprintf(stderr, "pg-bench-verify: root: %s: %s\n", err.step,
             err.reason);
         return 1;
