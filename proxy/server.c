@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -358,6 +359,18 @@ on_flush_timer(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* verify_threads, or one per online core (at most 16, the pool's cap). */
+static int
+verify_threads(const struct pg_config *cfg)
+{
+    long n = cfg->verify_threads;
+
+    if (n <= 0) {
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    return n < 1 ? 1 : n > 16 ? 16 : (int) n;
+}
+
 /* ---- public ------------------------------------------------------------ */
 
 int
@@ -434,6 +447,12 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     s->up = s->ups[0];
     if (pg_workers_new(s->base, 2, &s->workers) != 0) {
         snprintf(msg, mlen, "worker threads: cannot start");
+        goto err;
+    }
+    /* Verification is CPU work: its own pool, one thread per core, so it
+     * never queues behind a blob's fsync or a big page's parse. */
+    if (pg_workers_new(s->base, verify_threads(cfg), &s->verifiers) != 0) {
+        snprintf(msg, mlen, "verification threads: cannot start");
         goto err;
     }
     if (pg_peers_new(2 * (size_t)cfg->max_connections, &s->peers) != 0
@@ -539,6 +558,7 @@ pg_server_ctx(struct pg_server *s, struct pg_ctx *ctx)
     ctx->bind = s->bind;
     ctx->metrics = s->metrics;
     ctx->workers = s->workers;
+    ctx->verifiers = s->verifiers;
     ctx->log = s;
     ctx->auth = s->auth;
     ctx->reannotate = reannotate;
@@ -569,6 +589,10 @@ pg_server_free(struct pg_server *s)
         evhttp_free(s->http);
     }
     pg_loops_free_main(s);
+    if (s->verifiers != NULL) {
+        pg_workers_free(s->verifiers);
+        s->verifiers = NULL;
+    }
     if (s->workers != NULL) {
         pg_workers_free(s->workers);
         s->workers = NULL;      /* later submits fail: work runs inline */

@@ -267,6 +267,9 @@ const struct pg_directive pg_config_directives[] = {
     { "provenance_concurrency", "policy", pg_conf_int,
       F(provenance_concurrency), "16",
       "provenance objects fetched at once per page (1 to 256)", 1, 256, 0 },
+    { "verify_threads", "policy", pg_conf_int, F(verify_threads), "0",
+      "threads verifying provenance signatures (0: one per core; 1 to 16)",
+      0, 16, 0 },
     { "provenance_max_bytes", "policy", pg_conf_bytes,
       F(provenance_max_bytes), "128MiB",
       "memory for provenance objects being fetched, verified or stored, "

@@ -66,7 +66,8 @@ struct pg_ctx {
                                            (core/bind.c; pages.c gives it
                                            the @list upstreams' lists) */
     struct pg_metrics *metrics;
-    struct pg_workers *workers;
+    struct pg_workers *workers;         /* I/O: commits, pages, stores */
+    struct pg_workers *verifiers;       /* signature checks: one per core */
     struct pg_server *log;              /* pg_log's stream */
     struct pg_auth *auth;               /* client tokens, NULL when auth
                                            is off (auth.c) */

@@ -180,6 +180,7 @@ struct pg_server {
     struct pg_bind *bind;               /* which upstream owns a name */
     struct pg_metrics *metrics;
     struct pg_workers *workers;
+    struct pg_workers *verifiers;       /* provenance verification */
     struct pg_pages *pages;
     struct pg_files *files;
     struct pg_full *full;               /* cache disk full (full.c) */

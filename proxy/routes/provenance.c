@@ -85,7 +85,12 @@ struct prov_file {
     char *json;                 /* object being verified / to store */
     size_t jlen, jcap;
     size_t counted;             /* bytes it counts in p->mem: a fetch's
-                                   reservation, then jcap */
+                                   reservation (grown with its buffer),
+                                   then jcap */
+    int big;                    /* outgrew a small reservation when memory
+                                   was short: fetch again reserving the
+                                   largest object */
+    int regrow;                 /* this fetch was stopped for that */
     int too_big;
     int no_sha;                 /* the index gives no (valid) sha256 */
     int store;                  /* newly verified: write to LMDB */
@@ -317,15 +322,21 @@ fnv1a(const char *a, const char *b, const char *c)
 /* ---- memory budget ------------------------------------------------------
  *
  * Provenance objects in memory, across every job, stay within
- * provenance_max_bytes (issue 10 item 6): a fetch reserves the largest
- * object (PG_PROV_MAX_BYTES + 1) when it starts and counts what its
- * buffer holds once done; an object read from LMDB counts its length;
- * an object moved to a store task counts until the task is freed.  A
- * queued file is fetched or read only while a reservation fits; when
- * none does, the verified objects waiting for their job's end are
- * written to LMDB now (and freed), and the pump runs again whenever
- * memory is given back. */
+ * provenance_max_bytes (issue 10 item 6): a fetch reserves what a
+ * typical object takes (PROV_RESERVE_SMALL; PyPI's are a few KiB) when it
+ * starts, takes more from the budget as its buffer grows past that, and
+ * counts what its buffer holds once done; an object read from LMDB counts
+ * its length; an object moved to a store task counts until the task is
+ * freed.  A fetch that would grow past the budget is stopped and queued
+ * again to reserve the largest object (PG_PROV_MAX_BYTES + 1) up front,
+ * so every file is still verified, later.  Small reservations let one
+ * page's fetches all be in flight at once (HTTP/2 multiplexes them on one
+ * connection) without giving up the bound.  A queued file is fetched or
+ * read only while its reservation fits; when none does, the verified
+ * objects waiting for their job's end are written to LMDB now (and
+ * freed), and the pump runs again whenever memory is given back. */
 #define PROV_RESERVE ((size_t) PG_PROV_MAX_BYTES + 1)
+#define PROV_RESERVE_SMALL ((size_t) 256 * 1024)
 
 static void
 mem_change(struct pg_prov *p, size_t add, size_t sub)
@@ -350,10 +361,16 @@ file_mem_release(struct pg_prov *p, struct prov_file *f)
     f->counted = 0;
 }
 
-static int
-mem_room(const struct pg_prov *p)
+static size_t
+file_reserve(const struct prov_file *f)
 {
-    return p->mem + PROV_RESERVE <= (size_t) p->cfg->provenance_max_bytes;
+    return f->big ? PROV_RESERVE : PROV_RESERVE_SMALL;
+}
+
+static int
+mem_room(const struct pg_prov *p, size_t need)
+{
+    return p->mem + need <= (size_t) p->cfg->provenance_max_bytes;
 }
 
 static void
@@ -781,7 +798,9 @@ verify_submit(struct prov_file *f)
     f->st = PF_VERIFYING;
     f->job->refs++;
     task_link(p, t);
-    if (pg_workers_submit(p->s->workers, verify_work, verify_done, t) != 0) {
+    if (pg_workers_submit(p->ctx.verifiers != NULL ? p->ctx.verifiers
+        : p->ctx.workers, verify_work, verify_done, t) != 0)
+    {
         task_free(t);
         f->job->refs--;
         f->vres = PG_VRES_PENDING;
@@ -796,6 +815,7 @@ static int
 on_fetch_data(void *arg, const void *buf, size_t len)
 {
     struct prov_file *f = arg;
+    struct pg_prov *p = f->job->p;
 
     if (f->jlen + len > PG_PROV_MAX_BYTES) {
         f->too_big = 1;
@@ -810,6 +830,16 @@ on_fetch_data(void *arg, const void *buf, size_t len)
         }
         if (ncap > PG_PROV_MAX_BYTES + 1) {
             ncap = PG_PROV_MAX_BYTES + 1;
+        }
+        if (ncap > f->counted) {
+            /* past the reservation: take the rest from the budget, or
+             * stop and fetch again with the largest reservation */
+            if (!mem_room(p, ncap - f->counted)) {
+                f->regrow = 1;
+                return 1;
+            }
+            mem_change(p, ncap - f->counted, 0);
+            f->counted = ncap;
         }
         nb = realloc(f->json, ncap);
         if (nb == NULL) {
@@ -837,7 +867,22 @@ on_fetch_done(void *arg, enum pg_upstream_code code, const char *reason,
     f->xfer = NULL;
     p->active_fetches--;
     pg_metric_observe(p->m_fetch_seconds, secs, NULL);
-    if (code == PG_UP_OK && resp != NULL && resp->status == 200) {
+    if (f->regrow) {
+        /* memory was short for this object: queue it again, to be fetched
+         * with the largest reservation once that fits */
+        free(f->json);
+        f->json = NULL;
+        f->jlen = f->jcap = 0;
+        file_mem_release(p, f);
+        f->regrow = 0;
+        f->big = 1;
+        f->st = PF_QUEUED;
+        if (j->scan > (size_t) (f - j->files)) {
+            j->scan = (size_t) (f - j->files);
+        }
+        lv[0] = "requeued";
+        pg_metric_inc(p->m_fetches, 1, lv);
+    } else if (code == PG_UP_OK && resp != NULL && resp->status == 200) {
         /* The reservation becomes what the object takes. */
         if (f->json != NULL && f->jcap > f->jlen + 1) {
             char *nb = realloc(f->json, f->jlen + 1);
@@ -954,8 +999,8 @@ fetch_start(struct pg_prov *p, struct prov_file *f)
     f->st = PF_FETCHING;
     f->job->refs++;
     p->active_fetches++;
-    f->counted = PROV_RESERVE;
-    mem_change(p, PROV_RESERVE, 0);
+    f->counted = file_reserve(f);
+    mem_change(p, f->counted, 0);
     f->xfer = pg_upstream_start(p->ctx.ups[f->job->up], &req, &code);
     if (f->xfer == NULL) {
         p->active_fetches--;
@@ -1014,7 +1059,7 @@ restart:
                 j->scan++;
                 continue;
             }
-            if (!mem_room(p)) {
+            if (!mem_room(p, file_reserve(f))) {
                 blocked = 1;
                 break;
             }
