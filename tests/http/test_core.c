@@ -761,6 +761,7 @@ static const struct {
     { PG_REFUSE_NOT_ACCEPTABLE, 406, "Not acceptable" },
     { PG_REFUSE_URI_TOO_LONG, 414, "URI too long" },
     { PG_REFUSE_RANGE, 416, "Range not satisfiable" },
+    { PG_REFUSE_TOO_MANY, 429, "Too many requests" },
     { PG_REFUSE_HEAD_TOO_LARGE, 431, "Request header fields too large" },
     { PG_REFUSE_BAD_GATEWAY, 502, "Bad gateway" },
     { PG_REFUSE_NOMEM, 503, "Out of memory" },
@@ -935,6 +936,220 @@ hot_rows_answer(void **state)
     server.cfg = NULL;
 }
 
+/* ---- client tokens (auth.c) ----------------------------------------------- */
+
+static char *
+b64(const char *s, char *out, size_t len)
+{
+    static const char a[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(s), i, o = 0;
+
+    for (i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)s[i] << 16;
+
+        v |= i + 1 < n ? (unsigned char)s[i + 1] << 8 : 0;
+        v |= i + 2 < n ? (unsigned char)s[i + 2] : 0;
+        assert_true(o + 5 < len);
+        out[o++] = a[(v >> 18) & 63];
+        out[o++] = a[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? a[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? a[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* One request per row against a table of three tokens (live, expired,
+ * revoked), in order: the answer, its reason phrase (prefix) and the
+ * name the access line shows. */
+static void
+auth_rows_answer(void **state)
+{
+    static struct pg_config acfg;
+    struct pg_auth_token t[3];
+    struct pg_auth *a = NULL;
+    char tok[3][PG_AUTH_TOKEN_HEX + 1], stored[PG_AUTH_MAX_STORED];
+    char msg[256], hdr[64][512], up[512];
+    const char *user[3] = { "alice", "bob", "carol" };
+    struct {
+        const char *name, *path;
+        int kind;               /* 0 none, 1 Basic user:tok[k], 2 Bearer
+                                   tok[k], 3 raw text, 4 Basic user:x */
+        int k;
+        const char *raw;
+        int status;
+        const char *phrase, *who;
+    } rows[] = {
+        { "health is open", "/healthz", 0, 0, NULL, 0, NULL, "" },
+        { "ready is open", "/readyz", 0, 0, NULL, 0, NULL, "" },
+        { "nothing", "/simple/", 0, 0, NULL, 401, "credentials required",
+          "" },
+        { "basic name:token", "/simple/", 1, 0, NULL, 0, NULL, "alice" },
+        { "bearer token", "/simple/x/", 2, 0, NULL, 0, NULL, "alice" },
+        { "__token__:token", "/packages/a", 3, 0, "__token__", 0, NULL,
+          "alice" },
+        { "expired", "/simple/", 1, 1, NULL, 401, "token expired", "bob" },
+        { "revoked", "/simple/", 2, 2, NULL, 401, "token revoked",
+          "carol" },
+        { "another name's token", "/simple/", 4, 0, NULL, 401,
+          "bad credentials", "bob" },
+        { "unknown scheme", "/simple/", 3, 0, "Digest abc", 401,
+          "bad credentials", "" },
+        { "not base64", "/simple/", 3, 0, "Basic !!!!", 401,
+          "bad credentials", "" },
+        { "blocked now, even the right token", "/simple/", 1, 0, NULL,
+          429, "too many failed", "" },
+        { "health still open", "/healthz", 0, 0, NULL, 0, NULL, "" },
+    };
+    size_t i;
+
+    (void) state;
+    memset(&acfg, 0, sizeof(acfg));
+    acfg.auth = PG_AUTH_TOKEN;
+    acfg.auth_max_failures = 5;
+    memset(t, 0, sizeof(t));
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(pg_auth_new_secret(tok[i], stored), 0);
+        snprintf(t[i].e.name, sizeof(t[i].e.name), "%s", user[i]);
+        assert_null(pg_auth_parse_stored(stored, t[i].e.salt, t[i].e.hash));
+        memcpy(t[i].id, tok[i], PG_AUTH_ID_HEX);
+    }
+    t[1].expires = 1;                   /* long ago */
+    t[2].revoked = 2;
+    assert_int_equal(pg_auth_new(&acfg, &a, msg, sizeof(msg)), 0);
+    assert_int_equal(pg_auth_set_tokens(a, t, 3), 0);
+    server.cfg = &acfg;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct fake f;
+        struct pg_req *r;
+        int refused;
+
+        memset(&f, 0, sizeof(f));
+        switch (rows[i].kind) {
+        case 1:
+        case 4:
+            snprintf(up, sizeof(up), "%s:%s", rows[i].kind == 4 ? "bob"
+                : user[rows[i].k], tok[rows[i].k]);
+            snprintf(hdr[i], sizeof(hdr[i]), "Basic %s",
+                b64(up, msg, sizeof(msg)));
+            break;
+        case 2:
+            snprintf(hdr[i], sizeof(hdr[i]), "Bearer %s", tok[rows[i].k]);
+            break;
+        case 3:
+            if (strcmp(rows[i].raw, "__token__") == 0) {
+                snprintf(up, sizeof(up), "__token__:%s", tok[0]);
+                snprintf(hdr[i], sizeof(hdr[i]), "Basic %s",
+                    b64(up, msg, sizeof(msg)));
+            } else {
+                snprintf(hdr[i], sizeof(hdr[i]), "%s", rows[i].raw);
+            }
+            break;
+        default:
+            hdr[i][0] = '\0';
+        }
+        if (hdr[i][0] != '\0') {
+            f.in[0][0] = "Authorization";
+            f.in[0][1] = hdr[i];
+        }
+        r = fake_req(&f, "GET", rows[i].path);
+        snprintf(r->client, sizeof(r->client), "192.0.2.7");
+        refused = pg_auth_admit(a, r, rows[i].path);
+        if (rows[i].status == 0) {
+            assert_int_equal(refused, 0);
+            if (strcmp(r->user, rows[i].who) != 0) {
+                fail_msg("%s: user '%s', expected '%s'", rows[i].name,
+                    r->user, rows[i].who);
+            }
+            pg_req_finish(r);
+            continue;
+        }
+        if (!refused || f.code != rows[i].status
+            || strncmp(f.phrase, rows[i].phrase, strlen(rows[i].phrase))
+            != 0)
+        {
+            fail_msg("%s: %d %d '%s'", rows[i].name, refused, f.code,
+                f.phrase);
+        }
+        if (rows[i].status == 401) {
+            assert_string_equal(out_header(&f, "WWW-Authenticate"),
+                "Basic realm=\"provgate\", charset=\"UTF-8\"");
+        } else {
+            assert_non_null(out_header(&f, "Retry-After"));
+        }
+        assert_string_equal(out_header(&f, "Content-Type"),
+            "application/problem+json");
+        assert_null(strstr(f.body, tok[0]));
+    }
+    /* Another address is not blocked. */
+    {
+        struct fake f;
+        struct pg_req *r;
+
+        memset(&f, 0, sizeof(f));
+        snprintf(hdr[0], sizeof(hdr[0]), "Bearer %s", tok[0]);
+        f.in[0][0] = "Authorization";
+        f.in[0][1] = hdr[0];
+        r = fake_req(&f, "GET", "/simple/");
+        snprintf(r->client, sizeof(r->client), "192.0.2.8");
+        assert_int_equal(pg_auth_admit(a, r, "/simple/"), 0);
+        assert_string_equal(r->user, "alice");
+        pg_req_finish(r);
+    }
+    server.cfg = NULL;
+    pg_auth_free(a);
+}
+
+/* "Authorization: Basic" values: what is read, what is refused. */
+static void
+auth_basic_rows(void **state)
+{
+    struct {
+        const char *in;
+        int ok;
+        const char *user, *pass;
+    } rows[] = {
+        { "Basic YWxpY2U6c2VjcmV0", 1, "alice", "secret" },
+        { "basic YWxpY2U6c2VjcmV0", 1, "alice", "secret" },
+        { "Basic YWxpY2U6", 1, "alice", "" },           /* "alice:" */
+        { "Basic OnNlY3JldA==", 1, "", "secret" },       /* ":secret" */
+        { "Basic YTpiOmM=", 1, "a", "b:c" },            /* first ':' */
+        { "Basic YWxpY2U=", 0, NULL, NULL },            /* no ':' */
+        { "Basic YWxp!2U6", 0, NULL, NULL },
+        { "Basic YWxpY2U6c2VjcmV", 0, NULL, NULL },     /* not a multiple
+                                                           of 4 */
+        { "Basic ", 0, NULL, NULL },
+        { "Bearer YWxpY2U6c2VjcmV0", 0, NULL, NULL },
+        { "Basic YQBiOmM=", 0, NULL, NULL },            /* "a\0b:c" */
+    };
+    char user[16], pass[16], big[800];
+    size_t i;
+
+    (void) state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int rc = pg_auth_basic(rows[i].in, user, sizeof(user), pass,
+            sizeof(pass));
+
+        if ((rc == 0) != rows[i].ok) {
+            fail_msg("row %zu (%s): %d", i, rows[i].in, rc);
+        }
+        if (rows[i].ok) {
+            assert_string_equal(user, rows[i].user);
+            assert_string_equal(pass, rows[i].pass);
+        }
+    }
+    /* A password longer than the caller's buffer is refused, not cut. */
+    assert_int_not_equal(pg_auth_basic("Basic YWxpY2U6MDEyMzQ1Njc4OWFiY2Rl"
+        "Zg==", user, sizeof(user), pass, sizeof(pass)), 0);
+    /* Over the decoder's bound. */
+    memcpy(big, "Basic ", 6);
+    memset(big + 6, 'Q', sizeof(big) - 7);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_not_equal(pg_auth_basic(big, user, sizeof(user), pass,
+        sizeof(pass)), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -947,6 +1162,8 @@ main(int argc, char **argv)
         cmocka_unit_test(problem_reason_is_bounded),
         cmocka_unit_test(gone_and_abort),
         cmocka_unit_test(hot_rows_answer),
+        cmocka_unit_test(auth_rows_answer),
+        cmocka_unit_test(auth_basic_rows),
     };
 
     if (argc > 1) {
