@@ -7,7 +7,8 @@
  * insert-if-absent, approve, forget, import, the history each change
  * appends, the pins generation, another process changing pins while this
  * one has the store open, and the JSON form's checks on untrusted records
- * (limits at their value and one past it).
+ * (limits at their value and one past it); the clients' tokens kept
+ * beside the pins (issue 13).
  *
  * Spec: design §7 (TOFU pins), issue 4 item 3, issue 12 items 1–2.
  */
@@ -974,6 +975,120 @@ pq_write_is_one_round_trip(void **state)
     assert_int_equal(pq_statements(f->uri), 1);
 }
 
+/* ---- client tokens (tokens.c; issue 13 item 5) ----------------------- */
+
+static struct pg_token_rec
+token_rec(const char *name, char idc)
+{
+    struct pg_token_rec t;
+
+    memset(&t, 0, sizeof(t));
+    snprintf(t.name, sizeof(t.name), "%s", name);
+    memset(t.id, idc, 12);
+    snprintf(t.hash, sizeof(t.hash), "sha256$%032d$%064d", 7, 9);
+    t.created = 1760000000;
+    snprintf(t.by, sizeof(t.by), "test@host");
+    return t;
+}
+
+static void
+tokens_add_revoke_list_and_generation(void **state)
+{
+    struct fixture *f = *state;
+    struct pg_policy_err err;
+    struct pg_token_rec a = token_rec("alice", 'a'), b = token_rec("bob",
+        'b'), *v = NULL;
+    uint64_t g0 = 1, g1 = 0, g2 = 0;
+    size_t n = 9;
+    int exists = -1, found = -1;
+
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_tokens_generation(f->store, &g0, &err), PG_POLICY_OK);
+    assert_int_equal(pg_tokens_list(f->store, &v, &n, &err), PG_POLICY_OK);
+    assert_int_equal(n, 0);
+    b.expires = 1770000000;
+    assert_int_equal(pg_tokens_add(f->store, &b, &exists, &err),
+        PG_POLICY_OK);
+    assert_int_equal(exists, 0);
+    assert_int_equal(pg_tokens_add(f->store, &a, &exists, &err),
+        PG_POLICY_OK);
+    assert_int_equal(exists, 0);
+    assert_int_equal(pg_tokens_generation(f->store, &g1, &err), PG_POLICY_OK);
+    assert_true(g1 != g0);
+    /* a name keeps one live token */
+    a.created = 1;
+    assert_int_equal(pg_tokens_add(f->store, &a, &exists, &err),
+        PG_POLICY_OK);
+    assert_int_equal(exists, 1);
+    assert_int_equal(pg_tokens_list(f->store, &v, &n, &err), PG_POLICY_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].name, "alice");    /* sorted by name */
+    assert_int_equal(v[0].created, 1760000000);
+    assert_string_equal(v[0].id, "aaaaaaaaaaaa");
+    assert_string_equal(v[1].name, "bob");
+    assert_int_equal(v[1].expires, 1770000000);
+    assert_string_equal(v[1].hash, b.hash);
+    free(v);
+    /* revoke: once; then the name may have a new token */
+    assert_int_equal(pg_tokens_revoke(f->store, "alice", 1765000000, &found,
+        &err), PG_POLICY_OK);
+    assert_int_equal(found, 1);
+    assert_int_equal(pg_tokens_revoke(f->store, "alice", 1765000001, &found,
+        &err), PG_POLICY_OK);
+    assert_int_equal(found, 0);
+    assert_int_equal(pg_tokens_revoke(f->store, "nobody", 1, &found, &err),
+        PG_POLICY_OK);
+    assert_int_equal(found, 0);
+    assert_int_equal(pg_tokens_generation(f->store, &g2, &err), PG_POLICY_OK);
+    assert_true(g2 != g1);
+    assert_int_equal(pg_tokens_list(f->store, &v, &n, &err), PG_POLICY_OK);
+    assert_int_equal(v[0].revoked, 1765000000);
+    free(v);
+    a = token_rec("alice", 'c');
+    assert_int_equal(pg_tokens_add(f->store, &a, &exists, &err),
+        PG_POLICY_OK);
+    assert_int_equal(exists, 0);
+    assert_int_equal(pg_tokens_list(f->store, &v, &n, &err), PG_POLICY_OK);
+    assert_int_equal(v[0].revoked, 0);
+    assert_string_equal(v[0].id, "cccccccccccc");
+    free(v);
+    /* names are checked before anything is written */
+    assert_int_equal(pg_tokens_revoke(f->store, "a b", 1, &found, &err),
+        PG_POLICY_EINVAL);
+    a = token_rec("", 'a');
+    assert_int_equal(pg_tokens_add(f->store, &a, &exists, &err),
+        PG_POLICY_EINVAL);
+}
+
+static void
+token_records_are_checked(void **state)
+{
+    struct pg_policy_err err;
+    struct pg_token_rec t = token_rec("alice", 'a'), back;
+    char *js = NULL, big[PG_TOKENS_MAX_RECORD + 2];
+    size_t len = 0;
+
+    (void) state;
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(pg_token_to_json(&t, &js, &len, &err), PG_POLICY_OK);
+    assert_int_equal(pg_token_from_json("alice", js, len, &back, &err),
+        PG_POLICY_OK);
+    assert_memory_equal(&t, &back, sizeof(t));
+    /* a record filed under another name */
+    assert_int_equal(pg_token_from_json("bob", js, len, &back, &err),
+        PG_POLICY_EPARSE);
+    free(js);
+    assert_int_equal(pg_token_from_json("alice", "[]", 2, &back, &err),
+        PG_POLICY_EPARSE);
+    js = "{\"name\":\"alice\",\"id\":\"a\",\"hash\":\"h\",\"by\":\"x\","
+        "\"created\":-1,\"expires\":0,\"revoked\":0}";
+    assert_int_equal(pg_token_from_json("alice", js, strlen(js), &back,
+        &err), PG_POLICY_EPARSE);
+    memset(big, ' ', sizeof(big));
+    assert_int_equal(pg_token_from_json("alice", big, sizeof(big), &back,
+        &err), PG_POLICY_ELIMIT);
+}
+
 int
 main(void)
 {
@@ -1001,6 +1116,8 @@ main(void)
         T(default_uri_is_beside_the_cache),
         T(change_on_a_stale_copy_keeps_the_other_writers_change),
         T(pq_write_is_one_round_trip),
+        T(tokens_add_revoke_list_and_generation),
+        T(token_records_are_checked),
 #undef T
     };
 
