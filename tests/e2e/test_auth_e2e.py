@@ -122,6 +122,11 @@ class Tokens(AuthCase):
         self.assertPipOK(p)
         os.unlink(os.path.join(self.tmp, ".netrc"))
 
+        # A client's token is provgate's alone: never sent upstream.
+        self.assertTrue(up.log())
+        for e in up.log():
+            self.assertIsNone(e["authorization"], e)
+
         # Open: liveness and readiness; not the metrics.
         self.assertEqual(pg.get("/healthz").status, 200)
         self.assertEqual(pg.get("/readyz").status, 200)
@@ -299,6 +304,10 @@ class Fleet(AuthCase):
                          % (time.time() - t0))
         self.assertEqual(r2.get("/simple/", {
             "Authorization": "Bearer " + tok2}).status, 200)
+        lst = self.tokens("list", store=db.uri())
+        self.assertEqual(lst.returncode, 0, lst.output)
+        self.assertRegex(lst.output, r"alice\s+%s\s.*revoked" % tok[:12])
+        self.assertRegex(lst.output, r"bob\s+%s\s.*active" % tok2[:12])
 
 
 class UpstreamCredentials(AuthCase):
