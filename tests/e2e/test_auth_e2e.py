@@ -107,7 +107,7 @@ class Tokens(AuthCase):
         self.assertTrue(os.path.exists(os.path.join(p.dest, WHEEL)))
         self.assertIn(" user=alice", pg.log_text())
 
-        # Without credentials: nothing, and pip says why (-v shows the
+        # Without credentials: nothing, and pip says why (-vv shows the
         # page's failure; the file route's 401 is printed at any level).
         p = self.pip_download(pg, SPEC, extra=["-vv"])
         self.assertNotEqual(p.returncode, 0)
