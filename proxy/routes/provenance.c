@@ -91,6 +91,7 @@ struct prov_file {
                                    was short: fetch again reserving the
                                    largest object */
     int regrow;                 /* this fetch was stopped for that */
+    size_t pos;                 /* its place in the job's pump order */
     int too_big;
     int no_sha;                 /* the index gives no (valid) sha256 */
     int store;                  /* newly verified: write to LMDB */
@@ -111,7 +112,8 @@ struct prov_job {
     struct pg_policy *policy;
     size_t n;
     struct prov_file *files;
-    size_t scan;                /* next index to look at for a fetch */
+    size_t *order;              /* files by upload time, newest first */
+    size_t scan;                /* next place in order to look at */
     size_t outstanding;         /* files not PF_DONE */
     int64_t t0;                 /* on_annotate, ms */
     int answered;
@@ -877,8 +879,8 @@ on_fetch_done(void *arg, enum pg_upstream_code code, const char *reason,
         f->regrow = 0;
         f->big = 1;
         f->st = PF_QUEUED;
-        if (j->scan > (size_t) (f - j->files)) {
-            j->scan = (size_t) (f - j->files);
+        if (j->scan > f->pos) {
+            j->scan = f->pos;
         }
         lv[0] = "requeued";
         pg_metric_inc(p->m_fetches, 1, lv);
@@ -1053,7 +1055,7 @@ restart:
     for (j = p->jobs; j != NULL && !blocked; j = next) {
         j->refs++;
         while (j->scan < j->n && !j->stopped) {
-            struct prov_file *f = &j->files[j->scan];
+            struct prov_file *f = &j->files[j->order[j->scan]];
 
             if (f->st != PF_QUEUED) {
                 j->scan++;
@@ -1324,6 +1326,7 @@ job_free(struct prov_job *j)
         free(j->files[i].reason);
     }
     free(j->files);
+    free(j->order);
     if (j->timer != NULL) {
         event_free(j->timer);
     }
@@ -1776,6 +1779,34 @@ on_file_wait(void *arg, const char *project, void (*resume)(void *),
 
 /* ---- the hooks --------------------------------------------------------- */
 
+static int
+order_cmp(const void *a, const void *b, void *arg)
+{
+    const struct prov_file *files = arg;
+    size_t x = *(const size_t *) a, y = *(const size_t *) b;
+
+    if (files[x].upload != files[y].upload) {
+        return files[x].upload > files[y].upload ? -1 : 1;
+    }
+    return x < y ? -1 : x > y;
+}
+
+/* The pump's order: the newest uploads first (what a resolver picks, so
+ * what a budget that runs out should have covered), then page order. */
+static void
+job_order(struct prov_job *j)
+{
+    size_t i;
+
+    for (i = 0; i < j->n; i++) {
+        j->order[i] = i;
+    }
+    qsort_r(j->order, j->n, sizeof(*j->order), order_cmp, j->files);
+    for (i = 0; i < j->n; i++) {
+        j->files[j->order[i]].pos = i;
+    }
+}
+
 static void
 on_annotate(void *arg, const char *project, json_t *model,
     void (*done)(void *done_arg, int rc, const char *reason), void *done_arg)
@@ -1800,9 +1831,12 @@ on_annotate(void *arg, const char *project, json_t *model,
     }
     n = json_array_size(files);
     j = calloc(1, sizeof(*j));
-    if (j == NULL || (n > 0 && (j->files = calloc(n, sizeof(*j->files)))
-        == NULL))
+    if (j == NULL || (n > 0 && ((j->files = calloc(n, sizeof(*j->files)))
+        == NULL || (j->order = calloc(n, sizeof(*j->order))) == NULL)))
     {
+        if (j != NULL) {
+            free(j->files);
+        }
         free(j);
         done(done_arg, -1, "out of memory");
         return;
@@ -1876,6 +1910,7 @@ on_annotate(void *arg, const char *project, json_t *model,
         job_complete(j);
         return;
     }
+    job_order(j);
     j->refs++;                      /* held while we pump */
     job_pump(p);
     if (!j->answered && !j->stopped) {

@@ -652,6 +652,21 @@ class Minted(PolicyCase):
         self.assertGreaterEqual(pgtest.metric_sum(
             metrics, r"^provgate_provenance_download_waits_total$"), 1)
 
+    def test_newest_releases_provenance_is_fetched_first(self):
+        """issue 14 item 5: a resolver picks the newest release, so a page's
+        provenance is fetched newest upload first (not in page order)."""
+        up = self.start_fixture(vectors=False)
+        # added oldest-last, so page order and upload order differ
+        for m, version in ((3, "1.0"), (5, "1.2"), (1, "0.9"), (4, "1.1")):
+            self.release(up, version, GOOD, month(m))
+        pg = self.serve(up, sets={"provenance_concurrency": "1"})
+        page = self.json_page(pg)
+        self.assertTrue(all(f["_provenance"]["status"] == "verified"
+                            for f in page["files"]), page)
+        asked = [e["path"].split("/")[3] for e in up.log()
+                 if e["path"].startswith("/integrity/")]
+        self.assertEqual(asked, ["1.2", "1.1", "1.0", "0.9"], up.log())
+
     def test_unverifiable_pending_file_is_refused_not_served(self):
         up = self.start_fixture(vectors=False)
         self.release(up, "1.0", GOOD, month(1))
