@@ -2,7 +2,7 @@
  *
  * The index model is split into small files (names, negotiation, URLs and
  * times, JSON parse and validation, HTML parse, rendering, gzip).  What
- * they share lives here: a growable output buffer with a ceiling, URL
+ * they share lives here: HTML escaping onto the output buffer, URL
  * resolution, RFC 3339 normalization, the JSON depth pre-scan and the
  * validation every parser ends with.  Nothing here is used outside
  * proxy/index_*.c.
@@ -18,36 +18,11 @@
 
 #include <jansson.h>
 
-/* A growable byte buffer with a ceiling fixed at creation (curl's dynbuf).
- * After the first failure (no memory, over max) every put is a no-op and
- * failed stays set; the caller checks once at the end. */
-struct pg_ibuf {
-    char *p;
-    size_t len;
-    size_t cap;
-    size_t max;
-    int failed;
-};
+#include "buf_int.h"
 
-void pg_ibuf_init(struct pg_ibuf *b, size_t initial, size_t max);
-/* The slow path of pg_ibuf_put: grow (or fail), then append. */
-void pg_ibuf_put_grow(struct pg_ibuf *b, const char *s, size_t n);
-
-static inline void
-pg_ibuf_put(struct pg_ibuf *b, const char *s, size_t n)
-{
-    if (!b->failed && n <= b->cap - b->len) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        return;
-    }
-    pg_ibuf_put_grow(b, s, n);
-}
-
-void pg_ibuf_puts(struct pg_ibuf *b, const char *s);
-/* Appends s HTML-escaped for text and double-quoted attribute values. */
-void pg_ibuf_put_html(struct pg_ibuf *b, const char *s);
-void pg_ibuf_free(struct pg_ibuf *b);
+/* The renderers write into the shared bounded buffer (util/buf_int.h).
+ * Appends s HTML-escaped for text and double-quoted attribute values. */
+void pg_index_put_html(struct pg_buf *b, const char *s);
 
 /* Resolves ref against base (RFC 3986 §5.2, without fragment).  A NULL or
  * empty base leaves ref as it is when it is absolute, fails otherwise.

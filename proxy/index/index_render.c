@@ -34,25 +34,25 @@ static int join(char *out, size_t outlen, size_t *o, const char *s,
 static void api_version(const json_t *model, char *out, size_t outlen);
 static int integrity_url(const char *base, size_t bl, const char *project,
     const char *filename, char *out, size_t outlen);
-static void put_json_str(struct pg_ibuf *b, const char *s, size_t n);
-static void put_json_cstr(struct pg_ibuf *b, const char *s);
-static void put_dumped(struct pg_ibuf *b, const json_t *v);
-static void put_json_value(struct pg_ibuf *b, const json_t *v);
-static void put_key(struct pg_ibuf *b, int *n, const char *k);
-static void render_file_json(struct pg_ibuf *b, int *nfiles,
+static void put_json_str(struct pg_buf *b, const char *s, size_t n);
+static void put_json_cstr(struct pg_buf *b, const char *s);
+static void put_dumped(struct pg_buf *b, const json_t *v);
+static void put_json_value(struct pg_buf *b, const json_t *v);
+static void put_key(struct pg_buf *b, int *n, const char *k);
+static void render_file_json(struct pg_buf *b, int *nfiles,
     const json_t *f, const char *base, size_t bl, const char *project);
 static int render_json(const json_t *model, const char *base, char **out,
     size_t *outlen);
 static const json_t *metadata_of(const json_t *f, const char *key);
-static void put_metadata_attr(struct pg_ibuf *b, const char *attr,
+static void put_metadata_attr(struct pg_buf *b, const char *attr,
     const json_t *v);
-static void put_publisher(struct pg_ibuf *b, const json_t *pub);
-static void put_provenance_attrs(struct pg_ibuf *b, const json_t *pv);
-static void render_file_html(struct pg_ibuf *b, const json_t *f,
+static void put_publisher(struct pg_buf *b, const json_t *pub);
+static void put_provenance_attrs(struct pg_buf *b, const json_t *pv);
+static void render_file_html(struct pg_buf *b, const json_t *f,
     const char *base, size_t bl, const char *project);
 static int render_html(const json_t *model, const char *base, char **out,
     size_t *outlen);
-static int take(struct pg_ibuf *b, char **out, size_t *outlen);
+static int take(struct pg_buf *b, char **out, size_t *outlen);
 
 /* base without its trailing slashes. */
 static size_t
@@ -145,37 +145,37 @@ static const char json_short[256] = {
 /* JSON string literal of n bytes of s (valid UTF-8, as jansson keeps
  * it): only '"', '\\' and control characters are escaped. */
 static void
-put_json_str(struct pg_ibuf *b, const char *s, size_t n)
+put_json_str(struct pg_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i, run = 0;
 
-    pg_ibuf_put(b, "\"", 1);
+    pg_buf_put(b, "\"", 1);
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char) s[i];
         char esc[6];
 
         if (!json_special[c])
             continue;
-        pg_ibuf_put(b, s + run, i - run);
+        pg_buf_put(b, s + run, i - run);
         run = i + 1;
         esc[0] = '\\';
         esc[1] = json_short[c];
         if (esc[1] != '\0') {
-            pg_ibuf_put(b, esc, 2);
+            pg_buf_put(b, esc, 2);
             continue;
         }
         memcpy(esc + 1, "u00", 3);
         esc[4] = hex[c >> 4];
         esc[5] = hex[c & 15];
-        pg_ibuf_put(b, esc, 6);
+        pg_buf_put(b, esc, 6);
     }
-    pg_ibuf_put(b, s + run, n - run);
-    pg_ibuf_put(b, "\"", 1);
+    pg_buf_put(b, s + run, n - run);
+    pg_buf_put(b, "\"", 1);
 }
 
 static void
-put_json_cstr(struct pg_ibuf *b, const char *s)
+put_json_cstr(struct pg_buf *b, const char *s)
 {
     put_json_str(b, s, strlen(s));
 }
@@ -183,7 +183,7 @@ put_json_cstr(struct pg_ibuf *b, const char *s)
 /* What jansson makes of v (reals, and anything nested deeper than the
  * emitter's stack). */
 static void
-put_dumped(struct pg_ibuf *b, const json_t *v)
+put_dumped(struct pg_buf *b, const json_t *v)
 {
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
@@ -191,7 +191,7 @@ put_dumped(struct pg_ibuf *b, const json_t *v)
         b->failed = 1;
         return;
     }
-    pg_ibuf_puts(b, s);
+    pg_buf_puts(b, s);
     free(s);
 }
 
@@ -206,7 +206,7 @@ struct emit_frame {
 /* Any JSON value, compact, iteratively (an explicit stack of
  * EMIT_MAX_DEPTH frames; deeper values go through jansson). */
 static void
-put_json_value(struct pg_ibuf *b, const json_t *v)
+put_json_value(struct pg_buf *b, const json_t *v)
 {
     struct emit_frame st[EMIT_MAX_DEPTH];
     const json_t *cur = v;
@@ -222,7 +222,7 @@ put_json_value(struct pg_ibuf *b, const json_t *v)
                     put_dumped(b, cur);
                     break;
                 }
-                pg_ibuf_put(b, json_is_object(cur) ? "{" : "[", 1);
+                pg_buf_put(b, json_is_object(cur) ? "{" : "[", 1);
                 st[sp].c = cur;
                 st[sp].it = json_is_object(cur)
                     ? json_object_iter((json_t *) cur) : NULL;
@@ -236,19 +236,19 @@ put_json_value(struct pg_ibuf *b, const json_t *v)
             case JSON_INTEGER:
                 snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
                     json_integer_value(cur));
-                pg_ibuf_puts(b, num);
+                pg_buf_puts(b, num);
                 break;
             case JSON_REAL:
                 put_dumped(b, cur);
                 break;
             case JSON_TRUE:
-                pg_ibuf_put(b, "true", 4);
+                pg_buf_put(b, "true", 4);
                 break;
             case JSON_FALSE:
-                pg_ibuf_put(b, "false", 5);
+                pg_buf_put(b, "false", 5);
                 break;
             case JSON_NULL:
-                pg_ibuf_put(b, "null", 4);
+                pg_buf_put(b, "null", 4);
                 break;
             }
         }
@@ -258,24 +258,24 @@ put_json_value(struct pg_ibuf *b, const json_t *v)
 
             if (json_is_object(f->c)) {
                 if (f->it == NULL) {
-                    pg_ibuf_put(b, "}", 1);
+                    pg_buf_put(b, "}", 1);
                     sp--;
                     continue;
                 }
                 if (f->i++ > 0)
-                    pg_ibuf_put(b, ",", 1);
+                    pg_buf_put(b, ",", 1);
                 put_json_cstr(b, json_object_iter_key(f->it));
-                pg_ibuf_put(b, ":", 1);
+                pg_buf_put(b, ":", 1);
                 cur = json_object_iter_value(f->it);
                 f->it = json_object_iter_next((json_t *) f->c, f->it);
             } else {
                 if (f->i >= json_array_size(f->c)) {
-                    pg_ibuf_put(b, "]", 1);
+                    pg_buf_put(b, "]", 1);
                     sp--;
                     continue;
                 }
                 if (f->i > 0)
-                    pg_ibuf_put(b, ",", 1);
+                    pg_buf_put(b, ",", 1);
                 cur = json_array_get(f->c, f->i++);
             }
         }
@@ -285,17 +285,17 @@ put_json_value(struct pg_ibuf *b, const json_t *v)
 }
 
 static void
-put_key(struct pg_ibuf *b, int *n, const char *k)
+put_key(struct pg_buf *b, int *n, const char *k)
 {
     if ((*n)++ > 0)
-        pg_ibuf_put(b, ",", 1);
+        pg_buf_put(b, ",", 1);
     put_json_cstr(b, k);
-    pg_ibuf_put(b, ":", 1);
+    pg_buf_put(b, ":", 1);
 }
 
 /* One file object; nothing when its URL has no proxy path. */
 static void
-render_file_json(struct pg_ibuf *b, int *nfiles, const json_t *f,
+render_file_json(struct pg_buf *b, int *nfiles, const json_t *f,
     const char *base, size_t bl, const char *project)
 {
     char path[PG_INDEX_MAX_URL + 1], iu[2 * PG_INDEX_MAX_URL + 2];
@@ -312,8 +312,8 @@ render_file_json(struct pg_ibuf *b, int *nfiles, const json_t *f,
         return;
     fn = json_string_value(json_object_get(f, "filename"));
     if ((*nfiles)++ > 0)
-        pg_ibuf_put(b, ",", 1);
-    pg_ibuf_put(b, "{", 1);
+        pg_buf_put(b, ",", 1);
+    pg_buf_put(b, "{", 1);
     json_object_foreach((json_t *) f, k, v) {
         /* The metadata keys are written below, under their JSON names. */
         if (strcmp(k, "dist-info-metadata") == 0
@@ -328,7 +328,7 @@ render_file_json(struct pg_ibuf *b, int *nfiles, const json_t *f,
             if (integrity_url(base, bl, project, fn, iu, sizeof(iu)) == 0)
                 put_json_cstr(b, iu);
             else
-                pg_ibuf_put(b, "null", 4);
+                pg_buf_put(b, "null", 4);
         } else {
             put_json_value(b, v);
         }
@@ -349,7 +349,7 @@ render_file_json(struct pg_ibuf *b, int *nfiles, const json_t *f,
         put_key(b, &n, "data-dist-info-metadata");
         put_json_value(b, dm != NULL ? dm : cm);
     }
-    pg_ibuf_put(b, "}", 1);
+    pg_buf_put(b, "}", 1);
 }
 
 static int
@@ -360,30 +360,30 @@ render_json(const json_t *model, const char *base, char **out,
     const json_t *v;
     char ver[16];
     size_t bl = base_len(base), i;
-    struct pg_ibuf b;
+    struct pg_buf b;
     int n = 0;
 
     project = json_string_value(json_object_get(model, "name"));
     api_version(model, ver, sizeof(ver));
-    pg_ibuf_init(&b, 256 + json_array_size(json_object_get(model, "files"))
+    pg_buf_init(&b, 256 + json_array_size(json_object_get(model, "files"))
         * 900, PG_INDEX_MAX_RENDER);
-    pg_ibuf_put(&b, "{", 1);
+    pg_buf_put(&b, "{", 1);
     json_object_foreach((json_t *) model, k, v) {
         put_key(&b, &n, k);
         if (strcmp(k, "files") == 0 && json_is_array(v)) {
             int nf = 0;
 
-            pg_ibuf_put(&b, "[", 1);
+            pg_buf_put(&b, "[", 1);
             for (i = 0; i < json_array_size(v); i++)
                 render_file_json(&b, &nf, json_array_get(v, i), base, bl,
                     project);
-            pg_ibuf_put(&b, "]", 1);
+            pg_buf_put(&b, "]", 1);
         } else if (strcmp(k, "meta") == 0 && json_is_object(v)) {
             const char *mk;
             const json_t *mv;
             int nm = 0;
 
-            pg_ibuf_put(&b, "{", 1);
+            pg_buf_put(&b, "{", 1);
             put_key(&b, &nm, "api-version");
             put_json_cstr(&b, ver);
             json_object_foreach((json_t *) v, mk, mv) {
@@ -392,18 +392,18 @@ render_json(const json_t *model, const char *base, char **out,
                 put_key(&b, &nm, mk);
                 put_json_value(&b, mv);
             }
-            pg_ibuf_put(&b, "}", 1);
+            pg_buf_put(&b, "}", 1);
         } else {
             put_json_value(&b, v);
         }
     }
     if (json_object_get(model, "meta") == NULL) {
         put_key(&b, &n, "meta");
-        pg_ibuf_puts(&b, "{\"api-version\":");
+        pg_buf_puts(&b, "{\"api-version\":");
         put_json_cstr(&b, ver);
-        pg_ibuf_put(&b, "}", 1);
+        pg_buf_put(&b, "}", 1);
     }
-    pg_ibuf_put(&b, "}", 1);
+    pg_buf_put(&b, "}", 1);
     return take(&b, out, outlen);
 }
 
@@ -420,14 +420,14 @@ metadata_of(const json_t *f, const char *key)
 
 /* data-core-metadata="true" or "sha256=…" (PEP 658/714). */
 static void
-put_metadata_attr(struct pg_ibuf *b, const char *attr, const json_t *v)
+put_metadata_attr(struct pg_buf *b, const char *attr, const json_t *v)
 {
     const json_t *h;
 
     if (json_is_true(v)) {
-        pg_ibuf_puts(b, " ");
-        pg_ibuf_puts(b, attr);
-        pg_ibuf_puts(b, "=\"true\"");
+        pg_buf_puts(b, " ");
+        pg_buf_puts(b, attr);
+        pg_buf_puts(b, "=\"true\"");
     } else if (json_is_object(v) && json_object_size(v) > 0) {
         const char *name = "sha256";
 
@@ -440,13 +440,13 @@ put_metadata_attr(struct pg_ibuf *b, const char *attr, const json_t *v)
         }
         if (!json_is_string(h))
             return;
-        pg_ibuf_puts(b, " ");
-        pg_ibuf_puts(b, attr);
-        pg_ibuf_puts(b, "=\"");
-        pg_ibuf_put_html(b, name);
-        pg_ibuf_puts(b, "=");
-        pg_ibuf_put_html(b, json_string_value(h));
-        pg_ibuf_puts(b, "\"");
+        pg_buf_puts(b, " ");
+        pg_buf_puts(b, attr);
+        pg_buf_puts(b, "=\"");
+        pg_index_put_html(b, name);
+        pg_buf_puts(b, "=");
+        pg_index_put_html(b, json_string_value(h));
+        pg_buf_puts(b, "\"");
     }
 }
 
@@ -454,7 +454,7 @@ put_metadata_attr(struct pg_ibuf *b, const char *attr, const json_t *v)
  * (proxy/provenance.c sets it), else built in the policy's spec form
  * kind:repository:workflow[:environment] / google:email. */
 static void
-put_publisher(struct pg_ibuf *b, const json_t *pub)
+put_publisher(struct pg_buf *b, const json_t *pub)
 {
     /* PEP 740 names a GitLab workflow "workflow_filepath"; kinds are
      * spelled "GitHub", "GitLab", "Google" (the spec form is lower case). */
@@ -467,9 +467,9 @@ put_publisher(struct pg_ibuf *b, const json_t *pub)
     if (json_is_object(pub) && json_is_string(json_object_get(pub, "spec")))
         pub = json_object_get(pub, "spec");
     if (json_is_string(pub)) {
-        pg_ibuf_puts(b, " data-publisher=\"");
-        pg_ibuf_put_html(b, json_string_value(pub));
-        pg_ibuf_puts(b, "\"");
+        pg_buf_puts(b, " data-publisher=\"");
+        pg_index_put_html(b, json_string_value(pub));
+        pg_buf_puts(b, "\"");
         return;
     }
     if (!json_is_object(pub))
@@ -480,21 +480,21 @@ put_publisher(struct pg_ibuf *b, const json_t *pub)
     for (i = 0; i < (int)n; i++)
         lk[i] = (char)tolower((unsigned char)kind[i]);
     lk[n] = '\0';
-    pg_ibuf_puts(b, " data-publisher=\"");
-    pg_ibuf_put_html(b, lk);
+    pg_buf_puts(b, " data-publisher=\"");
+    pg_index_put_html(b, lk);
     if (json_is_string(json_object_get(pub, "email"))) {
-        pg_ibuf_puts(b, ":");
-        pg_ibuf_put_html(b, json_string_value(json_object_get(pub, "email")));
+        pg_buf_puts(b, ":");
+        pg_index_put_html(b, json_string_value(json_object_get(pub, "email")));
     }
     for (i = 0; i < 4; i++) {
         const char *s = json_string_value(json_object_get(pub, parts[i]));
 
         if (s == NULL || s[0] == '\0')
             continue;
-        pg_ibuf_puts(b, ":");
-        pg_ibuf_put_html(b, s);
+        pg_buf_puts(b, ":");
+        pg_index_put_html(b, s);
     }
-    pg_ibuf_puts(b, "\"");
+    pg_buf_puts(b, "\"");
 }
 
 /* Every string member of _provenance but "publisher" as
@@ -502,7 +502,7 @@ put_publisher(struct pg_ibuf *b, const json_t *pub)
  * "_" becomes "-"; keys outside [a-z0-9_-] or over 32 bytes are
  * skipped), so HTML carries the same facts as JSON (design §5). */
 static void
-put_provenance_attrs(struct pg_ibuf *b, const json_t *pv)
+put_provenance_attrs(struct pg_buf *b, const json_t *pv)
 {
     const char *k;
     json_t *v;
@@ -527,11 +527,11 @@ put_provenance_attrs(struct pg_ibuf *b, const json_t *pv)
         if (i < n)
             continue;
         name[n] = '\0';
-        pg_ibuf_puts(b, " data-provenance-");
-        pg_ibuf_puts(b, name);
-        pg_ibuf_puts(b, "=\"");
-        pg_ibuf_put_html(b, json_string_value(v));
-        pg_ibuf_puts(b, "\"");
+        pg_buf_puts(b, " data-provenance-");
+        pg_buf_puts(b, name);
+        pg_buf_puts(b, "=\"");
+        pg_index_put_html(b, json_string_value(v));
+        pg_buf_puts(b, "\"");
     }
 }
 
@@ -540,7 +540,7 @@ static const char *const hash_pref[] = {
 };
 
 static void
-render_file_html(struct pg_ibuf *b, const json_t *f, const char *base,
+render_file_html(struct pg_buf *b, const json_t *f, const char *base,
     size_t bl, const char *project)
 {
     char path[PG_INDEX_MAX_URL + 1], num[32];
@@ -556,24 +556,24 @@ render_file_html(struct pg_ibuf *b, const json_t *f, const char *base,
         || join(url, sizeof(url), &o, base, bl) != 0
         || join(url, sizeof(url), &o, path, strlen(path)) != 0)
         return;
-    pg_ibuf_puts(b, "<a href=\"");
-    pg_ibuf_put_html(b, url);
+    pg_buf_puts(b, "<a href=\"");
+    pg_index_put_html(b, url);
     for (i = 0; i < sizeof(hash_pref) / sizeof(hash_pref[0]); i++) {
         v = json_object_get(hashes, hash_pref[i]);
         if (json_is_string(v)) {
-            pg_ibuf_puts(b, "#");
-            pg_ibuf_puts(b, hash_pref[i]);
-            pg_ibuf_puts(b, "=");
-            pg_ibuf_put_html(b, json_string_value(v));
+            pg_buf_puts(b, "#");
+            pg_buf_puts(b, hash_pref[i]);
+            pg_buf_puts(b, "=");
+            pg_index_put_html(b, json_string_value(v));
             break;
         }
     }
-    pg_ibuf_puts(b, "\"");
+    pg_buf_puts(b, "\"");
     v = json_object_get(f, "requires-python");
     if (json_is_string(v)) {
-        pg_ibuf_puts(b, " data-requires-python=\"");
-        pg_ibuf_put_html(b, json_string_value(v));
-        pg_ibuf_puts(b, "\"");
+        pg_buf_puts(b, " data-requires-python=\"");
+        pg_index_put_html(b, json_string_value(v));
+        pg_buf_puts(b, "\"");
     }
     put_metadata_attr(b, "data-dist-info-metadata",
         metadata_of(f, "dist-info-metadata"));
@@ -581,55 +581,55 @@ render_file_html(struct pg_ibuf *b, const json_t *f, const char *base,
         metadata_of(f, "core-metadata"));
     v = json_object_get(f, "gpg-sig");
     if (json_is_boolean(v))
-        pg_ibuf_puts(b, json_is_true(v) ? " data-gpg-sig=\"true\""
+        pg_buf_puts(b, json_is_true(v) ? " data-gpg-sig=\"true\""
             : " data-gpg-sig=\"false\"");
     /* PEP 592: the reason is the value, "" when there is none (as PyPI
      * writes it; pip and poetry read data-yanked="" as yanked without a
      * reason).  Never a bare attribute: pip reads that as not yanked. */
     v = json_object_get(f, "yanked");
     if (json_is_true(v) || (json_is_string(v))) {
-        pg_ibuf_puts(b, " data-yanked=\"");
+        pg_buf_puts(b, " data-yanked=\"");
         if (json_is_string(v))
-            pg_ibuf_put_html(b, json_string_value(v));
-        pg_ibuf_puts(b, "\"");
+            pg_index_put_html(b, json_string_value(v));
+        pg_buf_puts(b, "\"");
     }
     v = json_object_get(f, "provenance");
     if (json_is_string(v)) {
         char iu[2 * PG_INDEX_MAX_URL + 2];
 
         if (integrity_url(base, bl, project, fn, iu, sizeof(iu)) == 0) {
-            pg_ibuf_puts(b, " data-provenance=\"");
-            pg_ibuf_put_html(b, iu);
-            pg_ibuf_puts(b, "\"");
+            pg_buf_puts(b, " data-provenance=\"");
+            pg_index_put_html(b, iu);
+            pg_buf_puts(b, "\"");
         }
     }
     v = json_object_get(f, "upload-time");
     if (json_is_string(v)) {
-        pg_ibuf_puts(b, " data-upload-time=\"");
-        pg_ibuf_put_html(b, json_string_value(v));
-        pg_ibuf_puts(b, "\"");
+        pg_buf_puts(b, " data-upload-time=\"");
+        pg_index_put_html(b, json_string_value(v));
+        pg_buf_puts(b, "\"");
     }
     v = json_object_get(f, "size");
     if (json_is_integer(v)) {
         snprintf(num, sizeof(num), "%lld", (long long) json_integer_value(v));
-        pg_ibuf_puts(b, " data-size=\"");
-        pg_ibuf_puts(b, num);
-        pg_ibuf_puts(b, "\"");
+        pg_buf_puts(b, " data-size=\"");
+        pg_buf_puts(b, num);
+        pg_buf_puts(b, "\"");
     }
     pv = json_object_get(f, "_provenance");
     put_provenance_attrs(b, pv);
     put_publisher(b, json_object_get(pv, "publisher"));
-    pg_ibuf_puts(b, ">");
-    pg_ibuf_put_html(b, fn);
-    pg_ibuf_puts(b, "</a><br />\n");
+    pg_buf_puts(b, ">");
+    pg_index_put_html(b, fn);
+    pg_buf_puts(b, "</a><br />\n");
 }
 
 static int
-take(struct pg_ibuf *b, char **out, size_t *outlen)
+take(struct pg_buf *b, char **out, size_t *outlen)
 {
-    pg_ibuf_put(b, "", 1);
+    pg_buf_put(b, "", 1);
     if (b->failed) {
-        pg_ibuf_free(b);
+        pg_buf_free(b);
         return -1;
     }
     *out = b->p;
@@ -645,37 +645,37 @@ render_html(const json_t *model, const char *base, char **out,
     const char *name = json_string_value(json_object_get(model, "name"));
     const json_t *files = json_object_get(model, "files");
     const json_t *ps = json_object_get(model, "project-status");
-    struct pg_ibuf b;
+    struct pg_buf b;
     size_t bl = base_len(base), i;
     char ver[16];
 
     if (name == NULL)
         return -1;
     api_version(model, ver, sizeof(ver));
-    pg_ibuf_init(&b, 512 + json_array_size(files) * 400, PG_INDEX_MAX_RENDER);
-    pg_ibuf_puts(&b, "<!DOCTYPE html>\n<html>\n  <head>\n"
+    pg_buf_init(&b, 512 + json_array_size(files) * 400, PG_INDEX_MAX_RENDER);
+    pg_buf_puts(&b, "<!DOCTYPE html>\n<html>\n  <head>\n"
         "    <meta name=\"pypi:repository-version\" content=\"");
-    pg_ibuf_puts(&b, ver);
-    pg_ibuf_puts(&b, "\">\n");
+    pg_buf_puts(&b, ver);
+    pg_buf_puts(&b, "\">\n");
     if (json_is_string(json_object_get(ps, "status"))) {
-        pg_ibuf_puts(&b, "    <meta name=\"pypi:project-status\" content=\"");
-        pg_ibuf_put_html(&b, json_string_value(json_object_get(ps, "status")));
-        pg_ibuf_puts(&b, "\">\n");
+        pg_buf_puts(&b, "    <meta name=\"pypi:project-status\" content=\"");
+        pg_index_put_html(&b, json_string_value(json_object_get(ps, "status")));
+        pg_buf_puts(&b, "\">\n");
     }
     if (json_is_string(json_object_get(ps, "reason"))) {
-        pg_ibuf_puts(&b,
+        pg_buf_puts(&b,
             "    <meta name=\"pypi:project-status-reason\" content=\"");
-        pg_ibuf_put_html(&b, json_string_value(json_object_get(ps, "reason")));
-        pg_ibuf_puts(&b, "\">\n");
+        pg_index_put_html(&b, json_string_value(json_object_get(ps, "reason")));
+        pg_buf_puts(&b, "\">\n");
     }
-    pg_ibuf_puts(&b, "    <title>Links for ");
-    pg_ibuf_put_html(&b, name);
-    pg_ibuf_puts(&b, "</title>\n  </head>\n  <body>\n    <h1>Links for ");
-    pg_ibuf_put_html(&b, name);
-    pg_ibuf_puts(&b, "</h1>\n");
+    pg_buf_puts(&b, "    <title>Links for ");
+    pg_index_put_html(&b, name);
+    pg_buf_puts(&b, "</title>\n  </head>\n  <body>\n    <h1>Links for ");
+    pg_index_put_html(&b, name);
+    pg_buf_puts(&b, "</h1>\n");
     for (i = 0; i < json_array_size(files); i++)
         render_file_html(&b, json_array_get(files, i), base, bl, name);
-    pg_ibuf_puts(&b, "  </body>\n</html>\n");
+    pg_buf_puts(&b, "  </body>\n</html>\n");
     return take(&b, out, outlen);
 }
 
@@ -705,7 +705,7 @@ pg_index_render_list(const json_t *model, enum pg_index_format fmt,
     const json_t *projects, *p;
     size_t bl, i;
     char ver[16], norm[PG_INDEX_MAX_NAME + 1], hbase[PG_INDEX_MAX_URL + 1];
-    struct pg_ibuf b;
+    struct pg_buf b;
     int n = 0;
 
     if (model == NULL || base == NULL || out == NULL || outlen == NULL
@@ -720,31 +720,31 @@ pg_index_render_list(const json_t *model, enum pg_index_format fmt,
     api_version(model, ver, sizeof(ver));
     switch (fmt) {
     case PG_FMT_JSON:
-        pg_ibuf_init(&b, 64 + json_array_size(projects) * 24,
+        pg_buf_init(&b, 64 + json_array_size(projects) * 24,
             PG_INDEX_MAX_RENDER);
-        pg_ibuf_puts(&b, "{\"meta\":{\"api-version\":\"");
-        pg_ibuf_puts(&b, ver);
-        pg_ibuf_puts(&b, "\"},\"projects\":[");
+        pg_buf_puts(&b, "{\"meta\":{\"api-version\":\"");
+        pg_buf_puts(&b, ver);
+        pg_buf_puts(&b, "\"},\"projects\":[");
         for (i = 0; i < json_array_size(projects); i++) {
             p = json_object_get(json_array_get(projects, i), "name");
             if (!json_is_string(p)
                 || pg_index_normalize(json_string_value(p), norm,
                 sizeof(norm)) != 0)
                 continue;
-            pg_ibuf_puts(&b, n++ > 0 ? ",{\"name\":" : "{\"name\":");
+            pg_buf_puts(&b, n++ > 0 ? ",{\"name\":" : "{\"name\":");
             put_json_value(&b, p);
-            pg_ibuf_puts(&b, "}");
+            pg_buf_puts(&b, "}");
         }
-        pg_ibuf_puts(&b, "]}");
+        pg_buf_puts(&b, "]}");
         return take(&b, out, outlen);
     case PG_FMT_HTML_V1:
     case PG_FMT_HTML:
-        pg_ibuf_init(&b, 256 + json_array_size(projects) * 48,
+        pg_buf_init(&b, 256 + json_array_size(projects) * 48,
             PG_INDEX_MAX_RENDER);
-        pg_ibuf_puts(&b, "<!DOCTYPE html>\n<html>\n  <head>\n"
+        pg_buf_puts(&b, "<!DOCTYPE html>\n<html>\n  <head>\n"
             "    <meta name=\"pypi:repository-version\" content=\"");
-        pg_ibuf_puts(&b, ver);
-        pg_ibuf_puts(&b, "\">\n    <title>Simple index</title>\n  </head>\n"
+        pg_buf_puts(&b, ver);
+        pg_buf_puts(&b, "\">\n    <title>Simple index</title>\n  </head>\n"
             "  <body>\n");
         for (i = 0; i < json_array_size(projects); i++) {
             p = json_object_get(json_array_get(projects, i), "name");
@@ -752,15 +752,15 @@ pg_index_render_list(const json_t *model, enum pg_index_format fmt,
                 || pg_index_normalize(json_string_value(p), norm,
                 sizeof(norm)) != 0)
                 continue;
-            pg_ibuf_puts(&b, "    <a href=\"");
-            pg_ibuf_put_html(&b, hbase);
-            pg_ibuf_puts(&b, "/simple/");
-            pg_ibuf_puts(&b, norm);
-            pg_ibuf_puts(&b, "/\">");
-            pg_ibuf_put_html(&b, json_string_value(p));
-            pg_ibuf_puts(&b, "</a>\n");
+            pg_buf_puts(&b, "    <a href=\"");
+            pg_index_put_html(&b, hbase);
+            pg_buf_puts(&b, "/simple/");
+            pg_buf_puts(&b, norm);
+            pg_buf_puts(&b, "/\">");
+            pg_index_put_html(&b, json_string_value(p));
+            pg_buf_puts(&b, "</a>\n");
         }
-        pg_ibuf_puts(&b, "  </body>\n</html>\n");
+        pg_buf_puts(&b, "  </body>\n</html>\n");
         return take(&b, out, outlen);
     case PG_FMT_NONE:
         return -1;

@@ -118,12 +118,12 @@ static struct pg_uisrv *ui_of(struct pg_req *r);
 
 static void
 send_html(struct pg_req *r, int code, const char *reason,
-    struct pg_ui_buf *b)
+    struct pg_buf *b)
 {
     struct evbuffer *body;
 
     if (b->failed) {
-        pg_ui_buf_free(b);
+        pg_buf_free(b);
         pg_req_refuse(r, PG_REFUSE_NOMEM, "the page could not be "
             "rendered (out of memory or over its size limit)");
         return;
@@ -133,11 +133,11 @@ send_html(struct pg_req *r, int code, const char *reason,
         if (body != NULL) {
             evbuffer_free(body);
         }
-        pg_ui_buf_free(b);
+        pg_buf_free(b);
         pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return;
     }
-    pg_ui_buf_free(b);
+    pg_buf_free(b);
     pg_req_set_header(r, "Content-Type", "text/html; charset=utf-8");
     pg_req_set_header(r, "Cache-Control", "no-store");
     pg_req_set_header(r, "X-Content-Type-Options", "nosniff");
@@ -402,7 +402,7 @@ handle_overview(struct pg_uisrv *u, struct pg_req *r, const char *admin)
     struct pg_ui_count *ref;
     struct pg_ui_pending *pend;
     struct pg_ui_event *pins;
-    struct pg_ui_buf b;
+    struct pg_buf b;
     size_t i, j, held = pg_ui_store_held(u->store);
 
     r->route = "ui";
@@ -489,7 +489,7 @@ handle_overview(struct pg_uisrv *u, struct pg_req *r, const char *admin)
     m.pin_store_up = pg_prov_pins_up(u->prov);
     m.events_held = held;
     m.events_seen = pg_ui_store_seen(u->store);
-    pg_ui_buf_init(&b, 32 * 1024, PG_UI_MAX_PAGE);
+    pg_buf_init(&b, 32 * 1024, PG_UI_MAX_PAGE);
     pg_ui_render_overview(&m, &b);
     send_html(r, 200, "OK", &b);
 }
@@ -502,7 +502,7 @@ handle_events(struct pg_uisrv *u, struct pg_req *r, const char *admin)
     struct pg_ui_events m;
     struct pg_ui_filter f;
     struct pg_ui_event *ev;
-    struct pg_ui_buf b;
+    struct pg_buf b;
     const char *page = qget(r, "page");
     size_t i, skip, matched = 0, held = pg_ui_store_held(u->store);
 
@@ -547,7 +547,7 @@ handle_events(struct pg_uisrv *u, struct pg_req *r, const char *admin)
     }
     m.ev = ev;
     m.events_held = held;
-    pg_ui_buf_init(&b, 32 * 1024, PG_UI_MAX_PAGE);
+    pg_buf_init(&b, 32 * 1024, PG_UI_MAX_PAGE);
     pg_ui_render_events(&m, &b);
     send_html(r, 200, "OK", &b);
 }
@@ -833,7 +833,7 @@ build_and_render(struct ui_req *q, struct pg_req *r, json_t *model)
     struct pg_ui_change *ch = NULL;
     const char **req = NULL;
     struct pg_policy_err err;
-    struct pg_ui_buf b;
+    struct pg_buf b;
     char url[1200];
     int pinned;
 
@@ -986,7 +986,7 @@ build_and_render(struct ui_req *q, struct pg_req *r, json_t *model)
     m.admin = q->admin != NULL;
     m.csrf = q->admin != NULL ? q->csrf : NULL;
     m.flash = q->flash;
-    pg_ui_buf_init(&b, 64 * 1024, PG_UI_MAX_PAGE);
+    pg_buf_init(&b, 64 * 1024, PG_UI_MAX_PAGE);
     pg_ui_render_project(&m, &b);
     free(uf);
     free(vbuf);
@@ -1278,7 +1278,7 @@ handle_action(struct ui_req *q, int action)
     const char *verb = action == ACT_APPROVE ? "approve" : action
         == ACT_FORGET ? "forget" : "reverify";
     char reason[160];
-    struct pg_ui_buf b;
+    struct pg_buf b;
 
     if (q->admin == NULL) {
         unauthorized(r);
@@ -1294,43 +1294,43 @@ handle_action(struct ui_req *q, int action)
     }
     snprintf(q->why, sizeof(q->why), "%s", why != NULL ? why : "");
     if (strcmp(r->method, "POST") != 0) {
-        pg_ui_buf_init(&b, 8192, 1 << 20);
+        pg_buf_init(&b, 8192, 1 << 20);
         pg_ui_page_begin(&b, "Confirm", 1);
-        pg_ui_puts(&b, "<h1>Confirm: ");
-        pg_ui_puts(&b, verb);
-        pg_ui_puts(&b, " for ");
+        pg_buf_puts(&b, "<h1>Confirm: ");
+        pg_buf_puts(&b, verb);
+        pg_buf_puts(&b, " for ");
         pg_ui_text(&b, q->project);
-        pg_ui_puts(&b, "</h1>");
+        pg_buf_puts(&b, "</h1>");
         if (action == ACT_APPROVE) {
-            pg_ui_puts(&b, "<p>Accept <code>");
+            pg_buf_puts(&b, "<p>Accept <code>");
             pg_ui_text(&b, spec);
-            pg_ui_puts(&b, "</code> as a publisher of ");
+            pg_buf_puts(&b, "</code> as a publisher of ");
             pg_ui_text(&b, q->project);
-            pg_ui_puts(&b, ", as <code>provgate pins approve</code> "
+            pg_buf_puts(&b, ", as <code>provgate pins approve</code> "
                 "would.</p>");
         } else if (action == ACT_FORGET) {
-            pg_ui_puts(&b, "<p>Remove the pin: the next attested upload "
+            pg_buf_puts(&b, "<p>Remove the pin: the next attested upload "
                 "seen is pinned again.</p>");
         } else {
-            pg_ui_puts(&b, "<p>Drop the project's cached verdicts: each "
+            pg_buf_puts(&b, "<p>Drop the project's cached verdicts: each "
                 "file's provenance is verified again, and every page "
                 "decided again under the current pins and policy.</p>");
         }
-        pg_ui_puts(&b, "<p>Why: ");
+        pg_buf_puts(&b, "<p>Why: ");
         pg_ui_text(&b, q->why);
-        pg_ui_puts(&b, "</p><form method=\"post\" action=\"/-/project/");
+        pg_buf_puts(&b, "</p><form method=\"post\" action=\"/-/project/");
         pg_ui_urlpart(&b, q->project);
-        pg_ui_putf(&b, "/%s?csrf=%s&amp;why=", verb, q->csrf);
+        pg_buf_putf(&b, "/%s?csrf=%s&amp;why=", verb, q->csrf);
         pg_ui_urlpart(&b, q->why);
         if (spec != NULL) {
-            pg_ui_puts(&b, "&amp;publisher=");
+            pg_buf_puts(&b, "&amp;publisher=");
             pg_ui_urlpart(&b, spec);
         }
-        pg_ui_puts(&b, "\"><button type=\"submit\">Yes, ");
-        pg_ui_puts(&b, verb);
-        pg_ui_puts(&b, "</button></form><p><a href=\"/-/project/");
+        pg_buf_puts(&b, "\"><button type=\"submit\">Yes, ");
+        pg_buf_puts(&b, verb);
+        pg_buf_puts(&b, "</button></form><p><a href=\"/-/project/");
         pg_ui_urlpart(&b, q->project);
-        pg_ui_puts(&b, "\">Cancel</a></p>");
+        pg_buf_puts(&b, "\">Cancel</a></p>");
         pg_ui_page_end(&b);
         send_html(r, 200, "OK", &b);
         return;

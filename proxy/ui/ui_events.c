@@ -17,61 +17,61 @@ static const char *const decisions[] = { "refused", "yank", "hide", "deny",
     "pin", "approve", "forget", "other" };
 
 static void
-query(struct pg_ui_buf *b, const struct pg_ui_events *m, size_t page)
+query(struct pg_buf *b, const struct pg_ui_events *m, size_t page)
 {
-    pg_ui_puts(b, "/-/events?project=");
+    pg_buf_puts(b, "/-/events?project=");
     pg_ui_urlpart(b, m->project);
-    pg_ui_puts(b, "&amp;decision=");
+    pg_buf_puts(b, "&amp;decision=");
     pg_ui_urlpart(b, m->decision);
-    pg_ui_puts(b, "&amp;since=");
+    pg_buf_puts(b, "&amp;since=");
     pg_ui_urlpart(b, m->since);
-    pg_ui_putf(b, "&amp;page=%zu", page);
+    pg_buf_putf(b, "&amp;page=%zu", page);
 }
 
 static void
-form(struct pg_ui_buf *b, const struct pg_ui_events *m)
+form(struct pg_buf *b, const struct pg_ui_events *m)
 {
     size_t i;
 
-    pg_ui_puts(b, "<form method=\"get\" action=\"/-/events\" class=\""
+    pg_buf_puts(b, "<form method=\"get\" action=\"/-/events\" class=\""
         "filters\"><fieldset><legend>Filter</legend><div><label for=\""
         "f-project\">project</label><input id=\"f-project\" name=\"project"
         "\" value=\"");
     pg_ui_text(b, m->project);
-    pg_ui_puts(b, "\"></div><div><label for=\"f-decision\">decision</label>"
+    pg_buf_puts(b, "\"></div><div><label for=\"f-decision\">decision</label>"
         "<select id=\"f-decision\" name=\"decision\"><option value=\"\">"
         "any</option>");
     for (i = 0; i < sizeof(decisions) / sizeof(decisions[0]); i++) {
         int sel = m->decision != NULL
             && strcmp(m->decision, decisions[i]) == 0;
 
-        pg_ui_putf(b, "<option%s>%s</option>", sel ? " selected" : "",
+        pg_buf_putf(b, "<option%s>%s</option>", sel ? " selected" : "",
             decisions[i]);
     }
-    pg_ui_puts(b, "</select></div><div><label for=\"f-since\">since</label>"
+    pg_buf_puts(b, "</select></div><div><label for=\"f-since\">since</label>"
         "<input id=\"f-since\" name=\"since\" placeholder=\"24h, 7d or "
         "2026-12-01\" value=\"");
     pg_ui_text(b, m->since);
-    pg_ui_puts(b, "\"></div> <button type=\"submit\">Show</button>"
+    pg_buf_puts(b, "\"></div> <button type=\"submit\">Show</button>"
         "</fieldset></form>");
 }
 
 int
-pg_ui_render_events(const struct pg_ui_events *m, struct pg_ui_buf *out)
+pg_ui_render_events(const struct pg_ui_events *m, struct pg_buf *out)
 {
     size_t i;
 
     pg_ui_page_begin(out, "Events", m->admin);
-    pg_ui_puts(out, "<h1>Events</h1>");
+    pg_buf_puts(out, "<h1>Events</h1>");
     form(out, m);
-    pg_ui_putf(out, "<p class=\"muted\">The audit stream since the server "
+    pg_buf_putf(out, "<p class=\"muted\">The audit stream since the server "
         "started: %llu events held in memory, the newest up to the store's "
         "bounds (the audit log file has them all).  Page %zu.</p>", (unsigned long long) m->events_held,
         m->page);
     if (m->nev == 0) {
-        pg_ui_puts(out, "<p>No event matches.</p>");
+        pg_buf_puts(out, "<p>No event matches.</p>");
     } else {
-        pg_ui_puts(out, "<div class=\"scroll\"><table id=\"events\"><thead>"
+        pg_buf_puts(out, "<div class=\"scroll\"><table id=\"events\"><thead>"
             "<tr><th scope=\"col\">when</th><th scope=\"col\">event</th>"
             "<th scope=\"col\">decision</th><th scope=\"col\">project</th>"
             "<th scope=\"col\">file</th><th scope=\"col\">seen</th><th "
@@ -81,48 +81,48 @@ pg_ui_render_events(const struct pg_ui_events *m, struct pg_ui_buf *out)
     for (i = 0; i < m->nev; i++) {
         const struct pg_ui_event *e = &m->ev[i];
 
-        pg_ui_puts(out, "<tr><td>");
+        pg_buf_puts(out, "<tr><td>");
         pg_ui_time(out, e->time);
-        pg_ui_puts(out, "</td><td>");
+        pg_buf_puts(out, "</td><td>");
         pg_ui_text(out, e->event);
-        pg_ui_puts(out, "</td><td>");
+        pg_buf_puts(out, "</td><td>");
         pg_ui_text(out, e->decision);
-        pg_ui_puts(out, "</td><td>");
+        pg_buf_puts(out, "</td><td>");
         if (e->project != NULL && e->project[0] != '\0') {
-            pg_ui_puts(out, "<a href=\"/-/project/");
+            pg_buf_puts(out, "<a href=\"/-/project/");
             pg_ui_urlpart(out, e->project);
-            pg_ui_puts(out, "\">");
+            pg_buf_puts(out, "\">");
             pg_ui_text(out, e->project);
-            pg_ui_puts(out, "</a>");
+            pg_buf_puts(out, "</a>");
         }
-        pg_ui_puts(out, "</td><td class=\"mono\">");
+        pg_buf_puts(out, "</td><td class=\"mono\">");
         pg_ui_text(out, e->file);
-        pg_ui_puts(out, "</td><td class=\"mono\">");
+        pg_buf_puts(out, "</td><td class=\"mono\">");
         pg_ui_text(out, e->seen);
-        pg_ui_puts(out, "</td><td class=\"mono\">");
+        pg_buf_puts(out, "</td><td class=\"mono\">");
         pg_ui_text(out, e->expected);
-        pg_ui_puts(out, "</td><td>");
+        pg_buf_puts(out, "</td><td>");
         pg_ui_text(out, e->reason);
-        pg_ui_puts(out, "</td><td>");
+        pg_buf_puts(out, "</td><td>");
         pg_ui_text(out, e->actor != NULL && e->actor[0] != '\0' ? e->actor
             : e->client);
-        pg_ui_puts(out, "</td></tr>\n");
+        pg_buf_puts(out, "</td></tr>\n");
     }
     if (m->nev > 0) {
-        pg_ui_puts(out, "</tbody></table></div>");
+        pg_buf_puts(out, "</tbody></table></div>");
     }
-    pg_ui_puts(out, "<nav aria-label=\"Pages\"><p>");
+    pg_buf_puts(out, "<nav aria-label=\"Pages\"><p>");
     if (m->page > 1) {
-        pg_ui_puts(out, "<a rel=\"prev\" href=\"");
+        pg_buf_puts(out, "<a rel=\"prev\" href=\"");
         query(out, m, m->page - 1);
-        pg_ui_puts(out, "\">← newer</a> ");
+        pg_buf_puts(out, "\">← newer</a> ");
     }
     if (m->has_next) {
-        pg_ui_puts(out, "<a rel=\"next\" href=\"");
+        pg_buf_puts(out, "<a rel=\"next\" href=\"");
         query(out, m, m->page + 1);
-        pg_ui_puts(out, "\">older →</a>");
+        pg_buf_puts(out, "\">older →</a>");
     }
-    pg_ui_puts(out, "</p></nav>");
+    pg_buf_puts(out, "</p></nav>");
     pg_ui_page_end(out);
     return out->failed ? -1 : 0;
 }

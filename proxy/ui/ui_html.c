@@ -1,7 +1,8 @@
-/* proxy/ui/ui_html.c — the operator pages' writer: a bounded buffer, the
- * escaping every untrusted string goes through, and the shared page frame.
+/* proxy/ui/ui_html.c — the operator pages' writer: the escaping every
+ * untrusted string goes through on its way into the shared bounded buffer
+ * (util/buf.c), and the shared page frame.
  *
- * The index pages escape the five HTML specials (index_buf.c); a page
+ * The index pages escape the five HTML specials (index_escape.c); a page
  * meant for people must also keep text from *looking* like something it
  * is not.  So pg_ui_text additionally shows control characters and the
  * bidirectional overrides (U+202E turns "gpj.exe" into "exe.jpg" on
@@ -15,8 +16,8 @@
  * fonts, contrast above 7:1 for body text, tables that scroll sideways on
  * a narrow screen), a header with the navigation.  No script, no asset.
  *
- * Owns: b->p until pg_ui_buf_free.  Runs on: either.  Spec: issue 15
- * item 3; style.md (every growable buffer has a ceiling).
+ * Owns: nothing.  Runs on: either.  Spec: issue 15 item 3; style.md
+ * (every growable buffer has a ceiling).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,83 +26,6 @@
 #include <time.h>
 
 #include "ui_int.h"
-
-void
-pg_ui_buf_init(struct pg_ui_buf *b, size_t initial, size_t max)
-{
-    b->len = 0;
-    b->max = max;
-    b->failed = 0;
-    if (initial > max) {
-        initial = max;
-    }
-    if (initial < 256) {
-        initial = 256;
-    }
-    b->p = malloc(initial);
-    b->cap = b->p != NULL ? initial : 0;
-    b->failed = b->p == NULL;
-}
-
-void
-pg_ui_buf_free(struct pg_ui_buf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-void
-pg_ui_put(struct pg_ui_buf *b, const char *s, size_t n)
-{
-    if (b->failed) {
-        return;
-    }
-    if (n > b->max - b->len) {
-        b->failed = 1;
-        return;
-    }
-    if (n > b->cap - b->len) {
-        size_t nc = b->cap;
-        char *np;
-
-        while (nc - b->len < n) {
-            nc = nc > b->max / 2 ? b->max : nc * 2;
-        }
-        np = realloc(b->p, nc);
-        if (np == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-void
-pg_ui_puts(struct pg_ui_buf *b, const char *s)
-{
-    pg_ui_put(b, s, strlen(s));
-}
-
-void
-pg_ui_putf(struct pg_ui_buf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return;
-    }
-    pg_ui_put(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n
-        : sizeof(tmp) - 1);
-}
 
 /* ---- untrusted text ----------------------------------------------------- */
 
@@ -157,7 +81,7 @@ shown_as_mark(unsigned long c)
 }
 
 void
-pg_ui_text_max(struct pg_ui_buf *b, const char *s, size_t max)
+pg_ui_text_max(struct pg_buf *b, const char *s, size_t max)
 {
     const unsigned char *p = (const unsigned char *) s;
     size_t n, shown = 0;
@@ -174,32 +98,32 @@ pg_ui_text_max(struct pg_ui_buf *b, const char *s, size_t max)
         size_t l = utf8_len(p, n, &c);
 
         if (shown == max) {
-            pg_ui_putf(b, "<span class=\"cut\">… (%zu more bytes)</span>",
+            pg_buf_putf(b, "<span class=\"cut\">… (%zu more bytes)</span>",
                 n);
             return;
         }
         shown++;
         if (l == 0) {
-            pg_ui_puts(b, "\xef\xbf\xbd");      /* U+FFFD */
+            pg_buf_puts(b, "\xef\xbf\xbd");      /* U+FFFD */
             p++;
             n--;
             continue;
         }
         if (shown_as_mark(c)) {
-            pg_ui_putf(b, "<span class=\"mark\">&lt;U+%04lX&gt;</span>",
+            pg_buf_putf(b, "<span class=\"mark\">&lt;U+%04lX&gt;</span>",
                 c);
         } else if (c == '&') {
-            pg_ui_puts(b, "&amp;");
+            pg_buf_puts(b, "&amp;");
         } else if (c == '<') {
-            pg_ui_puts(b, "&lt;");
+            pg_buf_puts(b, "&lt;");
         } else if (c == '>') {
-            pg_ui_puts(b, "&gt;");
+            pg_buf_puts(b, "&gt;");
         } else if (c == '"') {
-            pg_ui_puts(b, "&quot;");
+            pg_buf_puts(b, "&quot;");
         } else if (c == '\'') {
-            pg_ui_puts(b, "&#39;");
+            pg_buf_puts(b, "&#39;");
         } else {
-            pg_ui_put(b, (const char *) p, l);
+            pg_buf_put(b, (const char *) p, l);
         }
         p += l;
         n -= l;
@@ -207,7 +131,7 @@ pg_ui_text_max(struct pg_ui_buf *b, const char *s, size_t max)
 }
 
 void
-pg_ui_text(struct pg_ui_buf *b, const char *s)
+pg_ui_text(struct pg_buf *b, const char *s)
 {
     pg_ui_text_max(b, s, 0);
 }
@@ -215,7 +139,7 @@ pg_ui_text(struct pg_ui_buf *b, const char *s)
 /* The same without markup inside (for attribute values: a mark is
  * "&lt;U+202E&gt;", a cut is "…"). */
 static void
-attr_text(struct pg_ui_buf *b, const char *s)
+attr_text(struct pg_buf *b, const char *s)
 {
     const unsigned char *p = (const unsigned char *) s;
     size_t n = strlen(s), shown = 0;
@@ -225,23 +149,23 @@ attr_text(struct pg_ui_buf *b, const char *s)
         size_t l = utf8_len(p, n, &c);
 
         if (shown++ == PG_UI_MAX_STR) {
-            pg_ui_puts(b, "…");
+            pg_buf_puts(b, "…");
             return;
         }
         if (l == 0) {
-            pg_ui_puts(b, "\xef\xbf\xbd");
+            pg_buf_puts(b, "\xef\xbf\xbd");
             p++;
             n--;
             continue;
         }
         if (shown_as_mark(c)) {
-            pg_ui_putf(b, "&lt;U+%04lX&gt;", c);
+            pg_buf_putf(b, "&lt;U+%04lX&gt;", c);
         } else if (c == '&' || c == '<' || c == '>' || c == '"'
             || c == '\'')
         {
-            pg_ui_putf(b, "&#%lu;", c);
+            pg_buf_putf(b, "&#%lu;", c);
         } else {
-            pg_ui_put(b, (const char *) p, l);
+            pg_buf_put(b, (const char *) p, l);
         }
         p += l;
         n -= l;
@@ -249,7 +173,7 @@ attr_text(struct pg_ui_buf *b, const char *s)
 }
 
 void
-pg_ui_urlpart(struct pg_ui_buf *b, const char *s)
+pg_ui_urlpart(struct pg_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
 
@@ -260,11 +184,11 @@ pg_ui_urlpart(struct pg_ui_buf *b, const char *s)
             || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
             || c == '~')
         {
-            pg_ui_put(b, (const char *) &c, 1);
+            pg_buf_put(b, (const char *) &c, 1);
         } else {
             char e[3] = { '%', hex[c >> 4], hex[c & 15] };
 
-            pg_ui_put(b, e, 3);
+            pg_buf_put(b, e, 3);
         }
     }
 }
@@ -292,21 +216,21 @@ safe_url(const char *url)
 }
 
 void
-pg_ui_ext_link(struct pg_ui_buf *b, const char *url, const char *label)
+pg_ui_ext_link(struct pg_buf *b, const char *url, const char *label)
 {
     if (!safe_url(url)) {
         pg_ui_text(b, label);
         return;
     }
-    pg_ui_puts(b, "<a rel=\"noopener noreferrer nofollow\" href=\"");
+    pg_buf_puts(b, "<a rel=\"noopener noreferrer nofollow\" href=\"");
     attr_text(b, url);
-    pg_ui_puts(b, "\">");
+    pg_buf_puts(b, "\">");
     pg_ui_text(b, label);
-    pg_ui_puts(b, "</a>");
+    pg_buf_puts(b, "</a>");
 }
 
 void
-pg_ui_time(struct pg_ui_buf *b, int64_t t)
+pg_ui_time(struct pg_buf *b, int64_t t)
 {
     char out[40];
     time_t tt = (time_t) t;
@@ -315,16 +239,16 @@ pg_ui_time(struct pg_ui_buf *b, int64_t t)
     if (t < 0 || gmtime_r(&tt, &tm) == NULL
         || strftime(out, sizeof(out), "%Y-%m-%d %H:%M UTC", &tm) == 0)
     {
-        pg_ui_puts(b, "—");
+        pg_buf_puts(b, "—");
         return;
     }
-    pg_ui_puts(b, "<time datetime=\"");
+    pg_buf_puts(b, "<time datetime=\"");
     strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    pg_ui_puts(b, out);
-    pg_ui_puts(b, "\">");
+    pg_buf_puts(b, out);
+    pg_buf_puts(b, "\">");
     strftime(out, sizeof(out), "%Y-%m-%d %H:%M UTC", &tm);
-    pg_ui_puts(b, out);
-    pg_ui_puts(b, "</time>");
+    pg_buf_puts(b, out);
+    pg_buf_puts(b, "</time>");
 }
 
 const char *
@@ -406,9 +330,9 @@ static const char style[] =
     "</style>";
 
 void
-pg_ui_page_begin(struct pg_ui_buf *b, const char *title, int admin)
+pg_ui_page_begin(struct pg_buf *b, const char *title, int admin)
 {
-    pg_ui_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+    pg_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
         "<meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, "
         "initial-scale=1\">"
@@ -416,19 +340,19 @@ pg_ui_page_begin(struct pg_ui_buf *b, const char *title, int admin)
         "<meta name=\"referrer\" content=\"no-referrer\">"
         "<title>");
     pg_ui_text(b, title);
-    pg_ui_puts(b, " — provgate</title>");
-    pg_ui_puts(b, style);
-    pg_ui_puts(b, "</head><body><header>"
+    pg_buf_puts(b, " — provgate</title>");
+    pg_buf_puts(b, style);
+    pg_buf_puts(b, "</head><body><header>"
         "<a class=\"brand\" href=\"/-/\">provgate</a>"
         "<nav aria-label=\"Operator pages\"><a href=\"/-/\">Overview</a>"
         "<a href=\"/-/events\">Events</a></nav>");
-    pg_ui_puts(b, admin ? "<span>administrator</span>"
+    pg_buf_puts(b, admin ? "<span>administrator</span>"
         : "<span>read-only</span>");
-    pg_ui_puts(b, "</header><main>\n");
+    pg_buf_puts(b, "</header><main>\n");
 }
 
 void
-pg_ui_page_end(struct pg_ui_buf *b)
+pg_ui_page_end(struct pg_buf *b)
 {
-    pg_ui_puts(b, "</main></body></html>\n");
+    pg_buf_puts(b, "</main></body></html>\n");
 }

@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf_int.h"
+
 /* ---- limits ---------------------------------------------------------- */
 #define PG_UI_MAX_PAGE (16u * 1024 * 1024) /* one rendered page */
 #define PG_UI_MAX_STR 300           /* characters of one untrusted string
@@ -38,45 +40,32 @@
 #define PG_UI_STORE_MAX_FIELD 512   /* bytes kept of one event field */
 #define PG_UI_PAGE_EVENTS 50        /* events per /-/events page */
 
-/* ---- the output buffer (ui_html.c) ----------------------------------- */
+/* ---- writing (ui_html.c) --------------------------------------------- */
 
-/* A growable buffer with a ceiling (curl's dynbuf): after the first
- * failure every put is a no-op and failed stays set. */
-struct pg_ui_buf {
-    char *p;
-    size_t len, cap, max;
-    int failed;
-};
-
-void pg_ui_buf_init(struct pg_ui_buf *b, size_t initial, size_t max);
-void pg_ui_buf_free(struct pg_ui_buf *b);
-/* Trusted bytes (our own markup). */
-void pg_ui_put(struct pg_ui_buf *b, const char *s, size_t n);
-void pg_ui_puts(struct pg_ui_buf *b, const char *s);
-/* Trusted printf (numbers, our own words); cut at 512 bytes. */
-void pg_ui_putf(struct pg_ui_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Pages are written into the shared bounded buffer (util/buf_int.h):
+ * trusted bytes (our own markup, numbers) with pg_buf_put, pg_buf_puts and
+ * pg_buf_putf; everything untrusted through the functions below. */
 /* Untrusted text, for element content and double-quoted attributes:
  * & < > " ' escaped; C0/C1 controls, DEL and the bidirectional controls
  * (U+061C, U+200E/F, U+202A–E, U+2066–9) written as a visible "<U+XXXX>"
  * mark; invalid UTF-8 as U+FFFD; cut after max characters (0: the
  * PG_UI_MAX_STR default) with "… (N more bytes)".  NULL writes nothing. */
-void pg_ui_text_max(struct pg_ui_buf *b, const char *s, size_t max);
-void pg_ui_text(struct pg_ui_buf *b, const char *s);
+void pg_ui_text_max(struct pg_buf *b, const char *s, size_t max);
+void pg_ui_text(struct pg_buf *b, const char *s);
 /* Untrusted text percent-encoded as one URL path segment or query value
  * (unreserved characters kept). */
-void pg_ui_urlpart(struct pg_ui_buf *b, const char *s);
+void pg_ui_urlpart(struct pg_buf *b, const char *s);
 /* <a href="url">label</a> when url is an http:// or https:// URL without
  * spaces, quotes or angle brackets; otherwise just the label as text.
  * Both are untrusted. */
-void pg_ui_ext_link(struct pg_ui_buf *b, const char *url,
+void pg_ui_ext_link(struct pg_buf *b, const char *url,
     const char *label);
 /* "2026-12-07 20:51 UTC" (or "—" for t < 0). */
-void pg_ui_time(struct pg_ui_buf *b, int64_t t);
+void pg_ui_time(struct pg_buf *b, int64_t t);
 /* The document head (title untrusted) with the inline style sheet, the
  * header and navigation; and its end. */
-void pg_ui_page_begin(struct pg_ui_buf *b, const char *title, int admin);
-void pg_ui_page_end(struct pg_ui_buf *b);
+void pg_ui_page_begin(struct pg_buf *b, const char *title, int admin);
+void pg_ui_page_end(struct pg_buf *b);
 
 /* ---- statuses -------------------------------------------------------- */
 
@@ -158,7 +147,7 @@ struct pg_ui_overview {
 };
 
 int pg_ui_render_overview(const struct pg_ui_overview *m,
-    struct pg_ui_buf *out);
+    struct pg_buf *out);
 
 /* ---- project (ui_project.c) ------------------------------------------ */
 
@@ -222,7 +211,7 @@ struct pg_ui_project {
 };
 
 int pg_ui_render_project(const struct pg_ui_project *m,
-    struct pg_ui_buf *out);
+    struct pg_buf *out);
 
 /* ---- events (ui_events.c) -------------------------------------------- */
 
@@ -237,7 +226,7 @@ struct pg_ui_events {
 };
 
 int pg_ui_render_events(const struct pg_ui_events *m,
-    struct pg_ui_buf *out);
+    struct pg_buf *out);
 
 /* ---- the event store (ui_store.c) ------------------------------------ */
 

@@ -70,17 +70,17 @@ two_thousand_file_project_page(void **state)
     m.files = files;
     m.nfiles = NFILES;
     for (i = 0; i < REPEAT; i++) {
-        struct pg_ui_buf b;
+        struct pg_buf b;
         double t0 = now_ms();
 
-        pg_ui_buf_init(&b, 64 * 1024, PG_UI_MAX_PAGE);
+        pg_buf_init(&b, 64 * 1024, PG_UI_MAX_PAGE);
         assert_int_equal(pg_ui_render_project(&m, &b), 0);
         t[i] = now_ms() - t0;
         len = b.len;
-        pg_ui_put(&b, "", 1);
+        pg_buf_put(&b, "", 1);
         assert_non_null(strstr(b.p, "<h2 id=\"files\">Files (2000)</h2>"));
         assert_non_null(strstr(b.p, "big-199.9-cp312"));
-        pg_ui_buf_free(&b);
+        pg_buf_free(&b);
     }
     qsort(t, REPEAT, sizeof(t[0]), cmp);
     printf("ui: project page of %d files, %zu bytes: median %.2f ms, best "

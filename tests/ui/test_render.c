@@ -29,11 +29,11 @@ static char long_claim[10001];
 static char *
 render_project(const struct pg_ui_project *m, size_t *len)
 {
-    struct pg_ui_buf b;
+    struct pg_buf b;
 
-    pg_ui_buf_init(&b, 4096, PG_UI_MAX_PAGE);
+    pg_buf_init(&b, 4096, PG_UI_MAX_PAGE);
     assert_int_equal(pg_ui_render_project(m, &b), 0);
-    pg_ui_put(&b, "", 1);
+    pg_buf_put(&b, "", 1);
     assert_false(b.failed);
     *len = b.len - 1;
     return b.p;
@@ -253,7 +253,7 @@ overview_counts_bars_and_hostile_names(void **state)
     struct pg_ui_pending pend[1] = { { "demo", RLO, "github:org/demo:r.yml",
         SCRIPT, T0 } };
     struct pg_ui_event pe[1];
-    struct pg_ui_buf b;
+    struct pg_buf b;
     size_t d;
 
     (void) state;
@@ -284,9 +284,9 @@ overview_counts_bars_and_hostile_names(void **state)
     m.pin_store_up = 1;
     m.hits = 3;
     m.misses = 1;
-    pg_ui_buf_init(&b, 4096, PG_UI_MAX_PAGE);
+    pg_buf_init(&b, 4096, PG_UI_MAX_PAGE);
     assert_int_equal(pg_ui_render_overview(&m, &b), 0);
-    pg_ui_put(&b, "", 1);
+    pg_buf_put(&b, "", 1);
     assert_clean(b.p);
     assert_non_null(strstr(b.p, "<meta name=\"viewport\""));
     assert_non_null(strstr(b.p, "<svg role=\"img\""));
@@ -299,7 +299,7 @@ overview_counts_bars_and_hostile_names(void **state)
         "&lt;b&gt;</a>"));
     assert_non_null(strstr(b.p, "75.0% (3 of 4 requests"));
     assert_non_null(strstr(b.p, "(9700 more bytes)"));
-    pg_ui_buf_free(&b);
+    pg_buf_free(&b);
 }
 
 static void
@@ -307,7 +307,7 @@ events_page_keeps_filters_in_links(void **state)
 {
     struct pg_ui_events m;
     struct pg_ui_event ev[2];
-    struct pg_ui_buf b;
+    struct pg_buf b;
 
     (void) state;
     memset(&m, 0, sizeof(m));
@@ -329,9 +329,9 @@ events_page_keeps_filters_in_links(void **state)
     m.has_next = 1;
     m.ev = ev;
     m.nev = 2;
-    pg_ui_buf_init(&b, 4096, PG_UI_MAX_PAGE);
+    pg_buf_init(&b, 4096, PG_UI_MAX_PAGE);
     assert_int_equal(pg_ui_render_events(&m, &b), 0);
-    pg_ui_put(&b, "", 1);
+    pg_buf_put(&b, "", 1);
     assert_clean(b.p);
     assert_non_null(strstr(b.p, "<label for=\"f-project\">project</label>"
         "<input id=\"f-project\" name=\"project\" value=\"de mo&amp;&quot;"
@@ -341,13 +341,13 @@ events_page_keeps_filters_in_links(void **state)
         "&amp;decision=yank&amp;since=%3C7d%3E&amp;page=1\">← newer"));
     assert_non_null(strstr(b.p, "&amp;page=3\">older →"));
     assert_non_null(strstr(b.p, "x&quot; onmouseover"));
-    pg_ui_buf_free(&b);
+    pg_buf_free(&b);
 }
 
 static void
 text_cut_counts_bytes_and_keeps_utf8_whole(void **state)
 {
-    struct pg_ui_buf b;
+    struct pg_buf b;
     char s[PG_UI_MAX_STR * 2 + 3];
     size_t i;
 
@@ -358,20 +358,20 @@ text_cut_counts_bytes_and_keeps_utf8_whole(void **state)
         s[i + 1] = '\xa9';
     }
     s[sizeof(s) - 1] = '\0';
-    pg_ui_buf_init(&b, 64, 1 << 20);
+    pg_buf_init(&b, 64, 1 << 20);
     pg_ui_text(&b, s);
-    pg_ui_put(&b, "", 1);
+    pg_buf_put(&b, "", 1);
     assert_non_null(strstr(b.p, "\xc3\xa9<span class=\"cut\">… (2 more "
         "bytes)</span>"));
-    pg_ui_buf_free(&b);
+    pg_buf_free(&b);
     /* exactly at the limit: not cut */
     s[PG_UI_MAX_STR * 2] = '\0';
-    pg_ui_buf_init(&b, 64, 1 << 20);
+    pg_buf_init(&b, 64, 1 << 20);
     pg_ui_text(&b, s);
-    pg_ui_put(&b, "", 1);
+    pg_buf_put(&b, "", 1);
     assert_null(strstr(b.p, "cut"));
     assert_int_equal(b.len - 1, (size_t) PG_UI_MAX_STR * 2);
-    pg_ui_buf_free(&b);
+    pg_buf_free(&b);
 }
 
 static void
@@ -381,15 +381,15 @@ buffer_ceiling_fails_the_render(void **state)
     struct pg_ui_change c;
     struct pg_ui_pin pin;
     struct pg_ui_hist h;
-    struct pg_ui_buf b;
+    struct pg_buf b;
 
     (void) state;
     fill_project(&m, &c, &pin, &h);
-    pg_ui_buf_init(&b, 256, 4096);
+    pg_buf_init(&b, 256, 4096);
     assert_int_equal(pg_ui_render_project(&m, &b), -1);
     assert_true(b.failed);
     assert_true(b.len <= 4096);
-    pg_ui_buf_free(&b);
+    pg_buf_free(&b);
 }
 
 int
