@@ -359,6 +359,27 @@ pg_req_send(struct pg_req *r, int code, const char *reason,
 }
 
 void
+pg_req_start_stream(struct pg_req *r, int code, const char *phrase)
+{
+    r->status = code;
+    r->started = 1;
+    if (!r->client_gone && r->ops->start_stream != NULL) {
+        r->ops->start_stream(r, code, phrase);
+    }
+}
+
+void
+pg_req_stream(struct pg_req *r, struct evbuffer *chunk,
+    void (*drained)(void *arg), void *arg)
+{
+    if (r->client_gone || r->ops->stream == NULL) {
+        return;
+    }
+    r->bytes += evbuffer_get_length(chunk);
+    r->ops->stream(r, chunk, drained, arg);
+}
+
+void
 pg_req_end_stream(struct pg_req *r)
 {
     if (!r->client_gone && r->ops->end_stream != NULL) {
@@ -586,6 +607,36 @@ ev_reply(struct pg_req *r, int code, const char *phrase,
 }
 
 static void
+ev_start_stream(struct pg_req *r, int code, const char *phrase)
+{
+    evhttp_send_reply_start(r->ereq, code, phrase);
+}
+
+static void
+ev_on_drained(struct evhttp_connection *evcon, void *arg)
+{
+    struct pg_req *r = arg;
+
+    (void) evcon;
+    if (r->on_drained != NULL) {
+        r->on_drained(r->drained_arg);
+    }
+}
+
+static void
+ev_stream(struct pg_req *r, struct evbuffer *chunk,
+    void (*drained)(void *arg), void *arg)
+{
+    r->on_drained = drained;
+    r->drained_arg = arg;
+    if (drained != NULL) {
+        evhttp_send_reply_chunk_with_cb(r->ereq, chunk, ev_on_drained, r);
+    } else {
+        evhttp_send_reply_chunk(r->ereq, chunk);
+    }
+}
+
+static void
 ev_end_stream(struct pg_req *r)
 {
     struct evhttp_request *ereq;
@@ -640,6 +691,8 @@ static const struct pg_req_ops ev_ops = {
     .has_out_header = ev_has_out_header,
     .output_pending = ev_output_pending,
     .reply = ev_reply,
+    .start_stream = ev_start_stream,
+    .stream = ev_stream,
     .end_stream = ev_end_stream,
     .abort = ev_abort,
     .done = ev_done,

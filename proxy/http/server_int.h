@@ -259,7 +259,14 @@ struct pg_req_ops {
      * pg_req_finish. */
     void (*reply)(struct pg_req *r, int code, const char *phrase,
         struct evbuffer *body);
-    /* Ends a reply streamed with the transport (NULL: none streams). */
+    /* A streamed reply (NULL: this transport does not stream; the serving
+     * threads relay downloads to the main loop): start_stream sends the
+     * status line and the headers set, stream queues a chunk (consumed)
+     * and calls drained(arg) once the client took it (NULL: nothing),
+     * end_stream ends the reply. */
+    void (*start_stream)(struct pg_req *r, int code, const char *phrase);
+    void (*stream)(struct pg_req *r, struct evbuffer *chunk,
+        void (*drained)(void *arg), void *arg);
     void (*end_stream)(struct pg_req *r);
     /* Resets the client connection; sets client_gone. */
     void (*abort)(struct pg_req *r);
@@ -314,6 +321,9 @@ struct pg_req {
     int ereq_detached;                  /* libevent left ereq to us */
     int started;                        /* a streamed reply was started */
     void (*on_gone)(struct pg_req *r);  /* client closed while streaming */
+    void (*on_drained)(void *arg);      /* the last chunk streamed was
+                                           taken (pg_req_stream) */
+    void *drained_arg;
     void *route_state;                  /* files.c per-request state */
     void *page_state;                   /* pages.c: the binding of the
                                            project being loaded */
@@ -354,7 +364,15 @@ void pg_req_finish(struct pg_req *r);
 /* Sends a complete reply (body may be NULL; consumed) and finishes. */
 void pg_req_send(struct pg_req *r, int code, const char *reason,
     struct evbuffer *body);
-/* Ends a reply started with evhttp_send_reply_start and finishes. */
+/* A streamed reply (files.c's downloads): the status line and the
+ * headers set (r->status, r->started set); chunks (consumed; counted in
+ * r->bytes; drained(arg) runs once the client took the chunk, NULL:
+ * nothing); the end, which finishes r.  Only the main loop's transport
+ * streams (the serving threads relay downloads to it); on another these
+ * send nothing. */
+void pg_req_start_stream(struct pg_req *r, int code, const char *phrase);
+void pg_req_stream(struct pg_req *r, struct evbuffer *chunk,
+    void (*drained)(void *arg), void *arg);
 void pg_req_end_stream(struct pg_req *r);
 /* Why a request is refused: each class has one status and title (req.c's
  * table), so no call site picks them. */

@@ -83,7 +83,6 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "config_int.h"
 #include "filecache_int.h"
@@ -593,11 +592,10 @@ on_live_gone(struct pg_req *r)
 }
 
 static void
-on_client_drained(struct evhttp_connection *evcon, void *arg)
+on_client_drained(void *arg)
 {
     struct pg_dl *d = arg;
 
-    (void) evcon;
     if (d->paused && d->xfer != NULL) {
         d->paused = 0;
         pg_upstream_resume(d->xfer);
@@ -653,9 +651,7 @@ dl_on_headers(void *arg, const struct pg_upstream_resp *resp)
     set_file_headers(r, &d->rec);
     snprintf(cl, sizeof(cl), "%lld", (long long)d->declared);
     pg_req_set_header(r, "Content-Length", cl);
-    r->status = 200;
-    r->started = 1;
-    evhttp_send_reply_start(r->ereq, 200, "OK");
+    pg_req_start_stream(r, 200, "OK");
     return 0;
 }
 
@@ -703,9 +699,7 @@ dl_on_data(void *arg, const void *buf, size_t len)
     hl = evbuffer_get_length(d->held);
     if (hl > PG_FILE_HOLD_BYTES) {
         evbuffer_remove_buffer(d->held, d->tmp, hl - PG_FILE_HOLD_BYTES);
-        r->bytes += evbuffer_get_length(d->tmp);
-        evhttp_send_reply_chunk_with_cb(r->ereq, d->tmp, on_client_drained,
-            d);
+        pg_req_stream(r, d->tmp, on_client_drained, d);
         if (!d->paused && pg_req_output_pending(r) > PG_FILE_CLIENT_HIGH) {
             d->paused = 1;
             pg_upstream_pause(d->xfer);
@@ -867,8 +861,7 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
 
             live_detach(d);
             if (!r->client_gone && r->started) {
-                r->bytes += evbuffer_get_length(d->held);
-                evhttp_send_reply_chunk(r->ereq, d->held);
+                pg_req_stream(r, d->held, NULL, NULL);
             }
             pg_req_end_stream(r);
         }

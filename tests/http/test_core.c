@@ -7,7 +7,8 @@
  * page view (negotiation, gzip, ETag, 304, Range, If-Range, HEAD), a file
  * view (the same for a cached blob), refusal bodies (problem+json), and
  * the hot table (published answers, invalidation, expiry, a moved LMDB
- * generation).  Each group is a table of rows; the end-to-end tests
+ * generation), and a streamed reply (start, chunks, end through the
+ * transport's table).  Each group is a table of rows; the end-to-end tests
  * (tests/server) show the same answers on the wire.
  *
  * Owns: a temp cache directory under the working directory.  Runs on:
@@ -163,18 +164,26 @@ static const struct pg_req_ops fake_ops = {
 static struct pg_server server;
 static struct pg_loop loop;
 
+/* A request on the transport ops (front: what they are handed). */
 static struct pg_req *
-fake_req(struct fake *f, const char *method, const char *path)
+fake_req_on(const struct pg_req_ops *ops, void *front, const char *method,
+    const char *path)
 {
     struct pg_req *r;
 
     loop.s = &server;
-    r = pg_req_new_ops(&loop, &fake_ops, f);
+    r = pg_req_new_ops(&loop, ops, front);
     assert_non_null(r);
     r->method = method != NULL ? method : "GET";
     r->is_head = strcmp(r->method, "HEAD") == 0;
     r->path = pg_req_strdup(r, path);
     return r;
+}
+
+static struct pg_req *
+fake_req(struct fake *f, const char *method, const char *path)
+{
+    return fake_req_on(&fake_ops, f, method, path);
 }
 
 static const char *
@@ -832,6 +841,149 @@ gone_and_abort(void **state)
     assert_false(f.aborted);
 }
 
+/* ---- streamed replies ------------------------------------------------------ */
+
+/* A transport that streams (the main loop's evhttp does; files.c's
+ * downloads stream through it): what reaches it, in order. */
+struct stream_log {
+    struct fake f;                      /* first: r->front */
+    char seq[256];                      /* "start 200 OK|chunk abc|end" */
+    size_t bytes;                       /* r->bytes at the end */
+    int drained, finished;
+};
+
+static void
+log_step(struct stream_log *l, const char *fmt, const char *a)
+{
+    size_t at = strlen(l->seq);
+
+    snprintf(l->seq + at, sizeof(l->seq) - at, "%s", at > 0 ? "|" : "");
+    at = strlen(l->seq);
+    snprintf(l->seq + at, sizeof(l->seq) - at, fmt, a);
+}
+
+static void
+fake_start_stream(struct pg_req *r, int code, const char *phrase)
+{
+    char what[64];
+
+    snprintf(what, sizeof(what), "%d %s", code, phrase);
+    log_step(r->front, "start %s", what);
+}
+
+static void
+fake_stream(struct pg_req *r, struct evbuffer *chunk,
+    void (*drained)(void *arg), void *arg)
+{
+    char buf[64];
+    size_t n = evbuffer_get_length(chunk);
+
+    assert_true(n < sizeof(buf));
+    evbuffer_remove(chunk, buf, n);
+    buf[n] = '\0';
+    log_step(r->front, "chunk %s", buf);
+    if (drained != NULL) {
+        drained(arg);                   /* the fake client takes it all */
+    }
+}
+
+static void
+fake_end_stream(struct pg_req *r)
+{
+    log_step(r->front, "end%s", "");
+}
+
+static void
+fake_stream_done(struct pg_req *r)
+{
+    struct stream_log *l = r->front;
+
+    l->bytes = r->bytes;
+    l->finished = 1;
+}
+
+static void
+on_fake_drained(void *arg)
+{
+    ((struct stream_log *)arg)->drained++;
+}
+
+static const struct pg_req_ops fake_stream_ops = {
+    .live = fake_live,
+    .query = fake_query,
+    .header = fake_header,
+    .set_header = fake_set_header,
+    .has_out_header = fake_has_out_header,
+    .output_pending = fake_output_pending,
+    .reply = fake_reply,
+    .start_stream = fake_start_stream,
+    .stream = fake_stream,
+    .end_stream = fake_end_stream,
+    .abort = fake_abort,
+    .done = fake_stream_done,
+};
+
+struct stream_row {
+    const char *name;
+    int streams;                        /* the transport streams */
+    int gone;                           /* client gone before the start */
+    const char *seq;                    /* what the transport saw */
+    size_t bytes;                       /* counted for the access line */
+    int drained;
+};
+
+static const struct stream_row stream_rows[] = {
+    { .name = "status_chunks_and_end_in_order", .streams = 1,
+      .seq = "start 200 OK|chunk abc|chunk defg|end", .bytes = 7,
+      .drained = 1 },
+    { .name = "client_gone_before_the_start_gets_nothing", .streams = 1,
+      .gone = 1, .seq = "", .bytes = 0 },
+    { .name = "a_transport_that_cannot_stream_sends_nothing",
+      .seq = "", .bytes = 0 },
+};
+
+/* The route streams through the transport's table, never a transport by
+ * name: start, chunks (the first with a drained callback), end; each
+ * request is finished once whatever the transport. */
+static void
+stream_rows_answer(void **state)
+{
+    size_t i;
+
+    (void) state;
+    for (i = 0; i < sizeof(stream_rows) / sizeof(stream_rows[0]); i++) {
+        const struct stream_row *row = &stream_rows[i];
+        struct stream_log l;
+        struct evbuffer *a = evbuffer_new(), *b = evbuffer_new();
+        struct pg_req *r;
+
+        memset(&l, 0, sizeof(l));
+        r = fake_req_on(row->streams ? &fake_stream_ops : &fake_ops, &l,
+            "GET", "/packages/x");
+        r->client_gone = row->gone;
+        evbuffer_add(a, "abc", 3);
+        evbuffer_add(b, "defg", 4);
+        pg_req_start_stream(r, 200, "OK");
+        assert_int_equal(r->status, 200);
+        assert_true(r->started);
+        pg_req_stream(r, a, on_fake_drained, &l);
+        pg_req_stream(r, b, NULL, NULL);
+        pg_req_end_stream(r);
+        if (strcmp(l.seq, row->seq) != 0) {
+            fail_msg("%s: transport saw \"%s\", want \"%s\"", row->name,
+                l.seq, row->seq);
+        }
+        if (row->streams) {
+            assert_true(l.finished);
+            assert_int_equal(l.bytes, row->bytes);
+        }
+        assert_int_equal(l.drained, row->drained);
+        assert_false(l.f.replied);
+        evbuffer_free(a);
+        evbuffer_free(b);
+    }
+}
+
 /* ---- the hot table -------------------------------------------------------- */
 
 struct hot_row {
@@ -1164,6 +1316,7 @@ main(int argc, char **argv)
         cmocka_unit_test(hot_rows_answer),
         cmocka_unit_test(auth_rows_answer),
         cmocka_unit_test(auth_basic_rows),
+        cmocka_unit_test(stream_rows_answer),
     };
 
     if (argc > 1) {
