@@ -18,6 +18,7 @@
 #include "cmd_int.h"
 #include "config_int.h"
 #include "pg_proxy.h"
+#include "guard_int.h"
 #include "provenance_int.h"
 #include "ui_route_int.h"
 
@@ -167,6 +168,7 @@ pg_cmd_serve(int argc, char **argv)
     struct pg_proxy_hooks hooks;
     struct pg_ctx ctx;
     struct pg_prov *prov = NULL;
+    struct pg_guard *guard = NULL;
     struct pg_uisrv *ui = NULL;
     char pmsg[4096];                /* every FILE:LINE of a bad policy */
     struct serve_args sa;
@@ -214,10 +216,19 @@ pg_cmd_serve(int argc, char **argv)
         pg_config_free(&cfg);
         return 2;
     }
+    if (pg_guard_new(&ctx, pg_prov_audit(prov), &hooks, &guard) != 0) {
+        fprintf(stderr, "provgate: serve: out of memory\n");
+        pg_prov_stop(prov);
+        pg_server_free(s);
+        pg_prov_free(prov);
+        pg_config_free(&cfg);
+        return 1;
+    }
     pg_server_set_hooks(s, &hooks);
     if (cfg.ui && pg_uisrv_new(s, prov, &ui, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "%s\n", msg);
         pg_prov_stop(prov);
+        pg_guard_free(guard);
         pg_server_free(s);
         pg_prov_free(prov);
         pg_config_free(&cfg);
@@ -225,6 +236,7 @@ pg_cmd_serve(int argc, char **argv)
     }
     rc = pg_server_run(s);
     pg_prov_stop(prov);
+    pg_guard_free(guard);
     pg_uisrv_free(ui);
     pg_server_free(s);
     pg_prov_free(prov);

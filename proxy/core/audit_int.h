@@ -25,7 +25,8 @@
 struct pg_audit;
 
 struct pg_audit_event {
-    const char *event;      /* "reject", "pin-create", "pin-approve",
+    const char *event;      /* "reject", "dependency-confusion",
+                               "pin-create", "pin-approve",
                                "pin-forget", "pin-import", "policy-reload",
                                "policy-reload-failed" */
     int64_t time;           /* Unix seconds; 0 = now */

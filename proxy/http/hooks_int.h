@@ -51,6 +51,14 @@ struct pg_proxy_hooks {
      * answer is 503 with the why, and a balancer prefers another
      * replica).  Optional. */
     int (*ready)(void *arg, char *why, size_t len);
+    /* Added by issue 13 (routes/guard.c), with their own argument:
+     * private_page is called when a private upstream's (up > 0) project
+     * page was fetched or revalidated from it; public_name when
+     * [upstream]'s project list holds a name private upstream up owns.
+     * Optional. */
+    void (*private_page)(void *arg, const char *project, size_t up);
+    void (*public_name)(void *arg, const char *project, size_t up);
+    void *guard_arg;
 };
 
 #define PG_PROXY_DECISION_WAIT 2

@@ -1579,6 +1579,12 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
         page_fetch_failed(pg, 502, why);
         return;
     }
+    if ((resp->status == 304 || resp->status == 200) && pg->up != 0
+        && !pg->is_list && s->hooks.private_page != NULL)
+    {
+        /* issue 13: is the private name on [upstream] too? */
+        s->hooks.private_page(s->hooks.guard_arg, pg->project, pg->up);
+    }
     if (resp->status == 304 && (pg->ready || pg->stored != NULL)) {
         pg_stats_upstream_done(s, page_kind(pg), NULL, pg->t0);
         evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));

@@ -119,6 +119,26 @@ class TwoUpstreams(pgtest.Case):
         self.assertEqual(len(names), 1, names)
         return names[0], pgtest.sha256_file(os.path.join(p.dest, names[0]))
 
+    def confusion_count(self, pg, via):
+        return pgtest.metric_sum(pg.metrics(),
+                                 "provgate_dependency_confusion_total",
+                                 upstream="corp", via=via)
+
+    def audit_events(self, kind):
+        out = []
+        try:
+            with open(self.audit) as f:
+                for line in f:
+                    try:
+                        ev = json.loads(line)
+                    except ValueError:
+                        continue
+                    if ev.get("event") == kind:
+                        out.append(ev)
+        except OSError:
+            pass
+        return out
+
     def page_json(self, pg, project):
         r = pg.page(project, accept=pgtest.JSON_TYPE)
         self.assertEqual(r.status, 200, "%s: %s %s" % (project, r.status,
@@ -141,6 +161,24 @@ class TwoUpstreams(pgtest.Case):
         self.assertEqual([f["filename"] for f in page["files"]],
                          [mine["filename"]])
         self.assertEqual(self.public.path_count(evil["path"]), 0)
+
+        # the attempt is logged, audited and counted, once
+        self.assertTrue(pgtest.wait_until(
+            lambda: self.confusion_count(pg, "page") >= 1, 60),
+            pg.metrics())
+        events = self.audit_events("dependency-confusion")
+        self.assertEqual([e["project"] for e in events], ["corp-tools"])
+        self.assertIn("served from [upstream:corp] only", events[0]["reason"])
+        self.assertIn("dependency confusion: corp-tools belongs to "
+                      "[upstream:corp]", pg.log_text())
+        # a private name the public index does not have is not reported
+        self.wheel(self.private, "corp-only", "1.0")
+        self.downloaded(self.pip_download(pg, "corp-only"))
+        self.assertTrue(pgtest.wait_until(
+            lambda: pgtest.metric_sum(
+                pg.metrics(), "provgate_dependency_confusion_probes_total",
+                result="absent") >= 1, 60), pg.metrics())
+        self.assertEqual(self.confusion_count(pg, "page"), 1)
 
         # a name no private upstream owns comes from [upstream]
         fn, sha = self.downloaded(self.pip_download(pg, "pubpkg"))
