@@ -99,6 +99,8 @@ enum page_outcome { OUT_HIT, OUT_MISS, OUT_REVALIDATED, OUT_STALE };
 
 
 
+struct merge_memo;
+
 struct pg_page_wait {
     struct pg_req *r;
     pg_page_ready_fn cb;
@@ -153,6 +155,7 @@ struct pg_pages {
     uint64_t list_gen[PG_CONFIG_MAX_UPSTREAMS]; /* of the list page the
                                    binding last took upstream i's names
                                    from (0: none) */
+    struct merge_memo *merge;   /* /simple/ with private upstreams */
     pthread_t loop_thread;      /* the thread that runs the loop */
 };
 
@@ -1996,11 +1999,434 @@ on_page_ready(struct pg_req *r, struct pg_page *pg, int status,
     serve_page(r, pg);
 }
 
+/* ---- /simple/ with private upstreams (issue 13) -------------------------
+ *
+ * The project list a client gets names each project once, from the
+ * upstream that serves it: [upstream]'s names that no private upstream
+ * owns, and each private upstream's names that it owns (by its projects
+ * line or, with @list, all of them; a name two @list upstreams hold is in
+ * neither, as it is served by neither).  A request loads every private
+ * list, then [upstream]'s (each a list page: cached, revalidated on
+ * list_ttl); the merge and its render run on a worker (a public list may
+ * hold 600,000 names) and are kept until one of those pages changes
+ * (their generations are the merge's signature).  Requests that arrive
+ * while a merge runs wait for it.  [upstream]'s names that a private
+ * upstream owns are given to the guard (hooks.public_name, via "list").
+ * Nothing in the models is changed on the worker: it reads them under a
+ * reference taken on the loop and builds its own. */
+
+#define MERGE_MAX_SEEN 1000     /* public names a merge reports as owned
+                                   by a private upstream */
+
+struct merge_wait {
+    struct pg_req *r;
+    struct merge_wait *next;
+};
+
+struct merge_job {
+    struct pg_pages *ps;
+    const struct pg_config *cfg;    /* borrowed: outlives the pool */
+    const char *base_url;
+    size_t cap_bytes;
+    const char *cache_dir;
+    json_t *lists[PG_CONFIG_MAX_UPSTREAMS];  /* referenced; [0] public */
+    uint64_t sig[PG_CONFIG_MAX_UPSTREAMS];
+    time_t fetched, changed;
+    /* output */
+    int rc;
+    struct pg_body *nb[B_COUNT];
+    char nh[2][24];
+    char *seen;                 /* public names owned privately: "up\0name\0"
+                                   records, n_seen of them */
+    size_t seen_len, n_seen;
+};
+
+struct merge_memo {
+    uint64_t sig[PG_CONFIG_MAX_UPSTREAMS];  /* 0: no memo */
+    struct pg_body *body[B_COUNT];
+    char hash[2][24];
+    time_t fetched, changed;
+    char lm[32];
+    struct merge_job *job;      /* running */
+    struct merge_wait *waiters;
+};
+
+static int
+merge_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The normalized names of list model m, sorted, in one block (*block);
+ * NULL on no memory.  Runs on: worker. */
+static const char **
+merge_sorted(const json_t *m, char **block, size_t *n)
+{
+    const json_t *projects = json_object_get(m, "projects"), *e;
+    size_t i, k = 0, total = 0, off = 0, cnt = json_array_size(projects);
+    const char **names;
+
+    json_array_foreach(projects, i, e) {
+        const char *nm = json_string_value(json_object_get(e, "name"));
+
+        total += nm != NULL ? strlen(nm) + 2 : 0;
+    }
+    names = malloc((cnt > 0 ? cnt : 1) * sizeof(*names));
+    *block = malloc(total > 0 ? total : 1);
+    if (names == NULL || *block == NULL) {
+        free(names);
+        free(*block);
+        *block = NULL;
+        return NULL;
+    }
+    json_array_foreach(projects, i, e) {
+        const char *nm = json_string_value(json_object_get(e, "name"));
+        char *dst = *block + off;
+
+        if (nm == NULL || pg_config_normalize(nm, dst, strlen(nm) + 2) != 0) {
+            continue;
+        }
+        names[k++] = dst;
+        off += strlen(dst) + 1;
+    }
+    qsort(names, k, sizeof(*names), merge_cmp);
+    *n = k;
+    return names;
+}
+
+/* Who serves norm, from the job's lists: 0 ([upstream]), an upstream
+ * index, or -1 (two @list upstreams: nobody).  Runs on: worker. */
+static int
+merge_owner(const struct merge_job *j, const char *norm,
+    const char **sets[], const size_t *nsets)
+{
+    const struct pg_config *cfg = j->cfg;
+    size_t up;
+    int owner = 0;
+
+    for (up = 1; up < cfg->n_upstreams; up++) {
+        if (pg_config_claims(&cfg->upstreams[up], norm)) {
+            return (int)up;
+        }
+    }
+    for (up = 1; up < cfg->n_upstreams; up++) {
+        if (cfg->upstreams[up].own_list && nsets[up] > 0
+            && bsearch(&norm, sets[up], nsets[up], sizeof(char *),
+            merge_cmp) != NULL)
+        {
+            if (owner != 0) {
+                return -1;
+            }
+            owner = (int)up;
+        }
+    }
+    return owner;
+}
+
+static void
+merge_add(json_t *out, const char *name)
+{
+    json_array_append_new(out, json_pack("{s:s}", "name", name));
+}
+
+/* Runs on: worker. */
+static void
+merge_work(void *arg)
+{
+    struct merge_job *j = arg;
+    const struct pg_config *cfg = j->cfg;
+    const char **sets[PG_CONFIG_MAX_UPSTREAMS] = { NULL };
+    char *blocks[PG_CONFIG_MAX_UPSTREAMS] = { NULL };
+    size_t nsets[PG_CONFIG_MAX_UPSTREAMS] = { 0 };
+    json_t *model = NULL, *out, *e;
+    char norm[PG_INDEX_MAX_NAME + 2];
+    size_t up, i, cap = 0;
+
+    j->rc = -1;
+    for (up = 1; up < cfg->n_upstreams; up++) {
+        sets[up] = merge_sorted(j->lists[up], &blocks[up], &nsets[up]);
+        if (sets[up] == NULL) {
+            goto done;
+        }
+    }
+    out = json_array();
+    model = json_pack("{s:O, s:o}", "meta", json_object_get(j->lists[0],
+        "meta") != NULL ? json_object_get(j->lists[0], "meta")
+        : json_null(), "projects", out);
+    if (model == NULL || out == NULL) {
+        goto done;
+    }
+    json_array_foreach(json_object_get(j->lists[0], "projects"), i, e) {
+        const char *nm = json_string_value(json_object_get(e, "name"));
+        int owner;
+
+        if (nm == NULL || pg_config_normalize(nm, norm, sizeof(norm)) != 0) {
+            continue;
+        }
+        owner = merge_owner(j, norm, sets, nsets);
+        if (owner == 0) {
+            merge_add(out, nm);
+            continue;
+        }
+        if (owner > 0 && j->n_seen < MERGE_MAX_SEEN) {
+            size_t need = j->seen_len + 4 + strlen(norm) + 1;
+            char *ns;
+
+            if (need > cap) {
+                cap = need * 2;
+                ns = realloc(j->seen, cap);
+                if (ns == NULL) {
+                    goto done;
+                }
+                j->seen = ns;
+            }
+            j->seen[j->seen_len] = (char)owner;
+            memcpy(j->seen + j->seen_len + 1, norm, strlen(norm) + 1);
+            j->seen_len += 1 + strlen(norm) + 1;
+            j->n_seen++;
+        }
+    }
+    /* each private upstream's names it owns, once (normalized) */
+    for (up = 1; up < cfg->n_upstreams; up++) {
+        for (i = 0; i < nsets[up]; i++) {
+            if ((i == 0 || strcmp(sets[up][i - 1], sets[up][i]) != 0)
+                && merge_owner(j, sets[up][i], sets, nsets) == (int)up)
+            {
+                merge_add(out, sets[up][i]);
+            }
+        }
+    }
+    j->rc = page_render(1, j->base_url, model, model_bytes(model),
+        j->cap_bytes, j->cache_dir, j->nb, j->nh);
+done:
+    json_decref(model);
+    for (up = 0; up < PG_CONFIG_MAX_UPSTREAMS; up++) {
+        free(sets[up]);
+        free(blocks[up]);
+    }
+}
+
+static void
+merge_job_free(struct merge_job *j)
+{
+    size_t i;
+
+    for (i = 0; i < PG_CONFIG_MAX_UPSTREAMS; i++) {
+        json_decref(j->lists[i]);
+    }
+    for (i = 0; i < B_COUNT; i++) {
+        pg_body_unref(j->nb[i]);
+    }
+    free(j->seen);
+    free(j);
+}
+
+static void
+merge_serve(struct pg_req *r, const struct merge_memo *m)
+{
+    struct pg_page_view v;
+    int i;
+
+    memset(&v, 0, sizeof(v));
+    for (i = 0; i < B_COUNT; i++) {
+        v.body[i] = m->body[i];
+    }
+    memcpy(v.hash, m->hash, sizeof(v.hash));
+    v.fetched_at = m->fetched;
+    v.changed_at = m->changed;
+    v.ttl = r->s->cfg->list_ttl_s;
+    v.fresh_until = m->fetched + (time_t)v.ttl;
+    v.is_list = 1;
+    memcpy(v.lm, m->lm, sizeof(v.lm));
+    pg_view_serve_page(r, &v);
+}
+
+static void
+merge_done(void *arg)
+{
+    struct merge_job *j = arg;
+    struct pg_pages *ps = j->ps;
+    struct merge_memo *m = ps->merge;
+    struct pg_server *s = ps->s;
+    struct merge_wait *w = m->waiters, *next;
+    size_t i, off;
+
+    m->job = NULL;
+    m->waiters = NULL;
+    if (j->rc == 0) {
+        for (i = 0; i < B_COUNT; i++) {
+            pg_body_unref(m->body[i]);
+            m->body[i] = j->nb[i];
+            j->nb[i] = NULL;
+        }
+        memcpy(m->hash, j->nh, sizeof(m->hash));
+        memcpy(m->sig, j->sig, sizeof(m->sig));
+        m->fetched = j->fetched;
+        m->changed = j->changed;
+        if (pg_http_date(m->changed, m->lm, sizeof(m->lm)) != 0) {
+            m->lm[0] = '\0';
+        }
+        for (i = 0, off = 0; i < j->n_seen && s->hooks.public_name != NULL;
+            i++)
+        {
+            size_t up = (unsigned char)j->seen[off];
+
+            s->hooks.public_name(s->hooks.guard_arg, j->seen + off + 1, up);
+            off += 1 + strlen(j->seen + off + 1) + 1;
+        }
+    }
+    for (; w != NULL; w = next) {
+        next = w->next;
+        if (w->r->client_gone) {
+            pg_req_finish(w->r);
+        } else if (j->rc != 0) {
+            pg_req_refuse(w->r, PG_REFUSE_BAD_GATEWAY, "the project list "
+                "could not be merged (out of memory)");
+        } else {
+            merge_serve(w->r, m);
+        }
+    }
+    merge_job_free(j);
+}
+
+static void
+merge_start(struct pg_req *r)
+{
+    struct pg_pages *ps = r->s->pages;
+    const struct pg_config *cfg = r->s->cfg;
+    struct merge_memo *m = ps->merge;
+    struct merge_wait *w;
+    struct merge_job *j;
+    uint64_t sig[PG_CONFIG_MAX_UPSTREAMS] = { 0 };
+    struct pg_page *pgs[PG_CONFIG_MAX_UPSTREAMS];
+    char key[PAGE_KEY_MAX];
+    size_t up;
+
+    for (up = 0; up < cfg->n_upstreams; up++) {
+        page_key(cfg, up, "/", key, sizeof(key));
+        pgs[up] = (struct pg_page *)pg_lru_find(ps->table, key);
+        if (pgs[up] == NULL || pgs[up]->model == NULL) {
+            pg_req_refuse(r, PG_REFUSE_BAD_GATEWAY, "the project list of "
+                "%s%s%s left memory meanwhile; try again", up == 0
+                ? "[upstream]" : "[upstream:", up == 0 ? ""
+                : cfg->upstreams[up].name, up == 0 ? "" : "]");
+            return;
+        }
+        sig[up] = pgs[up]->gen;
+    }
+    if (m->job == NULL && memcmp(sig, m->sig, sizeof(sig)) == 0) {
+        r->cache = "hit";
+        merge_serve(r, m);
+        return;
+    }
+    w = pg_req_alloc(r, sizeof(*w));
+    if (w == NULL) {
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
+        return;
+    }
+    w->r = r;
+    w->next = m->waiters;
+    m->waiters = w;
+    if (m->job != NULL) {
+        return;     /* answered when it is done */
+    }
+    j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        m->waiters = w->next;
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
+        return;
+    }
+    j->ps = ps;
+    j->cfg = cfg;
+    j->base_url = ps->s->base_url;
+    j->cap_bytes = ps->max_bytes;
+    j->cache_dir = cfg->cache_dir;
+    memcpy(j->sig, sig, sizeof(sig));
+    j->fetched = pgs[0]->fetched_at;
+    j->changed = pgs[0]->changed_at;
+    for (up = 0; up < cfg->n_upstreams; up++) {
+        j->lists[up] = json_incref(pgs[up]->model);
+        if (pgs[up]->fetched_at < j->fetched) {
+            j->fetched = pgs[up]->fetched_at;
+        }
+        if (pgs[up]->changed_at > j->changed) {
+            j->changed = pgs[up]->changed_at;
+        }
+    }
+    m->job = j;
+    if (pg_workers_submit(ps->s->workers, merge_work, merge_done, j) != 0) {
+        merge_work(j);
+        merge_done(j);
+    }
+}
+
+struct merge_state {
+    size_t step;                /* lists loaded so far */
+    size_t cur;                 /* the upstream whose list is loading */
+};
+
+static void merge_step(struct pg_req *r);
+
+static void
+on_merge_list(struct pg_req *r, struct pg_page *pg, int status,
+    const char *reason)
+{
+    struct merge_state *ms = r->page_state;
+    size_t up = ms->cur;
+
+    if (pg == NULL) {
+        pg_req_refuse(r, status == 404 ? PG_REFUSE_NOT_FOUND
+            : PG_REFUSE_BAD_GATEWAY, "the project list of %s%s%s: %s",
+            up == 0 ? "[upstream]" : "[upstream:", up == 0 ? ""
+            : r->s->cfg->upstreams[up].name, up == 0 ? "" : "]",
+            reason != NULL ? reason : "unavailable");
+        return;
+    }
+    if (up != 0 && r->s->cfg->upstreams[up].own_list
+        && pg->model != NULL)
+    {
+        bind_take_list(r->s->pages, pg);
+    }
+    merge_step(r);
+}
+
+/* Loads the private lists (1 .. n-1), then [upstream]'s (0), then
+ * merges. */
+static void
+merge_step(struct pg_req *r)
+{
+    struct merge_state *ms = r->page_state;
+    const struct pg_config *cfg = r->s->cfg;
+    char key[PAGE_KEY_MAX];
+
+    if (ms->step == cfg->n_upstreams) {
+        merge_start(r);
+        return;
+    }
+    ms->cur = ms->step + 1 < cfg->n_upstreams ? ms->step + 1 : 0;
+    ms->step++;
+    page_key(cfg, ms->cur, "/", key, sizeof(key));
+    load_key(r, key, 1, 1, on_merge_list, ms->cur);
+}
+
 static void
 handle_list(struct pg_req *r, const char *rest)
 {
+    struct merge_state *ms;
+
     r->route = "list";
-    load_key(r, "/", 1, 0, on_page_ready, 0);
+    if (r->s->cfg->n_upstreams == 1) {
+        load_key(r, "/", 1, 0, on_page_ready, 0);
+        return;
+    }
+    ms = pg_req_alloc(r, sizeof(*ms));
+    if (ms == NULL || r->s->pages->merge == NULL) {
+        pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
+        return;
+    }
+    ms->step = 0;
+    r->page_state = ms;
+    merge_step(r);
 }
 
 static void
@@ -2074,7 +2500,13 @@ pg_pages_new(struct pg_server *s, struct pg_pages **out)
     /* No bound on the count; a cap of 0 keeps no idle page, as 1 does. */
     ps->table = pg_lru_new(PAGES_BUCKETS, SIZE_MAX,
         ps->max_bytes > 0 ? ps->max_bytes : 1, on_page_drop, ps);
-    if (ps->table == NULL) {
+    if (s->cfg->n_upstreams > 1) {
+        ps->merge = calloc(1, sizeof(*ps->merge));
+    }
+    if (ps->table == NULL || (s->cfg->n_upstreams > 1 && ps->merge == NULL))
+    {
+        pg_lru_free(ps->table);
+        free(ps->merge);
         free(ps);
         *out = NULL;
         return -1;
@@ -2111,6 +2543,25 @@ pg_pages_free(struct pg_pages *ps)
             pg_req_finish(w->r);
             w = wn;
         }
+    }
+    if (ps->merge != NULL) {
+        struct merge_memo *m = ps->merge;
+        struct merge_wait *w = m->waiters, *wn;
+        int i;
+
+        if (m->job != NULL) {
+            merge_job_free(m->job);     /* its done will not run */
+        }
+        m->waiters = NULL;
+        for (; w != NULL; w = wn) {
+            wn = w->next;
+            w->r->status = 503;
+            pg_req_finish(w->r);
+        }
+        for (i = 0; i < B_COUNT; i++) {
+            pg_body_unref(m->body[i]);
+        }
+        free(m);
     }
     ps->closing = 1;
     pg_lru_free(ps->table);

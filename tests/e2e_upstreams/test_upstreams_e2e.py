@@ -254,5 +254,39 @@ class TwoUpstreams(pgtest.Case):
         self.assertEqual(files[0]["_provenance"]["status"], "unattested")
 
 
+    def test_project_list_names_each_project_once_from_its_upstream(self):
+        self.wheel(self.private, "corp-tools", "1.0")
+        self.wheel(self.private, "Corp_Web", "1.0")
+        self.wheel(self.private, "unclaimed", "1.0")  # not corp-*: not ours
+        self.wheel(self.public, "corp-tools", "9.9")  # the attack
+        self.wheel(self.public, "pubpkg", "1.0")
+        pg = self.serve()
+        r = pg.get("/simple/", {"Accept": pgtest.JSON_TYPE})
+        self.assertEqual(r.status, 200, r.reason)
+        names = sorted(p["name"] for p in r.json()["projects"])
+        self.assertEqual(names, ["corp-tools", "corp-web", "pubpkg"])
+        r = pg.get("/simple/", {"Accept": "text/html"})
+        self.assertEqual(r.status, 200, r.reason)
+        html = r.body.decode()
+        for n in ("corp-tools", "corp-web", "pubpkg"):
+            self.assertEqual(html.count('/simple/%s/"' % n), 1, html)
+        self.assertNotIn("unclaimed", html)
+        # the public list holds a private name: audited and counted
+        self.assertTrue(pgtest.wait_until(
+            lambda: self.confusion_count(pg, "list") >= 1, 60), pg.metrics())
+        self.assertEqual(self.audit_events("dependency-confusion")[0]
+                         ["project"], "corp-tools")
+        # the merge is kept: another request costs no upstream request
+        before = (self.public.kind_count("root"),
+                  self.private.kind_count("root"))
+        self.assertEqual(before, (1, 1))
+        r = pg.get("/simple/", {"Accept": pgtest.JSON_TYPE})
+        self.assertEqual(r.status, 200, r.reason)
+        self.assertEqual(len(r.json()["projects"]), 3)
+        self.assertEqual((self.public.kind_count("root"),
+                          self.private.kind_count("root")), before)
+        self.assertEqual(self.confusion_count(pg, "list"), 1)
+
+
 if __name__ == "__main__":
     sys.exit(pgtest.main())
