@@ -180,6 +180,7 @@ struct prov_failed {
  * most recently used, in the bounded table (util/lru.c). */
 struct vcache_entry {
     struct pg_lru_node n;       /* first; key = sha (hex) */
+    const char *root_id;        /* the trust root it was verified under */
     char sha[65];
     struct pg_publisher pub;
     char filename[];
@@ -208,6 +209,10 @@ struct pg_prov {
     struct pg_policy *policy;
     struct pg_sig_trust_root *root;
     const char *root_id;
+    /* issue 13: an [upstream:NAME] with its own trust_root (a private
+     * Sigstore instance): its projects' provenance is verified against
+     * it; NULL: p->root */
+    struct pg_sig_trust_root *roots[PG_CONFIG_MAX_UPSTREAMS];
     struct pg_audit *audit;
     struct prov_job *jobs;
     size_t njobs;
@@ -597,12 +602,34 @@ hidden_set(struct pg_prov *p, const char *project, json_t *list)
 
 /* ---- the verdict cache --------------------------------------------------- */
 
+/* The trust root upstream up's provenance is verified against. */
+static const struct pg_sig_trust_root *
+root_of(const struct pg_prov *p, size_t up)
+{
+    return up < PG_CONFIG_MAX_UPSTREAMS && p->roots[up] != NULL
+        ? p->roots[up] : p->root;
+}
+
+static const char *
+root_id_of(const struct pg_prov *p, size_t up)
+{
+    return pg_sig_trust_root_id(root_of(p, up));
+}
+
+/* A verdict's key: the sha256 and the trust root it was made under. */
+static int
+verdict_key_up(const struct pg_prov *p, size_t up, const char *sha,
+    char *key, size_t len)
+{
+    int n = snprintf(key, len, "%s:%s", sha, root_id_of(p, up));
+
+    return (n > 0 && (size_t) n < len) ? n : -1;
+}
+
 static int
 verdict_key(const struct pg_prov *p, const char *sha, char *key, size_t len)
 {
-    int n = snprintf(key, len, "%s:%s", sha, p->root_id);
-
-    return (n > 0 && (size_t) n < len) ? n : -1;
+    return verdict_key_up(p, 0, sha, key, len);
 }
 
 static void
@@ -622,6 +649,7 @@ vcache_put(struct pg_prov *p, const struct prov_file *f)
         return;
     }
     memcpy(e->sha, f->sha, sizeof(e->sha));
+    e->root_id = root_id_of(p, f->job->up);
     e->pub = *f->pub;
     memcpy(e->filename, f->filename, fnlen + 1);
     e->n.key = e->sha;
@@ -637,7 +665,9 @@ vcache_get(struct pg_prov *p, struct prov_file *f)
     struct vcache_entry *e =
         (struct vcache_entry *)pg_lru_find(p->vcache, f->sha);
 
-    if (e == NULL || strcmp(e->filename, f->filename) != 0) {
+    if (e == NULL || strcmp(e->filename, f->filename) != 0
+        || e->root_id != root_id_of(p, f->job->up))
+    {
         return 0;
     }
     if (file_set_pub(f, &e->pub) != 0) {
@@ -664,7 +694,7 @@ verdict_lookup(struct pg_prov *p, struct prov_file *f)
     if (vcache_get(p, f)) {
         return 1;
     }
-    klen = verdict_key(p, f->sha, key, sizeof(key));
+    klen = verdict_key_up(p, f->job->up, f->sha, key, sizeof(key));
     memset(&cerr, 0, sizeof(cerr));
     if (klen < 0 || pg_cache_get(p->cache, PG_CACHE_DB_VERDICTS, key,
         (size_t) klen, &val, &len, &cerr) != PG_CACHE_OK)
@@ -734,7 +764,8 @@ verify_work(void *arg)
 
     memset(&t->serr, 0, sizeof(t->serr));
     memset(&t->seen, 0, sizeof(t->seen));
-    t->rc = pg_pep740_verify_provenance(t->p->root, f->json, f->jlen,
+    t->rc = pg_pep740_verify_provenance(root_of(t->p, f->job->up), f->json,
+        f->jlen,
         f->filename, f->shabin, NULL, &t->seen, &t->serr);
 }
 
@@ -1168,10 +1199,11 @@ job_store(struct prov_job *j, int reannotate, int wake)
             continue;
         }
         f->store = 0;
-        klen = verdict_key(p, f->sha, key, sizeof(key));
+        klen = verdict_key_up(p, j->up, f->sha, key, sizeof(key));
         pg_publisher_format(f->pub, spec, sizeof(spec));
         o = json_pack("{s:s, s:s, s:s, s:s}", "filename", f->filename,
-            "result", "verified", "publisher", spec, "root", p->root_id);
+            "result", "verified", "publisher", spec, "root",
+            root_id_of(p, j->up));
         t->bufs[t->nbufs] = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
         t->bufs[t->nbufs + 1] = strdup(key);
@@ -2545,6 +2577,21 @@ pg_prov_new(const struct pg_ctx *ctx, struct pg_proxy_hooks *hooks,
         goto err;
     }
     p->root_id = pg_sig_trust_root_id(p->root);
+    for (i = 1; i < p->cfg->n_upstreams; i++) {
+        const char *path = p->cfg->upstreams[i].trust_root;
+
+        if (path == NULL) {
+            continue;
+        }
+        memset(&serr, 0, sizeof(serr));
+        rc = pg_sig_trust_root_load_file(path, &p->roots[i], &serr);
+        if (rc != PG_SIG_OK) {
+            snprintf(msg, mlen, "[upstream:%s]: trust root %s: %s",
+                p->cfg->upstreams[i].name, path, serr.reason[0] != '\0'
+                ? serr.reason : pg_sig_strerror((enum pg_sig_code) rc));
+            goto err;
+        }
+    }
     p->vcache = pg_lru_new(PG_PROV_VCACHE_SLOTS, PG_PROV_VCACHE_SLOTS,
         SIZE_MAX, vcache_drop, p);
     p->failed_index = pg_lru_new(PG_PROV_FAILED_MAX, PG_PROV_FAILED_MAX,
@@ -2667,6 +2714,8 @@ pg_prov_stop(struct pg_prov *p)
 void
 pg_prov_free(struct pg_prov *p)
 {
+    size_t i;
+
     if (p == NULL) {
         return;
     }
@@ -2691,6 +2740,11 @@ pg_prov_free(struct pg_prov *p)
     pg_lru_free(p->vcache);
     pg_lru_free(p->failed_index);
     pg_audit_close(p->audit);
+    for (i = 0; i < PG_CONFIG_MAX_UPSTREAMS; i++) {
+        if (p->roots[i] != NULL) {
+            pg_sig_trust_root_free(p->roots[i]);
+        }
+    }
     if (p->root != NULL) {
         pg_sig_trust_root_free(p->root);
     }

@@ -7,12 +7,14 @@ Two fixture upstreams (tests/e2e/fixture_upstream.py): a "public" one as
 `provgate serve`, the real pip downloading through it; `provgate upstreams
 which`; bad configurations (exit 2 with FILE:LINE).
 
-Environment (ctest passes them): PG_PROVGATE, PG_SHARED_DIR.
+Environment (ctest passes them): PG_PROVGATE, PG_SHARED_DIR, PG_MINT
+(tests/tools/pg-mint: a private Sigstore trust root and provenance).
 Spec: issue 13 "Tests"; design §11.
 """
 
 import json
 import os
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -89,7 +91,7 @@ class Cli(pgtest.Case):
                       "its /simple/ list", p.output)
 
 
-class TwoUpstreams(pgtest.Case):
+class UpstreamsCase(pgtest.Case):
     """A "public" fixture as [upstream] and a "private" one as
     [upstream:corp] behind one provgate."""
 
@@ -144,6 +146,10 @@ class TwoUpstreams(pgtest.Case):
         self.assertEqual(r.status, 200, "%s: %s %s" % (project, r.status,
                                                        r.reason))
         return r.json()
+
+
+class TwoUpstreams(UpstreamsCase):
+    """Serving, the binding, the guard, the merged list, modes."""
 
     def test_private_name_is_served_from_the_private_index_only(self):
         mine = self.wheel(self.private, "corp-tools", "1.0", b"# private")
@@ -286,6 +292,62 @@ class TwoUpstreams(pgtest.Case):
         self.assertEqual((self.public.kind_count("root"),
                           self.private.kind_count("root")), before)
         self.assertEqual(self.confusion_count(pg, "list"), 1)
+
+
+class PrivateSigstore(UpstreamsCase):
+    """A private upstream whose files carry PEP 740 provenance from a
+    private Sigstore instance (pg-mint's trust root)."""
+
+    PUBLISHER = "github:corp/tools:release.yml"
+
+    def mint(self, *args):
+        mint = os.environ.get("PG_MINT")
+        if not mint or not os.access(mint, os.X_OK):
+            self.fail("PG_MINT (%r) is not an executable" % mint)
+        p = subprocess.run([mint] + list(args), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        if p.returncode != 0:
+            self.fail("pg-mint %s: %s" % (" ".join(args), p.stderr.decode()))
+
+    def status(self, pg, project):
+        files = self.page_json(pg, project)["files"]
+        return files[0].get("_provenance", {}).get("status")
+
+    def test_provenance_verified_against_the_upstreams_trust_root(self):
+        root = os.path.join(self.tmp, "corp-sigstore")
+        self.mint("init", root)
+        trust_root = os.path.join(root, "trusted_root.json")
+        d = os.path.join(self.dist, "signed")
+        whl = pgtest.make_wheel(d, "corp-signed", "1.0")
+        prov = whl + ".provenance"
+        self.mint("provenance", "--root", root, "--file", whl,
+                  "--publisher", self.PUBLISHER, "-o", prov)
+        mine = self.private.add_file(whl, provenance=prov)
+
+        # verified against [upstream:corp]'s trust_root (tofu pins it)
+        pg = self.serve(extra="mode = tofu\ntrust_root = %s\n" % trust_root)
+        self.assertTrue(pgtest.wait_until(
+            lambda: self.status(pg, "corp-signed") == "verified", 60),
+            self.page_json(pg, "corp-signed"))
+        fn, sha = self.downloaded(self.pip_download(pg, "corp-signed"))
+        self.assertEqual((fn, sha), (mine["filename"], mine["sha256"]))
+        self.stop_provgate(pg)
+
+        # without it, the same provenance is checked against the public
+        # Sigstore root ([policy]'s, built in): it does not verify, and
+        # the file is not served
+        self.audit = self.path("audit2.log")
+        pg = self.start_provgate(self.public, cache_dir=self.path("c2", "x"),
+                                 config_text=(
+            "[server]\naudit_log = %s\n[upstream:corp]\nupstream = %s\n"
+            "allow_http = on\nprojects = corp-*\nmode = tofu\n"
+            % (self.audit, self.private.index_url)))
+        self.assertTrue(pgtest.wait_until(
+            lambda: self.status(pg, "corp-signed") == "rejected", 60),
+            self.page_json(pg, "corp-signed"))
+        p = self.pip_download(pg, "corp-signed==1.0")
+        self.assertNotEqual(p.returncode, 0, p.output)
 
 
 if __name__ == "__main__":
