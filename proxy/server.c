@@ -52,6 +52,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "bind_int.h"
+#include "admit_int.h"
 #include "config_int.h"
 #include "metrics_int.h"
 #include "loops_int.h"
@@ -142,22 +143,22 @@ handle_text(struct pg_req *r, int code, const char *reason, const char *txt)
 }
 
 static void
-route_metrics(struct pg_req *r, const char *rest)
+route_metrics(void *arg, struct pg_req *r, const char *rest)
 {
     handle_metrics(r);
 }
 
 static void
-route_healthz(struct pg_req *r, const char *rest)
+route_healthz(void *arg, struct pg_req *r, const char *rest)
 {
     r->route = "health";
     handle_text(r, 200, "OK", "ok\n");
 }
 
 static void
-route_readyz(struct pg_req *r, const char *rest)
+route_readyz(void *arg, struct pg_req *r, const char *rest)
 {
-    struct pg_server *s = r->s;
+    struct pg_server *s = arg;
     char why[256];
 
     why[0] = '\0';
@@ -184,9 +185,9 @@ route_readyz(struct pg_req *r, const char *rest)
 /* /-/: the operator pages, when ui = on (routes/ui_route.c installs
  * them); "/-" itself and a POST outside /-/ are theirs to answer too. */
 static void
-route_ui(struct pg_req *r, const char *rest)
+route_ui(void *arg, struct pg_req *r, const char *rest)
 {
-    struct pg_server *s = r->s;
+    struct pg_server *s = arg;
 
     if (s->ui_handle == NULL || (rest[0] != '\0' && rest[0] != '/')) {
         pg_req_refuse(r, PG_REFUSE_NOT_FOUND, "no such route: %s%s",
@@ -198,10 +199,10 @@ route_ui(struct pg_req *r, const char *rest)
 }
 
 static const struct pg_route server_routes[] = {
-    { "/-", 1, route_ui },
-    { "/metrics", 0, route_metrics },
-    { "/healthz", 0, route_healthz },
-    { "/readyz", 0, route_readyz },
+    { "/-", 1, route_ui, NULL },
+    { "/metrics", 0, route_metrics, NULL },
+    { "/healthz", 0, route_healthz, NULL },
+    { "/readyz", 0, route_readyz, NULL },
 };
 
 /* The route table: each route module's rows, then the server's own. */
@@ -212,6 +213,7 @@ routes_setup(struct pg_server *s)
         pg_prov_routes, server_routes };
     const size_t counts[] = { pg_pages_nroutes, pg_files_nroutes,
         pg_prov_nroutes, sizeof(server_routes) / sizeof(server_routes[0]) };
+    void *args[] = { s->pages, s->files, NULL, s };
     size_t i, j, n = 0;
 
     for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
@@ -223,10 +225,29 @@ routes_setup(struct pg_server *s)
     }
     for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         for (j = 0; j < counts[i]; j++) {
-            s->routes[s->nroutes++] = parts[i][j];
+            s->routes[s->nroutes] = parts[i][j];
+            s->routes[s->nroutes++].arg = args[i];
         }
     }
     return 0;
+}
+
+/* The route modules, each given the context (the pages first: the file
+ * route decides on them), then the route table that hands them requests. */
+static int
+routes_build(struct pg_server *s)
+{
+    struct pg_ctx ctx;
+
+    pg_server_ctx(s, &ctx);
+    if (pg_pages_new(&ctx, &s->pages) != 0) {
+        return -1;
+    }
+    pg_server_ctx(s, &ctx);
+    if (pg_files_new(&ctx, &s->files) != 0) {
+        return -1;
+    }
+    return routes_setup(s);
 }
 
 /* ---- TLS listener ------------------------------------------------------ */
@@ -405,9 +426,7 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     }
     s->base = pg_loops_main_base();
     s->metrics = pg_metrics_new();
-    if (s->base == NULL || s->metrics == NULL || pg_stats_add(s) != 0
-        || routes_setup(s) != 0)
-    {
+    if (s->base == NULL || s->metrics == NULL || pg_stats_add(s) != 0) {
         snprintf(msg, mlen, "out of memory");
         goto err;
     }
@@ -457,8 +476,7 @@ pg_server_new(const struct pg_config *cfg, struct pg_server **out,
     }
     if (pg_peers_new(2 * (size_t)cfg->max_connections, &s->peers) != 0
         || pg_hot_new(s, &s->hot) != 0 || pg_full_new(s, &s->full) != 0
-        || pg_pages_new(s, &s->pages) != 0
-        || pg_files_new(s, &s->files) != 0)
+        || routes_build(s) != 0)
     {
         snprintf(msg, mlen, "out of memory");
         goto err;
@@ -561,6 +579,11 @@ pg_server_ctx(struct pg_server *s, struct pg_ctx *ctx)
     ctx->verifiers = s->verifiers;
     ctx->log = s;
     ctx->auth = s->auth;
+    ctx->hooks = &s->hooks;
+    ctx->hot = s->hot;
+    ctx->full = s->full;
+    ctx->pages = s->pages;
+    ctx->base_url = s->base_url;
     ctx->reannotate = reannotate;
     ctx->arg = s;
 }

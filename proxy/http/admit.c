@@ -28,6 +28,8 @@
 #include <event2/keyvalq_struct.h>
 
 #include "config_int.h"
+#include "admit_int.h"
+#include "framing_int.h"
 #include "metrics_int.h"
 #include "server_int.h"
 
@@ -324,11 +326,11 @@ pg_route_dispatch(struct pg_server *s, struct pg_req *r, const char *path)
             rt = &s->routes[i];
             n = strlen(rt->path);
             if (pass == 0 && !rt->prefix && strcmp(path, rt->path) == 0) {
-                rt->handle(r, path + n);
+                rt->handle(rt->arg, r, path + n);
                 return;
             }
             if (pass == 1 && rt->prefix && strncmp(path, rt->path, n) == 0) {
-                rt->handle(r, path + n);
+                rt->handle(rt->arg, r, path + n);
                 return;
             }
         }

@@ -39,6 +39,7 @@
 #include <event2/buffer.h>
 
 #include "config_int.h"
+#include "framing_int.h"
 #include "server_int.h"
 
 /* RFC 9110 §5.6.2 tchar, as picohttpparser (h2o) checks field names. */

@@ -3,10 +3,11 @@
  *
  * The server (server.c) is the composition root: it builds the loop, the
  * cache, the upstream client, the metrics and the workers, then gives the
- * modules above the HTTP layer a struct pg_ctx at construction, so they
- * never reach back into the server for them.  The provenance engine
- * (routes/provenance.c) answers the file and page routes' questions
- * through struct pg_proxy_hooks.
+ * modules above the HTTP layer (pages, files, provenance) a struct pg_ctx
+ * at construction, so they never reach back into the server for them; a
+ * route is handed its module's state by its row of the route table.  The
+ * provenance engine (routes/provenance.c) answers the file and page
+ * routes' questions through struct pg_proxy_hooks.
  *
  * Owns: nothing.  Runs on: loop.  Spec: design §5-§7.
  */
@@ -22,7 +23,11 @@ struct pg_bind;
 struct pg_cache;
 struct pg_auth;
 struct pg_config;
+struct pg_files;
+struct pg_full;
+struct pg_hot;
 struct pg_metrics;
+struct pg_pages;
 struct pg_server;
 struct pg_upstream;
 struct pg_workers;
@@ -76,7 +81,16 @@ struct pg_ctx {
     struct pg_metrics *metrics;
     struct pg_workers *workers;         /* I/O: commits, pages, stores */
     struct pg_workers *verifiers;       /* signature checks: one per core */
-    struct pg_server *log;              /* pg_log's stream */
+    struct pg_server *log;              /* pg_log's stream, the serving
+                                           metrics (pg_stats_*) */
+    const struct pg_proxy_hooks *hooks; /* the provenance engine's answers
+                                           (filled in once it is built) */
+    struct pg_hot *hot;                 /* answers every loop may give */
+    struct pg_full *full;               /* the cache's disk-full state */
+    struct pg_pages *pages;             /* index pages, for the routes
+                                           that decide on one (NULL while
+                                           the pages are being built) */
+    const char *base_url;               /* render base, no final '/' */
     struct pg_auth *auth;               /* client tokens, NULL when auth
                                            is off (auth.c) */
     /* Drops every rendered page so the next request re-annotates it. */

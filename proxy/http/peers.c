@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "server_int.h"
+#include "peers_int.h"
 
 struct peer_slot {
     struct pg_peer_key key;

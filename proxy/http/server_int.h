@@ -9,6 +9,10 @@
  * exactly one place, pg_req_finish() (req.c), which runs the request's
  * cleanups, writes the access-log line, updates the request metrics and
  * frees the request's arena.  Nothing here names a folder above http/.
+ * What one part of http/ alone needs has its own header: admission
+ * (admit_int.h), framing (framing_int.h), the per-address counts
+ * (peers_int.h), the connections and loops' limits (threads/loops_int.h);
+ * the file route's own limits are in routes/routes_int.h.
  *
  * Owns: see each struct.  Runs on: loop (everything here).
  * Spec: design §2, §5, §8, §9; issue 2 items 2-8.
@@ -51,6 +55,7 @@ struct pg_hot;
 struct pg_body;
 struct pg_req;
 struct pg_auth;
+struct pg_conn;
 struct evbuffer_file_segment;
 struct sockaddr;
 
@@ -61,17 +66,11 @@ struct sockaddr;
 #define PG_MAX_REQ_BODY 4096        /* request body bytes (else 413) */
 #define PG_MAX_HEADER_FIELDS 100    /* header fields (h2o's H2O_MAX_HEADERS:
                                        over it both front ends answer 400) */
-#define PG_MAX_HEAD_READ (8192 + 4096 * 100) /* evhttp reads a head this
-                                       long (h2o's H2O_MAX_REQLEN), so one
-                                       over PG_MAX_HEADERS_BYTES gets the
-                                       same 431 as on the threads */
 #define PG_MAX_REASON 200           /* reason phrase bytes we emit */
 /* ---- resource bounds ---------------------------------------------------- */
 #define PG_ARENA_CHUNK 4096         /* arena grows by chunks of this */
 #define PG_ARENA_MAX (1024 * 1024)  /* per-request arena ceiling */
 #define PG_MAX_CLEANUPS 16          /* cleanups per request */
-#define PG_FILE_HOLD_BYTES (64 * 1024) /* final bytes held back until the
-                                       sha256 matched */
 #define PG_SENDFILE_MIN (64 * 1024) /* smaller bodies (a blob mapped once
                                        with its cached segment, a page in
                                        memory) go out in the same writev as
@@ -81,38 +80,8 @@ struct sockaddr;
                                        pauses the upstream transfer */
 #define PG_FILECACHE_FD_VALID_MS 1000 /* an open blob (filecache.c, hot.c)
                                        is trusted this long */
-#define PG_HOLD_SLOTS 1024          /* remembered hash mismatches */
-#define PG_RELAY_TIMEOUT_S 3600     /* a relayed request's silence (the
-                                       main loop bounds its requests; this
-                                       only catches a hang) */
 #define PG_STOP_GRACE_S 10          /* SIGTERM: wait this long for requests */
 #define PG_FLUSH_INTERVAL_S 30      /* pg_cache_flush period (worker) */
-#define PG_CONN_SWEEP_MS 100        /* closed client connections are
-                                       counted out (and their sockets
-                                       closed) within this long */
-
-/* A client address as peers.c counts it (IPv4-mapped IPv6 as IPv4). */
-struct pg_peer_key {
-    unsigned char family;               /* 0: none (not counted) */
-    unsigned char addr[16];
-};
-
-/* One accepted client connection (server.c), counted against
- * max_connections from accept until evhttp freed it.  bev holds our own
- * reference (bufferevent_incref), so the bufferevent outlives evhttp's
- * use of it and the sweep can see that evhttp let go (its callbacks are
- * cleared); then the reference is dropped, which closes the socket. */
-struct pg_conn {
-    struct bufferevent *bev;
-    struct pg_conn *prev, *next;
-    struct pg_peer_key peer;            /* counted in s->peers */
-    int checked;                        /* its address was looked at */
-    int closing;                        /* shut down by us (idle at the
-                                           cap, header timeout, limit):
-                                           out of nconns_total already */
-    int64_t head_ms;                    /* a request head is awaited
-                                           since (0: none) */
-};
 
 /* One event loop (loops.c).  loops[0] is the main loop (s->base, s->http),
  * which runs everything else and, with serve_loops = 1, serves clients;
@@ -277,10 +246,13 @@ struct pg_req_ops {
 
 /* One row of the route table: path exact, or a prefix whose rest is
  * handed over.  Exact rows are tried first (admit.c). */
+/* A row of the route table: a module's handler and, set by the
+ * composition root, the module state it is handed (arg). */
 struct pg_route {
     const char *path;
     int prefix;
-    void (*handle)(struct pg_req *r, const char *rest);
+    void (*handle)(void *arg, struct pg_req *r, const char *rest);
+    void *arg;
 };
 
 struct pg_req_cleanup {
@@ -488,66 +460,6 @@ int pg_auth_admit_client(struct pg_auth *a, struct pg_req *r);
 void pg_auth_counts(struct pg_auth *a, uint64_t *refused,
     uint64_t *limited);
 
-/* ---- peers.c: connections per client address (see there) ------------- */
-struct pg_peers;
-/* A table for connections from up to max_addresses addresses at once. */
-int pg_peers_new(size_t max_addresses, struct pg_peers **out);
-void pg_peers_free(struct pg_peers *p);
-/* The key of sa's address; -1 (key zeroed) for another family. */
-int pg_peer_key_of(const struct sockaddr *sa, struct pg_peer_key *key);
-/* Counts a connection from key in: 0, or -1 (not counted) when key has
- * limit open already (or the table is full). */
-int pg_peers_take(struct pg_peers *p, const struct pg_peer_key *key,
-    int limit);
-/* Counts one of key's connections out. */
-void pg_peers_release(struct pg_peers *p, const struct pg_peer_key *key);
-/* Connections key has open. */
-int pg_peers_count(struct pg_peers *p, const struct pg_peer_key *key);
-
-/* ---- framing.c: strict HTTP/1.1 framing (see there) -------------------- */
-/* What a request head says about its framing. */
-struct pg_framing {
-    int nfields;                        /* header fields */
-    int bad_name;                       /* a field name with a non-token
-                                           byte (white space before ':') */
-    int te;                             /* Transfer-Encoding fields */
-    int te_chunked;                     /* the last one is "chunked" */
-    int cl;                             /* Content-Length fields */
-    int cl_nonzero;                     /* one is not "0" */
-    int body;                           /* body bytes arrived */
-    size_t bytes;                       /* "name: value" lengths, as
-                                           PG_MAX_HEADERS_BYTES counts */
-};
-enum pg_framing_verdict {
-    PG_FRAMING_OK,
-    PG_FRAMING_UNPARSABLE,              /* h2o's parser refuses it */
-    PG_FRAMING_TE_UNKNOWN,              /* h2o refuses the coding */
-    PG_FRAMING_TE_AND_CL,               /* evhttp refuses the pair */
-    PG_FRAMING_REFUSED                  /* 400 problem, connection closed */
-};
-enum pg_target_form {
-    PG_TARGET_ORIGIN,                   /* "/path" */
-    PG_TARGET_ORIGIN_ABSOLUTE,          /* "http://us/path": path_at */
-    PG_TARGET_OTHER,                    /* absolute-form, another origin */
-    PG_TARGET_MALFORMED                 /* authority-form, "*", … */
-};
-/* One header field (name without the colon, value as received). */
-void pg_framing_add(struct pg_framing *f, const char *name, size_t nlen,
-    const char *value, size_t vlen);
-/* The field lines of a raw head (request line first, up to the empty
- * line), as h2o keeps it. */
-void pg_framing_scan(struct pg_framing *f, const char *head, size_t len);
-/* PG_FRAMING_REFUSED sets *why (static). */
-enum pg_framing_verdict pg_framing_judge(const struct pg_framing *f,
-    const char **why);
-/* Answers (and finishes) r for a verdict other than PG_FRAMING_OK. */
-void pg_framing_answer(struct pg_req *r, enum pg_framing_verdict v,
-    const char *why);
-/* The request target's form; absolute-form naming provgate's own origin
- * (public_url, else the request's Host) gives the path's offset. */
-enum pg_target_form pg_framing_target(struct pg_req *r, const char *target,
-    size_t len, size_t *path_at);
-
 /* ---- log.c ------------------------------------------------------------- */
 int pg_log_open(struct pg_server *s, const char *path);
 void pg_log_close(struct pg_server *s);
@@ -657,18 +569,12 @@ void pg_stats_upstream_done(struct pg_server *s, const char *kind,
 /* A cache outcome ("hit", "miss", "stale") of kind. */
 void pg_stats_cache_event(struct pg_server *s, const char *kind,
     const char *what);
-
-/* ---- admit.c: admission and the route table ---------------------------- */
-/* The first checks every loop makes (allow_clients, target, method);
- * 1 when r may go on (r->path set), 0 when r was answered. */
-int pg_admit(struct pg_loop *lp, struct pg_req *r,
-    const struct sockaddr *peer, const char *path, int get_or_head);
-/* evhttp callbacks: a client's request on the main loop's listener
- * (arg: the loop), a relayed one (arg: the server). */
-void pg_admit_on_request(struct evhttp_request *ereq, void *arg);
-void pg_admit_on_relayed(struct evhttp_request *ereq, void *arg);
-/* Main loop: hands r to the route of path (404 if none). */
-void pg_route_dispatch(struct pg_server *s, struct pg_req *r,
-    const char *path);
+/* Malformed file entries left out of an upstream page. */
+void pg_stats_entries_dropped(struct pg_server *s, size_t n);
+/* A page job done (step: load, parse, …; thread: worker or loop). */
+void pg_stats_page_job(struct pg_server *s, const char *step,
+    const char *thread, double seconds);
+/* A downloaded file did not match its index (size or sha256). */
+void pg_stats_mismatch(struct pg_server *s);
 
 #endif

@@ -247,3 +247,27 @@ pg_stats_cache_event(struct pg_server *s, const char *kind,
         pg_metric_inc(s->m_stale, 1, lv);
     }
 }
+
+void
+pg_stats_entries_dropped(struct pg_server *s, size_t n)
+{
+    pg_metric_inc(s->m_entries_dropped, (double)n, NULL);
+}
+
+void
+pg_stats_page_job(struct pg_server *s, const char *step, const char *thread,
+    double seconds)
+{
+    const char *lv[2];
+
+    lv[0] = step;
+    lv[1] = thread;
+    pg_metric_inc(s->m_page_jobs, 1, lv);
+    pg_metric_observe(s->m_page_job_seconds, seconds, lv);
+}
+
+void
+pg_stats_mismatch(struct pg_server *s)
+{
+    pg_metric_inc(s->m_mismatch, 1, NULL);
+}

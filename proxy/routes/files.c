@@ -137,6 +137,7 @@ struct pg_dl {
 };
 
 struct file_req {
+    struct pg_files *fs;            /* the route's state */
     struct pg_req *r;
     struct file_rec rec;            /* strings in the arena */
     int page_tried, decided, after_commit;
@@ -165,7 +166,9 @@ struct hold_slot {
 };
 
 struct pg_files {
-    struct pg_server *s;
+    struct pg_ctx ctx;              /* given at construction */
+    struct pg_server *log;          /* ctx.log: pg_log's stream, the
+                                       serving metrics (pg_stats_*) */
     struct pg_lru *dls;             /* sha256 → download (never dropped:
                                        a download leaves by dl_free) */
     struct hold_slot hold[PG_HOLD_SLOTS];   /* the held entries' room */
@@ -223,7 +226,7 @@ hold_add(struct pg_files *fs, const char *sha, int size)
     }
     snprintf(h->sha, sizeof(h->sha), "%s", sha);
     h->size = size;
-    h->until = time(NULL) + (time_t)fs->s->cfg->mismatch_hold_s;
+    h->until = time(NULL) + (time_t)fs->ctx.cfg->mismatch_hold_s;
     if (h->until > fs->hold_until_max) {
         fs->hold_until_max = h->until;
     }
@@ -311,7 +314,7 @@ rec_to_cache(struct file_req *fr, uint64_t gen)
     c.upload_time = fr->rec.upload_time;
     c.size = fr->rec.size;
     c.is_meta = fr->rec.is_meta;
-    pg_filecache_rec_put(fr->r->s->files->fc, fr->r->path, gen, &c);
+    pg_filecache_rec_put(fr->fs->fc, fr->r->path, gen, &c);
 }
 
 /* Fills fr->rec from a PATHS value (a JSON file record with its sha256);
@@ -608,7 +611,7 @@ dl_on_headers(void *arg, const struct pg_upstream_resp *resp)
     struct pg_dl *d = arg;
     struct pg_req *r;
     char cl[32];
-    uint64_t check_first = d->fs->s->cfg->check_before_send;
+    uint64_t check_first = d->fs->ctx.cfg->check_before_send;
 
     d->up_status = resp->status;
     if (resp->status != 200) {
@@ -670,7 +673,7 @@ dl_on_data(void *arg, const void *buf, size_t len)
         /* The writer goes on hashing: a verified pass-through. */
         d->passthrough = 1;
         if (strcmp(err.step, "disk") == 0) {
-            pg_full_set(d->fs->s->full, err.reason,
+            pg_full_set(d->fs->ctx.full, err.reason,
                 d->declared > 0 ? (uint64_t)d->declared : 0);
         }
     } else if (rc != PG_CACHE_OK) {
@@ -720,12 +723,12 @@ static void
 commit_done(void *arg)
 {
     struct pg_dl *d = arg;
-    struct pg_server *s = d->fs->s;
+    struct pg_server *s = d->fs->log;
 
     d->w = NULL;
     d->committing = 0;
     if (d->commit_rc == PG_CACHE_EFULL) {
-        pg_full_set(d->fs->s->full, d->cerr.reason, d->received);
+        pg_full_set(d->fs->ctx.full, d->cerr.reason, d->received);
         snprintf(d->reason, sizeof(d->reason), "the cache is full: %s "
             "could not be stored; retry", d->rec.filename);
         dl_finish(d, &dl_full);
@@ -736,7 +739,7 @@ commit_done(void *arg)
             d->rec.filename, pg_cache_strerror(d->cerr.code));
         dl_finish(d, &dl_store_failed);
     } else {
-        pg_full_clear(d->fs->s->full, "a file was stored");
+        pg_full_clear(d->fs->ctx.full, "a file was stored");
         dl_finish(d, &dl_stored);
     }
 }
@@ -801,14 +804,14 @@ mismatch_reason(int size, const struct pg_req *r, const char *dflt,
 static void
 dl_mismatch(struct pg_dl *d)
 {
-    struct pg_server *s = d->fs->s;
+    struct pg_server *s = d->fs->log;
     char why[PG_MAX_REASON], live_why[PG_MAX_REASON], tech[PG_MAX_REASON];
 
-    pg_metric_inc(s->m_mismatch, 1, NULL);
+    pg_stats_mismatch(s);
     pg_log(s, "%s mismatch: %s %s from %s: %s; refusing it for %lld s",
         d->size_mismatch ? "size" : "sha256", d->rec.project,
         d->rec.filename, d->rec.url, d->reason,
-        (long long)s->cfg->mismatch_hold_s);
+        (long long)d->fs->ctx.cfg->mismatch_hold_s);
     mismatch_reason(d->size_mismatch, NULL, d->rec.filename, why,
         sizeof(why));
     hold_add(d->fs, d->rec.sha, d->size_mismatch);
@@ -828,7 +831,7 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
     const struct pg_upstream_resp *resp)
 {
     struct pg_dl *d = arg;
-    struct pg_server *s = d->fs->s;
+    struct pg_server *s = d->fs->log;
     char hex[65];
 
     (void) resp;
@@ -877,7 +880,8 @@ dl_on_done(void *arg, enum pg_upstream_code code, const char *reason,
         }
         dl_serve_checked(d);
         d->committing = 1;
-        if (pg_workers_submit(s->workers, commit_work, commit_done, d) != 0)
+        if (pg_workers_submit(d->fs->ctx.workers, commit_work, commit_done, d)
+            != 0)
         {
             d->committing = 0;
             snprintf(d->reason, sizeof(d->reason), "cannot store %s: "
@@ -902,7 +906,7 @@ static void
 dl_start(struct file_req *fr, int live)
 {
     struct pg_req *r = fr->r;
-    struct pg_files *fs = r->s->files;
+    struct pg_files *fs = fr->fs;
     struct pg_dl *d = calloc(1, sizeof(*d));
     struct pg_upstream_req req;
     enum pg_upstream_code code = PG_UP_OK;
@@ -932,24 +936,24 @@ dl_start(struct file_req *fr, int live)
         pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return;
     }
-    if (pg_full_is(fs->s->full)) {
+    if (pg_full_is(fs->ctx.full)) {
         /* Nothing is stored while the cache is full: stream it with the
          * hold-back (no check_before_send: there is no blob to wait
          * for). */
         err.code = PG_CACHE_EFULL;
         snprintf(err.reason, sizeof(err.reason), "cache full");
-    } else if (pg_blob_begin(r->s->cache, &d->w, &err) != PG_CACHE_OK) {
+    } else if (pg_blob_begin(fs->ctx.cache, &d->w, &err) != PG_CACHE_OK) {
         d->w = NULL;
     }
     if (err.code != PG_CACHE_OK) {
         if (err.code == PG_CACHE_EFULL) {
-            pg_full_set(fs->s->full, err.reason,
+            pg_full_set(fs->ctx.full, err.reason,
                 fr->rec.size > 0 ? (uint64_t)fr->rec.size : 0);
             memset(&err, 0, sizeof(err));
             d->passthrough = 1;
         }
         if (!d->passthrough
-            || pg_blob_begin_hash_only(r->s->cache, &d->w, &err)
+            || pg_blob_begin_hash_only(fs->ctx.cache, &d->w, &err)
             != PG_CACHE_OK)
         {
             d->w = NULL;
@@ -969,18 +973,19 @@ dl_start(struct file_req *fr, int live)
     memset(&req, 0, sizeof(req));
     req.url = d->rec.url;
     req.max_body = 0;
-    req.idle_timeout_ms = r->s->cfg->upstreams[fr->up].file_idle_timeout_ms;
+    req.idle_timeout_ms = fs->ctx.cfg->upstreams[fr->up].file_idle_timeout_ms;
     req.on_headers = dl_on_headers;
     req.on_data = dl_on_data;
     req.on_done = dl_on_done;
     req.arg = d;
     d->t0 = pg_now_ms();
-    pg_stats_cache_event(r->s, rec_kind(&d->rec), "miss");
-    d->xfer = pg_upstream_start(r->s->ups[fr->up], &req, &code);
+    pg_stats_cache_event(fs->log, rec_kind(&d->rec), "miss");
+    d->xfer = pg_upstream_start(fs->ctx.ups[fr->up], &req, &code);
     if (d->xfer == NULL) {
         snprintf(d->reason, sizeof(d->reason), "cannot fetch %s: %s",
             d->rec.filename, pg_upstream_strerror(code));
-        pg_stats_upstream_done(r->s, rec_kind(&d->rec), "refused", d->t0);
+        pg_stats_upstream_done(fs->log, rec_kind(&d->rec), "refused",
+            d->t0);
         dl_finish_upstream(d, code);
     }
 }
@@ -997,7 +1002,7 @@ publish(struct file_req *fr, uint64_t size)
 
     if (r->client_gone || r->path == NULL || fr->cache_gen == 0
         || (fr->decided && fr->fresh_until <= time(NULL))
-        || (r->s->hooks.file_decision != NULL && !fr->decided))
+        || (fr->fs->ctx.hooks->file_decision != NULL && !fr->decided))
     {
         return;
     }
@@ -1013,12 +1018,12 @@ publish(struct file_req *fr, uint64_t size)
     v.fresh_until = fr->decided ? fr->fresh_until : PG_FILE_NO_PAGE;
     v.lm_time = upload_time(&fr->rec);
     format_lm(v.lm_time, v.lm, sizeof(v.lm));
-    pg_hot_publish_file(r->s->hot, r->path, &v);
+    pg_hot_publish_file(fr->fs->ctx.hot, r->path, &v);
 }
 
 /* r's file state, in its arena; NULL when r was answered (503). */
 static struct file_req *
-file_req_new(struct pg_req *r)
+file_req_new(struct pg_files *fs, struct pg_req *r)
 {
     struct file_req *fr = pg_req_alloc(r, sizeof(*fr));
 
@@ -1027,6 +1032,7 @@ file_req_new(struct pg_req *r)
         pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return NULL;
     }
+    fr->fs = fs;
     fr->r = r;
     r->route_state = fr;
     return fr;
@@ -1038,7 +1044,7 @@ static void
 proceed(struct file_req *fr)
 {
     struct pg_req *r = fr->r;
-    struct pg_files *fs = r->s->files;
+    struct pg_files *fs = fr->fs;
     const struct hold_slot *h;
     struct pg_cache_err err;
     struct pg_dl *d;
@@ -1061,14 +1067,14 @@ proceed(struct file_req *fr)
     }
     memset(&err, 0, sizeof(err));
     rc = pg_filecache_blob(fs->fc, fr->rec.sha, &seg, &size, &err);
-    if (rc == PG_CACHE_OK && !pg_blob_verified(r->s->cache, fr->rec.sha)) {
+    if (rc == PG_CACHE_OK && !pg_blob_verified(fs->ctx.cache, fr->rec.sha)) {
         rehash(fr);
         return;
     }
     if (rc == PG_CACHE_OK) {
         if (!fr->after_commit) {
             r->cache = "hit";
-            pg_stats_cache_event(r->s, rec_kind(&fr->rec), "hit");
+            pg_stats_cache_event(fs->log, rec_kind(&fr->rec), "hit");
             publish(fr, size);
         }
         serve_blob(fr, seg, -1, size);
@@ -1080,7 +1086,7 @@ proceed(struct file_req *fr)
         return;
     }
     if (rc != PG_CACHE_NOTFOUND) {
-        pg_log(r->s, "blob %s: %s: %s", fr->rec.sha,
+        pg_log(fs->log, "blob %s: %s: %s", fr->rec.sha,
             pg_cache_strerror(err.code), err.reason);
     }
     r->cache = "miss";
@@ -1126,7 +1132,7 @@ rehash(struct file_req *fr)
         return;
     }
     fr->rehashed = 1;
-    if (pg_rehash_blob(r->s->files->rh, fr->rec.sha, on_rehashed, fr) != 0)
+    if (pg_rehash_blob(fr->fs->rh, fr->rec.sha, on_rehashed, fr) != 0)
     {
         pg_req_refuse(r, PG_REFUSE_UNAVAILABLE, "cannot verify the cached %s "
             "now", fr->rec.filename);
@@ -1179,7 +1185,8 @@ on_decision_resume(void *arg)
         pg_req_finish(r);
         return;
     }
-    pg_pages_load(r, fr->rec.project, on_page_for_decision);
+    pg_pages_load(fr->fs->ctx.pages, r, fr->rec.project,
+        on_page_for_decision);
 }
 
 static void
@@ -1187,7 +1194,8 @@ on_page_for_decision(struct pg_req *r, struct pg_page *page, int status,
     const char *reason)
 {
     struct file_req *fr = r->route_state;
-    struct pg_server *s = r->s;
+    const struct pg_config *cfg = fr->fs->ctx.cfg;
+    const struct pg_proxy_hooks *hk = fr->fs->ctx.hooks;
     char why[PG_MAX_REASON];
     json_t *fo;
     int rc;
@@ -1210,14 +1218,14 @@ on_page_for_decision(struct pg_req *r, struct pg_page *page, int status,
         pg_req_refuse(r, PG_REFUSE_FORBIDDEN, "provgate: %s is not listed "
             "with this sha256 on the index page of %s ([upstream:%s])",
             fr->rec.filename, fr->rec.project,
-            s->cfg->upstreams[fr->up].name);
+            cfg->upstreams[fr->up].name);
         return;
     }
     why[0] = '\0';
-    rc = s->hooks.file_decision(s->hooks.arg, fr->rec.project,
+    rc = hk->file_decision(hk->arg, fr->rec.project,
         fr->rec.filename, fr->rec.sha, fo, why, sizeof(why));
-    if (rc == PG_PROXY_DECISION_WAIT && s->hooks.file_wait != NULL
-        && s->hooks.file_wait(s->hooks.arg, fr->rec.project,
+    if (rc == PG_PROXY_DECISION_WAIT && hk->file_wait != NULL
+        && hk->file_wait(hk->arg, fr->rec.project,
             on_decision_resume, r) == 0)
     {
         return;     /* issue 4: provenance still being verified */
@@ -1327,9 +1335,9 @@ lookup(struct file_req *fr)
     fr->page = NULL;
     /* The generation is read before any LMDB read: a record cached with it
      * is what LMDB holds while it is unchanged. */
-    gen = pg_cache_generation(r->s->cache);
+    gen = pg_cache_generation(fr->fs->ctx.cache);
     fr->cache_gen = gen;
-    cached = pg_filecache_rec_get(r->s->files->fc, r->path, gen);
+    cached = pg_filecache_rec_get(fr->fs->fc, r->path, gen);
     if (cached != NULL) {
         if (rec_from_cache(fr, cached) != 0) {
             pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
@@ -1338,7 +1346,7 @@ lookup(struct file_req *fr)
         goto found;
     }
     memset(&err, 0, sizeof(err));
-    rc = pg_cache_get(r->s->cache, PG_CACHE_DB_PATHS, r->path,
+    rc = pg_cache_get(fr->fs->ctx.cache, PG_CACHE_DB_PATHS, r->path,
         strlen(r->path), &val, &len, &err);
     if (rc == PG_CACHE_OK) {
         rc = load_record(fr, val, len) == 0 ? PG_CACHE_OK
@@ -1363,22 +1371,23 @@ lookup(struct file_req *fr)
             return;
         }
         fr->page_tried = 1;
-        pg_pages_load(r, project, on_page_for_file);
+        pg_pages_load(fr->fs->ctx.pages, r, project, on_page_for_file);
         return;
     }
     rec_to_cache(fr, gen);
 found:
-    if (r->s->hooks.file_decision != NULL && !fr->decided) {
-        pg_pages_load(r, fr->rec.project, on_page_for_decision);
+    if (fr->fs->ctx.hooks->file_decision != NULL && !fr->decided) {
+        pg_pages_load(fr->fs->ctx.pages, r, fr->rec.project,
+            on_page_for_decision);
         return;
     }
     proceed(fr);
 }
 
 static void
-handle_file(struct pg_req *r, const char *rest)
+handle_file(void *arg, struct pg_req *r, const char *rest)
 {
-    struct file_req *fr = file_req_new(r);
+    struct file_req *fr = file_req_new(arg, r);
 
     if (fr != NULL) {
         lookup(fr);
@@ -1386,7 +1395,7 @@ handle_file(struct pg_req *r, const char *rest)
 }
 
 const struct pg_route pg_files_routes[] = {
-    { "/packages/", 1, handle_file },
+    { "/packages/", 1, handle_file, NULL },
 };
 const size_t pg_files_nroutes =
     sizeof(pg_files_routes) / sizeof(pg_files_routes[0]);
@@ -1402,7 +1411,7 @@ on_blob_damaged(void *arg, const char *sha)
 }
 
 int
-pg_files_new(struct pg_server *s, struct pg_files **out)
+pg_files_new(const struct pg_ctx *ctx, struct pg_files **out)
 {
     struct pg_files *fs = calloc(1, sizeof(*fs));
 
@@ -1410,13 +1419,14 @@ pg_files_new(struct pg_server *s, struct pg_files **out)
     if (fs == NULL) {
         return -1;
     }
-    fs->s = s;
+    fs->ctx = *ctx;
+    fs->log = ctx->log;
     fs->dls = pg_lru_new(DL_BUCKETS, SIZE_MAX, SIZE_MAX, on_dl_drop, fs);
     fs->held = pg_lru_new(PG_HOLD_SLOTS, PG_HOLD_SLOTS, SIZE_MAX,
         on_hold_drop, fs);
     if (fs->dls == NULL || fs->held == NULL
-        || pg_filecache_new(s->cache, &fs->fc) != 0
-        || pg_rehash_new(s, on_blob_damaged, fs, &fs->rh) != 0)
+        || pg_filecache_new(ctx->cache, &fs->fc) != 0
+        || pg_rehash_new(ctx->log, on_blob_damaged, fs, &fs->rh) != 0)
     {
         pg_filecache_free(fs->fc);
         pg_lru_free(fs->dls);
@@ -1436,6 +1446,7 @@ pg_files_free(struct pg_files *fs)
     if (fs == NULL) {
         return;
     }
+    fs->ctx.workers = NULL;     /* gone (pg_server_free): work runs inline */
     for (n = pg_lru_first(fs->dls); n != NULL; n = pg_lru_first(fs->dls)) {
         struct pg_dl *d = (struct pg_dl *)n;
 

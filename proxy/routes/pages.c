@@ -146,7 +146,9 @@ struct pg_page {
 };
 
 struct pg_pages {
-    struct pg_server *s;
+    struct pg_ctx ctx;          /* given at construction */
+    struct pg_server *log;      /* ctx.log: pg_log's stream, the serving
+                                   metrics (pg_stats_*) */
     struct pg_lru *table;       /* key → page, bounded by max_bytes */
     size_t max_bytes;           /* page_cache_max_bytes */
     int closing;                /* pg_pages_free: hot table left alone */
@@ -398,7 +400,7 @@ hot_forget(struct pg_pages *ps, const struct pg_page *pg)
         return;     /* a private upstream's list is never served as is */
     }
     page_path(pg, path, sizeof(path));
-    pg_hot_remove(ps->s->hot, path);
+    pg_hot_remove(ps->ctx.hot, path);
 }
 
 static int
@@ -550,7 +552,7 @@ page_get(struct pg_pages *ps, const char *key, int is_list, size_t up)
 static int64_t
 page_ttl(const struct pg_page *pg)
 {
-    const struct pg_config *cfg = pg->owner->s->cfg;
+    const struct pg_config *cfg = pg->owner->ctx.cfg;
 
     return pg->is_list ? cfg->list_ttl_s : cfg->index_ttl_s;
 }
@@ -994,9 +996,9 @@ job_new(struct pg_page *pg, enum job_step step)
     j->ps = ps;
     j->pg = step == JOB_TOUCH || step == JOB_DROP ? NULL : pg;
     j->step = step;
-    j->cache = ps->s->cache;
-    j->base_url = ps->s->base_url;
-    j->cache_dir = ps->s->cfg->cache_dir;
+    j->cache = ps->ctx.cache;
+    j->base_url = ps->ctx.base_url;
+    j->cache_dir = ps->ctx.cfg->cache_dir;
     j->cap_bytes = ps->max_bytes;
     snprintf(j->key, sizeof(j->key), "%s", pg->key);
     j->is_list = pg->is_list;
@@ -1143,7 +1145,7 @@ load_done(struct page_job *j)
         m = pg->stored;
         pg->stored = NULL;
         pg->outcome = OUT_HIT;
-        pg_stats_cache_event(pg->owner->s, page_kind(pg), "hit");
+        pg_stats_cache_event(pg->owner->log, page_kind(pg), "hit");
         page_install(pg, m, pg->stored_fetched, pg->stored_changed);
         return;
     }
@@ -1154,7 +1156,7 @@ static void
 parse_done(struct page_job *j)
 {
     struct pg_page *pg = j->pg;
-    struct pg_server *s = pg->owner->s;
+    struct pg_server *s = pg->owner->log;
     char why[PG_MAX_REASON];
     json_t *m;
 
@@ -1171,7 +1173,7 @@ parse_done(struct page_job *j)
         pg_log(s, "%s %s: left out %zu malformed file entr%s (first: %s)",
             page_kind(pg), pg->key, j->dropped, j->dropped == 1 ? "y"
             : "ies", j->drop_first);
-        pg_metric_inc(s->m_entries_dropped, (double)j->dropped, NULL);
+        pg_stats_entries_dropped(s, j->dropped);
     }
     set_str(&pg->up_etag, j->etag);
     set_str(&pg->up_lastmod, j->lastmod);
@@ -1181,7 +1183,7 @@ parse_done(struct page_job *j)
         pg_log(s, "%s %s: not cached: %s: %s", page_kind(pg), pg->key,
             pg_cache_strerror(j->err.code), j->err.reason);
         if (j->err.code == PG_CACHE_EFULL) {
-            pg_full_set(s->full, j->err.reason, 0);
+            pg_full_set(pg->owner->ctx.full, j->err.reason, 0);
         }
     }
     model_drop(pg, pg->stored, 0);
@@ -1210,7 +1212,7 @@ render_done(struct page_job *j)
     }
     /* New bodies and a new model: what other loops answer (pages, and
      * files decided from this page) must come from the main loop again. */
-    pg_hot_invalidate(pg->owner->s->hot);
+    pg_hot_invalidate(pg->owner->ctx.hot);
     /* Same bytes as before: Last-Modified stays (the ETag does anyway). */
     if (!pg->ready || strcmp(pg->hash[0], j->nh[0]) != 0
         || strcmp(pg->hash[1], j->nh[1]) != 0)
@@ -1258,7 +1260,6 @@ job_done(void *arg)
 {
     struct page_job *j = arg;
     struct pg_pages *ps = j->ps;
-    struct pg_server *s = ps->s;
     const char *lv[2];
 
     if (j->prev != NULL) {
@@ -1271,9 +1272,7 @@ job_done(void *arg)
     }
     lv[0] = job_step_name(j->step);
     lv[1] = j->off_loop ? "worker" : "loop";
-    pg_metric_inc(s->m_page_jobs, 1, lv);
-    pg_metric_observe(s->m_page_job_seconds, (double)j->work_ms / 1000.0,
-        lv);
+    pg_stats_page_job(ps->log, lv[0], lv[1], (double)j->work_ms / 1000.0);
     if (j->pg != NULL) {
         j->pg->job = NULL;
     }
@@ -1289,7 +1288,7 @@ job_done(void *arg)
         break;
     case JOB_TOUCH:
         if (j->rc != PG_CACHE_OK) {
-            pg_log(s, "page %s: cannot record fetch time: %s", j->key,
+            pg_log(ps->log, "page %s: cannot record fetch time: %s", j->key,
                 j->err.reason);
         }
         break;
@@ -1316,7 +1315,7 @@ job_submit(struct page_job *j)
     if (j->pg != NULL) {
         j->pg->job = j;
     }
-    if (pg_workers_submit(ps->s->workers, job_work, job_done, j) != 0) {
+    if (pg_workers_submit(ps->ctx.workers, job_work, job_done, j) != 0) {
         job_work(j);
         job_done(j);
     }
@@ -1329,7 +1328,7 @@ store_fetched(struct pg_page *pg, time_t t)
     struct page_job *j = job_new(pg, JOB_TOUCH);
 
     if (j == NULL) {
-        pg_log(pg->owner->s, "page %s: cannot record fetch time: out of "
+        pg_log(pg->owner->log, "page %s: cannot record fetch time: out of "
             "memory", pg->key);
         return;
     }
@@ -1380,7 +1379,6 @@ static void
 page_install(struct pg_page *pg, json_t *model, time_t fetched,
     time_t changed)
 {
-    struct pg_server *s = pg->owner->s;
     struct install_ctx *ic = calloc(1, sizeof(*ic));
 
     if (ic == NULL) {
@@ -1397,10 +1395,11 @@ page_install(struct pg_page *pg, json_t *model, time_t fetched,
         /* issue 13: the page says which upstream it comes from (a
          * top-level key of its own, replacing any upstream's) */
         json_object_set_new(model, "_provenance", json_pack("{s:s}",
-            "upstream", s->cfg->upstreams[pg->up].name));
+            "upstream", pg->owner->ctx.cfg->upstreams[pg->up].name));
     }
-    if (!pg->is_list && s->hooks.annotate_page != NULL) {
-        s->hooks.annotate_page(s->hooks.arg, pg->project, model,
+    if (!pg->is_list && pg->owner->ctx.hooks->annotate_page != NULL) {
+        pg->owner->ctx.hooks->annotate_page(pg->owner->ctx.hooks->arg,
+            pg->project, model,
             on_annotated, ic);
         return;     /* pg may be woken already: touch nothing */
     }
@@ -1483,7 +1482,7 @@ static int
 on_page_data(void *arg, const void *buf, size_t len)
 {
     struct pg_page *pg = arg;
-    const struct pg_config *cfg = pg->owner->s->cfg;
+    const struct pg_config *cfg = pg->owner->ctx.cfg;
 
     if (evbuffer_get_length(pg->acc) + len > cfg->upstreams[0].max_json_bytes) {
         pg->too_big = 1;
@@ -1526,9 +1525,9 @@ page_type(const char *ct)
 static void
 page_fetch_failed(struct pg_page *pg, int status, const char *reason)
 {
-    struct pg_server *s = pg->owner->s;
+    struct pg_server *s = pg->owner->log;
 
-    if (s->cfg->stale_if_error && (pg->ready || pg->stored != NULL)
+    if (pg->owner->ctx.cfg->stale_if_error && (pg->ready || pg->stored != NULL)
         && status == 502)
     {
         pg_log(s, "serving stale %s %s: %s", page_kind(pg), pg->key, reason);
@@ -1554,7 +1553,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
     const struct pg_upstream_resp *resp)
 {
     struct pg_page *pg = arg;
-    struct pg_server *s = pg->owner->s;
+    struct pg_server *s = pg->owner->log;
     char why[PG_MAX_REASON];
     const char *base;
     json_t *model;
@@ -1566,7 +1565,8 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
     if (pg->too_big || code == PG_UP_ETOOBIG) {
         snprintf(why, sizeof(why), "upstream %s %.60s is larger than "
             "max_json_bytes (%llu)", page_kind(pg), pg->key,
-            (unsigned long long)s->cfg->upstreams[0].max_json_bytes);
+            (unsigned long long)
+            pg->owner->ctx.cfg->upstreams[0].max_json_bytes);
         pg_stats_upstream_done(s, page_kind(pg), "too_big", pg->t0);
         evbuffer_drain(pg->acc, evbuffer_get_length(pg->acc));
         page_fetch_failed(pg, 502, why);
@@ -1583,10 +1583,11 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
         return;
     }
     if ((resp->status == 304 || resp->status == 200) && pg->up != 0
-        && !pg->is_list && s->hooks.private_page != NULL)
+        && !pg->is_list && pg->owner->ctx.hooks->private_page != NULL)
     {
         /* issue 13: is the private name on [upstream] too? */
-        s->hooks.private_page(s->hooks.guard_arg, pg->project, pg->up);
+        pg->owner->ctx.hooks->private_page(pg->owner->ctx.hooks->guard_arg,
+            pg->project, pg->up);
     }
     if (resp->status == 304 && (pg->ready || pg->stored != NULL)) {
         pg_stats_upstream_done(s, page_kind(pg), NULL, pg->t0);
@@ -1650,7 +1651,7 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
         return;
     }
     j->is_json = page_type(resp->content_type) == 1;
-    j->max_bytes = s->cfg->upstreams[pg->up].max_json_bytes;
+    j->max_bytes = pg->owner->ctx.cfg->upstreams[pg->up].max_json_bytes;
     set_str(&j->etag, resp->etag);
     set_str(&j->lastmod, resp->last_modified);
     j->fetched = now;
@@ -1661,12 +1662,13 @@ on_page_done(void *arg, enum pg_upstream_code code, const char *reason,
 static void
 page_fetch(struct pg_page *pg)
 {
-    struct pg_server *s = pg->owner->s;
+    struct pg_server *s = pg->owner->log;
     struct pg_upstream_req req;
     enum pg_upstream_code code = PG_UP_OK;
     char url[2048];
     int have = pg->ready || pg->stored != NULL;
-    const struct pg_upstream_conf *uc = &s->cfg->upstreams[pg->up];
+    const struct pg_upstream_conf *uc =
+        &pg->owner->ctx.cfg->upstreams[pg->up];
 
     if (pg->is_list) {
         snprintf(url, sizeof(url), "%s", uc->upstream);
@@ -1698,7 +1700,7 @@ page_fetch(struct pg_page *pg)
     pg->t0 = pg_now_ms();
     pg->fetching = 1;
     pg_stats_cache_event(s, page_kind(pg), "miss");
-    pg->xfer = pg_upstream_start(s->ups[pg->up], &req, &code);
+    pg->xfer = pg_upstream_start(pg->owner->ctx.ups[pg->up], &req, &code);
     if (pg->xfer == NULL) {
         char why[PG_MAX_REASON];
 
@@ -1735,10 +1737,9 @@ add_waiter(struct pg_page *pg, struct pg_req *r, pg_page_ready_fn cb,
 /* need_model: the caller reads the model (pg_pages_load), not only the
  * bodies (the index routes): a shed page's model is read back first. */
 static void
-load_key(struct pg_req *r, const char *key, int is_list, int need_model,
-    pg_page_ready_fn cb, size_t up)
+load_key(struct pg_pages *ps, struct pg_req *r, const char *key, int is_list,
+    int need_model, pg_page_ready_fn cb, size_t up)
 {
-    struct pg_pages *ps = r->s->pages;
     struct pg_page *pg = page_get(ps, key, is_list, up);
     int fresh;
 
@@ -1760,13 +1761,13 @@ load_key(struct pg_req *r, const char *key, int is_list, int need_model,
                 return;
             }
             pg->outcome = fresh ? OUT_HIT : OUT_STALE;
-            pg_stats_cache_event(r->s, page_kind(pg), fresh ? "hit"
+            pg_stats_cache_event(ps->log, page_kind(pg), fresh ? "hit"
                 : "stale");
             model_reload(pg);
             return;
         }
         r->cache = fresh ? "hit" : "stale";
-        pg_stats_cache_event(r->s, page_kind(pg), r->cache);
+        pg_stats_cache_event(ps->log, page_kind(pg), r->cache);
         cb(r, pg, 200, NULL);
         return;
     }
@@ -1798,6 +1799,7 @@ load_key(struct pg_req *r, const char *key, int is_list, int need_model,
  * lives in its arena (r->page_state). */
 
 struct bind_wait {
+    struct pg_pages *ps;
     char norm[PG_INDEX_MAX_NAME + 2];
     int need_model;
     pg_page_ready_fn cb;
@@ -1831,7 +1833,7 @@ bind_take_list(struct pg_pages *ps, struct pg_page *pg)
             names[k++] = nm;
         }
     }
-    if (pg_bind_set_list(ps->s->bind, pg->up, names, k) >= 0) {
+    if (pg_bind_set_list(ps->ctx.bind, pg->up, names, k) >= 0) {
         ps->list_gen[pg->up] = pg->gen;
     }
     free(names);
@@ -1846,11 +1848,11 @@ on_bind_list(struct pg_req *r, struct pg_page *pg, int status,
 
     (void)status;
     if (pg != NULL && pg->model != NULL) {
-        bind_take_list(r->s->pages, pg);
-    } else if (!pg_bind_has_list(r->s->bind, bw->loading)) {
+        bind_take_list(bw->ps, pg);
+    } else if (!pg_bind_has_list(bw->ps->ctx.bind, bw->loading)) {
         snprintf(why, sizeof(why), "which upstream serves %.100s is not "
             "known: the project list of [upstream:%s] is unavailable: %s",
-            bw->norm, r->s->cfg->upstreams[bw->loading].name,
+            bw->norm, bw->ps->ctx.cfg->upstreams[bw->loading].name,
             reason != NULL ? reason : "no memory");
         bw->cb(r, NULL, 502, why);
         return;
@@ -1864,12 +1866,12 @@ static void
 bind_step(struct pg_req *r)
 {
     struct bind_wait *bw = r->page_state;
-    const struct pg_config *cfg = r->s->cfg;
+    const struct pg_config *cfg = bw->ps->ctx.cfg;
     struct pg_binding w;
     char key[PAGE_KEY_MAX], why[640];
     size_t up;
 
-    pg_bind_which(r->s->bind, bw->norm, &w);
+    pg_bind_which(bw->ps->ctx.bind, bw->norm, &w);
     if (w.how == PG_BIND_DEFAULT || w.how == PG_BIND_UNKNOWN
         || w.how == PG_BIND_LIST)
     {
@@ -1881,10 +1883,10 @@ bind_step(struct pg_req *r)
             bw->asked |= 1u << up;
             bw->loading = up;
             page_key(cfg, up, "/", key, sizeof(key));
-            load_key(r, key, 1, 1, on_bind_list, up);
+            load_key(bw->ps, r, key, 1, 1, on_bind_list, up);
             return;
         }
-        pg_bind_which(r->s->bind, bw->norm, &w);
+        pg_bind_which(bw->ps->ctx.bind, bw->norm, &w);
     }
     switch (w.how) {
     case PG_BIND_UNKNOWN:
@@ -1907,18 +1909,18 @@ bind_step(struct pg_req *r)
         break;
     }
     page_key(cfg, w.up, bw->norm, key, sizeof(key));
-    load_key(r, key, 0, bw->need_model, bw->cb, w.up);
+    load_key(bw->ps, r, key, 0, bw->need_model, bw->cb, w.up);
 }
 
 /* The page of the normalized project name norm, from its upstream. */
 static void
-load_project(struct pg_req *r, const char *norm, int need_model,
-    pg_page_ready_fn cb)
+load_project(struct pg_pages *ps, struct pg_req *r, const char *norm,
+    int need_model, pg_page_ready_fn cb)
 {
     struct bind_wait *bw;
 
-    if (r->s->cfg->n_upstreams == 1) {
-        load_key(r, norm, 0, need_model, cb, 0);
+    if (ps->ctx.cfg->n_upstreams == 1) {
+        load_key(ps, r, norm, 0, need_model, cb, 0);
         return;
     }
     bw = pg_req_alloc(r, sizeof(*bw));
@@ -1926,6 +1928,7 @@ load_project(struct pg_req *r, const char *norm, int need_model,
         cb(r, NULL, 502, "out of memory");
         return;
     }
+    bw->ps = ps;
     snprintf(bw->norm, sizeof(bw->norm), "%s", norm);
     bw->need_model = need_model;
     bw->cb = cb;
@@ -1934,9 +1937,10 @@ load_project(struct pg_req *r, const char *norm, int need_model,
 }
 
 void
-pg_pages_load(struct pg_req *r, const char *project, pg_page_ready_fn cb)
+pg_pages_load(struct pg_pages *ps, struct pg_req *r, const char *project,
+    pg_page_ready_fn cb)
 {
-    load_project(r, project, 1, cb);
+    load_project(ps, r, project, 1, cb);
 }
 
 size_t
@@ -1981,7 +1985,7 @@ serve_page(struct pg_req *r, struct pg_page *pg)
     if (!r->client_gone && r->ereq != NULL && pg->ready && !pg->invalid
         && page_fresh(pg, pg->fetched_at) && r->path != NULL)
     {
-        pg_hot_publish_page(r->s->hot, r->path, &v);
+        pg_hot_publish_page(pg->owner->ctx.hot, r->path, &v);
     }
     pg_view_serve_page(r, &v);
 }
@@ -2222,7 +2226,8 @@ merge_job_free(struct merge_job *j)
 }
 
 static void
-merge_serve(struct pg_req *r, const struct merge_memo *m)
+merge_serve(struct pg_pages *ps, struct pg_req *r,
+    const struct merge_memo *m)
 {
     struct pg_page_view v;
     int i;
@@ -2234,7 +2239,7 @@ merge_serve(struct pg_req *r, const struct merge_memo *m)
     memcpy(v.hash, m->hash, sizeof(v.hash));
     v.fetched_at = m->fetched;
     v.changed_at = m->changed;
-    v.ttl = r->s->cfg->list_ttl_s;
+    v.ttl = ps->ctx.cfg->list_ttl_s;
     v.fresh_until = m->fetched + (time_t)v.ttl;
     v.is_list = 1;
     memcpy(v.lm, m->lm, sizeof(v.lm));
@@ -2247,7 +2252,7 @@ merge_done(void *arg)
     struct merge_job *j = arg;
     struct pg_pages *ps = j->ps;
     struct merge_memo *m = ps->merge;
-    struct pg_server *s = ps->s;
+    const struct pg_proxy_hooks *hk = ps->ctx.hooks;
     struct merge_wait *w = m->waiters, *next;
     size_t i, off;
 
@@ -2266,12 +2271,10 @@ merge_done(void *arg)
         if (pg_http_date(m->changed, m->lm, sizeof(m->lm)) != 0) {
             m->lm[0] = '\0';
         }
-        for (i = 0, off = 0; i < j->n_seen && s->hooks.public_name != NULL;
-            i++)
-        {
+        for (i = 0, off = 0; i < j->n_seen && hk->public_name != NULL; i++) {
             size_t up = (unsigned char)j->seen[off];
 
-            s->hooks.public_name(s->hooks.guard_arg, j->seen + off + 1, up);
+            hk->public_name(hk->guard_arg, j->seen + off + 1, up);
             off += 1 + strlen(j->seen + off + 1) + 1;
         }
     }
@@ -2283,17 +2286,16 @@ merge_done(void *arg)
             pg_req_refuse(w->r, PG_REFUSE_BAD_GATEWAY, "the project list "
                 "could not be merged (out of memory)");
         } else {
-            merge_serve(w->r, m);
+            merge_serve(ps, w->r, m);
         }
     }
     merge_job_free(j);
 }
 
 static void
-merge_start(struct pg_req *r)
+merge_start(struct pg_pages *ps, struct pg_req *r)
 {
-    struct pg_pages *ps = r->s->pages;
-    const struct pg_config *cfg = r->s->cfg;
+    const struct pg_config *cfg = ps->ctx.cfg;
     struct merge_memo *m = ps->merge;
     struct merge_wait *w;
     struct merge_job *j;
@@ -2316,7 +2318,7 @@ merge_start(struct pg_req *r)
     }
     if (m->job == NULL && memcmp(sig, m->sig, sizeof(sig)) == 0) {
         r->cache = "hit";
-        merge_serve(r, m);
+        merge_serve(ps, r, m);
         return;
     }
     w = pg_req_alloc(r, sizeof(*w));
@@ -2338,7 +2340,7 @@ merge_start(struct pg_req *r)
     }
     j->ps = ps;
     j->cfg = cfg;
-    j->base_url = ps->s->base_url;
+    j->base_url = ps->ctx.base_url;
     j->cap_bytes = ps->max_bytes;
     j->cache_dir = cfg->cache_dir;
     memcpy(j->sig, sig, sizeof(sig));
@@ -2354,13 +2356,14 @@ merge_start(struct pg_req *r)
         }
     }
     m->job = j;
-    if (pg_workers_submit(ps->s->workers, merge_work, merge_done, j) != 0) {
+    if (pg_workers_submit(ps->ctx.workers, merge_work, merge_done, j) != 0) {
         merge_work(j);
         merge_done(j);
     }
 }
 
 struct merge_state {
+    struct pg_pages *ps;
     size_t step;                /* lists loaded so far */
     size_t cur;                 /* the upstream whose list is loading */
 };
@@ -2372,20 +2375,19 @@ on_merge_list(struct pg_req *r, struct pg_page *pg, int status,
     const char *reason)
 {
     struct merge_state *ms = r->page_state;
+    const struct pg_config *cfg = ms->ps->ctx.cfg;
     size_t up = ms->cur;
 
     if (pg == NULL) {
         pg_req_refuse(r, status == 404 ? PG_REFUSE_NOT_FOUND
             : PG_REFUSE_BAD_GATEWAY, "the project list of %s%s%s: %s",
             up == 0 ? "[upstream]" : "[upstream:", up == 0 ? ""
-            : r->s->cfg->upstreams[up].name, up == 0 ? "" : "]",
+            : cfg->upstreams[up].name, up == 0 ? "" : "]",
             reason != NULL ? reason : "unavailable");
         return;
     }
-    if (up != 0 && r->s->cfg->upstreams[up].own_list
-        && pg->model != NULL)
-    {
-        bind_take_list(r->s->pages, pg);
+    if (up != 0 && cfg->upstreams[up].own_list && pg->model != NULL) {
+        bind_take_list(ms->ps, pg);
     }
     merge_step(r);
 }
@@ -2396,41 +2398,44 @@ static void
 merge_step(struct pg_req *r)
 {
     struct merge_state *ms = r->page_state;
-    const struct pg_config *cfg = r->s->cfg;
+    const struct pg_config *cfg = ms->ps->ctx.cfg;
     char key[PAGE_KEY_MAX];
 
     if (ms->step == cfg->n_upstreams) {
-        merge_start(r);
+        merge_start(ms->ps, r);
         return;
     }
     ms->cur = ms->step + 1 < cfg->n_upstreams ? ms->step + 1 : 0;
     ms->step++;
     page_key(cfg, ms->cur, "/", key, sizeof(key));
-    load_key(r, key, 1, 1, on_merge_list, ms->cur);
+    load_key(ms->ps, r, key, 1, 1, on_merge_list, ms->cur);
 }
 
 static void
-handle_list(struct pg_req *r, const char *rest)
+handle_list(void *arg, struct pg_req *r, const char *rest)
 {
+    struct pg_pages *ps = arg;
     struct merge_state *ms;
 
     r->route = "list";
-    if (r->s->cfg->n_upstreams == 1) {
-        load_key(r, "/", 1, 0, on_page_ready, 0);
+
+    if (ps->ctx.cfg->n_upstreams == 1) {
+        load_key(ps, r, "/", 1, 0, on_page_ready, 0);
         return;
     }
     ms = pg_req_alloc(r, sizeof(*ms));
-    if (ms == NULL || r->s->pages->merge == NULL) {
+    if (ms == NULL || ps->merge == NULL) {
         pg_req_refuse(r, PG_REFUSE_NOMEM, "out of memory");
         return;
     }
+    ms->ps = ps;
     ms->step = 0;
     r->page_state = ms;
     merge_step(r);
 }
 
 static void
-handle_project(struct pg_req *r, const char *raw)
+handle_project(void *arg, struct pg_req *r, const char *raw)
 {
     char name[PG_INDEX_MAX_NAME + 2], norm[PG_INDEX_MAX_NAME + 2];
     char loc[PG_INDEX_MAX_NAME + 2048];
@@ -2463,12 +2468,12 @@ handle_project(struct pg_req *r, const char *raw)
             "the normalized name is %s", norm);
         return;
     }
-    load_project(r, norm, 0, on_page_ready);
+    load_project(arg, r, norm, 0, on_page_ready);
 }
 
 /* "/simple" without its slash: the list's address. */
 static void
-handle_list_redirect(struct pg_req *r, const char *rest)
+handle_list_redirect(void *arg, struct pg_req *r, const char *rest)
 {
     pg_req_set_header(r, "Location", "/simple/");
     r->route = "list";
@@ -2476,9 +2481,9 @@ handle_list_redirect(struct pg_req *r, const char *rest)
 }
 
 const struct pg_route pg_pages_routes[] = {
-    { "/simple", 0, handle_list_redirect },
-    { "/simple/", 0, handle_list },
-    { "/simple/", 1, handle_project },
+    { "/simple", 0, handle_list_redirect, NULL },
+    { "/simple/", 0, handle_list, NULL },
+    { "/simple/", 1, handle_project, NULL },
 };
 const size_t pg_pages_nroutes =
     sizeof(pg_pages_routes) / sizeof(pg_pages_routes[0]);
@@ -2486,7 +2491,7 @@ const size_t pg_pages_nroutes =
 /* ---- module ------------------------------------------------------------ */
 
 int
-pg_pages_new(struct pg_server *s, struct pg_pages **out)
+pg_pages_new(const struct pg_ctx *ctx, struct pg_pages **out)
 {
     struct pg_pages *ps = calloc(1, sizeof(*ps));
 
@@ -2494,16 +2499,17 @@ pg_pages_new(struct pg_server *s, struct pg_pages **out)
     if (ps == NULL) {
         return -1;
     }
-    ps->s = s;
-    ps->max_bytes = (size_t)s->cfg->page_cache_max_bytes;
+    ps->ctx = *ctx;
+    ps->log = ctx->log;
+    ps->max_bytes = (size_t)ctx->cfg->page_cache_max_bytes;
     ps->loop_thread = pthread_self();
     /* No bound on the count; a cap of 0 keeps no idle page, as 1 does. */
     ps->table = pg_lru_new(PAGES_BUCKETS, SIZE_MAX,
         ps->max_bytes > 0 ? ps->max_bytes : 1, on_page_drop, ps);
-    if (s->cfg->n_upstreams > 1) {
+    if (ctx->cfg->n_upstreams > 1) {
         ps->merge = calloc(1, sizeof(*ps->merge));
     }
-    if (ps->table == NULL || (s->cfg->n_upstreams > 1 && ps->merge == NULL))
+    if (ps->table == NULL || (ctx->cfg->n_upstreams > 1 && ps->merge == NULL))
     {
         pg_lru_free(ps->table);
         free(ps->merge);
@@ -2522,7 +2528,9 @@ pg_pages_free(struct pg_pages *ps)
     if (ps == NULL) {
         return;
     }
-    /* The workers are gone (pg_server_free): no job runs or finishes. */
+    /* The workers are gone (pg_server_free): no job runs or finishes,
+     * and what is dropped from here is freed inline. */
+    ps->ctx.workers = NULL;
     while (ps->jobs != NULL) {
         struct page_job *j = ps->jobs;
 
@@ -2573,7 +2581,7 @@ pg_pages_invalidate(struct pg_pages *ps)
 {
     struct pg_lru_node *n = pg_lru_first(ps->table), *next;
 
-    pg_hot_invalidate(ps->s->hot);
+    pg_hot_invalidate(ps->ctx.hot);
     while (n != NULL) {
         struct pg_page *pg = (struct pg_page *)n;
 

@@ -2384,17 +2384,17 @@ pg_prov_handle_integrity(struct pg_req *r)
         return;
     }
     r->route_state = ir;
-    pg_pages_load(r, ir->project, on_page_for_integrity);
+    pg_pages_load(r->s->pages, r, ir->project, on_page_for_integrity);
 }
 
 static void
-handle_integrity(struct pg_req *r, const char *rest)
+handle_integrity(void *arg, struct pg_req *r, const char *rest)
 {
     pg_prov_handle_integrity(r);
 }
 
 const struct pg_route pg_prov_routes[] = {
-    { "/integrity/", 1, handle_integrity },
+    { "/integrity/", 1, handle_integrity, NULL },
 };
 const size_t pg_prov_nroutes =
     sizeof(pg_prov_routes) / sizeof(pg_prov_routes[0]);

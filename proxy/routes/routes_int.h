@@ -15,9 +15,14 @@
 
 #include "server_int.h"
 
+#define PG_HOLD_SLOTS 1024          /* remembered hash mismatches */
+#define PG_FILE_HOLD_BYTES (64 * 1024) /* final bytes held back until the
+                                       sha256 matched */
+
 /* ---- pages.c ----------------------------------------------------------- */
 struct pg_page;
-int pg_pages_new(struct pg_server *s, struct pg_pages **out);
+/* ctx: borrowed services (copied; see hooks_int.h). */
+int pg_pages_new(const struct pg_ctx *ctx, struct pg_pages **out);
 void pg_pages_free(struct pg_pages *p);
 /* /simple, /simple/ and /simple/<project>/. */
 extern const struct pg_route pg_pages_routes[];
@@ -27,7 +32,7 @@ extern const size_t pg_pages_nroutes;
  * an HTTP status and a one-line reason.  May call cb before returning. */
 typedef void (*pg_page_ready_fn)(struct pg_req *r, struct pg_page *page,
     int status, const char *reason);
-void pg_pages_load(struct pg_req *r, const char *project,
+void pg_pages_load(struct pg_pages *p, struct pg_req *r, const char *project,
     pg_page_ready_fn cb);
 json_t *pg_page_model(struct pg_page *page);
 /* issue 13: the page's upstream (index in cfg->upstreams; 0: [upstream]).
@@ -45,7 +50,8 @@ size_t pg_pages_count(struct pg_pages *p);
 size_t pg_pages_bytes(struct pg_pages *p);
 
 /* ---- files.c ----------------------------------------------------------- */
-int pg_files_new(struct pg_server *s, struct pg_files **out);
+/* ctx: borrowed services (copied; ctx->pages decides on pages). */
+int pg_files_new(const struct pg_ctx *ctx, struct pg_files **out);
 void pg_files_free(struct pg_files *f);
 /* /packages/… */
 extern const struct pg_route pg_files_routes[];

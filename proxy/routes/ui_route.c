@@ -1076,7 +1076,7 @@ show_project(struct ui_req *q)
         return;
     }
     r->route_state = q;
-    pg_pages_load(r, q->project, on_project_page);
+    pg_pages_load(r->s->pages, r, q->project, on_project_page);
 }
 
 /* ---- actions ------------------------------------------------------------- */
@@ -1349,7 +1349,8 @@ handle_action(struct ui_req *q, int action)
     snprintf(q->entry.by, sizeof(q->entry.by), "%s", q->admin);
     r->route_state = q;
     if (action == ACT_REVERIFY) {
-        pg_pages_load(r, q->project, on_reverify_page);
+        pg_pages_load(r->s->pages, r, q->project,
+            on_reverify_page);
         return;
     }
     if (pg_workers_submit(r->s->workers, act_work, act_done, q) != 0) {

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "server_int.h"
+#include "peers_int.h"
 
 static struct pg_peer_key
 v4(uint32_t addr)

@@ -68,6 +68,8 @@
 #include <event2/event.h>
 
 #include "config_int.h"
+#include "admit_int.h"
+#include "framing_int.h"
 #include "front_int.h"
 #include "metrics_int.h"
 

@@ -14,7 +14,40 @@
 #ifndef PG_LOOPS_INT_H
 #define PG_LOOPS_INT_H
 
+#include <stdint.h>
+
+#include "peers_int.h"
 #include "server_int.h"
+
+struct bufferevent;
+
+#define PG_RELAY_TIMEOUT_S 3600     /* a relayed request's silence (the
+                                       main loop bounds its requests; this
+                                       only catches a hang) */
+#define PG_CONN_SWEEP_MS 100        /* closed client connections are
+                                       counted out (and their sockets
+                                       closed) within this long */
+#define PG_MAX_HEAD_READ (8192 + 4096 * 100) /* evhttp reads a head this
+                                       long (h2o's H2O_MAX_REQLEN), so one
+                                       over PG_MAX_HEADERS_BYTES gets the
+                                       same 431 as on the threads */
+
+/* One accepted client connection (server.c), counted against
+ * max_connections from accept until evhttp freed it.  bev holds our own
+ * reference (bufferevent_incref), so the bufferevent outlives evhttp's
+ * use of it and the sweep can see that evhttp let go (its callbacks are
+ * cleared); then the reference is dropped, which closes the socket. */
+struct pg_conn {
+    struct bufferevent *bev;
+    struct pg_conn *prev, *next;
+    struct pg_peer_key peer;            /* counted in s->peers */
+    int checked;                        /* its address was looked at */
+    int closing;                        /* shut down by us (idle at the
+                                           cap, header timeout, limit):
+                                           out of nconns_total already */
+    int64_t head_ms;                    /* a request head is awaited
+                                           since (0: none) */
+};
 
 /* ---- loops.c: per-client limit, shared by both front ends --------------- */
 /* Counts a new connection from sa against max_client_connections
