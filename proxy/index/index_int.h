@@ -150,7 +150,9 @@ int pg_index_file_path(const char *upstream_url, char *out, size_t outlen);
  * _provenance is shown in HTML as data-provenance-status (its "status")
  * and data-publisher (its "publisher": a string as is, or an object
  * {kind, repository, workflow, environment | email} in the policy's
- * kind:repository:workflow[:environment] form).  JSON is compact.
+ * kind:repository:workflow[:environment] form); the page's own top-level
+ * _provenance.upstream (issue 13) as <meta name="provgate:upstream">.
+ * JSON is compact.
  * Returns 0, or -1 (bad arguments, PG_FMT_NONE, no "name", no memory,
  * over PG_INDEX_MAX_RENDER).  *out is malloc'd and NUL-terminated;
  * *outlen excludes the NUL.  The list renders only entries whose name

@@ -645,6 +645,7 @@ render_html(const json_t *model, const char *base, char **out,
     const char *name = json_string_value(json_object_get(model, "name"));
     const json_t *files = json_object_get(model, "files");
     const json_t *ps = json_object_get(model, "project-status");
+    const char *up;
     struct pg_buf b;
     size_t bl = base_len(base), i;
     char ver[16];
@@ -666,6 +667,14 @@ render_html(const json_t *model, const char *base, char **out,
         pg_buf_puts(&b,
             "    <meta name=\"pypi:project-status-reason\" content=\"");
         pg_index_put_html(&b, json_string_value(json_object_get(ps, "reason")));
+        pg_buf_puts(&b, "\">\n");
+    }
+    up = json_string_value(json_object_get(json_object_get(model,
+        "_provenance"), "upstream"));
+    if (up != NULL) {
+        /* issue 13: the upstream the page comes from */
+        pg_buf_puts(&b, "    <meta name=\"provgate:upstream\" content=\"");
+        pg_index_put_html(&b, up);
         pg_buf_puts(&b, "\">\n");
     }
     pg_buf_puts(&b, "    <title>Links for ");

@@ -818,8 +818,11 @@ static void
 build_and_render(struct ui_req *q, struct pg_req *r, json_t *model)
 {
     struct pg_uisrv *u = q->u;
-    const struct pg_policy_rules *rules = pg_policy_for(
-        pg_prov_policy(u->prov), q->project);
+    struct pg_policy_rules tmp;
+    const struct pg_policy_rules *rules = pg_prov_rules(u->prov,
+        pg_prov_policy(u->prov), q->project, &tmp);
+    const char *upurl = u->s->cfg->upstreams[pg_prov_upstream(u->prov,
+        q->project)].upstream;
     struct pg_pin_set *pins = calloc(1, sizeof(*pins));
     struct change_acc acc[UI_MAX_CHANGES];
     size_t nacc = 0, i, nf, nh;
@@ -974,11 +977,11 @@ build_and_render(struct ui_req *q, struct pg_req *r, json_t *model)
     m.mode = pg_policy_mode_name(rules->mode);
     m.on_violation = pg_policy_violation_name(rules->on_violation);
     m.legacy = rules->legacy == PG_LEGACY_DENY ? "deny" : "allow";
-    snprintf(url, sizeof(url), "%s%s%s/", u->s->cfg->upstreams[0].upstream,
-        u->s->cfg->upstreams[0].upstream[strlen(u->s->cfg->upstreams[0].upstream) - 1] == '/' ? ""
-        : "/", q->project);
+    /* issue 13: the upstream the project comes from */
+    snprintf(url, sizeof(url), "%s%s%s/", upurl,
+        upurl[strlen(upurl) - 1] == '/' ? "" : "/", q->project);
     m.upstream_url = adup(r, url);
-    if (strncmp(u->s->cfg->upstreams[0].upstream, "https://pypi.org/", 17) == 0) {
+    if (strncmp(upurl, "https://pypi.org/", 17) == 0) {
         snprintf(url, sizeof(url), "https://pypi.org/project/%s/",
             q->project);
         m.pypi_url = adup(r, url);

@@ -164,6 +164,9 @@ class TwoUpstreams(UpstreamsCase):
         self.assertNotEqual(p.returncode, 0, p.output)
         page = self.page_json(pg, "corp-tools")
         self.assertEqual(page["_provenance"]["upstream"], "corp")
+        r = pg.page("corp-tools", accept="text/html")
+        self.assertIn('<meta name="provgate:upstream" content="corp">',
+                      r.body.decode())
         self.assertEqual([f["filename"] for f in page["files"]],
                          [mine["filename"]])
         self.assertEqual(self.public.path_count(evil["path"]), 0)
