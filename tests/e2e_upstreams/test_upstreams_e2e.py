@@ -296,6 +296,50 @@ class TwoUpstreams(UpstreamsCase):
                           self.private.kind_count("root")), before)
         self.assertEqual(self.confusion_count(pg, "list"), 1)
 
+    def test_private_file_only_from_the_private_upstreams_origins(self):
+        d = os.path.join(self.dist, "x")
+        whl = pgtest.make_wheel(d, "corp-x", "1.0")
+        # the public index serves these bytes at that path, and the private
+        # page points there: not one of [upstream:corp]'s origins
+        there = self.public.add_file(whl)
+        self.private.add_file(whl, origin=self.public.origin)
+        pg = self.serve()
+        urls = pg.file_urls("corp-x")
+        r = pg.get(urls["corp_x-1.0-py3-none-any.whl"].replace(
+            pg.origin, ""))
+        self.assertEqual(r.status, 403, r.reason)
+        self.assertIn("not allowed", r.reason)
+        self.assertEqual(self.public.path_count(there["path"]), 0)
+        # with the public host among its file_hosts it is served
+        self.stop_provgate(pg)
+        pg = self.serve(extra="file_hosts = 127.0.0.1:%d\n"
+                        % self.public.port)
+        fn, sha = self.downloaded(self.pip_download(pg, "corp-x"))
+        self.assertEqual(sha, there["sha256"])
+        self.assertEqual(self.public.path_count(there["path"]), 1)
+
+    def test_name_on_two_private_lists_is_served_by_neither(self):
+        other = self.start_fixture(vectors=False)
+        self.wheel(self.private, "shared", "1.0")
+        self.wheel(other, "shared", "2.0")
+        self.wheel(self.public, "shared", "3.0")
+        mine = self.wheel(self.private, "only-corp", "1.0")
+        pg = self.serve(corp="projects = @list\n", extra=(
+            "[upstream:lab]\nupstream = %s\nallow_http = on\n"
+            "projects = @list\n" % other.index_url))
+        r = pg.page("shared")
+        self.assertEqual(r.status, 403, r.reason)
+        self.assertIn("listed by two private upstreams ([upstream:corp] and "
+                      "[upstream:lab])", r.reason)
+        p = self.pip_download(pg, "shared")
+        self.assertNotEqual(p.returncode, 0, p.output)
+        fn, sha = self.downloaded(self.pip_download(pg, "only-corp"))
+        self.assertEqual(sha, mine["sha256"])
+        r = pg.get("/simple/", {"Accept": pgtest.JSON_TYPE})
+        self.assertEqual(r.status, 200, r.reason)
+        self.assertEqual(sorted(p["name"] for p in r.json()["projects"]),
+                         ["only-corp"])
+
 
 class PrivateSigstore(UpstreamsCase):
     """A private upstream whose files carry PEP 740 provenance from a

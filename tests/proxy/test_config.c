@@ -169,7 +169,8 @@ duration_parser_refuses_bad_forms(void **state)
         "out of range");
     assert_string_equal(parse(&cfg, "index_ttl", "1500ms"),
         "must be a whole number of seconds");
-    assert_int_equal(cfg.upstreams[0].connect_timeout_ms, 10000);  /* unchanged */
+    /* unchanged */
+    assert_int_equal(cfg.upstreams[0].connect_timeout_ms, 10000);
     assert_int_equal(cfg.index_ttl_s, 600);
     pg_config_free(&cfg);
 }
@@ -337,9 +338,11 @@ url_parser_accepts_http_and_https_only(void **state)
 
     pg_config_defaults(&cfg);
     assert_null(parse(&cfg, "upstream", "https://mirror.example/simple"));
-    assert_string_equal(cfg.upstreams[0].upstream, "https://mirror.example/simple/");
+    assert_string_equal(cfg.upstreams[0].upstream,
+        "https://mirror.example/simple/");
     assert_null(parse(&cfg, "upstream", "http://127.0.0.1:8080/simple/"));
-    assert_string_equal(cfg.upstreams[0].upstream, "http://127.0.0.1:8080/simple/");
+    assert_string_equal(cfg.upstreams[0].upstream,
+        "http://127.0.0.1:8080/simple/");
     assert_string_equal(parse(&cfg, "upstream", "ftp://mirror.example/"),
         "scheme must be http or https");
     assert_non_null(parse(&cfg, "upstream", "file:///etc/passwd"));
@@ -352,7 +355,8 @@ url_parser_accepts_http_and_https_only(void **state)
         "query or fragment in URL");
     assert_non_null(parse(&cfg, "upstream", "https://h.example/#frag"));
     assert_non_null(parse(&cfg, "upstream", "https://h.example/a b"));
-    assert_string_equal(cfg.upstreams[0].upstream, "http://127.0.0.1:8080/simple/");
+    assert_string_equal(cfg.upstreams[0].upstream,
+        "http://127.0.0.1:8080/simple/");
     /* public_url may be empty (= from Host) */
     assert_null(parse(&cfg, "public_url", ""));
     assert_string_equal(cfg.public_url, "");
@@ -739,7 +743,8 @@ loader_reads_a_valid_file(void **state)
         "[policy]\nprovenance_concurrency = 4\n[server]\nmax_connections=9\n",
         msg, sizeof(msg)), 0);
     assert_string_equal(cfg.listen, "0.0.0.0:8080");
-    assert_string_equal(cfg.upstreams[0].upstream, "http://127.0.0.1:9/simple/");
+    assert_string_equal(cfg.upstreams[0].upstream,
+        "http://127.0.0.1:9/simple/");
     assert_int_equal(cfg.upstreams[0].allow_http, 1);
     assert_int_equal(cfg.upstreams[0].n_file_hosts, 2);
     assert_string_equal(cfg.cache_dir, "/tmp/x");
@@ -975,7 +980,8 @@ http_upstream_is_refused_unless_allowed(void **state)
         sizeof(msg)), 0);
     assert_int_equal(pg_config_finish(&cfg, msg, sizeof(msg)), 0);
     assert_int_equal(cfg.upstreams[0].n_file_hosts, 1);
-    assert_string_equal(cfg.upstreams[0].file_hosts[0], "files.pythonhosted.org");
+    assert_string_equal(cfg.upstreams[0].file_hosts[0],
+        "files.pythonhosted.org");
     pg_config_free(&cfg);
 }
 
@@ -1011,7 +1017,8 @@ finish_derives_listen_and_default_file_hosts(void **state)
     assert_string_equal(cfg.public_url, "http://127.0.0.1:3141/");
     /* the upstream's own origin is allowed without being listed */
     assert_int_equal(cfg.upstreams[0].n_file_hosts, 1);
-    assert_string_equal(cfg.upstreams[0].file_hosts[0], "files.pythonhosted.org");
+    assert_string_equal(cfg.upstreams[0].file_hosts[0],
+        "files.pythonhosted.org");
     pg_config_free(&cfg);
 
     pg_config_defaults(&cfg);
@@ -1024,7 +1031,8 @@ finish_derives_listen_and_default_file_hosts(void **state)
     assert_int_equal(cfg.listen_port, 8443);
     assert_string_equal(cfg.public_url, "http://[::1]:8443/");
     assert_int_equal(cfg.upstreams[0].n_file_hosts, 1);
-    assert_string_equal(cfg.upstreams[0].file_hosts[0], "files.pythonhosted.org");
+    assert_string_equal(cfg.upstreams[0].file_hosts[0],
+        "files.pythonhosted.org");
     pg_config_free(&cfg);
 
     pg_config_defaults(&cfg);
