@@ -14,8 +14,11 @@ Spec: issue 13 "Tests"; design §11.
 
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
@@ -395,6 +398,122 @@ class PrivateSigstore(UpstreamsCase):
             self.page_json(pg, "corp-signed"))
         p = self.pip_download(pg, "corp-signed==1.0")
         self.assertNotEqual(p.returncode, 0, p.output)
+
+
+class TlsFront:
+    """A TLS listener on 127.0.0.1 that requires a client certificate
+    signed by ca and forwards each connection, bytes as they are, to a
+    plain port (the private fixture)."""
+
+    def __init__(self, ca, cert, key, backend_port):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.ctx.load_verify_locations(ca)
+        self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.backend = backend_port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(32)
+        self.port = self.sock.getsockname()[1]
+        self.refused = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,),
+                             daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            t = self.ctx.wrap_socket(c, server_side=True)
+        except (ssl.SSLError, OSError):
+            self.refused += 1
+            c.close()
+            return
+        b = socket.create_connection(("127.0.0.1", self.backend))
+
+        def pipe(src, dst):
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    dst.sendall(data)
+            except OSError:
+                pass
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        threading.Thread(target=pipe, args=(b, t), daemon=True).start()
+        pipe(t, b)
+
+    def close(self):
+        self.sock.close()
+
+
+class ClientCertificate(UpstreamsCase):
+    """[upstream:NAME] presents its own TLS client certificate."""
+
+    def openssl(self, *args):
+        p = subprocess.run(["openssl"] + list(args), cwd=self.tmp,
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=60)
+        if p.returncode != 0:
+            self.fail("openssl %s: %s" % (" ".join(args), p.stderr.decode()))
+
+    def issue(self, name, ext=None):
+        """A key and a certificate signed by the test CA."""
+        self.openssl("req", "-newkey", "ec", "-pkeyopt",
+                     "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                     name + ".key", "-out", name + ".csr", "-subj",
+                     "/CN=" + name)
+        args = ["x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
+                "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+                "-out", name + ".pem"]
+        if ext:
+            with open(os.path.join(self.tmp, name + ".ext"), "w") as f:
+                f.write(ext)
+            args += ["-extfile", name + ".ext"]
+        self.openssl(*args)
+        return (os.path.join(self.tmp, name + ".pem"),
+                os.path.join(self.tmp, name + ".key"))
+
+    def test_private_upstream_presents_its_client_certificate(self):
+        self.openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                     "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                     "ca.key", "-out", "ca.pem", "-days", "2", "-subj",
+                     "/CN=provgate test CA")
+        ca = os.path.join(self.tmp, "ca.pem")
+        srv = self.issue("server", "subjectAltName = IP:127.0.0.1\n")
+        cli = self.issue("client")
+        front = TlsFront(ca, srv[0], srv[1], self.private.port)
+        self.addCleanup(front.close)
+        origin = "https://127.0.0.1:%d" % front.port
+        mine = self.private.add_file(pgtest.make_wheel(
+            os.path.join(self.dist, "tls"), "corp-tls", "1.0"), origin=origin)
+        url = origin + "/simple/"
+        tls = ("[upstream:corp]\nupstream = %s\nca_bundle = %s\n"
+               "projects = corp-*\n" % (url, ca))
+
+        pg = self.start_provgate(self.public, config_text=tls + (
+            "client_cert = %s\nclient_key = %s\n" % cli))
+        fn, sha = self.downloaded(self.pip_download(pg, "corp-tls"))
+        self.assertEqual((fn, sha), (mine["filename"], mine["sha256"]))
+        self.assertEqual(front.refused, 0)
+        self.stop_provgate(pg)
+
+        # the same upstream without the certificate: the handshake fails
+        pg = self.start_provgate(self.public, config_text=tls,
+                                 cache_dir=self.path("c2", "x"))
+        r = pg.page("corp-tls")
+        self.assertEqual(r.status, 502, r.reason)
+        self.assertGreaterEqual(front.refused, 1)
 
 
 if __name__ == "__main__":
