@@ -273,7 +273,8 @@ const struct pg_directive pg_config_directives[] = {
     { "provenance_max_bytes", "policy", pg_conf_bytes,
       F(provenance_max_bytes), "128MiB",
       "memory for provenance objects being fetched, verified or stored, "
-      "across all pages; a fetch reserves the largest object (4MiB) "
+      "across all pages; a fetch reserves 256KiB, more as its object "
+      "grows (4MiB at most) "
       "(8MiB to 64GiB)", (int64_t)8 << 20, (int64_t)64 << 30, 0 },
     { "pin_store", "policy", pg_conf_pin_store, F(pin_store), "lmdb",
       "where TOFU pins, approvals and their history live: lmdb (pins.lmdb "
