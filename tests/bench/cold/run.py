@@ -117,7 +117,7 @@ pid {tmp}/nginx.pid;
 error_log {tmp}/nginx-error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-    access_log off;
+    {access}
     sendfile on;
     keepalive_requests 100000;
     server {{
@@ -154,8 +154,10 @@ def snapshot(fx, projects, root, new_base):
             headers={"Accept": JSON_TYPE})
         page = json.loads(urllib.request.urlopen(req, timeout=60).read())
         for f in page["files"]:
-            for key in ("url", "provenance"):
-                url = f.get(key)
+            urls = [("url", f.get("url")), ("provenance", f.get("provenance"))]
+            if f.get("core-metadata") or f.get("data-dist-info-metadata"):
+                urls.append((None, f["url"] + ".metadata"))     # PEP 658
+            for key, url in urls:
                 if not url:
                     continue
                 path = urllib.parse.urlsplit(url).path
@@ -164,14 +166,18 @@ def snapshot(fx, projects, root, new_base):
                 with urllib.request.urlopen(url, timeout=60) as r, \
                         open(dst, "wb") as out:
                     shutil.copyfileobj(r, out)
-                f[key] = new_base + path
+                if key is not None:
+                    f[key] = new_base + path
         d = os.path.join(root, "simple", project)
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "index.json"), "w") as out:
             json.dump(page, out)
 
 
-def start_upstream(env, fx, projects, rtt_ms):
+def start_upstream(env, fx, projects, rtt_ms, access_log=None):
+    """nginx (TLS, HTTP/2) serving a snapshot of fx's projects behind the
+    delay proxy: (base URL, CA file).  access_log: a file nginx writes each
+    request's URI to, one per line (default: none)."""
     tmp = env.new_dir("upstream")
     root = os.path.join(tmp, "root")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
@@ -190,8 +196,11 @@ def start_upstream(env, fx, projects, rtt_ms):
         import pwd
         user = ("user %s;" % pwd.getpwuid(os.geteuid()).pw_name
                 if os.geteuid() == 0 else "")
+        access = ("log_format uri '$request_uri';\n"
+                  "    access_log %s uri;" % access_log
+                  if access_log else "access_log off;")
         f.write(NGINX_CONF.format(tmp=tmp, port=nport, root=root,
-                                  json=JSON_TYPE, user=user))
+                                  json=JSON_TYPE, user=user, access=access))
     nginx = subprocess.Popen(["nginx", "-c", os.path.join(tmp, "nginx.conf"),
                               "-e", os.path.join(tmp, "nginx-error.log")],
                              stdin=subprocess.DEVNULL)
