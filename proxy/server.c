@@ -51,8 +51,9 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "bind_int.h"
 #include "admit_int.h"
+#include "auth_int.h"
+#include "bind_int.h"
 #include "config_int.h"
 #include "metrics_int.h"
 #include "loops_int.h"

@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "auth_int.h"
 #include "cmd_int.h"
 #include "server_int.h"
 

@@ -27,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "audit_int.h"
+#include "auth_int.h"
 #include "cmd_int.h"
 #include "config_int.h"
 #include "pg_policy.h"

@@ -27,6 +27,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "auth_int.h"
 #include "config_int.h"
 #include "admit_int.h"
 #include "framing_int.h"

@@ -51,6 +51,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "auth_int.h"
 #include "config_int.h"
 #include "server_int.h"
 

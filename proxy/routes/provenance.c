@@ -44,6 +44,7 @@
 #include <jansson.h>
 
 #include "audit_int.h"
+#include "auth_int.h"
 #include "bind_int.h"
 #include "config_int.h"
 #include "index_int.h"

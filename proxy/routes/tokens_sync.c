@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_int.h"
 #include "pg_policy.h"
 #include "tokens_sync_int.h"
 

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "audit_int.h"
+#include "auth_int.h"
 #include "config_int.h"
 #include "index_int.h"
 #include "metrics_int.h"

@@ -32,6 +32,7 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
+#include "auth_int.h"
 #include "config_int.h"
 #include "index_int.h"
 #include "pg_cache.h"
