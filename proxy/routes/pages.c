@@ -71,6 +71,7 @@
 #include "config_int.h"
 #include "index_int.h"
 #include "lru_int.h"
+#include "pages_int.h"
 #include "pg_cache.h"
 #include "routes_int.h"
 #include "server_int.h"
@@ -88,7 +89,6 @@
 #define PAGE_ACCEPT "application/vnd.pypi.simple.v1+json, " \
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 
-enum { B_JSON, B_JSON_GZ, B_HTML, B_HTML_GZ, B_COUNT };
 
 enum page_outcome { OUT_HIT, OUT_MISS, OUT_REVALIDATED, OUT_STALE };
 
@@ -207,168 +207,6 @@ struct page_job {
     int64_t work_ms;
     struct page_job *prev, *next;
 };
-
-/* ---- bodies ------------------------------------------------------------ */
-
-/* The file a body's bytes go to: an anonymous memory file, or for a page
- * kept out of memory (dir != NULL) an unlinked file in <dir>/tmp (nothing
- * to clean up: it goes with its last reference, also after a crash). */
-static int
-body_file_open(const char *dir)
-{
-    char path[PG_CACHE_MAX_DIR + 32];
-    int fd;
-
-    if (dir == NULL) {
-        return memfd_create("provgate-page", MFD_CLOEXEC);
-    }
-    snprintf(path, sizeof(path), "%s/tmp", dir);
-    fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR)) {
-        return fd;
-    }
-    snprintf(path, sizeof(path), "%s/tmp/page.XXXXXX", dir);
-    fd = mkostemp(path, O_CLOEXEC);
-    if (fd >= 0) {
-        unlink(path);
-    }
-    return fd;
-}
-
-/* A large body (a big project's page and its gzip) is kept in an
- * anonymous memory file and served like a cached file, with sendfile:
- * nginx serves the same bytes from the page cache without copying them
- * through user space, and so does this.  The body of a page over the
- * memory cap goes to a file on disk instead (dir: the cache directory).
- * Runs on a worker (the render job).  NULL if the file cannot be made
- * (then data[] is used). */
-static struct pg_body *
-body_new_file(const char *data, size_t len, const char *dir)
-{
-    struct pg_body *b;
-    size_t off = 0;
-    ssize_t w;
-    int fd = body_file_open(dir);
-
-    if (fd < 0) {
-        return NULL;
-    }
-    while (off < len) {
-        w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            close(fd);
-            return NULL;
-        }
-        off += (size_t)w;
-    }
-    b = malloc(sizeof(*b) + 1);
-    if (b == NULL) {
-        close(fd);
-        return NULL;
-    }
-    b->seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)len,
-        EVBUF_FS_CLOSE_ON_FREE);
-    if (b->seg == NULL) {
-        close(fd);
-        free(b);
-        return NULL;
-    }
-    b->fd = fd;
-    b->on_disk = dir != NULL;
-    atomic_init(&b->refs, 1);
-    b->len = len;
-    return b;
-}
-
-/* dir: see body_new_file (NULL: in memory). */
-static struct pg_body *
-body_new(const char *data, size_t len, const char *dir)
-{
-    struct pg_body *b;
-
-    if (len >= PG_SENDFILE_MIN
-        && ((dir != NULL && (b = body_new_file(data, len, dir)) != NULL)
-            || (b = body_new_file(data, len, NULL)) != NULL))
-    {
-        return b;
-    }
-    b = malloc(sizeof(*b) + (len > 0 ? len : 1));
-    if (b == NULL) {
-        return NULL;
-    }
-    atomic_init(&b->refs, 1);
-    b->len = len;
-    b->seg = NULL;
-    b->on_disk = 0;
-    memcpy(b->data, data, len);
-    return b;
-}
-
-
-
-/* ---- model size -------------------------------------------------------- */
-
-/* What jansson (2.x, 64-bit) allocates for v, malloc's chunk overhead
- * included: an object is 72 bytes plus its bucket array (16 bytes per
- * bucket, a power of two above its size, 8 at least) and 56 bytes plus
- * the key per member; a string 32 bytes plus its copy; an array 40 bytes
- * plus 8 per slot (a power of two, 8 at least); a number 24; true, false
- * and null are shared.  Checked against glibc's mallinfo2 on a parsed
- * 20,000-file page: within 0.1% (the model is ~4.9 times the JSON).
- * Depth is bounded by the parser (PG_INDEX_MAX_DEPTH). */
-static size_t
-chunk(size_t n)
-{
-    n += 8;
-    return n < 32 ? 32 : (n + 15) & ~(size_t)15;
-}
-
-static size_t
-slots(size_t n)
-{
-    size_t c = 8;
-
-    while (c <= n) {
-        c *= 2;
-    }
-    return c;
-}
-
-static size_t
-model_bytes(json_t *v)
-{
-    const char *k;
-    json_t *x;
-    size_t b, i;
-
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        b = chunk(72) + chunk(16 * slots(json_object_size(v)));
-        json_object_foreach(v, k, x) {
-            b += chunk(56 + strlen(k) + 1) + model_bytes(x);
-        }
-        return b;
-    case JSON_ARRAY:
-        b = chunk(40) + chunk(8 * slots(json_array_size(v)));
-        json_array_foreach(v, i, x) {
-            b += model_bytes(x);
-        }
-        return b;
-    case JSON_STRING:
-        return chunk(32) + chunk(json_string_length(v) + 1);
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return chunk(24);
-    case JSON_TRUE:
-    case JSON_FALSE:
-    case JSON_NULL:
-        return 0;
-    }
-    return 0;
-}
 
 /* ---- table ------------------------------------------------------------- */
 
@@ -868,64 +706,6 @@ page_store(struct pg_cache *c, const char *key, int is_list,
     return rc;
 }
 
-/* ---- render + install -------------------------------------------------- */
-
-static void
-hash_hex(const char *data, size_t len, char out[24])
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    int i;
-
-    SHA256((const unsigned char *)data, len, md);
-    for (i = 0; i < 10; i++) {
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    }
-}
-
-/* Renders both formats with their gzip into out.  A page whose model and
- * bodies would take more than max_bytes of memory gets its bodies in
- * files under cache_dir (body_new_file); the HTML is taken to be about
- * as large as the JSON for that choice (page_settle corrects a wrong
- * guess by dropping the page). */
-static int
-page_render(int is_list, const char *base_url, json_t *model,
-    size_t mbytes, size_t max_bytes, const char *cache_dir,
-    struct pg_body *out[B_COUNT], char hash[2][24])
-{
-    char *plain = NULL, *gz = NULL;
-    size_t plen = 0, glen = 0;
-    int k, rc;
-    const char *dir = NULL;
-    enum pg_index_format fmts[2] = { PG_FMT_JSON, PG_FMT_HTML_V1 };
-
-    for (k = 0; k < 2; k++) {
-        if (is_list) {
-            rc = pg_index_render_list(model, fmts[k], base_url, &plain,
-                &plen);
-        } else {
-            rc = pg_index_render_project(model, fmts[k], base_url,
-                &plain, &plen);
-        }
-        if (rc != 0 || pg_index_gzip(plain, plen, &gz, &glen) != 0) {
-            free(plain);
-            return -1;
-        }
-        if (k == 0 && mbytes + 2 * (plen + glen) > max_bytes) {
-            dir = cache_dir;
-        }
-        out[2 * k] = body_new(plain, plen, dir);
-        out[2 * k + 1] = body_new(gz, glen, dir);
-        hash_hex(plain, plen, hash[k]);
-        free(plain);
-        free(gz);
-        plain = gz = NULL;
-        if (out[2 * k] == NULL || out[2 * k + 1] == NULL) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* ---- worker jobs ------------------------------------------------------- */
 
 /* What would block the loop runs on a worker (style: nothing on the loop
@@ -1083,8 +863,8 @@ job_work(void *arg)
         parse_work(j);
         break;
     case JOB_RENDER:
-        j->model_bytes = model_bytes(j->model);
-        j->rc = page_render(j->is_list, j->base_url, j->model,
+        j->model_bytes = pg_pages_model_bytes(j->model);
+        j->rc = pg_pages_render(j->is_list, j->base_url, j->model,
             j->model_bytes, j->cap_bytes, j->cache_dir, j->nb, j->nh);
         trim = j->model_bytes >= PAGE_TRIM_MIN;
         break;
@@ -1093,7 +873,7 @@ job_work(void *arg)
         break;
     case JOB_DROP:
         if (j->model_bytes == 0) {
-            j->model_bytes = model_bytes(j->model);
+            j->model_bytes = pg_pages_model_bytes(j->model);
         }
         json_decref(j->model);
         j->model = NULL;
@@ -1235,7 +1015,7 @@ render_done(struct page_job *j)
 }
 
 /* Frees a model no longer used on a worker (a big one takes a while).
- * bytes: model_bytes(model), 0 if not known. */
+ * bytes: pg_pages_model_bytes(model), 0 if not known. */
 static void
 model_drop(struct pg_page *pg, json_t *model, size_t bytes)
 {
@@ -2200,8 +1980,9 @@ merge_work(void *arg)
             }
         }
     }
-    j->rc = page_render(1, j->base_url, model, model_bytes(model),
-        j->cap_bytes, j->cache_dir, j->nb, j->nh);
+    j->rc = pg_pages_render(1, j->base_url, model,
+        pg_pages_model_bytes(model), j->cap_bytes, j->cache_dir, j->nb,
+        j->nh);
 done:
     json_decref(model);
     for (up = 0; up < PG_CONFIG_MAX_UPSTREAMS; up++) {
