@@ -534,6 +534,7 @@ int
 pg_server_run(struct pg_server *s)
 {
     char msg[256];
+    size_t i;
 
     if (pg_loops_start(s, msg, sizeof(msg)) != 0) {
         pg_log(s, "%s", msg);
@@ -549,6 +550,16 @@ pg_server_run(struct pg_server *s)
             "cache %s", s->cfg->listen, s->nloops - 1,
             s->cfg->upstreams[0].upstream,
             s->cfg->cache_dir);
+    }
+    for (i = 1; i < s->cfg->n_upstreams; i++) {
+        const struct pg_upstream_conf *u = &s->cfg->upstreams[i];
+
+        /* issue 13: what each private upstream owns, for the operator */
+        pg_log(s, "upstream %s: %s, %zu name%s and prefix%s%s, mode %s%s%s",
+            u->name, u->upstream, u->n_claims, u->n_claims == 1 ? "" : "s",
+            u->n_claims == 1 ? "" : "es", u->own_list ? " and its list"
+            : "", u->mode, u->trust_root != NULL ? ", trust root "
+            : "", u->trust_root != NULL ? u->trust_root : "");
     }
     if (event_base_dispatch(s->base) < 0) {
         return -1;

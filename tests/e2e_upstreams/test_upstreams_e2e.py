@@ -183,6 +183,8 @@ class TwoUpstreams(UpstreamsCase):
         self.assertIn("served from [upstream:corp] only", events[0]["reason"])
         self.assertIn("dependency confusion: corp-tools belongs to "
                       "[upstream:corp]", pg.log_text())
+        self.assertIn("upstream corp: %s, 1 name and prefix, mode off"
+                      % self.private.index_url, pg.log_text())
         # a private name the public index does not have is not reported
         self.wheel(self.private, "corp-only", "1.0")
         self.downloaded(self.pip_download(pg, "corp-only"))
