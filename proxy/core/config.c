@@ -1989,10 +1989,12 @@ pg_config_dump_reference(FILE *out)
 
         if (strcmp(section, d->section) != 0) {
             section = d->section;
-            fprintf(out, "\n[%s%s]\n", section,
-                strcmp(section, "upstream:") == 0 ? "NAME]  (private "
-                "upstreams only" : strcmp(section, "upstream") == 0
-                ? "]  (and every [upstream:NAME]" : "");
+            fprintf(out, "\n[%s%s]%s\n", section,
+                strcmp(section, "upstream:") == 0 ? "NAME" : "",
+                strcmp(section, "upstream:") == 0
+                ? "  (private upstreams only)"
+                : strcmp(section, "upstream") == 0
+                ? "  (and every [upstream:NAME])" : "");
         }
         fprintf(out, "%s =%s%s\n    %s\n", d->name,
             d->def != NULL ? " " : "", d->def != NULL ? d->def : "",

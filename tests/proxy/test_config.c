@@ -1102,6 +1102,25 @@ upstreams_named_sections_carry_their_own_options(void **state)
     pg_config_free(&cfg);
 }
 
+/* The reference says where the upstream rows may stand. */
+static void
+upstreams_reference_names_both_sections(void **state)
+{
+    char *ref = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&ref, &len);
+
+    (void)state;
+    assert_non_null(mem);
+    pg_config_dump_reference(mem);
+    fclose(mem);
+    assert_non_null(strstr(ref, "\n[upstream]  (and every "
+        "[upstream:NAME])\nupstream = https://pypi.org/simple/\n"));
+    assert_non_null(strstr(ref, "\n[upstream:NAME]  (private upstreams "
+        "only)\nprojects =\n"));
+    free(ref);
+}
+
 /* Every bad [upstream:NAME] is refused with FILE:LINE. */
 static void
 upstreams_bad_sections_are_refused_with_file_and_line(void **state)
@@ -1376,6 +1395,7 @@ main(int argc, char **argv)
         cmocka_unit_test(
             upstreams_bad_sections_are_refused_with_file_and_line),
         cmocka_unit_test(upstreams_flags_set_the_default_upstream),
+        cmocka_unit_test(upstreams_reference_names_both_sections),
     };
 
     if (argc > 1) {
