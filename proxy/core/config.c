@@ -265,8 +265,9 @@ const struct pg_directive pg_config_directives[] = {
       "time allowed to fetch and verify a page's provenance "
       "(100ms to 10m)", 100, 600000, 1 },
     { "provenance_concurrency", "policy", pg_conf_int,
-      F(provenance_concurrency), "16",
-      "provenance objects fetched at once per page (1 to 256)", 1, 256, 0 },
+      F(provenance_concurrency), "64",
+      "provenance objects fetched at once, across all pages (1 to 256)",
+      1, 256, 0 },
     { "verify_threads", "policy", pg_conf_int, F(verify_threads), "0",
       "threads verifying provenance signatures (0: one per core; 1 to 16)",
       0, 16, 0 },

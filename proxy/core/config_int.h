@@ -173,7 +173,7 @@ struct pg_config {
     char *trust_root;           /* optional file; default compiled-in */
     int staging;                /* use the compiled-in staging root */
     int64_t provenance_budget_ms;   /* default 5000 */
-    int provenance_concurrency;     /* default 16 */
+    int provenance_concurrency;     /* default 64 */
     int verify_threads;             /* 0: one per core */
     uint64_t provenance_max_bytes;  /* objects in memory, 128 MiB */
     char *pin_store;            /* "lmdb", "lmdb:DIR" or a PostgreSQL URI */

@@ -311,6 +311,11 @@ pg_upstream_new(struct event_base *base, const struct pg_upstream_conf *cfg,
     curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
         (long)(cfg->max_upstream_connections > 0
         ? cfg->max_upstream_connections : 16));
+    /* A page's provenance objects go out at once as streams of one HTTP/2
+     * connection; libcurl's own cap (100) would open a second connection
+     * (two more round trips) for the rest.  The server's own limit
+     * (SETTINGS_MAX_CONCURRENT_STREAMS) still applies. */
+    curl_multi_setopt(up->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 256L);
     *out = up;
     return 0;
 fail:

@@ -1076,7 +1076,7 @@ static void
 job_pump(struct pg_prov *p)
 {
     int cap = p->cfg->provenance_concurrency > 0
-        ? p->cfg->provenance_concurrency : 16;
+        ? p->cfg->provenance_concurrency : 64;
     struct prov_job *j, *next;
     int unlinked, blocked = 0;
 

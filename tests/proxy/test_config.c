@@ -720,7 +720,7 @@ defaults_match_the_documented_values(void **state)
     assert_null(cfg.trust_root);
     assert_int_equal(cfg.staging, 0);
     assert_int_equal(cfg.provenance_budget_ms, 5000);
-    assert_int_equal(cfg.provenance_concurrency, 16);
+    assert_int_equal(cfg.provenance_concurrency, 64);
     assert_null(cfg.tls_cert);
     assert_int_equal(cfg.upstreams[0].n_file_hosts, 0);
     assert_int_equal(cfg.allow_clients.n, 0);
