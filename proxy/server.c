@@ -623,7 +623,6 @@ pg_server_free(struct pg_server *s)
     if (s->http != NULL) {
         evhttp_free(s->http);
     }
-    pg_loops_free_main(s);
     if (s->verifiers != NULL) {
         pg_workers_free(s->verifiers);
         s->verifiers = NULL;
@@ -638,6 +637,8 @@ pg_server_free(struct pg_server *s)
     if (s->pages != NULL) {
         pg_pages_free(s->pages);
     }
+    pg_loops_free_main(s);      /* after the requests pages and downloads
+                                   still held were finished (their loop) */
     pg_full_free(s->full);
     s->full = NULL;
     pg_hot_free(s->hot);

@@ -1053,7 +1053,7 @@ on_stop(h2o_socket_t *sock, const char *err)
     struct pg_front_loop *fl = sock->data;
     char buf[64];
     ssize_t n, i;
-    int stop = err != NULL, drain = 0;
+    int stop = err != NULL, drain = 0, leave = 0;
 
     do {
         n = read(fl->stop_fds[0], buf, sizeof(buf));
@@ -1062,6 +1062,7 @@ on_stop(h2o_socket_t *sock, const char *err)
                 drain = 1;
             } else {
                 stop = 1;
+                leave |= buf[i] == 'x';
             }
         }
     } while (n == (ssize_t)sizeof(buf) || (n < 0 && errno == EINTR));
@@ -1071,8 +1072,11 @@ on_stop(h2o_socket_t *sock, const char *err)
     if (drain) {
         drain_claimed(fl);
     }
-    if (err != NULL) {
-        fl->done = 1;
+    if (err != NULL || leave) {
+        fl->done = 1;       /* "x": leave now, open connections or not (a
+                               request the main loop gave up on would keep
+                               its connection, and pg_front_free wait, for
+                               ever) */
     }
     if (!stop || fl->lp->stopping) {
         return;
