@@ -29,6 +29,7 @@
  * Spec: design §5–§7, issue 4 items 1, 4, 5, 6.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -187,6 +188,16 @@ struct vcache_entry {
     char filename[];
 };
 
+/* A rejection audited lately (its event, file and reason hashed): the
+ * same one is not audited again while it is among the last
+ * PG_PROV_AUDIT_SEEN.  The ring's slots are indexed by the bounded table
+ * (util/lru.c); nothing is allocated per rejection. */
+struct audit_seen {
+    struct pg_lru_node n;       /* first; key = hash in hex */
+    int linked;                 /* in p->audit_index */
+    char key[17];
+};
+
 struct hidden_entry {
     struct pg_lru_node n;       /* first; key = project */
     json_t *list;               /* [{"filename","reason"}] */
@@ -235,7 +246,8 @@ struct pg_prov {
     struct prov_failed failed[PG_PROV_FAILED_MAX];  /* a ring, indexed */
     struct pg_lru *failed_index;        /* "project/filename" → failed */
     size_t failed_pos;
-    uint64_t audit_seen[PG_PROV_AUDIT_SEEN];
+    struct audit_seen *audit_seen;      /* PG_PROV_AUDIT_SEEN, a ring */
+    struct pg_lru *audit_index;         /* hash (hex) → its audit_seen */
     size_t audit_pos;
     /* metrics */
     struct pg_metric *m_fetches;        /* result */
@@ -493,6 +505,13 @@ file_reason(struct prov_file *f, const char *fmt, ...)
 }
 
 static void
+audit_seen_drop(void *arg, struct pg_lru_node *n)
+{
+    (void) arg;
+    ((struct audit_seen *)n)->linked = 0;
+}
+
+static void
 audit_reject(struct pg_prov *p, const char *client, const char *project,
     const struct prov_file *f, const struct pg_rules_out *o, int dedupe,
     const char *event)
@@ -500,16 +519,25 @@ audit_reject(struct pg_prov *p, const char *client, const char *project,
     struct pg_audit_event ev;
     char seen[1024];
     uint64_t h = fnv1a(event, f->sha, o->reason);
-    size_t i;
+    struct audit_seen *a;
+    char key[17];
 
     if (dedupe) {
-        for (i = 0; i < PG_PROV_AUDIT_SEEN; i++) {
-            if (p->audit_seen[i] == h) {
-                return;
-            }
+        snprintf(key, sizeof(key), "%016" PRIx64, h);
+        if (pg_lru_find(p->audit_index, key) != NULL) {
+            return;
         }
-        p->audit_seen[p->audit_pos] = h;
+        a = &p->audit_seen[p->audit_pos];
         p->audit_pos = (p->audit_pos + 1) % PG_PROV_AUDIT_SEEN;
+        if (a->linked) {
+            pg_lru_remove(p->audit_index, &a->n);
+        }
+        memcpy(a->key, key, sizeof(a->key));
+        a->n.key = a->key;
+        a->n.bytes = 0;
+        if (pg_lru_insert(p->audit_index, &a->n) == 0) {
+            a->linked = 1;
+        }
     }
     seen[0] = '\0';
     if (f->vres == PG_VRES_VERIFIED) {
@@ -2599,7 +2627,12 @@ pg_prov_new(const struct pg_ctx *ctx, struct pg_proxy_hooks *hooks,
         SIZE_MAX, failed_drop, p);
     p->hidden = pg_lru_new(1024, PG_PROV_HIDDEN_MAX, PG_PROV_HIDDEN_BYTES,
         hidden_drop, p);
-    if (p->vcache == NULL || p->hidden == NULL || p->failed_index == NULL) {
+    p->audit_seen = calloc(PG_PROV_AUDIT_SEEN, sizeof(*p->audit_seen));
+    p->audit_index = pg_lru_new(PG_PROV_AUDIT_SEEN, PG_PROV_AUDIT_SEEN,
+        SIZE_MAX, audit_seen_drop, p);
+    if (p->vcache == NULL || p->hidden == NULL || p->failed_index == NULL
+        || p->audit_seen == NULL || p->audit_index == NULL)
+    {
         snprintf(msg, mlen, "out of memory (verdict cache)");
         goto err;
     }
@@ -2740,6 +2773,8 @@ pg_prov_free(struct pg_prov *p)
     pg_lru_free(p->hidden);
     pg_lru_free(p->vcache);
     pg_lru_free(p->failed_index);
+    pg_lru_free(p->audit_index);
+    free(p->audit_seen);
     pg_audit_close(p->audit);
     for (i = 0; i < PG_CONFIG_MAX_UPSTREAMS; i++) {
         if (p->roots[i] != NULL) {

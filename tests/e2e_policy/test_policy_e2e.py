@@ -492,6 +492,42 @@ class Minted(PolicyCase):
                 self.assertRefused(pg, bad, want)
             self.stop_provgate(pg)
 
+    def test_a_rejection_is_audited_once_across_reannotations(self):
+        """A rejection found again when the page is annotated anew (every
+        SIGHUP re-annotates every page) is not audited again; a new file's
+        rejection is."""
+        up = self.start_fixture(vectors=False)
+        self.release(up, "1.0", GOOD, month(1))
+        self.release(up, "1.2", EVIL, month(2))
+        policy = self.write_policy("[project:demo]\non_violation = deny\n")
+        pg = self.serve(up, policy, sets={"index_ttl": "1s"})
+        self.wait_page(pg, lambda p: self.files_by_name(p)
+                       ["demo-1.2-py3-none-any.whl"]["_provenance"]
+                       ["decision"] == "deny", "1.2 denied")
+
+        def rejects(fn):
+            return [e for e in self.audit_events()
+                    if e["event"] == "reject" and e.get("file") == fn]
+        self.assertTrue(pgtest.wait_until(
+            lambda: len(rejects("demo-1.2-py3-none-any.whl")) == 1, 20, 0.2),
+            self.audit_events())
+        for i in range(3):
+            pg.proc.send_signal(signal.SIGHUP)
+            self.assertTrue(pgtest.wait_until(
+                lambda: len([e for e in self.audit_events()
+                             if e["event"] == "policy-reload"]) > i, 20, 0.2),
+                pg.log_tail())
+            self.json_page(pg)
+        self.release(up, "1.3", EVIL, month(3))
+        self.wait_page(pg, lambda p: "demo-1.3-py3-none-any.whl" in
+                       self.files_by_name(p), "1.3 listed")
+        self.assertTrue(pgtest.wait_until(
+            lambda: len(rejects("demo-1.3-py3-none-any.whl")) == 1, 20, 0.2),
+            self.audit_events())
+        self.assertEqual(len(rejects("demo-1.2-py3-none-any.whl")), 1,
+                         self.audit_events())
+        self.stop_provgate(pg)
+
     def test_require_with_another_publisher_serves_nothing(self):
         up = self.start_fixture(vectors=False)
         a = self.release(up, "1.0", GOOD, month(1))
