@@ -53,6 +53,7 @@
 
 #include "auth_int.h"
 #include "config_int.h"
+#include "hex_int.h"
 #include "server_int.h"
 
 #define AUTH_WAYS 4                 /* slots probed per address */
@@ -113,40 +114,11 @@ pg_auth_hash(const char *salt, const char *token, size_t tlen,
     EVP_MD_CTX_free(c);
 }
 
-static void
-auth_hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int
-auth_hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
+/* n characters at s are hex digits (either case). */
 static int
 auth_hex_ok(const char *s, size_t n)
 {
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (auth_hexval((unsigned char) s[i]) < 0) {
-            return 0;
-        }
-    }
-    return 1;
+    return strspn(s, "0123456789abcdefABCDEF") >= n;
 }
 
 int
@@ -161,11 +133,11 @@ pg_auth_new_secret(char token[PG_AUTH_TOKEN_HEX + 1],
     {
         return -1;
     }
-    auth_hex(tok, sizeof(tok), token);
-    auth_hex(salt, sizeof(salt), salthex);
+    pg_hex_encode(tok, sizeof(tok), token);
+    pg_hex_encode(salt, sizeof(salt), salthex);
     OPENSSL_cleanse(tok, sizeof(tok));
     pg_auth_hash(salthex, token, PG_AUTH_TOKEN_HEX, h);
-    auth_hex(h, sizeof(h), hhex);
+    pg_hex_encode(h, sizeof(h), hhex);
     snprintf(stored, PG_AUTH_MAX_STORED, "sha256$%s$%s", salthex, hhex);
     return 0;
 }
@@ -192,7 +164,6 @@ const char *
 pg_auth_parse_stored(const char *s, char salt[65], unsigned char hash[32])
 {
     const char *d;
-    size_t i;
 
     if (strncmp(s, "sha256$", 7) != 0) {
         return "the hash must be written sha256$SALT$HASH";
@@ -207,10 +178,7 @@ pg_auth_parse_stored(const char *s, char salt[65], unsigned char hash[32])
     }
     memcpy(salt, s, (size_t) (d - s));
     salt[d - s] = '\0';
-    for (i = 0; i < 32; i++) {
-        hash[i] = (unsigned char) (auth_hexval(d[1 + 2 * i]) * 16
-            + auth_hexval(d[2 + 2 * i]));
-    }
+    (void) pg_hex_decode(d + 1, 32, hash);     /* checked above */
     return NULL;
 }
 
@@ -586,6 +554,20 @@ find_token(struct pg_auth *a, const char *name, const char *token,
     return hit;
 }
 
+/* The token of an "Authorization: Bearer TOKEN" value h, or NULL. */
+static const char *
+auth_bearer(const char *h)
+{
+    if (strncasecmp(h, "Bearer ", 7) != 0) {
+        return NULL;
+    }
+    h += 7;
+    while (*h == ' ') {
+        h++;
+    }
+    return h;
+}
+
 /* The credentials of h checked against the client tokens. */
 static enum auth_result
 check_client(struct pg_auth *a, const char *h, char *who, size_t wlen,
@@ -601,11 +583,7 @@ check_client(struct pg_auth *a, const char *h, char *who, size_t wlen,
     if (h == NULL) {
         return AUTH_NONE;
     }
-    if (strncasecmp(h, "Bearer ", 7) == 0) {
-        token = h + 7;
-        while (*token == ' ') {
-            token++;
-        }
+    if ((token = auth_bearer(h)) != NULL) {
     } else if (pg_auth_basic(h, user, sizeof(user), pass, sizeof(pass))
         == 0)
     {
@@ -650,11 +628,7 @@ check_metrics(struct pg_auth *a, const char *h, char *who, size_t wlen)
     if (h == NULL) {
         return AUTH_NONE;
     }
-    if (strncasecmp(h, "Bearer ", 7) == 0) {
-        token = h + 7;
-        while (*token == ' ') {
-            token++;
-        }
+    if ((token = auth_bearer(h)) != NULL) {
         for (i = 0; i < a->nmetrics; i++) {
             if (pg_auth_entry_check(&a->metrics[i], token, strlen(token))) {
                 hit = (int) i;

@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <openssl/sha.h>
 
+#include "hex_int.h"
 #include "index_int.h"
 #include "pages_int.h"
 #include "pg_cache.h"
@@ -196,12 +197,9 @@ static void
 hash_hex(const char *data, size_t len, char out[24])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    int i;
 
     SHA256((const unsigned char *)data, len, md);
-    for (i = 0; i < 10; i++) {
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    }
+    pg_hex_encode(md, 10, out);
 }
 
 /* Renders both formats with their gzip into out.  A page whose model and

@@ -47,6 +47,7 @@
 #include "audit_int.h"
 #include "auth_int.h"
 #include "bind_int.h"
+#include "hex_int.h"
 #include "config_int.h"
 #include "index_int.h"
 #include "lru_int.h"
@@ -294,29 +295,12 @@ cutf(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A sha256 as the index gives it: 64 lower-case hex digits. */
 static int
 hex_to_bin(const char *hex, unsigned char out[32])
 {
-    size_t i;
-
-    for (i = 0; i < 64; i++) {
-        char c = hex[i];
-        int v;
-
-        if (c >= '0' && c <= '9') {
-            v = c - '0';
-        } else if (c >= 'a' && c <= 'f') {
-            v = c - 'a' + 10;
-        } else {
-            return -1;
-        }
-        if (i % 2 == 0) {
-            out[i / 2] = (unsigned char) (v << 4);
-        } else {
-            out[i / 2] |= (unsigned char) v;
-        }
-    }
-    return hex[64] == '\0' ? 0 : -1;
+    return strspn(hex, "0123456789abcdef") == 64 && hex[64] == '\0'
+        ? pg_hex_decode(hex, 32, out) : -1;
 }
 
 static uint64_t

@@ -55,6 +55,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "hex_int.h"
 #include "ui_route_priv.h"
 
 static struct pg_uisrv *ui_of(struct pg_req *r);
@@ -237,16 +238,13 @@ csrf_of(struct pg_uisrv *u, const char *name, char out[65])
 {
     unsigned char mac[32];
     unsigned int ml = sizeof(mac);
-    size_t i;
 
     if (HMAC(EVP_sha256(), u->secret, sizeof(u->secret),
             (const unsigned char *) name, strlen(name), mac, &ml) == NULL)
     {
         memset(mac, 0, sizeof(mac));
     }
-    for (i = 0; i < 32; i++) {
-        snprintf(out + 2 * i, 3, "%02x", mac[i]);
-    }
+    pg_hex_encode(mac, 32, out);
 }
 
 void

@@ -57,6 +57,7 @@
 
 #include "config_int.h"
 #include "front_int.h"
+#include "hex_int.h"
 
 struct relay {
     h2o_generator_t gen;                /* first: h2o hands it back */
@@ -411,7 +412,6 @@ pg_relay_listen(struct pg_server *s, pg_relay_handler_fn handler,
     unsigned char rnd[16];
     struct sockaddr_storage ss;
     ev_socklen_t sl = sizeof(ss);
-    int i;
 
     if (s->nloops < 2) {
         return 0;
@@ -420,9 +420,7 @@ pg_relay_listen(struct pg_server *s, pg_relay_handler_fn handler,
         snprintf(msg, mlen, "relay: no random bytes for its token");
         return -1;
     }
-    for (i = 0; i < 16; i++) {
-        snprintf(s->relay_token + 2 * i, 3, "%02x", rnd[i]);
-    }
+    pg_hex_encode(rnd, 16, s->relay_token);
     s->ihttp = evhttp_new(s->base);
     if (s->ihttp == NULL) {
         snprintf(msg, mlen, "out of memory");

@@ -214,14 +214,7 @@ def main():
             if n > 1:
                 print("|   fetched %d times | %s |" % (n, uri))
     finally:
-        for p in env.bench_procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        env.tearDown()
+        cold.stop_all(env)
 
 
 if __name__ == "__main__":

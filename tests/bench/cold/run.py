@@ -282,6 +282,18 @@ def cold_run(env, args, base, ca, trust_root, i):
     return dt
 
 
+def stop_all(env):
+    """Stops nginx and the delay proxy, then pgtest's own processes."""
+    for p in env.bench_procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    env.tearDown()
+
+
 class Env(pgtest.Case):
     """pgtest's process bookkeeping, used outside unittest."""
 
@@ -357,14 +369,7 @@ def main():
         print("| ratio best / bound (goal <= 1.00) | %.2f |" % (best / bound))
         print("| ratio median / bound | %.2f |" % (med / bound))
     finally:
-        for p in env.bench_procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        env.tearDown()
+        stop_all(env)
 
 
 if __name__ == "__main__":
