@@ -371,6 +371,16 @@ file_reserve(const struct prov_file *f)
     return f->big ? PROV_RESERVE : PROV_RESERVE_SMALL;
 }
 
+/* f's object (fetched, or a fetch's buffer) is freed and counts no more. */
+static void
+file_drop_object(struct pg_prov *p, struct prov_file *f)
+{
+    free(f->json);
+    f->json = NULL;
+    f->jlen = f->jcap = 0;
+    file_mem_release(p, f);
+}
+
 static int
 mem_room(const struct pg_prov *p, size_t need)
 {
@@ -794,10 +804,7 @@ verify_done(void *arg)
     if (t->rc == PG_SIG_OK && file_set_pub(f, &t->seen) != 0) {
         f->vres = PG_VRES_PENDING;
         file_reason(f, "out of memory");
-        free(f->json);
-        f->json = NULL;
-        f->jlen = f->jcap = 0;
-        file_mem_release(p, f);
+        file_drop_object(p, f);
         lv[0] = "invalid";
     } else if (t->rc == PG_SIG_OK) {
         f->vres = PG_VRES_VERIFIED;
@@ -810,10 +817,7 @@ verify_done(void *arg)
             t->serr.step != NULL ? t->serr.step : "verify",
             t->serr.reason[0] != '\0' ? t->serr.reason
             : pg_sig_strerror((enum pg_sig_code) t->rc));
-        free(f->json);
-        f->json = NULL;
-        f->jlen = f->jcap = 0;
-        file_mem_release(p, f);
+        file_drop_object(p, f);
         lv[0] = "invalid";
     }
     lv[1] = "verified_now";
@@ -916,10 +920,7 @@ on_fetch_done(void *arg, enum pg_upstream_code code, const char *reason,
     if (f->regrow) {
         /* memory was short for this object: queue it again, to be fetched
          * with the largest reservation once that fits */
-        free(f->json);
-        f->json = NULL;
-        f->jlen = f->jcap = 0;
-        file_mem_release(p, f);
+        file_drop_object(p, f);
         f->regrow = 0;
         f->big = 1;
         f->st = PF_QUEUED;
@@ -944,10 +945,7 @@ on_fetch_done(void *arg, enum pg_upstream_code code, const char *reason,
         pg_metric_inc(p->m_fetches, 1, lv);
         verify_submit(f);
     } else {
-        free(f->json);
-        f->json = NULL;
-        f->jlen = f->jcap = 0;
-        file_mem_release(p, f);
+        file_drop_object(p, f);
         if (code == PG_UP_OK && resp != NULL && resp->status == 404) {
             /* The index advertises an object the upstream does not have:
              * not verifiable, so never served (not cached either). */
